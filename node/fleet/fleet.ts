@@ -1,0 +1,229 @@
+/**
+ * The fleet and its trust root. `fleet.json` is public to every node of the fleet: its id, the
+ * pre-shared network key that makes the mesh private (@libp2p/pnet), and the admin public keys
+ * every node is enrolled with. `admin.key` is the admin's private key and stays with the admin.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdir, readFile, stat } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf, publicKeyFromProtobuf, publicKeyToProtobuf } from '@libp2p/crypto/keys'
+import { peerIdFromPublicKey } from '@libp2p/peer-id'
+import { base64 } from 'multiformats/bases/base64'
+import { TuttiError } from '../errors.js'
+import { writeFileAtomic } from '../fs.js'
+import type { PrivateKey, PublicKey } from '@libp2p/interface'
+
+export const FLEET_FILE = 'fleet.json'
+export const ADMIN_KEY_FILE = 'admin.key'
+const FLEET_KIND = 'TuttiFleet'
+const ADMIN_KEY_KIND = 'TuttiAdminKey'
+const MAX_FLEET_FILE_BYTES = 64 * 1024
+
+export interface AdminIdentity {
+  name: string
+  /** The admin's libp2p peer id: what a node sees as the remote peer of an admin connection. */
+  peerId: string
+  /** Ed25519 public key, protobuf-encoded, base64. */
+  publicKey: string
+}
+
+export interface FleetConfig {
+  kind: typeof FLEET_KIND
+  version: 1
+  fleetId: string
+  name: string
+  /** 32-byte pre-shared network key, hex. */
+  networkKey: string
+  admins: AdminIdentity[]
+  createdAt: string
+}
+
+export interface AdminKeyFile {
+  kind: typeof ADMIN_KEY_KIND
+  version: 1
+  fleetId: string
+  name: string
+  /** Ed25519 private key, protobuf-encoded, base64. */
+  privateKey: string
+}
+
+/** The fleet file or key is missing, unreadable, malformed or unsafe. */
+export class FleetError extends TuttiError {
+  constructor (message: string, options: { cause?: unknown } = {}) {
+    super('ERR_FLEET', message, options)
+    this.name = 'FleetError'
+  }
+}
+
+export interface InitFleetOptions {
+  dir: string
+  /** @default the directory's name */
+  name?: string
+  /** @default 'admin' */
+  adminName?: string
+  /** Overwrite an existing fleet in `dir`. @default false */
+  force?: boolean
+}
+
+export interface InitFleetResult {
+  fleet: FleetConfig
+  fleetFile: string
+  adminKeyFile: string
+  adminKey: PrivateKey
+}
+
+/** Creates a new fleet: `dir/fleet.json` and `dir/admin.key` (mode 0600). Refuses to overwrite. */
+export async function initFleet (options: InitFleetOptions): Promise<InitFleetResult> {
+  const dir = resolve(options.dir)
+  const fleetFile = join(dir, FLEET_FILE)
+  const adminKeyFile = join(dir, ADMIN_KEY_FILE)
+  if (options.force !== true) {
+    for (const file of [fleetFile, adminKeyFile]) {
+      if (await exists(file)) throw new FleetError(`${file} already exists; refusing to overwrite a fleet (use --force)`)
+    }
+  }
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  const adminKey = await generateKeyPair('Ed25519')
+  const adminName = options.adminName ?? 'admin'
+  const fleetId = `fleet-${randomBytes(8).toString('hex')}`
+  const fleet: FleetConfig = {
+    kind: FLEET_KIND,
+    version: 1,
+    fleetId,
+    name: options.name ?? dir.split('/').filter(Boolean).pop() ?? fleetId,
+    networkKey: randomBytes(32).toString('hex'),
+    admins: [adminIdentity(adminName, adminKey.publicKey)],
+    createdAt: new Date().toISOString()
+  }
+  const keyFile: AdminKeyFile = {
+    kind: ADMIN_KEY_KIND,
+    version: 1,
+    fleetId,
+    name: adminName,
+    privateKey: base64.baseEncode(privateKeyToProtobuf(adminKey))
+  }
+  await writeFileAtomic(adminKeyFile, JSON.stringify(keyFile, null, 2) + '\n', { mode: 0o600 })
+  await writeFileAtomic(fleetFile, JSON.stringify(fleet, null, 2) + '\n', { mode: 0o644 })
+  return { fleet, fleetFile, adminKeyFile, adminKey }
+}
+
+export function adminIdentity (name: string, publicKey: PublicKey): AdminIdentity {
+  return {
+    name,
+    peerId: peerIdFromPublicKey(publicKey).toString(),
+    publicKey: base64.baseEncode(publicKeyToProtobuf(publicKey))
+  }
+}
+
+/** Reads and validates a fleet file. */
+export async function loadFleet (file: string): Promise<FleetConfig> {
+  const raw = await readLimited(file, 'fleet file')
+  let doc: unknown
+  try {
+    doc = JSON.parse(raw)
+  } catch (err) {
+    throw new FleetError(`${file} is not valid JSON`, { cause: err })
+  }
+  return parseFleet(doc, file)
+}
+
+/** Validates a parsed fleet document; every admin's peer id must match its public key. */
+export function parseFleet (doc: unknown, source = 'fleet'): FleetConfig {
+  const fail = (why: string): never => { throw new FleetError(`${source}: ${why}`) }
+  if (typeof doc !== 'object' || doc == null) fail('not an object')
+  const d = doc as Record<string, unknown>
+  if (d.kind !== FLEET_KIND) fail(`kind must be "${FLEET_KIND}"`)
+  if (d.version !== 1) fail(`unsupported version ${String(d.version)} (this node reads version 1)`)
+  if (typeof d.fleetId !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(d.fleetId)) fail('fleetId is missing or malformed')
+  if (typeof d.networkKey !== 'string' || !/^[0-9a-f]{64}$/.test(d.networkKey)) fail('networkKey must be 64 hex characters')
+  if (!Array.isArray(d.admins) || d.admins.length === 0) fail('admins must list at least one admin')
+  const admins = (d.admins as unknown[]).map((a, i) => {
+    const admin = a as Record<string, unknown>
+    if (typeof admin?.peerId !== 'string' || typeof admin.publicKey !== 'string') fail(`admins[${i}] needs peerId and publicKey`)
+    let derived: string
+    try {
+      derived = peerIdFromPublicKey(publicKeyFromProtobuf(base64.baseDecode(admin.publicKey as string))).toString()
+    } catch (err) {
+      throw new FleetError(`${source}: admins[${i}].publicKey is not a valid public key`, { cause: err })
+    }
+    if (derived !== admin.peerId) fail(`admins[${i}].peerId does not match its public key`)
+    return { name: typeof admin.name === 'string' ? admin.name : `admin-${i}`, peerId: derived, publicKey: admin.publicKey as string }
+  })
+  return {
+    kind: FLEET_KIND,
+    version: 1,
+    fleetId: d.fleetId as string,
+    name: typeof d.name === 'string' ? d.name : d.fleetId as string,
+    networkKey: d.networkKey as string,
+    admins,
+    createdAt: typeof d.createdAt === 'string' ? d.createdAt : ''
+  }
+}
+
+/** The fleet key in the swarm-key format @libp2p/pnet expects. */
+export function swarmKey (fleet: FleetConfig): Uint8Array {
+  return new TextEncoder().encode(`/key/swarm/psk/1.0.0/\n/base16/\n${fleet.networkKey}`)
+}
+
+export function isAdmin (fleet: FleetConfig, peerId: string): boolean {
+  return fleet.admins.some(a => a.peerId === peerId)
+}
+
+/**
+ * Loads an admin's private key. Like ssh, refuses a key file that others can read.
+ */
+export async function loadAdminKey (file: string): Promise<{ key: PrivateKey, file: AdminKeyFile }> {
+  let info
+  try {
+    info = await stat(file)
+  } catch (err) {
+    throw new FleetError(`cannot read key file ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err })
+  }
+  if ((info.mode & 0o077) !== 0 && process.platform !== 'win32') {
+    throw new FleetError(`key file ${file} is accessible by others (mode ${(info.mode & 0o777).toString(8)}); run: chmod 600 ${file}`)
+  }
+  const raw = await readLimited(file, 'key file')
+  let doc: Partial<AdminKeyFile>
+  try {
+    doc = JSON.parse(raw)
+  } catch (err) {
+    throw new FleetError(`${file} is not a Tutti key file (not JSON)`, { cause: err })
+  }
+  if (doc.kind !== ADMIN_KEY_KIND || doc.version !== 1 || typeof doc.privateKey !== 'string') {
+    throw new FleetError(`${file} is not a Tutti key file`)
+  }
+  try {
+    const key = privateKeyFromProtobuf(base64.baseDecode(doc.privateKey))
+    return { key, file: doc as AdminKeyFile }
+  } catch (err) {
+    throw new FleetError(`${file} holds no valid private key`, { cause: err })
+  }
+}
+
+/** Writes a key file for an identity that is not (necessarily) an admin: for tests and tooling. */
+export async function writeKeyFile (file: string, key: PrivateKey, fleetId: string, name: string): Promise<void> {
+  const doc: AdminKeyFile = { kind: ADMIN_KEY_KIND, version: 1, fleetId, name, privateKey: base64.baseEncode(privateKeyToProtobuf(key)) }
+  await writeFileAtomic(file, JSON.stringify(doc, null, 2) + '\n', { mode: 0o600 })
+}
+
+async function readLimited (file: string, what: string): Promise<string> {
+  let info
+  try {
+    info = await stat(file)
+  } catch (err) {
+    throw new FleetError(`cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err })
+  }
+  if (!info.isFile()) throw new FleetError(`${what} ${file} is not a file`)
+  if (info.size > MAX_FLEET_FILE_BYTES) throw new FleetError(`${what} ${file} is ${info.size} bytes, larger than ${MAX_FLEET_FILE_BYTES}`)
+  return await readFile(file, 'utf8')
+}
+
+async function exists (file: string): Promise<boolean> {
+  try {
+    await stat(file)
+    return true
+  } catch {
+    return false
+  }
+}
+

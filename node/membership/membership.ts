@@ -1,0 +1,355 @@
+import { TypedEventEmitter } from 'main-event'
+import {
+  HEARTBEAT_TOPIC, MAX_HEARTBEAT_BYTES, decodeHeartbeat, encodeHeartbeat, InvalidHeartbeatError,
+  UnsupportedHeartbeatSchemaError
+} from '../../protocols/heartbeat/index.js'
+import { DEFAULT_INTERVAL, jittered, nextIntervalMs, validateInterval } from './interval.js'
+import { DEFAULT_LIVENESS, observe, shouldForget, statusOf, validateLiveness } from './view.js'
+import type { Heartbeat } from '../../protocols/heartbeat/index.js'
+import type { Clock, TimerHandle } from '../clock.js'
+import type { Logger } from '../logger.js'
+import type { Properties } from '../telemetry/props.js'
+import type { IntervalParams } from './interval.js'
+import type { MemberEntry, MemberStatus, LivenessParams } from './view.js'
+
+/** Accept, ignore (drop, do not forward, no penalty) or reject (drop and penalise the sender). */
+export type ValidationResult = 'accept' | 'ignore' | 'reject'
+
+/**
+ * The slice of a pubsub router membership needs. Gossipsub provides it through a thin adapter;
+ * the simulator can provide its own.
+ */
+export interface HeartbeatTransport {
+  subscribe(topic: string, onMessage: (from: string, data: Uint8Array) => void): void
+  unsubscribe(topic: string): void
+  setValidator(topic: string, validate: (from: string, data: Uint8Array) => ValidationResult): void
+  removeValidator(topic: string): void
+  publish(topic: string, data: Uint8Array): Promise<void>
+}
+
+export interface MembershipComponents {
+  clock: Clock
+  logger: Logger
+  /** Uniform in [0, 1); seeded in the simulator. */
+  random: () => number
+  peerId: string
+  transport: HeartbeatTransport
+  /** Live properties, read before each heartbeat (overrides are applied by the membership). */
+  readProperties: () => Promise<Properties>
+}
+
+export interface MembershipInit {
+  /** Static labels this node announces. @default {} */
+  labels?: Record<string, string>
+  /** Properties that replace what the platform reports (tests, simulation). @default {} */
+  propertyOverrides?: Properties
+  /** @default '0.0.0' */
+  nodeVersion?: string
+  interval?: Partial<IntervalParams>
+  liveness?: Partial<LivenessParams>
+  /** Largest heartbeat accepted, in bytes. @default MAX_HEARTBEAT_BYTES */
+  maxHeartbeatBytes?: number
+}
+
+/** One peer as this node sees it. */
+export interface MemberInfo {
+  peerId: string
+  self: boolean
+  status: MemberStatus
+  labels: Record<string, string>
+  props: Record<string, string>
+  nodeVersion: string
+  /** Sender's uptime as of its latest heartbeat. */
+  uptimeMs: number
+  bootMs: number
+  seq: number
+  intervalMs: number
+  fleetSize: number
+  /** Receiver's clock when the latest heartbeat arrived. */
+  lastSeenMs: number
+  ageMs: number
+  firstSeenMs: number
+  restarts: number
+}
+
+export interface MembershipStats {
+  published: number
+  accepted: number
+  rejected: number
+  ignored: number
+  stale: number
+}
+
+export interface MembershipEvents {
+  'member:joined': CustomEvent<MemberInfo>
+  'member:status': CustomEvent<{ peerId: string, from: MemberStatus, to: MemberStatus }>
+  'member:restarted': CustomEvent<MemberInfo>
+  /** Every accepted heartbeat from another peer (for metrics and benchmarks). */
+  'heartbeat': CustomEvent<{ peerId: string, seq: number, sentMs: number, receivedMs: number, bytes: number }>
+}
+
+/**
+ * Publishes this node's heartbeat and keeps the mesh view. Heartbeats are validated before
+ * gossipsub forwards them (oversized, undecodable or out-of-range ones are rejected and change
+ * nothing); the interval stretches with fleet size (see interval.ts).
+ */
+export class Membership extends TypedEventEmitter<MembershipEvents> {
+  private readonly components: MembershipComponents
+  private readonly labels: Record<string, string>
+  private readonly overrides: Properties
+  private readonly nodeVersion: string
+  private readonly intervalParams: IntervalParams
+  private readonly liveness: LivenessParams
+  private readonly maxBytes: number
+  private readonly log: Logger
+  private readonly members = new Map<string, MemberEntry>()
+  private readonly lastStatus = new Map<string, MemberStatus>()
+  private readonly stats: MembershipStats = { published: 0, accepted: 0, rejected: 0, ignored: 0, stale: 0 }
+  private bootMs = 0
+  private seq = 0
+  private intervalMs: number
+  private lastBytes = 300
+  private timer?: TimerHandle
+  private running = false
+
+  constructor (components: MembershipComponents, init: MembershipInit = {}) {
+    super()
+    this.components = components
+    this.labels = { ...init.labels }
+    this.overrides = { ...init.propertyOverrides }
+    this.nodeVersion = init.nodeVersion ?? '0.0.0'
+    this.intervalParams = validateInterval({ ...DEFAULT_INTERVAL, ...init.interval })
+    this.liveness = validateLiveness({ ...DEFAULT_LIVENESS, ...init.liveness })
+    this.maxBytes = init.maxHeartbeatBytes ?? MAX_HEARTBEAT_BYTES
+    this.intervalMs = this.intervalParams.baseIntervalMs
+    this.log = components.logger.child('membership')
+  }
+
+  /** Subscribes, installs the validator and publishes the first heartbeat right away. */
+  start (): void {
+    if (this.running) return
+    this.running = true
+    this.bootMs = this.components.clock.now()
+    this.seq = 0
+    const { transport } = this.components
+    transport.setValidator(HEARTBEAT_TOPIC, (from, data) => this.validate(from, data))
+    transport.subscribe(HEARTBEAT_TOPIC, (from, data) => { this.receive(from, data) })
+    this.tick()
+  }
+
+  stop (): void {
+    if (!this.running) return
+    this.running = false
+    this.timer?.cancel()
+    this.timer = undefined
+    this.components.transport.unsubscribe(HEARTBEAT_TOPIC)
+    this.components.transport.removeValidator(HEARTBEAT_TOPIC)
+  }
+
+  /** The mesh view now, this node first, then by peer id. */
+  view (): MemberInfo[] {
+    const now = this.components.clock.now()
+    return [...this.members.values()]
+      .map(entry => this.toInfo(entry, now))
+      .sort((a, b) => Number(b.self) - Number(a.self) || a.peerId.localeCompare(b.peerId))
+  }
+
+  get (peerId: string): MemberInfo | undefined {
+    const entry = this.members.get(peerId)
+    return entry == null ? undefined : this.toInfo(entry, this.components.clock.now())
+  }
+
+  /** Peers (this one included) currently alive or suspect: the fleet size the interval is sized on. */
+  liveCount (): number {
+    const now = this.components.clock.now()
+    let n = 0
+    for (const entry of this.members.values()) {
+      if (statusOf(entry, now, this.liveness) !== 'dead') n++
+    }
+    return n
+  }
+
+  currentIntervalMs (): number {
+    return this.intervalMs
+  }
+
+  getStats (): MembershipStats {
+    return { ...this.stats }
+  }
+
+  /** The validator gossipsub runs before it forwards a heartbeat. Must answer fast. */
+  validate (from: string, data: Uint8Array): ValidationResult {
+    if (from === this.components.peerId) return 'ignore'
+    try {
+      decodeHeartbeat(data, this.maxBytes)
+      return 'accept'
+    } catch (err) {
+      if (err instanceof UnsupportedHeartbeatSchemaError) {
+        this.stats.ignored++
+        this.log.debug('ignored heartbeat from a newer schema', { from, schema: err.schema })
+        return 'ignore'
+      }
+      this.stats.rejected++
+      this.log.warn('rejected heartbeat', { from, bytes: data.byteLength, reason: (err as Error).message })
+      return 'reject'
+    }
+  }
+
+  private receive (from: string, data: Uint8Array): void {
+    let hb: Heartbeat
+    try {
+      hb = decodeHeartbeat(data, this.maxBytes)
+    } catch (err) {
+      // Only reachable if a transport delivers without validating; still changes nothing.
+      if (!(err instanceof InvalidHeartbeatError || err instanceof UnsupportedHeartbeatSchemaError)) throw err
+      this.stats.rejected++
+      return
+    }
+    this.record(from, hb, data.byteLength)
+  }
+
+  private record (peerId: string, hb: Heartbeat, bytes = 0): void {
+    const now = this.components.clock.now()
+    const result = observe(this.members.get(peerId), peerId, hb, now)
+    if (result.kind !== 'stale' && peerId !== this.components.peerId && this.listenerCount('heartbeat') > 0) {
+      this.safeDispatch('heartbeat', { peerId, seq: hb.seq, sentMs: hb.sentMs, receivedMs: now, bytes })
+    }
+    switch (result.kind) {
+      case 'stale':
+        this.stats.stale++
+        return
+      case 'joined':
+        this.members.set(peerId, result.entry)
+        if (peerId !== this.components.peerId) {
+          this.stats.accepted++
+          this.log.info('peer joined', { peer: peerId, labels: hb.labels })
+        }
+        this.lastStatus.set(peerId, 'alive')
+        this.safeDispatch('member:joined', this.toInfo(result.entry, now))
+        return
+      case 'restarted':
+      case 'updated': {
+        this.members.set(peerId, result.entry)
+        if (peerId !== this.components.peerId) this.stats.accepted++
+        const before = this.lastStatus.get(peerId)
+        if (before != null && before !== 'alive') {
+          this.lastStatus.set(peerId, 'alive')
+          this.log.info('peer is alive again', { peer: peerId, was: before })
+          this.safeDispatch('member:status', { peerId, from: before, to: 'alive' })
+        }
+        if (result.kind === 'restarted') {
+          this.log.info('peer restarted', { peer: peerId })
+          this.safeDispatch('member:restarted', this.toInfo(result.entry, now))
+        }
+        return
+      }
+      default: {
+        const unreachable: never = result
+        throw new Error(`unknown observation ${String(unreachable)}`)
+      }
+    }
+  }
+
+  /** Re-judges every member, announcing status changes and forgetting long-dead peers. */
+  sweep (): void {
+    const now = this.components.clock.now()
+    for (const [peerId, entry] of this.members) {
+      if (peerId === this.components.peerId) continue
+      const status = statusOf(entry, now, this.liveness)
+      const before = this.lastStatus.get(peerId)
+      if (status === 'dead' && shouldForget(entry, now, this.liveness)) {
+        this.members.delete(peerId)
+        this.lastStatus.delete(peerId)
+        this.log.info('forgot dead peer', { peer: peerId })
+        continue
+      }
+      if (before !== status) {
+        this.lastStatus.set(peerId, status)
+        this.log.info(`peer is ${status}`, { peer: peerId, ageMs: now - entry.receivedMs })
+        this.safeDispatch('member:status', { peerId, from: before ?? 'alive', to: status })
+      }
+    }
+  }
+
+  private tick (): void {
+    if (!this.running) return
+    this.sweep()
+    const fleet = this.liveCount() + (this.members.has(this.components.peerId) ? 0 : 1)
+    this.intervalMs = nextIntervalMs(this.intervalMs, fleet, this.lastBytes, this.intervalParams)
+    // Re-check frequently enough to notice suspect/dead peers on time even at long intervals.
+    const sweepEvery = Math.min(this.intervalMs, this.intervalParams.baseIntervalMs)
+    let untilBeat = jittered(this.intervalMs, this.components.random)
+    const beat = (): void => {
+      void this.publish(fleet).catch(err => {
+        this.log.warn('heartbeat publish failed', { err })
+      })
+    }
+    beat()
+    const wait = (): void => {
+      if (!this.running) return
+      const step = Math.min(sweepEvery, untilBeat)
+      this.timer = this.components.clock.setTimeout(() => {
+        untilBeat -= step
+        if (untilBeat <= 0) {
+          this.tick()
+        } else {
+          this.sweep()
+          wait()
+        }
+      }, step)
+    }
+    wait()
+  }
+
+  private async publish (fleetSize: number): Promise<void> {
+    const now = this.components.clock.now()
+    const props = { ...(await this.components.readProperties()), ...this.overrides }
+    if (!this.running) return
+    const hb: Heartbeat = {
+      bootMs: this.bootMs,
+      seq: ++this.seq,
+      sentMs: Math.max(now, this.bootMs),
+      intervalMs: this.intervalMs,
+      nodeVersion: this.nodeVersion,
+      uptimeMs: now - this.bootMs,
+      labels: this.labels,
+      props,
+      fleetSize
+    }
+    const data = encodeHeartbeat(hb)
+    this.lastBytes = data.byteLength
+    this.record(this.components.peerId, hb)
+    this.stats.published++
+    await this.components.transport.publish(HEARTBEAT_TOPIC, data)
+  }
+
+  private toInfo (entry: MemberEntry, now: number): MemberInfo {
+    const hb = entry.heartbeat
+    const self = entry.peerId === this.components.peerId
+    return {
+      peerId: entry.peerId,
+      self,
+      status: self ? 'alive' : statusOf(entry, now, this.liveness),
+      labels: { ...hb.labels },
+      props: { ...hb.props },
+      nodeVersion: hb.nodeVersion,
+      uptimeMs: hb.uptimeMs,
+      bootMs: hb.bootMs,
+      seq: hb.seq,
+      intervalMs: hb.intervalMs,
+      fleetSize: hb.fleetSize,
+      lastSeenMs: entry.receivedMs,
+      ageMs: Math.max(0, now - entry.receivedMs),
+      firstSeenMs: entry.firstSeenMs,
+      restarts: entry.restarts
+    }
+  }
+
+  private safeDispatch<K extends keyof MembershipEvents> (type: K, detail: MembershipEvents[K]['detail']): void {
+    try {
+      this.safeDispatchEvent(type, { detail } as any)
+    } catch (err) {
+      this.log.error('event listener threw', { event: type, err })
+    }
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * The libp2p stack every node (and the admin CLI, as a dialer) runs: TCP or in-memory transport,
+ * the fleet's private network (pnet), noise, yamux, identify, ping, gossipsub and kad-dht in
+ * server mode on Tutti's own protocol id.
+ */
+import { bootstrap } from '@libp2p/bootstrap'
+import { gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
+import { memory } from '@libp2p/memory'
+import { noise } from '@libp2p/noise'
+import { ping } from '@libp2p/ping'
+import { preSharedKey } from '@libp2p/pnet'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p } from 'libp2p'
+import type { GossipSub } from '@libp2p/gossipsub'
+import type { Identify } from '@libp2p/identify'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { Ping } from '@libp2p/ping'
+import type { Libp2p, PrivateKey, PeerDiscovery, Transport } from '@libp2p/interface'
+import type { Datastore } from 'interface-datastore'
+
+/** Kademlia protocol id private to Tutti, so our DHT never mixes with the public IPFS one. */
+export const DHT_PROTOCOL = '/tutti/kad/1.0.0'
+
+export type TransportKind = 'tcp' | 'memory'
+
+export type MeshServices = {
+  identify: Identify
+  ping: Ping
+  pubsub: GossipSub
+  dht: KadDHT
+}
+
+export type MeshLibp2p = Libp2p<MeshServices>
+
+export interface MeshLibp2pInit {
+  privateKey: PrivateKey
+  /** The fleet's swarm key (see fleet.swarmKey). */
+  swarmKey: Uint8Array
+  /** @default 'tcp' */
+  transport?: TransportKind
+  listen?: string[]
+  bootstrap?: string[]
+  /** @default false */
+  mdns?: boolean
+  datastore?: Datastore
+  /** Largest gossipsub RPC frame accepted, in bytes. @default 1 MiB */
+  maxPubsubFrameBytes?: number
+  /** Start once created. @default false */
+  start?: boolean
+  /** Dial bootstrap peers this often until connected, in ms. @default 5000 */
+  bootstrapIntervalMs?: number
+}
+
+function transports (kind: TransportKind): Array<(components: any) => Transport> {
+  switch (kind) {
+    case 'tcp': return [tcp()]
+    case 'memory': return [memory()]
+    default: {
+      const unreachable: never = kind
+      throw new Error(`unknown transport ${String(unreachable)}`)
+    }
+  }
+}
+
+export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2p> {
+  const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
+  if ((init.bootstrap ?? []).length > 0) {
+    peerDiscovery.push(bootstrap({ list: init.bootstrap ?? [], timeout: 0, tagTTL: Infinity }))
+  }
+  if (init.mdns === true) peerDiscovery.push(mdns({ serviceTag: 'tutti.local' }))
+  return await createLibp2p<MeshServices>({
+    start: init.start ?? false,
+    privateKey: init.privateKey,
+    datastore: init.datastore,
+    addresses: { listen: init.listen ?? [] },
+    transports: transports(init.transport ?? 'tcp'),
+    connectionProtector: preSharedKey({ psk: init.swarmKey }),
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery,
+    connectionManager: {
+      maxConnections: 200,
+      dialTimeout: 10_000
+    },
+    connectionMonitor: {
+      // Heartbeats judge liveness; the monitor only has to catch dead sockets. Its adaptive ping
+      // timeout starts low, so give it room before a slow link gets its connection torn down.
+      pingInterval: 15_000,
+      pingTimeout: { minTimeout: 10_000, maxTimeout: 60_000 }
+    },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+        maxInboundDataLength: init.maxPubsubFrameBytes ?? 1024 * 1024,
+        // Tutti nodes of one fleet are all behind the same pnet key; peer exchange on prune
+        // helps a node that only knows its bootstrap peer find the rest.
+        doPX: true
+      }),
+      dht: kadDHT({
+        protocol: DHT_PROTOCOL,
+        clientMode: false,
+        peerInfoMapper: passthroughMapper
+      })
+    }
+  })
+}

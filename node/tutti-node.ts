@@ -1,0 +1,297 @@
+/**
+ * The one program every device runs: a libp2p node of the fleet's private mesh, its heartbeat and
+ * mesh view, the admin protocol any operator can attach to, and a local HTTP API.
+ */
+import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { LevelDatastore } from 'datastore-level'
+import { createAdminStreamHandler, ADMIN_PROTOCOL, AdminErrorCode, AdminRequestError } from '../protocols/admin/index.js'
+import { ApiError, ApiRouter, startApiServer } from './api/http.js'
+import { systemClock } from './clock.js'
+import { ConfigError } from './errors.js'
+import { isAdmin, swarmKey } from './fleet/fleet.js'
+import { writeFileAtomic } from './fs.js'
+import { loadOrCreateIdentity } from './identity.js'
+import { createLogger } from './logger.js'
+import { Membership } from './membership/membership.js'
+import { Connectivity } from './mesh/connectivity.js'
+import { createMeshLibp2p } from './mesh/libp2p.js'
+import { gossipsubTransport } from './mesh/pubsub.js'
+import { readDeviceProperties } from './telemetry/props.js'
+import { NODE_VERSION } from './version.js'
+import type { ApiServer } from './api/http.js'
+import type { Clock } from './clock.js'
+import type { FleetConfig } from './fleet/fleet.js'
+import type { Logger } from './logger.js'
+import type { IntervalParams } from './membership/interval.js'
+import type { MemberInfo } from './membership/membership.js'
+import type { LivenessParams } from './membership/view.js'
+import type { MeshLibp2p, TransportKind } from './mesh/libp2p.js'
+import type { Properties } from './telemetry/props.js'
+import type { AdminHandler } from '../protocols/admin/index.js'
+import type { PrivateKey } from '@libp2p/interface'
+
+export const NODE_FILE = 'node.json'
+
+export interface TuttiNodeInit {
+  fleet: FleetConfig
+  /** Persistent identity and datastore live here. Without it, identity and data are in memory. */
+  dataDir?: string
+  /** Identity when there is no dataDir (tests, simulator). @default a fresh Ed25519 key */
+  privateKey?: PrivateKey
+  /** @default 'tcp' */
+  transport?: TransportKind
+  /** @default ['/ip4/0.0.0.0/tcp/0'] for tcp */
+  listen?: string[]
+  bootstrap?: string[]
+  labels?: Record<string, string>
+  /** Override live properties (battery, ...). */
+  props?: Properties
+  /** Local HTTP API address, or false for none. @default { host: '127.0.0.1', port: 7411 } */
+  api?: { host: string, port: number } | false
+  /** @default false */
+  mdns?: boolean
+  heartbeat?: Partial<IntervalParams>
+  liveness?: Partial<LivenessParams>
+  /** Connections a node tries to keep. @default 6 */
+  targetPeers?: number
+  /** Redial/connectivity check period, in ms. @default 2000 */
+  connectivityCheckMs?: number
+}
+
+export interface TuttiNodeComponents {
+  clock?: Clock
+  logger?: Logger
+  random?: () => number
+  /** Where live properties come from. @default the platform */
+  readProperties?: () => Promise<Properties>
+}
+
+/** What a node says about itself (`GET /v1/node`, `tutti describe node`). */
+export interface NodeInfo {
+  peerId: string
+  fleetId: string
+  fleetName: string
+  version: string
+  addresses: string[]
+  api?: string
+  labels: Record<string, string>
+  startedAt: string
+  uptimeMs: number
+  connections: number
+  heartbeatIntervalMs: number
+  meshSize: number
+}
+
+/** One node of the mesh view with what this node knows of its connections and addresses. */
+export interface NodeDescription extends MemberInfo {
+  connected: boolean
+  addresses: string[]
+}
+
+export class TuttiNode {
+  readonly libp2p: MeshLibp2p
+  readonly membership: Membership
+  readonly fleet: FleetConfig
+  readonly peerId: string
+  private readonly init: TuttiNodeInit
+  private readonly clock: Clock
+  private readonly log: Logger
+  private readonly connectivity: Connectivity
+  private readonly adminHandlers: Record<string, AdminHandler> = {}
+  private readonly router = new ApiRouter()
+  private api?: ApiServer
+  private startedAtMs = 0
+  private running = false
+
+  static async create (init: TuttiNodeInit, components: TuttiNodeComponents = {}): Promise<TuttiNode> {
+    const privateKey = init.dataDir != null
+      ? await loadOrCreateIdentity(init.dataDir)
+      : init.privateKey ?? await (await import('@libp2p/crypto/keys')).generateKeyPair('Ed25519')
+    const datastore = init.dataDir != null ? new LevelDatastore(join(init.dataDir, 'datastore')) : undefined
+    if (datastore != null) await datastore.open()
+    const transport = init.transport ?? 'tcp'
+    const listen = init.listen ?? (transport === 'tcp' ? ['/ip4/0.0.0.0/tcp/0'] : [])
+    const libp2p = await createMeshLibp2p({
+      privateKey,
+      swarmKey: swarmKey(init.fleet),
+      transport,
+      listen,
+      bootstrap: init.bootstrap,
+      mdns: init.mdns,
+      datastore
+    })
+    return new TuttiNode(init, components, libp2p, datastore)
+  }
+
+  private constructor (init: TuttiNodeInit, components: TuttiNodeComponents, libp2p: MeshLibp2p, private readonly datastore?: LevelDatastore) {
+    this.init = init
+    this.fleet = init.fleet
+    this.libp2p = libp2p
+    this.peerId = libp2p.peerId.toString()
+    this.clock = components.clock ?? systemClock
+    const random = components.random ?? Math.random
+    this.log = (components.logger ?? createLogger()).child('node', { peer: this.peerId.slice(-8) })
+    this.membership = new Membership({
+      clock: this.clock,
+      logger: this.log,
+      random,
+      peerId: this.peerId,
+      transport: gossipsubTransport(libp2p.services.pubsub),
+      readProperties: components.readProperties ?? (async () => await readDeviceProperties())
+    }, {
+      labels: init.labels,
+      propertyOverrides: init.props,
+      nodeVersion: NODE_VERSION,
+      interval: init.heartbeat,
+      liveness: init.liveness
+    })
+    this.connectivity = new Connectivity({
+      libp2p,
+      clock: this.clock,
+      logger: this.log,
+      random,
+      knownPeers: () => this.membership.view().filter(m => m.status !== 'dead').map(m => m.peerId)
+    }, { bootstrap: init.bootstrap, targetPeers: init.targetPeers, checkIntervalMs: init.connectivityCheckMs })
+    this.registerBuiltins()
+  }
+
+  get apiUrl (): string | undefined {
+    return this.api?.url
+  }
+
+  /** Registers an admin method (later subsystems add theirs: models, rollouts, inference). */
+  handleAdmin (method: string, handler: AdminHandler): void {
+    this.adminHandlers[method] = handler
+  }
+
+  /** The local HTTP API router, for subsystems that add endpoints. */
+  get http (): ApiRouter {
+    return this.router
+  }
+
+  async start (): Promise<void> {
+    if (this.running) return
+    this.startedAtMs = this.clock.now()
+    await this.libp2p.start()
+    await this.libp2p.handle(ADMIN_PROTOCOL, createAdminStreamHandler({
+      authorize: peer => isAdmin(this.fleet, peer),
+      handlers: this.adminHandlers,
+      logger: this.log
+    }))
+    this.membership.start()
+    this.connectivity.start()
+    if (this.init.api !== false) {
+      try {
+        this.api = await startApiServer({ router: this.router, logger: this.log, host: this.init.api?.host, port: this.init.api?.port })
+      } catch (err) {
+        await this.stop()
+        throw new ConfigError(`cannot listen for the HTTP API on ${this.init.api?.host ?? '127.0.0.1'}:${this.init.api?.port ?? 7411}: ${(err as Error).message}`, { cause: err })
+      }
+    }
+    this.running = true
+    if (this.init.dataDir != null) {
+      await writeFileAtomic(join(this.init.dataDir, NODE_FILE), JSON.stringify(this.nodeFile(), null, 2) + '\n')
+    }
+    this.log.info('node started', { addresses: this.addresses(), api: this.api?.url, fleet: this.fleet.fleetId })
+  }
+
+  async stop (): Promise<void> {
+    this.running = false
+    this.connectivity.stop()
+    this.membership.stop()
+    await this.api?.close()
+    this.api = undefined
+    await this.libp2p.stop()
+    await this.datastore?.close()
+    if (this.init.dataDir != null) await rm(join(this.init.dataDir, NODE_FILE), { force: true })
+    this.log.info('node stopped')
+  }
+
+  addresses (): string[] {
+    return this.libp2p.getMultiaddrs().map(ma => ma.toString())
+  }
+
+  info (): NodeInfo {
+    return {
+      peerId: this.peerId,
+      fleetId: this.fleet.fleetId,
+      fleetName: this.fleet.name,
+      version: NODE_VERSION,
+      addresses: this.addresses(),
+      api: this.api?.url,
+      labels: { ...this.init.labels },
+      startedAt: new Date(this.startedAtMs).toISOString(),
+      uptimeMs: this.clock.now() - this.startedAtMs,
+      connections: this.libp2p.getConnections().length,
+      heartbeatIntervalMs: this.membership.currentIntervalMs(),
+      meshSize: this.membership.liveCount()
+    }
+  }
+
+  nodes (): MemberInfo[] {
+    return this.membership.view()
+  }
+
+  async describe (peerId: string): Promise<NodeDescription | undefined> {
+    const member = this.membership.get(peerId)
+    if (member == null) return undefined
+    const id = peerIdFromString(peerId)
+    let addresses: string[] = []
+    if (member.self) {
+      addresses = this.addresses()
+    } else {
+      try {
+        const peer = await this.libp2p.peerStore.get(id)
+        addresses = peer.addresses.map(a => a.multiaddr.toString())
+      } catch {
+        addresses = [] // known from gossip only; no address record yet
+      }
+    }
+    const connected = member.self || this.libp2p.getConnections(id).length > 0
+    return { ...member, connected, addresses }
+  }
+
+  private nodeFile (): Record<string, unknown> {
+    return {
+      peerId: this.peerId,
+      fleetId: this.fleet.fleetId,
+      addresses: this.addresses(),
+      api: this.api?.url ?? null,
+      pid: process.pid,
+      startedAt: new Date(this.startedAtMs).toISOString()
+    }
+  }
+
+  private registerBuiltins (): void {
+    this.handleAdmin('node.info', async () => this.info())
+    this.handleAdmin('nodes.list', async () => ({ observer: this.peerId, nodes: this.nodes() }))
+    this.handleAdmin('nodes.get', async (params) => {
+      const id = params.peerId
+      if (typeof id !== 'string' || id.length === 0 || id.length > 128) {
+        throw new AdminRequestError(AdminErrorCode.BadRequest, 'peerId must be a peer id string')
+      }
+      const match = this.resolvePeerId(id)
+      const node = match == null ? undefined : await this.describe(match)
+      if (node == null) throw new AdminRequestError(AdminErrorCode.NotFound, `node ${id} is not in the mesh view of ${this.peerId}`)
+      return { observer: this.peerId, node }
+    })
+    this.router.add('GET', '/v1/node', () => ({ body: this.info() }))
+    this.router.add('GET', '/v1/nodes', () => ({ body: { observer: this.peerId, nodes: this.nodes() } }))
+    this.router.add('GET', '/v1/nodes/:peerId', async ({ params }) => {
+      const match = this.resolvePeerId(params.peerId ?? '')
+      const node = match == null ? undefined : await this.describe(match)
+      if (node == null) throw new ApiError(404, 'ERR_NOT_FOUND', `node ${params.peerId ?? ''} is not in the mesh view`)
+      return { body: node }
+    })
+  }
+
+  /** A full peer id, or a unique suffix of one (as `get nodes` shows them shortened). */
+  private resolvePeerId (id: string): string | undefined {
+    const ids = this.membership.view().map(m => m.peerId)
+    if (ids.includes(id)) return id
+    const matches = ids.filter(p => p.endsWith(id))
+    return matches.length === 1 ? matches[0] : undefined
+  }
+}

@@ -1,0 +1,158 @@
+import { pbStream } from '@libp2p/utils'
+import { AdminRequest, AdminResponse } from './pb/admin.js'
+import {
+  ADMIN_PROTOCOL, ADMIN_VERSION, DEFAULT_REQUEST_TIMEOUT_MS, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES,
+  REQUEST_READ_TIMEOUT_MS
+} from './constants.js'
+import { AdminErrorCode, AdminRemoteError, AdminRequestError, AdminTransportError } from './errors.js'
+import type { Logger } from '../../node/logger.js'
+import type { AbortOptions, Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+export interface AdminContext extends AbortOptions {
+  /** The authenticated peer that asked. */
+  caller: string
+}
+
+export type AdminHandler = (params: Record<string, unknown>, context: AdminContext) => Promise<unknown>
+
+export interface AdminServerInit {
+  /** Whether a peer may use the admin protocol; anyone else gets ERR_NOT_AUTHORIZED. */
+  authorize: (peerId: string) => boolean
+  handlers: Record<string, AdminHandler>
+  logger: Logger
+  /** @default MAX_REQUEST_BYTES */
+  maxRequestBytes?: number
+}
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder('utf-8', { fatal: true })
+
+function parseJsonObject (bytes: Uint8Array, what: string): Record<string, unknown> {
+  if (bytes.byteLength === 0) return {}
+  let value: unknown
+  try {
+    value = JSON.parse(decoder.decode(bytes))
+  } catch (err) {
+    throw new AdminRequestError(AdminErrorCode.BadRequest, `${what} is not valid UTF-8 JSON`, { cause: err })
+  }
+  if (typeof value !== 'object' || value == null || Array.isArray(value)) {
+    throw new AdminRequestError(AdminErrorCode.BadRequest, `${what} must be a JSON object`)
+  }
+  return value as Record<string, unknown>
+}
+
+/**
+ * Serves one admin request per stream. The request is size-limited before decoding; the caller is
+ * the noise-authenticated remote peer, checked against the fleet's admins before anything runs.
+ */
+export function createAdminStreamHandler (init: AdminServerInit): (stream: Stream, connection: Connection) => Promise<void> {
+  const log = init.logger.child('admin')
+  const maxBytes = init.maxRequestBytes ?? MAX_REQUEST_BYTES
+  return async (stream, connection) => {
+    const caller = connection.remotePeer.toString()
+    const pb = pbStream(stream, { maxDataLength: maxBytes })
+    const respond = async (res: Partial<AdminResponse>): Promise<void> => {
+      await pb.write({ ok: false, errorCode: '', errorMessage: '', result: new Uint8Array(), ...res }, AdminResponse, { signal: AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS) })
+    }
+    try {
+      let req: AdminRequest
+      try {
+        req = await pb.read(AdminRequest, { signal: AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS) })
+      } catch (err) {
+        log.warn('unreadable admin request', { caller, err })
+        await respond({ errorCode: AdminErrorCode.BadRequest, errorMessage: `request could not be read: ${(err as Error).message}` })
+        return
+      }
+      if (!init.authorize(caller)) {
+        log.warn('refused admin request from a non-admin peer', { caller, method: req.method })
+        await respond({ errorCode: AdminErrorCode.NotAuthorized, errorMessage: `peer ${caller} is not authorized: it is not an admin of this fleet` })
+        return
+      }
+      if (req.version > ADMIN_VERSION || req.version === 0) {
+        await respond({ errorCode: AdminErrorCode.UnsupportedVersion, errorMessage: `admin request version ${req.version} is not supported (this peer speaks ${ADMIN_VERSION})` })
+        return
+      }
+      const handler = Object.hasOwn(init.handlers, req.method) ? init.handlers[req.method] : undefined
+      if (handler == null) {
+        await respond({ errorCode: AdminErrorCode.UnknownMethod, errorMessage: `unknown method "${req.method.slice(0, 100)}"` })
+        return
+      }
+      try {
+        const params = parseJsonObject(req.params, 'params')
+        const result = await handler(params, { caller, signal: AbortSignal.timeout(DEFAULT_REQUEST_TIMEOUT_MS) })
+        log.debug('served admin request', { caller, method: req.method })
+        await respond({ ok: true, result: encoder.encode(JSON.stringify(result ?? null)) })
+      } catch (err) {
+        if (err instanceof AdminRequestError) {
+          await respond({ errorCode: err.code, errorMessage: err.message })
+        } else {
+          log.error('admin handler failed', { caller, method: req.method, err })
+          await respond({ errorCode: AdminErrorCode.Internal, errorMessage: `${req.method} failed: ${(err as Error).message}` })
+        }
+      }
+    } catch (err) {
+      log.debug('admin stream ended early', { caller, err })
+      stream.abort(err as Error)
+      return
+    }
+    await stream.close().catch(err => { log.debug('closing admin stream failed', { err }) })
+  }
+}
+
+export interface AdminCallOptions extends AbortOptions {
+  /** @default MAX_RESPONSE_BYTES */
+  maxResponseBytes?: number
+}
+
+/**
+ * Sends one admin request to `peer` over `libp2p` and returns the decoded JSON result. Throws
+ * {@link AdminRemoteError} when the peer answers with an error, {@link AdminTransportError} when
+ * no sensible answer arrives.
+ */
+export async function callAdmin<T = unknown> (libp2p: Pick<Libp2p, 'dialProtocol'>, peer: PeerId | Multiaddr | Multiaddr[], method: string, params: Record<string, unknown> = {}, options: AdminCallOptions = {}): Promise<T> {
+  const signal = options.signal ?? AbortSignal.timeout(DEFAULT_REQUEST_TIMEOUT_MS)
+  let stream: Stream
+  try {
+    stream = await libp2p.dialProtocol(peer, ADMIN_PROTOCOL, { signal })
+  } catch (err) {
+    throw new AdminTransportError(describeDialError(err), { cause: err })
+  }
+  const pb = pbStream(stream, { maxDataLength: options.maxResponseBytes ?? MAX_RESPONSE_BYTES })
+  let res: AdminResponse
+  try {
+    await pb.write({ version: ADMIN_VERSION, method, params: encoder.encode(JSON.stringify(params)) }, AdminRequest, { signal })
+    res = await pb.read(AdminResponse, { signal })
+    await stream.close({ signal }).catch(() => { stream.abort(new Error('close failed')) })
+  } catch (err) {
+    stream.abort(err as Error)
+    if (signal.aborted) throw new AdminTransportError(`the peer did not answer ${method} in time`, { cause: err })
+    throw new AdminTransportError(`the exchange with the peer failed: ${(err as Error).message}`, { cause: err })
+  }
+  if (!res.ok) throw new AdminRemoteError(res.errorCode === '' ? AdminErrorCode.Internal : res.errorCode, res.errorMessage)
+  try {
+    return JSON.parse(decoder.decode(res.result)) as T
+  } catch (err) {
+    throw new AdminTransportError('the peer sent a result that is not JSON', { cause: err, retryable: false })
+  }
+}
+
+/** Turns libp2p's dial errors into one sentence an operator can act on. */
+export function describeDialError (err: unknown): string {
+  const e = err as { name?: string, message?: string, code?: string, errors?: unknown[] }
+  const parts = [e?.message ?? String(err)]
+  if (Array.isArray(e?.errors)) parts.push(...e.errors.map(x => (x as Error)?.message ?? String(x)))
+  const text = parts.join('; ')
+  if (e?.name === 'UnsupportedProtocolError' || /protocol selection failed|UnsupportedProtocol/i.test(text)) {
+    return `the peer does not speak ${ADMIN_PROTOCOL} (a different Tutti version?)`
+  }
+  if (/ECONNREFUSED/.test(text)) return 'connection refused: nothing is listening at that address'
+  if (/EHOSTUNREACH|ENETUNREACH/.test(text)) return 'the address is unreachable'
+  if (e?.name === 'AbortError' || e?.name === 'TimeoutError' || /aborted|timed out|timeout/i.test(text)) {
+    return 'the peer did not complete a connection in time (unreachable, or a different fleet: its network key does not match)'
+  }
+  if (/ECONNRESET|EPIPE|Unexpected end|stream ended|closed|decrypt/i.test(text)) {
+    return 'the peer dropped the connection during the handshake (a different fleet: its network key does not match)'
+  }
+  return `could not connect: ${text}`
+}

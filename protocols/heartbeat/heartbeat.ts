@@ -1,0 +1,99 @@
+import { Heartbeat as HeartbeatPb } from './pb/heartbeat.js'
+import {
+  HEARTBEAT_SCHEMA, MAX_HEARTBEAT_BYTES, MAX_INTERVAL_MS, MAX_KEY_LENGTH, MAX_LABELS, MAX_PROPS,
+  MAX_VALUE_LENGTH, MIN_INTERVAL_MS
+} from './constants.js'
+import { InvalidHeartbeatError, UnsupportedHeartbeatSchemaError } from './errors.js'
+import type { Heartbeat } from './index.js'
+
+const KEY_RE = /^[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?$/
+
+/** Why a label or property key/value cannot be used, or undefined when it can. */
+export function checkKeyValue (key: string, value: string): string | undefined {
+  if (key.length === 0 || key.length > MAX_KEY_LENGTH) return `key "${key.slice(0, 80)}" must be 1-${MAX_KEY_LENGTH} characters`
+  if (!KEY_RE.test(key)) return `key "${key}" may hold only letters, digits, '.', '_', '/', '-' and must start and end with a letter or digit`
+  if (value.length > MAX_VALUE_LENGTH) return `value of "${key}" is longer than ${MAX_VALUE_LENGTH} characters`
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(value)) return `value of "${key}" contains control characters`
+  return undefined
+}
+
+function checkMap (what: string, map: Map<string, string> | Record<string, string>, max: number): void {
+  const entries = map instanceof Map ? [...map.entries()] : Object.entries(map)
+  if (entries.length > max) throw new InvalidHeartbeatError(`${what}: ${entries.length} entries, at most ${max}`)
+  for (const [k, v] of entries) {
+    const problem = checkKeyValue(k, v)
+    if (problem != null) throw new InvalidHeartbeatError(`${what}: ${problem}`)
+  }
+}
+
+const MAX_U53 = BigInt(Number.MAX_SAFE_INTEGER)
+
+function toSafeNumber (field: string, value: bigint): number {
+  if (value < 0n || value > MAX_U53) throw new InvalidHeartbeatError(`${field} is out of range`)
+  return Number(value)
+}
+
+/** Encodes a heartbeat, enforcing the same limits a receiver will. */
+export function encodeHeartbeat (hb: Heartbeat): Uint8Array {
+  validateHeartbeat(hb)
+  const bytes = HeartbeatPb.encode({
+    schema: HEARTBEAT_SCHEMA,
+    bootMs: BigInt(hb.bootMs),
+    seq: BigInt(hb.seq),
+    sentMs: BigInt(hb.sentMs),
+    intervalMs: hb.intervalMs,
+    nodeVersion: hb.nodeVersion,
+    uptimeMs: BigInt(hb.uptimeMs),
+    labels: new Map(Object.entries(hb.labels)),
+    props: new Map(Object.entries(hb.props)),
+    fleetSize: hb.fleetSize
+  })
+  if (bytes.byteLength > MAX_HEARTBEAT_BYTES) {
+    throw new InvalidHeartbeatError(`heartbeat is ${bytes.byteLength} bytes, at most ${MAX_HEARTBEAT_BYTES}`)
+  }
+  return bytes
+}
+
+/**
+ * Decodes heartbeat bytes from the network. The size is checked before anything is decoded, map
+ * sizes while decoding; every field is range-checked after. Throws {@link InvalidHeartbeatError}
+ * or {@link UnsupportedHeartbeatSchemaError}.
+ */
+export function decodeHeartbeat (bytes: Uint8Array, maxBytes = MAX_HEARTBEAT_BYTES): Heartbeat {
+  if (bytes.byteLength > maxBytes) {
+    throw new InvalidHeartbeatError(`heartbeat is ${bytes.byteLength} bytes, at most ${maxBytes}`)
+  }
+  let pb: HeartbeatPb
+  try {
+    pb = HeartbeatPb.decode(bytes, { limits: { labels: MAX_LABELS, props: MAX_PROPS } })
+  } catch (err) {
+    throw new InvalidHeartbeatError('heartbeat does not decode', { cause: err })
+  }
+  if (pb.schema === 0) throw new InvalidHeartbeatError('heartbeat has no schema revision')
+  if (pb.schema > HEARTBEAT_SCHEMA) throw new UnsupportedHeartbeatSchemaError(pb.schema)
+  const hb: Heartbeat = {
+    bootMs: toSafeNumber('bootMs', pb.bootMs),
+    seq: toSafeNumber('seq', pb.seq),
+    sentMs: toSafeNumber('sentMs', pb.sentMs),
+    intervalMs: pb.intervalMs,
+    nodeVersion: pb.nodeVersion,
+    uptimeMs: toSafeNumber('uptimeMs', pb.uptimeMs),
+    labels: Object.fromEntries(pb.labels),
+    props: Object.fromEntries(pb.props),
+    fleetSize: pb.fleetSize
+  }
+  validateHeartbeat(hb)
+  return hb
+}
+
+function validateHeartbeat (hb: Heartbeat): void {
+  if (hb.bootMs <= 0) throw new InvalidHeartbeatError('bootMs must be positive')
+  if (hb.sentMs < hb.bootMs) throw new InvalidHeartbeatError('sentMs is before bootMs')
+  if (!Number.isInteger(hb.intervalMs) || hb.intervalMs < MIN_INTERVAL_MS || hb.intervalMs > MAX_INTERVAL_MS) {
+    throw new InvalidHeartbeatError(`intervalMs must be ${MIN_INTERVAL_MS}-${MAX_INTERVAL_MS}`)
+  }
+  if (hb.nodeVersion.length > MAX_VALUE_LENGTH) throw new InvalidHeartbeatError('nodeVersion is too long')
+  checkMap('labels', hb.labels, MAX_LABELS)
+  checkMap('props', hb.props, MAX_PROPS)
+}

@@ -1,0 +1,27 @@
+/**
+ * @packageDocumentation
+ * The heartbeat every node publishes on {@link HEARTBEAT_TOPIC}: who it is (labels), what it
+ * has (properties), and when to expect it next. Receivers build their view of the mesh from it.
+ */
+export * from './constants.js'
+export * from './errors.js'
+export { encodeHeartbeat, decodeHeartbeat, checkKeyValue } from './heartbeat.js'
+
+/** A decoded, validated heartbeat. Times are milliseconds since the epoch on the sender's clock. */
+export interface Heartbeat {
+  /** When the sender's process started; a new value means the node restarted. */
+  bootMs: number
+  /** Per-boot sequence number. */
+  seq: number
+  sentMs: number
+  /** The sender's current heartbeat interval. */
+  intervalMs: number
+  nodeVersion: string
+  uptimeMs: number
+  /** Static labels from flags or config, for selecting devices (`zone=eu`, `class=camera`). */
+  labels: Record<string, string>
+  /** Live properties (`cpus`, `arch`, `mem.total`, `mem.free`, `battery`), overridable by flags. */
+  props: Record<string, string>
+  /** Peers the sender considers alive, itself included. */
+  fleetSize: number
+}

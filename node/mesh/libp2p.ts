@@ -111,3 +111,27 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
     }
   })
 }
+
+export interface DialerLibp2pInit {
+  privateKey: PrivateKey
+  swarmKey: Uint8Array
+  /** @default 'tcp' */
+  transport?: TransportKind
+}
+
+/**
+ * A dial-only libp2p node for the admin CLI: same transport, private network, encryption and
+ * muxer as the mesh, no listeners, no gossip, no DHT. It never joins the fleet; it only asks.
+ */
+export async function createDialerLibp2p (init: DialerLibp2pInit): Promise<Libp2p<{ identify: Identify }>> {
+  return await createLibp2p({
+    privateKey: init.privateKey,
+    addresses: { listen: [] },
+    transports: transports(init.transport ?? 'tcp'),
+    connectionProtector: preSharedKey({ psk: init.swarmKey }),
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionMonitor: { enabled: false },
+    services: { identify: identify() }
+  })
+}

@@ -1,0 +1,129 @@
+/**
+ * `npm run demo`: a fleet of N nodes as separate processes on loopback, with varied labels and
+ * battery levels. It waits until every node sees all N, prints `get nodes` from a randomly chosen
+ * peer, and keeps running until Ctrl-C (or exits at once with --once). It leaves nothing behind.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { initFleet } from '../../node/fleet/fleet.js'
+import { parse, positiveInt } from '../args.js'
+import { CliError, UsageError } from '../errors.js'
+import { aliveCount, runTutti, startNodeProcess, stopChild } from '../process-nodes.js'
+import type { CliIO } from '../io.js'
+import type { NodeProcess } from '../process-nodes.js'
+
+export const DEMO_HELP = `Run a local mesh on this machine.
+
+Usage:
+  tutti demo [--once] [--nodes N] [--keep]
+
+Starts N node processes (default 5) on loopback in a new fleet, waits until every node sees all
+of them, prints 'tutti get nodes' from a randomly chosen peer, then runs until Ctrl-C.
+  --once   tell the story and exit 0
+  --keep   keep the temporary fleet directory (logs, keys) after exit
+`
+
+const PROFILES = [
+  { labels: ['class=gateway', 'zone=lobby'], battery: undefined },
+  { labels: ['class=camera', 'zone=lobby'], battery: 82 },
+  { labels: ['class=camera', 'zone=dock'], battery: 47 },
+  { labels: ['class=sensor', 'zone=dock'], battery: 91 },
+  { labels: ['class=wearable', 'zone=field'], battery: 23 },
+  { labels: ['class=vehicle', 'zone=field'], battery: 64 }
+]
+
+export async function demoCommand (args: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parse(args, { once: { type: 'boolean' }, nodes: { type: 'string' }, keep: { type: 'boolean' } }, 'demo')
+  if (values.help === true) {
+    io.out(DEMO_HELP)
+    return 0
+  }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`, 'demo')
+  const count = positiveInt('--nodes', values.nodes as string | undefined, 5)
+  if (count < 2 || count > 30) throw new UsageError('--nodes must be between 2 and 30', 'demo')
+  const root = await mkdtemp(join(tmpdir(), 'tutti-demo-'))
+  const nodes: NodeProcess[] = []
+  const status = statusLine(io)
+  let stopping = false
+  const cleanup = async (): Promise<void> => {
+    stopping = true
+    status.done()
+    await Promise.all(nodes.map(async n => { await stopChild(n.child) }))
+    if (values.keep === true) io.out(`kept ${root}\n`)
+    else await rm(root, { recursive: true, force: true })
+  }
+  const onSignal = (): void => { void cleanup().then(() => process.exit(130)) }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  try {
+    const { fleet, fleetFile, adminKeyFile } = await initFleet({ dir: join(root, 'fleet'), name: 'demo' })
+    io.out(`fleet ${fleet.fleetId} in ${root}\n`)
+    for (let i = 0; i < count; i++) {
+      const profile = PROFILES[i % PROFILES.length]!
+      const dir = join(root, `node-${i + 1}`)
+      const args = ['node', 'start', '--data', dir, '--fleet', fleetFile, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--heartbeat-ms', '1000', '--label', `name=node-${i + 1}`]
+      for (const l of profile.labels) args.push('--label', l)
+      if (profile.battery != null) args.push('--prop', `battery=${profile.battery}`)
+      if (i > 0) args.push('--bootstrap', nodes[0]!.addr!)
+      const node = await startNodeProcess(`node-${i + 1}`, dir, args, () => stopping)
+      nodes.push(node)
+      status.update(`started node-${i + 1} ${node.peerId ?? ''}`)
+    }
+    status.update('waiting for every node to see all of them...')
+    const deadline = Date.now() + 60_000
+    for (;;) {
+      const counts = await Promise.all(nodes.map(async n => await aliveCount(n)))
+      status.update(`mesh: ${counts.map((c, i) => `node-${i + 1} sees ${c}/${count}`).join(', ')}`)
+      if (counts.every(c => c === count)) break
+      const dead = nodes.find(n => n.exited !== undefined)
+      if (dead != null) throw new CliError(`${dead.name} exited (code ${String(dead.exited)}); see ${join(dead.dir, 'node.log')}`)
+      if (Date.now() > deadline) throw new CliError(`the mesh did not converge within 60 s (${counts.join(', ')}); logs are in ${root}`)
+      await new Promise(resolve => setTimeout(resolve, 250))
+    }
+    status.done()
+    const chosen = nodes[Math.floor(Math.random() * nodes.length)]!
+    io.out(`\nevery node sees all ${count}. Asking ${chosen.name} (a random peer):\n\n`)
+    io.out(`$ tutti --peer ${chosen.addr!} --key ${adminKeyFile} get nodes\n`)
+    const result = await runTutti(['get', 'nodes', '--peer', chosen.addr!, '--key', adminKeyFile])
+    if (result.code !== 0) throw new CliError(`tutti get nodes failed: ${result.stderr.trim()}`)
+    io.out(result.stdout)
+    if (values.once === true) {
+      await cleanup()
+      return 0
+    }
+    io.out('\nThe mesh keeps running. Try, in another terminal:\n')
+    io.out(`  npx tutti get nodes -o wide --peer ${nodes[nodes.length - 1]!.addr!} --key ${adminKeyFile}\n`)
+    io.out(`  curl ${chosen.api!}/v1/nodes\n`)
+    io.out('Press Ctrl-C to stop every node and remove the demo directory.\n')
+    await new Promise<void>(() => {}) // until a signal handler exits
+    return 0
+  } catch (err) {
+    await cleanup()
+    throw err
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}
+
+function statusLine (io: CliIO): { update: (text: string) => void, done: () => void } {
+  let last = ''
+  let live = false
+  return {
+    update (text) {
+      if (text === last) return
+      last = text
+      if (io.isTTY) {
+        io.out(`\r\x1b[2K${text.slice(0, (process.stdout.columns ?? 120) - 1)}`)
+        live = true
+      } else {
+        io.out(`${text}\n`)
+      }
+    },
+    done () {
+      if (live) io.out('\n')
+      live = false
+    }
+  }
+}

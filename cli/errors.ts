@@ -1,0 +1,17 @@
+import { TuttiError } from '../node/errors.js'
+
+/** Wrong flags or arguments: exit code 2, with a pointer to help. */
+export class UsageError extends TuttiError {
+  constructor (message: string, readonly helpTopic?: string) {
+    super('ERR_USAGE', message)
+    this.name = 'UsageError'
+  }
+}
+
+/** A failure the CLI explains in one line: exit code 1. */
+export class CliError extends TuttiError {
+  constructor (message: string, options: { cause?: unknown, code?: string } = {}) {
+    super(options.code ?? 'ERR_CLI', message, options)
+    this.name = 'CliError'
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Across processes over TCP: real `tutti node start` processes on loopback and the real `tutti`
+ * CLI attached to one of them.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { initFleet, writeKeyFile } from '../node/fleet/fleet.js'
+import { aliveCount, runTutti, startNodeProcess, stopChild } from '../cli/process-nodes.js'
+import { waitFor } from '../sim/local-mesh.js'
+import type { NodeProcess } from '../cli/process-nodes.js'
+
+describe('the CLI attached to a peer over TCP', () => {
+  let root: string
+  let adminKey: string
+  let fleetFile: string
+  const nodes: NodeProcess[] = []
+
+  const start = async (name: string, fleet: string, extra: string[] = []): Promise<NodeProcess> => {
+    const dir = join(root, name)
+    const node = await startNodeProcess(name, dir, [
+      'node', 'start', '--data', dir, '--fleet', fleet, '--listen', '/ip4/127.0.0.1/tcp/0',
+      '--api', '127.0.0.1:0', '--heartbeat-ms', '300', ...extra
+    ])
+    nodes.push(node)
+    return node
+  }
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'tutti-cli-'))
+    const fleet = await initFleet({ dir: join(root, 'fleet') })
+    adminKey = fleet.adminKeyFile
+    fleetFile = fleet.fleetFile
+    const first = await start('a', fleetFile, ['--label', 'zone=east', '--prop', 'battery=77'])
+    await start('b', fleetFile, ['--bootstrap', first.addr!, '--label', 'zone=west'])
+    await start('c', fleetFile, ['--bootstrap', first.addr!])
+    await waitFor('3 processes to see each other', async () => {
+      const counts = await Promise.all(nodes.map(aliveCount))
+      return counts.every(c => c === 3)
+    }, 60_000, 200)
+  }, 120_000)
+
+  afterAll(async () => {
+    await Promise.all(nodes.map(async n => { await stopChild(n.child) }))
+    await rm(root, { recursive: true, force: true })
+  })
+
+  it('lists all nodes from any one peer, as JSON and as a table', async () => {
+    const json = await runTutti(['--peer', nodes[2]!.addr!, '--key', adminKey, 'get', 'nodes', '-o', 'json'])
+    expect(json.stderr).toBe('')
+    expect(json.code).toBe(0)
+    const list = JSON.parse(json.stdout) as { observer: string, nodes: Array<{ peerId: string, status: string, labels: Record<string, string>, props: Record<string, string> }> }
+    expect(list.observer).toBe(nodes[2]!.peerId)
+    expect(list.nodes.map(n => n.peerId).sort()).toEqual(nodes.map(n => n.peerId!).sort())
+    expect(list.nodes.every(n => n.status === 'alive')).toBe(true)
+    expect(list.nodes.find(n => n.peerId === nodes[0]!.peerId)?.props.battery).toBe('77')
+
+    const table = await runTutti(['get', 'nodes', '-o', 'wide'], { env: { TUTTI_PEER: nodes[1]!.addr!, TUTTI_KEY: adminKey } })
+    expect(table.code).toBe(0)
+    expect(table.stdout.split('\n')[0]).toMatch(/^PEER\s+STATUS\s+LAST-SEEN\s+UPTIME\s+BATTERY\s+ARCH/)
+    for (const n of nodes) expect(table.stdout).toContain(n.peerId!)
+  })
+
+  it('describes a node by a suffix of its peer id', async () => {
+    const id = nodes[1]!.peerId!
+    const res = await runTutti(['describe', 'node', id.slice(-10), '--peer', nodes[0]!.addr!, '--key', adminKey])
+    expect(res.code).toBe(0)
+    expect(res.stdout).toMatch(new RegExp(`^Peer ID:\\s+${id}$`, 'm'))
+    expect(res.stdout).toMatch(/^Labels:\s+zone=west$/m)
+    const json = await runTutti(['describe', 'node', id, '-o', 'json', '--peer', nodes[0]!.addr!, '--key', adminKey])
+    expect(JSON.parse(json.stdout).node.peerId).toBe(id)
+  })
+
+  it('refuses a key that is not an admin of the fleet', async () => {
+    await writeKeyFile(join(root, 'stranger.key'), await generateKeyPair('Ed25519'), 'x', 'stranger')
+    const res = await runTutti(['get', 'nodes', '--peer', nodes[0]!.addr!, '--key', join(root, 'stranger.key'), '--fleet', fleetFile])
+    expect(res.code).toBe(1)
+    expect(res.stderr.trim().split('\n')).toHaveLength(1)
+    expect(res.stderr).toMatch(/not authorized/)
+  })
+
+  it('cannot connect with another fleet\'s network key, and a node of another fleet never joins', async () => {
+    const other = await initFleet({ dir: join(root, 'other-fleet') })
+    const res = await runTutti(['get', 'nodes', '--peer', nodes[0]!.addr!, '--key', other.adminKeyFile, '--timeout', '5'])
+    expect(res.code).toBe(1)
+    expect(res.stderr.trim().split('\n')).toHaveLength(1)
+    expect(res.stderr).toMatch(/^error: cannot reach/)
+
+    const intruder = await start('intruder', other.fleetFile, ['--bootstrap', nodes[0]!.addr!])
+    // Give it many heartbeat intervals to try; it must never be seen, nor see anyone.
+    await new Promise(resolve => setTimeout(resolve, 3000))
+    expect(await aliveCount(intruder)).toBe(1)
+    const list = JSON.parse((await runTutti(['get', 'nodes', '-o', 'json', '--peer', nodes[0]!.addr!, '--key', adminKey])).stdout) as { nodes: Array<{ peerId: string }> }
+    expect(list.nodes.map(n => n.peerId)).not.toContain(intruder.peerId)
+  })
+
+  it('answers bad flags, unreachable peers and bad files with one line and a non-zero exit', async () => {
+    const cases: Array<{ args: string[], code: number, match: RegExp }> = [
+      { args: ['get', 'nodes', '--bogus'], code: 2, match: /unknown option '--bogus'/ },
+      { args: ['get', 'pods', '--peer', nodes[0]!.addr!, '--key', adminKey], code: 2, match: /unknown resource type "pods"/ },
+      { args: ['get', 'nodes', '-o', 'yaml', '--peer', nodes[0]!.addr!, '--key', adminKey], code: 2, match: /-o must be one of/ },
+      { args: ['get', 'nodes', '--key', adminKey], code: 2, match: /no peer to attach to/ },
+      { args: ['get', 'nodes', '--peer', 'not-a-multiaddr', '--key', adminKey], code: 2, match: /is not a multiaddr/ },
+      { args: ['get', 'nodes', '--peer', '/ip4/127.0.0.1/tcp/1', '--key', adminKey], code: 1, match: /cannot reach .*connection refused/ },
+      { args: ['get', 'nodes', '--peer', nodes[0]!.addr!, '--key', join(root, 'missing.key')], code: 1, match: /no such file/ },
+      { args: ['node', 'start', '--data', join(root, 'x'), '--fleet', join(root, 'nope.json')], code: 1, match: /no such file/ },
+      { args: ['node', 'start', '--data', join(root, 'x'), '--fleet', fleetFile, '--label', 'bad key=1'], code: 2, match: /--label bad key=1/ },
+      { args: ['frobnicate'], code: 2, match: /unknown command "frobnicate"/ }
+    ]
+    await writeFile(join(root, 'garbage.json'), '{ not json')
+    cases.push({ args: ['node', 'start', '--data', join(root, 'y'), '--fleet', join(root, 'garbage.json')], code: 1, match: /not valid JSON/ })
+    for (const c of cases) {
+      const res = await runTutti(c.args)
+      expect({ args: c.args, code: res.code }).toEqual({ args: c.args, code: c.code })
+      expect(res.stderr).toMatch(c.match)
+      expect(res.stderr).not.toMatch(/\n\s+at /) // no stack trace
+      expect(res.stderr.trim().split('\n').length).toBeLessThanOrEqual(2) // the error, and for usage a pointer to --help
+    }
+  })
+})

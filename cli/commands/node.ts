@@ -102,6 +102,9 @@ export async function nodeCommand (args: string[], io: CliIO, options: { signal?
     mdns: values.mdns === true,
     heartbeat: { baseIntervalMs: heartbeatMs }
   }, { logger })
+  // A node is long-lived infrastructure: a stray rejection in a library is logged, not fatal.
+  const onUnhandled = (reason: unknown): void => { logger.error('unhandled rejection', { err: reason }) }
+  process.on('unhandledRejection', onUnhandled)
   await node.start()
   io.out(`peer id:   ${node.peerId}\n`)
   io.out(`fleet:     ${fleet.fleetId} (${fleet.name})\n`)
@@ -121,5 +124,6 @@ export async function nodeCommand (args: string[], io: CliIO, options: { signal?
     options.signal?.addEventListener('abort', stop, { once: true })
   })
   await node.stop()
+  process.off('unhandledRejection', onUnhandled)
   return 0
 }

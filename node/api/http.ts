@@ -1,6 +1,8 @@
 /**
  * The node's local HTTP API, bound to 127.0.0.1 unless told otherwise. JSON in, JSON out; errors
- * as `{ "error": { "code", "message" } }` with a fitting status.
+ * as `{ "error": { "code", "message" } }` with a fitting status. A handler that must answer in
+ * another protocol's error shape (the Open Inference Protocol's `{ "error": "..." }`) returns it as
+ * an ordinary result with its status. Request bodies are read on demand, size-limited.
  */
 import { createServer } from 'node:http'
 import type { Logger } from '../logger.js'
@@ -13,6 +15,11 @@ export interface ApiRequest {
   params: Record<string, string>
   query: URLSearchParams
   req: IncomingMessage
+  /**
+   * The request body, read at most once and refused past `maxBytes` (the server's `maxBodyBytes`
+   * by default) with ApiError 413 before more is buffered.
+   */
+  body(maxBytes?: number): Promise<Uint8Array>
 }
 
 export type ApiHandler = (request: ApiRequest) => Promise<ApiResult> | ApiResult
@@ -20,6 +27,8 @@ export type ApiHandler = (request: ApiRequest) => Promise<ApiResult> | ApiResult
 export interface ApiResult {
   status?: number
   body: unknown
+  /** Indent the JSON. Turn off for large payloads (tensors). @default true */
+  pretty?: boolean
 }
 
 /** An error a handler throws to answer with a specific status and code. */
@@ -80,7 +89,12 @@ export interface ApiServerInit {
   host?: string
   /** 0 picks a free port. @default 7411 */
   port?: number
+  /** Largest request body a handler may read, bytes. @default 16 MiB */
+  maxBodyBytes?: number
 }
+
+/** Default largest request body, bytes. @default 16 MiB */
+export const MAX_BODY_BYTES = 16 * 1024 * 1024
 
 export interface ApiServer {
   readonly url: string
@@ -90,7 +104,7 @@ export interface ApiServer {
 export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
   const log = init.logger.child('api')
   const server: Server = createServer((req, res) => {
-    void handle(init.router, req, res, log)
+    void handle(init.router, req, res, log, init.maxBodyBytes ?? MAX_BODY_BYTES)
   })
   server.keepAliveTimeout = 5000
   await new Promise<void>((resolve, reject) => {
@@ -113,14 +127,64 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
   }
 }
 
-async function handle (router: ApiRouter, req: IncomingMessage, res: ServerResponse, log: Logger): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://localhost')
-  const send = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
-    const text = JSON.stringify(body, null, 2) + '\n'
+/** Reads a body up to `maxBytes`; past it, stops reading and asks for the connection to close. */
+async function readBody (req: IncomingMessage, res: ServerResponse, maxBytes: number): Promise<Uint8Array> {
+  const tooLarge = (): ApiError => {
+    res.setHeader('connection', 'close') // the rest of the body is never read
+    return new ApiError(413, 'ERR_BODY_TOO_LARGE', `request body is larger than ${maxBytes} bytes`)
+  }
+  const declared = Number(req.headers['content-length'])
+  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge()
+  return await new Promise<Uint8Array>((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let total = 0
+    const cleanup = (): void => {
+      req.off('data', onData)
+      req.off('end', onEnd)
+      req.off('error', onError)
+    }
+    const onData = (chunk: Buffer): void => {
+      total += chunk.length
+      if (total > maxBytes) {
+        cleanup()
+        req.pause()
+        reject(tooLarge())
+        return
+      }
+      chunks.push(chunk)
+    }
+    const onEnd = (): void => {
+      cleanup()
+      resolve(Buffer.concat(chunks))
+    }
+    const onError = (err: Error): void => {
+      cleanup()
+      reject(err)
+    }
+    req.on('data', onData)
+    req.on('end', onEnd)
+    req.on('error', onError)
+  })
+}
+
+async function handle (router: ApiRouter, req: IncomingMessage, res: ServerResponse, log: Logger, maxBodyBytes: number): Promise<void> {
+  const send = (status: number, body: unknown, headers: Record<string, string> = {}, pretty = true): void => {
+    const text = (pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body)) + '\n'
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers })
     res.end(text)
   }
-  const match = router.match(req.method ?? 'GET', url.pathname)
+  // A request target `new URL` cannot parse (`//`) or a parameter with broken percent-encoding
+  // (`%E0%A4%A`) throws here; left uncaught, the rejection would take the whole node down.
+  let url: URL
+  let match: ReturnType<ApiRouter['match']>
+  try {
+    url = new URL(req.url ?? '/', 'http://localhost')
+    match = router.match(req.method ?? 'GET', url.pathname)
+  } catch (err) {
+    log.debug('malformed request target', { target: req.url?.slice(0, 200), err })
+    send(400, { error: { code: 'ERR_BAD_REQUEST', message: 'malformed request path' } })
+    return
+  }
   if (match == null) {
     send(404, { error: { code: 'ERR_NOT_FOUND', message: `no such endpoint: ${url.pathname}` } })
     return
@@ -130,8 +194,16 @@ async function handle (router: ApiRouter, req: IncomingMessage, res: ServerRespo
     return
   }
   try {
-    const result = await match.handler({ method: req.method ?? 'GET', path: url.pathname, params: match.params, query: url.searchParams, req })
-    send(result.status ?? 200, result.body)
+    let body: Promise<Uint8Array> | undefined
+    const result = await match.handler({
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      params: match.params,
+      query: url.searchParams,
+      req,
+      body: async (maxBytes = maxBodyBytes) => await (body ??= readBody(req, res, maxBytes))
+    })
+    send(result.status ?? 200, result.body, {}, result.pretty ?? true)
   } catch (err) {
     if (err instanceof ApiError) {
       send(err.status, { error: { code: err.code, message: err.message } })

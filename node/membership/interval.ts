@@ -34,13 +34,18 @@ export const DEFAULT_INTERVAL: IntervalParams = {
 export function targetIntervalMs (fleetSize: number, heartbeatBytes: number, params: IntervalParams = DEFAULT_INTERVAL): number {
   const n = Math.max(1, fleetSize)
   const needed = (n * heartbeatBytes * params.amplification * 1000) / params.budgetBytesPerSec
-  return Math.round(Math.min(params.maxIntervalMs, Math.max(params.baseIntervalMs, needed)))
+  // Round up: rounding down would put the received rate a hair over the budget.
+  return Math.ceil(Math.min(params.maxIntervalMs, Math.max(params.baseIntervalMs, needed)))
 }
 
-/** The next interval: the target, unless it is within the hysteresis band of the current one. */
+/**
+ * The next interval. A longer target is taken at once, so the received rate never sits above the
+ * budget; a shorter one only when it is more than the hysteresis band below the current interval
+ * (or back at the base), so a fleet size that wobbles does not make the interval flap.
+ */
 export function nextIntervalMs (currentMs: number, fleetSize: number, heartbeatBytes: number, params: IntervalParams = DEFAULT_INTERVAL): number {
   const target = targetIntervalMs(fleetSize, heartbeatBytes, params)
-  if (Math.abs(target - currentMs) <= currentMs * params.hysteresis && target !== params.baseIntervalMs) return currentMs
+  if (target < currentMs && currentMs - target <= currentMs * params.hysteresis && target !== params.baseIntervalMs) return currentMs
   return target
 }
 

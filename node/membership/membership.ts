@@ -217,7 +217,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
 
   private record (peerId: string, hb: Heartbeat, bytes = 0): void {
     const now = this.components.clock.now()
-    const result = observe(this.members.get(peerId), peerId, hb, now)
+    const result = observe(this.members.get(peerId), peerId, hb, now, this.liveness)
     if (result.kind !== 'stale' && peerId !== this.components.peerId && this.listenerCount('heartbeat') > 0) {
       this.safeDispatch('heartbeat', { peerId, seq: hb.seq, sentMs: hb.sentMs, receivedMs: now, bytes })
     }

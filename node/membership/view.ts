@@ -42,13 +42,21 @@ export type Observation =
 
 /**
  * Folds one heartbeat into what was known of its sender. A heartbeat older than the one already
- * held (same boot, lower or equal seq; or an earlier boot) is stale and changes nothing.
+ * held (same boot, lower or equal seq; or an earlier boot) is stale and changes nothing, with one
+ * exception: once the held boot has gone quiet (suspect or dead), a heartbeat from any other boot
+ * is a restart. A device without a real-time clock may boot with its clock behind its previous
+ * boot time; it must not stay invisible until it is forgotten.
  */
-export function observe (previous: MemberEntry | undefined, peerId: string, hb: Heartbeat, now: number): Observation {
+export function observe (previous: MemberEntry | undefined, peerId: string, hb: Heartbeat, now: number, params: LivenessParams = DEFAULT_LIVENESS): Observation {
   if (previous == null) {
     return { kind: 'joined', entry: { peerId, heartbeat: hb, receivedMs: now, firstSeenMs: now, restarts: 0 } }
   }
   const held = previous.heartbeat
+  const otherBoot = hb.bootMs !== held.bootMs
+  const heldIsQuiet = statusOf(previous, now, params) !== 'alive'
+  if (otherBoot && hb.bootMs < held.bootMs && heldIsQuiet) {
+    return { kind: 'restarted', entry: { ...previous, heartbeat: hb, receivedMs: now, restarts: previous.restarts + 1 } }
+  }
   if (hb.bootMs < held.bootMs || (hb.bootMs === held.bootMs && hb.seq <= held.seq)) {
     return { kind: 'stale' }
   }
@@ -73,11 +81,14 @@ export function shouldForget (entry: MemberEntry, now: number, params: LivenessP
   return now - deadAt > params.forgetAfterMs
 }
 
-/** When, on the receiver's clock, the entry's status will next change (for scheduling sweeps). */
-export function nextTransitionMs (entry: MemberEntry, params: LivenessParams = DEFAULT_LIVENESS): number | undefined {
+/**
+ * When, on the receiver's clock, the entry's status will next change after `now` (suspect, dead,
+ * then forgotten), or undefined once it is due to be forgotten (for scheduling sweeps).
+ */
+export function nextTransitionMs (entry: MemberEntry, now: number, params: LivenessParams = DEFAULT_LIVENESS): number | undefined {
   const suspectAt = entry.receivedMs + params.suspectAfterIntervals * entry.heartbeat.intervalMs
   const deadAt = entry.receivedMs + params.deadAfterIntervals * entry.heartbeat.intervalMs
-  return [suspectAt + 1, deadAt + 1, deadAt + params.forgetAfterMs + 1].find(t => t > entry.receivedMs)
+  return [suspectAt + 1, deadAt + 1, deadAt + params.forgetAfterMs + 1].find(t => t > now)
 }
 
 export function validateLiveness (params: LivenessParams): LivenessParams {

@@ -151,7 +151,9 @@ export function describeDialError (err: unknown): string {
   if (e?.name === 'AbortError' || e?.name === 'TimeoutError' || /aborted|timed out|timeout/i.test(text)) {
     return 'the peer did not complete a connection in time (unreachable, or a different fleet: its network key does not match)'
   }
-  if (/ECONNRESET|EPIPE|Unexpected end|stream ended|closed|decrypt/i.test(text)) {
+  // A pnet key mismatch garbles the noise handshake: libp2p reports an EncryptionFailedError
+  // ("The stream has been reset" on the memory transport), or the socket just drops.
+  if (e?.name === 'EncryptionFailedError' || /ECONNRESET|EPIPE|Unexpected end|stream ended|been reset|closed|decrypt/i.test(text)) {
     return 'the peer dropped the connection during the handshake (a different fleet: its network key does not match)'
   }
   return `could not connect: ${text}`

@@ -1,4 +1,5 @@
 import { TuttiError } from '../../node/errors.js'
+import { HEARTBEAT_SCHEMA } from './constants.js'
 
 /** A heartbeat from the network that cannot be accepted: too large, undecodable or out of range. */
 export class InvalidHeartbeatError extends TuttiError {
@@ -11,7 +12,7 @@ export class InvalidHeartbeatError extends TuttiError {
 /** A heartbeat written by a newer schema than this node understands. */
 export class UnsupportedHeartbeatSchemaError extends TuttiError {
   constructor (readonly schema: number) {
-    super('ERR_UNSUPPORTED_HEARTBEAT_SCHEMA', `heartbeat schema ${schema} is newer than the supported ${1}`)
+    super('ERR_UNSUPPORTED_HEARTBEAT_SCHEMA', `heartbeat schema ${schema} is newer than the supported ${HEARTBEAT_SCHEMA}`)
     this.name = 'UnsupportedHeartbeatSchemaError'
   }
 }

@@ -94,6 +94,9 @@ function validateHeartbeat (hb: Heartbeat): void {
     throw new InvalidHeartbeatError(`intervalMs must be ${MIN_INTERVAL_MS}-${MAX_INTERVAL_MS}`)
   }
   if (hb.nodeVersion.length > MAX_VALUE_LENGTH) throw new InvalidHeartbeatError('nodeVersion is too long')
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(hb.nodeVersion)) throw new InvalidHeartbeatError('nodeVersion contains control characters')
+  if (!Number.isInteger(hb.fleetSize) || hb.fleetSize < 1) throw new InvalidHeartbeatError('fleetSize must be at least 1 (the sender counts itself)')
   checkMap('labels', hb.labels, MAX_LABELS)
   checkMap('props', hb.props, MAX_PROPS)
 }

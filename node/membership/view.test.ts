@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest'
+import { DEFAULT_LIVENESS, nextTransitionMs, observe, shouldForget, statusOf, validateLiveness } from './view.js'
+import type { Heartbeat } from '../../protocols/heartbeat/index.js'
+import type { LivenessParams, MemberEntry, MemberStatus } from './view.js'
+
+const T0 = 1_700_000_000_000
+const PEER = '12D3KooWPeer'
+
+function hb (bootMs: number, seq: number, intervalMs = 1000): Heartbeat {
+  return { bootMs, seq, sentMs: bootMs + seq * intervalMs, intervalMs, nodeVersion: '0.1.0', uptimeMs: seq * intervalMs, labels: {}, props: {}, fleetSize: 3 }
+}
+
+function entry (heartbeat: Heartbeat, receivedMs: number, restarts = 0): MemberEntry {
+  return { peerId: PEER, heartbeat, receivedMs, firstSeenMs: T0, restarts }
+}
+
+describe('observe', () => {
+  it('a first heartbeat joins the peer, first seen now, no restarts', () => {
+    const result = observe(undefined, PEER, hb(T0, 1), T0 + 5)
+    expect(result).toEqual({ kind: 'joined', entry: { peerId: PEER, heartbeat: hb(T0, 1), receivedMs: T0 + 5, firstSeenMs: T0 + 5, restarts: 0 } })
+  })
+
+  it.each<[string, number, number, 'updated' | 'restarted' | 'stale']>([
+    ['next seq of the same boot', T0, 6, 'updated'],
+    ['a seq that skips ahead (lost heartbeats)', T0, 50, 'updated'],
+    ['the same seq again (a duplicate)', T0, 5, 'stale'],
+    ['an older seq (reordered)', T0, 4, 'stale'],
+    ['a later boot, seq restarted at 1', T0 + 60_000, 1, 'restarted'],
+    ['an earlier boot with a higher seq', T0 - 60_000, 99, 'stale'],
+    ['an earlier boot', T0 - 1, 1, 'stale']
+  ])('held boot T0 seq 5, then %s: %s', (_what, bootMs, seq, kind) => {
+    const previous = entry(hb(T0, 5), T0 + 100, 2)
+    const now = T0 + 200
+    const result = observe(previous, PEER, hb(bootMs, seq), now)
+    expect(result.kind).toBe(kind)
+    if (result.kind === 'stale') return
+    expect(result.entry.heartbeat).toEqual(hb(bootMs, seq))
+    expect(result.entry.receivedMs).toBe(now)
+    expect(result.entry.firstSeenMs).toBe(T0) // kept from the first sighting
+    expect(result.entry.restarts).toBe(kind === 'restarted' ? 3 : 2)
+  })
+
+  it('does not modify the entry it is given', () => {
+    const previous = entry(hb(T0, 5), T0 + 100)
+    const copy = structuredClone(previous)
+    observe(previous, PEER, hb(T0 + 1, 1), T0 + 500)
+    observe(previous, PEER, hb(T0, 6), T0 + 500)
+    expect(previous).toEqual(copy)
+  })
+})
+
+describe('statusOf', () => {
+  // Defaults: suspect after 3 intervals of silence, dead after 6, on the receiver's clock.
+  it.each<[number, number, MemberStatus]>([
+    [1000, 0, 'alive'],
+    [1000, 3000, 'alive'],
+    [1000, 3001, 'suspect'],
+    [1000, 6000, 'suspect'],
+    [1000, 6001, 'dead'],
+    [60_000, 3001, 'alive'], // a slow heartbeater in a big fleet is not suspect after 3 s...
+    [60_000, 180_000, 'alive'],
+    [60_000, 180_001, 'suspect'], // ...only after 3 of its own intervals
+    [60_000, 360_001, 'dead'],
+    [200, 601, 'suspect'],
+    [200, 1201, 'dead']
+  ])('interval %i ms, silent for %i ms: %s', (intervalMs, ageMs, status) => {
+    expect(statusOf(entry(hb(T0, 1, intervalMs), T0), T0 + ageMs)).toBe(status)
+  })
+
+  it('treats a receive time in the future (clock stepped back) as just heard', () => {
+    expect(statusOf(entry(hb(T0, 1), T0 + 10_000), T0)).toBe('alive')
+  })
+
+  it('follows custom thresholds', () => {
+    const params: LivenessParams = { suspectAfterIntervals: 1, deadAfterIntervals: 2, forgetAfterMs: 0 }
+    const e = entry(hb(T0, 1, 500), T0)
+    expect(statusOf(e, T0 + 500, params)).toBe('alive')
+    expect(statusOf(e, T0 + 501, params)).toBe('suspect')
+    expect(statusOf(e, T0 + 1001, params)).toBe('dead')
+  })
+})
+
+describe('shouldForget', () => {
+  const hour = DEFAULT_LIVENESS.forgetAfterMs
+
+  it.each<[number, number, boolean]>([
+    [1000, 6000, false], // just dead
+    [1000, 6000 + hour, false],
+    [1000, 6001 + hour, true],
+    [60_000, 6001 + hour, false], // dead later, forgotten later: the clock starts at death
+    [60_000, 360_001 + hour, true]
+  ])('interval %i ms, silent for %i ms: %s', (intervalMs, ageMs, forget) => {
+    expect(shouldForget(entry(hb(T0, 1, intervalMs), T0), T0 + ageMs)).toBe(forget)
+  })
+
+  it('never forgets a peer that is not dead yet, even with forgetAfterMs 0', () => {
+    const params: LivenessParams = { ...DEFAULT_LIVENESS, forgetAfterMs: 0 }
+    const e = entry(hb(T0, 1, 1000), T0)
+    expect(shouldForget(e, T0 + 5999, params)).toBe(false)
+    expect(statusOf(e, T0 + 6001, params)).toBe('dead')
+    expect(shouldForget(e, T0 + 6001, params)).toBe(true)
+  })
+})
+
+describe('nextTransitionMs', () => {
+  it('names the next status change after now, then undefined once it is due to be forgotten', () => {
+    const params: LivenessParams = { suspectAfterIntervals: 3, deadAfterIntervals: 6, forgetAfterMs: 10_000 }
+    const e = entry(hb(T0, 1, 1000), T0)
+    expect(nextTransitionMs(e, T0, params)).toBe(T0 + 3001)
+    expect(statusOf(e, T0 + 3001, params)).toBe('suspect')
+    expect(nextTransitionMs(e, T0 + 3001, params)).toBe(T0 + 6001)
+    expect(statusOf(e, T0 + 6001, params)).toBe('dead')
+    expect(nextTransitionMs(e, T0 + 6001, params)).toBe(T0 + 16_001)
+    expect(shouldForget(e, T0 + 16_001, params)).toBe(true)
+    expect(nextTransitionMs(e, T0 + 16_001, params)).toBeUndefined()
+  })
+})
+
+describe('validateLiveness', () => {
+  it('accepts the defaults and returns what it was given', () => {
+    expect(validateLiveness(DEFAULT_LIVENESS)).toBe(DEFAULT_LIVENESS)
+    expect(validateLiveness({ suspectAfterIntervals: 1, deadAfterIntervals: 1.5, forgetAfterMs: 0 })).toBeTruthy()
+  })
+
+  it.each<[string, Partial<LivenessParams>, RegExp]>([
+    ['suspect after 0 intervals', { suspectAfterIntervals: 0 }, /suspectAfterIntervals/],
+    ['suspect after NaN intervals', { suspectAfterIntervals: Number.NaN }, /suspectAfterIntervals/],
+    ['dead no later than suspect', { suspectAfterIntervals: 3, deadAfterIntervals: 3 }, /deadAfterIntervals/],
+    ['dead before suspect', { suspectAfterIntervals: 4, deadAfterIntervals: 2 }, /deadAfterIntervals/],
+    ['a negative forget time', { forgetAfterMs: -1 }, /forgetAfterMs/],
+    ['a NaN forget time', { forgetAfterMs: Number.NaN }, /forgetAfterMs/]
+  ])('rejects %s', (_what, patch, message) => {
+    expect(() => validateLiveness({ ...DEFAULT_LIVENESS, ...patch })).toThrow(message)
+  })
+})
+
+describe('observe after a restart with a clock that went backwards', () => {
+  it('treats an earlier boot as a restart once the held boot has gone quiet, and as stale while it is alive', () => {
+    const previous = observe(undefined, PEER, hb(T0 + 10_000, 5), T0 + 10_000)
+    if (previous.kind !== 'joined') throw new Error('expected joined')
+    const whileAlive = observe(previous.entry, PEER, hb(T0, 1), T0 + 10_500)
+    expect(whileAlive.kind).toBe('stale')
+    const quietFor = DEFAULT_LIVENESS.suspectAfterIntervals * previous.entry.heartbeat.intervalMs + 1
+    const afterQuiet = observe(previous.entry, PEER, hb(T0, 1), T0 + 10_000 + quietFor)
+    expect(afterQuiet.kind).toBe('restarted')
+    if (afterQuiet.kind === 'restarted') expect(afterQuiet.entry.restarts).toBe(1)
+  })
+})

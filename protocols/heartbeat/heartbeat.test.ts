@@ -1,0 +1,263 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import {
+  HEARTBEAT_SCHEMA, InvalidHeartbeatError, MAX_HEARTBEAT_BYTES, MAX_INTERVAL_MS, MAX_LABELS,
+  MAX_VALUE_LENGTH, MIN_INTERVAL_MS, UnsupportedHeartbeatSchemaError, decodeHeartbeat, encodeHeartbeat
+} from './index.js'
+import { Heartbeat as HeartbeatPb } from './pb/heartbeat.js'
+import type { Heartbeat } from './index.js'
+
+const BOOT = 1_700_000_000_000
+
+/** A heartbeat as a deployed camera node would send it. */
+function realistic (overrides: Partial<Heartbeat> = {}): Heartbeat {
+  return {
+    bootMs: BOOT,
+    seq: 1234,
+    sentMs: BOOT + 6_170_000,
+    intervalMs: 5000,
+    nodeVersion: '0.1.0',
+    uptimeMs: 6_170_000,
+    labels: { zone: 'eu-west-1', class: 'camera', site: 'warehouse-7', 'tutti.io/role': 'edge' },
+    props: {
+      cpus: '4',
+      arch: 'arm64',
+      os: 'linux',
+      'mem.total': '8254300160',
+      'mem.free': '3221225472',
+      battery: '87'
+    },
+    fleetSize: 240,
+    ...overrides
+  }
+}
+
+/** Wire bytes with no sender-side validation, as a faulty or hostile peer could send them. */
+function raw (overrides: Partial<HeartbeatPb> = {}): Uint8Array {
+  const hb = realistic()
+  return HeartbeatPb.encode({
+    schema: HEARTBEAT_SCHEMA,
+    bootMs: BigInt(hb.bootMs),
+    seq: BigInt(hb.seq),
+    sentMs: BigInt(hb.sentMs),
+    intervalMs: hb.intervalMs,
+    nodeVersion: hb.nodeVersion,
+    uptimeMs: BigInt(hb.uptimeMs),
+    labels: new Map(Object.entries(hb.labels)),
+    props: new Map(Object.entries(hb.props)),
+    fleetSize: hb.fleetSize,
+    ...overrides
+  })
+}
+
+function decodeError (bytes: Uint8Array, maxBytes?: number): unknown {
+  try {
+    decodeHeartbeat(bytes, maxBytes)
+  } catch (err) {
+    return err
+  }
+  throw new Error('expected decodeHeartbeat to throw')
+}
+
+function encodeError (hb: Heartbeat): unknown {
+  try {
+    encodeHeartbeat(hb)
+  } catch (err) {
+    return err
+  }
+  throw new Error('expected encodeHeartbeat to throw')
+}
+
+function expectInvalid (err: unknown, message?: RegExp): void {
+  expect(err).toBeInstanceOf(InvalidHeartbeatError)
+  expect((err as InvalidHeartbeatError).code).toBe('ERR_INVALID_HEARTBEAT')
+  if (message != null) expect((err as Error).message).toMatch(message)
+}
+
+/**
+ * Field 30 (reserved for later revisions, so skipped by this decoder), length-delimited, holding
+ * `length` zero bytes: 4 bytes of tag and length (for 128 <= length < 16384) plus the payload.
+ */
+function unknownField (length: number): Uint8Array {
+  const tag = (30 << 3) | 2
+  return new Uint8Array([0x80 | (tag & 0x7f), tag >> 7, 0x80 | (length & 0x7f), length >> 7, ...new Uint8Array(length)])
+}
+
+/** Deterministic bytes (mulberry32) so a failure can be reproduced. */
+function seededBytes (seed: number, length: number): Uint8Array {
+  let a = seed
+  const out = new Uint8Array(length)
+  for (let i = 0; i < length; i++) {
+    a = (a + 0x6D2B79F5) | 0
+    let t = Math.imul(a ^ (a >>> 15), 1 | a)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    out[i] = ((t ^ (t >>> 14)) >>> 0) & 0xff
+  }
+  return out
+}
+
+describe('heartbeat encoding', () => {
+  afterEach(() => { vi.restoreAllMocks() })
+
+  it('decodes what it encodes', () => {
+    const hb = realistic()
+    expect(decodeHeartbeat(encodeHeartbeat(hb))).toEqual(hb)
+  })
+
+  it('round-trips a heartbeat with no labels or properties', () => {
+    const hb = realistic({ labels: {}, props: {}, seq: 1, uptimeMs: 0, sentMs: BOOT })
+    expect(decodeHeartbeat(encodeHeartbeat(hb))).toEqual(hb)
+  })
+
+  it('keeps a realistic heartbeat well under 1 KiB (under 512 bytes)', () => {
+    const bytes = encodeHeartbeat(realistic())
+    expect(bytes.byteLength).toBeLessThan(512)
+    expect(bytes.byteLength).toBeGreaterThan(100) // it does carry the labels and props
+  })
+
+  it('rejects random garbage with a typed error', () => {
+    for (let seed = 1; seed <= 200; seed++) {
+      const err = decodeError(seededBytes(seed, 1 + (seed * 7) % 300))
+      // Garbage that happens to parse with a schema field above ours is "newer", never accepted.
+      const typed = err instanceof InvalidHeartbeatError || err instanceof UnsupportedHeartbeatSchemaError
+      expect(typed, `seed ${seed}: ${String(err)}`).toBe(true)
+    }
+  })
+
+  it('rejects bytes that are not protobuf at all', () => {
+    expectInvalid(decodeError(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])), /does not decode/)
+    expectInvalid(decodeError(new TextEncoder().encode('{"schema":1,"bootMs":1}')))
+  })
+
+  it('rejects empty bytes (no schema)', () => {
+    expectInvalid(decodeError(new Uint8Array()), /schema/)
+  })
+
+  it('rejects a truncated heartbeat', () => {
+    const bytes = encodeHeartbeat(realistic())
+    expectInvalid(decodeError(bytes.subarray(0, bytes.byteLength - 1)))
+    // Cut in the middle of a label value.
+    const at = Buffer.from(bytes).indexOf('warehouse-7')
+    expect(at).toBeGreaterThan(0)
+    expectInvalid(decodeError(bytes.subarray(0, at + 4)), /does not decode/)
+  })
+
+  it('rejects oversized bytes before decoding them', () => {
+    // A valid heartbeat padded with an unknown field (skipped by decoders) past the limit.
+    const valid = encodeHeartbeat(realistic())
+    const oversized = new Uint8Array([...valid, ...unknownField(MAX_HEARTBEAT_BYTES - valid.byteLength + 10)])
+    expect(oversized.byteLength).toBeGreaterThan(MAX_HEARTBEAT_BYTES)
+    // It would decode if the size allowed it: size is the only reason it is refused.
+    expect(decodeHeartbeat(oversized, oversized.byteLength)).toEqual(realistic())
+
+    const decode = vi.spyOn(HeartbeatPb, 'decode')
+    expectInvalid(decodeError(oversized), new RegExp(`${oversized.byteLength} bytes, at most ${MAX_HEARTBEAT_BYTES}`))
+    expectInvalid(decodeError(new Uint8Array(1024 * 1024)), /at most/)
+    expect(decode).not.toHaveBeenCalled()
+  })
+
+  it('accepts exactly MAX_HEARTBEAT_BYTES', () => {
+    const valid = encodeHeartbeat(realistic())
+    const bytes = new Uint8Array([...valid, ...unknownField(MAX_HEARTBEAT_BYTES - valid.byteLength - 4)])
+    expect(bytes.byteLength).toBe(MAX_HEARTBEAT_BYTES)
+    expect(decodeHeartbeat(bytes)).toEqual(realistic())
+  })
+
+  it('rejects more labels than MAX_LABELS, and so does the encoder', () => {
+    const many = Object.fromEntries(Array.from({ length: MAX_LABELS + 1 }, (_, i) => [`l${i}`, 'x']))
+    expectInvalid(decodeError(raw({ labels: new Map(Object.entries(many)) })))
+    expectInvalid(encodeError(realistic({ labels: many })), /labels: 33 entries, at most 32/)
+    const enough = Object.fromEntries(Array.from({ length: MAX_LABELS }, (_, i) => [`l${i}`, 'x']))
+    expect(decodeHeartbeat(encodeHeartbeat(realistic({ labels: enough }))).labels).toEqual(enough)
+  })
+
+  it('rejects more props than MAX_PROPS', () => {
+    const many = new Map(Array.from({ length: 40 }, (_, i) => [`p${i}`, String(i)]))
+    expectInvalid(decodeError(raw({ props: many })))
+  })
+
+  it.each([
+    ['empty', ''],
+    ['leading dash', '-zone'],
+    ['trailing dot', 'zone.'],
+    ['a space', 'my zone'],
+    ['a non-ASCII letter', 'zöne'],
+    ['an equals sign', 'zone=eu'],
+    ['a newline', 'zone\n'],
+    ['64 characters', 'k'.repeat(64)]
+  ])('rejects a label key with %s', (_what, key) => {
+    expectInvalid(decodeError(raw({ labels: new Map([[key, 'v']]) })), /labels: key/)
+    expectInvalid(encodeError(realistic({ labels: { [key]: 'v' } })), /labels: key/)
+  })
+
+  it('accepts keys with dots, slashes, dashes and underscores, up to 63 characters', () => {
+    const labels = { 'tutti.io/zone_name-2': 'eu', ['k'.repeat(63)]: 'v', a: '' }
+    expect(decodeHeartbeat(encodeHeartbeat(realistic({ labels }))).labels).toEqual(labels)
+  })
+
+  it('rejects a value longer than MAX_VALUE_LENGTH', () => {
+    const long = 'v'.repeat(MAX_VALUE_LENGTH + 1)
+    expectInvalid(decodeError(raw({ labels: new Map([['zone', long]]) })), /longer than 63/)
+    expectInvalid(decodeError(raw({ props: new Map([['battery', long]]) })), /props: value/)
+    expectInvalid(encodeError(realistic({ props: { battery: long } })), /longer than 63/)
+    expect(decodeHeartbeat(encodeHeartbeat(realistic({ labels: { zone: 'v'.repeat(MAX_VALUE_LENGTH) } }))).labels.zone).toHaveLength(63)
+  })
+
+  it('rejects a nodeVersion longer than MAX_VALUE_LENGTH', () => {
+    expectInvalid(decodeError(raw({ nodeVersion: '1'.repeat(64) })), /nodeVersion/)
+  })
+
+  it.each([
+    ['NUL', '\u0000'],
+    ['newline', 'eu\nwest'],
+    ['escape', '\u001b[31mred'],
+    ['DEL', 'a\u007f']
+  ])('rejects a value with a control character (%s)', (_what, value) => {
+    expectInvalid(decodeError(raw({ labels: new Map([['zone', value]]) })), /control characters/)
+    expectInvalid(encodeError(realistic({ props: { zone: value } })), /control characters/)
+  })
+
+  it.each([
+    ['zero (missing)', 0],
+    ['below the minimum', MIN_INTERVAL_MS - 1],
+    ['above the maximum', MAX_INTERVAL_MS + 1],
+    ['the largest uint32', 0xffffffff]
+  ])('rejects an interval %s', (_what, intervalMs) => {
+    expectInvalid(decodeError(raw({ intervalMs })), /intervalMs must be 50-600000/)
+  })
+
+  it('accepts the interval bounds themselves', () => {
+    expect(decodeHeartbeat(raw({ intervalMs: MIN_INTERVAL_MS })).intervalMs).toBe(MIN_INTERVAL_MS)
+    expect(decodeHeartbeat(raw({ intervalMs: MAX_INTERVAL_MS })).intervalMs).toBe(MAX_INTERVAL_MS)
+  })
+
+  it('rejects schema 0 as invalid', () => {
+    expectInvalid(decodeError(raw({ schema: 0 })), /no schema/)
+  })
+
+  it('rejects a higher schema as unsupported, with its number', () => {
+    const err = decodeError(raw({ schema: HEARTBEAT_SCHEMA + 1 }))
+    expect(err).toBeInstanceOf(UnsupportedHeartbeatSchemaError)
+    expect((err as UnsupportedHeartbeatSchemaError).code).toBe('ERR_UNSUPPORTED_HEARTBEAT_SCHEMA')
+    expect((err as UnsupportedHeartbeatSchemaError).schema).toBe(HEARTBEAT_SCHEMA + 1)
+    expect((err as Error).message).toMatch(/schema 2 is newer than the supported 1/)
+  })
+
+  it('rejects sentMs before bootMs', () => {
+    expectInvalid(decodeError(raw({ sentMs: BigInt(BOOT - 1) })), /sentMs is before bootMs/)
+    expectInvalid(encodeError(realistic({ sentMs: BOOT - 1 })), /sentMs is before bootMs/)
+  })
+
+  it('rejects a missing bootMs', () => {
+    expectInvalid(decodeError(raw({ bootMs: 0n, sentMs: 5n })), /bootMs must be positive/)
+  })
+
+  it('rejects times beyond the safe integer range', () => {
+    expectInvalid(decodeError(raw({ sentMs: 2n ** 60n })), /sentMs is out of range/)
+    expectInvalid(decodeError(raw({ seq: 2n ** 64n - 1n })), /seq is out of range/)
+  })
+
+  it('refuses to encode a heartbeat larger than MAX_HEARTBEAT_BYTES', () => {
+    const labels = Object.fromEntries(Array.from({ length: MAX_LABELS }, (_, i) => [`label-${i}`, 'v'.repeat(MAX_VALUE_LENGTH)]))
+    expectInvalid(encodeError(realistic({ labels })), /at most 2048/)
+  })
+})

@@ -26,11 +26,23 @@ export interface NodeProcess {
   exited?: number | null
 }
 
-export async function startNodeProcess (name: string, dir: string, args: string[], stopping: () => boolean = () => false): Promise<NodeProcess> {
+export interface ProcessOptions {
+  /** A command to run `tutti` under, e.g. ['ip', 'netns', 'exec', 'ns1'] (it must exec, not fork). */
+  prefix?: string[]
+}
+
+function command (args: string[], options: ProcessOptions): [string, string[]] {
+  const full = [process.execPath, BIN, ...args]
+  const prefixed = [...(options.prefix ?? []), ...full]
+  return [prefixed[0]!, prefixed.slice(1)]
+}
+
+export async function startNodeProcess (name: string, dir: string, args: string[], stopping: () => boolean = () => false, options: ProcessOptions = {}): Promise<NodeProcess> {
   await mkdir(dir, { recursive: true })
   await rm(join(dir, 'node.json'), { force: true }) // left behind by a killed run
   const log = openSync(join(dir, 'node.log'), 'a')
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', log, log], env: { ...process.env, TUTTI_DEBUG: '' } })
+  const [cmd, argv] = command(args, options)
+  const child = spawn(cmd, argv, { stdio: ['ignore', log, log], env: { ...process.env, TUTTI_DEBUG: '' } })
   closeSync(log)
   const node: NodeProcess = { name, dir, child }
   child.on('exit', code => { node.exited = code })
@@ -62,9 +74,10 @@ export async function aliveCount (node: NodeProcess): Promise<number> {
 }
 
 /** Runs the `tutti` command as a separate process and collects its output. */
-export async function runTutti (args: string[], options: { env?: Record<string, string>, timeoutMs?: number } = {}): Promise<{ code: number | null, stdout: string, stderr: string }> {
+export async function runTutti (args: string[], options: ProcessOptions & { env?: Record<string, string>, timeoutMs?: number } = {}): Promise<{ code: number | null, stdout: string, stderr: string }> {
   return await new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } })
+    const [cmd, argv] = command(args, options)
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } })
     let stdout = ''
     let stderr = ''
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000)

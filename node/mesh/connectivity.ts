@@ -7,7 +7,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Clock, TimerHandle } from '../clock.js'
 import type { Logger } from '../logger.js'
-import type { Libp2p } from '@libp2p/interface'
+import type { Libp2p, PeerInfo } from '@libp2p/interface'
 
 export interface ConnectivityInit {
   bootstrap?: string[]
@@ -18,7 +18,7 @@ export interface ConnectivityInit {
 }
 
 export interface ConnectivityComponents {
-  libp2p: Pick<Libp2p, 'dial' | 'getConnections' | 'peerId'>
+  libp2p: Pick<Libp2p, 'dial' | 'getConnections' | 'peerId' | 'addEventListener' | 'removeEventListener'>
   clock: Clock
   logger: Logger
   random: () => number
@@ -57,12 +57,29 @@ export class Connectivity {
 
   start (): void {
     this.controller = new AbortController()
+    this.components.libp2p.addEventListener('peer:discovery', this.onDiscovery)
     this.schedule(0)
   }
 
   stop (): void {
+    this.components.libp2p.removeEventListener('peer:discovery', this.onDiscovery)
     this.timer?.cancel()
     this.controller?.abort()
+  }
+
+  /**
+   * libp2p adds peers found by discovery (mDNS, bootstrap) to its peer store but does not dial
+   * them; a node under its target dials what it discovers.
+   */
+  private readonly onDiscovery = (evt: CustomEvent<PeerInfo>): void => {
+    const { libp2p } = this.components
+    const peer = evt.detail.id
+    if (peer.equals(libp2p.peerId) || libp2p.getConnections(peer).length > 0) return
+    if (libp2p.getConnections().length >= this.targetPeers) return
+    const target = evt.detail.multiaddrs.length > 0 ? evt.detail.multiaddrs : peer
+    libp2p.dial(target, { signal: anySignal(this.controller?.signal, 5000) }).catch(err => {
+      this.log.debug('dial to discovered peer failed', { peer: peer.toString(), err })
+    })
   }
 
   private schedule (ms: number): void {

@@ -1,0 +1,71 @@
+/** Limits and defaults of model packaging and the model store. */
+
+/** Manifest schema this code writes; a reader refuses a manifest with a higher schema. */
+export const MANIFEST_SCHEMA = 1
+
+/** Envelope revision this code writes; a reader refuses a higher one. */
+export const ENVELOPE_VERSION = 1
+
+/**
+ * Prefix of the bytes an admin signs: the signature is over `SIGNATURE_DOMAIN + manifestBytes`,
+ * so a manifest signature can never be replayed as another kind of admin signature.
+ */
+export const SIGNATURE_DOMAIN = 'tutti-model-manifest/1\n'
+
+/**
+ * Largest envelope accepted (from the network or a package directory), in bytes, checked before
+ * decoding. A manifest is about 1 KiB plus ~62 bytes per chunk plus its sample input.
+ * @default 1 MiB
+ */
+export const MAX_ENVELOPE_BYTES = 1024 * 1024
+
+/** Default size of a chunk, in bytes. @default 1 MiB */
+export const DEFAULT_CHUNK_BYTES = 1024 * 1024
+
+/** Smallest and largest chunk a manifest may declare, in bytes. */
+export const MIN_CHUNK_BYTES = 1024
+export const MAX_CHUNK_BYTES = 16 * 1024 * 1024
+
+/** Most chunks a manifest may list (4 GiB at the default chunk size). */
+export const MAX_CHUNKS = 4096
+
+/** Largest model file, in bytes: what the chunk bounds allow. */
+export const MAX_MODEL_BYTES = MAX_CHUNKS * MAX_CHUNK_BYTES
+
+/**
+ * Most tensor elements the generated sample input may hold, all inputs together (a 3x224x224
+ * image is 150,528). Keeps the manifest well under {@link MAX_ENVELOPE_BYTES}.
+ */
+export const MAX_SAMPLE_ELEMENTS = 262_144
+
+/** Most inputs, and most outputs, a model may declare. */
+export const MAX_TENSORS = 64
+
+/** Most dimensions of one tensor. */
+export const MAX_RANK = 16
+
+/** Most labels on a model, and the key/value rules (as node labels). */
+export const MAX_MODEL_LABELS = 32
+
+/** Oldest opset of the default ONNX domain onnxruntime implements (Add-1..6 and kin are gone). */
+export const MIN_OPSET = 7
+
+/** Versions of each model a store keeps: the active one and the one before it (rollback needs no download). @default 2 */
+export const DEFAULT_RETAIN_VERSIONS = 2
+
+/** File names inside a package directory written by `pack`. */
+export const PACKAGE_ENVELOPE_FILE = 'manifest.envelope'
+export const PACKAGE_MANIFEST_JSON_FILE = 'manifest.json'
+export const PACKAGE_MODEL_FILE = 'model.onnx'
+
+/**
+ * Memory estimate heuristic (see `estimateMemoryBytes`): `fileBytes * MEMORY_FILE_FACTOR +
+ * ioBytes * MEMORY_IO_FACTOR + MEMORY_RUNTIME_OVERHEAD_BYTES`, where ioBytes is the size of one
+ * sample run's inputs and outputs (a stand-in for activations). Measured with onnxruntime-node
+ * 1.30 (CPU), resident-set growth after creating a session: 25 MiB for a 139-byte Add model,
+ * 33 MiB for Silero VAD (1.8 MB), 73 MiB for a 50 MB MatMul; so about 1x the file plus 25 MiB
+ * steady. The factor 1.5 and 32 MiB leave headroom for load-time copies and the arena.
+ */
+export const MEMORY_FILE_FACTOR = 1.5
+export const MEMORY_IO_FACTOR = 4
+export const MEMORY_RUNTIME_OVERHEAD_BYTES = 32 * 1024 * 1024

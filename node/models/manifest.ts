@@ -1,0 +1,234 @@
+/**
+ * Manifests and their envelopes.
+ *
+ * - The manifest is canonical JSON: UTF-8, object keys sorted by UTF-16 code units, no
+ *   whitespace, numbers as JavaScript prints them; keys whose value is undefined are left out.
+ * - The envelope (protobuf `ModelEnvelope`, pb/envelope.proto) carries those exact bytes, the
+ *   signer's public key and an Ed25519 signature over `SIGNATURE_DOMAIN + manifestBytes`.
+ * - The manifest CID is CIDv1(json 0x0200, sha2-256(manifestBytes)): over the signed bytes, not
+ *   the envelope, so the same manifest has one CID whoever signed it.
+ *
+ * A receiver checks the envelope size before decoding, then the signer (a fleet admin), then the
+ * signature over the bytes exactly as received, then that the bytes are canonical and describe a
+ * valid manifest. Nothing is re-serialized before verification.
+ */
+import { publicKeyFromProtobuf, publicKeyToProtobuf } from '@libp2p/crypto/keys'
+import { peerIdFromPublicKey } from '@libp2p/peer-id'
+import { checkKeyValue } from '../../protocols/heartbeat/heartbeat.js'
+import { isAdmin } from '../fleet/fleet.js'
+import { isRawCid, manifestCid } from './cid.js'
+import {
+  ENVELOPE_VERSION, MANIFEST_SCHEMA, MAX_CHUNK_BYTES, MAX_CHUNKS, MAX_ENVELOPE_BYTES, MAX_MODEL_LABELS,
+  MAX_RANK, MAX_SAMPLE_ELEMENTS, MAX_TENSORS, MIN_CHUNK_BYTES, SIGNATURE_DOMAIN
+} from './constants.js'
+import {
+  InvalidManifestError, ManifestCidMismatchError, ManifestSignatureError, ManifestTooLargeError, NotAdminSignerError
+} from './errors.js'
+import { ModelEnvelope } from './pb/envelope.js'
+import { checkSampleTensor, sampleElements, TENSOR_TYPES } from './sample.js'
+import { isSemver } from './semver.js'
+import type { FleetConfig } from '../fleet/fleet.js'
+import type { ModelManifest, TensorSpec, VerifiedManifest } from './types.js'
+import type { AbortOptions, PrivateKey, PublicKey } from '@libp2p/interface'
+
+const NAME_RE = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,62}[A-Za-z0-9])?$/
+const MAX_TENSOR_NAME = 256
+const MAX_DIM_NAME = 128
+
+/** True when `name` can name a model: 1-64 letters, digits, '.', '_', '-', starting and ending alphanumeric. */
+export function isModelName (name: unknown): name is string {
+  return typeof name === 'string' && NAME_RE.test(name)
+}
+
+/** Canonical JSON text of a value (see the module comment). Throws TypeError on non-JSON values. */
+export function canonicalJson (value: unknown): string {
+  if (value === null) return 'null'
+  switch (typeof value) {
+    case 'string': return JSON.stringify(value)
+    case 'boolean': return value ? 'true' : 'false'
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError('canonical JSON has no NaN or Infinity')
+      return JSON.stringify(value)
+    case 'object': {
+      if (Array.isArray(value)) return `[${value.map(v => canonicalJson(v)).join(',')}]`
+      const entries = Object.entries(value as Record<string, unknown>)
+        .filter(([, v]) => v !== undefined)
+        .sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
+      return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
+    }
+    default: throw new TypeError(`canonical JSON cannot hold a ${typeof value}`)
+  }
+}
+
+/** The canonical bytes of a manifest, after checking it is valid. */
+export function encodeManifest (manifest: ModelManifest): Uint8Array {
+  validateManifest(manifest)
+  return new TextEncoder().encode(canonicalJson(manifest))
+}
+
+function checkTensorSpecs (what: string, specs: unknown, fail: (why: string) => never): TensorSpec[] {
+  if (!Array.isArray(specs) || specs.length === 0 || specs.length > MAX_TENSORS) fail(`${what} must list 1-${MAX_TENSORS} tensors`)
+  const names = new Set<string>()
+  for (const [i, s] of (specs as unknown[]).entries()) {
+    const spec = s as Record<string, unknown>
+    if (typeof spec !== 'object' || spec == null) fail(`${what}[${i}] is not an object`)
+    if (typeof spec.name !== 'string' || spec.name.length === 0 || spec.name.length > MAX_TENSOR_NAME) fail(`${what}[${i}].name must be 1-${MAX_TENSOR_NAME} characters`)
+    if (names.has(spec.name as string)) fail(`${what}[${i}].name "${spec.name as string}" is not unique`)
+    names.add(spec.name as string)
+    if (typeof spec.type !== 'string' || TENSOR_TYPES[spec.type] == null) fail(`${what}[${i}].type ${String(spec.type)} is not a supported element type`)
+    if (!Array.isArray(spec.shape) || spec.shape.length > MAX_RANK) fail(`${what}[${i}].shape must be an array of at most ${MAX_RANK} dimensions`)
+    for (const d of spec.shape as unknown[]) {
+      const ok = (typeof d === 'number' && Number.isSafeInteger(d) && d >= -1) || (typeof d === 'string' && d.length <= MAX_DIM_NAME)
+      if (!ok) fail(`${what}[${i}].shape holds an invalid dimension`)
+    }
+  }
+  return specs as TensorSpec[]
+}
+
+/**
+ * Checks a parsed manifest document field by field and returns it typed. Unknown top-level fields
+ * are allowed (a later packer may add optional ones) and kept. Throws {@link InvalidManifestError}.
+ */
+export function validateManifest (doc: unknown): ModelManifest {
+  const fail = (why: string): never => { throw new InvalidManifestError(`invalid manifest: ${why}`) }
+  if (typeof doc !== 'object' || doc == null || Array.isArray(doc)) fail('not an object')
+  const m = doc as Record<string, unknown>
+  if (m.kind !== 'TuttiModel') fail('kind must be "TuttiModel"')
+  if (typeof m.schema !== 'number' || !Number.isInteger(m.schema) || m.schema < 1) fail('schema is missing')
+  if ((m.schema as number) > MANIFEST_SCHEMA) fail(`schema ${m.schema as number} is newer than the supported ${MANIFEST_SCHEMA}`)
+  if (!isModelName(m.name)) fail('name must be 1-64 letters, digits, ".", "_" or "-", starting and ending with a letter or digit')
+  if (!isSemver(m.version)) fail(`version ${JSON.stringify(m.version)} is not semver (e.g. 1.2.0)`)
+  if (typeof m.labels !== 'object' || m.labels == null || Array.isArray(m.labels)) fail('labels must be an object')
+  const labels = Object.entries(m.labels as Record<string, unknown>)
+  if (labels.length > MAX_MODEL_LABELS) fail(`${labels.length} labels, at most ${MAX_MODEL_LABELS}`)
+  for (const [k, v] of labels) {
+    if (typeof v !== 'string') fail(`label ${k} must be a string`)
+    const problem = checkKeyValue(k, v as string)
+    if (problem != null) fail(`label ${problem}`)
+  }
+  if (typeof m.chunkBytes !== 'number' || !Number.isSafeInteger(m.chunkBytes) || m.chunkBytes < MIN_CHUNK_BYTES || m.chunkBytes > MAX_CHUNK_BYTES) {
+    fail(`chunkBytes must be an integer in [${MIN_CHUNK_BYTES}, ${MAX_CHUNK_BYTES}]`)
+  }
+  if (typeof m.size !== 'number' || !Number.isSafeInteger(m.size) || m.size < 1) fail('size must be a positive integer')
+  if (!Array.isArray(m.chunks) || m.chunks.length > MAX_CHUNKS) fail(`chunks must be a list of at most ${MAX_CHUNKS}`)
+  const chunks = m.chunks as unknown[]
+  if (chunks.length !== Math.ceil((m.size as number) / (m.chunkBytes as number))) fail(`${chunks.length} chunks cannot hold ${m.size as number} bytes in chunks of ${m.chunkBytes as number}`)
+  for (const [i, c] of chunks.entries()) {
+    if (!isRawCid(c)) fail(`chunks[${i}] is not a CIDv1 raw sha2-256 base32 string`)
+  }
+  if (!isRawCid(m.digest)) fail('digest is not a CIDv1 raw sha2-256 base32 string')
+  if (typeof m.opset !== 'number' || !Number.isSafeInteger(m.opset) || m.opset < 1) fail('opset must be a positive integer')
+  const inputs = checkTensorSpecs('inputs', m.inputs, fail)
+  checkTensorSpecs('outputs', m.outputs, fail)
+  const sample = m.sampleInput as Record<string, unknown>
+  if (typeof sample !== 'object' || sample == null || Array.isArray(sample)) fail('sampleInput must be an object')
+  const sampleNames = Object.keys(sample)
+  if (sampleNames.length !== inputs.length || inputs.some(s => !Object.hasOwn(sample, s.name))) fail('sampleInput must hold exactly one tensor per input')
+  for (const spec of inputs) {
+    const problem = checkSampleTensor(spec, sample[spec.name])
+    if (problem != null) fail(`sampleInput ${problem}`)
+  }
+  if (sampleElements(sample as ModelManifest['sampleInput']) > MAX_SAMPLE_ELEMENTS) fail(`sampleInput holds more than ${MAX_SAMPLE_ELEMENTS} elements`)
+  if (typeof m.memoryEstimateBytes !== 'number' || !Number.isSafeInteger(m.memoryEstimateBytes) || m.memoryEstimateBytes < 0) fail('memoryEstimateBytes must be a non-negative integer')
+  if (typeof m.createdAt !== 'string' || m.createdAt.length > 64 || Number.isNaN(Date.parse(m.createdAt))) fail('createdAt must be an ISO date')
+  return m as unknown as ModelManifest
+}
+
+/** A signed envelope, ready to write or send, with what it says. */
+export interface SealedManifest {
+  cid: string
+  manifest: ModelManifest
+  manifestBytes: Uint8Array
+  envelope: Uint8Array
+  signer: string
+}
+
+function signedBytes (manifestBytes: Uint8Array): Uint8Array {
+  const domain = new TextEncoder().encode(SIGNATURE_DOMAIN)
+  const out = new Uint8Array(domain.byteLength + manifestBytes.byteLength)
+  out.set(domain, 0)
+  out.set(manifestBytes, domain.byteLength)
+  return out
+}
+
+/** Signs a manifest with an (admin) Ed25519 key and wraps it in an envelope. */
+export async function sealManifest (manifest: ModelManifest, key: PrivateKey, options: AbortOptions = {}): Promise<SealedManifest> {
+  if (key.type !== 'Ed25519') throw new InvalidManifestError(`manifests are signed with Ed25519 keys, not ${key.type}`)
+  const manifestBytes = encodeManifest(manifest)
+  const signature = await key.sign(signedBytes(manifestBytes), options)
+  const envelope = ModelEnvelope.encode({
+    version: ENVELOPE_VERSION,
+    manifest: manifestBytes as Uint8Array<ArrayBuffer>,
+    publicKey: publicKeyToProtobuf(key.publicKey) as Uint8Array<ArrayBuffer>,
+    signature: signature as Uint8Array<ArrayBuffer>
+  })
+  if (envelope.byteLength > MAX_ENVELOPE_BYTES) throw new ManifestTooLargeError(envelope.byteLength, MAX_ENVELOPE_BYTES)
+  return { cid: manifestCid(manifestBytes), manifest, manifestBytes, envelope, signer: peerIdFromPublicKey(key.publicKey).toString() }
+}
+
+export interface OpenEnvelopeOptions extends AbortOptions {
+  /** Refuse the envelope unless its manifest has this CID (what the caller asked a peer for). */
+  expectedCid?: string
+  /** @default MAX_ENVELOPE_BYTES */
+  maxBytes?: number
+}
+
+/**
+ * Verifies an envelope from anywhere untrusted: size, signer is an admin of `fleet`, signature over
+ * the exact bytes received, canonical and valid manifest, optional expected CID. Throws
+ * {@link ManifestTooLargeError}, {@link InvalidManifestError}, {@link NotAdminSignerError},
+ * {@link ManifestSignatureError} or {@link ManifestCidMismatchError}.
+ */
+export async function openEnvelope (envelope: Uint8Array, fleet: FleetConfig, options: OpenEnvelopeOptions = {}): Promise<VerifiedManifest> {
+  return await open(envelope, fleet, options)
+}
+
+/**
+ * As {@link openEnvelope} but accepts any signer whose signature verifies: for tools that read a
+ * package before they know the fleet (the caller must check `signer` itself).
+ */
+export async function openEnvelopeAnySigner (envelope: Uint8Array, options: OpenEnvelopeOptions = {}): Promise<VerifiedManifest> {
+  return await open(envelope, undefined, options)
+}
+
+async function open (envelope: Uint8Array, fleet: FleetConfig | undefined, options: OpenEnvelopeOptions): Promise<VerifiedManifest> {
+  const maxBytes = options.maxBytes ?? MAX_ENVELOPE_BYTES
+  if (envelope.byteLength > maxBytes) throw new ManifestTooLargeError(envelope.byteLength, maxBytes)
+  let pb: ModelEnvelope
+  try {
+    pb = ModelEnvelope.decode(envelope)
+  } catch (err) {
+    throw new InvalidManifestError('manifest envelope does not decode', { cause: err })
+  }
+  if (pb.version === 0) throw new InvalidManifestError('manifest envelope has no version')
+  if (pb.version > ENVELOPE_VERSION) throw new InvalidManifestError(`manifest envelope version ${pb.version} is newer than the supported ${ENVELOPE_VERSION}`)
+  let publicKey: PublicKey
+  try {
+    publicKey = publicKeyFromProtobuf(pb.publicKey)
+  } catch (err) {
+    throw new InvalidManifestError('manifest envelope holds no valid public key', { cause: err })
+  }
+  if (publicKey.type !== 'Ed25519') throw new InvalidManifestError(`manifest is signed with a ${publicKey.type} key; admins sign with Ed25519`)
+  const signer = peerIdFromPublicKey(publicKey).toString()
+  if (fleet != null && !isAdmin(fleet, signer)) throw new NotAdminSignerError(signer)
+  let valid: boolean
+  try {
+    valid = await publicKey.verify(signedBytes(pb.manifest), pb.signature, options)
+  } catch (err) {
+    throw new ManifestSignatureError('manifest signature cannot be checked', { cause: err })
+  }
+  if (!valid) throw new ManifestSignatureError(`manifest signature by ${signer} does not verify`)
+  const cid = manifestCid(pb.manifest)
+  if (options.expectedCid != null && options.expectedCid !== cid) throw new ManifestCidMismatchError(options.expectedCid, cid)
+  let text: string
+  let doc: unknown
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(pb.manifest)
+    doc = JSON.parse(text)
+  } catch (err) {
+    throw new InvalidManifestError('manifest is not UTF-8 JSON', { cause: err })
+  }
+  const manifest = validateManifest(doc)
+  if (canonicalJson(doc) !== text) throw new InvalidManifestError('manifest bytes are not canonical JSON')
+  return { cid, manifest, envelope, signer }
+}

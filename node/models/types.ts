@@ -1,0 +1,63 @@
+/**
+ * Shared shapes of the model subsystem: packaging and the store (node/models) produce them, the
+ * chunk protocol and the fetcher (protocols/chunks, node/fetcher) consume them. Keep this file
+ * small and stable; implementation lives elsewhere.
+ */
+import type { AbortOptions } from '@libp2p/interface'
+
+/** A tensor's element type as onnxruntime names it ('float32', 'int64', ...). */
+export type TensorElementType = string
+
+export interface TensorSpec {
+  name: string
+  type: TensorElementType
+  /** Dimensions; a string is a symbolic dimension ('batch'), -1 an unknown one. */
+  shape: Array<number | string>
+}
+
+/** The signed description of one model version. Its CID addresses the canonical bytes. */
+export interface ModelManifest {
+  kind: 'TuttiModel'
+  schema: 1
+  name: string
+  /** Semver of the model (not of Tutti). */
+  version: string
+  labels: Record<string, string>
+  /** File size in bytes. */
+  size: number
+  chunkBytes: number
+  /** CIDv1 (raw codec, sha2-256), base32 strings, in file order. */
+  chunks: string[]
+  /** The whole file's sha2-256 digest as a CIDv1 raw string. */
+  digest: string
+  opset: number
+  inputs: TensorSpec[]
+  outputs: TensorSpec[]
+  /** A sample input for smoke tests: name -> { datatype, shape, data } (KServe v2 JSON tensors). */
+  sampleInput: Record<string, { datatype: string, shape: number[], data: number[] | string[] | boolean[] }>
+  /** Estimated bytes needed to run it (weights + a working-set allowance). */
+  memoryEstimateBytes: number
+  createdAt: string
+}
+
+/** A manifest, verified: its CID, the exact signed bytes, and who signed it. */
+export interface VerifiedManifest {
+  cid: string
+  manifest: ModelManifest
+  /** The envelope bytes exactly as signed and stored (what peers exchange). */
+  envelope: Uint8Array
+  signer: string
+}
+
+/** What the chunk protocol and the fetcher need from a node's store. */
+export interface ChunkStore {
+  /** Verified bytes of a chunk, or undefined if this node does not hold it. */
+  getChunk(cid: string, options?: AbortOptions): Promise<Uint8Array | undefined>
+  hasChunk(cid: string, options?: AbortOptions): Promise<boolean>
+  /** Checks that `bytes` hash to `cid` (throws ChunkVerificationError otherwise), then stores durably. */
+  putChunk(cid: string, bytes: Uint8Array, options?: AbortOptions): Promise<void>
+  /** A verified manifest this node holds (complete or not), by manifest CID. */
+  getManifest(cid: string, options?: AbortOptions): Promise<VerifiedManifest | undefined>
+  /** Verifies an envelope against the fleet's admins and stores it; throws on a bad signature. */
+  putManifest(envelope: Uint8Array, options?: AbortOptions): Promise<VerifiedManifest>
+}

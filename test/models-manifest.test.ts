@@ -1,0 +1,166 @@
+import { randomBytes } from 'node:crypto'
+import { generateKeyPair, publicKeyToProtobuf } from '@libp2p/crypto/keys'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { manifestCid, rawCid } from '../node/models/cid.js'
+import { MAX_ENVELOPE_BYTES, SIGNATURE_DOMAIN } from '../node/models/constants.js'
+import { canonicalJson, openEnvelope, sealManifest } from '../node/models/manifest.js'
+import { ModelEnvelope } from '../node/models/pb/envelope.js'
+import { compareSemver, isSemver } from '../node/models/semver.js'
+import { emptyState, planRetention } from '../node/models/store-state.js'
+import { testFleet } from './models-helpers.js'
+import type { FleetConfig } from '../node/fleet/fleet.js'
+import type { ModelManifest } from '../node/models/types.js'
+import type { PrivateKey } from '@libp2p/interface'
+
+function manifestFor (bytes: Uint8Array, chunkBytes = 1024): ModelManifest {
+  const chunks: string[] = []
+  for (let off = 0; off < bytes.byteLength; off += chunkBytes) chunks.push(rawCid(bytes.subarray(off, off + chunkBytes)))
+  return {
+    kind: 'TuttiModel',
+    schema: 1,
+    name: 'demo',
+    version: '1.0.0',
+    labels: { task: 'test' },
+    size: bytes.byteLength,
+    chunkBytes,
+    chunks,
+    digest: rawCid(bytes),
+    opset: 13,
+    inputs: [{ name: 'x', type: 'float32', shape: ['batch', 4] }],
+    outputs: [{ name: 'y', type: 'float32', shape: ['batch', 4] }],
+    sampleInput: { x: { datatype: 'FP32', shape: [1, 4], data: [0, 0, 0, 0] } },
+    memoryEstimateBytes: 1000,
+    createdAt: '2026-01-02T03:04:05.000Z'
+  }
+}
+
+async function expectCode (promise: Promise<unknown>, code: string): Promise<void> {
+  const err = await promise.then(() => undefined, (e: unknown) => e)
+  expect(err, `expected an error with code ${code}`).toBeInstanceOf(Error)
+  expect((err as { code?: string }).code).toBe(code)
+}
+
+/** An envelope built by hand, to sign bytes `sealManifest` would never produce. */
+async function handmadeEnvelope (manifestBytes: Uint8Array, key: PrivateKey): Promise<Uint8Array> {
+  const domain = new TextEncoder().encode(SIGNATURE_DOMAIN)
+  const signature = await key.sign(Uint8Array.from([...domain, ...manifestBytes]))
+  return ModelEnvelope.encode({
+    version: 1,
+    manifest: manifestBytes as Uint8Array<ArrayBuffer>,
+    publicKey: publicKeyToProtobuf(key.publicKey) as Uint8Array<ArrayBuffer>,
+    signature: signature as Uint8Array<ArrayBuffer>
+  })
+}
+
+describe('manifest envelopes', () => {
+  let fleet: FleetConfig
+  let adminKey: PrivateKey
+  const manifest = manifestFor(randomBytes(5000))
+
+  beforeAll(async () => {
+    ({ fleet, adminKey } = await testFleet())
+  })
+
+  it('accepts an envelope signed by a fleet admin, with the CID of the signed manifest bytes', async () => {
+    const sealed = await sealManifest(manifest, adminKey)
+    const opened = await openEnvelope(sealed.envelope, fleet, { expectedCid: sealed.cid })
+    expect(opened.manifest).toEqual(manifest)
+    expect(opened.cid).toBe(manifestCid(sealed.manifestBytes))
+    expect(opened.signer).toBe(fleet.admins[0]!.peerId)
+    expect(new TextDecoder().decode(sealed.manifestBytes)).toBe(canonicalJson(manifest))
+  })
+
+  it('refuses an envelope whose signature does not verify', async () => {
+    const { envelope } = await sealManifest(manifest, adminKey)
+    const pb = ModelEnvelope.decode(envelope)
+    const badSig = Uint8Array.from(pb.signature)
+    badSig[3] = badSig[3]! ^ 1
+    await expectCode(openEnvelope(ModelEnvelope.encode({ ...pb, signature: badSig }), fleet), 'ERR_MANIFEST_SIGNATURE')
+    // Same signature over other bytes: the version changed by one character.
+    const tampered = new TextEncoder().encode(new TextDecoder().decode(pb.manifest).replace('"1.0.0"', '"1.0.1"'))
+    await expectCode(openEnvelope(ModelEnvelope.encode({ ...pb, manifest: tampered }), fleet), 'ERR_MANIFEST_SIGNATURE')
+  })
+
+  it('refuses an envelope signed by a key that is not an admin of the fleet', async () => {
+    const stranger = await generateKeyPair('Ed25519')
+    const { envelope } = await sealManifest(manifest, stranger)
+    await expectCode(openEnvelope(envelope, fleet), 'ERR_NOT_ADMIN_SIGNER')
+  })
+
+  it('refuses an envelope larger than the limit before decoding it', async () => {
+    await expectCode(openEnvelope(new Uint8Array(MAX_ENVELOPE_BYTES + 1), fleet), 'ERR_MANIFEST_TOO_LARGE')
+    await expectCode(openEnvelope(randomBytes(300), fleet), 'ERR_INVALID_MANIFEST')
+  })
+
+  it('refuses a manifest of another CID than asked for', async () => {
+    const { envelope } = await sealManifest(manifest, adminKey)
+    const other = await sealManifest({ ...manifest, version: '2.0.0' }, adminKey)
+    await expectCode(openEnvelope(envelope, fleet, { expectedCid: other.cid }), 'ERR_MANIFEST_CID_MISMATCH')
+  })
+
+  it('refuses signed bytes that are not canonical JSON or not a valid manifest', async () => {
+    const pretty = new TextEncoder().encode(JSON.stringify(manifest, null, 2))
+    await expectCode(openEnvelope(await handmadeEnvelope(pretty, adminKey), fleet), 'ERR_INVALID_MANIFEST')
+    const tooFewChunks = new TextEncoder().encode(canonicalJson({ ...manifest, chunks: manifest.chunks.slice(1) }))
+    await expectCode(openEnvelope(await handmadeEnvelope(tooFewChunks, adminKey), fleet), 'ERR_INVALID_MANIFEST')
+    const badCid = new TextEncoder().encode(canonicalJson({ ...manifest, digest: 'QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG' }))
+    await expectCode(openEnvelope(await handmadeEnvelope(badCid, adminKey), fleet), 'ERR_INVALID_MANIFEST')
+    const newer = new TextEncoder().encode(canonicalJson({ ...manifest, schema: 2 }))
+    await expectCode(openEnvelope(await handmadeEnvelope(newer, adminKey), fleet), 'ERR_INVALID_MANIFEST')
+  })
+
+  it('keeps unknown fields a later packer may add, inside the signed bytes', async () => {
+    const extended = new TextEncoder().encode(canonicalJson({ ...manifest, license: 'MIT' }))
+    const opened = await openEnvelope(await handmadeEnvelope(extended, adminKey), fleet)
+    expect((opened.manifest as unknown as Record<string, unknown>).license).toBe('MIT')
+    expect(opened.cid).toBe(manifestCid(extended))
+  })
+})
+
+describe('canonical JSON', () => {
+  it('sorts keys at every depth, drops undefined and has no whitespace', () => {
+    expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: 'x' }, u: undefined })).toBe('{"a":{"c":"x","d":[3,{"y":2,"z":1}]},"b":1}')
+    expect(() => canonicalJson({ n: Number.NaN })).toThrow(TypeError)
+  })
+})
+
+describe('semver', () => {
+  it.each([
+    ['1.0.0', '1.0.1', -1], ['1.10.0', '1.9.0', 1], ['1.0.0-alpha', '1.0.0', -1],
+    ['1.0.0-alpha.1', '1.0.0-alpha.beta', -1], ['1.0.0-2', '1.0.0-10', -1], ['2.0.0+build', '2.0.0', 0]
+  ])('orders %s against %s as %i', (a, b, sign) => {
+    expect(Math.sign(compareSemver(a, b))).toBe(sign)
+  })
+
+  it('accepts semver and refuses the rest', () => {
+    expect(['1.2.3', '0.0.1-rc.1+b5'].every(isSemver)).toBe(true)
+    expect(['v1.2.3', '1.2', '01.2.3', '', 'latest'].some(isSemver)).toBe(false)
+  })
+})
+
+describe('retention', () => {
+  const cid = (n: number): string => `m${n}`
+  const entries = (...ns: Array<[number, number]>): Array<{ cid: string, name: string, version: string, addedSeq: number }> =>
+    ns.map(([n, addedSeq]) => ({ cid: cid(n), name: 'vad', version: `1.${n}.0`, addedSeq }))
+
+  it.each([
+    { why: 'keeps active and previous, removes older ones', active: 3, activatedSeq: 10, history: [2, 1], added: [[1, 1], [2, 2], [3, 3]], retain: 2, removed: [1] },
+    { why: 'keeps versions staged after the activation', active: 2, activatedSeq: 10, history: [1], added: [[1, 1], [2, 2], [4, 11]], retain: 2, removed: [] },
+    { why: 'keeps never-activated versions newer than the active one', active: 2, activatedSeq: 10, history: [1], added: [[1, 1], [2, 2], [5, 5]], retain: 2, removed: [] },
+    { why: 'removes never-activated older versions superseded by a later activation', active: 4, activatedSeq: 10, history: [1], added: [[1, 1], [3, 3], [4, 4]], retain: 2, removed: [3] },
+    { why: 'keeps more history with a larger retention', active: 4, activatedSeq: 10, history: [3, 2, 1], added: [[1, 1], [2, 2], [3, 3], [4, 4]], retain: 3, removed: [1] },
+    { why: 'keeps only the active with a retention of 1', active: 2, activatedSeq: 10, history: [1], added: [[1, 1], [2, 2]], retain: 1, removed: [1] },
+    { why: 'keeps everything never activated', active: undefined, activatedSeq: undefined, history: [], added: [[1, 1], [2, 2]], retain: 2, removed: [] }
+  ] as const)('$why', ({ active, activatedSeq, history, added, retain, removed }) => {
+    const state = emptyState()
+    state.models.vad = { active: active == null ? undefined : cid(active), activatedSeq, history: history.map(cid) }
+    const plan = planRetention(state, entries(...added.map(a => [a[0], a[1]] as [number, number])), retain)
+    expect([...plan].sort()).toEqual(removed.map(cid))
+  })
+
+  it('never removes a protected version', () => {
+    const state = emptyState()
+    state.models.vad = { active: 'm3', activatedSeq: 10, history: ['m2', 'm1'] }
+    expect([...planRetention(state, entries([1, 1], [2, 2], [3, 3]), 2, new Set(['m1']))]).toEqual([])
+  })
+})

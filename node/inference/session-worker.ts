@@ -1,0 +1,197 @@
+/**
+ * The main-thread side of one onnxruntime session living in a worker thread (worker.js). The main
+ * thread only posts tensors and receives results, so `session.run()` never blocks the event loop.
+ *
+ * Messages, main -> worker: `{ op: 'run', id, feeds, fetches? }`, `{ op: 'close' }`.
+ * Worker -> main: `{ op: 'ready', inputs, outputs, rssDeltaBytes, loadMs }`,
+ * `{ op: 'load-error', message }`, `{ op: 'result', id, outputs, wallMs, cpuMs? }`,
+ * `{ op: 'run-error', id, message }`, `{ op: 'closed' }`.
+ */
+import { Worker } from 'node:worker_threads'
+import { InferenceError, InferenceErrorCode } from './errors.js'
+import type { Clock } from '../clock.js'
+import type { TensorSpec } from '../models/types.js'
+import type { TensorMap } from './tensors.js'
+import type { AbortOptions } from '@libp2p/interface'
+import type { InferenceSession } from 'onnxruntime-node'
+
+/** A worker file that needs no TypeScript loader: it runs the same under tsx, vitest and plain node. */
+const WORKER_URL = new URL('./worker.js', import.meta.url)
+
+export interface SessionWorkerInit {
+  path: string
+  sessionOptions: InferenceSession.SessionOptions
+  /** Intra-op threads of the session. */
+  threads: number
+  /** Measure the CPU each run uses (needed by the duty cycle; costs a few /proc reads per run). */
+  measureCpu: boolean
+  clock: Clock
+  /** How long loading may take before the worker is ended. */
+  loadTimeoutMs: number
+}
+
+export interface RunOutput {
+  outputs: TensorMap
+  wallMs: number
+  cpuMs?: number
+}
+
+interface PendingRun {
+  resolve: (out: RunOutput) => void
+  reject: (err: Error) => void
+}
+
+interface WorkerMessage {
+  op: string
+  id?: number
+  message?: string
+  inputs?: TensorSpec[]
+  outputs?: TensorSpec[] | TensorMap
+  rssDeltaBytes?: number
+  loadMs?: number
+  wallMs?: number
+  cpuMs?: number
+}
+
+export class SessionWorker {
+  inputs: TensorSpec[] = []
+  outputs: TensorSpec[] = []
+  rssDeltaBytes = 0
+  loadMs = 0
+  private readonly worker: Worker
+  private readonly pending = new Map<number, PendingRun>()
+  private nextId = 1
+  private dead?: Error
+  private closing?: Promise<void>
+  private busy = false
+  /** Called once if the worker dies on its own (not through close()). */
+  onCrash?: (err: Error) => void
+
+  private constructor (private readonly init: SessionWorkerInit) {
+    this.worker = new Worker(WORKER_URL, {
+      workerData: { path: init.path, sessionOptions: init.sessionOptions, threads: init.threads, measureCpu: init.measureCpu },
+      stdout: false,
+      stderr: false
+    })
+    this.worker.unref()
+  }
+
+  /** Starts a worker and resolves once its session is loaded; throws ERR_MODEL_LOAD otherwise. */
+  static async start (init: SessionWorkerInit, options: AbortOptions = {}): Promise<SessionWorker> {
+    options.signal?.throwIfAborted()
+    const sw = new SessionWorker(init)
+    sw.worker.ref() // loading is work in flight: keep the process alive for it
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = init.clock.setTimeout(() => { fail(new InferenceError(InferenceErrorCode.ModelLoad, `loading ${init.path} took longer than ${init.loadTimeoutMs} ms`)) }, init.loadTimeoutMs)
+        const onAbort = (): void => { fail(new InferenceError(InferenceErrorCode.ModelLoad, `loading ${init.path} was aborted`, { cause: options.signal?.reason })) }
+        const cleanup = (): void => {
+          timer.cancel()
+          options.signal?.removeEventListener('abort', onAbort)
+          sw.worker.off('message', onMessage)
+          sw.worker.off('error', onError)
+          sw.worker.off('exit', onExit)
+        }
+        const fail = (err: Error): void => {
+          cleanup()
+          void sw.worker.terminate()
+          reject(err)
+        }
+        const onMessage = (msg: WorkerMessage): void => {
+          if (msg.op === 'ready') {
+            cleanup()
+            sw.inputs = msg.inputs ?? []
+            sw.outputs = (msg.outputs as TensorSpec[] | undefined) ?? []
+            sw.rssDeltaBytes = msg.rssDeltaBytes ?? 0
+            sw.loadMs = msg.loadMs ?? 0
+            resolve()
+          } else if (msg.op === 'load-error') {
+            fail(new InferenceError(InferenceErrorCode.ModelLoad, `onnxruntime cannot load ${init.path}: ${msg.message ?? 'unknown error'}`))
+          }
+        }
+        const onError = (err: Error): void => { fail(new InferenceError(InferenceErrorCode.ModelLoad, `the inference worker failed while loading ${init.path}: ${err.message}`, { cause: err })) }
+        const onExit = (code: number): void => { fail(new InferenceError(InferenceErrorCode.ModelLoad, `the inference worker exited (code ${code}) while loading ${init.path}`)) }
+        sw.worker.on('message', onMessage)
+        sw.worker.on('error', onError)
+        sw.worker.on('exit', onExit)
+        options.signal?.addEventListener('abort', onAbort, { once: true })
+      })
+    } finally {
+      sw.worker.unref()
+    }
+    sw.listen()
+    return sw
+  }
+
+  private listen (): void {
+    this.worker.on('message', (msg: WorkerMessage) => {
+      if (msg.op !== 'result' && msg.op !== 'run-error') return
+      const p = msg.id === undefined ? undefined : this.pending.get(msg.id)
+      if (p == null || msg.id === undefined) return
+      this.pending.delete(msg.id)
+      this.updateRef()
+      if (msg.op === 'result') p.resolve({ outputs: msg.outputs as TensorMap, wallMs: msg.wallMs ?? 0, cpuMs: msg.cpuMs })
+      else p.reject(new InferenceError(InferenceErrorCode.InferenceFailed, `onnxruntime failed: ${msg.message ?? 'unknown error'}`))
+    })
+    this.worker.on('error', (err) => { this.die(new InferenceError(InferenceErrorCode.InferenceFailed, `the inference worker crashed: ${err.message}`, { cause: err, retryable: true })) })
+    this.worker.on('exit', (code) => { this.die(new InferenceError(InferenceErrorCode.InferenceFailed, `the inference worker exited (code ${code})`, { retryable: true })) })
+  }
+
+  private die (err: Error): void {
+    if (this.dead != null) return
+    this.dead = err
+    for (const p of this.pending.values()) p.reject(err)
+    this.pending.clear()
+    if (this.closing == null) this.onCrash?.(err)
+  }
+
+  /**
+   * Keeps the process alive while the owner has work queued (a duty-cycle pause has no run in
+   * flight, and the clock's timers are unref'd). An idle worker never holds the process open.
+   */
+  setBusy (busy: boolean): void {
+    this.busy = busy
+    this.updateRef()
+  }
+
+  private updateRef (): void {
+    if (this.busy || this.pending.size > 0) this.worker.ref()
+    else this.worker.unref()
+  }
+
+  get alive (): boolean {
+    return this.dead == null && this.closing == null
+  }
+
+  /** Runs the session once. Tensors are copied to the worker (the caller's arrays stay usable). */
+  async run (feeds: TensorMap, fetches?: string[]): Promise<RunOutput> {
+    if (this.dead != null) throw this.dead
+    if (this.closing != null) throw new InferenceError(InferenceErrorCode.Stopped, 'the session is closing')
+    const id = this.nextId++
+    const plain: Record<string, { type: string, dims: number[], data: unknown }> = {}
+    for (const [name, t] of Object.entries(feeds)) plain[name] = { type: t.type, dims: [...t.dims], data: t.data }
+    return await new Promise<RunOutput>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject })
+      this.worker.ref()
+      this.worker.postMessage({ op: 'run', id, feeds: plain, fetches })
+    })
+  }
+
+  /** Releases the session and ends the thread; runs still pending fail. Ends the thread hard after `timeoutMs`. */
+  async close (timeoutMs = 5000): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.dead != null) return
+      this.worker.ref()
+      await new Promise<void>(resolve => {
+        const timer = this.init.clock.setTimeout(() => { void this.worker.terminate().then(() => { resolve() }) }, timeoutMs)
+        this.worker.once('exit', () => {
+          timer.cancel()
+          resolve()
+        })
+        this.worker.postMessage({ op: 'close' })
+      })
+      this.die(new InferenceError(InferenceErrorCode.Stopped, 'the session was closed'))
+    })()
+    await this.closing
+  }
+}

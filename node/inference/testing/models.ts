@@ -1,0 +1,178 @@
+/**
+ * Tiny ONNX models built in code for tests and benchmarks (nothing is downloaded). Weights come
+ * from a seeded generator, so two builds with the same seed are byte-identical and a different
+ * seed gives a "new version" whose outputs differ a little.
+ */
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import onnxProto from 'onnx-proto'
+import type { InferenceModel } from '../runtime.js'
+import type { TensorSpec } from '../../models/types.js'
+
+const { onnx } = onnxProto
+const DT = onnx.TensorProto.DataType
+
+/** ONNX element type numbers by onnxruntime's type name. */
+const ELEMENT_TYPES: Record<string, number> = {
+  float32: DT.FLOAT,
+  uint8: DT.UINT8,
+  int8: DT.INT8,
+  uint16: DT.UINT16,
+  int16: DT.INT16,
+  int32: DT.INT32,
+  int64: DT.INT64,
+  string: DT.STRING,
+  bool: DT.BOOL,
+  float64: DT.DOUBLE,
+  uint32: DT.UINT32,
+  uint64: DT.UINT64
+}
+
+/** A built model: its bytes and the input/output description a manifest would carry. */
+export interface BuiltModel {
+  bytes: Uint8Array
+  inputs: TensorSpec[]
+  outputs: TensorSpec[]
+}
+
+/** mulberry32: a small seeded generator, enough for test weights. */
+export function seededRandom (seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6D2B79F5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+function valueInfo (spec: TensorSpec): InstanceType<typeof onnx.ValueInfoProto> {
+  const elemType = ELEMENT_TYPES[spec.type]
+  if (elemType === undefined) throw new Error(`unsupported element type ${spec.type}`)
+  return onnx.ValueInfoProto.create({
+    name: spec.name,
+    type: {
+      tensorType: {
+        elemType,
+        shape: { dim: spec.shape.map(d => typeof d === 'string' ? { dimParam: d } : { dimValue: d }) }
+      }
+    }
+  })
+}
+
+function floatInitializer (name: string, dims: number[], values: Float32Array): InstanceType<typeof onnx.TensorProto> {
+  return onnx.TensorProto.create({
+    name,
+    dims,
+    dataType: DT.FLOAT,
+    rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength)
+  })
+}
+
+function encodeModel (graph: Parameters<typeof onnx.GraphProto.create>[0], inputs: TensorSpec[], outputs: TensorSpec[]): BuiltModel {
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: 'tutti-test',
+    opsetImport: [{ domain: '', version: 13 }],
+    graph: onnx.GraphProto.create({
+      ...graph,
+      input: inputs.map(valueInfo),
+      output: outputs.map(valueInfo)
+    })
+  })
+  return { bytes: onnx.ModelProto.encode(model).finish(), inputs, outputs }
+}
+
+function randomWeights (count: number, seed: number, scale: number): Float32Array {
+  const random = seededRandom(seed)
+  const values = new Float32Array(count)
+  for (let i = 0; i < count; i++) values[i] = (random() * 2 - 1) * scale
+  return values
+}
+
+export interface LinearClassifierOptions {
+  /** @default 8 */
+  features?: number
+  /** @default 4 */
+  classes?: number
+  /** Weight seed; another seed is another "version". @default 1 */
+  seed?: number
+  /** Added to every weight, to make a version that differs by a known amount. @default 0 */
+  offset?: number
+}
+
+/** `logits = x·W + b`, `probs = softmax(logits)`; x is float32 [batch, features]. */
+export function linearClassifier (options: LinearClassifierOptions = {}): BuiltModel {
+  const features = options.features ?? 8
+  const classes = options.classes ?? 4
+  const seed = options.seed ?? 1
+  const w = randomWeights(features * classes, seed, 1).map(v => v + (options.offset ?? 0))
+  const b = randomWeights(classes, seed + 1000, 0.1)
+  return encodeModel({
+    name: 'linear',
+    initializer: [floatInitializer('W', [features, classes], w), floatInitializer('B', [classes], b)],
+    node: [
+      { opType: 'MatMul', input: ['x', 'W'], output: ['xw'] },
+      { opType: 'Add', input: ['xw', 'B'], output: ['logits'] },
+      { opType: 'Softmax', input: ['logits'], output: ['probs'], attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: -1 }] }
+    ]
+  }, [{ name: 'x', type: 'float32', shape: ['batch', features] }], [
+    { name: 'logits', type: 'float32', shape: ['batch', classes] },
+    { name: 'probs', type: 'float32', shape: ['batch', classes] }
+  ])
+}
+
+export interface MatMulChainOptions {
+  /** Width of the square weight matrix. @default 256 */
+  size?: number
+  /** How many MatMul+Tanh layers (all share one weight matrix, so the file stays small). @default 32 */
+  depth?: number
+  /** @default 7 */
+  seed?: number
+}
+
+/**
+ * A compute-heavy model with a small file: `depth` layers of `tanh(h·W)` over x float32
+ * [batch, size]. Cost grows as batch × size² × depth, so tests and benchmarks pick how slow it is.
+ */
+export function matMulChain (options: MatMulChainOptions = {}): BuiltModel {
+  const size = options.size ?? 256
+  const depth = options.depth ?? 32
+  const w = randomWeights(size * size, options.seed ?? 7, 1 / Math.sqrt(size))
+  const node: Array<InstanceType<typeof onnx.NodeProto>> = []
+  let h = 'x'
+  for (let i = 0; i < depth; i++) {
+    const last = i === depth - 1
+    node.push(onnx.NodeProto.create({ opType: 'MatMul', input: [h, 'W'], output: [`m${i}`] }))
+    node.push(onnx.NodeProto.create({ opType: 'Tanh', input: [`m${i}`], output: [last ? 'y' : `h${i}`] }))
+    h = `h${i}`
+  }
+  return encodeModel({ name: 'chain', initializer: [floatInitializer('W', [size, size], w)], node },
+    [{ name: 'x', type: 'float32', shape: ['batch', size] }],
+    [{ name: 'y', type: 'float32', shape: ['batch', size] }])
+}
+
+/** `y = sqrt(x)` elementwise on float32 [batch, 4]: negative inputs give NaN outputs. */
+export function sqrtModel (): BuiltModel {
+  return encodeModel({ name: 'sqrt', node: [{ opType: 'Sqrt', input: ['x'], output: ['y'] }] },
+    [{ name: 'x', type: 'float32', shape: ['batch', 4] }],
+    [{ name: 'y', type: 'float32', shape: ['batch', 4] }])
+}
+
+/** `y = x` for one element type and shape: round-trips every datatype through the runtime. */
+export function identityModel (type: string, shape: Array<number | string> = ['n']): BuiltModel {
+  return encodeModel({ name: 'identity', node: [{ opType: 'Identity', input: ['x'], output: ['y'] }] },
+    [{ name: 'x', type, shape }],
+    [{ name: 'y', type, shape }])
+}
+
+/**
+ * Writes a built model to `dir/<name>-<version>.onnx` and returns what the runtime takes: the
+ * path plus the manifest fields it reads.
+ */
+export async function writeTestModel (dir: string, name: string, version: string, built: BuiltModel, memoryEstimateBytes = 16 * 1024 * 1024): Promise<InferenceModel> {
+  const path = join(dir, `${name}-${version}.onnx`)
+  await writeFile(path, built.bytes)
+  return { name, version, path, inputs: built.inputs, outputs: built.outputs, memoryEstimateBytes }
+}

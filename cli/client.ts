@@ -12,6 +12,7 @@ import { str } from './args.js'
 import type { CliIO } from './io.js'
 import type { FleetConfig } from '../node/fleet/fleet.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Libp2p } from '@libp2p/interface'
 
 export const CONNECTION_OPTIONS = {
   peer: { type: 'string' },
@@ -51,7 +52,9 @@ export function connectionFrom (values: Record<string, unknown>, io: CliIO): Con
 }
 
 /** Opens a dialer in the fleet, runs `fn` with an `ask` bound to the target peer, closes. */
-export async function withPeer<T> (conn: Connection, fn: (ask: <R>(method: string, params?: Record<string, unknown>) => Promise<R>, fleet: FleetConfig) => Promise<T>): Promise<T> {
+export type Ask = <R>(method: string, params?: Record<string, unknown>) => Promise<R>
+
+export async function withPeer<T> (conn: Connection, fn: (ask: Ask, fleet: FleetConfig, libp2p: Libp2p) => Promise<T>): Promise<T> {
   const fleet = await loadFleet(conn.fleetFile)
   const { key } = await loadAdminKey(conn.keyFile)
   const libp2p = await createDialerLibp2p({ privateKey: key, swarmKey: swarmKey(fleet) })
@@ -65,7 +68,7 @@ export async function withPeer<T> (conn: Connection, fn: (ask: <R>(method: strin
         if (err instanceof AdminTransportError) throw new CliError(`cannot reach ${conn.peer.toString()}: ${err.message}`, { cause: err, code: err.code })
         throw err
       }
-    }, fleet)
+    }, fleet, libp2p)
   } finally {
     await libp2p.stop()
   }

@@ -6,6 +6,8 @@ import { errorMessage, isTuttiError } from '../node/errors.js'
 import { NODE_VERSION } from '../node/version.js'
 import { demoCommand } from './commands/demo.js'
 import { fleetCommand } from './commands/fleet.js'
+import { modelCommand } from './commands/model.js'
+import { inferCommand } from './commands/infer.js'
 import { nodeCommand } from './commands/node.js'
 import { describeCommand, getCommand } from './commands/nodes.js'
 import { UsageError } from './errors.js'
@@ -19,6 +21,11 @@ Usage:
   tutti node start --data DIR --fleet FILE     run a node (every device runs the same one)
   tutti get nodes [-o table|wide|json]         list the mesh as a peer sees it
   tutti describe node PEER_ID                  details of one node
+  tutti model pack FILE.onnx --name N --version V --key K   a signed, chunked model package
+  tutti model push DIR | pull NAME@VERSION | ls   distribute models through the mesh
+  tutti describe model NAME@VERSION            details of one model
+  tutti model activate NAME@VERSION [--cpu 500m --memory 256Mi]   serve it on the attached peer
+  tutti infer NAME --input FILE.json | --sample   run an inference on the attached peer
   tutti demo [--once] [--nodes N]              a local mesh of N nodes on this machine
   tutti version
 
@@ -90,6 +97,11 @@ async function dispatch (command: string | undefined, rest: string[], io: CliIO)
         return await getCommand(rest, io)
       case 'describe':
         return await describeCommand(rest, io)
+      case 'infer':
+        return await inferCommand(rest, io)
+      case 'model':
+      case 'models':
+        return await modelCommand(rest, io)
       case 'demo':
         return await demoCommand(rest, io)
       default:

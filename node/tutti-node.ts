@@ -15,6 +15,9 @@ import { writeFileAtomic } from './fs.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { createLogger } from './logger.js'
 import { Membership } from './membership/membership.js'
+import { ModelService } from './models/service.js'
+import { InferenceRuntime, inferenceAdminHandlers, registerOipRoutes } from './inference/index.js'
+import { Serving } from './serving/serving.js'
 import { Connectivity } from './mesh/connectivity.js'
 import { createMeshLibp2p } from './mesh/libp2p.js'
 import { gossipsubTransport } from './mesh/pubsub.js'
@@ -29,6 +32,8 @@ import type { MemberInfo } from './membership/membership.js'
 import type { LivenessParams } from './membership/view.js'
 import type { MeshLibp2p, TransportKind } from './mesh/libp2p.js'
 import type { Properties } from './telemetry/props.js'
+import type { ModelServiceInit } from './models/service.js'
+import type { InferenceRuntimeInit } from './inference/index.js'
 import type { AdminHandler } from '../protocols/admin/index.js'
 import type { PrivateKey } from '@libp2p/interface'
 
@@ -58,6 +63,13 @@ export interface TuttiNodeInit {
   targetPeers?: number
   /** Redial/connectivity check period, in ms. @default 2000 */
   connectivityCheckMs?: number
+  /**
+   * The model store and peer-to-peer distribution. Its root defaults to `dataDir/models`; a node
+   * with neither a data dir nor `models.root` has no models. `false` turns it off.
+   */
+  models?: Partial<ModelServiceInit> | false
+  /** Local inference settings (memory reserve, queue sizes, default limits). */
+  inference?: InferenceRuntimeInit
 }
 
 export interface TuttiNodeComponents {
@@ -95,6 +107,12 @@ export class TuttiNode {
   readonly membership: Membership
   readonly fleet: FleetConfig
   readonly peerId: string
+  /** The model subsystem, when this node has a place to keep models. */
+  readonly models?: ModelService
+  /** Local inference: onnxruntime sessions in worker threads. */
+  readonly inference: InferenceRuntime
+  /** Activation of model versions: store + runtime + persistence. */
+  readonly serving: Serving
   private readonly init: TuttiNodeInit
   private readonly clock: Clock
   private readonly log: Logger
@@ -104,6 +122,7 @@ export class TuttiNode {
   private api?: ApiServer
   private startedAtMs = 0
   private running = false
+  private restoring?: Promise<void>
 
   static async create (init: TuttiNodeInit, components: TuttiNodeComponents = {}): Promise<TuttiNode> {
     const privateKey = init.dataDir != null
@@ -133,13 +152,29 @@ export class TuttiNode {
     this.clock = components.clock ?? systemClock
     const random = components.random ?? Math.random
     this.log = (components.logger ?? createLogger()).child('node', { peer: this.peerId.slice(-8) })
+    const modelsRoot = init.models === false ? undefined : init.models?.root ?? (init.dataDir != null ? join(init.dataDir, 'models') : undefined)
+    if (modelsRoot != null && init.models !== false) {
+      this.models = new ModelService({
+        libp2p,
+        fleet: init.fleet,
+        clock: this.clock,
+        logger: this.log,
+        random,
+        members: () => this.membership.view()
+      }, { ...init.models, root: modelsRoot })
+    }
+    this.inference = new InferenceRuntime({ clock: this.clock, logger: this.log, random }, init.inference)
+    this.serving = new Serving({ runtime: this.inference, models: this.models, logger: this.log }, {
+      stateFile: init.dataDir != null ? join(init.dataDir, 'serving.json') : undefined
+    })
     this.membership = new Membership({
       clock: this.clock,
       logger: this.log,
       random,
       peerId: this.peerId,
       transport: gossipsubTransport(libp2p.services.pubsub),
-      readProperties: components.readProperties ?? (async () => await readDeviceProperties())
+      readProperties: components.readProperties ?? (async () => await readDeviceProperties()),
+      readModels: () => this.serving.heartbeatModels()
     }, {
       labels: init.labels,
       propertyOverrides: init.props,
@@ -180,6 +215,11 @@ export class TuttiNode {
       handlers: this.adminHandlers,
       logger: this.log
     }))
+    if (this.models != null) {
+      await this.models.start()
+      for (const [method, handler] of Object.entries(this.models.adminHandlers())) this.handleAdmin(method, handler)
+    }
+    this.inference.start()
     this.membership.start()
     this.connectivity.start()
     if (this.init.api !== false) {
@@ -195,12 +235,17 @@ export class TuttiNode {
       await writeFileAtomic(join(this.init.dataDir, NODE_FILE), JSON.stringify(this.nodeFile(), null, 2) + '\n')
     }
     this.log.info('node started', { addresses: this.addresses(), api: this.api?.url, fleet: this.fleet.fleetId })
+    // Models active before a restart come back; loading can take seconds, so the node is up first.
+    this.restoring = this.serving.restore().catch(err => { this.log.error('restoring active models failed', { err }) })
   }
 
   async stop (): Promise<void> {
     this.running = false
     this.connectivity.stop()
     this.membership.stop()
+    await this.restoring
+    await this.inference.stop()
+    await this.models?.stop()
     await this.api?.close()
     this.api = undefined
     await this.libp2p.stop()
@@ -265,6 +310,13 @@ export class TuttiNode {
   }
 
   private registerBuiltins (): void {
+    if (this.models == null) {
+      for (const method of ['models.list', 'models.get', 'models.pull', 'models.push', 'models.job']) {
+        this.handleAdmin(method, async () => {
+          throw new AdminRequestError('ERR_NO_MODEL_STORE', `peer ${this.peerId} keeps no models (it runs without a data directory)`)
+        })
+      }
+    }
     this.handleAdmin('node.info', async () => this.info())
     this.handleAdmin('nodes.list', async () => ({ observer: this.peerId, nodes: this.nodes() }))
     this.handleAdmin('nodes.get', async (params) => {
@@ -277,6 +329,9 @@ export class TuttiNode {
       if (node == null) throw new AdminRequestError(AdminErrorCode.NotFound, `node ${id} is not in the mesh view of ${this.peerId}`)
       return { observer: this.peerId, node }
     })
+    for (const [method, handler] of Object.entries(inferenceAdminHandlers(this.inference))) this.handleAdmin(method, handler)
+    for (const [method, handler] of Object.entries(this.serving.adminHandlers())) this.handleAdmin(method, handler)
+    registerOipRoutes(this.router, this.inference)
     this.router.add('GET', '/v1/node', () => ({ body: this.info() }))
     this.router.add('GET', '/v1/nodes', () => ({ body: { observer: this.peerId, nodes: this.nodes() } }))
     this.router.add('GET', '/v1/nodes/:peerId', async ({ params }) => {

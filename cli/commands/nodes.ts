@@ -2,6 +2,7 @@ import { bytes, describeBlock, duration, labelList, shortPeer, table } from '../
 import { connectionFrom, CONNECTION_OPTIONS, withPeer } from '../client.js'
 import { outputFormat, parse, str } from '../args.js'
 import { UsageError } from '../errors.js'
+import { describeModel } from './model.js'
 import type { CliIO } from '../io.js'
 import type { MemberInfo } from '../../node/membership/membership.js'
 import type { NodeDescription } from '../../node/tutti-node.js'
@@ -19,6 +20,7 @@ export const DESCRIBE_HELP = `Show details of one resource.
 
 Usage:
   tutti describe node PEER_ID [-o json] --peer MULTIADDR --key ADMIN.key
+  tutti describe model NAME@VERSION|CID [-o json] --peer MULTIADDR --key ADMIN.key
 
 PEER_ID may be a unique suffix of a peer id, as 'get nodes' shows them.
 `
@@ -69,7 +71,14 @@ export async function describeCommand (args: string[], io: CliIO): Promise<numbe
     return 0
   }
   const [resource, id, ...extra] = positionals
-  if (resource == null || !NODE_RESOURCES.has(resource)) throw new UsageError(resource == null ? 'describe needs a resource type: node' : `unknown resource type "${resource}" (known: node)`, 'describe')
+  if (resource === 'model' || resource === 'models') {
+    if (id == null) throw new UsageError('describe model needs NAME@VERSION or a manifest CID', 'describe')
+    if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`, 'describe')
+    const format = outputFormat(str(values.output))
+    if (format === 'wide') throw new UsageError('describe supports -o json only', 'describe')
+    return await describeModel(id, values, io, format)
+  }
+  if (resource == null || !NODE_RESOURCES.has(resource)) throw new UsageError(resource == null ? 'describe needs a resource type: node or model' : `unknown resource type "${resource}" (known: node, model)`, 'describe')
   if (id == null) throw new UsageError('describe node needs a PEER_ID', 'describe')
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`, 'describe')
   const format = outputFormat(str(values.output))

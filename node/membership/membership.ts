@@ -1,11 +1,11 @@
 import { TypedEventEmitter } from 'main-event'
 import {
-  HEARTBEAT_TOPIC, MAX_HEARTBEAT_BYTES, decodeHeartbeat, encodeHeartbeat, InvalidHeartbeatError,
+  HEARTBEAT_TOPIC, MAX_HEARTBEAT_BYTES, MAX_HEARTBEAT_MODELS, decodeHeartbeat, encodeHeartbeat, InvalidHeartbeatError,
   UnsupportedHeartbeatSchemaError
 } from '../../protocols/heartbeat/index.js'
 import { DEFAULT_INTERVAL, jittered, nextIntervalMs, validateInterval } from './interval.js'
 import { DEFAULT_LIVENESS, observe, shouldForget, statusOf, validateLiveness } from './view.js'
-import type { Heartbeat } from '../../protocols/heartbeat/index.js'
+import type { Heartbeat, HeartbeatModel } from '../../protocols/heartbeat/index.js'
 import type { Clock, TimerHandle } from '../clock.js'
 import type { Logger } from '../logger.js'
 import type { Properties } from '../telemetry/props.js'
@@ -43,6 +43,8 @@ export interface MembershipComponents {
   transport: HeartbeatTransport
   /** Live properties, read before each heartbeat (overrides are applied by the membership). */
   readProperties: () => Promise<Properties>
+  /** Models this node holds, read before each heartbeat. @default none */
+  readModels?: () => HeartbeatModel[]
 }
 
 export interface MembershipInit {
@@ -72,6 +74,8 @@ export interface MemberInfo {
   seq: number
   intervalMs: number
   fleetSize: number
+  /** Models the peer holds, as its latest heartbeat says. */
+  models: HeartbeatModel[]
   /** Receiver's clock when the latest heartbeat arrived. */
   lastSeenMs: number
   ageMs: number
@@ -321,9 +325,19 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
       uptimeMs: now - this.bootMs,
       labels: this.labels,
       props,
-      fleetSize
+      fleetSize,
+      models: selectModels(this.components.readModels?.() ?? [])
     }
-    const data = encodeHeartbeat(hb)
+    let data: Uint8Array
+    try {
+      data = encodeHeartbeat(hb)
+    } catch (err) {
+      // Model state comes from other subsystems; a bad entry must not silence the node.
+      if (!(err instanceof InvalidHeartbeatError) || (hb.models ?? []).length === 0) throw err
+      this.log.error('heartbeat model state is invalid; sending the heartbeat without it', { err })
+      hb.models = []
+      data = encodeHeartbeat(hb)
+    }
     this.lastBytes = data.byteLength + GOSSIP_ENVELOPE_BYTES
     this.record(this.components.peerId, hb)
     this.stats.published++
@@ -345,6 +359,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
       seq: hb.seq,
       intervalMs: hb.intervalMs,
       fleetSize: hb.fleetSize,
+      models: (hb.models ?? []).map(m => ({ ...m })),
       lastSeenMs: entry.receivedMs,
       ageMs: Math.max(0, now - entry.receivedMs),
       firstSeenMs: entry.firstSeenMs,
@@ -359,4 +374,13 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
       this.log.error('event listener threw', { event: type, err })
     }
   }
+}
+
+const STATE_ORDER: Record<HeartbeatModel['state'], number> = { active: 0, previous: 1, staged: 2, partial: 3 }
+
+/** The models a heartbeat has room for: active ones first, partial downloads last. */
+export function selectModels (models: HeartbeatModel[]): HeartbeatModel[] {
+  return [...models]
+    .sort((a, b) => STATE_ORDER[a.state] - STATE_ORDER[b.state] || a.name.localeCompare(b.name))
+    .slice(0, MAX_HEARTBEAT_MODELS)
 }

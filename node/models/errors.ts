@@ -24,7 +24,9 @@ export const ModelErrorCode = {
   DigestMismatch: 'ERR_DIGEST_MISMATCH',
   ModelNotFound: 'ERR_MODEL_NOT_FOUND',
   ModelIncomplete: 'ERR_MODEL_INCOMPLETE',
-  InvalidPackage: 'ERR_INVALID_PACKAGE'
+  InvalidPackage: 'ERR_INVALID_PACKAGE',
+  NotStarted: 'ERR_MODELS_NOT_STARTED',
+  JobNotFound: 'ERR_JOB_NOT_FOUND'
 } as const
 
 export type ModelErrorCodeValue = typeof ModelErrorCode[keyof typeof ModelErrorCode]

@@ -22,3 +22,9 @@ export const MAX_VALUE_LENGTH = 63
 /** Heartbeat interval bounds, in milliseconds. A heartbeat announcing one outside them is rejected. */
 export const MIN_INTERVAL_MS = 50
 export const MAX_INTERVAL_MS = 10 * 60_000
+
+/** Most models one heartbeat lists (the rest are dropped, staged and partial ones first). */
+export const MAX_HEARTBEAT_MODELS = 8
+
+/** Longest model name, version and CID a heartbeat may carry, in characters. */
+export const MAX_MODEL_FIELD_LENGTH = 100

@@ -1,10 +1,13 @@
 import { Heartbeat as HeartbeatPb } from './pb/heartbeat.js'
 import {
-  HEARTBEAT_SCHEMA, MAX_HEARTBEAT_BYTES, MAX_INTERVAL_MS, MAX_KEY_LENGTH, MAX_LABELS, MAX_PROPS,
-  MAX_VALUE_LENGTH, MIN_INTERVAL_MS
+  HEARTBEAT_SCHEMA, MAX_HEARTBEAT_BYTES, MAX_HEARTBEAT_MODELS, MAX_INTERVAL_MS, MAX_KEY_LENGTH, MAX_LABELS,
+  MAX_MODEL_FIELD_LENGTH, MAX_PROPS, MAX_VALUE_LENGTH, MIN_INTERVAL_MS
 } from './constants.js'
 import { InvalidHeartbeatError, UnsupportedHeartbeatSchemaError } from './errors.js'
-import type { Heartbeat } from './index.js'
+import type { Heartbeat, HeartbeatModel, HeartbeatModelState } from './index.js'
+
+const MODEL_STATES = new Set<string>(['active', 'previous', 'staged', 'partial'])
+const MODEL_FIELD_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/
 
 const KEY_RE = /^[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?$/
 
@@ -47,7 +50,16 @@ export function encodeHeartbeat (hb: Heartbeat): Uint8Array {
     uptimeMs: BigInt(hb.uptimeMs),
     labels: new Map(Object.entries(hb.labels)),
     props: new Map(Object.entries(hb.props)),
-    fleetSize: hb.fleetSize
+    fleetSize: hb.fleetSize,
+    models: (hb.models ?? []).map(m => ({
+      name: m.name,
+      version: m.version,
+      cid: m.cid,
+      state: m.state,
+      stats: m.stats == null
+        ? undefined
+        : { requests: BigInt(m.stats.n), errors: BigInt(m.stats.e), p50Ms: m.stats.p50, p95Ms: m.stats.p95, p99Ms: m.stats.p99, nonFinite: BigInt(m.stats.nf), memoryMib: m.stats.mb, agreement: m.stats.ag }
+    }))
   })
   if (bytes.byteLength > MAX_HEARTBEAT_BYTES) {
     throw new InvalidHeartbeatError(`heartbeat is ${bytes.byteLength} bytes, at most ${MAX_HEARTBEAT_BYTES}`)
@@ -66,7 +78,7 @@ export function decodeHeartbeat (bytes: Uint8Array, maxBytes = MAX_HEARTBEAT_BYT
   }
   let pb: HeartbeatPb
   try {
-    pb = HeartbeatPb.decode(bytes, { limits: { labels: MAX_LABELS, props: MAX_PROPS } })
+    pb = HeartbeatPb.decode(bytes, { limits: { labels: MAX_LABELS, props: MAX_PROPS, models: MAX_HEARTBEAT_MODELS } })
   } catch (err) {
     throw new InvalidHeartbeatError('heartbeat does not decode', { cause: err })
   }
@@ -81,7 +93,24 @@ export function decodeHeartbeat (bytes: Uint8Array, maxBytes = MAX_HEARTBEAT_BYT
     uptimeMs: toSafeNumber('uptimeMs', pb.uptimeMs),
     labels: Object.fromEntries(pb.labels),
     props: Object.fromEntries(pb.props),
-    fleetSize: pb.fleetSize
+    fleetSize: pb.fleetSize,
+    models: pb.models.map(m => {
+      const model: HeartbeatModel = { name: m.name, version: m.version, cid: m.cid, state: m.state as HeartbeatModelState }
+      if (m.stats != null) {
+        const st = m.stats
+        model.stats = {
+          n: toSafeNumber('stats.requests', st.requests),
+          e: toSafeNumber('stats.errors', st.errors),
+          p50: st.p50Ms,
+          p95: st.p95Ms,
+          p99: st.p99Ms,
+          nf: toSafeNumber('stats.nonFinite', st.nonFinite),
+          mb: st.memoryMib
+        }
+        if (st.agreement != null) model.stats.ag = st.agreement
+      }
+      return model
+    })
   }
   validateHeartbeat(hb)
   return hb
@@ -99,4 +128,25 @@ function validateHeartbeat (hb: Heartbeat): void {
   if (!Number.isInteger(hb.fleetSize) || hb.fleetSize < 1) throw new InvalidHeartbeatError('fleetSize must be at least 1 (the sender counts itself)')
   checkMap('labels', hb.labels, MAX_LABELS)
   checkMap('props', hb.props, MAX_PROPS)
+  checkModels(hb.models ?? [])
+}
+
+function checkModels (models: HeartbeatModel[]): void {
+  if (models.length > MAX_HEARTBEAT_MODELS) throw new InvalidHeartbeatError(`models: ${models.length} entries, at most ${MAX_HEARTBEAT_MODELS}`)
+  for (const m of models) {
+    for (const [field, value] of [['name', m.name], ['version', m.version], ['cid', m.cid]] as const) {
+      if (value.length === 0 || value.length > MAX_MODEL_FIELD_LENGTH || !MODEL_FIELD_RE.test(value)) {
+        throw new InvalidHeartbeatError(`models: ${field} "${value.slice(0, 40)}" is empty, too long or has characters other than letters, digits, '.', '_', '+', '-'`)
+      }
+    }
+    if (!MODEL_STATES.has(m.state)) throw new InvalidHeartbeatError(`models: unknown state "${String(m.state).slice(0, 20)}"`)
+    const st = m.stats
+    if (st != null) {
+      const counts = [st.n, st.e, st.nf, st.mb]
+      const times = [st.p50, st.p95, st.p99]
+      if (!counts.every(v => Number.isSafeInteger(v) && v >= 0) || st.mb > 0xffffffff) throw new InvalidHeartbeatError('models: stats counts must be non-negative integers')
+      if (!times.every(v => Number.isFinite(v) && v >= 0)) throw new InvalidHeartbeatError('models: stats latencies must be finite and non-negative')
+      if (st.ag != null && !(st.ag >= 0 && st.ag <= 1)) throw new InvalidHeartbeatError('models: stats agreement must be between 0 and 1')
+    }
+  }
 }

@@ -24,4 +24,37 @@ export interface Heartbeat {
   props: Record<string, string>
   /** Peers the sender considers alive, itself included. */
   fleetSize: number
+  /** Models the sender holds. Absent and empty mean the same. */
+  models?: HeartbeatModel[]
+}
+
+export type HeartbeatModelState = 'active' | 'previous' | 'staged' | 'partial'
+
+/** One model version a node holds, as its heartbeat announces it. */
+export interface HeartbeatModel {
+  name: string
+  version: string
+  /** Manifest CID. */
+  cid: string
+  state: HeartbeatModelState
+  /** Inference measurements while the version is loaded. */
+  stats?: InferenceStats
+}
+
+/** What a node measured of one loaded model version (the runtime's compact summary). */
+export interface InferenceStats {
+  /** Requests since load. */
+  n: number
+  /** Failed requests. */
+  e: number
+  /** Latency percentiles, ms. */
+  p50: number
+  p95: number
+  p99: number
+  /** Responses with NaN or Inf outputs. */
+  nf: number
+  /** Memory in use, MiB. */
+  mb: number
+  /** Shadow agreement rate, 0..1 (shadow versions only). */
+  ag?: number
 }

@@ -13,6 +13,7 @@ export interface Heartbeat {
   labels: Map<string, string>
   props: Map<string, string>
   fleetSize: number
+  models: ModelState[]
 }
 
 export namespace Heartbeat {
@@ -303,6 +304,13 @@ export namespace Heartbeat {
           w.uint32(obj.fleetSize)
         }
 
+        if (obj.models != null && obj.models.length > 0) {
+          for (const value of obj.models) {
+            w.uint32(162)
+            ModelState.codec().encode(value, w)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -317,7 +325,8 @@ export namespace Heartbeat {
           uptimeMs: 0n,
           labels: new Map<string, string>(),
           props: new Map<string, string>(),
-          fleetSize: 0
+          fleetSize: 0,
+          models: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -384,6 +393,16 @@ export namespace Heartbeat {
               obj.fleetSize = reader.uint32()
               break
             }
+            case 20: {
+              if (opts.limits?.models != null && obj.models.length === opts.limits.models) {
+                throw new MaxLengthError('Decode error - repeated field "models" had too many elements')
+              }
+
+              obj.models.push(ModelState.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.models$
+              }))
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -395,7 +414,8 @@ export namespace Heartbeat {
       }, function * (reader, length, prefix, opts = {}) {
         const obj = {
           labels: 0,
-          props: 0
+          props: 0,
+          models: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -490,6 +510,24 @@ export namespace Heartbeat {
               }
               break
             }
+            case 20: {
+              if (opts.limits?.models != null && obj.models === opts.limits.models) {
+                throw new MaxLengthError('Streaming decode error - repeated field "models" had too many elements')
+              }
+
+              for (const evt of ModelState.codec().stream(reader, reader.uint32(), `${prefix}.models[]`, {
+                limits: opts.limits?.models$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.models
+                }
+              }
+
+              obj.models++
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -554,6 +592,78 @@ export namespace Heartbeat {
     value: number
   }
 
+  export interface HeartbeatModelsNameFieldEvent {
+    field: '$.models[].name'
+    value: string
+    index: number
+  }
+
+  export interface HeartbeatModelsVersionFieldEvent {
+    field: '$.models[].version'
+    value: string
+    index: number
+  }
+
+  export interface HeartbeatModelsCidFieldEvent {
+    field: '$.models[].cid'
+    value: string
+    index: number
+  }
+
+  export interface HeartbeatModelsStateFieldEvent {
+    field: '$.models[].state'
+    value: string
+    index: number
+  }
+
+  export interface HeartbeatModelsStatsRequestsFieldEvent {
+    field: '$.models[].stats.requests'
+    value: bigint
+    index: number
+  }
+
+  export interface HeartbeatModelsStatsErrorsFieldEvent {
+    field: '$.models[].stats.errors'
+    value: bigint
+    index: number
+  }
+
+  export interface HeartbeatModelsStatsP50MsFieldEvent {
+    field: '$.models[].stats.p50Ms'
+    value: number
+    index: number
+  }
+
+  export interface HeartbeatModelsStatsP95MsFieldEvent {
+    field: '$.models[].stats.p95Ms'
+    value: number
+    index: number
+  }
+
+  export interface HeartbeatModelsStatsP99MsFieldEvent {
+    field: '$.models[].stats.p99Ms'
+    value: number
+    index: number
+  }
+
+  export interface HeartbeatModelsStatsNonFiniteFieldEvent {
+    field: '$.models[].stats.nonFinite'
+    value: bigint
+    index: number
+  }
+
+  export interface HeartbeatModelsStatsMemoryMibFieldEvent {
+    field: '$.models[].stats.memoryMib'
+    value: number
+    index: number
+  }
+
+  export interface HeartbeatModelsStatsAgreementFieldEvent {
+    field: '$.models[].stats.agreement'
+    value: number
+    index: number
+  }
+
   export function encode (obj: Partial<Heartbeat>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Heartbeat.codec())
   }
@@ -562,7 +672,473 @@ export namespace Heartbeat {
     return decodeMessage(buf, Heartbeat.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Generator<HeartbeatSchemaFieldEvent | HeartbeatBootMsFieldEvent | HeartbeatSeqFieldEvent | HeartbeatSentMsFieldEvent | HeartbeatIntervalMsFieldEvent | HeartbeatNodeVersionFieldEvent | HeartbeatUptimeMsFieldEvent | HeartbeatLabelsFieldEvent | HeartbeatPropsFieldEvent | HeartbeatFleetSizeFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Generator<HeartbeatSchemaFieldEvent | HeartbeatBootMsFieldEvent | HeartbeatSeqFieldEvent | HeartbeatSentMsFieldEvent | HeartbeatIntervalMsFieldEvent | HeartbeatNodeVersionFieldEvent | HeartbeatUptimeMsFieldEvent | HeartbeatLabelsFieldEvent | HeartbeatPropsFieldEvent | HeartbeatFleetSizeFieldEvent | HeartbeatModelsNameFieldEvent | HeartbeatModelsVersionFieldEvent | HeartbeatModelsCidFieldEvent | HeartbeatModelsStateFieldEvent | HeartbeatModelsStatsRequestsFieldEvent | HeartbeatModelsStatsErrorsFieldEvent | HeartbeatModelsStatsP50MsFieldEvent | HeartbeatModelsStatsP95MsFieldEvent | HeartbeatModelsStatsP99MsFieldEvent | HeartbeatModelsStatsNonFiniteFieldEvent | HeartbeatModelsStatsMemoryMibFieldEvent | HeartbeatModelsStatsAgreementFieldEvent> {
     return streamMessage(buf, Heartbeat.codec(), opts)
+  }
+}
+
+export interface ModelState {
+  name: string
+  version: string
+  cid: string
+  state: string
+  stats?: InferenceStats
+}
+
+export namespace ModelState {
+  let _codec: Codec<ModelState>
+
+  export const codec = (): Codec<ModelState> => {
+    if (_codec == null) {
+      _codec = message<ModelState>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.name != null && obj.name !== '')) {
+          w.uint32(10)
+          w.string(obj.name)
+        }
+
+        if ((obj.version != null && obj.version !== '')) {
+          w.uint32(18)
+          w.string(obj.version)
+        }
+
+        if ((obj.cid != null && obj.cid !== '')) {
+          w.uint32(26)
+          w.string(obj.cid)
+        }
+
+        if ((obj.state != null && obj.state !== '')) {
+          w.uint32(34)
+          w.string(obj.state)
+        }
+
+        if (obj.stats != null) {
+          w.uint32(82)
+          InferenceStats.codec().encode(obj.stats, w)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          name: '',
+          version: '',
+          cid: '',
+          state: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.name = reader.string()
+              break
+            }
+            case 2: {
+              obj.version = reader.string()
+              break
+            }
+            case 3: {
+              obj.cid = reader.string()
+              break
+            }
+            case 4: {
+              obj.state = reader.string()
+              break
+            }
+            case 10: {
+              obj.stats = InferenceStats.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.stats
+              })
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.name`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.version`,
+                value: reader.string()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.cid`,
+                value: reader.string()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.state`,
+                value: reader.string()
+              }
+              break
+            }
+            case 10: {
+              yield * InferenceStats.codec().stream(reader, reader.uint32(), `${prefix}.stats`, {
+                limits: opts.limits?.stats
+              })
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ModelStateNameFieldEvent {
+    field: '$.name'
+    value: string
+  }
+
+  export interface ModelStateVersionFieldEvent {
+    field: '$.version'
+    value: string
+  }
+
+  export interface ModelStateCidFieldEvent {
+    field: '$.cid'
+    value: string
+  }
+
+  export interface ModelStateStateFieldEvent {
+    field: '$.state'
+    value: string
+  }
+
+  export interface ModelStateStatsRequestsFieldEvent {
+    field: '$.stats.requests'
+    value: bigint
+  }
+
+  export interface ModelStateStatsErrorsFieldEvent {
+    field: '$.stats.errors'
+    value: bigint
+  }
+
+  export interface ModelStateStatsP50MsFieldEvent {
+    field: '$.stats.p50Ms'
+    value: number
+  }
+
+  export interface ModelStateStatsP95MsFieldEvent {
+    field: '$.stats.p95Ms'
+    value: number
+  }
+
+  export interface ModelStateStatsP99MsFieldEvent {
+    field: '$.stats.p99Ms'
+    value: number
+  }
+
+  export interface ModelStateStatsNonFiniteFieldEvent {
+    field: '$.stats.nonFinite'
+    value: bigint
+  }
+
+  export interface ModelStateStatsMemoryMibFieldEvent {
+    field: '$.stats.memoryMib'
+    value: number
+  }
+
+  export interface ModelStateStatsAgreementFieldEvent {
+    field: '$.stats.agreement'
+    value: number
+  }
+
+  export function encode (obj: Partial<ModelState>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ModelState.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ModelState>): ModelState {
+    return decodeMessage(buf, ModelState.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ModelState>): Generator<ModelStateNameFieldEvent | ModelStateVersionFieldEvent | ModelStateCidFieldEvent | ModelStateStateFieldEvent | ModelStateStatsRequestsFieldEvent | ModelStateStatsErrorsFieldEvent | ModelStateStatsP50MsFieldEvent | ModelStateStatsP95MsFieldEvent | ModelStateStatsP99MsFieldEvent | ModelStateStatsNonFiniteFieldEvent | ModelStateStatsMemoryMibFieldEvent | ModelStateStatsAgreementFieldEvent> {
+    return streamMessage(buf, ModelState.codec(), opts)
+  }
+}
+
+export interface InferenceStats {
+  requests: bigint
+  errors: bigint
+  p50Ms: number
+  p95Ms: number
+  p99Ms: number
+  nonFinite: bigint
+  memoryMib: number
+  agreement?: number
+}
+
+export namespace InferenceStats {
+  let _codec: Codec<InferenceStats>
+
+  export const codec = (): Codec<InferenceStats> => {
+    if (_codec == null) {
+      _codec = message<InferenceStats>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.requests != null && obj.requests !== 0n)) {
+          w.uint32(8)
+          w.uint64(obj.requests)
+        }
+
+        if ((obj.errors != null && obj.errors !== 0n)) {
+          w.uint32(16)
+          w.uint64(obj.errors)
+        }
+
+        if ((obj.p50Ms != null && obj.p50Ms !== 0)) {
+          w.uint32(29)
+          w.float(obj.p50Ms)
+        }
+
+        if ((obj.p95Ms != null && obj.p95Ms !== 0)) {
+          w.uint32(37)
+          w.float(obj.p95Ms)
+        }
+
+        if ((obj.p99Ms != null && obj.p99Ms !== 0)) {
+          w.uint32(45)
+          w.float(obj.p99Ms)
+        }
+
+        if ((obj.nonFinite != null && obj.nonFinite !== 0n)) {
+          w.uint32(48)
+          w.uint64(obj.nonFinite)
+        }
+
+        if ((obj.memoryMib != null && obj.memoryMib !== 0)) {
+          w.uint32(56)
+          w.uint32(obj.memoryMib)
+        }
+
+        if (obj.agreement != null) {
+          w.uint32(69)
+          w.float(obj.agreement)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          requests: 0n,
+          errors: 0n,
+          p50Ms: 0,
+          p95Ms: 0,
+          p99Ms: 0,
+          nonFinite: 0n,
+          memoryMib: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.requests = reader.uint64()
+              break
+            }
+            case 2: {
+              obj.errors = reader.uint64()
+              break
+            }
+            case 3: {
+              obj.p50Ms = reader.float()
+              break
+            }
+            case 4: {
+              obj.p95Ms = reader.float()
+              break
+            }
+            case 5: {
+              obj.p99Ms = reader.float()
+              break
+            }
+            case 6: {
+              obj.nonFinite = reader.uint64()
+              break
+            }
+            case 7: {
+              obj.memoryMib = reader.uint32()
+              break
+            }
+            case 8: {
+              obj.agreement = reader.float()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.requests`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.errors`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.p50Ms`,
+                value: reader.float()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.p95Ms`,
+                value: reader.float()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.p99Ms`,
+                value: reader.float()
+              }
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.nonFinite`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 7: {
+              yield {
+                field: `${prefix}.memoryMib`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 8: {
+              yield {
+                field: `${prefix}.agreement`,
+                value: reader.float()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface InferenceStatsRequestsFieldEvent {
+    field: '$.requests'
+    value: bigint
+  }
+
+  export interface InferenceStatsErrorsFieldEvent {
+    field: '$.errors'
+    value: bigint
+  }
+
+  export interface InferenceStatsP50MsFieldEvent {
+    field: '$.p50Ms'
+    value: number
+  }
+
+  export interface InferenceStatsP95MsFieldEvent {
+    field: '$.p95Ms'
+    value: number
+  }
+
+  export interface InferenceStatsP99MsFieldEvent {
+    field: '$.p99Ms'
+    value: number
+  }
+
+  export interface InferenceStatsNonFiniteFieldEvent {
+    field: '$.nonFinite'
+    value: bigint
+  }
+
+  export interface InferenceStatsMemoryMibFieldEvent {
+    field: '$.memoryMib'
+    value: number
+  }
+
+  export interface InferenceStatsAgreementFieldEvent {
+    field: '$.agreement'
+    value: number
+  }
+
+  export function encode (obj: Partial<InferenceStats>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, InferenceStats.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<InferenceStats>): InferenceStats {
+    return decodeMessage(buf, InferenceStats.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<InferenceStats>): Generator<InferenceStatsRequestsFieldEvent | InferenceStatsErrorsFieldEvent | InferenceStatsP50MsFieldEvent | InferenceStatsP95MsFieldEvent | InferenceStatsP99MsFieldEvent | InferenceStatsNonFiniteFieldEvent | InferenceStatsMemoryMibFieldEvent | InferenceStatsAgreementFieldEvent> {
+    return streamMessage(buf, InferenceStats.codec(), opts)
   }
 }

@@ -1,0 +1,71 @@
+/** Defaults of the fetcher. Every one can be changed through `FetcherInit`. */
+
+/** Peers one download talks to at most. @default 16 */
+export const DEFAULT_MAX_PEERS = 16
+
+/**
+ * Chunks outstanding per peer. Two or three keep a link busy across a round trip; more only
+ * queue megabytes on a slow link, where libp2p's pings then wait behind them.
+ * @default 3
+ */
+export const DEFAULT_MAX_IN_FLIGHT_PER_PEER = 3
+
+/**
+ * Chunks outstanding in all, across peers. About what the download link takes at once: each
+ * sender splits its upload over a few slots, so a handful of senders fill a link of the same rate.
+ * @default 6
+ */
+export const DEFAULT_MAX_IN_FLIGHT = 6
+
+/** Chunks per request (one stream each). @default 1 */
+export const DEFAULT_MAX_CHUNKS_PER_REQUEST = 1
+
+/** The endgame starts when at most this many chunks are missing. @default 4 */
+export const DEFAULT_ENDGAME_CHUNKS = 4
+
+/** In the endgame, peers asked for the same chunk at once. @default 2 */
+export const DEFAULT_ENDGAME_DUPLICATES = 2
+
+/**
+ * A HAVE is a long poll: the peer answers when its offer changes, or after this long, in ms (the
+ * server caps it at MAX_HAVE_WAIT_MS).
+ * @default 5000
+ */
+export const DEFAULT_HAVE_WAIT_MS = 5000
+
+/**
+ * A peer that answers a HAVE at once with nothing new (it does not long-poll), or fails, is asked
+ * again after this long, in ms.
+ * @default 1000
+ */
+export const DEFAULT_HAVE_REFRESH_MS = 1000
+
+/** A download looks at its state at least this often, besides on every event, in ms. @default 250 */
+export const DEFAULT_TICK_MS = 250
+
+/** Cool-down after a busy answer, in ms (jittered up to twice as long). @default 500 */
+export const DEFAULT_BUSY_BACKOFF_MS = 500
+
+/** Cool-down after a timeout or failed exchange, in ms. @default 3000 */
+export const DEFAULT_FAILURE_BACKOFF_MS = 3000
+
+/** Failed exchanges (timeouts, resets) after which a peer is left out of a download. @default 3 */
+export const DEFAULT_MAX_PEER_FAILURES = 3
+
+/** A download fails when no chunk was stored for this long, in ms. @default 120 s */
+export const DEFAULT_STALL_TIMEOUT_MS = 120_000
+
+/** How long to look for a peer with the manifest, in ms. @default 60 s */
+export const DEFAULT_MANIFEST_TIMEOUT_MS = 60_000
+
+/** Connections are looked at for new peers this often, in ms. @default 2000 */
+export const DEFAULT_RESCAN_MS = 2000
+
+/** Content routing is asked again this often while some missing chunk has no offer, in ms. @default 15 s */
+export const DEFAULT_REDISCOVER_MS = 15_000
+
+/** Progress events at most this often, in ms. @default 250 */
+export const DEFAULT_PROGRESS_INTERVAL_MS = 250
+
+/** The download rate is averaged over this window, in ms. @default 5000 */
+export const DEFAULT_RATE_WINDOW_MS = 5000

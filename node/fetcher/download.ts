@@ -1,0 +1,612 @@
+/**
+ * One download: the shell around {@link planRequests}. It finds peers (connections, content
+ * routing), gets and verifies the manifest, asks peers what they offer, sends the planned chunk
+ * requests, verifies and stores every chunk, and turns failures into cool-downs, bans and retries.
+ */
+import { openEnvelopeAnySigner } from '../models/manifest.js'
+import { bytesMatchCid } from '../models/cid.js'
+import { ModelErrorCode } from '../models/errors.js'
+import { ChunkErrorCode, ChunkProtocolError, ChunkRemoteError, ChunkTimeoutError, ChunkTransportError, requestChunks, requestHave, requestManifest } from '../../protocols/chunks/index.js'
+import { BadChunkError, FetchAbortedError, FetchStalledError, NoProvidersError } from './errors.js'
+import { planRequests, wantsFrom } from './schedule.js'
+import type { FetchProgress, FetchResult, PeerProgress, ResolvedFetcherInit } from './fetcher.js'
+import type { PeerScores } from './peer-scores.js'
+import type { PeerView, ScheduleParams } from './schedule.js'
+import type { Clock, TimerHandle } from '../clock.js'
+import type { Logger } from '../logger.js'
+import type { ChunkStore, VerifiedManifest } from '../models/types.js'
+import type { RateLimiter } from '../ratelimit/token-bucket.js'
+import type { AbortOptions, Libp2p, PeerId } from '@libp2p/interface'
+
+/** Finds peers that announced a manifest (e.g. kad-dht provider records). */
+export type ProviderFinder = (manifestCid: string, options: AbortOptions) => AsyncIterable<PeerId>
+
+export interface DownloadComponents {
+  libp2p: Pick<Libp2p, 'dialProtocol' | 'getConnections' | 'peerId'>
+  store: ChunkStore
+  clock: Clock
+  logger: Logger
+  random: () => number
+  scores: PeerScores
+  findProviders?: ProviderFinder
+  downloadLimiter?: RateLimiter
+  announce?: (manifestCid: string, options?: AbortOptions) => Promise<void>
+  onChunkStored?: (manifestCid: string, chunkCid: string) => void
+}
+
+interface PeerRecord {
+  peerId: PeerId
+  id: string
+  /** Random tie order among peers, fixed for the download. */
+  key: number
+  status: 'new' | 'ok' | 'no-manifest'
+  offers: boolean[]
+  complete: boolean
+  inFlight: number
+  banned: boolean
+  dropped: boolean
+  cooldownUntilMs: number
+  failures: number
+  bytes: number
+  chunks: number
+  haveBusy: boolean
+  /** Aborts the outstanding HAVE (to ask again with fresher `have` and `want`). */
+  haveController?: AbortController
+  /** Not asked what it offers before this time, in ms. */
+  nextHaveMs: number
+  manifestTriedMs: number
+}
+
+interface ActiveRequest {
+  peer: PeerRecord
+  chunks: number[]
+  pending: Set<number>
+  controller: AbortController
+  cancelled: boolean
+}
+
+/** Peer-fault codes of a manifest envelope: the peer is penalised and another one asked. */
+const BAD_MANIFEST_CODES: ReadonlySet<string> = new Set([
+  ModelErrorCode.InvalidManifest, ModelErrorCode.ManifestTooLarge, ModelErrorCode.ManifestSignature,
+  ModelErrorCode.NotAdminSigner, ModelErrorCode.ManifestCidMismatch
+])
+
+export class Download {
+  private readonly c: DownloadComponents
+  private readonly init: ResolvedFetcherInit
+  private readonly cid: string
+  private readonly log: Logger
+  private readonly signal: AbortSignal
+  private readonly onProgress?: (p: FetchProgress) => void
+  private readonly peers = new Map<string, PeerRecord>()
+  private readonly active = new Set<ActiveRequest>()
+  private readonly asked = new Map<number, Set<string>>()
+  private readonly failed = new Map<number, Set<string>>()
+  private readonly rateSamples: Array<[number, number]> = []
+  private readonly startedMs: number
+  private vm?: VerifiedManifest
+  private sizes: number[] = []
+  /** stored[i]: chunk i's CID is in the store (only meaningful where primaryOf[i] === i). */
+  private stored: boolean[] = []
+  /** The first index with the same CID: a model may repeat a chunk (all-zero blocks). */
+  private primaryOf: number[] = []
+  /** done[i]: nothing left to fetch for i (stored, or a repeat whose first index stands for it). */
+  private done: boolean[] = []
+  private rank: number[] = []
+  private phase: FetchProgress['phase'] = 'manifest'
+  private bytesReceived = 0
+  private bytesFetched = 0
+  private chunksFetched = 0
+  private alreadyHeld = 0
+  private lastProgressMs = 0
+  private lastEmitMs = Number.NEGATIVE_INFINITY
+  private lastScanMs = Number.NEGATIVE_INFINITY
+  private lastSearchMs = Number.NEGATIVE_INFINITY
+  private searching = false
+  private finished = false
+  private fatal?: unknown
+  /** Aborted when the download ends, however it ends: stops its long polls and searches. */
+  private readonly work = new AbortController()
+  private readonly workSignal: AbortSignal
+  private woken = false
+  private wakeUp?: () => void
+
+  constructor (components: DownloadComponents, init: ResolvedFetcherInit, manifestCid: string, signal: AbortSignal, onProgress?: (p: FetchProgress) => void) {
+    this.c = components
+    this.init = init
+    this.cid = manifestCid
+    this.signal = signal
+    this.onProgress = onProgress
+    this.log = components.logger.child('fetch', { manifest: manifestCid.slice(-10) })
+    this.startedMs = components.clock.now()
+    this.workSignal = AbortSignal.any([signal, this.work.signal])
+  }
+
+  async run (): Promise<FetchResult> {
+    const onAbort = (): void => { this.wake() }
+    this.signal.addEventListener('abort', onAbort)
+    try {
+      this.emit(true)
+      const vm = await this.obtainManifest()
+      await this.prepare(vm)
+      this.phase = 'downloading'
+      this.emit(true)
+      await this.loop()
+      this.phase = 'done'
+      this.emit(true)
+      this.log.info('download complete', { chunks: this.chunksFetched, bytes: this.bytesFetched, received: this.bytesReceived, ms: this.c.clock.now() - this.startedMs })
+      return this.result(vm)
+    } catch (err) {
+      if (this.signal.aborted) throw new FetchAbortedError(this.cid, { cause: this.signal.reason })
+      throw err
+    } finally {
+      this.finished = true
+      this.work.abort(new Error('download ended'))
+      this.signal.removeEventListener('abort', onAbort)
+      for (const r of this.active) this.cancel(r, 'download ended')
+    }
+  }
+
+  // --- manifest -------------------------------------------------------------------------------
+
+  private async obtainManifest (): Promise<VerifiedManifest> {
+    const held = await this.c.store.getManifest(this.cid, { signal: this.signal })
+    if (held != null) return held
+    const deadline = this.c.clock.now() + this.init.manifestTimeoutMs
+    let lastError: unknown
+    for (;;) {
+      this.signal.throwIfAborted()
+      const now = this.c.clock.now()
+      this.discover(now)
+      const candidates = [...this.peers.values()]
+        .filter(p => !p.banned && !p.dropped && now - p.manifestTriedMs >= this.init.busyBackoffMs * 4)
+        .sort((a, b) => a.manifestTriedMs - b.manifestTriedMs || a.key - b.key)
+      for (const peer of candidates) {
+        peer.manifestTriedMs = this.c.clock.now()
+        try {
+          const envelope = await requestManifest(this.c, peer.peerId, this.cid, { signal: this.signal, timeoutMs: this.init.queryTimeoutMs })
+          return await this.acceptManifest(peer, envelope)
+        } catch (err) {
+          this.signal.throwIfAborted()
+          if (this.fatal != null) throw this.fatal
+          lastError = err
+          this.noteFailure(peer, err, 'manifest')
+        }
+      }
+      if (this.c.clock.now() >= deadline) {
+        const why = this.peers.size === 0 ? 'no peer is connected and content routing found none' : `none of ${this.peers.size} peer(s) gave it`
+        throw new NoProvidersError(this.cid, `could not get manifest ${this.cid}: ${why}`, { cause: lastError })
+      }
+      await this.idle(this.init.busyBackoffMs)
+    }
+  }
+
+  private async acceptManifest (peer: PeerRecord, envelope: Uint8Array): Promise<VerifiedManifest> {
+    try {
+      // The CID check first: a valid envelope for another manifest must not land in the store.
+      await openEnvelopeAnySigner(envelope, { expectedCid: this.cid, signal: this.signal })
+      const vm = await this.c.store.putManifest(envelope, { signal: this.signal })
+      this.log.debug('manifest received', { peer: peer.id })
+      return vm
+    } catch (err) {
+      const code = (err as { code?: string })?.code
+      if (code != null && BAD_MANIFEST_CODES.has(code)) {
+        this.c.scores.record(peer.id, 'bad', this.c.clock.now())
+        this.ban(peer, `sent an unusable manifest (${code})`)
+      } else {
+        this.fatal = err
+      }
+      throw err
+    }
+  }
+
+  private async prepare (vm: VerifiedManifest): Promise<void> {
+    this.vm = vm
+    const { chunks, chunkBytes, size } = vm.manifest
+    const n = chunks.length
+    this.sizes = chunks.map((_, i) => i < n - 1 ? chunkBytes : size - chunkBytes * (n - 1))
+    const first = new Map<string, number>()
+    this.primaryOf = chunks.map((cid, i) => {
+      if (!first.has(cid)) first.set(cid, i)
+      return first.get(cid)!
+    })
+    this.stored = await Promise.all(chunks.map(async (cid, i) => this.primaryOf[i] === i && await this.c.store.hasChunk(cid, { signal: this.signal })))
+    this.done = this.primaryOf.map((p, i) => p !== i || this.stored[i] === true)
+    this.alreadyHeld = this.held().filter(Boolean).length
+    for (const p of this.peers.values()) p.offers = new Array<boolean>(n).fill(false)
+    this.rank = shuffled(n, this.c.random)
+    this.lastProgressMs = this.c.clock.now()
+    if (this.c.announce != null) {
+      this.c.announce(this.cid, { signal: this.signal }).catch(err => { this.log.debug('announcing the manifest failed', { err }) })
+    }
+  }
+
+  // --- main loop ------------------------------------------------------------------------------
+
+  private async loop (): Promise<void> {
+    const params: ScheduleParams = {
+      maxInFlightPerPeer: this.init.maxInFlightPerPeer,
+      maxInFlight: this.init.maxInFlight,
+      maxChunksPerRequest: this.init.maxChunksPerRequest,
+      endgameChunks: this.init.endgameChunks,
+      endgameDuplicates: this.init.endgameDuplicates
+    }
+    while (!this.done.every(Boolean)) {
+      this.signal.throwIfAborted()
+      if (this.fatal != null) throw this.fatal
+      const now = this.c.clock.now()
+      this.discover(now)
+      const views = this.views(now)
+      const plan = planRequests({ done: this.done, asked: this.asked, peers: views, rank: this.rank, failed: this.failed }, params, now)
+      for (const req of plan) this.launch(req.peer, req.chunks)
+      this.refreshOffers(now)
+      this.checkStall(now)
+      this.emit(false)
+      await this.idle(this.init.tickMs)
+    }
+  }
+
+  private views (now: number): PeerView[] {
+    return [...this.peers.values()]
+      .sort((a, b) => a.key - b.key)
+      .map(p => ({
+        id: p.id,
+        offers: p.offers,
+        inFlight: p.inFlight,
+        banned: p.banned || p.dropped,
+        cooldownUntilMs: p.cooldownUntilMs,
+        score: this.c.scores.get(p.id, now)
+      }))
+  }
+
+  private launch (peerId: string, chunks: number[]): void {
+    const peer = this.peers.get(peerId)
+    if (peer == null) return
+    const req: ActiveRequest = { peer, chunks, pending: new Set(chunks), controller: new AbortController(), cancelled: false }
+    this.active.add(req)
+    peer.inFlight += chunks.length
+    for (const i of chunks) {
+      let s = this.asked.get(i)
+      if (s == null) this.asked.set(i, s = new Set())
+      s.add(peer.id)
+    }
+    const cids = this.vm!.manifest.chunks
+    requestChunks(this.c, peer.peerId, chunks.map(i => ({ cid: cids[i]!, size: this.sizes[i]! })), {
+      manifestCid: this.cid,
+      signal: AbortSignal.any([this.signal, req.controller.signal]),
+      idleTimeoutMs: this.init.idleTimeoutMs,
+      downloadLimiter: this.c.downloadLimiter,
+      onPiece: bytes => {
+        this.bytesReceived += bytes
+        peer.bytes += bytes
+        this.rateSamples.push([this.c.clock.now(), bytes])
+      },
+      onChunk: async (position, bytes) => { await this.accept(req, chunks[position]!, bytes) },
+      onMissing: position => {
+        const i = chunks[position]!
+        peer.offers[i] = false
+        this.markFailed(i, peer.id)
+        this.release(req, i)
+      }
+    }).catch(err => { this.requestFailed(req, err) }).finally(() => {
+      for (const i of [...req.pending]) this.release(req, i)
+      this.active.delete(req)
+      this.wake()
+    })
+  }
+
+  /** Verifies a chunk, stores it, and cancels other requests that only wait for chunks now held. */
+  private async accept (req: ActiveRequest, index: number, bytes: Uint8Array): Promise<void> {
+    const cid = this.vm!.manifest.chunks[index]!
+    if (!bytesMatchCid(cid, bytes)) throw new BadChunkError(req.peer.id, cid)
+    if (this.finished) return
+    if (!this.stored[index]) {
+      await this.c.store.putChunk(cid, bytes, { signal: this.signal })
+      if (!this.stored[index]) {
+        this.stored[index] = true
+        this.done[index] = true
+        this.chunksFetched++
+        this.bytesFetched += bytes.byteLength
+        req.peer.chunks++
+        this.c.scores.record(req.peer.id, 'chunk', this.c.clock.now())
+        this.lastProgressMs = this.c.clock.now()
+        this.c.onChunkStored?.(this.cid, cid)
+        // A seed that offered this chunk holds an offer this node no longer needs: tell it.
+        for (const p of this.peers.values()) {
+          if (p !== req.peer && p.complete && p.offers[index] === true) p.haveController?.abort(new Error('refresh'))
+        }
+      }
+    }
+    this.release(req, index)
+    for (const other of this.active) {
+      if (other === req || !other.pending.has(index)) continue
+      this.release(other, index)
+      if (other.pending.size === 0) this.cancel(other, 'chunk arrived from another peer')
+    }
+    this.emit(false)
+    this.wake()
+  }
+
+  /** Ends the bookkeeping of `index` in `req` (once): the chunk is no longer outstanding there. */
+  private release (req: ActiveRequest, index: number): void {
+    if (!req.pending.delete(index)) return
+    req.peer.inFlight = Math.max(0, req.peer.inFlight - 1)
+    const s = this.asked.get(index)
+    s?.delete(req.peer.id)
+    if (s?.size === 0) this.asked.delete(index)
+  }
+
+  private cancel (req: ActiveRequest, why: string): void {
+    req.cancelled = true
+    req.controller.abort(new Error(why))
+  }
+
+  private requestFailed (req: ActiveRequest, err: unknown): void {
+    if (req.cancelled || this.signal.aborted || this.finished) return
+    if (err instanceof BadChunkError) {
+      this.c.scores.record(req.peer.id, 'bad', this.c.clock.now())
+      this.ban(req.peer, err.message)
+      return
+    }
+    for (const i of req.pending) this.markFailed(i, req.peer.id)
+    if (!this.noteFailure(req.peer, err, 'chunks')) this.fatal = err
+  }
+
+  /**
+   * Applies what an exchange's failure says about the peer. Returns false when the error is not
+   * the peer's doing (the store failed, a bug): the download cannot go on.
+   */
+  private noteFailure (peer: PeerRecord, err: unknown, what: string): boolean {
+    const now = this.c.clock.now()
+    if (err instanceof ChunkProtocolError) {
+      this.c.scores.record(peer.id, 'bad', now)
+      this.ban(peer, err.message)
+    } else if (err instanceof ChunkRemoteError && err.code === ChunkErrorCode.Busy) {
+      peer.cooldownUntilMs = now + this.init.busyBackoffMs * (1 + this.c.random())
+    } else if (err instanceof ChunkRemoteError && err.code === ChunkErrorCode.NotFound) {
+      peer.status = 'no-manifest'
+      peer.offers = peer.offers.map(() => false)
+    } else if (err instanceof ChunkRemoteError || err instanceof ChunkTransportError || err instanceof ChunkTimeoutError) {
+      if (err instanceof ChunkTimeoutError) this.c.scores.record(peer.id, 'timeout', now)
+      this.failure(peer, now)
+      this.log.debug(`${what} exchange failed`, { peer: peer.id, err })
+    } else {
+      return false
+    }
+    return true
+  }
+
+  private failure (peer: PeerRecord, now: number): void {
+    peer.failures++
+    peer.cooldownUntilMs = now + this.init.failureBackoffMs
+    if (peer.failures >= this.init.maxPeerFailures) {
+      peer.dropped = true
+      this.log.debug('peer left out after repeated failures', { peer: peer.id })
+    }
+  }
+
+  private ban (peer: PeerRecord, why: string): void {
+    if (peer.banned) return
+    peer.banned = true
+    this.log.warn('peer banned from this download', { peer: peer.id, why })
+    for (const r of this.active) if (r.peer === peer) this.cancel(r, 'peer banned')
+  }
+
+  private markFailed (index: number, peer: string): void {
+    let s = this.failed.get(index)
+    if (s == null) this.failed.set(index, s = new Set())
+    s.add(peer)
+  }
+
+  // --- peers and offers -----------------------------------------------------------------------
+
+  private discover (now: number): void {
+    if (now - this.lastScanMs >= this.init.rescanMs) {
+      this.lastScanMs = now
+      const seen = new Set<string>()
+      const conns = this.c.libp2p.getConnections().filter(c => {
+        const id = c.remotePeer.toString()
+        if (seen.has(id)) return false
+        seen.add(id)
+        return true
+      })
+      for (const i of shuffled(conns.length, this.c.random)) this.addPeer(conns[i]!.remotePeer)
+    }
+    const uncovered = this.phase === 'manifest' || this.done.some((d, i) => !d && ![...this.peers.values()].some(p => !p.banned && !p.dropped && p.offers[i] === true))
+    if (this.c.findProviders != null && !this.searching && uncovered && now - this.lastSearchMs >= this.init.rediscoverMs) {
+      this.searching = true
+      this.lastSearchMs = now
+      const search = async (): Promise<void> => {
+        for await (const p of this.c.findProviders!(this.cid, { signal: this.workSignal })) {
+          if (this.finished) return
+          this.addPeer(p)
+        }
+      }
+      search().catch(err => { if (!this.signal.aborted) this.log.debug('provider search failed', { err }) })
+        .finally(() => { this.searching = false })
+    }
+  }
+
+  private addPeer (peerId: PeerId): void {
+    const id = peerId.toString()
+    if (id === this.c.libp2p.peerId.toString() || this.peers.has(id)) return
+    if (this.c.scores.avoid(id, this.c.clock.now())) return
+    const usable = [...this.peers.values()].filter(p => !p.banned && !p.dropped).length
+    if (usable >= this.init.maxPeers) return
+    this.peers.set(id, {
+      peerId,
+      id,
+      key: this.c.random(),
+      status: 'new',
+      offers: new Array<boolean>(this.done.length).fill(false),
+      complete: false,
+      inFlight: 0,
+      banned: false,
+      dropped: false,
+      cooldownUntilMs: 0,
+      failures: 0,
+      bytes: 0,
+      chunks: 0,
+      haveBusy: false,
+      nextHaveMs: 0,
+      manifestTriedMs: Number.NEGATIVE_INFINITY
+    })
+    this.wake()
+  }
+
+  /**
+   * Keeps one HAVE outstanding at every usable peer whose offer lacks a missing chunk. Each is a
+   * long poll: the peer answers when its offer changes, so news of a chunk travels at once.
+   */
+  private refreshOffers (now: number): void {
+    for (const p of this.peers.values()) {
+      if (p.banned || p.dropped || p.haveBusy || p.cooldownUntilMs > now || p.nextHaveMs > now) continue
+      if (p.status !== 'new' && !this.done.some((d, i) => !d && p.offers[i] !== true)) continue
+      this.askOffers(p, now)
+    }
+  }
+
+  private askOffers (peer: PeerRecord, now: number): void {
+    peer.haveBusy = true
+    const controller = new AbortController()
+    peer.haveController = controller
+    const waitMs = peer.status === 'ok' ? this.init.haveWaitMs : 0
+    const wants = wantsFrom({ done: this.done, peers: this.views(now) }, peer.id, now)
+    requestHave(this.c, peer.peerId, this.cid, {
+      signal: AbortSignal.any([this.workSignal, controller.signal]),
+      timeoutMs: this.init.queryTimeoutMs,
+      chunkCount: this.done.length,
+      have: this.held(),
+      // Not what is already on its way: a seed would offer it again.
+      want: wants.map((w, i) => w && !this.asked.has(i)),
+      waitMs,
+      known: peer.offers
+    }).then(answer => {
+      const changed = answer.offers.some((o, i) => o !== (peer.offers[i] === true))
+      const tookItsTime = this.c.clock.now() - now >= waitMs / 2
+      peer.offers = answer.offers
+      peer.complete = answer.complete
+      peer.status = 'ok'
+      peer.failures = 0
+      // A peer that answers at once with nothing new does not hold HAVEs back: poll it slowly.
+      peer.nextHaveMs = changed || tookItsTime || answer.refresh ? 0 : this.c.clock.now() + this.init.haveRefreshMs
+    }, err => {
+      if (this.finished || this.signal.aborted) return
+      if (controller.signal.aborted) {
+        peer.nextHaveMs = 0
+        return
+      }
+      this.noteFailure(peer, err, 'have')
+      peer.nextHaveMs = this.c.clock.now() + this.init.haveRefreshMs * (peer.status === 'no-manifest' ? 2 : 1)
+    }).finally(() => {
+      peer.haveBusy = false
+      peer.haveController = undefined
+      this.wake()
+    })
+  }
+
+  private checkStall (now: number): void {
+    if (now - this.lastProgressMs < this.init.stallTimeoutMs) return
+    const missing = this.done.filter(d => !d).length
+    const offered = this.done.filter((d, i) => !d && [...this.peers.values()].some(p => !p.banned && !p.dropped && p.offers[i] === true)).length
+    throw new FetchStalledError(this.cid, missing, `no chunk of ${this.cid} arrived for ${Math.round(this.init.stallTimeoutMs / 1000)} s: ${missing} missing, ${offered} of them offered by ${this.usablePeers()} usable peer(s)`)
+  }
+
+  /** held[i]: chunk i (or the chunk its CID repeats) is in the store. */
+  private held (): boolean[] {
+    return this.primaryOf.map(p => this.stored[p] === true)
+  }
+
+  private usablePeers (): number {
+    return [...this.peers.values()].filter(p => !p.banned && !p.dropped).length
+  }
+
+  // --- waiting and progress -------------------------------------------------------------------
+
+  private wake (): void {
+    this.woken = true
+    this.wakeUp?.()
+  }
+
+  private async idle (ms: number): Promise<void> {
+    if (this.woken || this.signal.aborted) {
+      this.woken = false
+      return
+    }
+    let timer: TimerHandle | undefined
+    await new Promise<void>(resolve => {
+      this.wakeUp = resolve
+      timer = this.c.clock.setTimeout(resolve, ms)
+    })
+    timer?.cancel()
+    this.wakeUp = undefined
+    this.woken = false
+  }
+
+  private emit (force: boolean): void {
+    if (this.onProgress == null) return
+    const now = this.c.clock.now()
+    if (!force && now - this.lastEmitMs < this.init.progressIntervalMs) return
+    this.lastEmitMs = now
+    try {
+      this.onProgress(this.progress(now))
+    } catch (err) {
+      this.log.warn('progress listener threw', { err })
+    }
+  }
+
+  private progress (now: number): FetchProgress {
+    while (this.rateSamples.length > 0 && now - this.rateSamples[0]![0] > this.init.rateWindowMs) this.rateSamples.shift()
+    const windowMs = Math.min(this.init.rateWindowMs, Math.max(1, now - this.startedMs))
+    const recent = this.rateSamples.reduce((a, [, b]) => a + b, 0)
+    const m = this.vm?.manifest
+    return {
+      manifestCid: this.cid,
+      phase: this.phase,
+      name: m?.name,
+      version: m?.version,
+      chunksTotal: this.done.length,
+      chunksDone: this.held().filter(Boolean).length,
+      bytesTotal: m?.size ?? 0,
+      bytesDone: this.held().reduce((a, h, i) => a + (h ? this.sizes[i]! : 0), 0),
+      bytesReceived: this.bytesReceived,
+      rateBytesPerSec: recent * 1000 / windowMs,
+      elapsedMs: now - this.startedMs,
+      peers: this.peerProgress(now)
+    }
+  }
+
+  private peerProgress (now: number): PeerProgress[] {
+    return [...this.peers.values()].map(p => ({
+      peerId: p.id,
+      bytes: p.bytes,
+      chunks: p.chunks,
+      inFlight: p.inFlight,
+      offers: p.offers.filter(Boolean).length,
+      state: p.banned ? 'banned' : p.dropped ? 'dropped' : p.cooldownUntilMs > now ? 'cooldown' : p.status === 'no-manifest' ? 'no-manifest' : 'ok'
+    }))
+  }
+
+  private result (vm: VerifiedManifest): FetchResult {
+    const now = this.c.clock.now()
+    return {
+      manifest: vm,
+      chunksFetched: this.chunksFetched,
+      bytesFetched: this.bytesFetched,
+      bytesReceived: this.bytesReceived,
+      chunksAlreadyHeld: this.alreadyHeld,
+      durationMs: now - this.startedMs,
+      peers: this.peerProgress(now)
+    }
+  }
+}
+
+/** A random permutation of 0..n-1 (Fisher-Yates). */
+function shuffled (n: number, random: () => number): number[] {
+  const out = Array.from({ length: n }, (_, i) => i)
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    ;[out[i], out[j]] = [out[j]!, out[i]!]
+  }
+  return out
+}

@@ -1,0 +1,213 @@
+import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_QUERY_TIMEOUT_MS, MAX_CHUNKS_PER_REQUEST } from '../../protocols/chunks/index.js'
+import { ConfigError } from '../errors.js'
+import { isManifestCid } from '../models/cid.js'
+import {
+  DEFAULT_BUSY_BACKOFF_MS, DEFAULT_ENDGAME_CHUNKS, DEFAULT_ENDGAME_DUPLICATES, DEFAULT_FAILURE_BACKOFF_MS,
+  DEFAULT_HAVE_REFRESH_MS, DEFAULT_MANIFEST_TIMEOUT_MS, DEFAULT_MAX_CHUNKS_PER_REQUEST, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_IN_FLIGHT_PER_PEER,
+  DEFAULT_HAVE_WAIT_MS, DEFAULT_MAX_PEER_FAILURES, DEFAULT_MAX_PEERS, DEFAULT_PROGRESS_INTERVAL_MS, DEFAULT_TICK_MS,
+  DEFAULT_RATE_WINDOW_MS, DEFAULT_REDISCOVER_MS, DEFAULT_RESCAN_MS, DEFAULT_STALL_TIMEOUT_MS
+} from './constants.js'
+import { Download } from './download.js'
+import { InvalidManifestCidError } from './errors.js'
+import { PeerScores } from './peer-scores.js'
+import type { ProviderFinder } from './download.js'
+import type { Clock } from '../clock.js'
+import type { Logger } from '../logger.js'
+import type { ChunkStore, VerifiedManifest } from '../models/types.js'
+import type { RateLimiter } from '../ratelimit/token-bucket.js'
+import type { AbortOptions, Libp2p } from '@libp2p/interface'
+
+export interface FetcherComponents {
+  libp2p: Pick<Libp2p, 'dialProtocol' | 'getConnections' | 'peerId'>
+  store: ChunkStore
+  clock: Clock
+  logger: Logger
+  /** Finds peers that announced a manifest; see `libp2pProviders`. Without it, only connected peers are asked. */
+  findProviders?: ProviderFinder
+  /** Announces that this node holds (part of) a manifest, once it has the manifest; see `announce`. */
+  announce?: (manifestCid: string, options?: AbortOptions) => Promise<void>
+  /** Paces every byte of chunk data received (this node's download cap). */
+  downloadLimiter?: RateLimiter
+  /**
+   * Called after each chunk is stored. Wire it to the node's `ChunkServer.chunkStored` so peers
+   * waiting on this node hear of the chunk at once.
+   */
+  onChunkStored?: (manifestCid: string, chunkCid: string) => void
+  /** @default Math.random */
+  random?: () => number
+}
+
+export interface FetcherInit {
+  /** Peers one download talks to at most. @default DEFAULT_MAX_PEERS */
+  maxPeers?: number
+  /** Chunks outstanding per peer. @default DEFAULT_MAX_IN_FLIGHT_PER_PEER */
+  maxInFlightPerPeer?: number
+  /** Chunks outstanding in all. @default DEFAULT_MAX_IN_FLIGHT */
+  maxInFlight?: number
+  /** Chunks per request. @default DEFAULT_MAX_CHUNKS_PER_REQUEST */
+  maxChunksPerRequest?: number
+  /** Endgame starts when at most this many chunks are missing; 0 turns it off. @default DEFAULT_ENDGAME_CHUNKS */
+  endgameChunks?: number
+  /** Endgame: peers asked for the same chunk at once. @default DEFAULT_ENDGAME_DUPLICATES */
+  endgameDuplicates?: number
+  /** @default DEFAULT_HAVE_WAIT_MS */
+  haveWaitMs?: number
+  /** @default DEFAULT_HAVE_REFRESH_MS */
+  haveRefreshMs?: number
+  /** @default DEFAULT_TICK_MS */
+  tickMs?: number
+  /** No frame of a chunk transfer for this long fails it, in ms. @default DEFAULT_IDLE_TIMEOUT_MS */
+  idleTimeoutMs?: number
+  /** HAVE and MANIFEST answers, in ms. @default DEFAULT_QUERY_TIMEOUT_MS */
+  queryTimeoutMs?: number
+  /** @default DEFAULT_BUSY_BACKOFF_MS */
+  busyBackoffMs?: number
+  /** @default DEFAULT_FAILURE_BACKOFF_MS */
+  failureBackoffMs?: number
+  /** @default DEFAULT_MAX_PEER_FAILURES */
+  maxPeerFailures?: number
+  /** @default DEFAULT_STALL_TIMEOUT_MS */
+  stallTimeoutMs?: number
+  /** @default DEFAULT_MANIFEST_TIMEOUT_MS */
+  manifestTimeoutMs?: number
+  /** @default DEFAULT_RESCAN_MS */
+  rescanMs?: number
+  /** @default DEFAULT_REDISCOVER_MS */
+  rediscoverMs?: number
+  /** @default DEFAULT_PROGRESS_INTERVAL_MS */
+  progressIntervalMs?: number
+  /** @default DEFAULT_RATE_WINDOW_MS */
+  rateWindowMs?: number
+}
+
+export type ResolvedFetcherInit = Required<FetcherInit>
+
+export interface FetchOptions extends AbortOptions {
+  /** Called at most every `progressIntervalMs`, and at every phase change. */
+  onProgress?: (progress: FetchProgress) => void
+}
+
+/** One peer's part in a download. */
+export interface PeerProgress {
+  peerId: string
+  /** Chunk bytes received from it (duplicates and rejected ones included). */
+  bytes: number
+  /** Chunks it delivered first that were stored. */
+  chunks: number
+  inFlight: number
+  /** Chunks it offers, as last asked. */
+  offers: number
+  state: 'ok' | 'cooldown' | 'no-manifest' | 'dropped' | 'banned'
+}
+
+/** A snapshot of a download, for progress bars and logs. */
+export interface FetchProgress {
+  manifestCid: string
+  /** 'manifest': looking for and verifying the manifest; then 'downloading'; then 'done'. */
+  phase: 'manifest' | 'downloading' | 'done'
+  name?: string
+  version?: string
+  chunksDone: number
+  chunksTotal: number
+  bytesDone: number
+  bytesTotal: number
+  /** Chunk bytes received in this download, duplicates and rejected ones included. */
+  bytesReceived: number
+  /** Received bytes per second over the last `rateWindowMs`. */
+  rateBytesPerSec: number
+  elapsedMs: number
+  peers: PeerProgress[]
+}
+
+export interface FetchResult {
+  manifest: VerifiedManifest
+  /** Chunks this download stored (not counting those held before). */
+  chunksFetched: number
+  bytesFetched: number
+  /** Chunk bytes received, duplicates and rejected ones included. */
+  bytesReceived: number
+  chunksAlreadyHeld: number
+  durationMs: number
+  peers: PeerProgress[]
+}
+
+function resolveInit (init: FetcherInit): ResolvedFetcherInit {
+  const r: ResolvedFetcherInit = {
+    maxPeers: init.maxPeers ?? DEFAULT_MAX_PEERS,
+    maxInFlightPerPeer: init.maxInFlightPerPeer ?? DEFAULT_MAX_IN_FLIGHT_PER_PEER,
+    maxInFlight: init.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
+    maxChunksPerRequest: init.maxChunksPerRequest ?? DEFAULT_MAX_CHUNKS_PER_REQUEST,
+    endgameChunks: init.endgameChunks ?? DEFAULT_ENDGAME_CHUNKS,
+    endgameDuplicates: init.endgameDuplicates ?? DEFAULT_ENDGAME_DUPLICATES,
+    haveWaitMs: init.haveWaitMs ?? DEFAULT_HAVE_WAIT_MS,
+    haveRefreshMs: init.haveRefreshMs ?? DEFAULT_HAVE_REFRESH_MS,
+    tickMs: init.tickMs ?? DEFAULT_TICK_MS,
+    idleTimeoutMs: init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    queryTimeoutMs: init.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
+    busyBackoffMs: init.busyBackoffMs ?? DEFAULT_BUSY_BACKOFF_MS,
+    failureBackoffMs: init.failureBackoffMs ?? DEFAULT_FAILURE_BACKOFF_MS,
+    maxPeerFailures: init.maxPeerFailures ?? DEFAULT_MAX_PEER_FAILURES,
+    stallTimeoutMs: init.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
+    manifestTimeoutMs: init.manifestTimeoutMs ?? DEFAULT_MANIFEST_TIMEOUT_MS,
+    rescanMs: init.rescanMs ?? DEFAULT_RESCAN_MS,
+    rediscoverMs: init.rediscoverMs ?? DEFAULT_REDISCOVER_MS,
+    progressIntervalMs: init.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS,
+    rateWindowMs: init.rateWindowMs ?? DEFAULT_RATE_WINDOW_MS
+  }
+  for (const [k, v] of Object.entries(r)) {
+    const min = k === 'endgameChunks' ? 0 : 1
+    if (!Number.isSafeInteger(v) || v < min) throw new ConfigError(`fetcher ${k} must be an integer >= ${min}, not ${v}`)
+  }
+  if (r.maxChunksPerRequest > MAX_CHUNKS_PER_REQUEST) throw new ConfigError(`fetcher maxChunksPerRequest must be at most ${MAX_CHUNKS_PER_REQUEST}`)
+  return r
+}
+
+/**
+ * Downloads models from peers: `fetch(manifestCid)` gets the manifest, then every chunk the store
+ * lacks, from several peers at once, verifying each chunk before it is stored. Peer reputations
+ * last across downloads; `stop()` aborts every download in progress.
+ */
+export class Fetcher {
+  private readonly components: FetcherComponents
+  private readonly init: ResolvedFetcherInit
+  private readonly scores = new PeerScores()
+  private readonly running = new Set<AbortController>()
+
+  constructor (components: FetcherComponents, init: FetcherInit = {}) {
+    this.components = components
+    this.init = resolveInit(init)
+  }
+
+  /**
+   * Fetches a model by manifest CID into the store. Resumes: chunks the store holds are not
+   * fetched again. Throws {@link InvalidManifestCidError}, `NoProvidersError`, `FetchStalledError`,
+   * `FetchAbortedError`, or the store's error when it cannot store.
+   */
+  async fetch (manifestCid: string, options: FetchOptions = {}): Promise<FetchResult> {
+    if (!isManifestCid(manifestCid)) throw new InvalidManifestCidError(String(manifestCid))
+    const controller = new AbortController()
+    this.running.add(controller)
+    const signal = options.signal == null ? controller.signal : AbortSignal.any([options.signal, controller.signal])
+    const download = new Download({
+      ...this.components,
+      random: this.components.random ?? Math.random,
+      scores: this.scores
+    }, this.init, manifestCid, signal, options.onProgress)
+    try {
+      return await download.run()
+    } finally {
+      this.running.delete(controller)
+    }
+  }
+
+  /** The peer's current reputation (0 for a peer never seen; negative after failures). */
+  peerScore (peerId: string): number {
+    return this.scores.get(peerId, this.components.clock.now())
+  }
+
+  /** Aborts every download in progress. */
+  stop (): void {
+    for (const c of this.running) c.abort(new Error('fetcher stopped'))
+    this.running.clear()
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * The fetcher's decisions, pure: which chunks to ask which peers for, now. The shell (fetcher.ts)
+ * keeps the state, calls {@link planRequests} whenever something changed, and sends what it says.
+ *
+ * - Rarest first: chunks fewer peers offer go first, so rare chunks spread before their only
+ *   holder leaves or gets busy; ties follow a per-download shuffle, so nodes that start together
+ *   ask for different chunks.
+ * - A chunk goes to the least loaded peer that offers it (then the better scored one), avoiding
+ *   peers that already failed that chunk while another peer offers it.
+ * - No peer has more than `maxInFlightPerPeer` chunks outstanding, and no more than `maxInFlight`
+ *   are outstanding in all: on a capped link a queue of megabytes delays everything behind it,
+ *   libp2p's pings included.
+ * - Endgame: once few chunks are missing and all of them are asked for, idle peers are asked for
+ *   the same chunks too (up to `endgameDuplicates` peers per chunk); the first copy wins and the
+ *   others are cancelled.
+ */
+
+export interface PeerView {
+  id: string
+  /** offers[i]: the peer offers chunk i. */
+  offers: readonly boolean[]
+  /** Chunks asked of this peer and neither delivered nor failed yet. */
+  inFlight: number
+  /** Served a bad chunk or broke the protocol in this download: never asked again. */
+  banned: boolean
+  /** Not asked before this time (after a timeout or a busy answer), in ms. */
+  cooldownUntilMs: number
+  /** Reputation; higher is better (see score.ts). */
+  score: number
+}
+
+export interface ScheduleState {
+  /** done[i]: nothing left to fetch for chunk i (stored, or a repeat of another chunk's CID). */
+  done: readonly boolean[]
+  /** The peers each chunk is currently asked of. */
+  asked: ReadonlyMap<number, ReadonlySet<string>>
+  peers: readonly PeerView[]
+  /** Tie order of chunks: a per-download permutation of 0..n-1 (lower goes first). */
+  rank: readonly number[]
+  /** Peers that failed chunk i in this download (timeout, missing): used only if nobody else offers it. */
+  failed: ReadonlyMap<number, ReadonlySet<string>>
+}
+
+export interface ScheduleParams {
+  /** Most chunks outstanding per peer. */
+  maxInFlightPerPeer: number
+  /**
+   * Most chunks outstanding in all: more than the download link can take at once only slows
+   * every one of them, and holds the senders' upload slots while they wait.
+   */
+  maxInFlight: number
+  /** Most chunks in one request. */
+  maxChunksPerRequest: number
+  /** Endgame starts when at most this many chunks are missing (and all are asked for). */
+  endgameChunks: number
+  /** In the endgame, most peers asked for the same chunk at once. */
+  endgameDuplicates: number
+}
+
+export interface PlannedRequest {
+  peer: string
+  /** Chunk indexes, in the order to ask. */
+  chunks: number[]
+  /** A duplicate request of the endgame. */
+  endgame: boolean
+}
+
+interface Candidate {
+  peer: PeerView
+  order: number
+}
+
+/** What to ask for now. Deterministic in its inputs. */
+export function planRequests (state: ScheduleState, params: ScheduleParams, nowMs: number): PlannedRequest[] {
+  const live = state.peers.filter(p => !p.banned)
+  const usable: Candidate[] = state.peers
+    .map((peer, order) => ({ peer, order }))
+    .filter(c => !c.peer.banned && c.peer.cooldownUntilMs <= nowMs)
+  const capacity = new Map(usable.map(c => [c.peer.id, Math.max(0, params.maxInFlightPerPeer - c.peer.inFlight)]))
+  const load = new Map(usable.map(c => [c.peer.id, c.peer.inFlight]))
+  let room = params.maxInFlight - state.peers.reduce((n, p) => n + p.inFlight, 0)
+
+  const missing: number[] = []
+  for (let i = 0; i < state.done.length; i++) if (!state.done[i]) missing.push(i)
+  const availability = new Map<number, number>()
+  for (const i of missing) availability.set(i, live.filter(p => p.offers[i] === true).length)
+
+  const pick = (chunk: number, exclude: ReadonlySet<string>): Candidate | undefined => {
+    const able = usable.filter(c => c.peer.offers[chunk] === true && (capacity.get(c.peer.id) ?? 0) > 0 && !exclude.has(c.peer.id))
+    if (able.length === 0) return undefined
+    const failed = state.failed.get(chunk)
+    const fresh = failed == null ? able : able.filter(c => !failed.has(c.peer.id))
+    const pool = fresh.length > 0 ? fresh : able
+    return pool.reduce((best, c) => better(c, best, load) ? c : best)
+  }
+  const take = (c: Candidate): void => {
+    room--
+    capacity.set(c.peer.id, (capacity.get(c.peer.id) ?? 0) - 1)
+    load.set(c.peer.id, (load.get(c.peer.id) ?? 0) + 1)
+  }
+
+  const byRarity = missing
+    .filter(i => (state.asked.get(i)?.size ?? 0) === 0 && (availability.get(i) ?? 0) > 0)
+    .sort((a, b) => availability.get(a)! - availability.get(b)! || (state.rank[a] ?? a) - (state.rank[b] ?? b))
+  const assigned = new Map<string, number[]>()
+  const assignedTo = new Map<number, string>()
+  for (const chunk of byRarity) {
+    if (room <= 0) break
+    const c = pick(chunk, new Set())
+    if (c == null) continue
+    take(c)
+    assigned.set(c.peer.id, [...(assigned.get(c.peer.id) ?? []), chunk])
+    assignedTo.set(chunk, c.peer.id)
+  }
+
+  const requests: PlannedRequest[] = []
+  for (const { peer } of usable) {
+    const chunks = assigned.get(peer.id)
+    if (chunks == null) continue
+    for (let i = 0; i < chunks.length; i += params.maxChunksPerRequest) {
+      requests.push({ peer: peer.id, chunks: chunks.slice(i, i + params.maxChunksPerRequest), endgame: false })
+    }
+  }
+
+  const everyMissingAsked = missing.every(i => (state.asked.get(i)?.size ?? 0) > 0 || assignedTo.has(i) || (availability.get(i) ?? 0) === 0)
+  if (missing.length > 0 && missing.length <= params.endgameChunks && everyMissingAsked) {
+    const askedOf = (i: number): Set<string> => {
+      const s = new Set(state.asked.get(i) ?? [])
+      const a = assignedTo.get(i)
+      if (a != null) s.add(a)
+      return s
+    }
+    const inFlight = missing
+      .filter(i => askedOf(i).size > 0)
+      .sort((a, b) => askedOf(a).size - askedOf(b).size || (state.rank[a] ?? a) - (state.rank[b] ?? b))
+    // Round-robin: every in-flight chunk gets one more peer before any gets two more.
+    for (let round = 0; round < params.endgameDuplicates; round++) {
+      for (const chunk of inFlight) {
+        if (room <= 0) break
+        const already = askedOf(chunk)
+        for (const r of requests) if (r.endgame && r.chunks[0] === chunk) already.add(r.peer)
+        if (already.size >= params.endgameDuplicates) continue
+        const c = pick(chunk, already)
+        if (c == null) continue
+        take(c)
+        requests.push({ peer: c.peer.id, chunks: [chunk], endgame: true })
+      }
+    }
+  }
+  return requests
+}
+
+/** Lower load first, then higher score, then the order peers are listed in. */
+function better (a: Candidate, b: Candidate, load: ReadonlyMap<string, number>): boolean {
+  const la = load.get(a.peer.id) ?? 0
+  const lb = load.get(b.peer.id) ?? 0
+  if (la !== lb) return la < lb
+  if (a.peer.score !== b.peer.score) return a.peer.score > b.peer.score
+  return a.order < b.order
+}
+
+/**
+ * The chunks a peer should ask `target` to offer when `target` may ration its offers (a seed):
+ * needed chunks that no other usable peer offers.
+ */
+export function wantsFrom (state: Pick<ScheduleState, 'done' | 'peers'>, target: string, nowMs: number): boolean[] {
+  const others = state.peers.filter(p => p.id !== target && !p.banned && p.cooldownUntilMs <= nowMs)
+  return state.done.map((done, i) => !done && !others.some(p => p.offers[i] === true))
+}

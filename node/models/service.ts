@@ -1,0 +1,301 @@
+/**
+ * The node's model subsystem: its store, the chunk server that shares what it holds, the fetcher
+ * that gets what it lacks, and the admin methods the CLI uses (`model ls/pull/push`, `describe
+ * model`). Downloads run as jobs the CLI polls for progress.
+ */
+import { randomBytes } from 'node:crypto'
+import { base64 } from 'multiformats/bases/base64'
+import { ChunkServer } from '../../protocols/chunks/index.js'
+import { AdminErrorCode, AdminRequestError } from '../../protocols/admin/index.js'
+import { Fetcher, announce, libp2pProviders } from '../fetcher/index.js'
+import { TokenBucket } from '../ratelimit/token-bucket.js'
+import { isManifestCid } from './cid.js'
+import { ModelError, ModelErrorCode, ModelNotFoundError } from './errors.js'
+import { compareSemver } from './semver.js'
+import { ModelStore } from './store.js'
+import type { Clock } from '../clock.js'
+import type { FleetConfig } from '../fleet/fleet.js'
+import type { Logger } from '../logger.js'
+import type { MemberInfo } from '../membership/membership.js'
+import type { MeshLibp2p } from '../mesh/libp2p.js'
+import type { ChunkServerInit } from '../../protocols/chunks/index.js'
+import type { AdminHandler } from '../../protocols/admin/index.js'
+import type { HeartbeatModel } from '../../protocols/heartbeat/index.js'
+import type { FetcherInit, FetchProgress, FetchResult } from '../fetcher/index.js'
+import type { ModelEntry } from './store.js'
+import type { VerifiedManifest } from './types.js'
+import type { AbortOptions } from '@libp2p/interface'
+
+export interface ModelServiceInit {
+  /** Directory of the model store. */
+  root: string
+  /** Versions kept per model (active + previous). @default 2 */
+  retainVersions?: number
+  /** Upload cap for chunk serving, bytes per second. @default unlimited */
+  uploadBytesPerSec?: number
+  /** Download cap for chunk fetching, bytes per second. @default unlimited */
+  downloadBytesPerSec?: number
+  fetcher?: FetcherInit
+  chunkServer?: ChunkServerInit
+  /** Finished jobs remembered for `models.job`. @default 64 */
+  maxJobs?: number
+}
+
+export interface ModelServiceComponents {
+  libp2p: MeshLibp2p
+  fleet: FleetConfig
+  clock: Clock
+  logger: Logger
+  random?: () => number
+  /** The mesh view, to resolve NAME@VERSION to a manifest CID from what peers hold. */
+  members: () => MemberInfo[]
+}
+
+export type JobState = 'running' | 'done' | 'failed'
+
+/** A download the CLI can follow: `models.pull` / `models.push` start one, `models.job` reads it. */
+export interface ModelJob {
+  id: string
+  kind: 'pull' | 'push'
+  ref: string
+  cid?: string
+  name?: string
+  version?: string
+  state: JobState
+  startedMs: number
+  finishedMs?: number
+  progress?: FetchProgress
+  result?: { path: string, chunksFetched: number, bytesFetched: number, bytesReceived: number, chunksAlreadyHeld: number, durationMs: number, peers: Array<{ peerId: string, bytes: number, chunks: number }> }
+  error?: { code: string, message: string }
+}
+
+export class ModelService {
+  private readonly components: ModelServiceComponents
+  private readonly init: ModelServiceInit
+  private readonly log: Logger
+  private readonly jobs = new Map<string, ModelJob>()
+  private readonly inflight = new Map<string, Promise<ModelJob>>()
+  private readonly controller = new AbortController()
+  private storeRef?: ModelStore
+  private server?: ChunkServer
+  private fetcherRef?: Fetcher
+
+  constructor (components: ModelServiceComponents, init: ModelServiceInit) {
+    this.components = components
+    this.init = init
+    this.log = components.logger.child('models')
+  }
+
+  get store (): ModelStore {
+    if (this.storeRef == null) throw new ModelError(ModelErrorCode.NotStarted, 'the model service is not started')
+    return this.storeRef
+  }
+
+  get fetcher (): Fetcher {
+    if (this.fetcherRef == null) throw new ModelError(ModelErrorCode.NotStarted, 'the model service is not started')
+    return this.fetcherRef
+  }
+
+  async start (): Promise<void> {
+    const { libp2p, clock, logger, fleet } = this.components
+    this.storeRef = await ModelStore.open({ root: this.init.root, fleet, logger, retainVersions: this.init.retainVersions })
+    const uploadLimiter = this.init.uploadBytesPerSec != null ? new TokenBucket(clock, this.init.uploadBytesPerSec) : undefined
+    const downloadLimiter = this.init.downloadBytesPerSec != null ? new TokenBucket(clock, this.init.downloadBytesPerSec) : undefined
+    this.server = new ChunkServer({ libp2p, store: this.storeRef, clock, logger, uploadLimiter, random: this.components.random }, this.init.chunkServer)
+    await this.server.start()
+    this.fetcherRef = new Fetcher({
+      libp2p,
+      store: this.storeRef,
+      clock,
+      logger,
+      findProviders: libp2pProviders(libp2p),
+      announce: async (cid, options) => { await announce(libp2p, cid, options) },
+      downloadLimiter,
+      random: this.components.random
+    }, this.init.fetcher)
+    // Provider records for what we hold; the DHT may have no peers yet, so this runs in the background.
+    void this.announceAll().catch(err => { this.log.debug('announcing held models failed', { err }) })
+  }
+
+  async stop (): Promise<void> {
+    this.controller.abort(new Error('model service stopped'))
+    this.fetcherRef?.stop()
+    await Promise.allSettled([...this.inflight.values()])
+    await this.server?.stop()
+    await this.storeRef?.close()
+  }
+
+  /** Announces every manifest this node holds, complete or not (it serves what it has verified). */
+  async announceAll (options: AbortOptions = {}): Promise<void> {
+    const signal = options.signal ?? this.controller.signal
+    for (const entry of this.store.list()) {
+      if (signal.aborted) return
+      await announce(this.components.libp2p, entry.cid, { signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) })
+        .catch(err => { this.log.debug('announce failed', { cid: entry.cid, err }) })
+    }
+  }
+
+  /** What the heartbeat says this node holds. */
+  heartbeatModels (): HeartbeatModel[] {
+    if (this.storeRef == null) return []
+    return this.storeRef.list().map(e => ({
+      name: e.name,
+      version: e.version,
+      cid: e.cid,
+      state: e.active ? 'active' : e.previous ? 'previous' : e.complete ? 'staged' : 'partial'
+    }))
+  }
+
+  list (): ModelEntry[] {
+    return this.store.list()
+  }
+
+  /**
+   * A manifest CID for `ref`: a CID as is; NAME@VERSION or NAME from the local store, else from
+   * what peers announce in their heartbeats (the highest version for a bare NAME).
+   */
+  resolveCid (ref: string): string {
+    if (isManifestCid(ref as unknown)) return ref
+    try {
+      return this.store.resolve(ref).cid
+    } catch (err) {
+      if (!(err instanceof ModelNotFoundError)) throw err
+    }
+    const [name, version] = ref.split('@') as [string, string | undefined]
+    const seen = this.components.members().filter(m => m.status !== 'dead').flatMap(m => m.models)
+      .filter(m => m.name === name && (version == null || m.version === version) && m.state !== 'partial')
+    if (seen.length === 0) throw new ModelNotFoundError(ref)
+    return seen.sort((a, b) => compareSemver(b.version, a.version))[0]!.cid
+  }
+
+  /** Downloads (or resumes) a model and assembles it. */
+  async pull (ref: string, options: AbortOptions & { onProgress?: (p: FetchProgress) => void } = {}): Promise<{ manifest: VerifiedManifest, path: string, fetch: FetchResult }> {
+    const cid = this.resolveCid(ref)
+    const signal = options.signal == null ? this.controller.signal : AbortSignal.any([options.signal, this.controller.signal])
+    const fetch = await this.fetcher.fetch(cid, { signal, onProgress: options.onProgress })
+    const path = await this.store.assemble(cid, { signal })
+    void announce(this.components.libp2p, cid, { signal: AbortSignal.any([this.controller.signal, AbortSignal.timeout(30_000)]) })
+      .catch(err => { this.log.debug('announce failed', { cid, err }) })
+    this.log.info('model pulled', { cid, model: `${fetch.manifest.manifest.name}@${fetch.manifest.manifest.version}`, chunks: fetch.chunksFetched, ms: fetch.durationMs })
+    return { manifest: fetch.manifest, path, fetch }
+  }
+
+  /** Starts a pull as a job (joins the running one for the same CID). */
+  startJob (kind: ModelJob['kind'], ref: string): ModelJob {
+    const cid = this.resolveCid(ref)
+    const running = [...this.jobs.values()].find(j => j.cid === cid && j.state === 'running')
+    if (running != null) return running
+    const job: ModelJob = { id: randomBytes(6).toString('hex'), kind, ref, cid, state: 'running', startedMs: this.components.clock.now() }
+    try {
+      const m = this.store.resolve(cid).manifest
+      job.name = m.name
+      job.version = m.version
+    } catch {
+      // manifest not held yet: the fetcher gets it first
+    }
+    this.jobs.set(job.id, job)
+    this.trimJobs()
+    const done = this.pull(cid, { onProgress: p => { job.progress = p; job.name ??= p.name; job.version ??= p.version } })
+      .then(({ path, fetch }) => {
+        job.state = 'done'
+        job.name = fetch.manifest.manifest.name
+        job.version = fetch.manifest.manifest.version
+        job.result = {
+          path,
+          chunksFetched: fetch.chunksFetched,
+          bytesFetched: fetch.bytesFetched,
+          bytesReceived: fetch.bytesReceived,
+          chunksAlreadyHeld: fetch.chunksAlreadyHeld,
+          durationMs: fetch.durationMs,
+          peers: fetch.peers.map(p => ({ peerId: p.peerId, bytes: p.bytes, chunks: p.chunks }))
+        }
+        return job
+      }, (err: unknown) => {
+        job.state = 'failed'
+        job.error = { code: (err as { code?: string }).code ?? 'ERR_PULL', message: (err as Error).message }
+        this.log.warn('model pull failed', { cid, err })
+        return job
+      })
+      .finally(() => {
+        job.finishedMs = this.components.clock.now()
+        this.inflight.delete(job.id)
+      })
+    this.inflight.set(job.id, done)
+    return job
+  }
+
+  job (id: string): ModelJob | undefined {
+    return this.jobs.get(id)
+  }
+
+  /** Waits for a job to finish (for in-process callers and tests). */
+  async waitJob (id: string): Promise<ModelJob> {
+    const running = this.inflight.get(id)
+    if (running != null) return await running
+    const job = this.jobs.get(id)
+    if (job == null) throw new ModelError(ModelErrorCode.JobNotFound, `no job ${id}`)
+    return job
+  }
+
+  describe (ref: string): { entry?: ModelEntry, manifest: VerifiedManifest['manifest'], cid: string, signer: string, holders: Array<{ peerId: string, state: string }> } {
+    const verified = this.store.resolve(ref)
+    const entry = this.store.list().find(e => e.cid === verified.cid)
+    const holders = this.components.members().filter(m => m.status !== 'dead')
+      .flatMap(m => m.models.filter(x => x.cid === verified.cid).map(x => ({ peerId: m.peerId, state: x.state })))
+    return { entry, manifest: verified.manifest, cid: verified.cid, signer: verified.signer, holders }
+  }
+
+  /** Admin methods: models.list, models.get, models.pull, models.push, models.job. */
+  adminHandlers (): Record<string, AdminHandler> {
+    const refParam = (params: Record<string, unknown>): string => {
+      const ref = params.ref
+      if (typeof ref !== 'string' || ref.length === 0 || ref.length > 200) throw new AdminRequestError(AdminErrorCode.BadRequest, 'ref must be NAME, NAME@VERSION or a manifest CID')
+      return ref
+    }
+    const notFound = <T>(fn: () => T): T => {
+      try {
+        return fn()
+      } catch (err) {
+        if (err instanceof ModelNotFoundError) throw new AdminRequestError(AdminErrorCode.NotFound, `${err.message} (not held by this peer, and no peer announces it)`)
+        if (err instanceof ModelError) throw new AdminRequestError(err.code, err.message)
+        throw err
+      }
+    }
+    return {
+      'models.list': async () => ({ models: this.list() }),
+      'models.get': async (params) => notFound(() => this.describe(refParam(params))),
+      'models.pull': async (params) => notFound(() => this.startJob('pull', refParam(params))),
+      'models.push': async (params) => {
+        if (typeof params.envelope !== 'string') throw new AdminRequestError(AdminErrorCode.BadRequest, 'envelope must be a base64 string')
+        let bytes: Uint8Array
+        try {
+          bytes = base64.baseDecode(params.envelope)
+        } catch {
+          throw new AdminRequestError(AdminErrorCode.BadRequest, 'envelope is not base64')
+        }
+        let verified: VerifiedManifest
+        try {
+          verified = await this.store.putManifest(bytes)
+        } catch (err) {
+          if (err instanceof ModelError) throw new AdminRequestError(err.code, err.message)
+          throw err
+        }
+        // The pushing CLI is connected and serves the chunks; the fetcher asks connected peers.
+        return this.startJob('push', verified.cid)
+      },
+      'models.job': async (params) => {
+        const job = typeof params.id === 'string' ? this.job(params.id) : undefined
+        if (job == null) throw new AdminRequestError(AdminErrorCode.NotFound, `no job ${String(params.id).slice(0, 40)}`)
+        return job
+      }
+    }
+  }
+
+  private trimJobs (): void {
+    const max = this.init.maxJobs ?? 64
+    for (const [id, job] of this.jobs) {
+      if (this.jobs.size <= max) break
+      if (job.state !== 'running') this.jobs.delete(id)
+    }
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * A token bucket for byte rates (upload and download caps), on the injected clock.
+ *
+ * The decision is pure: {@link reserveTokens} takes the bucket's state, a byte count and the time,
+ * and says how long the caller must wait before moving those bytes. Tokens may go negative: a
+ * reservation larger than the burst is allowed, it just waits longer, and later callers queue
+ * behind it (first come, first served). {@link TokenBucket} is the thin shell that sleeps.
+ */
+import { ConfigError } from '../errors.js'
+import type { Clock } from '../clock.js'
+import type { AbortOptions } from '@libp2p/interface'
+
+export interface TokenBucketParams {
+  /** Sustained rate, in bytes per second. */
+  rateBytesPerSec: number
+  /** Most bytes that may go at once after an idle period. @default a quarter second of rate, at least 16 KiB */
+  burstBytes: number
+}
+
+export interface TokenBucketState {
+  /** Tokens (bytes) available; negative while reservations are waiting. */
+  tokens: number
+  /** When `tokens` was last brought up to date, in ms. */
+  atMs: number
+}
+
+export interface Reservation {
+  state: TokenBucketState
+  /** How long to wait before sending the reserved bytes, in ms (0: send now). */
+  waitMs: number
+}
+
+/** Refills the bucket up to `now`, takes `bytes`, and says how long the caller must wait. */
+export function reserveTokens (state: TokenBucketState, params: TokenBucketParams, bytes: number, nowMs: number): Reservation {
+  const elapsedMs = Math.max(0, nowMs - state.atMs)
+  const refilled = Math.min(params.burstBytes, state.tokens + elapsedMs * params.rateBytesPerSec / 1000)
+  const tokens = refilled - Math.max(0, bytes)
+  const waitMs = tokens >= 0 ? 0 : Math.ceil(-tokens * 1000 / params.rateBytesPerSec)
+  return { state: { tokens, atMs: Math.max(state.atMs, nowMs) }, waitMs }
+}
+
+/** Checks and completes bucket parameters; throws {@link ConfigError} on a rate that cannot work. */
+export function tokenBucketParams (rateBytesPerSec: number, burstBytes?: number): TokenBucketParams {
+  if (!Number.isFinite(rateBytesPerSec) || rateBytesPerSec <= 0) {
+    throw new ConfigError(`a rate limit must be a positive number of bytes per second, not ${rateBytesPerSec}`)
+  }
+  const burst = burstBytes ?? Math.max(16 * 1024, rateBytesPerSec / 4)
+  if (!Number.isFinite(burst) || burst <= 0) throw new ConfigError(`a burst must be a positive number of bytes, not ${burst}`)
+  return { rateBytesPerSec, burstBytes: burst }
+}
+
+/** Something that paces bytes: a {@link TokenBucket}, or a chain of them. */
+export interface RateLimiter {
+  /** Resolves when `bytes` may be sent (or have been received); rejects if the signal aborts. */
+  take(bytes: number, options?: AbortOptions): Promise<void>
+}
+
+/** A byte-rate limiter shared by everything that sends (or receives) on one node. */
+export class TokenBucket implements RateLimiter {
+  readonly params: TokenBucketParams
+  private state: TokenBucketState
+  private readonly clock: Clock
+
+  constructor (clock: Clock, rateBytesPerSec: number, burstBytes?: number) {
+    this.clock = clock
+    this.params = tokenBucketParams(rateBytesPerSec, burstBytes)
+    this.state = { tokens: this.params.burstBytes, atMs: clock.now() }
+  }
+
+  async take (bytes: number, options: AbortOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted()
+    const r = reserveTokens(this.state, this.params, bytes, this.clock.now())
+    this.state = r.state
+    if (r.waitMs === 0) return
+    try {
+      await this.clock.sleep(r.waitMs, options)
+    } catch (err) {
+      // Nothing was sent: give the reservation back so callers queued behind it are not delayed.
+      this.state = { ...this.state, tokens: this.state.tokens + bytes }
+      throw err
+    }
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * Where the model store meets the inference runtime: activating NAME@VERSION fetches the package
+ * if needed, loads it under its limits, moves traffic to it (hot swap), records it as the store's
+ * active version (the previous one is kept for rollback), and persists the choice so a restarted
+ * node serves the same models. The manual path (`tutti model activate`) and, later, rollouts use
+ * this same code.
+ */
+import { readFile } from 'node:fs/promises'
+import { AdminErrorCode, AdminRequestError } from '../../protocols/admin/index.js'
+import { isTuttiError, TuttiError } from '../errors.js'
+import { writeFileAtomic } from '../fs.js'
+import { InferenceErrorCode } from '../inference/errors.js'
+import { ModelErrorCode } from '../models/errors.js'
+import type { AdminHandler } from '../../protocols/admin/index.js'
+import type { HeartbeatModel } from '../../protocols/heartbeat/index.js'
+import type { InferenceRuntime, VersionStatus } from '../inference/runtime.js'
+import type { ResourceLimits } from '../inference/limits.js'
+import type { Logger } from '../logger.js'
+import type { ModelService } from '../models/service.js'
+import type { VerifiedManifest } from '../models/types.js'
+import type { AbortOptions } from '@libp2p/interface'
+
+export interface ServingComponents {
+  runtime: InferenceRuntime
+  /** Absent on a node without a model store: nothing can be activated. */
+  models?: ModelService
+  logger: Logger
+}
+
+export interface ServingInit {
+  /** Where activations persist across restarts (JSON). Without it they do not. */
+  stateFile?: string
+}
+
+interface Activation {
+  version: string
+  cid: string
+  limits: ResourceLimits
+}
+
+interface ServingState {
+  version: 1
+  active: Record<string, Activation>
+}
+
+const MAX_STATE_BYTES = 1024 * 1024
+
+export class ServingError extends TuttiError {
+  constructor (code: string, message: string, options: { cause?: unknown } = {}) {
+    super(code, message, options)
+    this.name = 'ServingError'
+  }
+}
+
+export interface ActivationResult {
+  name: string
+  version: string
+  cid: string
+  previous?: string
+  status: VersionStatus
+}
+
+export class Serving {
+  private readonly components: ServingComponents
+  private readonly init: ServingInit
+  private readonly log: Logger
+  private state: ServingState = { version: 1, active: {} }
+
+  constructor (components: ServingComponents, init: ServingInit = {}) {
+    this.components = components
+    this.init = init
+    this.log = components.logger.child('serving')
+  }
+
+  /** Loads persisted activations and brings each back (failures are logged, not fatal). */
+  async restore (options: AbortOptions = {}): Promise<void> {
+    if (this.init.stateFile == null) return
+    try {
+      const raw = await readFile(this.init.stateFile)
+      if (raw.byteLength > MAX_STATE_BYTES) throw new Error(`larger than ${MAX_STATE_BYTES} bytes`)
+      const doc = JSON.parse(raw.toString('utf8')) as ServingState
+      if (doc?.version !== 1 || typeof doc.active !== 'object') throw new Error('not a serving state file')
+      this.state = doc
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+      this.log.error('ignoring unreadable serving state', { file: this.init.stateFile, err })
+      return
+    }
+    for (const [name, a] of Object.entries(this.state.active)) {
+      try {
+        await this.activate(`${name}@${a.version}`, a.limits, options)
+      } catch (err) {
+        this.log.error('could not restore an active model', { model: `${name}@${a.version}`, err })
+      }
+    }
+  }
+
+  /** Activates a model version (fetching it first if this node lacks it). */
+  async activate (ref: string, limits: ResourceLimits = {}, options: AbortOptions = {}): Promise<ActivationResult> {
+    const models = this.requireModels()
+    let verified: VerifiedManifest
+    const cid = models.resolveCid(ref)
+    if (!models.store.isComplete(cid)) {
+      this.log.info('fetching a model to activate it', { ref, cid })
+      await models.pull(cid, options)
+    }
+    verified = models.store.resolve(cid)
+    const path = models.store.modelPath(cid)
+    if (path == null) throw new ServingError(ModelErrorCode.ModelIncomplete, `${ref} is not complete on this node`)
+    const m = verified.manifest
+    const status = await this.components.runtime.activate({ ...m, path }, limits, options)
+    const { previous } = await models.store.setActive(m.name, m.version, options)
+    this.state.active[m.name] = { version: m.version, cid, limits }
+    await this.save()
+    // Retention: keep the active and the previous version; older ones go.
+    await models.store.gc({ protect: [cid] }).catch(err => { this.log.warn('model gc failed', { err }) })
+    verified = models.store.resolve(cid)
+    const prev = previous != null ? models.store.list().find(e => e.cid === previous) : undefined
+    this.log.info('model active', { model: `${m.name}@${m.version}`, cid, previous: prev?.version })
+    return { name: m.name, version: m.version, cid, previous: prev?.version, status }
+  }
+
+  /** Stops serving a model (every loaded version of it). */
+  async deactivate (name: string, options: AbortOptions = {}): Promise<void> {
+    await this.components.runtime.deactivate(name, undefined, options)
+    delete this.state.active[name]
+    await this.save()
+    this.log.info('model deactivated', { model: name })
+  }
+
+  /** Runs `ref` as a shadow beside the active version of its model on a sampled fraction. */
+  async shadow (ref: string, fraction: number, limits: ResourceLimits = {}, options: AbortOptions = {}): Promise<VersionStatus> {
+    const models = this.requireModels()
+    const cid = models.resolveCid(ref)
+    if (!models.store.isComplete(cid)) await models.pull(cid, options)
+    const m = models.store.resolve(cid).manifest
+    const path = models.store.modelPath(cid)!
+    return await this.components.runtime.shadow({ ...m, path }, limits, { ...options, fraction })
+  }
+
+  /** Heartbeat entries: held models from the store with the runtime's summaries merged in. */
+  heartbeatModels (): HeartbeatModel[] {
+    const held = this.components.models?.heartbeatModels() ?? []
+    const summary = this.components.runtime.summary()
+    return held.map(m => {
+      const s = summary[`${m.name}@${m.version}`]
+      return s == null ? m : { ...m, stats: s }
+    })
+  }
+
+  adminHandlers (): Record<string, AdminHandler> {
+    const ref = (params: Record<string, unknown>): string => {
+      if (typeof params.ref !== 'string' || params.ref.length === 0 || params.ref.length > 200) throw new AdminRequestError(AdminErrorCode.BadRequest, 'ref must be NAME@VERSION, NAME or a manifest CID')
+      return params.ref
+    }
+    const limits = (params: Record<string, unknown>): ResourceLimits => {
+      const out: ResourceLimits = {}
+      for (const k of ['cpu', 'memory'] as const) {
+        const v = params[k]
+        if (v === undefined || v === null) continue
+        if (typeof v !== 'string' && typeof v !== 'number') throw new AdminRequestError(AdminErrorCode.BadRequest, `${k} must be a quantity like "500m" or "256Mi"`)
+        out[k] = v
+      }
+      return out
+    }
+    return {
+      'model.activate': async (params, ctx) => await adminErrors(async () => await this.activate(ref(params), limits(params), { signal: ctx.signal })),
+      'model.deactivate': async (params, ctx) => await adminErrors(async () => {
+        if (typeof params.name !== 'string' || params.name.length === 0) throw new AdminRequestError(AdminErrorCode.BadRequest, 'name must be a model name')
+        await this.deactivate(params.name, { signal: ctx.signal })
+        return { name: params.name }
+      }),
+      'model.shadow': async (params, ctx) => await adminErrors(async () => {
+        const fraction = params.fraction ?? 0.1
+        if (typeof fraction !== 'number') throw new AdminRequestError(AdminErrorCode.BadRequest, 'fraction must be a number between 0 and 1')
+        return await this.shadow(ref(params), fraction, limits(params), { signal: ctx.signal })
+      })
+    }
+  }
+
+  private requireModels (): ModelService {
+    if (this.components.models == null) throw new ServingError('ERR_NO_MODEL_STORE', 'this node keeps no models (it runs without a data directory)')
+    return this.components.models
+  }
+
+  private async save (): Promise<void> {
+    if (this.init.stateFile == null) return
+    await writeFileAtomic(this.init.stateFile, JSON.stringify(this.state, null, 2) + '\n')
+  }
+}
+
+async function adminErrors<T> (fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (err) {
+    if (err instanceof AdminRequestError || !isTuttiError(err)) throw err
+    if (err.code === ModelErrorCode.ModelNotFound || err.code === InferenceErrorCode.ModelNotFound) throw new AdminRequestError(AdminErrorCode.NotFound, err.message, { cause: err })
+    if (err.code === InferenceErrorCode.InvalidInput || err.code === InferenceErrorCode.InvalidLimit) throw new AdminRequestError(AdminErrorCode.BadRequest, err.message, { cause: err })
+    throw new AdminRequestError(err.code, err.message, { cause: err })
+  }
+}

@@ -1,0 +1,493 @@
+/**
+ * The serving side of `/tutti/chunks/1.0.0`: one request per stream, read with a size limit and a
+ * count limit before anything is decoded, answered from the node's store. A node serves only what
+ * its store holds verified, and serves it while it is still downloading the rest.
+ */
+import { pbStream } from '@libp2p/utils'
+import { isManifestCid, isRawCid } from '../../node/models/cid.js'
+import { decodeBitfield, encodeBitfield } from './bitfield.js'
+import {
+  CHUNKS_PROTOCOL, CHUNKS_VERSION, DEFAULT_MAX_QUEUED_UPLOADS, DEFAULT_MAX_STREAMS_PER_PEER, DEFAULT_MAX_STREAMS_TOTAL,
+  DEFAULT_PIECE_BYTES, DEFAULT_SEED_MAX_OFFERS, DEFAULT_SEED_OFFER_PER_PEER, DEFAULT_SEED_OFFER_TTL_MS, DEFAULT_UPLOAD_SLOTS,
+  HAVE_RECHECK_MS, MAX_CHUNKS_PER_REQUEST, MAX_HAVE_WAIT_MS, MAX_PIECE_BYTES, MAX_REQUEST_BYTES, REQUEST_READ_TIMEOUT_MS,
+  WRITE_TIMEOUT_MS
+} from './constants.js'
+import { ChunkErrorCode, ChunkTimeoutError } from './errors.js'
+import { emptyOfferState, planOffer, recordOffer, serving, takeOffer } from './offers.js'
+import { ChunkRequest, ChunkResponse } from './pb/chunks.js'
+import { Slots } from './slots.js'
+import { Watchdog } from './watchdog.js'
+import { ConfigError } from '../../node/errors.js'
+import { equals } from 'uint8arrays/equals'
+import type { SeedOfferParams, SeedOfferState } from './offers.js'
+import type { Clock } from '../../node/clock.js'
+import type { Logger } from '../../node/logger.js'
+import type { ChunkStore, VerifiedManifest } from '../../node/models/types.js'
+import type { RateLimiter } from '../../node/ratelimit/token-bucket.js'
+import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import type { ProtobufStream } from '@libp2p/utils'
+
+export interface ChunkServerComponents {
+  libp2p: Pick<Libp2p, 'handle' | 'unhandle'>
+  store: ChunkStore
+  clock: Clock
+  logger: Logger
+  /** Paces every byte of chunk data this node sends (its upload cap). */
+  uploadLimiter?: RateLimiter
+  /** @default Math.random */
+  random?: () => number
+}
+
+export interface ChunkServerInit {
+  /** @default DEFAULT_MAX_STREAMS_PER_PEER */
+  maxStreamsPerPeer?: number
+  /** @default DEFAULT_MAX_STREAMS_TOTAL */
+  maxStreamsTotal?: number
+  /** @default MAX_CHUNKS_PER_REQUEST */
+  maxChunksPerRequest?: number
+  /** @default MAX_REQUEST_BYTES */
+  maxRequestBytes?: number
+  /** Chunk data per frame, in bytes. @default DEFAULT_PIECE_BYTES */
+  pieceBytes?: number
+  /** Chunks sent at once. @default DEFAULT_UPLOAD_SLOTS */
+  uploadSlots?: number
+  /** Chunk requests waiting for a slot before new ones are answered busy. @default DEFAULT_MAX_QUEUED_UPLOADS */
+  maxQueuedUploads?: number
+  /**
+   * When this node holds a whole model and a peer says which chunks it cannot get elsewhere,
+   * offer that peer only a few of those, least offered first (see offers.ts). @default true
+   */
+  superSeed?: boolean
+  /** @default DEFAULT_SEED_OFFER_PER_PEER */
+  seedOfferPerPeer?: number
+  /** @default DEFAULT_SEED_MAX_OFFERS */
+  seedMaxOffers?: number
+  /** @default DEFAULT_SEED_OFFER_TTL_MS */
+  seedOfferTtlMs?: number
+}
+
+/** What a server has sent since it started. */
+export interface ChunkServerStats {
+  activeStreams: number
+  chunksSent: number
+  /** Chunk data bytes sent (frames' overhead not included). */
+  bytesSent: number
+  /** Requests answered ERR_CHUNKS_BUSY. */
+  busy: number
+  /** Requests refused as malformed, too large or over the count limit. */
+  refused: number
+  /** Chunk data bytes sent per peer. */
+  bytesByPeer: Record<string, number>
+}
+
+interface SeedState {
+  offers: SeedOfferState
+  rank: number[]
+  indexesByCid: Map<string, number[]>
+}
+
+const MAX_SEED_STATES = 16
+const MAX_HELD_CACHE = 64
+/** How long a complete manifest's bitfield is remembered, in ms (chunkStored() does not change it). */
+const COMPLETE_CACHE_MS = 10_000
+/** How long a partial manifest's bitfield is remembered, in ms, unless chunkStored() says otherwise. */
+const PARTIAL_CACHE_MS = 250
+
+type Resolved = Required<ChunkServerInit>
+
+function resolveInit (init: ChunkServerInit): Resolved {
+  const r: Resolved = {
+    maxStreamsPerPeer: init.maxStreamsPerPeer ?? DEFAULT_MAX_STREAMS_PER_PEER,
+    maxStreamsTotal: init.maxStreamsTotal ?? DEFAULT_MAX_STREAMS_TOTAL,
+    maxChunksPerRequest: init.maxChunksPerRequest ?? MAX_CHUNKS_PER_REQUEST,
+    maxRequestBytes: init.maxRequestBytes ?? MAX_REQUEST_BYTES,
+    pieceBytes: init.pieceBytes ?? DEFAULT_PIECE_BYTES,
+    uploadSlots: init.uploadSlots ?? DEFAULT_UPLOAD_SLOTS,
+    maxQueuedUploads: init.maxQueuedUploads ?? DEFAULT_MAX_QUEUED_UPLOADS,
+    superSeed: init.superSeed ?? true,
+    seedOfferPerPeer: init.seedOfferPerPeer ?? DEFAULT_SEED_OFFER_PER_PEER,
+    seedMaxOffers: init.seedMaxOffers ?? DEFAULT_SEED_MAX_OFFERS,
+    seedOfferTtlMs: init.seedOfferTtlMs ?? DEFAULT_SEED_OFFER_TTL_MS
+  }
+  const positive = ['maxStreamsPerPeer', 'maxStreamsTotal', 'maxChunksPerRequest', 'maxRequestBytes', 'pieceBytes', 'uploadSlots', 'seedOfferPerPeer', 'seedMaxOffers', 'seedOfferTtlMs'] as const
+  for (const k of positive) {
+    if (!Number.isSafeInteger(r[k]) || r[k] < 1) throw new ConfigError(`chunk server ${k} must be a positive integer, not ${r[k]}`)
+  }
+  if (!Number.isSafeInteger(r.maxQueuedUploads) || r.maxQueuedUploads < 0) throw new ConfigError(`chunk server maxQueuedUploads must be an integer >= 0, not ${r.maxQueuedUploads}`)
+  if (r.pieceBytes > MAX_PIECE_BYTES) throw new ConfigError(`chunk server pieceBytes must be at most ${MAX_PIECE_BYTES}, not ${r.pieceBytes}`)
+  if (r.maxChunksPerRequest > MAX_CHUNKS_PER_REQUEST) throw new ConfigError(`chunk server maxChunksPerRequest must be at most ${MAX_CHUNKS_PER_REQUEST}`)
+  return r
+}
+
+/** A request this server refuses, with the code it answers. */
+class Refusal extends Error {
+  constructor (readonly code: string, message: string) {
+    super(message)
+  }
+}
+
+/**
+ * Serves `/tutti/chunks/1.0.0` from a {@link ChunkStore}: which chunks of a manifest it holds, the
+ * manifest envelope, and chunks as runs of small frames, paced by the upload limiter. Streams are
+ * bounded per peer and in total; chunk sends are bounded by upload slots.
+ */
+export class ChunkServer {
+  private readonly components: ChunkServerComponents
+  private readonly init: Resolved
+  private readonly log: Logger
+  private readonly slots: Slots
+  private readonly streamsByPeer = new Map<string, number>()
+  private readonly active = new Set<Stream>()
+  private readonly seeds = new Map<string, SeedState>()
+  private readonly heldCache = new Map<string, { untilMs: number, held: boolean[] }>()
+  /** Long-polling HAVE askers per manifest, woken when what they might be offered changes. */
+  private readonly watchers = new Map<string, Set<() => void>>()
+  private readonly counters = { chunksSent: 0, bytesSent: 0, busy: 0, refused: 0 }
+  private readonly bytesByPeer = new Map<string, number>()
+  private controller = new AbortController()
+  private running = false
+
+  constructor (components: ChunkServerComponents, init: ChunkServerInit = {}) {
+    this.components = components
+    this.init = resolveInit(init)
+    this.log = components.logger.child('chunks')
+    this.slots = new Slots(this.init.uploadSlots, this.init.maxQueuedUploads)
+  }
+
+  async start (): Promise<void> {
+    if (this.running) return
+    this.controller = new AbortController()
+    await this.components.libp2p.handle(CHUNKS_PROTOCOL, async (stream, connection) => { await this.handle(stream, connection) }, {
+      // Our own limit answers ERR_CHUNKS_BUSY; libp2p's only resets. Keep libp2p's above ours.
+      maxInboundStreams: this.init.maxStreamsPerPeer * 2
+    })
+    this.running = true
+  }
+
+  async stop (): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    await this.components.libp2p.unhandle(CHUNKS_PROTOCOL)
+    this.controller.abort(new Error('chunk server stopped'))
+    for (const stream of this.active) stream.abort(new Error('chunk server stopped'))
+    this.active.clear()
+  }
+
+  /**
+   * Tells the server that this node stored a chunk of `manifestCid`, so peers waiting on a HAVE
+   * hear of it at once. Without these calls they hear of it on their next poll.
+   */
+  chunkStored (manifestCid: string): void {
+    const cached = this.heldCache.get(manifestCid)
+    if (cached != null && !cached.held.every(Boolean)) this.heldCache.delete(manifestCid)
+    this.changed(manifestCid)
+  }
+
+  private changed (manifestCid: string): void {
+    for (const wake of this.watchers.get(manifestCid) ?? []) wake()
+  }
+
+  stats (): ChunkServerStats {
+    return {
+      activeStreams: this.active.size,
+      ...this.counters,
+      bytesByPeer: Object.fromEntries(this.bytesByPeer)
+    }
+  }
+
+  /** Handles one inbound stream. Public so a node can mount it itself; `start()` registers it. */
+  async handle (stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer.toString()
+    const pb = pbStream(stream, { maxDataLength: this.init.maxRequestBytes })
+    const perPeer = this.streamsByPeer.get(peer) ?? 0
+    if (!this.running || perPeer >= this.init.maxStreamsPerPeer || this.active.size >= this.init.maxStreamsTotal) {
+      this.counters.busy++
+      await this.answerError(stream, pb, ChunkErrorCode.Busy, `busy: ${this.active.size} streams open, ${perPeer} from you`)
+      return
+    }
+    this.streamsByPeer.set(peer, perPeer + 1)
+    this.active.add(stream)
+    const watchdog = new Watchdog(this.components.clock, REQUEST_READ_TIMEOUT_MS, () => new ChunkTimeoutError('the peer sent no request in time'), this.controller.signal)
+    // A reset by the asker ends the work at once (a wait for tokens or a slot included).
+    const onClose = (): void => { watchdog.abort(new Error('the stream closed')) }
+    stream.addEventListener('close', onClose)
+    try {
+      let req: ChunkRequest
+      try {
+        req = await pb.read(ChunkRequest, { signal: watchdog.signal, limits: { chunkCids: this.init.maxChunksPerRequest } })
+      } catch (err) {
+        if (watchdog.signal.aborted) throw err
+        const refusal = readRefusal(err, this.init)
+        this.counters.refused++
+        this.log.debug('refused a chunk request', { peer, code: refusal.code, err })
+        await this.answerError(stream, pb, refusal.code, refusal.message)
+        return
+      }
+      try {
+        await this.serve(req, peer, pb, watchdog)
+      } catch (err) {
+        if (!(err instanceof Refusal)) throw err
+        if (err.code !== ChunkErrorCode.NotFound && err.code !== ChunkErrorCode.Busy) this.counters.refused++
+        if (err.code === ChunkErrorCode.Busy) this.counters.busy++
+        await this.answerError(stream, pb, err.code, err.message)
+        return
+      }
+      await stream.close({ signal: watchdog.signal })
+    } catch (err) {
+      this.log.debug('chunk stream ended early', { peer, err })
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    } finally {
+      watchdog.stop()
+      stream.removeEventListener('close', onClose)
+      this.active.delete(stream)
+      const n = (this.streamsByPeer.get(peer) ?? 1) - 1
+      if (n <= 0) this.streamsByPeer.delete(peer)
+      else this.streamsByPeer.set(peer, n)
+    }
+  }
+
+  private async serve (req: ChunkRequest, peer: string, pb: ProtobufStream<Stream>, watchdog: Watchdog): Promise<void> {
+    if (req.version === 0 || req.version > CHUNKS_VERSION) {
+      throw new Refusal(ChunkErrorCode.UnsupportedVersion, `chunk request version ${req.version} is not supported (this peer speaks ${CHUNKS_VERSION})`)
+    }
+    const write = async (res: Partial<ChunkResponse>): Promise<void> => {
+      await pb.write(response(res), ChunkResponse, { signal: watchdog.signal })
+      watchdog.kick()
+    }
+    switch (req.kind) {
+      case ChunkRequest.Kind.HAVE: {
+        const manifest = await this.manifest(req.manifestCid)
+        await write(await this.haveWhenChanged(manifest, req, peer, watchdog))
+        return
+      }
+      case ChunkRequest.Kind.MANIFEST: {
+        const manifest = await this.manifest(req.manifestCid)
+        await write({ envelope: manifest.envelope as Uint8Array<ArrayBuffer> })
+        return
+      }
+      case ChunkRequest.Kind.CHUNKS:
+        await this.sendChunks(req, peer, write, watchdog)
+        return
+      default:
+        throw new Refusal(ChunkErrorCode.BadRequest, `unknown request kind ${String(req.kind)}`)
+    }
+  }
+
+  private async manifest (cid: string): Promise<VerifiedManifest> {
+    if (!isManifestCid(cid)) throw new Refusal(ChunkErrorCode.BadRequest, 'manifest_cid is not a manifest CID')
+    const manifest = await this.components.store.getManifest(cid, { signal: this.controller.signal })
+    if (manifest == null) throw new Refusal(ChunkErrorCode.NotFound, `this peer does not hold manifest ${cid}`)
+    return manifest
+  }
+
+  /**
+   * The HAVE answer; with `wait_ms`, held back until it differs from `known` (the asker's last
+   * answer) or the wait is over: a long poll, so askers hear of new chunks at once.
+   */
+  private async haveWhenChanged (vm: VerifiedManifest, req: ChunkRequest, peer: string, watchdog: Watchdog): Promise<Partial<ChunkResponse>> {
+    const waitMs = Math.min(req.waitMs, MAX_HAVE_WAIT_MS)
+    const deadline = this.components.clock.now() + waitMs
+    for (let first = true; ; first = false) {
+      watchdog.kick()
+      const now = this.components.clock.now()
+      const answer = await this.have(vm, req, peer, now < deadline ? req.known : undefined, first)
+      if (answer != null) return answer
+      await this.waitForChange(vm.cid, Math.min(HAVE_RECHECK_MS, deadline - now), watchdog.signal)
+    }
+  }
+
+  private async waitForChange (manifestCid: string, ms: number, signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted()
+    let set = this.watchers.get(manifestCid)
+    if (set == null) this.watchers.set(manifestCid, set = new Set())
+    const watchers = set
+    await new Promise<void>(resolve => {
+      const done = (): void => {
+        timer.cancel()
+        watchers.delete(done)
+        signal.removeEventListener('abort', done)
+        resolve()
+      }
+      const timer = this.components.clock.setTimeout(done, ms)
+      watchers.add(done)
+      signal.addEventListener('abort', done, { once: true })
+    })
+    if (watchers.size === 0) this.watchers.delete(manifestCid)
+    signal.throwIfAborted()
+  }
+
+  /**
+   * The HAVE answer, or undefined when its bitfield equals `unlessEqual` (nothing new to say).
+   * A seed makes new offers only on a request's first look: later, while it waits, the asker's
+   * `have` and `want` are stale, so it only says "ask again" (refresh) when it could offer more.
+   */
+  private async have (vm: VerifiedManifest, req: ChunkRequest, peer: string, unlessEqual: Uint8Array | undefined, first: boolean): Promise<Partial<ChunkResponse> | undefined> {
+    const chunks = vm.manifest.chunks
+    const count = chunks.length
+    const held = await this.held(vm)
+    const complete = held.every(Boolean)
+    if (complete && this.init.superSeed && req.want.byteLength > 0) {
+      let has: boolean[], wants: boolean[]
+      try {
+        has = req.have.byteLength > 0 ? decodeBitfield(req.have, count, 'have') : new Array<boolean>(count).fill(false)
+        wants = decodeBitfield(req.want, count, 'want')
+      } catch (err) {
+        throw new Refusal(ChunkErrorCode.BadRequest, (err as Error).message)
+      }
+      const seed = this.seedState(vm)
+      const now = this.components.clock.now()
+      const ask = { peer, has, wants }
+      const plan = planOffer(seed.offers, ask, this.offerParams(), seed.rank, now)
+      if (!first) {
+        const open = new Set(plan.offer.filter(i => !plan.fresh.includes(i)))
+        const bitfield = encodeBitfield(count, i => open.has(i)) as Uint8Array<ArrayBuffer>
+        if (plan.fresh.length === 0 && unlessEqual != null && equals(bitfield, unlessEqual)) return undefined
+        return { chunkCount: count, bitfield, complete: true, refresh: plan.fresh.length > 0 }
+      }
+      const offered = new Set(plan.offer)
+      const bitfield = encodeBitfield(count, i => offered.has(i)) as Uint8Array<ArrayBuffer>
+      if (unlessEqual != null && equals(bitfield, unlessEqual)) return undefined
+      seed.offers = recordOffer(seed.offers, ask, plan, this.offerParams(), now)
+      return { chunkCount: count, bitfield, complete: true }
+    }
+    const bitfield = encodeBitfield(count, i => held[i] === true) as Uint8Array<ArrayBuffer>
+    if (unlessEqual != null && equals(bitfield, unlessEqual)) return undefined
+    return { chunkCount: count, bitfield, complete }
+  }
+
+  /** Which chunks of a manifest the store holds, remembered briefly (long polls ask often). */
+  private async held (vm: VerifiedManifest): Promise<boolean[]> {
+    const now = this.components.clock.now()
+    const cached = this.heldCache.get(vm.cid)
+    if (cached != null && cached.untilMs > now) return cached.held
+    const held = await Promise.all(vm.manifest.chunks.map(async cid => await this.components.store.hasChunk(cid, { signal: this.controller.signal })))
+    this.heldCache.delete(vm.cid)
+    if (this.heldCache.size >= MAX_HELD_CACHE) this.heldCache.delete(this.heldCache.keys().next().value!)
+    this.heldCache.set(vm.cid, { untilMs: now + (held.every(Boolean) ? COMPLETE_CACHE_MS : PARTIAL_CACHE_MS), held })
+    return held
+  }
+
+  private offerParams (): SeedOfferParams {
+    return { perPeer: this.init.seedOfferPerPeer, maxOpen: this.init.seedMaxOffers, ttlMs: this.init.seedOfferTtlMs }
+  }
+
+  private seedState (vm: VerifiedManifest): SeedState {
+    let s = this.seeds.get(vm.cid)
+    if (s == null) {
+      const count = vm.manifest.chunks.length
+      const random = this.components.random ?? Math.random
+      const rank = Array.from({ length: count }, (_, i) => i)
+      for (let i = count - 1; i > 0; i--) {
+        const j = Math.floor(random() * (i + 1))
+        ;[rank[i], rank[j]] = [rank[j]!, rank[i]!]
+      }
+      const indexesByCid = new Map<string, number[]>()
+      vm.manifest.chunks.forEach((cid, i) => { indexesByCid.set(cid, [...(indexesByCid.get(cid) ?? []), i]) })
+      s = { offers: emptyOfferState(count), rank, indexesByCid }
+      if (this.seeds.size >= MAX_SEED_STATES) this.seeds.delete(this.seeds.keys().next().value!)
+      this.seeds.set(vm.cid, s)
+    }
+    return s
+  }
+
+  private async sendChunks (req: ChunkRequest, peer: string, write: (res: Partial<ChunkResponse>) => Promise<void>, watchdog: Watchdog): Promise<void> {
+    if (req.chunkCids.length === 0) throw new Refusal(ChunkErrorCode.BadRequest, 'a chunk request must name at least one chunk')
+    const bad = req.chunkCids.findIndex(c => !isRawCid(c))
+    if (bad >= 0) throw new Refusal(ChunkErrorCode.BadRequest, `chunk_cids[${bad}] is not a chunk CID`)
+    if (!this.slots.canQueue()) throw new Refusal(ChunkErrorCode.Busy, 'busy: every upload slot is taken and the queue is full')
+    // An offer is taken once asked for, so the asker's next HAVE may bring new ones while this
+    // runs; until sent, the chunk still counts against what the seed commits to.
+    const seed = this.seeds.get(req.manifestCid)
+    let pending = 0
+    if (seed != null) {
+      for (const cid of req.chunkCids) {
+        for (const i of seed.indexesByCid.get(cid) ?? []) seed.offers = takeOffer(seed.offers, peer, i)
+        seed.offers = serving(seed.offers, 1)
+        pending++
+      }
+      // The asker took offers: it has room for new ones.
+      this.changed(req.manifestCid)
+    }
+    try {
+      await this.sendEach(req, peer, write, watchdog, () => {
+        if (seed != null && pending > 0) {
+          pending--
+          seed.offers = serving(seed.offers, -1)
+          this.changed(req.manifestCid)
+        }
+      })
+    } finally {
+      for (; seed != null && pending > 0; pending--) seed.offers = serving(seed.offers, -1)
+      this.changed(req.manifestCid)
+    }
+  }
+
+  private async sendEach (req: ChunkRequest, peer: string, write: (res: Partial<ChunkResponse>) => Promise<void>, watchdog: Watchdog, sent: () => void): Promise<void> {
+    for (const [index, cid] of req.chunkCids.entries()) {
+      const bytes = await this.components.store.getChunk(cid, { signal: watchdog.signal })
+      if (bytes == null) {
+        sent()
+        await write({ index, missing: true })
+        continue
+      }
+      const release = await this.slots.acquire(watchdog.signal)
+      try {
+        for (let offset = 0; offset < bytes.byteLength || offset === 0; offset += this.init.pieceBytes) {
+          const data = bytes.subarray(offset, offset + this.init.pieceBytes)
+          await this.components.uploadLimiter?.take(data.byteLength, { signal: watchdog.signal })
+          await write({ index, offset, total: bytes.byteLength, data: data as Uint8Array<ArrayBuffer> })
+          this.counters.bytesSent += data.byteLength
+          this.bytesByPeer.set(peer, (this.bytesByPeer.get(peer) ?? 0) + data.byteLength)
+          if (bytes.byteLength === 0) break
+        }
+      } finally {
+        release()
+      }
+      this.counters.chunksSent++
+      sent()
+    }
+  }
+
+  private async answerError (stream: Stream, pb: ProtobufStream<Stream>, code: string, message: string): Promise<void> {
+    const watchdog = new Watchdog(this.components.clock, WRITE_TIMEOUT_MS, () => new ChunkTimeoutError('the peer did not take the error answer'), this.controller.signal)
+    try {
+      await pb.write(response({ errorCode: code, errorMessage: message }), ChunkResponse, { signal: watchdog.signal })
+      await stream.close({ signal: watchdog.signal })
+    } catch (err) {
+      this.log.debug('could not deliver an error answer', { code, err })
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    } finally {
+      watchdog.stop()
+    }
+  }
+}
+
+function response (res: Partial<ChunkResponse>): ChunkResponse {
+  return {
+    errorCode: '',
+    errorMessage: '',
+    chunkCount: 0,
+    bitfield: new Uint8Array(),
+    complete: false,
+    envelope: new Uint8Array(),
+    index: 0,
+    offset: 0,
+    total: 0,
+    data: new Uint8Array(),
+    missing: false,
+    refresh: false,
+    ...res
+  }
+}
+
+/** Why a request could not be read: too large (checked before decoding), too many CIDs, or garbage. */
+function readRefusal (err: unknown, init: Resolved): Refusal {
+  const e = err as { name?: string, code?: string, message?: string }
+  if (e?.name === 'InvalidDataLengthError' || e?.name === 'InvalidDataLengthLengthError') {
+    return new Refusal(ChunkErrorCode.RequestTooLarge, `request is larger than ${init.maxRequestBytes} bytes`)
+  }
+  if (e?.name === 'MaxLengthError') {
+    return new Refusal(ChunkErrorCode.TooManyChunks, `a request may ask for at most ${init.maxChunksPerRequest} chunks`)
+  }
+  return new Refusal(ChunkErrorCode.BadRequest, `request could not be read: ${e?.message ?? String(err)}`)
+}

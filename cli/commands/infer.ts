@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises'
-import { parse, str } from '../args.js'
+import { list, parse, str } from '../args.js'
 import { connectionFrom, CONNECTION_OPTIONS, withPeer } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
 import type { CliIO } from '../io.js'
@@ -10,6 +10,7 @@ export const INFER_HELP = `Run an inference on the attached peer.
 Usage:
   tutti infer NAME [--version V] --input FILE.json     an Open Inference Protocol request body
   tutti infer NAME [--version V] --sample               the sample input packed with the model
+  --output NAME   return only this output (repeatable)
 
 FILE.json is a KServe v2 / OIP inference request: {"inputs": [{"name", "shape", "datatype",
 "data"}], "outputs": [{"name"}]} ('-' reads it from stdin). The answer is the OIP response JSON.
@@ -47,7 +48,7 @@ async function readInput (file: string): Promise<unknown> {
 }
 
 export async function inferCommand (args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(args, { ...CONNECTION_OPTIONS, version: { type: 'string' }, input: { type: 'string', short: 'i' }, sample: { type: 'boolean' } }, 'infer')
+  const { values, positionals } = parse(args, { ...CONNECTION_OPTIONS, version: { type: 'string' }, input: { type: 'string', short: 'i' }, sample: { type: 'boolean' }, output: { type: 'string', multiple: true } }, 'infer')
   if (values.help === true) {
     io.out(INFER_HELP)
     return 0
@@ -67,6 +68,8 @@ export async function inferCommand (args: string[], io: CliIO): Promise<number> 
       const d = await ask<{ manifest: ModelManifest }>('models.get', { ref: version != null ? `${model}@${version}` : model })
       request = { inputs: Object.entries(d.manifest.sampleInput).map(([name, t]) => ({ name, ...t })) }
     }
+    const outputs = list(values.output)
+    if (outputs.length > 0) request = { ...request, outputs: outputs.map(name => ({ name })) }
     return await ask('infer', { ...request, model, version })
   })
   io.out(JSON.stringify(response, null, 2) + '\n')

@@ -50,16 +50,21 @@ export function formatNodes (list: NodesList, format: 'table' | 'wide' | 'json')
   if (format === 'json') return JSON.stringify(list, null, 2) + '\n'
   const wide = format === 'wide'
   const headers = wide
-    ? ['PEER', 'STATUS', 'LAST-SEEN', 'UPTIME', 'BATTERY', 'ARCH', 'CPUS', 'MEM-FREE', 'VERSION', 'INTERVAL', 'LABELS']
-    : ['PEER', 'STATUS', 'LAST-SEEN', 'UPTIME', 'BATTERY', 'LABELS']
+    ? ['PEER', 'STATUS', 'LAST-SEEN', 'UPTIME', 'BATTERY', 'ARCH', 'CPUS', 'MEM-FREE', 'VERSION', 'INTERVAL', 'MODELS', 'LABELS']
+    : ['PEER', 'STATUS', 'LAST-SEEN', 'UPTIME', 'BATTERY', 'MODELS', 'LABELS']
   const rows = list.nodes.map(n => {
     const peer = wide ? n.peerId : shortPeer(n.peerId)
     const status = n.self ? `${n.status}*` : n.status
     const battery = n.props.battery != null ? `${n.props.battery}%` : '-'
     const base = [peer, status, n.self ? '-' : `${duration(n.ageMs)} ago`, duration(n.uptimeMs + n.ageMs), battery]
-    if (!wide) return [...base, labelList(n.labels)]
+    const models = n.models ?? []
+    if (!wide) {
+      const active = models.filter(m => m.state === 'active').map(m => `${m.name}@${m.version}`)
+      return [...base, active.length > 0 ? active.join(',') : '-', labelList(n.labels)]
+    }
     const free = Number(n.props['mem.free'])
-    return [...base, n.props.arch ?? '-', n.props.cpus ?? '-', Number.isFinite(free) ? bytes(free) : '-', n.nodeVersion, duration(n.intervalMs), labelList(n.labels)]
+    const all = models.map(m => `${m.name}@${m.version}(${m.state}${m.stats != null ? ` ${m.stats.n} req p50 ${m.stats.p50}ms` : ''})`)
+    return [...base, n.props.arch ?? '-', n.props.cpus ?? '-', Number.isFinite(free) ? bytes(free) : '-', n.nodeVersion, duration(n.intervalMs), all.length > 0 ? all.join(',') : '-', labelList(n.labels)]
   })
   return table(headers, rows) + (list.nodes.some(n => n.self) ? '(* the peer that answered)\n' : '')
 }
@@ -104,6 +109,7 @@ export function formatDescription (observer: string, n: NodeDescription): string
     ['First seen', new Date(n.firstSeenMs).toISOString()],
     ['Fleet size', `${n.fleetSize} (as this node counts it)`],
     ['Labels', kv(n.labels)],
-    ['Properties', kv(n.props)]
+    ['Properties', kv(n.props)],
+    ['Models', (n.models ?? []).map(m => `${m.name}@${m.version} ${m.state}${m.stats != null ? `: ${m.stats.n} requests, ${m.stats.e} errors, p50 ${m.stats.p50} ms, p99 ${m.stats.p99} ms, ${m.stats.nf} non-finite, ${m.stats.mb} MiB${m.stats.ag != null ? `, agreement ${m.stats.ag}` : ''}` : ''}`)]
   ])
 }

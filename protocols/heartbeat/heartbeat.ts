@@ -32,6 +32,11 @@ function checkMap (what: string, map: Map<string, string> | Record<string, strin
 
 const MAX_U53 = BigInt(Number.MAX_SAFE_INTEGER)
 
+/** A float32 from the wire (1.7999999523) back to the decimal its sender meant (1.8). */
+function float32ToDecimal (v: number): number {
+  return Number.isFinite(v) ? Number(v.toPrecision(6)) : v
+}
+
 function toSafeNumber (field: string, value: bigint): number {
   if (value < 0n || value > MAX_U53) throw new InvalidHeartbeatError(`${field} is out of range`)
   return Number(value)
@@ -101,13 +106,13 @@ export function decodeHeartbeat (bytes: Uint8Array, maxBytes = MAX_HEARTBEAT_BYT
         model.stats = {
           n: toSafeNumber('stats.requests', st.requests),
           e: toSafeNumber('stats.errors', st.errors),
-          p50: st.p50Ms,
-          p95: st.p95Ms,
-          p99: st.p99Ms,
+          p50: float32ToDecimal(st.p50Ms),
+          p95: float32ToDecimal(st.p95Ms),
+          p99: float32ToDecimal(st.p99Ms),
           nf: toSafeNumber('stats.nonFinite', st.nonFinite),
           mb: st.memoryMib
         }
-        if (st.agreement != null) model.stats.ag = st.agreement
+        if (st.agreement != null) model.stats.ag = float32ToDecimal(st.agreement)
       }
       return model
     })

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   HEARTBEAT_SCHEMA, InvalidHeartbeatError, MAX_HEARTBEAT_BYTES, MAX_INTERVAL_MS, MAX_LABELS,
-  MAX_VALUE_LENGTH, MIN_INTERVAL_MS, UnsupportedHeartbeatSchemaError, decodeHeartbeat, encodeHeartbeat
+  MAX_HEARTBEAT_MODELS, MAX_VALUE_LENGTH, MIN_INTERVAL_MS, UnsupportedHeartbeatSchemaError, decodeHeartbeat, encodeHeartbeat
 } from './index.js'
 import { Heartbeat as HeartbeatPb } from './pb/heartbeat.js'
 import type { Heartbeat } from './index.js'
@@ -27,6 +27,7 @@ function realistic (overrides: Partial<Heartbeat> = {}): Heartbeat {
       battery: '87'
     },
     fleetSize: 240,
+    models: [],
     ...overrides
   }
 }
@@ -259,5 +260,51 @@ describe('heartbeat encoding', () => {
   it('refuses to encode a heartbeat larger than MAX_HEARTBEAT_BYTES', () => {
     const labels = Object.fromEntries(Array.from({ length: MAX_LABELS }, (_, i) => [`label-${i}`, 'v'.repeat(MAX_VALUE_LENGTH)]))
     expectInvalid(encodeError(realistic({ labels })), /at most 2048/)
+  })
+})
+
+describe('model state in heartbeats', () => {
+  const CID = 'bagaaierarigtmt6iojwgrgiajm2dbk6xjg66krpjfxpjyngisoqfc25hi76q'
+  const stats = { n: 1200, e: 3, p50: 1.8, p95: 4.2, p99: 9.7, nf: 0, mb: 35 }
+
+  it('round-trips held models and inference stats, decimals intact after float32', () => {
+    const hb = realistic({
+      models: [
+        { name: 'vad', version: '1.0.0', cid: CID, state: 'active', stats },
+        { name: 'vad', version: '1.1.0', cid: CID, state: 'staged', stats: { ...stats, ag: 0.987 } },
+        { name: 'face-detector', version: '2.0.0-rc.1', cid: CID, state: 'partial' }
+      ]
+    })
+    expect(decodeHeartbeat(encodeHeartbeat(hb))).toEqual(hb)
+  })
+
+  it('keeps a heartbeat with three models with stats well under 1 KiB', () => {
+    const models = ['a', 'b', 'c'].map(name => ({ name, version: '1.0.0', cid: CID, state: 'active' as const, stats }))
+    expect(encodeHeartbeat(realistic({ models })).byteLength).toBeLessThan(1024)
+  })
+
+  it.each([
+    ['an unknown state', { name: 'vad', version: '1.0.0', cid: CID, state: 'running' }],
+    ['an empty name', { name: '', version: '1.0.0', cid: CID, state: 'active' }],
+    ['a name with a space', { name: 'v a d', version: '1.0.0', cid: CID, state: 'active' }],
+    ['a too long cid', { name: 'vad', version: '1.0.0', cid: 'b'.repeat(101), state: 'active' }],
+    ['negative counts', { name: 'vad', version: '1.0.0', cid: CID, state: 'active', stats: { ...stats, n: -1 } }],
+    ['a NaN latency', { name: 'vad', version: '1.0.0', cid: CID, state: 'active', stats: { ...stats, p99: Number.NaN } }],
+    ['an agreement above 1', { name: 'vad', version: '1.0.0', cid: CID, state: 'active', stats: { ...stats, ag: 1.5 } }]
+  ])('refuses %s', (_what, model) => {
+    const bytes = raw({ models: [{ name: model.name, version: model.version, cid: model.cid, state: model.state, stats: (model as { stats?: typeof stats }).stats == null ? undefined : { requests: 1n, errors: 0n, p50Ms: (model as { stats: typeof stats }).stats.p50, p95Ms: 1, p99Ms: (model as { stats: typeof stats }).stats.p99, nonFinite: 0n, memoryMib: 1, agreement: (model as { stats: { ag?: number } }).stats.ag } }] })
+    const numeric = (model as { stats?: typeof stats }).stats?.n === -1
+    if (numeric) {
+      // Counts are unsigned on the wire; a negative one can only come from a local bug: encode refuses it.
+      expect(() => encodeHeartbeat(realistic({ models: [model as never] }))).toThrow(InvalidHeartbeatError)
+      return
+    }
+    expect(() => decodeHeartbeat(bytes)).toThrow(InvalidHeartbeatError)
+    expect(() => encodeHeartbeat(realistic({ models: [model as never] }))).toThrow(InvalidHeartbeatError)
+  })
+
+  it(`refuses more than ${MAX_HEARTBEAT_MODELS} models while decoding`, () => {
+    const models = Array.from({ length: MAX_HEARTBEAT_MODELS + 1 }, (_, i) => ({ name: `m${i}`, version: '1.0.0', cid: CID, state: 'staged' }))
+    expect(() => decodeHeartbeat(raw({ models }))).toThrow(InvalidHeartbeatError)
   })
 })

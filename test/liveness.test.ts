@@ -71,7 +71,8 @@ describe('liveness across a real mesh', () => {
 
     mesh.nodes.splice(2, 1)
     await first.stop()
-    await waitFor('the stopped node to be suspect', () => statusIn(a, peerId) !== 'alive', 20_000)
+    // Status events come from the periodic sweep; wait for the event, not just the view.
+    await waitFor('A to announce the stopped node suspect', () => seenByA.includes('alive->suspect'), 20_000)
 
     const second = await createMeshNode(init, 2, mesh.address)
     extra.push(second)

@@ -4,6 +4,7 @@ import { loadFleet } from '../../node/fleet/fleet.js'
 import { createLogger } from '../../node/logger.js'
 import { TuttiNode } from '../../node/tutti-node.js'
 import { checkKeyValue } from '../../protocols/heartbeat/index.js'
+import { parseMemory } from '../../node/inference/limits.js'
 import { keyValues, list, parse, positiveInt, str } from '../args.js'
 import { UsageError } from '../errors.js'
 import type { CliIO } from '../io.js'
@@ -24,6 +25,9 @@ Flags:
   --api HOST:PORT|off    local HTTP API (default 127.0.0.1:7411; port 0 picks one)
   --mdns                 discover peers on the LAN with mDNS
   --heartbeat-ms N       base heartbeat interval in ms (default 5000; grows with fleet size)
+  --upload-limit RATE    cap on model chunks served to peers, e.g. 20Mbit, 2MiB (per second)
+  --download-limit RATE  cap on model chunks fetched from peers (per second)
+  --memory-reserve SIZE  memory kept free for the device; models that would use it are refused (default 256Mi)
   --log-level LEVEL      debug, info, warn or error (default info); logs are JSON lines on stderr
 
 On start it prints its peer id, listen addresses and API URL and writes them to DIR/node.json.
@@ -37,6 +41,22 @@ export function parseApi (value: string | undefined): { host: string, port: numb
   const port = Number(m?.[2])
   if (m == null || port > 65535) throw new UsageError(`--api must be HOST:PORT or off, got "${value}"`, 'node')
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port }
+}
+
+const RATE_UNITS: Record<string, number> = {
+  '': 1, B: 1, K: 1000, KB: 1000, Ki: 1024, KiB: 1024, M: 1e6, MB: 1e6, Mi: 1024 ** 2, MiB: 1024 ** 2, G: 1e9, GB: 1e9, Gi: 1024 ** 3, GiB: 1024 ** 3,
+  bit: 1 / 8, Kbit: 1000 / 8, Mbit: 1e6 / 8, Gbit: 1e9 / 8
+}
+
+/** A byte rate per second: `2500000`, `2.5MB`, `2MiB`, `20Mbit` (an optional `/s` suffix). */
+export function parseRate (flag: string, value: string | undefined): number | undefined {
+  if (value == null) return undefined
+  const m = /^(\d+(?:\.\d+)?)\s*([A-Za-z]*)(?:\/s)?$/.exec(value.trim())
+  const unit = m == null ? undefined : RATE_UNITS[m[2]!]
+  if (m == null || unit == null) throw new UsageError(`${flag} must be a rate like 2500000, 2.5MB, 2MiB or 20Mbit (per second); got "${value}"`, 'node')
+  const bytes = Math.floor(Number(m[1]) * unit)
+  if (!(bytes >= 1024)) throw new UsageError(`${flag} must be at least 1 KiB/s; got "${value}"`, 'node')
+  return bytes
 }
 
 function multiaddrs (flag: string, values: string[]): string[] {
@@ -67,6 +87,9 @@ export async function nodeCommand (args: string[], io: CliIO, options: { signal?
     api: { type: 'string' },
     mdns: { type: 'boolean' },
     'heartbeat-ms': { type: 'string' },
+    'upload-limit': { type: 'string' },
+    'download-limit': { type: 'string' },
+    'memory-reserve': { type: 'string' },
     'log-level': { type: 'string' }
   }, 'node')
   if (values.help === true) {
@@ -86,6 +109,17 @@ export async function nodeCommand (args: string[], io: CliIO, options: { signal?
   const heartbeatMs = positiveInt('--heartbeat-ms', str(values['heartbeat-ms']), 5000)
   if (heartbeatMs < 50) throw new UsageError('--heartbeat-ms must be at least 50', 'node')
   const listen = multiaddrs('--listen', list(values.listen))
+  const uploadBytesPerSec = parseRate('--upload-limit', str(values['upload-limit']))
+  const downloadBytesPerSec = parseRate('--download-limit', str(values['download-limit']))
+  let memoryReserveBytes: number | undefined
+  const reserve = str(values['memory-reserve'])
+  if (reserve != null) {
+    try {
+      memoryReserveBytes = parseMemory(reserve)
+    } catch (err) {
+      throw new UsageError(`--memory-reserve: ${(err as Error).message}`, 'node')
+    }
+  }
   const bootstrap = multiaddrs('--bootstrap', list(values.bootstrap))
 
   const fleet = await loadFleet(fleetFile)
@@ -100,7 +134,9 @@ export async function nodeCommand (args: string[], io: CliIO, options: { signal?
     props,
     api,
     mdns: values.mdns === true,
-    heartbeat: { baseIntervalMs: heartbeatMs }
+    heartbeat: { baseIntervalMs: heartbeatMs },
+    models: { uploadBytesPerSec, downloadBytesPerSec },
+    inference: { memoryReserveBytes }
   }, { logger })
   // A node is long-lived infrastructure: a stray rejection in a library is logged, not fatal.
   const onUnhandled = (reason: unknown): void => { logger.error('unhandled rejection', { err: reason }) }

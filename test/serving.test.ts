@@ -106,4 +106,25 @@ describe('serving: activation, hot swap, rollback and restart on a node', () => 
     const status = node.inference.status().models.find(m => m.name === 'clf')
     expect(status?.versions[0]?.limits.cpuCores).toBe(0.25)
   })
+
+  it('runs a shadow beside the active version, never returns its answers, and reports agreement in the heartbeat', async () => {
+    const { fleet, adminKey } = await createTestFleet()
+    const dir = await dirs.make()
+    const node = await startNode(fleet, join(dir, 'data'))
+    await node.models!.store.importPackage(await packVersion(dir, adminKey, '1.0.0', 1))
+    await node.models!.store.importPackage(await packVersion(dir, adminKey, '1.1.0', 1)) // same weights: must agree
+    await node.serving.activate('clf@1.0.0')
+    await node.serving.shadow('clf@1.1.0', 1)
+    const x = { x: { type: 'float32' as const, dims: [1, 8], data: new Float32Array(8).fill(0.25) } }
+    for (let i = 0; i < 20; i++) {
+      expect((await node.inference.infer('clf', undefined, x)).modelVersion).toBe('1.0.0')
+    }
+    let shadow: { ag?: number, n: number } | undefined
+    for (let i = 0; i < 100 && shadow?.ag == null; i++) {
+      shadow = node.serving.heartbeatModels().find(m => m.version === '1.1.0')?.stats
+      if (shadow?.ag == null) await new Promise(resolve => setTimeout(resolve, 20)) // comparisons finish after the answers
+    }
+    expect(shadow?.ag).toBe(1)
+    expect(node.serving.heartbeatModels().find(m => m.version === '1.0.0')).toMatchObject({ state: 'active', stats: { n: 20, e: 0 } })
+  })
 })

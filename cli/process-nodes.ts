@@ -57,8 +57,14 @@ export async function startNodeProcess (name: string, dir: string, args: string[
     } catch {
       // not written yet
     }
-    if (node.exited !== undefined || stopping()) throw new CliError(`${name} exited before it started; see ${join(dir, 'node.log')}`)
-    if (Date.now() > deadline) throw new CliError(`${name} did not start within 30 s; see ${join(dir, 'node.log')}`)
+    if (node.exited !== undefined || stopping()) {
+      await stopChild(child)
+      throw new CliError(`${name} exited before it started; see ${join(dir, 'node.log')}`)
+    }
+    if (Date.now() > deadline) {
+      await stopChild(child)
+      throw new CliError(`${name} did not start within 30 s; see ${join(dir, 'node.log')}`)
+    }
     await new Promise(resolve => setTimeout(resolve, 100))
   }
 }

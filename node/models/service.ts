@@ -18,7 +18,7 @@ import type { FleetConfig } from '../fleet/fleet.js'
 import type { Logger } from '../logger.js'
 import type { MemberInfo } from '../membership/membership.js'
 import type { MeshLibp2p } from '../mesh/libp2p.js'
-import type { ChunkServerInit } from '../../protocols/chunks/index.js'
+import type { ChunkServerInit, ChunkServerStats } from '../../protocols/chunks/index.js'
 import type { AdminHandler } from '../../protocols/admin/index.js'
 import type { HeartbeatModel } from '../../protocols/heartbeat/index.js'
 import type { FetcherInit, FetchProgress, FetchResult } from '../fetcher/index.js'
@@ -94,6 +94,11 @@ export class ModelService {
   get fetcher (): Fetcher {
     if (this.fetcherRef == null) throw new ModelError(ModelErrorCode.NotStarted, 'the model service is not started')
     return this.fetcherRef
+  }
+
+  /** What the chunk server has sent to peers since start; undefined before start. */
+  serverStats (): ChunkServerStats | undefined {
+    return this.server?.stats()
   }
 
   async start (): Promise<void> {

@@ -187,8 +187,15 @@ export class TuttiNode {
       clock: this.clock,
       logger: this.log,
       random,
-      knownPeers: () => this.membership.view().filter(m => m.status !== 'dead').map(m => m.peerId)
-    }, { bootstrap: init.bootstrap, targetPeers: init.targetPeers, checkIntervalMs: init.connectivityCheckMs })
+      knownPeers: () => this.membership.view().filter(m => m.status !== 'dead').map(m => m.peerId),
+      lastHeardMs: () => this.membership.lastHeardMs()
+    }, {
+      bootstrap: init.bootstrap,
+      targetPeers: init.targetPeers,
+      checkIntervalMs: init.connectivityCheckMs,
+      // Deaf: more than the dead threshold of the current interval without hearing anyone.
+      deafAfterMs: Math.max(10_000, 8 * (init.heartbeat?.baseIntervalMs ?? 5000))
+    })
     this.registerBuiltins()
   }
 

@@ -118,6 +118,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
   private readonly stats: MembershipStats = { published: 0, accepted: 0, rejected: 0, ignored: 0, stale: 0 }
   private bootMs = 0
   private seq = 0
+  private lastHeard?: number
   private intervalMs: number
   private lastBytes = 350
   private timer?: TimerHandle
@@ -180,6 +181,11 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     return n
   }
 
+  /** When (this node's clock) a heartbeat from another peer was last accepted; undefined if never. */
+  lastHeardMs (): number | undefined {
+    return this.lastHeard
+  }
+
   currentIntervalMs (): number {
     return this.intervalMs
   }
@@ -222,6 +228,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
   private record (peerId: string, hb: Heartbeat, bytes = 0): void {
     const now = this.components.clock.now()
     const result = observe(this.members.get(peerId), peerId, hb, now, this.liveness)
+    if (result.kind !== 'stale' && peerId !== this.components.peerId) this.lastHeard = now
     if (result.kind !== 'stale' && peerId !== this.components.peerId && this.listenerCount('heartbeat') > 0) {
       this.safeDispatch('heartbeat', { peerId, seq: hb.seq, sentMs: hb.sentMs, receivedMs: now, bytes })
     }
@@ -313,9 +320,11 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
   }
 
   private async publish (fleetSize: number): Promise<void> {
-    const now = this.components.clock.now()
+    // Read first, stamp after: on a busy event loop the read can take a while, and the stamp
+    // must say when the heartbeat left, not when it was started.
     const props = { ...(await this.components.readProperties()), ...this.overrides }
     if (!this.running) return
+    const now = this.components.clock.now()
     const hb: Heartbeat = {
       bootMs: this.bootMs,
       seq: ++this.seq,

@@ -15,15 +15,23 @@ export interface ConnectivityInit {
   targetPeers?: number
   /** @default 2000 */
   checkIntervalMs?: number
+  /**
+   * Connected yet hearing no heartbeat for this long means the connections are not carrying
+   * gossip (seen: a gossipsub stream lost with a duplicate connection): drop them and rejoin.
+   * @default 60000
+   */
+  deafAfterMs?: number
 }
 
 export interface ConnectivityComponents {
-  libp2p: Pick<Libp2p, 'dial' | 'getConnections' | 'peerId' | 'addEventListener' | 'removeEventListener'>
+  libp2p: Pick<Libp2p, 'dial' | 'getConnections' | 'peerId' | 'addEventListener' | 'removeEventListener' | 'hangUp' | 'peerStore'>
   clock: Clock
   logger: Logger
   random: () => number
   /** Peers this node knows to be in the fleet (from heartbeats). */
   knownPeers: () => string[]
+  /** When a heartbeat from another peer was last heard (undefined: never). */
+  lastHeardMs?: () => number | undefined
 }
 
 /** Picks which known peers to dial: not connected, not self, shuffled, enough to reach the target. */
@@ -44,19 +52,24 @@ export class Connectivity {
   private readonly targetPeers: number
   private readonly checkIntervalMs: number
   private readonly log: Logger
+  private readonly deafAfterMs: number
   private timer?: TimerHandle
   private controller?: AbortController
+  private startedMs = 0
+  private lastRejoinMs = 0
 
   constructor (components: ConnectivityComponents, init: ConnectivityInit = {}) {
     this.components = components
     this.bootstrap = init.bootstrap ?? []
     this.targetPeers = init.targetPeers ?? 6
     this.checkIntervalMs = init.checkIntervalMs ?? 2000
+    this.deafAfterMs = init.deafAfterMs ?? 60_000
     this.log = components.logger.child('connectivity')
   }
 
   start (): void {
     this.controller = new AbortController()
+    this.startedMs = this.components.clock.now()
     this.components.libp2p.addEventListener('peer:discovery', this.onDiscovery)
     this.schedule(0)
   }
@@ -90,11 +103,35 @@ export class Connectivity {
     }, ms)
   }
 
+  /** Connected, yet no heartbeat heard for deafAfterMs (and no rejoin attempted that recently). */
+  isDeaf (now: number, connectedPeers: number): boolean {
+    if (connectedPeers === 0) return false
+    const heard = this.components.lastHeardMs?.() ?? this.startedMs
+    const since = Math.max(heard, this.startedMs, this.lastRejoinMs)
+    return now - since > this.deafAfterMs
+  }
+
   private async check (): Promise<void> {
     const { libp2p } = this.components
     const signal = this.controller?.signal
-    const connected = new Set(libp2p.getConnections().map(c => c.remotePeer.toString()))
+    let connected = new Set(libp2p.getConnections().map(c => c.remotePeer.toString()))
     const dials: Array<Promise<unknown>> = []
+    const now = this.components.clock.now()
+    if (this.isDeaf(now, connected.size)) {
+      this.lastRejoinMs = now
+      this.log.warn('connected but hearing no heartbeats; dropping connections and rejoining', { peers: connected.size, deafAfterMs: this.deafAfterMs })
+      await Promise.all([...connected].map(async p => {
+        await libp2p.hangUp(peerIdFromString(p), { signal: anySignal(signal, 5000) }).catch(err => { this.log.debug('hang-up failed', { peer: p, err }) })
+      }))
+      connected = new Set()
+      // Peers from the peer store too: the view may be empty, precisely because we were deaf.
+      for (const peer of await this.storedPeers()) {
+        if (dials.length >= this.targetPeers) break
+        dials.push(libp2p.dial(peerIdFromString(peer), { signal: anySignal(signal, 5000) }).catch(err => {
+          this.log.debug('dial to stored peer failed', { peer, err })
+        }))
+      }
+    }
     if (connected.size === 0) {
       for (const addr of this.bootstrap) {
         dials.push(libp2p.dial(multiaddr(addr), { signal: anySignal(signal, 5000) }).catch(err => {
@@ -109,6 +146,17 @@ export class Connectivity {
       }))
     }
     await Promise.all(dials)
+  }
+
+  private async storedPeers (): Promise<string[]> {
+    const self = this.components.libp2p.peerId.toString()
+    try {
+      const peers = await this.components.libp2p.peerStore.all()
+      return peers.filter(p => p.addresses.length > 0).map(p => p.id.toString()).filter(id => id !== self)
+    } catch (err) {
+      this.log.debug('reading the peer store failed', { err })
+      return []
+    }
   }
 }
 

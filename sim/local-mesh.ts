@@ -10,7 +10,7 @@ import { silentLogger } from '../node/logger.js'
 import { TuttiNode } from '../node/tutti-node.js'
 import type { FleetConfig } from '../node/fleet/fleet.js'
 import type { Logger } from '../node/logger.js'
-import type { TuttiNodeInit } from '../node/tutti-node.js'
+import type { TuttiNodeComponents, TuttiNodeInit } from '../node/tutti-node.js'
 import type { PrivateKey } from '@libp2p/interface'
 
 /** A fleet created in memory, with its admin key. */
@@ -36,6 +36,8 @@ export interface LocalMeshInit {
   /** Heartbeat interval for every node, in ms. @default 200 */
   heartbeatMs?: number
   logger?: Logger
+  /** Components for node i (a seeded `random`, a shared `clock`...). */
+  components?: (index: number) => TuttiNodeComponents
 }
 
 export interface LocalMesh {
@@ -82,7 +84,7 @@ export async function createMeshNode (init: LocalMeshInit, i: number, address: (
     heartbeat: { baseIntervalMs: init.heartbeatMs ?? 200 },
     connectivityCheckMs: 250,
     ...extra
-  }, { logger: init.logger ?? silentLogger })
+  }, { logger: init.logger ?? silentLogger, ...init.components?.(i) })
 }
 
 /** Polls `predicate` until it holds, or throws after `timeoutMs` saying what was awaited. */

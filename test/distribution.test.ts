@@ -1,3 +1,6 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -10,9 +13,10 @@ import { silentLogger } from '../node/logger.js'
 import { createMeshLibp2p } from '../node/mesh/libp2p.js'
 import { rawCid } from '../node/models/cid.js'
 import { ChunkVerificationError, ChunkUnknownError, NotAdminSignerError } from '../node/models/errors.js'
+import { ModelStore } from '../node/models/store.js'
 import { TokenBucket } from '../node/ratelimit/token-bucket.js'
 import {
-  CHUNKS_PROTOCOL, ChunkErrorCode, ChunkRemoteError, ChunkServer, MAX_CHUNKS_PER_REQUEST, MAX_REQUEST_BYTES, requestChunks, requestHave
+  CHUNKS_PROTOCOL, ChunkErrorCode, ChunkRemoteError, ChunkServer, MAX_CHUNKS_PER_REQUEST, MAX_REQUEST_BYTES, requestChunks, requestHave, watchHave
 } from '../protocols/chunks/index.js'
 import { ChunkResponse } from '../protocols/chunks/pb/chunks.js'
 import { createTestFleet, waitFor } from '../sim/local-mesh.js'
@@ -259,6 +263,32 @@ describe('model distribution over /tutti/chunks/1.0.0', () => {
     expect(holder.server.stats().busy).toBe(1)
   })
 
+  it('tells a watching peer of a chunk as soon as the holder stores it', async () => {
+    const { fleet, adminKey } = await createTestFleet()
+    const model = await makeTestModel(seededBytes(4 * 8 * 1024, 10), adminKey, { chunkBytes: 8 * 1024 })
+    const holderStore = fleetMemoryStore(fleet)
+    await seedStore(holderStore, model, [0])
+    const holder = await startNode(fleet, holderStore)
+    const me = await startNode(fleet, fleetMemoryStore(fleet))
+    await connect(me, holder)
+    const answers: number[][] = []
+    const watch = await watchHave({ libp2p: me.libp2p, clock: systemClock }, holder.libp2p.peerId, model.sealed.cid, {
+      chunkCount: 4,
+      onAnswer: a => { answers.push(a.offers.flatMap((o, i) => o ? [i] : [])) }
+    })
+    expect(answers).toEqual([[0]])
+    expect(holder.server.stats().watches).toBe(1)
+
+    await holderStore.putChunk(model.chunks[2]!.cid, model.chunks[2]!.bytes)
+    holder.server.chunkStored(model.sealed.cid)
+    await waitFor('the watcher to hear of chunk 2', () => answers.length === 2, 10_000, 10)
+    expect(answers[1]).toEqual([0, 2])
+
+    watch.close()
+    await watch.ended
+    await waitFor('the holder to drop the watch', () => holder.server.stats().watches === 0, 10_000, 10)
+  })
+
   it('finds a holder it is not connected to through the DHT', async () => {
     const { fleet, adminKey } = await createTestFleet()
     const model = await makeTestModel(seededBytes(6 * 16 * 1024, 6), adminKey, { chunkBytes: 16 * 1024 })
@@ -279,6 +309,50 @@ describe('model distribution over /tutti/chunks/1.0.0', () => {
 
     expect(rawCid(await store.assemble(model.sealed.cid))).toBe(model.sealed.manifest.digest)
     expect(result.peers.find(p => p.peerId === holder.libp2p.peerId.toString())?.chunks).toBe(6)
+  })
+})
+
+describe('model distribution with the on-disk ModelStore', () => {
+  const dirs: string[] = []
+  const cleanup: Array<() => Promise<void>> = []
+
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c()
+    await Promise.all(dirs.splice(0).map(async d => { await rm(d, { recursive: true, force: true }) }))
+  })
+
+  it('fetches from a ModelStore seed into a ModelStore and assembles a file with the right digest', async () => {
+    const { fleet, adminKey } = await createTestFleet()
+    const model = await makeTestModel(seededBytes(12 * 32 * 1024 + 5, 9), adminKey, { chunkBytes: 32 * 1024 })
+    const open = async (): Promise<ModelStore> => {
+      const root = await mkdtemp(join(tmpdir(), 'tutti-dist-'))
+      dirs.push(root)
+      const store = await ModelStore.open({ root, fleet })
+      cleanup.push(async () => { await store.close() })
+      return store
+    }
+    const seedStore = await open()
+    await seedStore.putManifest(model.sealed.envelope)
+    for (const c of model.chunks) await seedStore.putChunk(c.cid, c.bytes)
+    const store = await open()
+    const nodes: MeshLibp2p[] = []
+    for (const [i, s] of [seedStore, store].entries()) {
+      const libp2p = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), swarmKey: swarmKey(fleet), transport: 'memory', listen: [`/memory/modelstore-${process.pid}-${counter++}-${i}`], start: true })
+      const server = new ChunkServer({ libp2p, store: s, clock: systemClock, logger: silentLogger })
+      await server.start()
+      cleanup.push(async () => { await server.stop(); await libp2p.stop() })
+      nodes.push(libp2p)
+    }
+    const [seed, me] = nodes as [MeshLibp2p, MeshLibp2p]
+    await me.dial(seed.getMultiaddrs()[0]!)
+    await waitFor('identify to complete', async () => (await me.peerStore.get(seed.peerId)).protocols.includes(CHUNKS_PROTOCOL), 10_000, 10)
+
+    const result = await new Fetcher({ libp2p: me, store, clock: systemClock, logger: silentLogger }).fetch(model.sealed.cid)
+
+    expect(result.chunksFetched).toBe(model.chunks.length)
+    expect(store.missingChunks(model.sealed.cid)).toEqual([])
+    const file = await store.assemble(model.sealed.cid)
+    expect(rawCid(await readFile(file))).toBe(model.sealed.manifest.digest)
   })
 })
 

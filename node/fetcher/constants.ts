@@ -4,18 +4,19 @@
 export const DEFAULT_MAX_PEERS = 16
 
 /**
- * Chunks outstanding per peer. Two or three keep a link busy across a round trip; more only
- * queue megabytes on a slow link, where libp2p's pings then wait behind them.
- * @default 3
+ * Chunks outstanding per peer. Two keep a link busy across a round trip; more only queue
+ * megabytes on a slow link, where libp2p's pings then wait behind them.
+ * @default 2
  */
-export const DEFAULT_MAX_IN_FLIGHT_PER_PEER = 3
+export const DEFAULT_MAX_IN_FLIGHT_PER_PEER = 2
 
 /**
  * Chunks outstanding in all, across peers. About what the download link takes at once: each
- * sender splits its upload over a few slots, so a handful of senders fill a link of the same rate.
- * @default 6
+ * sender splits its upload over a couple of slots, so a few senders fill a link of the same rate;
+ * more would only make every chunk slower to finish, and a chunk is passed on only once whole.
+ * @default 4
  */
-export const DEFAULT_MAX_IN_FLIGHT = 6
+export const DEFAULT_MAX_IN_FLIGHT = 4
 
 /** Chunks per request (one stream each). @default 1 */
 export const DEFAULT_MAX_CHUNKS_PER_REQUEST = 1
@@ -26,18 +27,7 @@ export const DEFAULT_ENDGAME_CHUNKS = 4
 /** In the endgame, peers asked for the same chunk at once. @default 2 */
 export const DEFAULT_ENDGAME_DUPLICATES = 2
 
-/**
- * A HAVE is a long poll: the peer answers when its offer changes, or after this long, in ms (the
- * server caps it at MAX_HAVE_WAIT_MS).
- * @default 5000
- */
-export const DEFAULT_HAVE_WAIT_MS = 5000
-
-/**
- * A peer that answers a HAVE at once with nothing new (it does not long-poll), or fails, is asked
- * again after this long, in ms.
- * @default 1000
- */
+/** After a peer's WATCH fails or ends, a new one is opened no sooner than this, in ms. @default 1000 */
 export const DEFAULT_HAVE_REFRESH_MS = 1000
 
 /** A download looks at its state at least this often, besides on every event, in ms. @default 250 */

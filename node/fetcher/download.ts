@@ -6,10 +6,12 @@
 import { openEnvelopeAnySigner } from '../models/manifest.js'
 import { bytesMatchCid } from '../models/cid.js'
 import { ModelErrorCode } from '../models/errors.js'
-import { ChunkErrorCode, ChunkProtocolError, ChunkRemoteError, ChunkTimeoutError, ChunkTransportError, requestChunks, requestHave, requestManifest } from '../../protocols/chunks/index.js'
+import { ChunkErrorCode, ChunkProtocolError, ChunkRemoteError, ChunkTimeoutError, ChunkTransportError, requestChunks, requestManifest, watchHave } from '../../protocols/chunks/index.js'
 import { BadChunkError, FetchAbortedError, FetchStalledError, NoProvidersError } from './errors.js'
+import { newPeerRecord, peerProgress, RateWindow, shuffled } from './peer.js'
 import { planRequests, wantsFrom } from './schedule.js'
 import type { FetchProgress, FetchResult, PeerProgress, ResolvedFetcherInit } from './fetcher.js'
+import type { PeerRecord } from './peer.js'
 import type { PeerScores } from './peer-scores.js'
 import type { PeerView, ScheduleParams } from './schedule.js'
 import type { Clock, TimerHandle } from '../clock.js'
@@ -34,35 +36,14 @@ export interface DownloadComponents {
   onChunkStored?: (manifestCid: string, chunkCid: string) => void
 }
 
-interface PeerRecord {
-  peerId: PeerId
-  id: string
-  /** Random tie order among peers, fixed for the download. */
-  key: number
-  status: 'new' | 'ok' | 'no-manifest'
-  offers: boolean[]
-  complete: boolean
-  inFlight: number
-  banned: boolean
-  dropped: boolean
-  cooldownUntilMs: number
-  failures: number
-  bytes: number
-  chunks: number
-  haveBusy: boolean
-  /** Aborts the outstanding HAVE (to ask again with fresher `have` and `want`). */
-  haveController?: AbortController
-  /** Not asked what it offers before this time, in ms. */
-  nextHaveMs: number
-  manifestTriedMs: number
-}
-
 interface ActiveRequest {
   peer: PeerRecord
   chunks: number[]
   pending: Set<number>
   controller: AbortController
   cancelled: boolean
+  /** When the request was sent, or its previous chunk arrived, in ms. */
+  sinceMs: number
 }
 
 /** Peer-fault codes of a manifest envelope: the peer is penalised and another one asked. */
@@ -82,7 +63,7 @@ export class Download {
   private readonly active = new Set<ActiveRequest>()
   private readonly asked = new Map<number, Set<string>>()
   private readonly failed = new Map<number, Set<string>>()
-  private readonly rateSamples: Array<[number, number]> = []
+  private readonly rate: RateWindow
   private readonly startedMs: number
   private vm?: VerifiedManifest
   private sizes: number[] = []
@@ -105,7 +86,7 @@ export class Download {
   private searching = false
   private finished = false
   private fatal?: unknown
-  /** Aborted when the download ends, however it ends: stops its long polls and searches. */
+  /** Aborted when the download ends, however it ends: stops its watches and searches. */
   private readonly work = new AbortController()
   private readonly workSignal: AbortSignal
   private woken = false
@@ -119,6 +100,7 @@ export class Download {
     this.onProgress = onProgress
     this.log = components.logger.child('fetch', { manifest: manifestCid.slice(-10) })
     this.startedMs = components.clock.now()
+    this.rate = new RateWindow(init.rateWindowMs)
     this.workSignal = AbortSignal.any([signal, this.work.signal])
   }
 
@@ -141,6 +123,7 @@ export class Download {
       throw err
     } finally {
       this.finished = true
+      for (const p of this.peers.values()) p.watch?.close()
       this.work.abort(new Error('download ended'))
       this.signal.removeEventListener('abort', onAbort)
       for (const r of this.active) this.cancel(r, 'download ended')
@@ -240,6 +223,7 @@ export class Download {
       const plan = planRequests({ done: this.done, asked: this.asked, peers: views, rank: this.rank, failed: this.failed }, params, now)
       for (const req of plan) this.launch(req.peer, req.chunks)
       this.refreshOffers(now)
+      this.updateSeeds(now)
       this.checkStall(now)
       this.emit(false)
       await this.idle(this.init.tickMs)
@@ -255,14 +239,15 @@ export class Download {
         inFlight: p.inFlight,
         banned: p.banned || p.dropped,
         cooldownUntilMs: p.cooldownUntilMs,
-        score: this.c.scores.get(p.id, now)
+        score: this.c.scores.get(p.id, now),
+        rateBytesPerSec: p.rateBytesPerSec
       }))
   }
 
   private launch (peerId: string, chunks: number[]): void {
     const peer = this.peers.get(peerId)
     if (peer == null) return
-    const req: ActiveRequest = { peer, chunks, pending: new Set(chunks), controller: new AbortController(), cancelled: false }
+    const req: ActiveRequest = { peer, chunks, pending: new Set(chunks), controller: new AbortController(), cancelled: false, sinceMs: this.c.clock.now() }
     this.active.add(req)
     peer.inFlight += chunks.length
     for (const i of chunks) {
@@ -279,7 +264,7 @@ export class Download {
       onPiece: bytes => {
         this.bytesReceived += bytes
         peer.bytes += bytes
-        this.rateSamples.push([this.c.clock.now(), bytes])
+        this.rate.add(this.c.clock.now(), bytes)
       },
       onChunk: async (position, bytes) => { await this.accept(req, chunks[position]!, bytes) },
       onMissing: position => {
@@ -300,6 +285,10 @@ export class Download {
     const cid = this.vm!.manifest.chunks[index]!
     if (!bytesMatchCid(cid, bytes)) throw new BadChunkError(req.peer.id, cid)
     if (this.finished) return
+    const now = this.c.clock.now()
+    const sample = bytes.byteLength * 1000 / Math.max(1, now - req.sinceMs)
+    req.sinceMs = now
+    req.peer.rateBytesPerSec = req.peer.rateBytesPerSec === 0 ? sample : (req.peer.rateBytesPerSec + sample) / 2
     if (!this.stored[index]) {
       await this.c.store.putChunk(cid, bytes, { signal: this.signal })
       if (!this.stored[index]) {
@@ -311,10 +300,6 @@ export class Download {
         this.c.scores.record(req.peer.id, 'chunk', this.c.clock.now())
         this.lastProgressMs = this.c.clock.now()
         this.c.onChunkStored?.(this.cid, cid)
-        // A seed that offered this chunk holds an offer this node no longer needs: tell it.
-        for (const p of this.peers.values()) {
-          if (p !== req.peer && p.complete && p.offers[index] === true) p.haveController?.abort(new Error('refresh'))
-        }
       }
     }
     this.release(req, index)
@@ -433,76 +418,83 @@ export class Download {
     if (this.c.scores.avoid(id, this.c.clock.now())) return
     const usable = [...this.peers.values()].filter(p => !p.banned && !p.dropped).length
     if (usable >= this.init.maxPeers) return
-    this.peers.set(id, {
-      peerId,
-      id,
-      key: this.c.random(),
-      status: 'new',
-      offers: new Array<boolean>(this.done.length).fill(false),
-      complete: false,
-      inFlight: 0,
-      banned: false,
-      dropped: false,
-      cooldownUntilMs: 0,
-      failures: 0,
-      bytes: 0,
-      chunks: 0,
-      haveBusy: false,
-      nextHaveMs: 0,
-      manifestTriedMs: Number.NEGATIVE_INFINITY
-    })
+    this.peers.set(id, newPeerRecord(peerId, this.done.length, this.c.random()))
     this.wake()
   }
 
   /**
-   * Keeps one HAVE outstanding at every usable peer whose offer lacks a missing chunk. Each is a
-   * long poll: the peer answers when its offer changes, so news of a chunk travels at once.
+   * Keeps a WATCH open at every usable peer whose offer lacks a missing chunk: the peer sends its
+   * offer again whenever it changes, so news of a chunk travels at once, on one stream per peer.
    */
   private refreshOffers (now: number): void {
     for (const p of this.peers.values()) {
-      if (p.banned || p.dropped || p.haveBusy || p.cooldownUntilMs > now || p.nextHaveMs > now) continue
+      if (p.banned || p.dropped) {
+        p.watch?.close()
+        continue
+      }
+      if (p.watch != null || p.watchOpening || p.cooldownUntilMs > now || p.nextWatchMs > now) continue
       if (p.status !== 'new' && !this.done.some((d, i) => !d && p.offers[i] !== true)) continue
-      this.askOffers(p, now)
+      this.openWatch(p, now)
     }
   }
 
-  private askOffers (peer: PeerRecord, now: number): void {
-    peer.haveBusy = true
-    const controller = new AbortController()
-    peer.haveController = controller
-    const waitMs = peer.status === 'ok' ? this.init.haveWaitMs : 0
-    const wants = wantsFrom({ done: this.done, peers: this.views(now) }, peer.id, now)
-    requestHave(this.c, peer.peerId, this.cid, {
-      signal: AbortSignal.any([this.workSignal, controller.signal]),
+  private openWatch (peer: PeerRecord, now: number): void {
+    peer.watchOpening = true
+    const held = this.held()
+    const want = this.wantFrom(peer, now)
+    const retryLater = (): void => {
+      peer.nextWatchMs = this.c.clock.now() + this.init.haveRefreshMs * (peer.status === 'no-manifest' ? 2 : 1)
+    }
+    watchHave(this.c, peer.peerId, this.cid, {
+      signal: this.workSignal,
       timeoutMs: this.init.queryTimeoutMs,
       chunkCount: this.done.length,
-      have: this.held(),
-      // Not what is already on its way: a seed would offer it again.
-      want: wants.map((w, i) => w && !this.asked.has(i)),
-      waitMs,
-      known: peer.offers
-    }).then(answer => {
-      const changed = answer.offers.some((o, i) => o !== (peer.offers[i] === true))
-      const tookItsTime = this.c.clock.now() - now >= waitMs / 2
-      peer.offers = answer.offers
-      peer.complete = answer.complete
-      peer.status = 'ok'
-      peer.failures = 0
-      // A peer that answers at once with nothing new does not hold HAVEs back: poll it slowly.
-      peer.nextHaveMs = changed || tookItsTime || answer.refresh ? 0 : this.c.clock.now() + this.init.haveRefreshMs
+      have: held,
+      want,
+      onAnswer: answer => {
+        peer.offers = answer.offers
+        peer.complete = answer.complete
+        peer.status = 'ok'
+        peer.failures = 0
+        this.wake()
+      }
+    }).then(watch => {
+      peer.watch = watch
+      peer.sent = { held: held.filter(Boolean).length, want }
+      watch.ended.catch(err => {
+        if (!this.finished && !this.signal.aborted) this.noteFailure(peer, err, 'watch')
+      }).finally(() => {
+        peer.watch = undefined
+        retryLater()
+        this.wake()
+      })
     }, err => {
       if (this.finished || this.signal.aborted) return
-      if (controller.signal.aborted) {
-        peer.nextHaveMs = 0
-        return
-      }
-      this.noteFailure(peer, err, 'have')
-      peer.nextHaveMs = this.c.clock.now() + this.init.haveRefreshMs * (peer.status === 'no-manifest' ? 2 : 1)
+      this.noteFailure(peer, err, 'watch')
+      retryLater()
     }).finally(() => {
-      peer.haveBusy = false
-      peer.haveController = undefined
+      peer.watchOpening = false
       this.wake()
     })
+  }
+
+  /** Chunks to ask `peer` to offer: missing, not on their way, and offered by no other peer. */
+  private wantFrom (peer: PeerRecord, now: number): boolean[] {
+    return wantsFrom({ done: this.done, peers: this.views(now) }, peer.id, now).map((w, i) => w && !this.asked.has(i))
+  }
+
+  /** Tells watched complete holders (seeds) what this node now holds and wants, when that changed. */
+  private updateSeeds (now: number): void {
+    let held: boolean[] | undefined
+    for (const p of this.peers.values()) {
+      if (p.watch == null || !p.complete || p.banned || p.dropped) continue
+      held ??= this.held()
+      const count = held.filter(Boolean).length
+      const want = this.wantFrom(p, now)
+      if (p.sent != null && p.sent.held === count && p.sent.want.every((w, i) => w === want[i])) continue
+      p.watch.update(held, want)
+      p.sent = { held: count, want }
+    }
   }
 
   private checkStall (now: number): void {
@@ -556,9 +548,6 @@ export class Download {
   }
 
   private progress (now: number): FetchProgress {
-    while (this.rateSamples.length > 0 && now - this.rateSamples[0]![0] > this.init.rateWindowMs) this.rateSamples.shift()
-    const windowMs = Math.min(this.init.rateWindowMs, Math.max(1, now - this.startedMs))
-    const recent = this.rateSamples.reduce((a, [, b]) => a + b, 0)
     const m = this.vm?.manifest
     return {
       manifestCid: this.cid,
@@ -570,21 +559,14 @@ export class Download {
       bytesTotal: m?.size ?? 0,
       bytesDone: this.held().reduce((a, h, i) => a + (h ? this.sizes[i]! : 0), 0),
       bytesReceived: this.bytesReceived,
-      rateBytesPerSec: recent * 1000 / windowMs,
+      rateBytesPerSec: this.rate.perSecond(now, this.startedMs),
       elapsedMs: now - this.startedMs,
       peers: this.peerProgress(now)
     }
   }
 
   private peerProgress (now: number): PeerProgress[] {
-    return [...this.peers.values()].map(p => ({
-      peerId: p.id,
-      bytes: p.bytes,
-      chunks: p.chunks,
-      inFlight: p.inFlight,
-      offers: p.offers.filter(Boolean).length,
-      state: p.banned ? 'banned' : p.dropped ? 'dropped' : p.cooldownUntilMs > now ? 'cooldown' : p.status === 'no-manifest' ? 'no-manifest' : 'ok'
-    }))
+    return [...this.peers.values()].map(p => peerProgress(p, now))
   }
 
   private result (vm: VerifiedManifest): FetchResult {
@@ -599,14 +581,4 @@ export class Download {
       peers: this.peerProgress(now)
     }
   }
-}
-
-/** A random permutation of 0..n-1 (Fisher-Yates). */
-function shuffled (n: number, random: () => number): number[] {
-  const out = Array.from({ length: n }, (_, i) => i)
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1))
-    ;[out[i], out[j]] = [out[j]!, out[i]!]
-  }
-  return out
 }

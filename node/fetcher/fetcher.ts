@@ -4,7 +4,7 @@ import { isManifestCid } from '../models/cid.js'
 import {
   DEFAULT_BUSY_BACKOFF_MS, DEFAULT_ENDGAME_CHUNKS, DEFAULT_ENDGAME_DUPLICATES, DEFAULT_FAILURE_BACKOFF_MS,
   DEFAULT_HAVE_REFRESH_MS, DEFAULT_MANIFEST_TIMEOUT_MS, DEFAULT_MAX_CHUNKS_PER_REQUEST, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_IN_FLIGHT_PER_PEER,
-  DEFAULT_HAVE_WAIT_MS, DEFAULT_MAX_PEER_FAILURES, DEFAULT_MAX_PEERS, DEFAULT_PROGRESS_INTERVAL_MS, DEFAULT_TICK_MS,
+  DEFAULT_MAX_PEER_FAILURES, DEFAULT_MAX_PEERS, DEFAULT_PROGRESS_INTERVAL_MS, DEFAULT_TICK_MS,
   DEFAULT_RATE_WINDOW_MS, DEFAULT_REDISCOVER_MS, DEFAULT_RESCAN_MS, DEFAULT_STALL_TIMEOUT_MS
 } from './constants.js'
 import { Download } from './download.js'
@@ -50,8 +50,6 @@ export interface FetcherInit {
   endgameChunks?: number
   /** Endgame: peers asked for the same chunk at once. @default DEFAULT_ENDGAME_DUPLICATES */
   endgameDuplicates?: number
-  /** @default DEFAULT_HAVE_WAIT_MS */
-  haveWaitMs?: number
   /** @default DEFAULT_HAVE_REFRESH_MS */
   haveRefreshMs?: number
   /** @default DEFAULT_TICK_MS */
@@ -139,7 +137,6 @@ function resolveInit (init: FetcherInit): ResolvedFetcherInit {
     maxChunksPerRequest: init.maxChunksPerRequest ?? DEFAULT_MAX_CHUNKS_PER_REQUEST,
     endgameChunks: init.endgameChunks ?? DEFAULT_ENDGAME_CHUNKS,
     endgameDuplicates: init.endgameDuplicates ?? DEFAULT_ENDGAME_DUPLICATES,
-    haveWaitMs: init.haveWaitMs ?? DEFAULT_HAVE_WAIT_MS,
     haveRefreshMs: init.haveRefreshMs ?? DEFAULT_HAVE_REFRESH_MS,
     tickMs: init.tickMs ?? DEFAULT_TICK_MS,
     idleTimeoutMs: init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,

@@ -6,7 +6,7 @@ const params: ScheduleParams = { maxInFlightPerPeer: 2, maxInFlight: 100, maxChu
 
 /** A peer offering the chunks marked 'x' in `offers` ('x..x' offers chunks 0 and 3). */
 function peer (id: string, offers: string, extra: Partial<PeerView> = {}): PeerView {
-  return { id, offers: [...offers].map(c => c === 'x'), inFlight: 0, banned: false, cooldownUntilMs: 0, score: 0, ...extra }
+  return { id, offers: [...offers].map(c => c === 'x'), inFlight: 0, banned: false, cooldownUntilMs: 0, score: 0, rateBytesPerSec: 0, ...extra }
 }
 
 function state (done: string, peers: PeerView[], extra: Partial<ScheduleState> = {}): ScheduleState {
@@ -51,6 +51,15 @@ describe('planRequests', () => {
     const s = state('......', [peer('a', 'xxxxxx', { inFlight: 1 }), peer('b', 'xxxxxx'), peer('c', 'xxxxxx')])
     expect(plan(s, { ...params, maxInFlight: 3 })).toEqual(['b:0', 'c:1'])
     expect(plan(s, { ...params, maxInFlight: 1 })).toEqual([])
+  })
+
+  it('sends work to the peer expected to deliver soonest, by its measured rate', () => {
+    // a delivers at 3x b's rate: it takes chunks until three queued there are as slow as one at b.
+    const s = state('....', [peer('a', 'xxxx', { rateBytesPerSec: 300 }), peer('b', 'xxxx', { rateBytesPerSec: 100 })])
+    expect(plan(s, { ...params, maxInFlightPerPeer: 4, endgameChunks: 0 })).toEqual(['a:0', 'a:1', 'a:2', 'b:3'])
+    // A peer not measured yet counts as fast as the fastest known one.
+    const fresh = state('..', [peer('a', 'xx', { rateBytesPerSec: 300, inFlight: 1 }), peer('new', 'xx')])
+    expect(plan(fresh, { ...params, endgameChunks: 0 })).toEqual(['a:1', 'new:0'])
   })
 
   it('groups chunks for one peer into requests of at most maxChunksPerRequest', () => {

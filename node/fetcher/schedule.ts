@@ -5,8 +5,10 @@
  * - Rarest first: chunks fewer peers offer go first, so rare chunks spread before their only
  *   holder leaves or gets busy; ties follow a per-download shuffle, so nodes that start together
  *   ask for different chunks.
- * - A chunk goes to the least loaded peer that offers it (then the better scored one), avoiding
- *   peers that already failed that chunk while another peer offers it.
+ * - A chunk goes to the peer that offers it and should deliver it soonest: its chunks outstanding
+ *   here plus one, over the rate it has been delivering at (a busy peer delivers slowly, so others
+ *   get the work; a peer not measured yet counts as fast as the fastest). Ties go to the better
+ *   scored peer. Peers that already failed the chunk are avoided while another offers it.
  * - No peer has more than `maxInFlightPerPeer` chunks outstanding, and no more than `maxInFlight`
  *   are outstanding in all: on a capped link a queue of megabytes delays everything behind it,
  *   libp2p's pings included.
@@ -27,6 +29,8 @@ export interface PeerView {
   cooldownUntilMs: number
   /** Reputation; higher is better (see score.ts). */
   score: number
+  /** Recent delivery rate for this node, bytes per second; 0 when not measured yet. */
+  rateBytesPerSec: number
 }
 
 export interface ScheduleState {
@@ -78,6 +82,7 @@ export function planRequests (state: ScheduleState, params: ScheduleParams, nowM
     .filter(c => !c.peer.banned && c.peer.cooldownUntilMs <= nowMs)
   const capacity = new Map(usable.map(c => [c.peer.id, Math.max(0, params.maxInFlightPerPeer - c.peer.inFlight)]))
   const load = new Map(usable.map(c => [c.peer.id, c.peer.inFlight]))
+  const fastest = Math.max(0, ...state.peers.map(p => p.rateBytesPerSec))
   let room = params.maxInFlight - state.peers.reduce((n, p) => n + p.inFlight, 0)
 
   const missing: number[] = []
@@ -91,7 +96,7 @@ export function planRequests (state: ScheduleState, params: ScheduleParams, nowM
     const failed = state.failed.get(chunk)
     const fresh = failed == null ? able : able.filter(c => !failed.has(c.peer.id))
     const pool = fresh.length > 0 ? fresh : able
-    return pool.reduce((best, c) => better(c, best, load) ? c : best)
+    return pool.reduce((best, c) => better(c, best, load, fastest) ? c : best)
   }
   const take = (c: Candidate): void => {
     room--
@@ -150,11 +155,12 @@ export function planRequests (state: ScheduleState, params: ScheduleParams, nowM
   return requests
 }
 
-/** Lower load first, then higher score, then the order peers are listed in. */
-function better (a: Candidate, b: Candidate, load: ReadonlyMap<string, number>): boolean {
-  const la = load.get(a.peer.id) ?? 0
-  const lb = load.get(b.peer.id) ?? 0
-  if (la !== lb) return la < lb
+/** Sooner expected delivery first, then higher score, then the order peers are listed in. */
+function better (a: Candidate, b: Candidate, load: ReadonlyMap<string, number>, fastest: number): boolean {
+  const eta = (c: Candidate): number => ((load.get(c.peer.id) ?? 0) + 1) / (c.peer.rateBytesPerSec > 0 ? c.peer.rateBytesPerSec : Math.max(fastest, 1))
+  const ea = eta(a)
+  const eb = eta(b)
+  if (ea !== eb) return ea < eb
   if (a.peer.score !== b.peer.score) return a.peer.score > b.peer.score
   return a.order < b.order
 }

@@ -24,7 +24,7 @@ import type { HeartbeatModel } from '../../protocols/heartbeat/index.js'
 import type { FetcherInit, FetchProgress, FetchResult } from '../fetcher/index.js'
 import type { ModelEntry } from './store.js'
 import type { VerifiedManifest } from './types.js'
-import type { AbortOptions } from '@libp2p/interface'
+import type { AbortOptions, PeerId } from '@libp2p/interface'
 
 export interface ModelServiceInit {
   /** Directory of the model store. */
@@ -116,13 +116,21 @@ export class ModelService {
       findProviders: libp2pProviders(libp2p),
       announce: async (cid, options) => { await announce(libp2p, cid, options) },
       downloadLimiter,
+      // Peers watching this node hear of each new chunk at once, not on the server's recheck.
+      onChunkStored: cid => { this.server?.chunkStored(cid) },
       random: this.components.random
     }, this.init.fetcher)
+    libp2p.addEventListener('peer:disconnect', this.onPeerGone)
     // Provider records for what we hold; the DHT may have no peers yet, so this runs in the background.
     void this.announceAll().catch(err => { this.log.debug('announcing held models failed', { err }) })
   }
 
+  private readonly onPeerGone = (evt: CustomEvent<PeerId>): void => {
+    this.server?.peerGone(evt.detail.toString())
+  }
+
   async stop (): Promise<void> {
+    this.components.libp2p.removeEventListener('peer:disconnect', this.onPeerGone)
     this.controller.abort(new Error('model service stopped'))
     this.fetcherRef?.stop()
     await Promise.allSettled([...this.inflight.values()])

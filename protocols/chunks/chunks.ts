@@ -8,19 +8,20 @@ import { isManifestCid, isRawCid } from '../../node/models/cid.js'
 import { decodeBitfield, encodeBitfield } from './bitfield.js'
 import {
   CHUNKS_PROTOCOL, CHUNKS_VERSION, DEFAULT_MAX_QUEUED_UPLOADS, DEFAULT_MAX_STREAMS_PER_PEER, DEFAULT_MAX_STREAMS_TOTAL,
-  DEFAULT_PIECE_BYTES, DEFAULT_SEED_MAX_OFFERS, DEFAULT_SEED_OFFER_PER_PEER, DEFAULT_SEED_OFFER_TTL_MS, DEFAULT_UPLOAD_SLOTS,
-  HAVE_RECHECK_MS, MAX_CHUNKS_PER_REQUEST, MAX_HAVE_WAIT_MS, MAX_PIECE_BYTES, MAX_REQUEST_BYTES, REQUEST_READ_TIMEOUT_MS,
-  WRITE_TIMEOUT_MS
+  DEFAULT_PIECE_BYTES, DEFAULT_SEED_MAX_OFFERS, DEFAULT_SEED_OFFER_PER_PEER, DEFAULT_SEED_OFFER_TTL_MS, DEFAULT_SEED_REPLICA_TARGET,
+  DEFAULT_UPLOAD_SLOTS, SEED_SEEN_TTL_MS,
+  DEFAULT_MAX_WATCHES, DEFAULT_MAX_WATCHES_PER_PEER, MAX_CHUNKS_PER_REQUEST, MAX_PIECE_BYTES, MAX_REQUEST_BYTES,
+  REQUEST_READ_TIMEOUT_MS, WATCH_DEBOUNCE_MS, WATCH_RECHECK_MS, WRITE_TIMEOUT_MS
 } from './constants.js'
 import { ChunkErrorCode, ChunkTimeoutError } from './errors.js'
-import { emptyOfferState, planOffer, recordOffer, serving, takeOffer } from './offers.js'
+import { emptyOfferState, forgetPeer, planOffer, recordOffer, serving, takeOffer } from './offers.js'
 import { ChunkRequest, ChunkResponse } from './pb/chunks.js'
 import { Slots } from './slots.js'
 import { Watchdog } from './watchdog.js'
 import { ConfigError } from '../../node/errors.js'
 import { equals } from 'uint8arrays/equals'
 import type { SeedOfferParams, SeedOfferState } from './offers.js'
-import type { Clock } from '../../node/clock.js'
+import type { Clock, TimerHandle } from '../../node/clock.js'
 import type { Logger } from '../../node/logger.js'
 import type { ChunkStore, VerifiedManifest } from '../../node/models/types.js'
 import type { RateLimiter } from '../../node/ratelimit/token-bucket.js'
@@ -43,6 +44,10 @@ export interface ChunkServerInit {
   maxStreamsPerPeer?: number
   /** @default DEFAULT_MAX_STREAMS_TOTAL */
   maxStreamsTotal?: number
+  /** WATCH streams one peer may hold open. @default DEFAULT_MAX_WATCHES_PER_PEER */
+  maxWatchesPerPeer?: number
+  /** WATCH streams held open, all peers together. @default DEFAULT_MAX_WATCHES */
+  maxWatches?: number
   /** @default MAX_CHUNKS_PER_REQUEST */
   maxChunksPerRequest?: number
   /** @default MAX_REQUEST_BYTES */
@@ -64,11 +69,15 @@ export interface ChunkServerInit {
   seedMaxOffers?: number
   /** @default DEFAULT_SEED_OFFER_TTL_MS */
   seedOfferTtlMs?: number
+  /** @default DEFAULT_SEED_REPLICA_TARGET */
+  seedReplicaTarget?: number
 }
 
 /** What a server has sent since it started. */
 export interface ChunkServerStats {
+  /** Streams open: requests being served and watches. */
   activeStreams: number
+  watches: number
   chunksSent: number
   /** Chunk data bytes sent (frames' overhead not included). */
   bytesSent: number
@@ -99,6 +108,8 @@ function resolveInit (init: ChunkServerInit): Resolved {
   const r: Resolved = {
     maxStreamsPerPeer: init.maxStreamsPerPeer ?? DEFAULT_MAX_STREAMS_PER_PEER,
     maxStreamsTotal: init.maxStreamsTotal ?? DEFAULT_MAX_STREAMS_TOTAL,
+    maxWatchesPerPeer: init.maxWatchesPerPeer ?? DEFAULT_MAX_WATCHES_PER_PEER,
+    maxWatches: init.maxWatches ?? DEFAULT_MAX_WATCHES,
     maxChunksPerRequest: init.maxChunksPerRequest ?? MAX_CHUNKS_PER_REQUEST,
     maxRequestBytes: init.maxRequestBytes ?? MAX_REQUEST_BYTES,
     pieceBytes: init.pieceBytes ?? DEFAULT_PIECE_BYTES,
@@ -107,9 +118,10 @@ function resolveInit (init: ChunkServerInit): Resolved {
     superSeed: init.superSeed ?? true,
     seedOfferPerPeer: init.seedOfferPerPeer ?? DEFAULT_SEED_OFFER_PER_PEER,
     seedMaxOffers: init.seedMaxOffers ?? DEFAULT_SEED_MAX_OFFERS,
-    seedOfferTtlMs: init.seedOfferTtlMs ?? DEFAULT_SEED_OFFER_TTL_MS
+    seedOfferTtlMs: init.seedOfferTtlMs ?? DEFAULT_SEED_OFFER_TTL_MS,
+    seedReplicaTarget: init.seedReplicaTarget ?? DEFAULT_SEED_REPLICA_TARGET
   }
-  const positive = ['maxStreamsPerPeer', 'maxStreamsTotal', 'maxChunksPerRequest', 'maxRequestBytes', 'pieceBytes', 'uploadSlots', 'seedOfferPerPeer', 'seedMaxOffers', 'seedOfferTtlMs'] as const
+  const positive = ['maxStreamsPerPeer', 'maxStreamsTotal', 'maxWatchesPerPeer', 'maxWatches', 'maxChunksPerRequest', 'maxRequestBytes', 'pieceBytes', 'uploadSlots', 'seedOfferPerPeer', 'seedMaxOffers', 'seedOfferTtlMs', 'seedReplicaTarget'] as const
   for (const k of positive) {
     if (!Number.isSafeInteger(r[k]) || r[k] < 1) throw new ConfigError(`chunk server ${k} must be a positive integer, not ${r[k]}`)
   }
@@ -137,10 +149,11 @@ export class ChunkServer {
   private readonly log: Logger
   private readonly slots: Slots
   private readonly streamsByPeer = new Map<string, number>()
+  private readonly watchesByPeer = new Map<string, number>()
   private readonly active = new Set<Stream>()
   private readonly seeds = new Map<string, SeedState>()
   private readonly heldCache = new Map<string, { untilMs: number, held: boolean[] }>()
-  /** Long-polling HAVE askers per manifest, woken when what they might be offered changes. */
+  /** WATCH streams per manifest, woken when what they might be offered changes. */
   private readonly watchers = new Map<string, Set<() => void>>()
   private readonly counters = { chunksSent: 0, bytesSent: 0, busy: 0, refused: 0 }
   private readonly bytesByPeer = new Map<string, number>()
@@ -173,9 +186,14 @@ export class ChunkServer {
     this.active.clear()
   }
 
+  /** Tells the server a peer disconnected: its copies stop counting when the seed plans offers. */
+  peerGone (peerId: string): void {
+    for (const seed of this.seeds.values()) seed.offers = forgetPeer(seed.offers, peerId)
+  }
+
   /**
-   * Tells the server that this node stored a chunk of `manifestCid`, so peers waiting on a HAVE
-   * hear of it at once. Without these calls they hear of it on their next poll.
+   * Tells the server that this node stored a chunk of `manifestCid`, so peers watching it hear of
+   * it at once. Without these calls they hear of it only when something else changes.
    */
   chunkStored (manifestCid: string): void {
     const cached = this.heldCache.get(manifestCid)
@@ -190,6 +208,7 @@ export class ChunkServer {
   stats (): ChunkServerStats {
     return {
       activeStreams: this.active.size,
+      watches: sum(this.watchesByPeer.values()),
       ...this.counters,
       bytesByPeer: Object.fromEntries(this.bytesByPeer)
     }
@@ -199,18 +218,17 @@ export class ChunkServer {
   async handle (stream: Stream, connection: Connection): Promise<void> {
     const peer = connection.remotePeer.toString()
     const pb = pbStream(stream, { maxDataLength: this.init.maxRequestBytes })
-    const perPeer = this.streamsByPeer.get(peer) ?? 0
-    if (!this.running || perPeer >= this.init.maxStreamsPerPeer || this.active.size >= this.init.maxStreamsTotal) {
+    if (!this.running || this.active.size >= this.init.maxStreamsTotal + this.init.maxWatches) {
       this.counters.busy++
-      await this.answerError(stream, pb, ChunkErrorCode.Busy, `busy: ${this.active.size} streams open, ${perPeer} from you`)
+      await this.answerError(stream, pb, ChunkErrorCode.Busy, `busy: ${this.active.size} streams open`)
       return
     }
-    this.streamsByPeer.set(peer, perPeer + 1)
     this.active.add(stream)
-    const watchdog = new Watchdog(this.components.clock, REQUEST_READ_TIMEOUT_MS, () => new ChunkTimeoutError('the peer sent no request in time'), this.controller.signal)
+    let watchdog = new Watchdog(this.components.clock, REQUEST_READ_TIMEOUT_MS, () => new ChunkTimeoutError('the peer sent no request in time'), this.controller.signal)
     // A reset by the asker ends the work at once (a wait for tokens or a slot included).
     const onClose = (): void => { watchdog.abort(new Error('the stream closed')) }
     stream.addEventListener('close', onClose)
+    let counted: Map<string, number> | undefined
     try {
       let req: ChunkRequest
       try {
@@ -223,6 +241,21 @@ export class ChunkServer {
         await this.answerError(stream, pb, refusal.code, refusal.message)
         return
       }
+      const watch = req.kind === ChunkRequest.Kind.WATCH
+      const [byPeer, perPeerMax, totalMax] = watch
+        ? [this.watchesByPeer, this.init.maxWatchesPerPeer, this.init.maxWatches]
+        : [this.streamsByPeer, this.init.maxStreamsPerPeer, this.init.maxStreamsTotal]
+      const mine = byPeer.get(peer) ?? 0
+      if (mine >= perPeerMax || sum(byPeer.values()) >= totalMax) {
+        this.counters.busy++
+        await this.answerError(stream, pb, ChunkErrorCode.Busy, `busy: ${sum(byPeer.values())} ${watch ? 'watches' : 'requests'} open, ${mine} from you`)
+        return
+      }
+      byPeer.set(peer, mine + 1)
+      counted = byPeer
+      // Serving may wait for an upload slot; only a peer that stops reading for this long is cut.
+      watchdog.stop()
+      watchdog = new Watchdog(this.components.clock, WRITE_TIMEOUT_MS, () => new ChunkTimeoutError('the peer stopped reading'), this.controller.signal)
       try {
         await this.serve(req, peer, pb, watchdog)
       } catch (err) {
@@ -232,7 +265,12 @@ export class ChunkServer {
         await this.answerError(stream, pb, err.code, err.message)
         return
       }
-      await stream.close({ signal: watchdog.signal })
+      const closing = new Watchdog(this.components.clock, WRITE_TIMEOUT_MS, () => new ChunkTimeoutError('the peer did not close'), this.controller.signal)
+      try {
+        await stream.close({ signal: closing.signal })
+      } finally {
+        closing.stop()
+      }
     } catch (err) {
       this.log.debug('chunk stream ended early', { peer, err })
       stream.abort(err instanceof Error ? err : new Error(String(err)))
@@ -240,9 +278,11 @@ export class ChunkServer {
       watchdog.stop()
       stream.removeEventListener('close', onClose)
       this.active.delete(stream)
-      const n = (this.streamsByPeer.get(peer) ?? 1) - 1
-      if (n <= 0) this.streamsByPeer.delete(peer)
-      else this.streamsByPeer.set(peer, n)
+      if (counted != null) {
+        const n = (counted.get(peer) ?? 1) - 1
+        if (n <= 0) counted.delete(peer)
+        else counted.set(peer, n)
+      }
     }
   }
 
@@ -257,7 +297,13 @@ export class ChunkServer {
     switch (req.kind) {
       case ChunkRequest.Kind.HAVE: {
         const manifest = await this.manifest(req.manifestCid)
-        await write(await this.haveWhenChanged(manifest, req, peer, watchdog))
+        await write((await this.have(manifest, req, peer))!)
+        return
+      }
+      case ChunkRequest.Kind.WATCH: {
+        const manifest = await this.manifest(req.manifestCid)
+        watchdog.stop()
+        await this.watch(manifest, req, peer, pb, watchdog.signal)
         return
       }
       case ChunkRequest.Kind.MANIFEST: {
@@ -281,47 +327,75 @@ export class ChunkServer {
   }
 
   /**
-   * The HAVE answer; with `wait_ms`, held back until it differs from `known` (the asker's last
-   * answer) or the wait is over: a long poll, so askers hear of new chunks at once.
+   * A WATCH: the HAVE answer now, then again whenever it changes (this node stored a chunk; a
+   * seed's offers moved), until the asker closes the stream. The asker may send fresh WATCH
+   * requests (its `have` and `want`) at any time; a seed plans its offer on the latest.
    */
-  private async haveWhenChanged (vm: VerifiedManifest, req: ChunkRequest, peer: string, watchdog: Watchdog): Promise<Partial<ChunkResponse>> {
-    const waitMs = Math.min(req.waitMs, MAX_HAVE_WAIT_MS)
-    const deadline = this.components.clock.now() + waitMs
-    for (let first = true; ; first = false) {
-      watchdog.kick()
-      const now = this.components.clock.now()
-      const answer = await this.have(vm, req, peer, now < deadline ? req.known : undefined, first)
-      if (answer != null) return answer
-      await this.waitForChange(vm.cid, Math.min(HAVE_RECHECK_MS, deadline - now), watchdog.signal)
+  private async watch (vm: VerifiedManifest, first: ChunkRequest, peer: string, pb: ProtobufStream<Stream>, streamSignal: AbortSignal): Promise<void> {
+    const local = new AbortController()
+    const signal = AbortSignal.any([streamSignal, local.signal])
+    let ask = first
+    let last: Uint8Array | undefined
+    let dirty = true
+    let wakeUp: (() => void) | undefined
+    const wake = (): void => {
+      dirty = true
+      wakeUp?.()
+    }
+    let set = this.watchers.get(vm.cid)
+    if (set == null) this.watchers.set(vm.cid, set = new Set())
+    const watchers = set
+    watchers.add(wake)
+    const reading = (async () => {
+      for (;;) {
+        const next = await pb.read(ChunkRequest, { signal, limits: { chunkCids: 0 } })
+        if (next.kind !== ChunkRequest.Kind.WATCH || next.manifestCid !== vm.cid) throw new Error('a watch takes only WATCH requests for its manifest')
+        ask = next
+        wake()
+      }
+    })()
+    // The asker closing its side (or anything it sends wrong) ends the watch.
+    reading.catch(err => { local.abort(err) })
+    try {
+      for (let n = 0; !signal.aborted; n++) {
+        if (!dirty) {
+          // Woken by chunkStored() or a seed's offers moving; without those, look again now and then.
+          let timer: TimerHandle | undefined
+          await new Promise<void>(resolve => {
+            wakeUp = resolve
+            timer = this.components.clock.setTimeout(wake, WATCH_RECHECK_MS)
+            signal.addEventListener('abort', () => { resolve() }, { once: true })
+          })
+          timer?.cancel()
+          wakeUp = undefined
+          if (signal.aborted) break
+        }
+        // Let a burst of changes settle into one answer (not for the first one).
+        if (n > 0) await this.components.clock.sleep(WATCH_DEBOUNCE_MS, { signal }).catch(() => {})
+        if (signal.aborted) break
+        dirty = false
+        const answer = await this.have(vm, ask, peer, last)
+        if (answer == null) continue
+        const writing = new Watchdog(this.components.clock, WRITE_TIMEOUT_MS, () => new ChunkTimeoutError('the watcher does not read'), signal)
+        try {
+          await pb.write(response(answer), ChunkResponse, { signal: writing.signal })
+        } finally {
+          writing.stop()
+        }
+        last = answer.bitfield
+      }
+    } finally {
+      watchers.delete(wake)
+      if (watchers.size === 0) this.watchers.delete(vm.cid)
+      local.abort(new Error('watch ended'))
     }
   }
 
-  private async waitForChange (manifestCid: string, ms: number, signal: AbortSignal): Promise<void> {
-    signal.throwIfAborted()
-    let set = this.watchers.get(manifestCid)
-    if (set == null) this.watchers.set(manifestCid, set = new Set())
-    const watchers = set
-    await new Promise<void>(resolve => {
-      const done = (): void => {
-        timer.cancel()
-        watchers.delete(done)
-        signal.removeEventListener('abort', done)
-        resolve()
-      }
-      const timer = this.components.clock.setTimeout(done, ms)
-      watchers.add(done)
-      signal.addEventListener('abort', done, { once: true })
-    })
-    if (watchers.size === 0) this.watchers.delete(manifestCid)
-    signal.throwIfAborted()
-  }
-
   /**
-   * The HAVE answer, or undefined when its bitfield equals `unlessEqual` (nothing new to say).
-   * A seed makes new offers only on a request's first look: later, while it waits, the asker's
-   * `have` and `want` are stale, so it only says "ask again" (refresh) when it could offer more.
+   * The HAVE answer for `req`, or undefined when its bitfield equals `unlessEqual` (nothing new).
+   * A complete holder asked with a `want` answers with offers (see offers.ts) and records them.
    */
-  private async have (vm: VerifiedManifest, req: ChunkRequest, peer: string, unlessEqual: Uint8Array | undefined, first: boolean): Promise<Partial<ChunkResponse> | undefined> {
+  private async have (vm: VerifiedManifest, req: ChunkRequest, peer: string, unlessEqual?: Uint8Array): Promise<Partial<ChunkResponse> | undefined> {
     const chunks = vm.manifest.chunks
     const count = chunks.length
     const held = await this.held(vm)
@@ -338,12 +412,6 @@ export class ChunkServer {
       const now = this.components.clock.now()
       const ask = { peer, has, wants }
       const plan = planOffer(seed.offers, ask, this.offerParams(), seed.rank, now)
-      if (!first) {
-        const open = new Set(plan.offer.filter(i => !plan.fresh.includes(i)))
-        const bitfield = encodeBitfield(count, i => open.has(i)) as Uint8Array<ArrayBuffer>
-        if (plan.fresh.length === 0 && unlessEqual != null && equals(bitfield, unlessEqual)) return undefined
-        return { chunkCount: count, bitfield, complete: true, refresh: plan.fresh.length > 0 }
-      }
       const offered = new Set(plan.offer)
       const bitfield = encodeBitfield(count, i => offered.has(i)) as Uint8Array<ArrayBuffer>
       if (unlessEqual != null && equals(bitfield, unlessEqual)) return undefined
@@ -355,7 +423,7 @@ export class ChunkServer {
     return { chunkCount: count, bitfield, complete }
   }
 
-  /** Which chunks of a manifest the store holds, remembered briefly (long polls ask often). */
+  /** Which chunks of a manifest the store holds, remembered briefly (every watch asks). */
   private async held (vm: VerifiedManifest): Promise<boolean[]> {
     const now = this.components.clock.now()
     const cached = this.heldCache.get(vm.cid)
@@ -368,7 +436,13 @@ export class ChunkServer {
   }
 
   private offerParams (): SeedOfferParams {
-    return { perPeer: this.init.seedOfferPerPeer, maxOpen: this.init.seedMaxOffers, ttlMs: this.init.seedOfferTtlMs }
+    return {
+      perPeer: this.init.seedOfferPerPeer,
+      maxOpen: this.init.seedMaxOffers,
+      ttlMs: this.init.seedOfferTtlMs,
+      replicaTarget: this.init.seedReplicaTarget,
+      seenTtlMs: SEED_SEEN_TTL_MS
+    }
   }
 
   private seedState (vm: VerifiedManifest): SeedState {
@@ -401,7 +475,7 @@ export class ChunkServer {
     let pending = 0
     if (seed != null) {
       for (const cid of req.chunkCids) {
-        for (const i of seed.indexesByCid.get(cid) ?? []) seed.offers = takeOffer(seed.offers, peer, i)
+        for (const i of seed.indexesByCid.get(cid) ?? []) seed.offers = takeOffer(seed.offers, peer, i, this.components.clock.now(), this.offerParams())
         seed.offers = serving(seed.offers, 1)
         pending++
       }
@@ -462,6 +536,12 @@ export class ChunkServer {
   }
 }
 
+function sum (values: Iterable<number>): number {
+  let n = 0
+  for (const v of values) n += v
+  return n
+}
+
 function response (res: Partial<ChunkResponse>): ChunkResponse {
   return {
     errorCode: '',
@@ -475,7 +555,6 @@ function response (res: Partial<ChunkResponse>): ChunkResponse {
     total: 0,
     data: new Uint8Array(),
     missing: false,
-    refresh: false,
     ...res
   }
 }

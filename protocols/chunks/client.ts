@@ -7,7 +7,7 @@ import { pbStream } from '@libp2p/utils'
 import { decodeBitfield, encodeBitfield } from './bitfield.js'
 import {
   CHUNKS_PROTOCOL, CHUNKS_VERSION, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_QUERY_TIMEOUT_MS, MAX_CHUNK_BYTES, MAX_ENVELOPE_BYTES,
-  MAX_HAVE_WAIT_MS, MAX_MANIFEST_CHUNKS, MAX_PIECE_BYTES, RESPONSE_OVERHEAD_BYTES
+  MAX_MANIFEST_CHUNKS, WRITE_TIMEOUT_MS, MAX_PIECE_BYTES, RESPONSE_OVERHEAD_BYTES
 } from './constants.js'
 import { ChunkProtocolError, ChunkRemoteError, ChunkTimeoutError, ChunkTransportError } from './errors.js'
 import { ChunkRequest, ChunkResponse } from './pb/chunks.js'
@@ -34,12 +34,6 @@ export interface HaveOptions extends QueryOptions {
   have?: readonly boolean[]
   /** Chunks this node needs and knows no other source for (asks a seed to offer some of them). */
   want?: readonly boolean[]
-  /**
-   * Long poll: the peer answers once its offer differs from `known` (the last answer), or after
-   * this many ms (it may cap the wait). Needs `chunkCount` and `known`. @default 0 (answer now)
-   */
-  waitMs?: number
-  known?: readonly boolean[]
 }
 
 export interface HaveAnswer {
@@ -48,21 +42,106 @@ export interface HaveAnswer {
   offers: boolean[]
   /** The peer holds every chunk (even if it offers fewer). */
   complete: boolean
-  /** The peer could offer more: ask again now, with a fresh `have` and `want`. */
-  refresh: boolean
 }
 
 /** Asks `peer` which chunks of a manifest it offers. */
 export async function requestHave (components: ChunkClientComponents, peer: PeerId, manifestCid: string, options: HaveOptions = {}): Promise<HaveAnswer> {
   const expected = options.chunkCount
-  const encode = (bits?: readonly boolean[]): Uint8Array<ArrayBuffer> =>
-    bits == null || expected == null ? new Uint8Array() : encodeBitfield(expected, i => bits[i] === true) as Uint8Array<ArrayBuffer>
-  const waitMs = options.known != null && expected != null ? Math.max(0, Math.min(options.waitMs ?? 0, MAX_HAVE_WAIT_MS)) : 0
-  const req = request({ kind: ChunkRequest.Kind.HAVE, manifestCid, have: encode(options.have), want: encode(options.want), waitMs, known: encode(waitMs > 0 ? options.known : undefined) })
-  const res = await query(components, peer, req, MAX_MANIFEST_CHUNKS / 8 + RESPONSE_OVERHEAD_BYTES, { ...options, timeoutMs: (options.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS) + waitMs })
+  const encode = (values?: readonly boolean[]): Uint8Array<ArrayBuffer> => expected == null ? new Uint8Array() : bits(expected, values)
+  const req = request({ kind: ChunkRequest.Kind.HAVE, manifestCid, have: encode(options.have), want: encode(options.want) })
+  const res = await query(components, peer, req, MAX_MANIFEST_CHUNKS / 8 + RESPONSE_OVERHEAD_BYTES, options)
+  return haveAnswer(res, expected)
+}
+
+function haveAnswer (res: ChunkResponse, expected: number | undefined): HaveAnswer {
   if (res.chunkCount > MAX_MANIFEST_CHUNKS) throw new ChunkProtocolError(`peer claims ${res.chunkCount} chunks, more than ${MAX_MANIFEST_CHUNKS}`)
   if (expected != null && res.chunkCount !== expected) throw new ChunkProtocolError(`peer says the manifest has ${res.chunkCount} chunks; it has ${expected}`)
-  return { chunkCount: res.chunkCount, offers: decodeBitfield(res.bitfield, res.chunkCount), complete: res.complete, refresh: res.refresh }
+  return { chunkCount: res.chunkCount, offers: decodeBitfield(res.bitfield, res.chunkCount), complete: res.complete }
+}
+
+function bits (count: number, values?: readonly boolean[]): Uint8Array<ArrayBuffer> {
+  return values == null ? new Uint8Array() : encodeBitfield(count, i => values[i] === true) as Uint8Array<ArrayBuffer>
+}
+
+export interface WatchOptions extends AbortOptions {
+  chunkCount: number
+  have?: readonly boolean[]
+  want?: readonly boolean[]
+  /** Called with the first answer and every later one. Throwing ends the watch with that error. */
+  onAnswer: (answer: HaveAnswer) => void
+  /** How long to wait for the first answer, in ms. @default DEFAULT_QUERY_TIMEOUT_MS */
+  timeoutMs?: number
+}
+
+/** An open WATCH: the peer sends its offer whenever it changes. */
+export interface HaveWatch {
+  /** Sends this node's fresh `have` and `want` (a seed plans its offers on them). */
+  update(have: readonly boolean[], want: readonly boolean[]): void
+  /** Ends the watch. */
+  close(): void
+  /** Settles when the watch ends: resolves if closed by `close()`, rejects with why otherwise. */
+  readonly ended: Promise<void>
+}
+
+/**
+ * Opens a WATCH on `peer` for a manifest: one long-lived stream on which the peer answers at
+ * once and again whenever its offer changes. Resolves after the first answer.
+ */
+export async function watchHave (components: ChunkClientComponents, peer: PeerId, manifestCid: string, options: WatchOptions): Promise<HaveWatch> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS
+  const closer = new AbortController()
+  const signal = options.signal == null ? closer.signal : AbortSignal.any([options.signal, closer.signal])
+  const first = new Watchdog(components.clock, timeoutMs, () => new ChunkTimeoutError(`peer did not answer within ${timeoutMs} ms`), signal)
+  const { stream, pb } = await open(components, peer, MAX_MANIFEST_CHUNKS / 8 + RESPONSE_OVERHEAD_BYTES, first)
+  const count = options.chunkCount
+  const watchRequest = (have?: readonly boolean[], want?: readonly boolean[]): ChunkRequest =>
+    request({ kind: ChunkRequest.Kind.WATCH, manifestCid, have: bits(count, have), want: bits(count, want) })
+  try {
+    await pb.write(watchRequest(options.have, options.want), ChunkRequest, { signal: first.signal })
+    const res = await pb.read(ChunkResponse, { signal: first.signal })
+    if (res.errorCode !== '') throw new ChunkRemoteError(res.errorCode, res.errorMessage)
+    options.onAnswer(haveAnswer(res, count))
+  } catch (err) {
+    stream.abort(err instanceof Error ? err : new Error(String(err)))
+    throw translate(err, first, options.signal)
+  } finally {
+    first.stop()
+  }
+  let writing = Promise.resolve()
+  const ended = (async () => {
+    try {
+      for (;;) {
+        const res = await pb.read(ChunkResponse, { signal })
+        if (res.errorCode !== '') throw new ChunkRemoteError(res.errorCode, res.errorMessage)
+        options.onAnswer(haveAnswer(res, count))
+      }
+    } catch (err) {
+      if (closer.signal.aborted) {
+        await stream.close().catch(() => { stream.abort(new Error('close failed')) })
+        return
+      }
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+      if (options.signal?.aborted === true) throw options.signal.reason
+      if (err instanceof ChunkRemoteError || err instanceof ChunkProtocolError) throw err
+      throw new ChunkTransportError(`the watch ended: ${(err as Error)?.message ?? String(err)}`, { cause: err })
+    }
+  })()
+  ended.catch(() => {})
+  return {
+    update: (have, want) => {
+      writing = writing.then(async () => {
+        if (signal.aborted) return
+        const writing = new Watchdog(components.clock, WRITE_TIMEOUT_MS, () => new ChunkTimeoutError('the peer does not read'), signal)
+        try {
+          await pb.write(watchRequest(have, want), ChunkRequest, { signal: writing.signal })
+        } finally {
+          writing.stop()
+        }
+      }).catch(err => { if (!signal.aborted) stream.abort(err instanceof Error ? err : new Error(String(err))) })
+    },
+    close: () => { closer.abort(new Error('watch closed')) },
+    ended
+  }
 }
 
 /** Fetches a manifest envelope by CID. The caller verifies it (signature, CID) before use. */
@@ -161,7 +240,7 @@ export async function requestChunks (components: ChunkClientComponents, peer: Pe
 }
 
 function request (req: Partial<ChunkRequest>): ChunkRequest {
-  return { version: CHUNKS_VERSION, kind: ChunkRequest.Kind.KIND_UNSPECIFIED, manifestCid: '', chunkCids: [], have: new Uint8Array(), want: new Uint8Array(), waitMs: 0, known: new Uint8Array(), ...req }
+  return { version: CHUNKS_VERSION, kind: ChunkRequest.Kind.KIND_UNSPECIFIED, manifestCid: '', chunkCids: [], have: new Uint8Array(), want: new Uint8Array(), ...req }
 }
 
 async function open (components: ChunkClientComponents, peer: PeerId, maxFrameBytes: number, watchdog: Watchdog): Promise<{ stream: Stream, pb: ProtobufStream<Stream> }> {

@@ -29,10 +29,11 @@ export const MAX_ENVELOPE_BYTES = MODEL_MAX_ENVELOPE_BYTES
 /**
  * Bytes of chunk data per response frame. A chunk goes as a run of frames this size so that no
  * single message holds a connection for long (a libp2p ping queued behind megabytes on a slow link
- * times out and drops the connection) and upload pacing is smooth.
- * @default 64 KiB
+ * times out and drops the connection) and upload pacing is smooth. 60 KiB keeps a frame, with its
+ * protobuf, length and yamux headers, inside one noise frame (65,519 bytes of plaintext).
+ * @default 60 KiB
  */
-export const DEFAULT_PIECE_BYTES = 64 * 1024
+export const DEFAULT_PIECE_BYTES = 60 * 1024
 
 /** Largest piece a client accepts, in bytes. @default 256 KiB */
 export const MAX_PIECE_BYTES = 256 * 1024
@@ -48,13 +49,14 @@ export const DEFAULT_MAX_STREAMS_TOTAL = 64
 
 /**
  * Chunks a server sends at once; other chunk requests wait their turn. Few slots finish chunks
- * one after another instead of all at the end, so receivers can pass them on sooner.
- * @default 4
+ * one after another instead of all at the end, so receivers can pass them on sooner (tuned with
+ * bench/distribution.ts: 2 beat 1 and 4).
+ * @default 2
  */
-export const DEFAULT_UPLOAD_SLOTS = 4
+export const DEFAULT_UPLOAD_SLOTS = 2
 
-/** Chunk requests that may wait for an upload slot; more are answered ERR_CHUNKS_BUSY. @default 8 */
-export const DEFAULT_MAX_QUEUED_UPLOADS = 8
+/** Chunk requests that may wait for an upload slot; more are answered ERR_CHUNKS_BUSY. @default 4 */
+export const DEFAULT_MAX_QUEUED_UPLOADS = 4
 
 /**
  * Chunks a complete holder offers one asking peer at a time when it spreads its upload (see
@@ -70,18 +72,38 @@ export const DEFAULT_SEED_OFFER_PER_PEER = 4
  */
 export const DEFAULT_SEED_MAX_OFFERS = 8
 
+/**
+ * A complete holder offers a chunk it already gave out again only while fewer than this many
+ * other askers hold it: the rest is the swarm's to spread.
+ * @default 1
+ */
+export const DEFAULT_SEED_REPLICA_TARGET = 1
+
+/** How long what an asker said it holds counts for a complete holder, in ms. @default 2 min */
+export const SEED_SEEN_TTL_MS = 120_000
+
 /** How long an untaken offer binds a seed, in ms. @default 20 s */
 export const DEFAULT_SEED_OFFER_TTL_MS = 20_000
 
-/**
- * Longest a server holds a HAVE answer back waiting for news (a long poll), in ms. Below
- * {@link REQUEST_READ_TIMEOUT_MS}, which also bounds how long a stream may stay silent.
- * @default 5 s
- */
-export const MAX_HAVE_WAIT_MS = 5000
+/** WATCH streams one peer may hold open at a server (one per manifest it downloads). @default 4 */
+export const DEFAULT_MAX_WATCHES_PER_PEER = 4
 
-/** While a HAVE waits, the server looks at its store this often even without news, in ms. @default 1 s */
-export const HAVE_RECHECK_MS = 1000
+/** WATCH streams a server holds open, all peers together. @default 1024 */
+export const DEFAULT_MAX_WATCHES = 1024
+
+/**
+ * A watched offer that changes is sent after this settling time, in ms, so that a burst of
+ * changes makes one update.
+ * @default 50
+ */
+export const WATCH_DEBOUNCE_MS = 50
+
+/**
+ * A server looks at a watched offer again this often even when nothing told it of a change, in ms
+ * (a node that does not call `ChunkServer.chunkStored` still tells its watchers, only later).
+ * @default 2000
+ */
+export const WATCH_RECHECK_MS = 2000
 
 /** How long a server waits for a request on a new stream, in ms. @default 10 s */
 export const REQUEST_READ_TIMEOUT_MS = 10_000

@@ -4,6 +4,8 @@
  *
  * - HAVE: which chunks of a manifest do you offer? One answer, a bitfield over the manifest's
  *   chunk list. A complete holder may offer only some chunks to spread its upload (offers.ts).
+ * - WATCH: HAVE kept up to date on one long-lived stream: the peer sends its offer again whenever
+ *   it changes, and the asker may send a fresh `have`/`want`. What a downloader uses.
  * - MANIFEST: the signed manifest envelope, by manifest CID.
  * - CHUNKS: up to {@link MAX_CHUNKS_PER_REQUEST} chunks by CID, answered chunk after chunk as runs
  *   of frames of at most {@link DEFAULT_PIECE_BYTES} bytes.
@@ -16,8 +18,8 @@ export * from './constants.js'
 export * from './errors.js'
 export { ChunkServer } from './chunks.js'
 export type { ChunkServerComponents, ChunkServerInit, ChunkServerStats } from './chunks.js'
-export { requestHave, requestManifest, requestChunks } from './client.js'
-export type { ChunkClientComponents, QueryOptions, HaveOptions, HaveAnswer, WantedChunk, ChunksOptions } from './client.js'
+export { requestHave, requestManifest, requestChunks, watchHave } from './client.js'
+export type { ChunkClientComponents, QueryOptions, HaveOptions, HaveAnswer, HaveWatch, WatchOptions, WantedChunk, ChunksOptions } from './client.js'
 export { encodeBitfield, decodeBitfield, bitfieldHas, bitfieldBytes } from './bitfield.js'
-export { planOffer, recordOffer, takeOffer, emptyOfferState } from './offers.js'
+export { planOffer, recordOffer, takeOffer, emptyOfferState, forgetPeer } from './offers.js'
 export type { SeedOffer, SeedOfferState, SeedOfferParams, OfferAsk, OfferPlan } from './offers.js'

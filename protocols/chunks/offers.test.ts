@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { decodeBitfield, encodeBitfield } from './bitfield.js'
 import { ChunkProtocolError } from './errors.js'
-import { emptyOfferState, planOffer, recordOffer, takeOffer } from './offers.js'
+import { emptyOfferState, forgetPeer, planOffer, recordOffer, takeOffer } from './offers.js'
 import type { OfferAsk, SeedOfferParams, SeedOfferState } from './offers.js'
 
-const params: SeedOfferParams = { perPeer: 2, maxOpen: 4, ttlMs: 1000 }
+const params: SeedOfferParams = { perPeer: 2, maxOpen: 4, ttlMs: 1000, replicaTarget: 1, seenTtlMs: 60_000 }
 const rank = [0, 1, 2, 3, 4, 5, 6, 7]
 
 function ask (peer: string, has: string, wants: string): OfferAsk {
@@ -45,18 +45,26 @@ describe('seed offers', () => {
     expect(after.offer).toEqual([1, 4])
   })
 
-  it('prefers chunks offered least often, so the seed sends each chunk about once', () => {
+  it('offers a chunk again only while no other asker holds it or is getting it', () => {
+    const peek = (st: SeedOfferState, now: number): number[] => planOffer(st, ask('c', '....', 'xxxx'), params, rank, now).offer
     let s = emptyOfferState(4)
     for (const p of ['a', 'b']) s = answer(s, ask(p, '....', 'xxxx')).state
-    s = takeOffer(takeOffer(s, 'a', 0), 'a', 1)
-    s = takeOffer(takeOffer(s, 'b', 2), 'b', 3)
-    expect(answer(s, ask('c', '....', 'xxxx')).offer).toEqual([0, 1])
+    s = takeOffer(takeOffer(s, 'a', 0, 0, params), 'a', 1, 0, params)
+    s = takeOffer(takeOffer(s, 'b', 2, 0, params), 'b', 3, 0, params)
     expect(s.offered).toEqual([1, 1, 1, 1])
+    // Every chunk is on its way to a or b.
+    expect(peek(s, 0)).toEqual([])
+    // a says it holds 0 and 1; b never reports back, so its copies count only until seenTtlMs.
+    s = answer(s, ask('a', 'xx..', '....')).state
+    expect(peek(s, 0)).toEqual([])
+    expect(peek(s, 59_000)).toEqual([])
+    // Past seenTtlMs neither b's copies on their way nor a's word count any more.
+    expect(peek(s, 60_001)).toEqual([0, 1])
   })
 
   it('makes room for a new offer once the asker takes one', () => {
     let s = answer(emptyOfferState(8), ask('a', '........', 'xxxxxxxx')).state
-    s = takeOffer(s, 'a', 0)
+    s = takeOffer(s, 'a', 0, 0, params)
     expect(answer(s, ask('a', '........', 'xxxxxxxx')).offer).toEqual([1, 2])
   })
 
@@ -80,5 +88,27 @@ describe('bitfields', () => {
   it('refuses a bitfield of the wrong length or with padding bits set', () => {
     expect(() => decodeBitfield(new Uint8Array(3), 10)).toThrow(ChunkProtocolError)
     expect(() => decodeBitfield(Uint8Array.of(0, 0b100), 10)).toThrow(ChunkProtocolError)
+  })
+})
+
+describe('forgetPeer', () => {
+  it('stops counting a departed peer\'s copies, so a newcomer is offered those chunks again', () => {
+    const p: SeedOfferParams = { perPeer: 2, maxOpen: 4, ttlMs: 1000, replicaTarget: 1, seenTtlMs: 60_000 }
+    const rank = [0, 1, 2, 3]
+    let state = emptyOfferState(4)
+    // "gone" holds chunks 0 and 1 and told the seed so.
+    const goneAsk = { peer: 'gone', has: [true, true, false, false], wants: [false, false, true, true] }
+    state = recordOffer(state, goneAsk, planOffer(state, goneAsk, p, rank, 0), p, 0)
+    state = { ...state, offered: [1, 1, 0, 0] }
+    const newcomer = { peer: 'new', has: [false, false, false, false], wants: [true, true, false, false] }
+    // While "gone" counts as a holder, chunks 0 and 1 (offered once already) are withheld.
+    expect(planOffer(state, newcomer, p, rank, 10).fresh).toEqual([])
+    state = forgetPeer(state, 'gone')
+    expect(planOffer(state, newcomer, p, rank, 10).fresh).toEqual([0, 1])
+  })
+
+  it('returns the same state for a peer it never saw', () => {
+    const state = emptyOfferState(2)
+    expect(forgetPeer(state, 'nobody')).toBe(state)
   })
 })

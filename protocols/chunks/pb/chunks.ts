@@ -10,8 +10,6 @@ export interface ChunkRequest {
   chunkCids: string[]
   have: Uint8Array<ArrayBuffer>
   want: Uint8Array<ArrayBuffer>
-  waitMs: number
-  known: Uint8Array<ArrayBuffer>
 }
 
 export namespace ChunkRequest {
@@ -19,14 +17,16 @@ export namespace ChunkRequest {
     KIND_UNSPECIFIED = 'KIND_UNSPECIFIED',
     HAVE = 'HAVE',
     MANIFEST = 'MANIFEST',
-    CHUNKS = 'CHUNKS'
+    CHUNKS = 'CHUNKS',
+    WATCH = 'WATCH'
   }
 
   enum __KindValues {
     KIND_UNSPECIFIED = 0,
     HAVE = 1,
     MANIFEST = 2,
-    CHUNKS = 3
+    CHUNKS = 3,
+    WATCH = 4
   }
 
   export namespace Kind {
@@ -76,16 +76,6 @@ export namespace ChunkRequest {
           w.bytes(obj.want)
         }
 
-        if ((obj.waitMs != null && obj.waitMs !== 0)) {
-          w.uint32(56)
-          w.uint32(obj.waitMs)
-        }
-
-        if ((obj.known != null && obj.known.byteLength > 0)) {
-          w.uint32(66)
-          w.bytes(obj.known)
-        }
-
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -96,9 +86,7 @@ export namespace ChunkRequest {
           manifestCid: '',
           chunkCids: [],
           have: uint8ArrayAlloc(0),
-          want: uint8ArrayAlloc(0),
-          waitMs: 0,
-          known: uint8ArrayAlloc(0)
+          want: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -133,14 +121,6 @@ export namespace ChunkRequest {
             }
             case 6: {
               obj.want = reader.bytes()
-              break
-            }
-            case 7: {
-              obj.waitMs = reader.uint32()
-              break
-            }
-            case 8: {
-              obj.known = reader.bytes()
               break
             }
             default: {
@@ -212,20 +192,6 @@ export namespace ChunkRequest {
               }
               break
             }
-            case 7: {
-              yield {
-                field: `${prefix}.waitMs`,
-                value: reader.uint32()
-              }
-              break
-            }
-            case 8: {
-              yield {
-                field: `${prefix}.known`,
-                value: reader.bytes()
-              }
-              break
-            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -269,16 +235,6 @@ export namespace ChunkRequest {
     value: Uint8Array<ArrayBuffer>
   }
 
-  export interface ChunkRequestWaitMsFieldEvent {
-    field: '$.waitMs'
-    value: number
-  }
-
-  export interface ChunkRequestKnownFieldEvent {
-    field: '$.known'
-    value: Uint8Array<ArrayBuffer>
-  }
-
   export function encode (obj: Partial<ChunkRequest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, ChunkRequest.codec())
   }
@@ -287,7 +243,7 @@ export namespace ChunkRequest {
     return decodeMessage(buf, ChunkRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChunkRequest>): Generator<ChunkRequestVersionFieldEvent | ChunkRequestKindFieldEvent | ChunkRequestManifestCidFieldEvent | ChunkRequestChunkCidsFieldEvent | ChunkRequestHaveFieldEvent | ChunkRequestWantFieldEvent | ChunkRequestWaitMsFieldEvent | ChunkRequestKnownFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChunkRequest>): Generator<ChunkRequestVersionFieldEvent | ChunkRequestKindFieldEvent | ChunkRequestManifestCidFieldEvent | ChunkRequestChunkCidsFieldEvent | ChunkRequestHaveFieldEvent | ChunkRequestWantFieldEvent> {
     return streamMessage(buf, ChunkRequest.codec(), opts)
   }
 }
@@ -304,7 +260,6 @@ export interface ChunkResponse {
   total: number
   data: Uint8Array<ArrayBuffer>
   missing: boolean
-  refresh: boolean
 }
 
 export namespace ChunkResponse {
@@ -372,11 +327,6 @@ export namespace ChunkResponse {
           w.bool(obj.missing)
         }
 
-        if ((obj.refresh != null && obj.refresh !== false)) {
-          w.uint32(96)
-          w.bool(obj.refresh)
-        }
-
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -392,8 +342,7 @@ export namespace ChunkResponse {
           offset: 0,
           total: 0,
           data: uint8ArrayAlloc(0),
-          missing: false,
-          refresh: false
+          missing: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -444,10 +393,6 @@ export namespace ChunkResponse {
             }
             case 11: {
               obj.missing = reader.bool()
-              break
-            }
-            case 12: {
-              obj.refresh = reader.bool()
               break
             }
             default: {
@@ -542,13 +487,6 @@ export namespace ChunkResponse {
               }
               break
             }
-            case 12: {
-              yield {
-                field: `${prefix}.refresh`,
-                value: reader.bool()
-              }
-              break
-            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -616,11 +554,6 @@ export namespace ChunkResponse {
     value: boolean
   }
 
-  export interface ChunkResponseRefreshFieldEvent {
-    field: '$.refresh'
-    value: boolean
-  }
-
   export function encode (obj: Partial<ChunkResponse>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, ChunkResponse.codec())
   }
@@ -629,7 +562,7 @@ export namespace ChunkResponse {
     return decodeMessage(buf, ChunkResponse.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChunkResponse>): Generator<ChunkResponseErrorCodeFieldEvent | ChunkResponseErrorMessageFieldEvent | ChunkResponseChunkCountFieldEvent | ChunkResponseBitfieldFieldEvent | ChunkResponseCompleteFieldEvent | ChunkResponseEnvelopeFieldEvent | ChunkResponseIndexFieldEvent | ChunkResponseOffsetFieldEvent | ChunkResponseTotalFieldEvent | ChunkResponseDataFieldEvent | ChunkResponseMissingFieldEvent | ChunkResponseRefreshFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChunkResponse>): Generator<ChunkResponseErrorCodeFieldEvent | ChunkResponseErrorMessageFieldEvent | ChunkResponseChunkCountFieldEvent | ChunkResponseBitfieldFieldEvent | ChunkResponseCompleteFieldEvent | ChunkResponseEnvelopeFieldEvent | ChunkResponseIndexFieldEvent | ChunkResponseOffsetFieldEvent | ChunkResponseTotalFieldEvent | ChunkResponseDataFieldEvent | ChunkResponseMissingFieldEvent> {
     return streamMessage(buf, ChunkResponse.codec(), opts)
   }
 }

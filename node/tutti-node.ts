@@ -216,7 +216,30 @@ export class TuttiNode {
   async start (): Promise<void> {
     if (this.running) return
     this.startedAtMs = this.clock.now()
-    await this.libp2p.start()
+    try {
+      await this.startParts()
+    } catch (err) {
+      // Leave nothing half-running (listeners, the datastore lock) behind a failed start.
+      await this.stop().catch(stopErr => { this.log.error('stopping after a failed start failed', { err: stopErr }) })
+      throw err
+    }
+    this.running = true
+    if (this.init.dataDir != null) {
+      await writeFileAtomic(join(this.init.dataDir, NODE_FILE), JSON.stringify(this.nodeFile(), null, 2) + '\n')
+    }
+    this.log.info('node started', { addresses: this.addresses(), api: this.api?.url, fleet: this.fleet.fleetId })
+    // Models active before a restart come back; loading can take seconds, so the node is up first.
+    this.restoring = this.serving.restore().catch(err => { this.log.error('restoring active models failed', { err }) })
+  }
+
+  private async startParts (): Promise<void> {
+    try {
+      await this.libp2p.start()
+    } catch (err) {
+      const text = (err as Error).message
+      if (/EADDRINUSE/.test(text)) throw new ConfigError(`cannot listen on ${(this.init.listen ?? []).join(', ')}: the address is in use (another node? pick a port with --listen)`, { cause: err })
+      throw err
+    }
     await this.libp2p.handle(ADMIN_PROTOCOL, createAdminStreamHandler({
       authorize: peer => isAdmin(this.fleet, peer),
       handlers: this.adminHandlers,
@@ -233,17 +256,9 @@ export class TuttiNode {
       try {
         this.api = await startApiServer({ router: this.router, logger: this.log, host: this.init.api?.host, port: this.init.api?.port })
       } catch (err) {
-        await this.stop()
         throw new ConfigError(`cannot listen for the HTTP API on ${this.init.api?.host ?? '127.0.0.1'}:${this.init.api?.port ?? 7411}: ${(err as Error).message}`, { cause: err })
       }
     }
-    this.running = true
-    if (this.init.dataDir != null) {
-      await writeFileAtomic(join(this.init.dataDir, NODE_FILE), JSON.stringify(this.nodeFile(), null, 2) + '\n')
-    }
-    this.log.info('node started', { addresses: this.addresses(), api: this.api?.url, fleet: this.fleet.fleetId })
-    // Models active before a restart come back; loading can take seconds, so the node is up first.
-    this.restoring = this.serving.restore().catch(err => { this.log.error('restoring active models failed', { err }) })
   }
 
   async stop (): Promise<void> {

@@ -1,6 +1,6 @@
 /** Durable file writes: temp file, fsync, rename, fsync of the directory. */
 import { randomBytes } from 'node:crypto'
-import { open, rename, rm } from 'node:fs/promises'
+import { open, rename, rm, stat } from 'node:fs/promises'
 import { dirname, basename, join } from 'node:path'
 
 export async function writeFileAtomic (file: string, data: string | Uint8Array, options: { mode?: number } = {}): Promise<void> {
@@ -30,5 +30,15 @@ export async function fsyncDir (dir: string): Promise<void> {
     await handle.sync()
   } finally {
     await handle.close()
+  }
+}
+
+/** Whether anything exists at `path` (any error reading it counts as no). */
+export async function pathExists (path: string): Promise<boolean> {
+  try {
+    await stat(path)
+    return true
+  } catch {
+    return false
   }
 }

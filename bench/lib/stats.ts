@@ -2,23 +2,14 @@
  * Small helpers every benchmark shares: a seeded random source, percentiles, a plain-text table
  * and writing results to bench/results/<name>.json.
  */
+import { seededRandom } from '../../node/random.js'
 import { mkdir } from 'node:fs/promises'
 import os from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { writeFileAtomic } from '../../node/fs.js'
 
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). Good enough for jitter and payload bytes. */
-export function seededRandom (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { seededRandom }
 
 export function randomBytesFrom (random: () => number, length: number): Uint8Array {
   const out = new Uint8Array(length)

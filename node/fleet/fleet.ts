@@ -10,7 +10,7 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf, publicKe
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { base64 } from 'multiformats/bases/base64'
 import { TuttiError } from '../errors.js'
-import { writeFileAtomic } from '../fs.js'
+import { pathExists, writeFileAtomic } from '../fs.js'
 import type { PrivateKey, PublicKey } from '@libp2p/interface'
 
 export const FLEET_FILE = 'fleet.json'
@@ -79,7 +79,7 @@ export async function initFleet (options: InitFleetOptions): Promise<InitFleetRe
   const adminKeyFile = join(dir, ADMIN_KEY_FILE)
   if (options.force !== true) {
     for (const file of [fleetFile, adminKeyFile]) {
-      if (await exists(file)) throw new FleetError(`${file} already exists; refusing to overwrite a fleet (use --force)`)
+      if (await pathExists(file)) throw new FleetError(`${file} already exists; refusing to overwrite a fleet (use --force)`)
     }
   }
   await mkdir(dir, { recursive: true, mode: 0o700 })
@@ -218,12 +218,4 @@ async function readLimited (file: string, what: string): Promise<string> {
   return await readFile(file, 'utf8')
 }
 
-async function exists (file: string): Promise<boolean> {
-  try {
-    await stat(file)
-    return true
-  } catch {
-    return false
-  }
-}
 

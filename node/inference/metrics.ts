@@ -5,6 +5,7 @@
  */
 import { LatencyHistogram } from './histogram.js'
 import type { Comparison } from './compare.js'
+import type { InferenceStats } from '../../protocols/heartbeat/index.js'
 import type { HistogramSnapshot } from './histogram.js'
 
 /** Where a version stands: serving routed traffic, shadowing it, loaded for explicit calls only, leaving, or gone. */
@@ -67,20 +68,11 @@ export interface VersionMetricsSnapshot {
 }
 
 /**
- * A compact per-version summary for the heartbeat: a few numbers, 50-70 bytes as JSON.
+ * A compact per-version summary for the heartbeat (the heartbeat's own InferenceStats): a few numbers, 50-70 bytes as JSON.
  * n requests, e errors, p50/p95/p99 latency in ms (2 significant digits), nf outputs with NaN/Inf,
  * mb memory in MiB (measured if known, else the estimate), ag shadow agreement rate (shadows only).
  */
-export interface VersionSummary {
-  n: number
-  e: number
-  p50: number
-  p95: number
-  p99: number
-  nf: number
-  mb: number
-  ag?: number
-}
+export type VersionSummary = InferenceStats
 
 export interface VersionMetricsInit {
   name: string

@@ -15,7 +15,7 @@ import { mkdir, readFile, rm, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { checkKeyValue } from '../../protocols/heartbeat/heartbeat.js'
 import { systemClock } from '../clock.js'
-import { writeFileAtomic } from '../fs.js'
+import { pathExists, writeFileAtomic } from '../fs.js'
 import { rawCid } from './cid.js'
 import {
   DEFAULT_CHUNK_BYTES, MANIFEST_SCHEMA, MAX_CHUNK_BYTES, MAX_CHUNKS, MAX_MODEL_LABELS, MEMORY_FILE_FACTOR,
@@ -151,7 +151,7 @@ export async function pack (file: string, options: PackOptions): Promise<PackRes
   if (info.size > chunkBytes * MAX_CHUNKS) {
     throw new InvalidPackOptionsError(`${source} is ${info.size} bytes: more than ${MAX_CHUNKS} chunks of ${chunkBytes}; use larger chunks (at most ${MAX_CHUNK_BYTES})`)
   }
-  if (options.force !== true && await exists(join(dir, PACKAGE_ENVELOPE_FILE))) {
+  if (options.force !== true && await pathExists(join(dir, PACKAGE_ENVELOPE_FILE))) {
     throw new InvalidPackOptionsError(`${dir} already holds a package; refusing to overwrite it (use force)`)
   }
   options.signal?.throwIfAborted()
@@ -192,11 +192,3 @@ export async function pack (file: string, options: PackOptions): Promise<PackRes
   return { cid: sealed.cid, manifest, envelope: sealed.envelope, signer: sealed.signer, dir, files, header: facts.header }
 }
 
-async function exists (file: string): Promise<boolean> {
-  try {
-    await stat(file)
-    return true
-  } catch {
-    return false
-  }
-}

@@ -3,6 +3,7 @@
  * from a seeded generator, so two builds with the same seed are byte-identical and a different
  * seed gives a "new version" whose outputs differ a little.
  */
+import { seededRandom } from '../../random.js'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import onnxProto from 'onnx-proto'
@@ -35,17 +36,7 @@ export interface BuiltModel {
   outputs: TensorSpec[]
 }
 
-/** mulberry32: a small seeded generator, enough for test weights. */
-export function seededRandom (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { seededRandom }
 
 function valueInfo (spec: TensorSpec): InstanceType<typeof onnx.ValueInfoProto> {
   const elemType = ELEMENT_TYPES[spec.type]

@@ -1,0 +1,16 @@
+/**
+ * Seeded randomness for the simulator, tests and benchmarks: components take a `random: () =>
+ * number` so a run can be replayed from its seed.
+ */
+
+/** mulberry32: a small seeded PRNG, uniform in [0, 1). Not for keys or anything secret. */
+export function seededRandom (seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6D2B79F5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}

@@ -10,8 +10,11 @@ import { oipResponse, parseOipRequest } from './oip.js'
 import type { AdminHandler } from '../../protocols/admin/index.js'
 import type { InferenceRuntime } from './runtime.js'
 
-/** Turns runtime errors into admin errors with a stable code (bad input and unknown models get the admin protocol's own). */
-function asAdminError (err: unknown): unknown {
+/**
+ * Turns Tutti errors into admin errors with a stable code (bad input and unknown models get the
+ * admin protocol's own; the model store uses the same ERR_MODEL_NOT_FOUND). Others pass through.
+ */
+export function asAdminError (err: unknown): unknown {
   if (!isTuttiError(err) || err instanceof AdminRequestError) return err
   if (err.code === InferenceErrorCode.InvalidInput || err.code === InferenceErrorCode.InvalidLimit) return new AdminRequestError(AdminErrorCode.BadRequest, err.message, { cause: err })
   if (err.code === InferenceErrorCode.ModelNotFound) return new AdminRequestError(AdminErrorCode.NotFound, err.message, { cause: err })

@@ -7,9 +7,9 @@
  */
 import { readFile } from 'node:fs/promises'
 import { AdminErrorCode, AdminRequestError } from '../../protocols/admin/index.js'
-import { isTuttiError, TuttiError } from '../errors.js'
+import { TuttiError } from '../errors.js'
+import { asAdminError } from '../inference/admin.js'
 import { writeFileAtomic } from '../fs.js'
-import { InferenceErrorCode } from '../inference/errors.js'
 import { ModelErrorCode } from '../models/errors.js'
 import type { AdminHandler } from '../../protocols/admin/index.js'
 import type { HeartbeatModel } from '../../protocols/heartbeat/index.js'
@@ -193,9 +193,6 @@ async function adminErrors<T> (fn: () => Promise<T>): Promise<T> {
   try {
     return await fn()
   } catch (err) {
-    if (err instanceof AdminRequestError || !isTuttiError(err)) throw err
-    if (err.code === ModelErrorCode.ModelNotFound || err.code === InferenceErrorCode.ModelNotFound) throw new AdminRequestError(AdminErrorCode.NotFound, err.message, { cause: err })
-    if (err.code === InferenceErrorCode.InvalidInput || err.code === InferenceErrorCode.InvalidLimit) throw new AdminRequestError(AdminErrorCode.BadRequest, err.message, { cause: err })
-    throw new AdminRequestError(err.code, err.message, { cause: err })
+    throw asAdminError(err)
   }
 }

@@ -11,8 +11,7 @@ import { CliError } from './errors.js'
 import type { ChildProcess } from 'node:child_process'
 
 /** The `tutti` executable. */
-export const TUTTI_BIN = fileURLToPath(new URL('../bin/tutti.js', import.meta.url))
-const BIN = TUTTI_BIN
+const BIN = fileURLToPath(new URL('../bin/tutti.js', import.meta.url))
 
 export interface NodeProcess {
   name: string

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_LIVENESS, nextTransitionMs, observe, shouldForget, statusOf, validateLiveness } from './view.js'
+import { DEFAULT_LIVENESS, observe, shouldForget, statusOf, validateLiveness } from './view.js'
 import type { Heartbeat } from '../../protocols/heartbeat/index.js'
 import type { LivenessParams, MemberEntry, MemberStatus } from './view.js'
 
@@ -99,20 +99,6 @@ describe('shouldForget', () => {
     expect(shouldForget(e, T0 + 5999, params)).toBe(false)
     expect(statusOf(e, T0 + 6001, params)).toBe('dead')
     expect(shouldForget(e, T0 + 6001, params)).toBe(true)
-  })
-})
-
-describe('nextTransitionMs', () => {
-  it('names the next status change after now, then undefined once it is due to be forgotten', () => {
-    const params: LivenessParams = { suspectAfterIntervals: 3, deadAfterIntervals: 6, forgetAfterMs: 10_000 }
-    const e = entry(hb(T0, 1, 1000), T0)
-    expect(nextTransitionMs(e, T0, params)).toBe(T0 + 3001)
-    expect(statusOf(e, T0 + 3001, params)).toBe('suspect')
-    expect(nextTransitionMs(e, T0 + 3001, params)).toBe(T0 + 6001)
-    expect(statusOf(e, T0 + 6001, params)).toBe('dead')
-    expect(nextTransitionMs(e, T0 + 6001, params)).toBe(T0 + 16_001)
-    expect(shouldForget(e, T0 + 16_001, params)).toBe(true)
-    expect(nextTransitionMs(e, T0 + 16_001, params)).toBeUndefined()
   })
 })
 

@@ -81,16 +81,6 @@ export function shouldForget (entry: MemberEntry, now: number, params: LivenessP
   return now - deadAt > params.forgetAfterMs
 }
 
-/**
- * When, on the receiver's clock, the entry's status will next change after `now` (suspect, dead,
- * then forgotten), or undefined once it is due to be forgotten (for scheduling sweeps).
- */
-export function nextTransitionMs (entry: MemberEntry, now: number, params: LivenessParams = DEFAULT_LIVENESS): number | undefined {
-  const suspectAt = entry.receivedMs + params.suspectAfterIntervals * entry.heartbeat.intervalMs
-  const deadAt = entry.receivedMs + params.deadAfterIntervals * entry.heartbeat.intervalMs
-  return [suspectAt + 1, deadAt + 1, deadAt + params.forgetAfterMs + 1].find(t => t > now)
-}
-
 export function validateLiveness (params: LivenessParams): LivenessParams {
   if (!(params.suspectAfterIntervals >= 1)) throw new RangeError('suspectAfterIntervals must be >= 1')
   if (!(params.deadAfterIntervals > params.suspectAfterIntervals)) throw new RangeError('deadAfterIntervals must be greater than suspectAfterIntervals')

@@ -42,8 +42,3 @@ export async function readBatteryPercent (dir: string): Promise<number | undefin
   }
   return undefined
 }
-
-/** Platform properties with overrides applied on top. */
-export function mergeProperties (device: Properties, overrides: Properties): Properties {
-  return { ...device, ...overrides }
-}

@@ -1,4 +1,4 @@
-import { TuttiError } from '../node/errors.js'
+import { TuttiError } from '../core/errors.js'
 
 /** Wrong flags or arguments: exit code 2, with a pointer to help. */
 export class UsageError extends TuttiError {

@@ -2,7 +2,7 @@
  * `tutti`: the admin CLI and the node launcher. Every error ends as one line on stderr and a
  * non-zero exit code (2 for usage errors), never a stack trace (set TUTTI_DEBUG=1 for one).
  */
-import { errorMessage, isTuttiError } from '../node/errors.js'
+import { errorMessage, isTuttiError } from '../core/errors.js'
 import { NODE_VERSION } from '../node/version.js'
 import { demoCommand } from './commands/demo.js'
 import { fleetCommand } from './commands/fleet.js'

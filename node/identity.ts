@@ -2,7 +2,7 @@
 import { mkdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
-import { TuttiError } from './errors.js'
+import { TuttiError } from '../core/errors.js'
 import { writeFileAtomic } from './fs.js'
 import type { PrivateKey } from '@libp2p/interface'
 

@@ -6,10 +6,10 @@
 import { randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { adminIdentity } from '../node/fleet/fleet.js'
-import { silentLogger } from '../node/logger.js'
+import { silentLogger } from '../core/logger.js'
 import { TuttiNode } from '../node/tutti-node.js'
 import type { FleetConfig } from '../node/fleet/fleet.js'
-import type { Logger } from '../node/logger.js'
+import type { Logger } from '../core/logger.js'
 import type { TuttiNodeComponents, TuttiNodeInit } from '../node/tutti-node.js'
 import type { PrivateKey } from '@libp2p/interface'
 

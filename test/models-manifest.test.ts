@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { generateKeyPair, publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { manifestCid, rawCid } from '../node/models/cid.js'
+import { manifestCid, rawCid } from '../core/cid.js'
 import { MAX_ENVELOPE_BYTES, SIGNATURE_DOMAIN } from '../node/models/constants.js'
 import { canonicalJson, openEnvelope, sealManifest } from '../node/models/manifest.js'
 import { ModelEnvelope } from '../node/models/pb/envelope.js'

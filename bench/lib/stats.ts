@@ -2,7 +2,7 @@
  * Small helpers every benchmark shares: a seeded random source, percentiles, a plain-text table
  * and writing results to bench/results/<name>.json.
  */
-import { seededRandom } from '../../node/random.js'
+import { seededRandom } from '../../core/random.js'
 import { mkdir } from 'node:fs/promises'
 import os from 'node:os'
 import { dirname, join } from 'node:path'

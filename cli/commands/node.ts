@@ -1,14 +1,14 @@
 import { resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { loadFleet } from '../../node/fleet/fleet.js'
-import { createLogger } from '../../node/logger.js'
+import { createLogger } from '../../core/logger.js'
 import { TuttiNode } from '../../node/tutti-node.js'
 import { checkKeyValue } from '../../protocols/heartbeat/index.js'
 import { parseMemory } from '../../node/inference/limits.js'
 import { keyValues, list, parse, positiveInt, str } from '../args.js'
 import { UsageError } from '../errors.js'
 import type { CliIO } from '../io.js'
-import type { LogLevel } from '../../node/logger.js'
+import type { LogLevel } from '../../core/logger.js'
 
 export const NODE_HELP = `Run a Tutti node.
 

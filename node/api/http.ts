@@ -5,7 +5,7 @@
  * an ordinary result with its status. Request bodies are read on demand, size-limited.
  */
 import { createServer } from 'node:http'
-import type { Logger } from '../logger.js'
+import type { Logger } from '../../core/logger.js'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 

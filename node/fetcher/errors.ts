@@ -1,4 +1,4 @@
-import { TuttiError } from '../errors.js'
+import { TuttiError } from '../../core/errors.js'
 
 /** Stable codes of the fetcher. */
 export const FetchErrorCode = {

@@ -1,6 +1,6 @@
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_QUERY_TIMEOUT_MS, MAX_CHUNKS_PER_REQUEST } from '../../protocols/chunks/index.js'
-import { ConfigError } from '../errors.js'
-import { isManifestCid } from '../models/cid.js'
+import { ConfigError } from '../../core/errors.js'
+import { isManifestCid } from '../../core/cid.js'
 import {
   DEFAULT_BUSY_BACKOFF_MS, DEFAULT_ENDGAME_CHUNKS, DEFAULT_ENDGAME_DUPLICATES, DEFAULT_FAILURE_BACKOFF_MS,
   DEFAULT_HAVE_REFRESH_MS, DEFAULT_MANIFEST_TIMEOUT_MS, DEFAULT_MAX_CHUNKS_PER_REQUEST, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_IN_FLIGHT_PER_PEER,
@@ -11,8 +11,8 @@ import { Download } from './download.js'
 import { InvalidManifestCidError } from './errors.js'
 import { PeerScores } from './peer-scores.js'
 import type { ProviderFinder } from './download.js'
-import type { Clock } from '../clock.js'
-import type { Logger } from '../logger.js'
+import type { Clock } from '../../core/clock.js'
+import type { Logger } from '../../core/logger.js'
 import type { ChunkStore, VerifiedManifest } from '../models/types.js'
 import type { RateLimiter } from '../ratelimit/token-bucket.js'
 import type { AbortOptions, Libp2p } from '@libp2p/interface'

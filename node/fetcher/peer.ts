@@ -80,13 +80,3 @@ export class RateWindow {
     return this.samples.reduce((a, [, b]) => a + b, 0) * 1000 / span
   }
 }
-
-/** A random permutation of 0..n-1 (Fisher-Yates). */
-export function shuffled (n: number, random: () => number): number[] {
-  const out = Array.from({ length: n }, (_, i) => i)
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1))
-    ;[out[i], out[j]] = [out[j]!, out[i]!]
-  }
-  return out
-}

@@ -3,7 +3,7 @@
  * by a fleet admin, and stores that hold it. The bytes are opaque to distribution, so they need
  * not be a real ONNX file.
  */
-import { rawCid } from '../models/cid.js'
+import { rawCid } from '../../core/cid.js'
 import { DEFAULT_CHUNK_BYTES } from '../models/constants.js'
 import { openEnvelope, sealManifest } from '../models/manifest.js'
 import { MemoryChunkStore } from '../models/memory-chunk-store.js'

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf, publicKeyFromProtobuf, publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { base64 } from 'multiformats/bases/base64'
-import { TuttiError } from '../errors.js'
+import { TuttiError } from '../../core/errors.js'
 import { pathExists, writeFileAtomic } from '../fs.js'
 import type { PrivateKey, PublicKey } from '@libp2p/interface'
 

@@ -4,7 +4,7 @@
  * `inference.status`. Activation needs the model store and is registered where both meet.
  */
 import { AdminErrorCode, AdminRequestError } from '../../protocols/admin/index.js'
-import { isTuttiError } from '../errors.js'
+import { isTuttiError } from '../../core/errors.js'
 import { InferenceErrorCode } from './errors.js'
 import { oipResponse, parseOipRequest } from './oip.js'
 import type { AdminHandler } from '../../protocols/admin/index.js'

@@ -1,4 +1,4 @@
-import { TuttiError } from '../errors.js'
+import { TuttiError } from '../../core/errors.js'
 
 /** Codes the inference runtime raises. Match on these, never on messages. */
 export const InferenceErrorCode = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ManualClock } from '../clock.js'
+import { ManualClock } from '../../core/clock.js'
 import { InferenceErrorCode } from './errors.js'
 import { checkMemory, DutyCycle, parseCpu, parseMemory, parseQuantity, planCpu, resolveLimits, throttleDelayMs } from './limits.js'
 

@@ -5,8 +5,8 @@
  */
 import { availableParallelism } from 'node:os'
 import { performance } from 'node:perf_hooks'
-import { systemClock } from '../clock.js'
-import { silentLogger } from '../logger.js'
+import { systemClock } from '../../core/clock.js'
+import { silentLogger } from '../../core/logger.js'
 import { compareOutputs } from './compare.js'
 import {
   DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_LOAD_TIMEOUT_MS, DEFAULT_MAX_QUEUE, DEFAULT_MAX_SHADOW_PENDING,
@@ -17,8 +17,8 @@ import { ModelInstance } from './instance.js'
 import { checkMemory, planCpu, resolveLimits } from './limits.js'
 import { VersionMetrics } from './metrics.js'
 import { hasNonFinite, tensorFromOip, validateInputs } from './tensors.js'
-import type { Clock } from '../clock.js'
-import type { Logger } from '../logger.js'
+import type { Clock } from '../../core/clock.js'
+import type { Logger } from '../../core/logger.js'
 import type { ModelManifest, TensorSpec } from '../models/types.js'
 import type { InstanceState } from './instance.js'
 import type { CpuPlan, ResolvedLimits, ResourceLimits } from './limits.js'

@@ -9,7 +9,7 @@
  */
 import { Worker } from 'node:worker_threads'
 import { InferenceError, InferenceErrorCode } from './errors.js'
-import type { Clock } from '../clock.js'
+import type { Clock } from '../../core/clock.js'
 import type { TensorSpec } from '../models/types.js'
 import type { TensorMap } from './tensors.js'
 import type { AbortOptions } from '@libp2p/interface'

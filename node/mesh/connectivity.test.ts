@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { ManualClock } from '../clock.js'
-import { silentLogger } from '../logger.js'
+import { ManualClock } from '../../core/clock.js'
+import { silentLogger } from '../../core/logger.js'
 import { chooseDials, Connectivity } from './connectivity.js'
 import type { ConnectivityComponents } from './connectivity.js'
 

@@ -5,8 +5,8 @@
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import type { Clock, TimerHandle } from '../clock.js'
-import type { Logger } from '../logger.js'
+import type { Clock, TimerHandle } from '../../core/clock.js'
+import type { Logger } from '../../core/logger.js'
 import type { Libp2p, PeerInfo } from '@libp2p/interface'
 
 export interface ConnectivityInit {

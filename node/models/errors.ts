@@ -2,7 +2,7 @@
  * Errors of the model subsystem. Match on `code`, never on the message. Every one of them means
  * the input was refused and nothing was stored (unless the message says otherwise).
  */
-import { TuttiError } from '../errors.js'
+import { TuttiError } from '../../core/errors.js'
 
 /** Stable codes of the model subsystem. */
 export const ModelErrorCode = {

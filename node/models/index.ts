@@ -16,7 +16,7 @@
 export type { ChunkStore, ModelManifest, TensorElementType, TensorSpec, VerifiedManifest } from './types.js'
 export * from './constants.js'
 export * from './errors.js'
-export { bytesMatchCid, isManifestCid, isRawCid, manifestCid, rawCid } from './cid.js'
+export { bytesMatchCid, isManifestCid, isRawCid, manifestCid, rawCid } from '../../core/cid.js'
 export {
   canonicalJson, encodeManifest, isModelName, openEnvelope, openEnvelopeAnySigner, sealManifest, validateManifest
 } from './manifest.js'

@@ -16,7 +16,7 @@ import { publicKeyFromProtobuf, publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { checkKeyValue } from '../../protocols/heartbeat/heartbeat.js'
 import { isAdmin } from '../fleet/fleet.js'
-import { isRawCid, manifestCid } from './cid.js'
+import { isRawCid, manifestCid } from '../../core/cid.js'
 import {
   ENVELOPE_VERSION, MANIFEST_SCHEMA, MAX_CHUNK_BYTES, MAX_CHUNKS, MAX_ENVELOPE_BYTES, MAX_MODEL_LABELS,
   MAX_RANK, MAX_SAMPLE_ELEMENTS, MAX_TENSORS, MIN_CHUNK_BYTES, SIGNATURE_DOMAIN

@@ -14,9 +14,9 @@
 import { mkdir, readFile, rm, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { checkKeyValue } from '../../protocols/heartbeat/heartbeat.js'
-import { systemClock } from '../clock.js'
+import { systemClock } from '../../core/clock.js'
 import { pathExists, writeFileAtomic } from '../fs.js'
-import { rawCid } from './cid.js'
+import { rawCid } from '../../core/cid.js'
 import {
   DEFAULT_CHUNK_BYTES, MANIFEST_SCHEMA, MAX_CHUNK_BYTES, MAX_CHUNKS, MAX_MODEL_LABELS, MEMORY_FILE_FACTOR,
   MEMORY_IO_FACTOR, MEMORY_RUNTIME_OVERHEAD_BYTES, MIN_CHUNK_BYTES, PACKAGE_ENVELOPE_FILE,
@@ -26,7 +26,7 @@ import { InvalidPackOptionsError, NotOnnxError } from './errors.js'
 import { isModelName, sealManifest } from './manifest.js'
 import { findRunnableSample, loadOrtSession, readOnnxHeader, sessionSignature } from './onnx-inspect.js'
 import { isSemver } from './semver.js'
-import type { Clock } from '../clock.js'
+import type { Clock } from '../../core/clock.js'
 import type { OnnxHeader } from './onnx-inspect.js'
 import type { SampleInput } from './sample.js'
 import type { ModelManifest, TensorSpec } from './types.js'

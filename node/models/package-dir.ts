@@ -1,7 +1,7 @@
 /** Reading a package directory written by `pack` (layout documented in pack.ts). */
 import { open, readFile, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { bytesMatchCid, fileHasher } from './cid.js'
+import { bytesMatchCid, fileHasher } from '../../core/cid.js'
 import { MAX_ENVELOPE_BYTES, PACKAGE_ENVELOPE_FILE, PACKAGE_MODEL_FILE } from './constants.js'
 import { ChunkVerificationError, DigestMismatchError, InvalidPackageError, ManifestTooLargeError } from './errors.js'
 import { openEnvelope, openEnvelopeAnySigner } from './manifest.js'

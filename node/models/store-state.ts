@@ -3,7 +3,7 @@
  * which were active before, and in what order manifests arrived. Plus the retention decision,
  * a pure function of that state.
  */
-import { isManifestCid } from './cid.js'
+import { isManifestCid } from '../../core/cid.js'
 import { compareSemver } from './semver.js'
 
 export const STATE_KIND = 'TuttiModelStore'

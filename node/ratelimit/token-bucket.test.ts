@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { ManualClock } from '../clock.js'
-import { ConfigError } from '../errors.js'
+import { ManualClock } from '../../core/clock.js'
+import { ConfigError } from '../../core/errors.js'
 import { reserveTokens, TokenBucket, tokenBucketParams } from './token-bucket.js'
 
 /** Lets every pending promise callback run. */

@@ -6,8 +6,8 @@
  * reservation larger than the burst is allowed, it just waits longer, and later callers queue
  * behind it (first come, first served). {@link TokenBucket} is the thin shell that sleeps.
  */
-import { ConfigError } from '../errors.js'
-import type { Clock } from '../clock.js'
+import { ConfigError } from '../../core/errors.js'
+import type { Clock } from '../../core/clock.js'
 import type { AbortOptions } from '@libp2p/interface'
 
 export interface TokenBucketParams {

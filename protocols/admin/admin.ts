@@ -5,7 +5,7 @@ import {
   REQUEST_READ_TIMEOUT_MS
 } from './constants.js'
 import { AdminErrorCode, AdminRemoteError, AdminRequestError, AdminTransportError } from './errors.js'
-import type { Logger } from '../../node/logger.js'
+import type { Logger } from '../../core/logger.js'
 import type { AbortOptions, Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 

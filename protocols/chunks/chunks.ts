@@ -4,7 +4,7 @@
  * its store holds verified, and serves it while it is still downloading the rest.
  */
 import { pbStream } from '@libp2p/utils'
-import { isManifestCid, isRawCid } from '../../node/models/cid.js'
+import { isManifestCid, isRawCid } from '../../core/cid.js'
 import { decodeBitfield, encodeBitfield } from './bitfield.js'
 import {
   CHUNKS_PROTOCOL, CHUNKS_VERSION, DEFAULT_MAX_QUEUED_UPLOADS, DEFAULT_MAX_STREAMS_PER_PEER, DEFAULT_MAX_STREAMS_TOTAL,
@@ -18,11 +18,11 @@ import { emptyOfferState, forgetPeer, planOffer, recordOffer, serving, takeOffer
 import { ChunkRequest, ChunkResponse } from './pb/chunks.js'
 import { Slots } from './slots.js'
 import { Watchdog } from './watchdog.js'
-import { ConfigError } from '../../node/errors.js'
+import { ConfigError } from '../../core/errors.js'
 import { equals } from 'uint8arrays/equals'
 import type { SeedOfferParams, SeedOfferState } from './offers.js'
-import type { Clock, TimerHandle } from '../../node/clock.js'
-import type { Logger } from '../../node/logger.js'
+import type { Clock, TimerHandle } from '../../core/clock.js'
+import type { Logger } from '../../core/logger.js'
 import type { ChunkStore, VerifiedManifest } from '../../node/models/types.js'
 import type { RateLimiter } from '../../node/ratelimit/token-bucket.js'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'

@@ -1,4 +1,4 @@
-import { TuttiError } from '../../node/errors.js'
+import { TuttiError } from '../../core/errors.js'
 
 /** Error codes a chunk server answers with. Clients match on these, never on messages. */
 export const ChunkErrorCode = {

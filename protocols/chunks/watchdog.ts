@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../../node/clock.js'
+import type { Clock, TimerHandle } from '../../core/clock.js'
 
 /**
  * Aborts its signal when nothing happened for `idleMs` (or when a parent signal aborts). Call

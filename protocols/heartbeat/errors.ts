@@ -1,4 +1,4 @@
-import { TuttiError } from '../../node/errors.js'
+import { TuttiError } from '../../core/errors.js'
 import { HEARTBEAT_SCHEMA } from './constants.js'
 
 /** A heartbeat from the network that cannot be accepted: too large, undecodable or out of range. */

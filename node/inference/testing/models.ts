@@ -3,7 +3,7 @@
  * from a seeded generator, so two builds with the same seed are byte-identical and a different
  * seed gives a "new version" whose outputs differ a little.
  */
-import { seededRandom } from '../../random.js'
+import { seededRandom } from '../../../core/random.js'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import onnxProto from 'onnx-proto'

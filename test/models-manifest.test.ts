@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto'
-import { generateKeyPair, publicKeyToProtobuf } from '@libp2p/crypto/keys'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { canonicalJson } from '../core/canonical-json.js'
 import { manifestCid, rawCid } from '../core/cid.js'
-import { MAX_ENVELOPE_BYTES, SIGNATURE_DOMAIN } from '../node/models/constants.js'
-import { canonicalJson, openEnvelope, sealManifest } from '../node/models/manifest.js'
-import { ModelEnvelope } from '../node/models/pb/envelope.js'
+import { sealEnvelope } from '../core/envelope.js'
+import { SignedEnvelope } from '../core/pb/envelope.js'
+import { MANIFEST_PAYLOAD_TYPE, MAX_ENVELOPE_BYTES } from '../node/models/constants.js'
+import { openEnvelope, sealManifest } from '../node/models/manifest.js'
 import { compareSemver, isSemver } from '../node/models/semver.js'
 import { emptyState, planRetention } from '../node/models/store-state.js'
 import { testFleet } from './models-helpers.js'
@@ -41,15 +43,8 @@ async function expectCode (promise: Promise<unknown>, code: string): Promise<voi
 }
 
 /** An envelope built by hand, to sign bytes `sealManifest` would never produce. */
-async function handmadeEnvelope (manifestBytes: Uint8Array, key: PrivateKey): Promise<Uint8Array> {
-  const domain = new TextEncoder().encode(SIGNATURE_DOMAIN)
-  const signature = await key.sign(Uint8Array.from([...domain, ...manifestBytes]))
-  return ModelEnvelope.encode({
-    version: 1,
-    manifest: manifestBytes as Uint8Array<ArrayBuffer>,
-    publicKey: publicKeyToProtobuf(key.publicKey) as Uint8Array<ArrayBuffer>,
-    signature: signature as Uint8Array<ArrayBuffer>
-  })
+async function handmadeEnvelope (manifestBytes: Uint8Array, key: PrivateKey, payloadType = MANIFEST_PAYLOAD_TYPE): Promise<Uint8Array> {
+  return await sealEnvelope(key, payloadType, manifestBytes)
 }
 
 describe('manifest envelopes', () => {
@@ -72,13 +67,22 @@ describe('manifest envelopes', () => {
 
   it('refuses an envelope whose signature does not verify', async () => {
     const { envelope } = await sealManifest(manifest, adminKey)
-    const pb = ModelEnvelope.decode(envelope)
+    const pb = SignedEnvelope.decode(envelope)
     const badSig = Uint8Array.from(pb.signature)
     badSig[3] = badSig[3]! ^ 1
-    await expectCode(openEnvelope(ModelEnvelope.encode({ ...pb, signature: badSig }), fleet), 'ERR_MANIFEST_SIGNATURE')
+    await expectCode(openEnvelope(SignedEnvelope.encode({ ...pb, signature: badSig }), fleet), 'ERR_MANIFEST_SIGNATURE')
     // Same signature over other bytes: the version changed by one character.
-    const tampered = new TextEncoder().encode(new TextDecoder().decode(pb.manifest).replace('"1.0.0"', '"1.0.1"'))
-    await expectCode(openEnvelope(ModelEnvelope.encode({ ...pb, manifest: tampered }), fleet), 'ERR_MANIFEST_SIGNATURE')
+    const tampered = new TextEncoder().encode(new TextDecoder().decode(pb.payload).replace('"1.0.0"', '"1.0.1"'))
+    await expectCode(openEnvelope(SignedEnvelope.encode({ ...pb, payload: tampered }), fleet), 'ERR_MANIFEST_SIGNATURE')
+    // The same envelope relabelled as another payload type is not a manifest.
+    await expectCode(openEnvelope(SignedEnvelope.encode({ ...pb, payloadType: 'tutti/policy/1' }), fleet), 'ERR_INVALID_MANIFEST')
+  })
+
+  it('refuses a valid admin signature over a manifest sealed as another payload type', async () => {
+    const bytes = new TextEncoder().encode(canonicalJson(manifest))
+    await expectCode(openEnvelope(await handmadeEnvelope(bytes, adminKey, 'tutti/policy/1'), fleet), 'ERR_INVALID_MANIFEST')
+    const opened = await openEnvelope(await handmadeEnvelope(bytes, adminKey), fleet)
+    expect(opened.manifest).toEqual(manifest)
   })
 
   it('refuses an envelope signed by a key that is not an admin of the fleet', async () => {

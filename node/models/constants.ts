@@ -1,33 +1,28 @@
-/** Limits and defaults of model packaging and the model store. */
+/**
+ * Limits and defaults of model packaging and the model store. The limits the wire carries (chunk
+ * size, chunk count, envelope size) belong to the chunk protocol and are re-exported from there.
+ */
+import { MAX_CHUNK_BYTES, MAX_ENVELOPE_BYTES, MAX_MANIFEST_CHUNKS } from '../../protocols/chunks/constants.js'
+
+export { MAX_CHUNK_BYTES, MAX_ENVELOPE_BYTES }
 
 /** Manifest schema this code writes; a reader refuses a manifest with a higher schema. */
 export const MANIFEST_SCHEMA = 1
 
-/** Envelope revision this code writes; a reader refuses a higher one. */
-export const ENVELOPE_VERSION = 1
-
 /**
- * Prefix of the bytes an admin signs: the signature is over `SIGNATURE_DOMAIN + manifestBytes`,
+ * Payload type of a manifest in the signed envelope (core/envelope.ts). Part of the signed bytes,
  * so a manifest signature can never be replayed as another kind of admin signature.
  */
-export const SIGNATURE_DOMAIN = 'tutti-model-manifest/1\n'
-
-/**
- * Largest envelope accepted (from the network or a package directory), in bytes, checked before
- * decoding. A manifest is about 1 KiB plus ~62 bytes per chunk plus its sample input.
- * @default 1 MiB
- */
-export const MAX_ENVELOPE_BYTES = 1024 * 1024
+export const MANIFEST_PAYLOAD_TYPE = 'tutti/model-manifest/1'
 
 /** Default size of a chunk, in bytes. @default 1 MiB */
 export const DEFAULT_CHUNK_BYTES = 1024 * 1024
 
-/** Smallest and largest chunk a manifest may declare, in bytes. */
+/** Smallest chunk a manifest may declare, in bytes. The largest is the chunk protocol's MAX_CHUNK_BYTES. */
 export const MIN_CHUNK_BYTES = 1024
-export const MAX_CHUNK_BYTES = 16 * 1024 * 1024
 
-/** Most chunks a manifest may list (4 GiB at the default chunk size). */
-export const MAX_CHUNKS = 4096
+/** Most chunks a manifest may list (4 GiB at the default chunk size): the chunk protocol's bound. */
+export const MAX_CHUNKS = MAX_MANIFEST_CHUNKS
 
 /** Largest model file, in bytes: what the chunk bounds allow. */
 export const MAX_MODEL_BYTES = MAX_CHUNKS * MAX_CHUNK_BYTES

@@ -18,7 +18,7 @@ export * from './constants.js'
 export * from './errors.js'
 export { bytesMatchCid, isManifestCid, isRawCid, manifestCid, rawCid } from '../../core/cid.js'
 export {
-  canonicalJson, encodeManifest, isModelName, openEnvelope, openEnvelopeAnySigner, sealManifest, validateManifest
+  encodeManifest, isModelName, openEnvelope, openEnvelopeAnySigner, sealManifest, validateManifest
 } from './manifest.js'
 export type { OpenEnvelopeOptions, SealedManifest } from './manifest.js'
 export { chunkCids, estimateMemoryBytes, inspectModel, pack } from './pack.js'

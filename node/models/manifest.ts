@@ -1,35 +1,39 @@
 /**
  * Manifests and their envelopes.
  *
- * - The manifest is canonical JSON: UTF-8, object keys sorted by UTF-16 code units, no
- *   whitespace, numbers as JavaScript prints them; keys whose value is undefined are left out.
- * - The envelope (protobuf `ModelEnvelope`, pb/envelope.proto) carries those exact bytes, the
- *   signer's public key and an Ed25519 signature over `SIGNATURE_DOMAIN + manifestBytes`.
+ * - The manifest is canonical JSON (core/canonical-json.ts): UTF-8, object keys sorted, no
+ *   whitespace; keys whose value is undefined are left out.
+ * - The envelope is Tutti's one signed envelope (core/envelope.ts) with payload type
+ *   {@link MANIFEST_PAYLOAD_TYPE}: those exact bytes, the signer's public key and an Ed25519
+ *   signature over the domain-separated type and payload.
  * - The manifest CID is CIDv1(json 0x0200, sha2-256(manifestBytes)): over the signed bytes, not
  *   the envelope, so the same manifest has one CID whoever signed it.
  *
- * A receiver checks the envelope size before decoding, then the signer (a fleet admin), then the
- * signature over the bytes exactly as received, then that the bytes are canonical and describe a
- * valid manifest. Nothing is re-serialized before verification.
+ * A receiver checks the envelope size before decoding, then the payload type and the signature
+ * over the bytes exactly as received, then the signer (a fleet admin), then that the bytes are
+ * canonical and describe a valid manifest. Nothing is re-serialized before verification. The
+ * envelope's errors are raised as this subsystem's (ManifestTooLargeError, InvalidManifestError,
+ * ManifestSignatureError), with the envelope error as `cause`.
  */
-import { publicKeyFromProtobuf, publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { checkKeyValue } from '../../protocols/heartbeat/heartbeat.js'
 import { isAdmin } from '../fleet/fleet.js'
+import { canonicalBytes, parseCanonical } from '../../core/canonical-json.js'
 import { isRawCid, manifestCid } from '../../core/cid.js'
+import { EnvelopeError, EnvelopeErrorCode, openEnvelope as openSignedEnvelope, sealEnvelope } from '../../core/envelope.js'
 import {
-  ENVELOPE_VERSION, MANIFEST_SCHEMA, MAX_CHUNK_BYTES, MAX_CHUNKS, MAX_ENVELOPE_BYTES, MAX_MODEL_LABELS,
-  MAX_RANK, MAX_SAMPLE_ELEMENTS, MAX_TENSORS, MIN_CHUNK_BYTES, SIGNATURE_DOMAIN
+  MANIFEST_PAYLOAD_TYPE, MANIFEST_SCHEMA, MAX_CHUNK_BYTES, MAX_CHUNKS, MAX_ENVELOPE_BYTES, MAX_MODEL_LABELS,
+  MAX_RANK, MAX_SAMPLE_ELEMENTS, MAX_TENSORS, MIN_CHUNK_BYTES
 } from './constants.js'
 import {
   InvalidManifestError, ManifestCidMismatchError, ManifestSignatureError, ManifestTooLargeError, NotAdminSignerError
 } from './errors.js'
-import { ModelEnvelope } from './pb/envelope.js'
 import { checkSampleTensor, sampleElements, TENSOR_TYPES } from './sample.js'
 import { isSemver } from './semver.js'
+import type { OpenedEnvelope } from '../../core/envelope.js'
 import type { FleetConfig } from '../fleet/fleet.js'
 import type { ModelManifest, TensorSpec, VerifiedManifest } from './types.js'
-import type { AbortOptions, PrivateKey, PublicKey } from '@libp2p/interface'
+import type { AbortOptions, PrivateKey } from '@libp2p/interface'
 
 const NAME_RE = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,62}[A-Za-z0-9])?$/
 const MAX_TENSOR_NAME = 256
@@ -40,30 +44,10 @@ export function isModelName (name: unknown): name is string {
   return typeof name === 'string' && NAME_RE.test(name)
 }
 
-/** Canonical JSON text of a value (see the module comment). Throws TypeError on non-JSON values. */
-export function canonicalJson (value: unknown): string {
-  if (value === null) return 'null'
-  switch (typeof value) {
-    case 'string': return JSON.stringify(value)
-    case 'boolean': return value ? 'true' : 'false'
-    case 'number':
-      if (!Number.isFinite(value)) throw new TypeError('canonical JSON has no NaN or Infinity')
-      return JSON.stringify(value)
-    case 'object': {
-      if (Array.isArray(value)) return `[${value.map(v => canonicalJson(v)).join(',')}]`
-      const entries = Object.entries(value as Record<string, unknown>)
-        .filter(([, v]) => v !== undefined)
-        .sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
-      return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
-    }
-    default: throw new TypeError(`canonical JSON cannot hold a ${typeof value}`)
-  }
-}
-
 /** The canonical bytes of a manifest, after checking it is valid. */
 export function encodeManifest (manifest: ModelManifest): Uint8Array {
   validateManifest(manifest)
-  return new TextEncoder().encode(canonicalJson(manifest))
+  return canonicalBytes(manifest)
 }
 
 function checkTensorSpecs (what: string, specs: unknown, fail: (why: string) => never): TensorSpec[] {
@@ -143,25 +127,16 @@ export interface SealedManifest {
   signer: string
 }
 
-function signedBytes (manifestBytes: Uint8Array): Uint8Array {
-  const domain = new TextEncoder().encode(SIGNATURE_DOMAIN)
-  const out = new Uint8Array(domain.byteLength + manifestBytes.byteLength)
-  out.set(domain, 0)
-  out.set(manifestBytes, domain.byteLength)
-  return out
-}
-
 /** Signs a manifest with an (admin) Ed25519 key and wraps it in an envelope. */
 export async function sealManifest (manifest: ModelManifest, key: PrivateKey, options: AbortOptions = {}): Promise<SealedManifest> {
   if (key.type !== 'Ed25519') throw new InvalidManifestError(`manifests are signed with Ed25519 keys, not ${key.type}`)
   const manifestBytes = encodeManifest(manifest)
-  const signature = await key.sign(signedBytes(manifestBytes), options)
-  const envelope = ModelEnvelope.encode({
-    version: ENVELOPE_VERSION,
-    manifest: manifestBytes as Uint8Array<ArrayBuffer>,
-    publicKey: publicKeyToProtobuf(key.publicKey) as Uint8Array<ArrayBuffer>,
-    signature: signature as Uint8Array<ArrayBuffer>
-  })
+  let envelope: Uint8Array
+  try {
+    envelope = await sealEnvelope(key, MANIFEST_PAYLOAD_TYPE, manifestBytes, options)
+  } catch (err) {
+    throw manifestError(err, manifestBytes.byteLength, MAX_ENVELOPE_BYTES)
+  }
   if (envelope.byteLength > MAX_ENVELOPE_BYTES) throw new ManifestTooLargeError(envelope.byteLength, MAX_ENVELOPE_BYTES)
   return { cid: manifestCid(manifestBytes), manifest, manifestBytes, envelope, signer: peerIdFromPublicKey(key.publicKey).toString() }
 }
@@ -191,44 +166,36 @@ export async function openEnvelopeAnySigner (envelope: Uint8Array, options: Open
   return await open(envelope, undefined, options)
 }
 
+/**
+ * The model subsystem's error for an envelope error (of an envelope of `bytes` bytes, `maxBytes`
+ * allowed); anything else (an abort) as it is.
+ */
+function manifestError (err: unknown, bytes: number, maxBytes: number): unknown {
+  if (!(err instanceof EnvelopeError)) return err
+  switch (err.code) {
+    case EnvelopeErrorCode.TooLarge: return new ManifestTooLargeError(bytes, maxBytes)
+    case EnvelopeErrorCode.Signature: return new ManifestSignatureError(`manifest ${err.message}`, { cause: err })
+    case EnvelopeErrorCode.Invalid:
+    case EnvelopeErrorCode.WrongType: return new InvalidManifestError(`manifest ${err.message}`, { cause: err })
+    default: return err
+  }
+}
+
 async function open (envelope: Uint8Array, fleet: FleetConfig | undefined, options: OpenEnvelopeOptions): Promise<VerifiedManifest> {
   const maxBytes = options.maxBytes ?? MAX_ENVELOPE_BYTES
   if (envelope.byteLength > maxBytes) throw new ManifestTooLargeError(envelope.byteLength, maxBytes)
-  let pb: ModelEnvelope
+  let opened: OpenedEnvelope
   try {
-    pb = ModelEnvelope.decode(envelope)
+    opened = await openSignedEnvelope(envelope, { maxBytes, payloadType: MANIFEST_PAYLOAD_TYPE, signal: options.signal })
   } catch (err) {
-    throw new InvalidManifestError('manifest envelope does not decode', { cause: err })
+    throw manifestError(err, envelope.byteLength, maxBytes)
   }
-  if (pb.version === 0) throw new InvalidManifestError('manifest envelope has no version')
-  if (pb.version > ENVELOPE_VERSION) throw new InvalidManifestError(`manifest envelope version ${pb.version} is newer than the supported ${ENVELOPE_VERSION}`)
-  let publicKey: PublicKey
-  try {
-    publicKey = publicKeyFromProtobuf(pb.publicKey)
-  } catch (err) {
-    throw new InvalidManifestError('manifest envelope holds no valid public key', { cause: err })
-  }
-  if (publicKey.type !== 'Ed25519') throw new InvalidManifestError(`manifest is signed with a ${publicKey.type} key; admins sign with Ed25519`)
-  const signer = peerIdFromPublicKey(publicKey).toString()
+  const { signer, payload } = opened
   if (fleet != null && !isAdmin(fleet, signer)) throw new NotAdminSignerError(signer)
-  let valid: boolean
-  try {
-    valid = await publicKey.verify(signedBytes(pb.manifest), pb.signature, options)
-  } catch (err) {
-    throw new ManifestSignatureError('manifest signature cannot be checked', { cause: err })
-  }
-  if (!valid) throw new ManifestSignatureError(`manifest signature by ${signer} does not verify`)
-  const cid = manifestCid(pb.manifest)
+  const cid = manifestCid(payload)
   if (options.expectedCid != null && options.expectedCid !== cid) throw new ManifestCidMismatchError(options.expectedCid, cid)
-  let text: string
-  let doc: unknown
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(pb.manifest)
-    doc = JSON.parse(text)
-  } catch (err) {
-    throw new InvalidManifestError('manifest is not UTF-8 JSON', { cause: err })
-  }
-  const manifest = validateManifest(doc)
-  if (canonicalJson(doc) !== text) throw new InvalidManifestError('manifest bytes are not canonical JSON')
+  const parsed = parseCanonical(payload)
+  if (!parsed.ok) throw new InvalidManifestError(`manifest bytes are ${parsed.reason}`)
+  const manifest = validateManifest(parsed.value)
   return { cid, manifest, envelope, signer }
 }

@@ -5,7 +5,7 @@
  *
  *   DIR/model.onnx          the model file, byte for byte; chunk i is bytes [i*chunkBytes, (i+1)*chunkBytes)
  *   DIR/manifest.json       the manifest, pretty-printed for people; informational, never trusted
- *   DIR/manifest.envelope   the signed envelope (protobuf ModelEnvelope), written last: its
+ *   DIR/manifest.envelope   the signed envelope (core/envelope.ts, 'tutti/model-manifest/1'), written last: its
  *                           presence marks a complete package
  *
  * Chunks are not written as separate files: they are slices of model.onnx, addressed by the CIDs

@@ -1,8 +1,10 @@
 /**
  * Shared shapes of the model subsystem: packaging and the store (node/models) produce them, the
- * chunk protocol and the fetcher (protocols/chunks, node/fetcher) consume them. Keep this file
- * small and stable; implementation lives elsewhere.
+ * fetcher (node/fetcher) consumes them. They extend what the chunk protocol declares it needs
+ * (protocols/chunks/types.ts), so a store serves the protocol as it is. Keep this file small and
+ * stable; implementation lives elsewhere.
  */
+import type { ChunkStore as ServedChunkStore, ServedManifest } from '../../protocols/chunks/types.js'
 import type { AbortOptions } from '@libp2p/interface'
 
 /** A tensor's element type as onnxruntime names it ('float32', 'int64', ...). */
@@ -41,19 +43,17 @@ export interface ModelManifest {
 }
 
 /** A manifest, verified: its CID, the exact signed bytes, and who signed it. */
-export interface VerifiedManifest {
+export interface VerifiedManifest extends ServedManifest {
   cid: string
   manifest: ModelManifest
   /** The envelope bytes exactly as signed and stored (what peers exchange). */
   envelope: Uint8Array
+  /** The signer's peer id. */
   signer: string
 }
 
-/** What the chunk protocol and the fetcher need from a node's store. */
-export interface ChunkStore {
-  /** Verified bytes of a chunk, or undefined if this node does not hold it. */
-  getChunk(cid: string, options?: AbortOptions): Promise<Uint8Array | undefined>
-  hasChunk(cid: string, options?: AbortOptions): Promise<boolean>
+/** What the fetcher needs from a node's store: what the chunk protocol serves from, and writes. */
+export interface ChunkStore extends ServedChunkStore {
   /** Checks that `bytes` hash to `cid` (throws ChunkVerificationError otherwise), then stores durably. */
   putChunk(cid: string, bytes: Uint8Array, options?: AbortOptions): Promise<void>
   /** A verified manifest this node holds (complete or not), by manifest CID. */

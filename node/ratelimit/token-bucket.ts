@@ -8,6 +8,7 @@
  */
 import { ConfigError } from '../../core/errors.js'
 import type { Clock } from '../../core/clock.js'
+import type { RateLimiter } from '../../protocols/chunks/types.js'
 import type { AbortOptions } from '@libp2p/interface'
 
 export interface TokenBucketParams {
@@ -49,11 +50,8 @@ export function tokenBucketParams (rateBytesPerSec: number, burstBytes?: number)
   return { rateBytesPerSec, burstBytes: burst }
 }
 
-/** Something that paces bytes: a {@link TokenBucket}, or a chain of them. */
-export interface RateLimiter {
-  /** Resolves when `bytes` may be sent (or have been received); rejects if the signal aborts. */
-  take(bytes: number, options?: AbortOptions): Promise<void>
-}
+/** Something that paces bytes, as the chunk protocol declares it: a {@link TokenBucket}, or a chain of them. */
+export type { RateLimiter }
 
 /** A byte-rate limiter shared by everything that sends (or receives) on one node. */
 export class TokenBucket implements RateLimiter {

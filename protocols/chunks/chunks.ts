@@ -21,10 +21,9 @@ import { Watchdog } from './watchdog.js'
 import { ConfigError } from '../../core/errors.js'
 import { equals } from 'uint8arrays/equals'
 import type { SeedOfferParams, SeedOfferState } from './offers.js'
+import type { ChunkStore, RateLimiter, ServedManifest } from './types.js'
 import type { Clock, TimerHandle } from '../../core/clock.js'
 import type { Logger } from '../../core/logger.js'
-import type { ChunkStore, VerifiedManifest } from '../../node/models/types.js'
-import type { RateLimiter } from '../../node/ratelimit/token-bucket.js'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import type { ProtobufStream } from '@libp2p/utils'
 
@@ -319,7 +318,7 @@ export class ChunkServer {
     }
   }
 
-  private async manifest (cid: string): Promise<VerifiedManifest> {
+  private async manifest (cid: string): Promise<ServedManifest> {
     if (!isManifestCid(cid)) throw new Refusal(ChunkErrorCode.BadRequest, 'manifest_cid is not a manifest CID')
     const manifest = await this.components.store.getManifest(cid, { signal: this.controller.signal })
     if (manifest == null) throw new Refusal(ChunkErrorCode.NotFound, `this peer does not hold manifest ${cid}`)
@@ -331,7 +330,7 @@ export class ChunkServer {
    * seed's offers moved), until the asker closes the stream. The asker may send fresh WATCH
    * requests (its `have` and `want`) at any time; a seed plans its offer on the latest.
    */
-  private async watch (vm: VerifiedManifest, first: ChunkRequest, peer: string, pb: ProtobufStream<Stream>, streamSignal: AbortSignal): Promise<void> {
+  private async watch (vm: ServedManifest, first: ChunkRequest, peer: string, pb: ProtobufStream<Stream>, streamSignal: AbortSignal): Promise<void> {
     const local = new AbortController()
     const signal = AbortSignal.any([streamSignal, local.signal])
     let ask = first
@@ -395,7 +394,7 @@ export class ChunkServer {
    * The HAVE answer for `req`, or undefined when its bitfield equals `unlessEqual` (nothing new).
    * A complete holder asked with a `want` answers with offers (see offers.ts) and records them.
    */
-  private async have (vm: VerifiedManifest, req: ChunkRequest, peer: string, unlessEqual?: Uint8Array): Promise<Partial<ChunkResponse> | undefined> {
+  private async have (vm: ServedManifest, req: ChunkRequest, peer: string, unlessEqual?: Uint8Array): Promise<Partial<ChunkResponse> | undefined> {
     const chunks = vm.manifest.chunks
     const count = chunks.length
     const held = await this.held(vm)
@@ -424,7 +423,7 @@ export class ChunkServer {
   }
 
   /** Which chunks of a manifest the store holds, remembered briefly (every watch asks). */
-  private async held (vm: VerifiedManifest): Promise<boolean[]> {
+  private async held (vm: ServedManifest): Promise<boolean[]> {
     const now = this.components.clock.now()
     const cached = this.heldCache.get(vm.cid)
     if (cached != null && cached.untilMs > now) return cached.held
@@ -445,7 +444,7 @@ export class ChunkServer {
     }
   }
 
-  private seedState (vm: VerifiedManifest): SeedState {
+  private seedState (vm: ServedManifest): SeedState {
     let s = this.seeds.get(vm.cid)
     if (s == null) {
       const count = vm.manifest.chunks.length

@@ -12,8 +12,8 @@ import {
 import { ChunkProtocolError, ChunkRemoteError, ChunkTimeoutError, ChunkTransportError } from './errors.js'
 import { ChunkRequest, ChunkResponse } from './pb/chunks.js'
 import { Watchdog } from './watchdog.js'
+import type { RateLimiter } from './types.js'
 import type { Clock } from '../../core/clock.js'
-import type { RateLimiter } from '../../node/ratelimit/token-bucket.js'
 import type { AbortOptions, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { ProtobufStream } from '@libp2p/utils'
 

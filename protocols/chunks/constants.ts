@@ -1,5 +1,3 @@
-import { MAX_CHUNK_BYTES as MODEL_MAX_CHUNK_BYTES, MAX_CHUNKS, MAX_ENVELOPE_BYTES as MODEL_MAX_ENVELOPE_BYTES } from '../../node/models/constants.js'
-
 /** The chunk protocol: peers exchange verified model chunks and manifests over it. */
 export const CHUNKS_PROTOCOL = '/tutti/chunks/1.0.0'
 
@@ -17,14 +15,27 @@ export const MAX_REQUEST_BYTES = 4 * 1024
 /** Most chunk CIDs one request may ask for, checked while decoding. @default 16 */
 export const MAX_CHUNKS_PER_REQUEST = 16
 
-/** Most chunks a manifest may list: the bitfields' bound (the model store's limit). */
-export const MAX_MANIFEST_CHUNKS = MAX_CHUNKS
+/**
+ * Most chunks a manifest may list: the bound of HAVE and WATCH bitfields (512 bytes each). Model
+ * packaging and the store refuse a manifest with more (4 GiB at the default 1 MiB chunk).
+ * @default 4096
+ */
+export const MAX_MANIFEST_CHUNKS = 4096
 
-/** Largest chunk the protocol carries, in bytes (the model store's limit). */
-export const MAX_CHUNK_BYTES = MODEL_MAX_CHUNK_BYTES
+/**
+ * Largest chunk the protocol carries, in bytes: a client refuses a transfer announcing more, before
+ * it allocates. Model packaging and the store refuse a manifest declaring larger chunks.
+ * @default 16 MiB
+ */
+export const MAX_CHUNK_BYTES = 16 * 1024 * 1024
 
-/** Largest manifest envelope a client reads, in bytes (the model store's limit). */
-export const MAX_ENVELOPE_BYTES = MODEL_MAX_ENVELOPE_BYTES
+/**
+ * Largest signed manifest envelope a client reads and a node accepts (from the network or a
+ * package directory), in bytes, checked before decoding. A manifest is about 1 KiB plus ~62 bytes
+ * per chunk plus its sample input.
+ * @default 1 MiB
+ */
+export const MAX_ENVELOPE_BYTES = 1024 * 1024
 
 /**
  * Bytes of chunk data per response frame. A chunk goes as a run of frames this size so that no

@@ -13,9 +13,13 @@
  * Requests are limited in size ({@link MAX_REQUEST_BYTES}) before decoding and in CID count while
  * decoding; servers bound streams per peer and in total and answer ERR_CHUNKS_BUSY past them. A
  * server sends only what its store holds verified; the asker verifies every chunk again.
+ *
+ * The node that runs the protocol hands in a {@link ChunkStore} and optional {@link RateLimiter}s
+ * (types.ts): the protocol declares what it needs, the node implements it.
  */
 export * from './constants.js'
 export * from './errors.js'
+export type { ChunkStore, RateLimiter, ServedManifest } from './types.js'
 export { ChunkServer } from './chunks.js'
 export type { ChunkServerComponents, ChunkServerInit, ChunkServerStats } from './chunks.js'
 export { requestHave, requestManifest, requestChunks, watchHave } from './client.js'

@@ -149,8 +149,9 @@ export interface OpenEnvelopeOptions extends AbortOptions {
 }
 
 /**
- * Verifies an envelope from anywhere untrusted: size, signer is an admin of `fleet`, signature over
- * the exact bytes received, canonical and valid manifest, optional expected CID. Throws
+ * Verifies an envelope from anywhere untrusted: size, payload type and signature over the exact
+ * bytes received, signer is an admin of `fleet`, optional expected CID, canonical and valid
+ * manifest. Throws
  * {@link ManifestTooLargeError}, {@link InvalidManifestError}, {@link NotAdminSignerError},
  * {@link ManifestSignatureError} or {@link ManifestCidMismatchError}.
  */

@@ -6,11 +6,14 @@
  *   node/       core/ and protocols/
  *   sim/        core/, protocols/ and node/
  *   cli/        anything but test/ and bench/
- *   test/, bench/: anything; nothing else imports them
+ *   test/, bench/ and unit tests beside the code (*.test.ts): anything; nothing else imports them
  *
  * Type-only imports count (tsPreCompilationDeps): a protocol that imports a node type depends on
  * the node just as much.
  */
+/** A unit test beside its code: test code, held to no layer (it may build real nodes to test a protocol). */
+const TEST_FILE = '\\.test\\.ts$'
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -18,42 +21,42 @@ module.exports = {
       name: 'core-imports-no-project',
       comment: 'core/ is the lowest layer: clock, errors, envelope, CIDs. It imports libraries only.',
       severity: 'error',
-      from: { path: '^core/' },
+      from: { path: '^core/', pathNot: TEST_FILE },
       to: { path: '^(bench|bin|cli|node|protocols|sim|test)/' }
     },
     {
       name: 'protocols-import-only-core',
       comment: 'A wire protocol declares the interfaces it needs (a store, a rate limiter); the node implements them.',
       severity: 'error',
-      from: { path: '^protocols/' },
+      from: { path: '^protocols/', pathNot: TEST_FILE },
       to: { path: '^(bench|bin|cli|node|sim|test)/' }
     },
     {
       name: 'node-imports-core-and-protocols',
       comment: 'The node program every device runs knows nothing of the CLI, the simulator or the tests.',
       severity: 'error',
-      from: { path: '^node/' },
+      from: { path: '^node/', pathNot: TEST_FILE },
       to: { path: '^(bench|bin|cli|sim|test)/' }
     },
     {
       name: 'sim-imports-core-protocols-node',
       comment: 'The simulator runs the node\'s cores and shells; it is not a CLI and not a test.',
       severity: 'error',
-      from: { path: '^sim/' },
+      from: { path: '^sim/', pathNot: TEST_FILE },
       to: { path: '^(bench|bin|cli|test)/' }
     },
     {
       name: 'cli-imports-no-test-or-bench',
       severity: 'error',
-      from: { path: '^cli/' },
+      from: { path: '^cli/', pathNot: TEST_FILE },
       to: { path: '^(bench|test)/' }
     },
     {
       name: 'only-tests-import-tests',
-      comment: 'test/ and bench/ are leaves: nothing that ships imports them.',
+      comment: 'test/, bench/ and unit tests are leaves: nothing that ships imports them.',
       severity: 'error',
-      from: { pathNot: '^(bench|test)/' },
-      to: { path: '^(bench|test)/' }
+      from: { pathNot: `^(bench|test)/|${TEST_FILE}` },
+      to: { path: `^(bench|test)/|${TEST_FILE}` }
     },
     {
       name: 'no-circular-core-protocols',

@@ -30,9 +30,9 @@ import {
 } from './errors.js'
 import { checkSampleTensor, sampleElements, TENSOR_TYPES } from './sample.js'
 import { isSemver } from './semver.js'
-import type { OpenedEnvelope } from '../../core/envelope.js'
 import type { FleetConfig } from '../fleet/fleet.js'
 import type { ModelManifest, TensorSpec, VerifiedManifest } from './types.js'
+import type { OpenedEnvelope } from '../../core/envelope.js'
 import type { AbortOptions, PrivateKey } from '@libp2p/interface'
 
 const NAME_RE = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,62}[A-Za-z0-9])?$/

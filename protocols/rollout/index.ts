@@ -27,8 +27,6 @@ export {
   sealWaveCommand, openWaveCommand, sealRolloutProgress, openRolloutProgress, validateWaveCommand,
   validateRolloutProgress, checkRolloutName, checkPeerId
 } from './documents.js'
-export { timeoutSignal } from './timeout.js'
-export type { TimeoutSignal } from './timeout.js'
 
 /** What a wave command tells a device to do with the rollout's model version. */
 export type WaveAction = 'activate' | 'revert'

@@ -4,7 +4,8 @@ import { Heartbeat as HeartbeatPb } from '../../protocols/heartbeat/pb/heartbeat
 import { ManualClock } from '../../core/clock.js'
 import { silentLogger } from '../../core/logger.js'
 import { Membership } from './membership.js'
-import type { HeartbeatTransport, MembershipInit, ValidationResult } from './membership.js'
+import type { HeartbeatRollout } from '../../protocols/heartbeat/index.js'
+import type { HeartbeatTransport, MembershipComponents, MembershipInit, ValidationResult } from './membership.js'
 import type { MemberStatus } from './view.js'
 
 interface Endpoint {
@@ -58,7 +59,7 @@ interface Harness {
   clock: ManualClock
   bus: Bus
   members: Map<string, Membership>
-  add(peerId: string, init?: MembershipInit): Membership
+  add(peerId: string, init?: MembershipInit, components?: Partial<MembershipComponents>): Membership
   /** Advances virtual time in steps, letting each step's async publishes settle. */
   run(ms: number, stepMs?: number): Promise<void>
 }
@@ -72,7 +73,7 @@ function harness (): Harness {
     clock,
     bus,
     members,
-    add (peerId, init = {}) {
+    add (peerId, init = {}, components = {}) {
       const s = seed++
       const m = new Membership({
         clock,
@@ -80,7 +81,8 @@ function harness (): Harness {
         random: () => (s * 0.37) % 1,
         peerId,
         transport: bus.transport(peerId),
-        readProperties: async () => ({ cpus: '2', arch: 'arm64' })
+        readProperties: async () => ({ cpus: '2', arch: 'arm64' }),
+        ...components
       }, { interval: { baseIntervalMs: BASE_MS }, liveness: { forgetAfterMs: FORGET_MS }, ...init })
       members.set(peerId, m)
       return m
@@ -268,6 +270,39 @@ describe('Membership', () => {
     h.bus.inject('peer-x', new Uint8Array(MAX_HEARTBEAT_BYTES + 100))
     h.bus.inject('peer-x', validHeartbeat({ schema: 9 }))
     expect(a.getStats()).toMatchObject({ rejected: 1, ignored: 1 })
+  })
+
+  it('carries rollout state from readRollouts into every peer\'s view, and follows its changes', async () => {
+    h = harness()
+    let rollouts: HeartbeatRollout[] = [{ name: 'vad-canary', policyVersion: 7, state: 'Downloading', reason: '', epoch: 2 }]
+    const a = h.add('peer-a', {}, { readRollouts: () => rollouts })
+    const b = h.add('peer-b')
+    a.start()
+    b.start()
+    await h.run(2 * BASE_MS + 500)
+    expect(b.get('peer-a')?.rollouts).toEqual(rollouts)
+    expect(a.get('peer-a')?.rollouts).toEqual(rollouts) // its own view too
+    expect(a.get('peer-b')?.rollouts).toEqual([]) // no readRollouts: in no rollout
+
+    rollouts = [{ name: 'vad-canary', policyVersion: 7, state: 'Failed', reason: 'smoke test: outputs are NaN', epoch: 3 }]
+    await h.run(2 * BASE_MS)
+    expect(b.get('peer-a')?.rollouts).toEqual(rollouts)
+  })
+
+  it('sends a heartbeat without its rollout state when that state is invalid, keeping the models', async () => {
+    h = harness()
+    const model = { name: 'vad', version: '1.0.0', cid: 'bafkqaaa', state: 'active' as const }
+    const a = h.add('peer-a', {}, {
+      readModels: () => [model],
+      readRollouts: () => [{ name: 'Not A DNS Label', policyVersion: 7, state: 'Active', reason: '', epoch: 1 }]
+    })
+    const b = h.add('peer-b')
+    a.start()
+    b.start()
+    await h.run(2 * BASE_MS + 500)
+    expect(b.get('peer-a')?.status).toBe('alive')
+    expect(b.get('peer-a')?.models).toEqual([model])
+    expect(b.get('peer-a')?.rollouts).toEqual([])
   })
 
   it('refuses invalid liveness and interval settings at construction', () => {

@@ -1,11 +1,11 @@
 import { TypedEventEmitter } from 'main-event'
 import {
-  HEARTBEAT_TOPIC, MAX_HEARTBEAT_BYTES, MAX_HEARTBEAT_MODELS, decodeHeartbeat, encodeHeartbeat, InvalidHeartbeatError,
-  UnsupportedHeartbeatSchemaError
+  HEARTBEAT_TOPIC, MAX_HEARTBEAT_BYTES, MAX_HEARTBEAT_MODELS, MAX_HEARTBEAT_ROLLOUTS, decodeHeartbeat, encodeHeartbeat,
+  InvalidHeartbeatError, UnsupportedHeartbeatSchemaError
 } from '../../protocols/heartbeat/index.js'
 import { DEFAULT_INTERVAL, jittered, nextIntervalMs, validateInterval } from './interval.js'
 import { DEFAULT_LIVENESS, observe, shouldForget, statusOf, validateLiveness } from './view.js'
-import type { Heartbeat, HeartbeatModel } from '../../protocols/heartbeat/index.js'
+import type { Heartbeat, HeartbeatModel, HeartbeatRollout } from '../../protocols/heartbeat/index.js'
 import type { Clock, TimerHandle } from '../../core/clock.js'
 import type { Logger } from '../../core/logger.js'
 import type { Properties } from '../telemetry/props.js'
@@ -45,6 +45,8 @@ export interface MembershipComponents {
   readProperties: () => Promise<Properties>
   /** Models this node holds, read before each heartbeat. @default none */
   readModels?: () => HeartbeatModel[]
+  /** Where this node stands in each rollout, read before each heartbeat (the first MAX_HEARTBEAT_ROLLOUTS are sent). @default none */
+  readRollouts?: () => HeartbeatRollout[]
 }
 
 export interface MembershipInit {
@@ -76,6 +78,8 @@ export interface MemberInfo {
   fleetSize: number
   /** Models the peer holds, as its latest heartbeat says. */
   models: HeartbeatModel[]
+  /** Rollouts the peer takes part in, as its latest heartbeat says. */
+  rollouts: HeartbeatRollout[]
   /** Receiver's clock when the latest heartbeat arrived. */
   lastSeenMs: number
   ageMs: number
@@ -335,22 +339,38 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
       labels: this.labels,
       props,
       fleetSize,
-      models: selectModels(this.components.readModels?.() ?? [])
+      models: selectModels(this.components.readModels?.() ?? []),
+      rollouts: (this.components.readRollouts?.() ?? []).slice(0, MAX_HEARTBEAT_ROLLOUTS)
     }
     let data: Uint8Array
     try {
       data = encodeHeartbeat(hb)
     } catch (err) {
-      // Model state comes from other subsystems; a bad entry must not silence the node.
-      if (!(err instanceof InvalidHeartbeatError) || (hb.models ?? []).length === 0) throw err
-      this.log.error('heartbeat model state is invalid; sending the heartbeat without it', { err })
-      hb.models = []
-      data = encodeHeartbeat(hb)
+      // Model and rollout state come from other subsystems; a bad entry must not silence the node.
+      if (!(err instanceof InvalidHeartbeatError) || ((hb.models ?? []).length === 0 && (hb.rollouts ?? []).length === 0)) throw err
+      data = this.encodeWithout(hb, err)
     }
     this.lastBytes = data.byteLength + GOSSIP_ENVELOPE_BYTES
     this.record(this.components.peerId, hb)
     this.stats.published++
     await this.components.transport.publish(HEARTBEAT_TOPIC, data)
+  }
+
+  /** Drops rollout state, then model state, until the heartbeat encodes. */
+  private encodeWithout (hb: Heartbeat, err: InvalidHeartbeatError): Uint8Array {
+    if ((hb.rollouts ?? []).length > 0) {
+      this.log.error('heartbeat rollout state is invalid; sending the heartbeat without it', { err })
+      hb.rollouts = []
+      try {
+        return encodeHeartbeat(hb)
+      } catch (again) {
+        if (!(again instanceof InvalidHeartbeatError) || (hb.models ?? []).length === 0) throw again
+        err = again
+      }
+    }
+    this.log.error('heartbeat model state is invalid; sending the heartbeat without it', { err })
+    hb.models = []
+    return encodeHeartbeat(hb)
   }
 
   private toInfo (entry: MemberEntry, now: number): MemberInfo {
@@ -369,6 +389,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
       intervalMs: hb.intervalMs,
       fleetSize: hb.fleetSize,
       models: (hb.models ?? []).map(m => ({ ...m })),
+      rollouts: (hb.rollouts ?? []).map(r => ({ ...r })),
       lastSeenMs: entry.receivedMs,
       ageMs: Math.max(0, now - entry.receivedMs),
       firstSeenMs: entry.firstSeenMs,

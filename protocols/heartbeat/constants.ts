@@ -6,10 +6,18 @@ export const HEARTBEAT_SCHEMA = 1
 
 /**
  * Largest heartbeat accepted from the network, in bytes, checked before decoding. A heartbeat as
- * this version writes it is 150-400 bytes; the rest is headroom for model and inference state.
- * @default 2048
+ * this version writes it is 150-400 bytes without models; three models with stats stay under
+ * 1 KiB. The rollout section's worst case, every entry at its limits, is 8 x 235 = 1880 bytes
+ * (per entry: field tag 2 + length 2 + name 2+63, policy version 1+8, state 2+24, reason 2+120,
+ * epoch 1+8; see {@link MAX_HEARTBEAT_ROLLOUTS}). That no longer fits beside models in 2 KiB,
+ * and a heartbeat that does not fit has to drop that state (membership.ts), so the limit is 4 KiB: a realistic
+ * heartbeat with {@link MAX_HEARTBEAT_MODELS} models with stats (1220 bytes) plus the rollout
+ * worst case is 3100 bytes (heartbeat.test.ts checks the section and the sum). The cost is bounded per
+ * message, not paid per message: the interval is sized on the bytes actually sent
+ * (node/membership/interval.ts), and gossipsub's own frame limit is 1 MiB.
+ * @default 4096
  */
-export const MAX_HEARTBEAT_BYTES = 2048
+export const MAX_HEARTBEAT_BYTES = 4096
 
 /** Most labels, and most properties, a heartbeat may carry. */
 export const MAX_LABELS = 32
@@ -28,3 +36,21 @@ export const MAX_HEARTBEAT_MODELS = 8
 
 /** Longest model name, version and CID a heartbeat may carry, in characters. */
 export const MAX_MODEL_FIELD_LENGTH = 100
+
+/**
+ * Most rollouts one heartbeat lists. A device takes part in one rollout per model it serves;
+ * more than this at once is not a rollout plan anyone can follow. @default 8
+ */
+export const MAX_HEARTBEAT_ROLLOUTS = 8
+
+/** Longest rollout name, in characters: a DNS label, as metadata.name. @default 63 */
+export const MAX_ROLLOUT_NAME_LENGTH = 63
+
+/** Longest device state kind (`Pending`, `SmokeTest`, `RolledBack`...), in characters. @default 24 */
+export const MAX_ROLLOUT_STATE_LENGTH = 24
+
+/**
+ * Longest reason a heartbeat carries for a device state, in characters of printable ASCII (so
+ * characters are bytes). The full reason is one Report request away. @default 120
+ */
+export const MAX_ROLLOUT_REASON_LENGTH = 120

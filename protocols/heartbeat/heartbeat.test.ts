@@ -1,10 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   HEARTBEAT_SCHEMA, InvalidHeartbeatError, MAX_HEARTBEAT_BYTES, MAX_INTERVAL_MS, MAX_LABELS,
-  MAX_HEARTBEAT_MODELS, MAX_VALUE_LENGTH, MIN_INTERVAL_MS, UnsupportedHeartbeatSchemaError, decodeHeartbeat, encodeHeartbeat
+  MAX_HEARTBEAT_MODELS, MAX_HEARTBEAT_ROLLOUTS, MAX_PROPS, MAX_ROLLOUT_NAME_LENGTH, MAX_ROLLOUT_REASON_LENGTH,
+  MAX_ROLLOUT_STATE_LENGTH, MAX_VALUE_LENGTH, MIN_INTERVAL_MS, UnsupportedHeartbeatSchemaError, decodeHeartbeat,
+  encodeHeartbeat, heartbeatReason
 } from './index.js'
 import { Heartbeat as HeartbeatPb } from './pb/heartbeat.js'
-import type { Heartbeat } from './index.js'
+import type { Heartbeat, HeartbeatRollout } from './index.js'
 
 const BOOT = 1_700_000_000_000
 
@@ -259,7 +261,8 @@ describe('heartbeat encoding', () => {
 
   it('refuses to encode a heartbeat larger than MAX_HEARTBEAT_BYTES', () => {
     const labels = Object.fromEntries(Array.from({ length: MAX_LABELS }, (_, i) => [`label-${i}`, 'v'.repeat(MAX_VALUE_LENGTH)]))
-    expectInvalid(encodeError(realistic({ labels })), /at most 2048/)
+    const props = Object.fromEntries(Array.from({ length: MAX_PROPS }, (_, i) => [`prop-${i}`, 'v'.repeat(MAX_VALUE_LENGTH)]))
+    expectInvalid(encodeError(realistic({ labels, props })), new RegExp(`at most ${MAX_HEARTBEAT_BYTES}$`))
   })
 })
 
@@ -306,5 +309,119 @@ describe('model state in heartbeats', () => {
   it(`refuses more than ${MAX_HEARTBEAT_MODELS} models while decoding`, () => {
     const models = Array.from({ length: MAX_HEARTBEAT_MODELS + 1 }, (_, i) => ({ name: `m${i}`, version: '1.0.0', cid: CID, state: 'staged' }))
     expect(() => decodeHeartbeat(raw({ models }))).toThrow(InvalidHeartbeatError)
+  })
+})
+
+describe('rollout state in heartbeats', () => {
+  const CID = 'bagaaierarigtmt6iojwgrgiajm2dbk6xjg66krpjfxpjyngisoqfc25hi76q'
+  const stats = { n: 1200, e: 3, p50: 1.8, p95: 4.2, p99: 9.7, nf: 0, mb: 35 }
+  const VERSION = 1_764_620_000_000 // policy versions are Date.now()-like: 6 varint bytes
+
+  function rollout (overrides: Partial<HeartbeatRollout> = {}): HeartbeatRollout {
+    return { name: 'vad-canary', policyVersion: VERSION, state: 'Active', reason: '', epoch: 3, ...overrides }
+  }
+
+  /** A rollout entry with every field at its limit (and the varints at their widest for safe integers). */
+  function worstRollout (i: number): HeartbeatRollout {
+    return {
+      name: `${i}`.padStart(MAX_ROLLOUT_NAME_LENGTH, 'r'),
+      policyVersion: Number.MAX_SAFE_INTEGER,
+      state: 'S'.padEnd(MAX_ROLLOUT_STATE_LENGTH, 'x'),
+      reason: '~'.repeat(MAX_ROLLOUT_REASON_LENGTH),
+      epoch: Number.MAX_SAFE_INTEGER
+    }
+  }
+
+  function rawRollout (overrides: Record<string, unknown>): Uint8Array {
+    return raw({ rollouts: [{ name: 'vad-canary', policyVersion: BigInt(VERSION), state: 'Active', reason: '', epoch: 3n, ...overrides }] } as Partial<HeartbeatPb>)
+  }
+
+  it('round-trips rollout states beside models', () => {
+    const hb = realistic({
+      models: [{ name: 'vad', version: '1.1.0', cid: CID, state: 'active', stats }],
+      rollouts: [
+        rollout(),
+        rollout({ name: 'face-v2', state: 'Failed', reason: 'smoke test: 3 of 20 outputs are NaN', epoch: 0, policyVersion: 1 })
+      ]
+    })
+    expect(decodeHeartbeat(encodeHeartbeat(hb))).toEqual(hb)
+  })
+
+  it('leaves rollouts out of a decoded heartbeat that carries none', () => {
+    expect(decodeHeartbeat(encodeHeartbeat(realistic({ rollouts: [] })))).not.toHaveProperty('rollouts')
+  })
+
+  it('keeps the worst case within MAX_HEARTBEAT_BYTES: all models with stats and every rollout at its limits', () => {
+    const rollouts = Array.from({ length: MAX_HEARTBEAT_ROLLOUTS }, (_, i) => worstRollout(i))
+    const section = encodeHeartbeat(realistic({ rollouts })).byteLength - encodeHeartbeat(realistic()).byteLength
+    expect(section).toBe(MAX_HEARTBEAT_ROLLOUTS * 235) // the figure constants.ts budgets with
+    const models = Array.from({ length: MAX_HEARTBEAT_MODELS }, (_, i) => ({ name: `model-${i}`, version: '10.2.0-rc.1', cid: CID, state: 'active' as const, stats: { ...stats, ag: 0.99 } }))
+    const bytes = encodeHeartbeat(realistic({ models, rollouts }))
+    expect(bytes.byteLength).toBeLessThanOrEqual(MAX_HEARTBEAT_BYTES)
+    expect(decodeHeartbeat(bytes).rollouts).toEqual(rollouts)
+  })
+
+  it('keeps a heartbeat with three realistic rollouts under 1 KiB with three models', () => {
+    const models = ['a', 'b', 'c'].map(name => ({ name, version: '1.0.0', cid: CID, state: 'active' as const, stats }))
+    const rollouts = ['vad-canary', 'face-v2', 'kws-eu'].map(name => rollout({ name }))
+    expect(encodeHeartbeat(realistic({ models, rollouts })).byteLength).toBeLessThan(1024)
+  })
+
+  it.each([
+    ['an empty name', { name: '' }],
+    ['an upper-case name', { name: 'Vad' }],
+    ['a name with a dot', { name: 'vad.canary' }],
+    ['a name ending in a dash', { name: 'vad-' }],
+    [`a ${MAX_ROLLOUT_NAME_LENGTH + 1}-character name`, { name: 'r'.repeat(MAX_ROLLOUT_NAME_LENGTH + 1) }],
+    ['an empty state', { state: '' }],
+    ['a lower-case state', { state: 'active' }],
+    ['a state with a space', { state: 'Smoke Test' }],
+    [`a ${MAX_ROLLOUT_STATE_LENGTH + 1}-character state`, { state: 'S'.repeat(MAX_ROLLOUT_STATE_LENGTH + 1) }],
+    [`a ${MAX_ROLLOUT_REASON_LENGTH + 1}-character reason`, { reason: 'x'.repeat(MAX_ROLLOUT_REASON_LENGTH + 1) }],
+    ['a reason with a newline', { reason: 'bad\noutput' }],
+    ['a reason with an escape sequence', { reason: '\u001b[31mred' }],
+    ['a non-ASCII reason', { reason: 'échec' }],
+    ['policy version 0', { policyVersion: 0 }]
+  ])('refuses %s, on the wire and when encoding', (_what, overrides) => {
+    const wire = { ...overrides, ...('policyVersion' in overrides ? { policyVersion: BigInt(overrides.policyVersion) } : {}) }
+    expectInvalid(decodeError(rawRollout(wire)), /rollouts: /)
+    expectInvalid(encodeError(realistic({ rollouts: [rollout(overrides)] })), /rollouts: /)
+  })
+
+  it('refuses a policy version or epoch beyond the safe integer range', () => {
+    expectInvalid(decodeError(rawRollout({ policyVersion: 2n ** 60n })), /rollouts.policyVersion is out of range/)
+    expectInvalid(decodeError(rawRollout({ epoch: 2n ** 64n - 1n })), /rollouts.epoch is out of range/)
+    expectInvalid(encodeError(realistic({ rollouts: [rollout({ epoch: 1.5 })] })), /epoch must be a non-negative integer/)
+  })
+
+  it('refuses the same rollout listed twice', () => {
+    expectInvalid(encodeError(realistic({ rollouts: [rollout(), rollout({ state: 'Failed' })] })), /listed twice/)
+  })
+
+  it(`refuses more than ${MAX_HEARTBEAT_ROLLOUTS} rollouts while decoding, and when encoding`, () => {
+    const many = Array.from({ length: MAX_HEARTBEAT_ROLLOUTS + 1 }, (_, i) => rollout({ name: `r${i}` }))
+    const decode = vi.spyOn(HeartbeatPb, 'decode')
+    const err = decodeError(raw({ rollouts: many.map(r => ({ ...r, policyVersion: BigInt(r.policyVersion), epoch: BigInt(r.epoch) })) }))
+    expectInvalid(err, /does not decode/)
+    expect(String((err as Error).cause)).toMatch(/rollouts/) // the decoder's own count limit, not a later check
+    expect(decode).toHaveBeenCalledTimes(1)
+    expectInvalid(encodeError(realistic({ rollouts: many })), /rollouts: 9 entries, at most 8/)
+    expect(decodeHeartbeat(encodeHeartbeat(realistic({ rollouts: many.slice(1) }))).rollouts).toHaveLength(MAX_HEARTBEAT_ROLLOUTS)
+  })
+
+  it.each([
+    ['a short message as it is', 'checksum mismatch', 'checksum mismatch'],
+    ['whitespace runs as one space', 'load failed:\n\tout of memory  ', 'load failed: out of memory'],
+    ['non-ASCII as ?', 'modèle introuvable', 'mod?le introuvable'],
+    ['control characters as ?', 'a\u0000b\u007fc', 'a?b?c']
+  ])('heartbeatReason keeps %s', (_what, text, expected) => {
+    expect(heartbeatReason(text)).toBe(expected)
+  })
+
+  it('heartbeatReason cuts a long message to a reason the heartbeat accepts', () => {
+    const reason = heartbeatReason('é'.repeat(500))
+    expect(reason).toHaveLength(MAX_ROLLOUT_REASON_LENGTH)
+    expect(reason.endsWith('...')).toBe(true)
+    expect(decodeHeartbeat(encodeHeartbeat(realistic({ rollouts: [rollout({ state: 'Failed', reason })] }))).rollouts?.[0]?.reason).toBe(reason)
   })
 })

@@ -1,15 +1,23 @@
 import { Heartbeat as HeartbeatPb } from './pb/heartbeat.js'
 import {
-  HEARTBEAT_SCHEMA, MAX_HEARTBEAT_BYTES, MAX_HEARTBEAT_MODELS, MAX_INTERVAL_MS, MAX_KEY_LENGTH, MAX_LABELS,
-  MAX_MODEL_FIELD_LENGTH, MAX_PROPS, MAX_VALUE_LENGTH, MIN_INTERVAL_MS
+  HEARTBEAT_SCHEMA, MAX_HEARTBEAT_BYTES, MAX_HEARTBEAT_MODELS, MAX_HEARTBEAT_ROLLOUTS, MAX_INTERVAL_MS, MAX_KEY_LENGTH,
+  MAX_LABELS, MAX_MODEL_FIELD_LENGTH, MAX_PROPS, MAX_ROLLOUT_NAME_LENGTH, MAX_ROLLOUT_REASON_LENGTH,
+  MAX_ROLLOUT_STATE_LENGTH, MAX_VALUE_LENGTH, MIN_INTERVAL_MS
 } from './constants.js'
 import { InvalidHeartbeatError, UnsupportedHeartbeatSchemaError } from './errors.js'
-import type { Heartbeat, HeartbeatModel, HeartbeatModelState } from './index.js'
+import type { Heartbeat, HeartbeatModel, HeartbeatModelState, HeartbeatRollout } from './index.js'
 
 const MODEL_STATES = new Set<string>(['active', 'previous', 'staged', 'partial'])
 const MODEL_FIELD_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/
 
 const KEY_RE = /^[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?$/
+
+/** A DNS label, as a rollout's metadata.name. */
+const ROLLOUT_NAME_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/
+/** A state kind: PascalCase letters and digits. */
+const ROLLOUT_STATE_RE = /^[A-Z][A-Za-z0-9]*$/
+/** Printable ASCII: one byte per character, nothing that moves a terminal's cursor. */
+const REASON_RE = /^[\x20-\x7e]*$/
 
 /** Why a label or property key/value cannot be used, or undefined when it can. */
 export function checkKeyValue (key: string, value: string): string | undefined {
@@ -19,6 +27,16 @@ export function checkKeyValue (key: string, value: string): string | undefined {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(value)) return `value of "${key}" contains control characters`
   return undefined
+}
+
+/**
+ * Any text (an error message, say) as a heartbeat reason: characters outside printable ASCII
+ * become '?', runs of whitespace one space, and it is cut to {@link MAX_ROLLOUT_REASON_LENGTH}
+ * with a trailing '...' when longer.
+ */
+export function heartbeatReason (text: string): string {
+  const ascii = text.replace(/\s+/g, ' ').replace(/[^\x20-\x7e]/g, '?').trim()
+  return ascii.length <= MAX_ROLLOUT_REASON_LENGTH ? ascii : `${ascii.slice(0, MAX_ROLLOUT_REASON_LENGTH - 3)}...`
 }
 
 function checkMap (what: string, map: Map<string, string> | Record<string, string>, max: number): void {
@@ -64,6 +82,13 @@ export function encodeHeartbeat (hb: Heartbeat): Uint8Array {
       stats: m.stats == null
         ? undefined
         : { requests: BigInt(m.stats.n), errors: BigInt(m.stats.e), p50Ms: m.stats.p50, p95Ms: m.stats.p95, p99Ms: m.stats.p99, nonFinite: BigInt(m.stats.nf), memoryMib: m.stats.mb, agreement: m.stats.ag }
+    })),
+    rollouts: (hb.rollouts ?? []).map(r => ({
+      name: r.name,
+      policyVersion: BigInt(r.policyVersion),
+      state: r.state,
+      reason: r.reason,
+      epoch: BigInt(r.epoch)
     }))
   })
   if (bytes.byteLength > MAX_HEARTBEAT_BYTES) {
@@ -83,7 +108,7 @@ export function decodeHeartbeat (bytes: Uint8Array, maxBytes = MAX_HEARTBEAT_BYT
   }
   let pb: HeartbeatPb
   try {
-    pb = HeartbeatPb.decode(bytes, { limits: { labels: MAX_LABELS, props: MAX_PROPS, models: MAX_HEARTBEAT_MODELS } })
+    pb = HeartbeatPb.decode(bytes, { limits: { labels: MAX_LABELS, props: MAX_PROPS, models: MAX_HEARTBEAT_MODELS, rollouts: MAX_HEARTBEAT_ROLLOUTS } })
   } catch (err) {
     throw new InvalidHeartbeatError('heartbeat does not decode', { cause: err })
   }
@@ -117,6 +142,16 @@ export function decodeHeartbeat (bytes: Uint8Array, maxBytes = MAX_HEARTBEAT_BYT
       return model
     })
   }
+  // Left out when empty, so a heartbeat from a node outside every rollout reads as before.
+  if (pb.rollouts.length > 0) {
+    hb.rollouts = pb.rollouts.map(r => ({
+      name: r.name,
+      policyVersion: toSafeNumber('rollouts.policyVersion', r.policyVersion),
+      state: r.state,
+      reason: r.reason,
+      epoch: toSafeNumber('rollouts.epoch', r.epoch)
+    }))
+  }
   validateHeartbeat(hb)
   return hb
 }
@@ -134,6 +169,26 @@ function validateHeartbeat (hb: Heartbeat): void {
   checkMap('labels', hb.labels, MAX_LABELS)
   checkMap('props', hb.props, MAX_PROPS)
   checkModels(hb.models ?? [])
+  checkRollouts(hb.rollouts ?? [])
+}
+
+function checkRollouts (rollouts: HeartbeatRollout[]): void {
+  if (rollouts.length > MAX_HEARTBEAT_ROLLOUTS) throw new InvalidHeartbeatError(`rollouts: ${rollouts.length} entries, at most ${MAX_HEARTBEAT_ROLLOUTS}`)
+  const seen = new Set<string>()
+  for (const r of rollouts) {
+    if (r.name.length > MAX_ROLLOUT_NAME_LENGTH || !ROLLOUT_NAME_RE.test(r.name)) {
+      throw new InvalidHeartbeatError(`rollouts: name "${r.name.slice(0, 40)}" is not a DNS label of 1-${MAX_ROLLOUT_NAME_LENGTH} characters`)
+    }
+    if (seen.has(r.name)) throw new InvalidHeartbeatError(`rollouts: "${r.name}" is listed twice`)
+    seen.add(r.name)
+    if (!Number.isSafeInteger(r.policyVersion) || r.policyVersion < 1) throw new InvalidHeartbeatError(`rollouts: "${r.name}" policyVersion must be a positive integer`)
+    if (!Number.isSafeInteger(r.epoch) || r.epoch < 0) throw new InvalidHeartbeatError(`rollouts: "${r.name}" epoch must be a non-negative integer`)
+    if (r.state.length > MAX_ROLLOUT_STATE_LENGTH || !ROLLOUT_STATE_RE.test(r.state)) {
+      throw new InvalidHeartbeatError(`rollouts: "${r.name}" state "${r.state.slice(0, 30)}" must be 1-${MAX_ROLLOUT_STATE_LENGTH} letters and digits, starting with a capital`)
+    }
+    if (r.reason.length > MAX_ROLLOUT_REASON_LENGTH) throw new InvalidHeartbeatError(`rollouts: "${r.name}" reason is longer than ${MAX_ROLLOUT_REASON_LENGTH} characters`)
+    if (!REASON_RE.test(r.reason)) throw new InvalidHeartbeatError(`rollouts: "${r.name}" reason may hold only printable ASCII`)
+  }
 }
 
 function checkModels (models: HeartbeatModel[]): void {

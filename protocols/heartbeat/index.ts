@@ -5,7 +5,7 @@
  */
 export * from './constants.js'
 export * from './errors.js'
-export { encodeHeartbeat, decodeHeartbeat, checkKeyValue } from './heartbeat.js'
+export { encodeHeartbeat, decodeHeartbeat, checkKeyValue, heartbeatReason } from './heartbeat.js'
 
 /** A decoded, validated heartbeat. Times are milliseconds since the epoch on the sender's clock. */
 export interface Heartbeat {
@@ -26,6 +26,25 @@ export interface Heartbeat {
   fleetSize: number
   /** Models the sender holds. Absent and empty mean the same. */
   models?: HeartbeatModel[]
+  /** Rollouts the sender takes part in, at most MAX_HEARTBEAT_ROLLOUTS. Absent and empty mean the same. */
+  rollouts?: HeartbeatRollout[]
+}
+
+/**
+ * Where one rollout stands on the sending device: enough for a coordinator to follow a wave and
+ * for `tutti get rollouts` to show it; the details (CIDs, full reason) come from a Report request.
+ */
+export interface HeartbeatRollout {
+  /** Rollout name, a DNS label of at most MAX_ROLLOUT_NAME_LENGTH characters. */
+  name: string
+  /** Version of the admin-signed policy this state refers to (>= 1). */
+  policyVersion: number
+  /** Device state kind (`Pending`, `Downloading`, ..., `Active`, `Failed`, `RolledBack`). */
+  state: string
+  /** Why, for Failed and TimedOut; printable ASCII, at most MAX_ROLLOUT_REASON_LENGTH (see heartbeatReason). '' for none. */
+  reason: string
+  /** Highest coordinator epoch this device promised for the rollout; 0 before any. */
+  epoch: number
 }
 
 export type HeartbeatModelState = 'active' | 'previous' | 'staged' | 'partial'

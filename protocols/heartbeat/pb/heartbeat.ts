@@ -14,6 +14,7 @@ export interface Heartbeat {
   props: Map<string, string>
   fleetSize: number
   models: ModelState[]
+  rollouts: RolloutState[]
 }
 
 export namespace Heartbeat {
@@ -311,6 +312,13 @@ export namespace Heartbeat {
           }
         }
 
+        if (obj.rollouts != null && obj.rollouts.length > 0) {
+          for (const value of obj.rollouts) {
+            w.uint32(322)
+            RolloutState.codec().encode(value, w)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -326,7 +334,8 @@ export namespace Heartbeat {
           labels: new Map<string, string>(),
           props: new Map<string, string>(),
           fleetSize: 0,
-          models: []
+          models: [],
+          rollouts: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -403,6 +412,16 @@ export namespace Heartbeat {
               }))
               break
             }
+            case 40: {
+              if (opts.limits?.rollouts != null && obj.rollouts.length === opts.limits.rollouts) {
+                throw new MaxLengthError('Decode error - repeated field "rollouts" had too many elements')
+              }
+
+              obj.rollouts.push(RolloutState.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.rollouts$
+              }))
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -415,7 +434,8 @@ export namespace Heartbeat {
         const obj = {
           labels: 0,
           props: 0,
-          models: 0
+          models: 0,
+          rollouts: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -525,6 +545,24 @@ export namespace Heartbeat {
               }
 
               obj.models++
+
+              break
+            }
+            case 40: {
+              if (opts.limits?.rollouts != null && obj.rollouts === opts.limits.rollouts) {
+                throw new MaxLengthError('Streaming decode error - repeated field "rollouts" had too many elements')
+              }
+
+              for (const evt of RolloutState.codec().stream(reader, reader.uint32(), `${prefix}.rollouts[]`, {
+                limits: opts.limits?.rollouts$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.rollouts
+                }
+              }
+
+              obj.rollouts++
 
               break
             }
@@ -664,6 +702,36 @@ export namespace Heartbeat {
     index: number
   }
 
+  export interface HeartbeatRolloutsNameFieldEvent {
+    field: '$.rollouts[].name'
+    value: string
+    index: number
+  }
+
+  export interface HeartbeatRolloutsPolicyVersionFieldEvent {
+    field: '$.rollouts[].policyVersion'
+    value: bigint
+    index: number
+  }
+
+  export interface HeartbeatRolloutsStateFieldEvent {
+    field: '$.rollouts[].state'
+    value: string
+    index: number
+  }
+
+  export interface HeartbeatRolloutsReasonFieldEvent {
+    field: '$.rollouts[].reason'
+    value: string
+    index: number
+  }
+
+  export interface HeartbeatRolloutsEpochFieldEvent {
+    field: '$.rollouts[].epoch'
+    value: bigint
+    index: number
+  }
+
   export function encode (obj: Partial<Heartbeat>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Heartbeat.codec())
   }
@@ -672,8 +740,189 @@ export namespace Heartbeat {
     return decodeMessage(buf, Heartbeat.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Generator<HeartbeatSchemaFieldEvent | HeartbeatBootMsFieldEvent | HeartbeatSeqFieldEvent | HeartbeatSentMsFieldEvent | HeartbeatIntervalMsFieldEvent | HeartbeatNodeVersionFieldEvent | HeartbeatUptimeMsFieldEvent | HeartbeatLabelsFieldEvent | HeartbeatPropsFieldEvent | HeartbeatFleetSizeFieldEvent | HeartbeatModelsNameFieldEvent | HeartbeatModelsVersionFieldEvent | HeartbeatModelsCidFieldEvent | HeartbeatModelsStateFieldEvent | HeartbeatModelsStatsRequestsFieldEvent | HeartbeatModelsStatsErrorsFieldEvent | HeartbeatModelsStatsP50MsFieldEvent | HeartbeatModelsStatsP95MsFieldEvent | HeartbeatModelsStatsP99MsFieldEvent | HeartbeatModelsStatsNonFiniteFieldEvent | HeartbeatModelsStatsMemoryMibFieldEvent | HeartbeatModelsStatsAgreementFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Generator<HeartbeatSchemaFieldEvent | HeartbeatBootMsFieldEvent | HeartbeatSeqFieldEvent | HeartbeatSentMsFieldEvent | HeartbeatIntervalMsFieldEvent | HeartbeatNodeVersionFieldEvent | HeartbeatUptimeMsFieldEvent | HeartbeatLabelsFieldEvent | HeartbeatPropsFieldEvent | HeartbeatFleetSizeFieldEvent | HeartbeatModelsNameFieldEvent | HeartbeatModelsVersionFieldEvent | HeartbeatModelsCidFieldEvent | HeartbeatModelsStateFieldEvent | HeartbeatModelsStatsRequestsFieldEvent | HeartbeatModelsStatsErrorsFieldEvent | HeartbeatModelsStatsP50MsFieldEvent | HeartbeatModelsStatsP95MsFieldEvent | HeartbeatModelsStatsP99MsFieldEvent | HeartbeatModelsStatsNonFiniteFieldEvent | HeartbeatModelsStatsMemoryMibFieldEvent | HeartbeatModelsStatsAgreementFieldEvent | HeartbeatRolloutsNameFieldEvent | HeartbeatRolloutsPolicyVersionFieldEvent | HeartbeatRolloutsStateFieldEvent | HeartbeatRolloutsReasonFieldEvent | HeartbeatRolloutsEpochFieldEvent> {
     return streamMessage(buf, Heartbeat.codec(), opts)
+  }
+}
+
+export interface RolloutState {
+  name: string
+  policyVersion: bigint
+  state: string
+  reason: string
+  epoch: bigint
+}
+
+export namespace RolloutState {
+  let _codec: Codec<RolloutState>
+
+  export const codec = (): Codec<RolloutState> => {
+    if (_codec == null) {
+      _codec = message<RolloutState>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.name != null && obj.name !== '')) {
+          w.uint32(10)
+          w.string(obj.name)
+        }
+
+        if ((obj.policyVersion != null && obj.policyVersion !== 0n)) {
+          w.uint32(16)
+          w.uint64(obj.policyVersion)
+        }
+
+        if ((obj.state != null && obj.state !== '')) {
+          w.uint32(26)
+          w.string(obj.state)
+        }
+
+        if ((obj.reason != null && obj.reason !== '')) {
+          w.uint32(34)
+          w.string(obj.reason)
+        }
+
+        if ((obj.epoch != null && obj.epoch !== 0n)) {
+          w.uint32(40)
+          w.uint64(obj.epoch)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          name: '',
+          policyVersion: 0n,
+          state: '',
+          reason: '',
+          epoch: 0n
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.name = reader.string()
+              break
+            }
+            case 2: {
+              obj.policyVersion = reader.uint64()
+              break
+            }
+            case 3: {
+              obj.state = reader.string()
+              break
+            }
+            case 4: {
+              obj.reason = reader.string()
+              break
+            }
+            case 5: {
+              obj.epoch = reader.uint64()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.name`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.policyVersion`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.state`,
+                value: reader.string()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.reason`,
+                value: reader.string()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.epoch`,
+                value: reader.uint64()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface RolloutStateNameFieldEvent {
+    field: '$.name'
+    value: string
+  }
+
+  export interface RolloutStatePolicyVersionFieldEvent {
+    field: '$.policyVersion'
+    value: bigint
+  }
+
+  export interface RolloutStateStateFieldEvent {
+    field: '$.state'
+    value: string
+  }
+
+  export interface RolloutStateReasonFieldEvent {
+    field: '$.reason'
+    value: string
+  }
+
+  export interface RolloutStateEpochFieldEvent {
+    field: '$.epoch'
+    value: bigint
+  }
+
+  export function encode (obj: Partial<RolloutState>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, RolloutState.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RolloutState>): RolloutState {
+    return decodeMessage(buf, RolloutState.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RolloutState>): Generator<RolloutStateNameFieldEvent | RolloutStatePolicyVersionFieldEvent | RolloutStateStateFieldEvent | RolloutStateReasonFieldEvent | RolloutStateEpochFieldEvent> {
+    return streamMessage(buf, RolloutState.codec(), opts)
   }
 }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { hrwRank, hrwWeight } from './hrw.js'
+import { hrwRank, hrwTop, hrwWeight } from './hrw.js'
 
 const peers = Array.from({ length: 50 }, (_, i) => `12D3KooWpeer${i.toString().padStart(3, '0')}`)
 
@@ -69,5 +69,23 @@ describe('hrwRank', () => {
       wins.set(first, (wins.get(first) ?? 0) + 1)
     }
     for (const p of few) expect(wins.get(p) ?? 0).toBeGreaterThan(300) // expected 400 each
+  })
+})
+
+describe('hrwTop', () => {
+  const many = Array.from({ length: 2000 }, (_, i) => `peer-${i}`)
+  const full = hrwRank('r/waves', many)
+
+  it.each([0, 1, 7, 100, 1999, 2000, 5000])('the first %i equal the first of the full ranking', k => {
+    expect(hrwTop('r/waves', many, k)).toEqual(full.slice(0, k))
+  })
+
+  it('skips excluded peers, keeping the order of the rest', () => {
+    const skip = (id: string): boolean => id.endsWith('3')
+    expect(hrwTop('r/waves', many, 50, skip)).toEqual(full.filter(id => !skip(id)).slice(0, 50))
+  })
+
+  it('keeps duplicates once', () => {
+    expect(hrwTop('k', ['a', 'a', 'b'], 3)).toEqual(hrwRank('k', ['a', 'b']))
   })
 })

@@ -96,6 +96,12 @@ describe('decide: waves', () => {
     expect(decide(input())).toEqual({ kind: 'dispatch', peers: RANKED.slice(0, 10) })
   })
 
+  it('picks 2.5% of 10,000 targets as the top of the HRW ranking', () => {
+    const fleet = peers(10_000, '12D3KooW')
+    const d = decide(input({ targets: fleet, spec: spec([{ setPercent: 2.5 }]) }))
+    expect(d).toEqual({ kind: 'dispatch', peers: hrwRank(`${ROLLOUT}/waves`, fleet).slice(0, 250) })
+  })
+
   it('the canary set does not depend on the order targets are listed in', () => {
     expect(decide(input({ targets: [...P100].reverse() }))).toEqual(decide(input()))
   })

@@ -2,12 +2,12 @@
  * The coordinator's whole decision, as one pure function: given the signed policy, the recorded
  * progress, who the targets are now and what each device reports, what to do next. The shell
  * around it sends the commands, records dispatch times and writes the progress; the simulator runs
- * the same function for 10,000 logical nodes. O(n log n) per call over n targets (one HRW ranking,
- * computed only when a dispatch or revert needs an order), O(n) otherwise.
+ * the same function for 10,000 logical nodes. O(n log k) per call over n targets when k devices
+ * are dispatched or reverted (one hash per candidate, a bounded selection), O(n) otherwise.
  */
 import { isInProgress, isUpdated } from './device.js'
 import { evaluateGates } from './gates.js'
-import { hrwRank } from './hrw.js'
+import { hrwTop } from './hrw.js'
 import type { DeviceStateKind } from './device.js'
 import type { GateInconclusive, GateSample, GateTrip } from './gates.js'
 import type { RolloutRate, RolloutSpec, Step } from './spec.js'
@@ -158,14 +158,7 @@ function countTargets (targets: readonly string[], devices: ReadonlyMap<string, 
 
 /** The first `count` never-dispatched targets in wave (HRW) order. */
 function nextWave (input: ControllerInput, count: number): string[] {
-  const peers: string[] = []
-  if (count <= 0) return peers
-  for (const id of hrwRank(`${input.rollout}/waves`, input.targets)) {
-    if (input.devices.has(id)) continue
-    peers.push(id)
-    if (peers.length >= count) break
-  }
-  return peers
+  return hrwTop(`${input.rollout}/waves`, input.targets, count, id => input.devices.has(id))
 }
 
 function rateHold (input: ControllerInput): Decision {
@@ -189,8 +182,7 @@ function decideRollback (input: ControllerInput): Decision {
   }
   const budget = rateBudget(input.policy.spec.strategy.rate, input.succeeded, input.recentDispatches, input.now)
   if (budget <= 0) return rateHold(input)
-  const ordered = hrwRank(`${input.rollout}/waves`, toRevert)
-  return { kind: 'revert', peers: budget >= ordered.length ? ordered : ordered.slice(0, budget) }
+  return { kind: 'revert', peers: hrwTop(`${input.rollout}/waves`, toRevert, Math.min(budget, toRevert.length)) }
 }
 
 /** Tops the updated count up to `wanted`, if targets and the rate allow; undefined when nothing to send. */

@@ -205,7 +205,13 @@ spec:
     ['two documents', `${MINIMAL}---\n${MINIMAL}`, [{ path: '(document)', message: 'has 2 YAML documents, expected one' }]],
     ['an empty text', '', [{ path: '(document)', message: 'is empty' }]],
     ['duplicate keys', MINIMAL.replace('kind: Rollout', 'kind: Rollout\nkind: Rollout'), [{ path: '(document)', message: expect.stringContaining('Map keys must be unique') }]],
-    ['broken YAML', 'spec: [1', [{ path: '(document)', message: expect.stringContaining('YAML:') }]]
+    ['broken YAML', 'spec: [1', [{ path: '(document)', message: expect.stringContaining('YAML:') }]],
+    ['a missing apiVersion and kind', MINIMAL.replace('apiVersion: tutti.dev/v1\nkind: Rollout\n', ''), [
+      { path: 'apiVersion', message: 'is required' }, { path: 'kind', message: 'is required' }
+    ]],
+    ['a version YAML reads as a number', MINIMAL.replace('version: 2.0.0', 'version: 2.0'), [{ path: 'spec.model.version', message: 'must be a string (put it in quotes)' }]],
+    ['a null metadata', MINIMAL.replace('metadata:\n  name: face-v2\n', 'metadata:\n'), [{ path: 'metadata', message: 'must be a map' }]],
+    ['a status section', `${MINIMAL}status: {}\n`, [{ path: 'status', message: 'unknown field' }]]
   ])('rejects %s', (_name, text, expected) => {
     expect(issuesOf(() => parseRolloutManifest(text))).toEqual(expected)
   })
@@ -260,7 +266,7 @@ describe('validateRolloutSpec', () => {
     expect(() => validateRolloutSpec(bad)).toThrow(ManifestValidationError)
     expect(rolloutSpecIssues(bad)).toEqual([
       { path: 'selector.matchExpressions[0].operator', message: expect.stringContaining('must be one of In') },
-      { path: 'resources.limits.cpu', message: 'must be a string' },
+      { path: 'resources.limits.cpu', message: 'must be a string (put it in quotes)' },
       { path: 'strategy.steps[0].setPercent', message: 'must be 1..100' },
       { path: 'strategy.steps[1].pause.durationMs', message: 'must be 1 ms or more' },
       { path: 'strategy.steps[3].pause.duration', message: 'unknown field' },

@@ -121,14 +121,18 @@ function describeIssues (issues: readonly z.core.$ZodIssue[], root: unknown): Re
         for (const key of issue.keys) out.push({ path: [...path, key], message: 'unknown field' })
         break
       case 'invalid_type': {
-        const { present } = valueAt(root, path)
-        out.push({ path, message: present ? `must be ${EXPECTED[issue.expected] ?? issue.expected}` : 'is required' })
+        const { present, value } = valueAt(root, path)
+        // YAML reads `version: 1.0` as the number 1: say how to keep the text.
+        const quote = issue.expected === 'string' && (typeof value === 'number' || typeof value === 'boolean') ? ' (put it in quotes)' : ''
+        out.push({ path, message: present ? `must be ${EXPECTED[issue.expected] ?? issue.expected}${quote}` : 'is required' })
         break
       }
       case 'invalid_value':
         out.push({
           path,
-          message: issue.values.length === 1 ? `must be ${JSON.stringify(issue.values[0])}` : `must be one of ${issue.values.map(v => String(v)).join(', ')}`
+          message: !valueAt(root, path).present
+            ? 'is required'
+            : issue.values.length === 1 ? `must be ${JSON.stringify(issue.values[0])}` : `must be one of ${issue.values.map(v => String(v)).join(', ')}`
         })
         break
       case 'custom': {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { DEVICE_STATE_KINDS, isActivationOutcome, isFinal, isInProgress, isUpdated, MAX_FAILURE_REASON_LENGTH, transition } from './device.js'
+import { MAX_FAILURE_REASON_LENGTH } from './constants.js'
+import { DEVICE_STATE_KINDS, isActivationOutcome, isFinal, isInProgress, isUpdated, transition } from './device.js'
 import type { DeviceEvent, DeviceState, DeviceStateKind } from './device.js'
 
 function state (kind: DeviceStateKind): DeviceState {

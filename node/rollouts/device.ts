@@ -12,9 +12,7 @@
  * Failed, TimedOut or RolledBack -dispatched-> Pending (a new attempt)
  * ```
  */
-
-/** Longest failure reason kept, in characters (it travels in heartbeats). */
-export const MAX_FAILURE_REASON_LENGTH = 120
+import { MAX_FAILURE_REASON_LENGTH } from './constants.js'
 
 /** Where a device stands in a rollout. */
 export type DeviceState =

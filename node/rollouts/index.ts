@@ -29,9 +29,10 @@ export { ManifestValidationError } from './errors.js'
 export type { ManifestIssue } from './errors.js'
 
 export {
-  DEFAULT_ACTIVATION_TIMEOUT_MS, DEFAULT_MIN_NODES, DEFAULT_MIN_REQUESTS, MAX_ABORT_CRITERIA, MAX_MANIFEST_ALIASES,
-  MAX_MANIFEST_BYTES, MAX_STEPS, parseRolloutManifest, ROLLOUT_API_VERSION, ROLLOUT_KIND, rolloutSpecIssues, validateRolloutSpec
-} from './spec.js'
+  DEFAULT_ACTIVATION_TIMEOUT_MS, DEFAULT_MIN_NODES, DEFAULT_MIN_REQUESTS, MAX_ABORT_CRITERIA, MAX_FAILURE_REASON_LENGTH,
+  MAX_MANIFEST_ALIASES, MAX_MANIFEST_BYTES, MAX_STEPS, RATE_WINDOW_MS, ROLLOUT_API_VERSION, ROLLOUT_KIND
+} from './constants.js'
+export { parseRolloutManifest, rolloutSpecIssues, validateRolloutSpec } from './spec.js'
 export type { AbortCriterion, FailureType, GateMetric, RolloutRate, RolloutSpec, RolloutSpecInput, Step } from './spec.js'
 
 export { hrwRank, hrwTop, hrwWeight } from './hrw.js'
@@ -40,7 +41,7 @@ export { hasMajority, INITIAL_ACCEPTOR_STATE, majorityOf, nextEpoch, onCommand, 
 export type { AcceptorState, CommandResult, EpochRejectCode, EpochRejected, PrepareResult } from './epoch.js'
 
 export {
-  DEVICE_STATE_KINDS, isActivationOutcome, isFinal, isInProgress, isUpdated, MAX_FAILURE_REASON_LENGTH, transition
+  DEVICE_STATE_KINDS, isActivationOutcome, isFinal, isInProgress, isUpdated, transition
 } from './device.js'
 export type { DeviceEvent, DeviceState, DeviceStateKind, InvalidTransition, TransitionResult } from './device.js'
 
@@ -48,6 +49,6 @@ export { evaluateGates } from './gates.js'
 export type { GateInconclusive, GateResult, GateSample, GateTrip, InconclusiveReason } from './gates.js'
 
 export {
-  decide, effectiveSteps, nextPhase, RATE_WINDOW_MS, rateBudget, ratePerMinute, rolloutProgressSummary, wantedCount
+  decide, effectiveSteps, nextPhase, rateBudget, ratePerMinute, rolloutProgressSummary, wantedCount
 } from './plan.js'
 export type { ControllerInput, Decision, ProgressState, RolloutControl, RolloutPhase, RolloutProgressSummary } from './plan.js'

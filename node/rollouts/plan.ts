@@ -5,6 +5,7 @@
  * the same function for 10,000 logical nodes. O(n log k) per call over n targets when k devices
  * are dispatched or reverted (one hash per candidate, a bounded selection), O(n) otherwise.
  */
+import { RATE_WINDOW_MS } from './constants.js'
 import { isInProgress, isUpdated } from './device.js'
 import { evaluateGates } from './gates.js'
 import { hrwTop } from './hrw.js'
@@ -76,9 +77,6 @@ export type Decision =
   | { kind: 'paused' }
   /** Nothing to do, now or later without new input (a finished, aborted or deleted rollout). */
   | { kind: 'idle' }
-
-/** The window the rate limits count over, ms. */
-export const RATE_WINDOW_MS = 60_000
 
 const FINAL_STEP: Step = Object.freeze({ setPercent: 100 })
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { manifestCid } from '../../core/cid.js'
 import { ManifestValidationError } from './errors.js'
-import { MAX_MANIFEST_BYTES, parseRolloutManifest, rolloutSpecIssues, validateRolloutSpec } from './spec.js'
+import { MAX_MANIFEST_BYTES } from './constants.js'
+import { parseRolloutManifest, rolloutSpecIssues, validateRolloutSpec } from './spec.js'
 import type { ManifestIssue } from './errors.js'
 import type { RolloutSpec } from './spec.js'
 

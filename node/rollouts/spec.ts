@@ -11,28 +11,13 @@ import { MAX_DURATION_MS, parseDuration } from '../../core/duration.js'
 import { parseSelector, validateSelector } from '../../core/selector.js'
 import { errorMessage } from '../../core/errors.js'
 import { parseCpu, parseMemory } from '../inference/limits.js'
+import {
+  DEFAULT_ACTIVATION_TIMEOUT_MS, DEFAULT_MIN_NODES, DEFAULT_MIN_REQUESTS, MAX_ABORT_CRITERIA, MAX_MANIFEST_ALIASES,
+  MAX_MANIFEST_BYTES, MAX_STEPS, ROLLOUT_API_VERSION, ROLLOUT_KIND
+} from './constants.js'
 import { ManifestValidationError } from './errors.js'
 import type { Selector } from '../../core/selector.js'
 import type { ManifestIssue } from './errors.js'
-
-/** The manifest's `apiVersion`. */
-export const ROLLOUT_API_VERSION = 'tutti.dev/v1'
-/** The manifest's `kind`. */
-export const ROLLOUT_KIND = 'Rollout'
-/** Largest manifest text accepted, in UTF-8 bytes, checked before parsing. @default 65536 */
-export const MAX_MANIFEST_BYTES = 64 * 1024
-/** Most YAML alias expansions in one manifest (a manifest needs few; a "billion laughs" needs many). */
-export const MAX_MANIFEST_ALIASES = 50
-/** Most steps in one strategy. */
-export const MAX_STEPS = 64
-/** Most abort criteria in one strategy. */
-export const MAX_ABORT_CRITERIA = 16
-/** `activationTimeout` when the manifest gives none, ms. @default 600000 (10 minutes) */
-export const DEFAULT_ACTIVATION_TIMEOUT_MS = 10 * 60_000
-/** A criterion's `minNodes` when it gives none. @default 1 */
-export const DEFAULT_MIN_NODES = 1
-/** A metric criterion's `minRequests` when it gives none: a node with fewer does not count. @default 20 */
-export const DEFAULT_MIN_REQUESTS = 20
 
 /** One step of a strategy: bring the updated share up to `setPercent`, or wait. */
 export type Step =

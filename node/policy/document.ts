@@ -160,6 +160,8 @@ export async function openPolicy<Spec = unknown> (bytes: Uint8Array, fleet: Flee
     opened = await openEnvelope(bytes, { maxBytes, payloadType: POLICY_PAYLOAD_TYPE, signal: options.signal })
   } catch (err) {
     if (!(err instanceof EnvelopeError)) throw err
+    // An abort while the signature was being checked says nothing about the policy.
+    options.signal?.throwIfAborted()
     switch (err.code) {
       case EnvelopeErrorCode.TooLarge: throw new PolicyError(PolicyErrorCode.TooLarge, err.message, { cause: err })
       case EnvelopeErrorCode.Signature: throw new PolicyError(PolicyErrorCode.Signature, err.message, { cause: err })

@@ -102,6 +102,7 @@ export class PolicyStore extends TypedEventEmitter<PolicyStoreEvents> implements
   private readonly ignored: IgnoredPolicyFile[] = []
   /** Merges and writes run one at a time, so two copies of one policy cannot race to disk. */
   private tail: Promise<unknown> = Promise.resolve()
+  private loaded = false
 
   constructor (components: PolicyStoreComponents, init: PolicyStoreInit = {}) {
     super()
@@ -114,10 +115,10 @@ export class PolicyStore extends TypedEventEmitter<PolicyStoreEvents> implements
   /**
    * Loads and verifies every policy file. A file that is too large, does not verify, or names
    * another rollout than its file name is ignored, logged and listed in `stats().ignoredFiles`.
-   * Leftover temporary files of an interrupted write are removed.
+   * Leftover temporary files of an interrupted write are removed. Loads once; later calls do nothing.
    */
   async load (options: AbortOptions = {}): Promise<void> {
-    if (this.dir == null) return
+    if (this.dir == null || this.loaded) return
     await mkdir(this.dir, { recursive: true })
     for (const entry of (await readdir(this.dir)).sort()) {
       options.signal?.throwIfAborted()
@@ -140,6 +141,7 @@ export class PolicyStore extends TypedEventEmitter<PolicyStoreEvents> implements
         this.log.warn('ignored a policy file that does not verify', { file, code, reason: errorMessage(err) })
       }
     }
+    this.loaded = true
     this.log.info('loaded policies', { held: this.heads.size, ignored: this.ignored.length })
   }
 

@@ -8,7 +8,7 @@
  * then pushed to every connected peer, counting the peers that confirm they hold it.
  */
 import { TypedEventEmitter } from 'main-event'
-import { ConfigError, errorMessage } from '../../core/errors.js'
+import { ConfigError, TuttiError, errorMessage } from '../../core/errors.js'
 import { POLICY_TOPIC, PolicySync } from '../../protocols/policy/index.js'
 import { PolicyErrorCode } from './errors.js'
 import { PolicyStore } from './store.js'
@@ -184,7 +184,7 @@ export class PolicyService extends TypedEventEmitter<PolicyServiceEvents> {
    * Applying a policy already held announces it again.
    */
   async apply (envelope: Uint8Array, options: AbortOptions = {}): Promise<ApplyResult> {
-    if (!this.running) throw new ConfigError('the policy service is not running')
+    if (!this.running) throw new TuttiError('ERR_POLICY_SERVICE_STOPPED', 'the policy service is not running', { retryable: true })
     const result = await this.store.offer(envelope, this.components.peerId, { ...options, via: 'local' })
     if (result.kind === 'rejected') throw result.error
     const { policy } = result

@@ -8,8 +8,13 @@ const RESULTS: Record<ValidationResult, TopicValidatorResult> = {
   reject: TopicValidatorResult.Reject
 }
 
+/** Membership's transport, whose validators may also answer asynchronously (signature checks). */
+export interface PubsubTransport extends HeartbeatTransport {
+  setValidator(topic: string, validate: (from: string, data: Uint8Array) => ValidationResult | Promise<ValidationResult>): void
+}
+
 /** Adapts gossipsub to the narrow transport membership uses. Only signed messages are accepted. */
-export function gossipsubTransport (pubsub: GossipSub): HeartbeatTransport {
+export function gossipsubTransport (pubsub: GossipSub): PubsubTransport {
   const listeners = new Map<string, (evt: CustomEvent<Message>) => void>()
   return {
     subscribe (topic, onMessage) {
@@ -31,7 +36,8 @@ export function gossipsubTransport (pubsub: GossipSub): HeartbeatTransport {
     setValidator (topic, validate) {
       pubsub.topicValidators.set(topic, (_peer, msg) => {
         if (msg.type !== 'signed') return TopicValidatorResult.Reject
-        return RESULTS[validate(msg.from.toString(), msg.data)]
+        const result = validate(msg.from.toString(), msg.data)
+        return result instanceof Promise ? result.then(r => RESULTS[r]) : RESULTS[result]
       })
     },
     removeValidator (topic) {

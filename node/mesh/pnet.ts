@@ -15,7 +15,7 @@ import { xsalsa20 } from '@noble/ciphers/salsa.js'
 import { TuttiError } from '../../core/errors.js'
 import { systemClock } from '../../core/clock.js'
 import type { Clock } from '../../core/clock.js'
-import type { AbortOptions, ComponentLogger, ConnectionProtector, MessageStream, MultiaddrConnection } from '@libp2p/interface'
+import type { AbortOptions, ConnectionProtector, MessageStream, MultiaddrConnection } from '@libp2p/interface'
 import type { SendResult } from '@libp2p/utils'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
@@ -122,27 +122,29 @@ export class XSalsa20Stream {
   }
 }
 
-interface BoxedConnectionInit {
+export interface PnetConnectionInit {
+  /** The raw connection, after the nonce exchange. */
   maConn: MultiaddrConnection
-  localNonce: Uint8Array
-  remoteNonce: Uint8Array
-  key: Uint8Array
+  /** Decrypts what arrives: the key with the remote nonce. */
+  inbound: XSalsa20Stream
+  /** Encrypts what leaves: the key with our nonce. */
+  outbound: XSalsa20Stream
 }
 
 /**
  * The connection after the nonce exchange: what goes out is encrypted, what comes in decrypted.
  * Nothing here throws out of a socket event; a failure aborts this connection only.
  */
-class BoxedConnection extends AbstractMultiaddrConnection {
+export class PnetConnection extends AbstractMultiaddrConnection {
   readonly #maConn: MultiaddrConnection
   readonly #inbound: XSalsa20Stream
   readonly #outbound: XSalsa20Stream
 
-  constructor (init: BoxedConnectionInit) {
+  constructor (init: PnetConnectionInit) {
     super({ log: init.maConn.log.newScope('pnet'), remoteAddr: init.maConn.remoteAddr, direction: init.maConn.direction })
     this.#maConn = init.maConn
-    this.#inbound = new XSalsa20Stream(init.key, init.remoteNonce)
-    this.#outbound = new XSalsa20Stream(init.key, init.localNonce)
+    this.#inbound = init.inbound
+    this.#outbound = init.outbound
 
     this.#maConn.addEventListener('message', (evt) => {
       this.#guard(() => {
@@ -233,10 +235,6 @@ export interface TuttiPreSharedKeyInit {
   clock?: Clock
 }
 
-export interface TuttiPreSharedKeyComponents {
-  logger: ComponentLogger
-}
-
 class TuttiPreSharedKey implements ConnectionProtector {
   readonly [Symbol.toStringTag] = '@tutti/pnet'
   readonly #key: Uint8Array
@@ -270,7 +268,11 @@ class TuttiPreSharedKey implements ConnectionProtector {
     } finally {
       timer?.cancel()
     }
-    return new BoxedConnection({ maConn: bytes.unwrap(), localNonce, remoteNonce, key: this.#key })
+    return new PnetConnection({
+      maConn: bytes.unwrap(),
+      inbound: new XSalsa20Stream(this.#key, remoteNonce),
+      outbound: new XSalsa20Stream(this.#key, localNonce)
+    })
   }
 }
 
@@ -278,7 +280,7 @@ class TuttiPreSharedKey implements ConnectionProtector {
  * The connection protector for libp2p's `connectionProtector` option, in place of
  * `@libp2p/pnet`'s `preSharedKey` (and talking to it). Throws `ERR_PNET_KEY` on a bad key.
  */
-export function tuttiPreSharedKey (init: TuttiPreSharedKeyInit): (components: TuttiPreSharedKeyComponents) => ConnectionProtector {
+export function tuttiPreSharedKey (init: TuttiPreSharedKeyInit): () => ConnectionProtector {
   const protector = new TuttiPreSharedKey(init)
   return () => protector
 }

@@ -40,7 +40,11 @@ export const PNET_HANDSHAKE_TIMEOUT_MS = 1000
 export const PNET_MAX_BLOCKS = 2 ** 32 - 1
 
 const BLOCK_BYTES = 64
-const ZERO_BLOCK = new Uint8Array(BLOCK_BYTES)
+/** Keystream generated ahead for small writes: 16 blocks. */
+const KEYSTREAM_BUFFER_BYTES = 16 * BLOCK_BYTES
+const ZEROS = new Uint8Array(KEYSTREAM_BUFFER_BYTES)
+/** From this many bytes on, a write XORs its whole blocks in one cipher call of its own. */
+const DIRECT_MIN_BYTES = 4 * BLOCK_BYTES
 
 export type PnetErrorCode = 'ERR_PNET_KEY' | 'ERR_PNET_HANDSHAKE' | 'ERR_PNET_KEYSTREAM_EXHAUSTED' | 'ERR_PNET_CIPHER'
 
@@ -72,16 +76,19 @@ export function decodeSwarmKey (file: Uint8Array): Uint8Array {
 
 /**
  * One direction of a connection: an XSalsa20 keystream that goes on across calls, whatever the
- * chunk sizes, exactly as if all bytes had been encrypted at once.
+ * chunk sizes, exactly as if all bytes had been encrypted at once. Small writes (yamux headers,
+ * gossip) take their keystream from a buffer filled 16 blocks at a time, so they do not pay for
+ * a cipher call each; large ones XOR in place of a copy, block-aligned, in one call.
  */
 export class XSalsa20Stream {
   readonly #key: Uint8Array
   readonly #nonce: Uint8Array
   /** The next block of keystream not generated yet. */
   #block: number
-  /** The keystream of the block before #block, of which the last `64 - #used` bytes are unused. */
-  readonly #rest = new Uint8Array(BLOCK_BYTES)
-  #used = BLOCK_BYTES
+  /** Keystream generated ahead: bytes #ksPos..#ksEnd are unused. */
+  readonly #ks = new Uint8Array(KEYSTREAM_BUFFER_BYTES)
+  #ksPos = 0
+  #ksEnd = 0
 
   /** `startBlock` seeks into the keystream (in 64-byte blocks); a connection starts at 0. */
   constructor (key: Uint8Array, nonce: Uint8Array, startBlock = 0) {
@@ -100,25 +107,34 @@ export class XSalsa20Stream {
   xor (input: Uint8Array, output: Uint8Array): void {
     const len = input.length
     if (output.length !== len) throw new PnetError('ERR_PNET_CIPHER', 'output length differs from input length')
-    const fromRest = Math.min(len, BLOCK_BYTES - this.#used)
-    const blocks = Math.ceil((len - fromRest) / BLOCK_BYTES)
-    if (this.#block + blocks > PNET_MAX_BLOCKS) {
+    if (len > (this.#ksEnd - this.#ksPos) + (PNET_MAX_BLOCKS - this.#block) * BLOCK_BYTES) {
       throw new PnetError('ERR_PNET_KEYSTREAM_EXHAUSTED', 'the keystream of this connection is used up; reconnect')
     }
-    let pos = 0
-    for (; pos < fromRest; pos++) output[pos] = input[pos]! ^ this.#rest[this.#used++]!
-    const whole = (len - pos) - ((len - pos) % BLOCK_BYTES)
-    if (whole > 0) {
+    let pos = this.#fromBuffer(input, output, 0)
+    const left = len - pos
+    if (left >= DIRECT_MIN_BYTES) {
+      const whole = left - (left % BLOCK_BYTES)
       xsalsa20(this.#key, this.#nonce, input.subarray(pos, pos + whole), output.subarray(pos, pos + whole), this.#block)
       this.#block += whole / BLOCK_BYTES
       pos += whole
     }
-    if (pos < len) {
-      xsalsa20(this.#key, this.#nonce, ZERO_BLOCK, this.#rest, this.#block)
-      this.#block++
-      this.#used = 0
-      for (; pos < len; pos++) output[pos] = input[pos]! ^ this.#rest[this.#used++]!
+    while (pos < len) {
+      const blocks = Math.min(KEYSTREAM_BUFFER_BYTES / BLOCK_BYTES, PNET_MAX_BLOCKS - this.#block)
+      this.#ksEnd = blocks * BLOCK_BYTES
+      xsalsa20(this.#key, this.#nonce, ZEROS.subarray(0, this.#ksEnd), this.#ks.subarray(0, this.#ksEnd), this.#block)
+      this.#block += blocks
+      this.#ksPos = 0
+      pos = this.#fromBuffer(input, output, pos)
     }
+  }
+
+  #fromBuffer (input: Uint8Array, output: Uint8Array, from: number): number {
+    const end = Math.min(input.length, from + this.#ksEnd - this.#ksPos)
+    const ks = this.#ks
+    let k = this.#ksPos
+    for (let i = from; i < end; i++) output[i] = input[i]! ^ ks[k++]!
+    this.#ksPos = k
+    return end
   }
 }
 

@@ -3,6 +3,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { loadFleet } from '../../node/fleet/fleet.js'
 import { createLogger } from '../../core/logger.js'
 import { TuttiNode } from '../../node/tutti-node.js'
+import { createUncaughtExceptionHandler } from '../../node/mesh/uncaught.js'
 import { checkKeyValue } from '../../protocols/heartbeat/index.js'
 import { parseMemory } from '../../node/inference/limits.js'
 import { keyValues, list, parse, positiveInt, str } from '../args.js'
@@ -141,6 +142,10 @@ export async function nodeCommand (args: string[], io: CliIO, options: { signal?
   // A node is long-lived infrastructure: a stray rejection in a library is logged, not fatal.
   const onUnhandled = (reason: unknown): void => { logger.error('unhandled rejection', { err: reason }) }
   process.on('unhandledRejection', onUnhandled)
+  // An exception thrown in one connection's socket event is logged and survived; any other exits
+  // (the rule is in node/mesh/uncaught.ts).
+  const onUncaught = createUncaughtExceptionHandler({ logger, exit: code => process.exit(code) })
+  process.on('uncaughtException', onUncaught)
   await node.start()
   io.out(`peer id:   ${node.peerId}\n`)
   io.out(`fleet:     ${fleet.fleetId} (${fleet.name})\n`)
@@ -161,5 +166,6 @@ export async function nodeCommand (args: string[], io: CliIO, options: { signal?
   })
   await node.stop()
   process.off('unhandledRejection', onUnhandled)
+  process.off('uncaughtException', onUncaught)
   return 0
 }

@@ -11,11 +11,11 @@ import { mdns } from '@libp2p/mdns'
 import { memory } from '@libp2p/memory'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
-import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
+import { tuttiPreSharedKey } from './pnet.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
@@ -79,7 +79,7 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
     datastore: init.datastore,
     addresses: { listen: init.listen ?? [] },
     transports: transports(init.transport ?? 'tcp'),
-    connectionProtector: preSharedKey({ psk: init.swarmKey }),
+    connectionProtector: tuttiPreSharedKey({ psk: init.swarmKey }),
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     peerDiscovery,
@@ -136,7 +136,7 @@ export async function createDialerLibp2p (init: DialerLibp2pInit): Promise<Libp2
     privateKey: init.privateKey,
     addresses: { listen: [] },
     transports: transports(init.transport ?? 'tcp'),
-    connectionProtector: preSharedKey({ psk: init.swarmKey }),
+    connectionProtector: tuttiPreSharedKey({ psk: init.swarmKey }),
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionMonitor: { enabled: false },

@@ -100,7 +100,7 @@ describe('the CLI attached to a peer over TCP', () => {
     const cases: Array<{ args: string[], code: number, match: RegExp }> = [
       { args: ['get', 'nodes', '--bogus'], code: 2, match: /unknown option '--bogus'/ },
       { args: ['get', 'pods', '--peer', nodes[0]!.addr!, '--key', adminKey], code: 2, match: /unknown resource type "pods"/ },
-      { args: ['get', 'nodes', '-o', 'yaml', '--peer', nodes[0]!.addr!, '--key', adminKey], code: 2, match: /-o must be one of/ },
+      { args: ['get', 'nodes', '-o', 'xml', '--peer', nodes[0]!.addr!, '--key', adminKey], code: 2, match: /-o must be one of/ },
       { args: ['get', 'nodes', '--key', adminKey], code: 2, match: /no peer to attach to/ },
       { args: ['get', 'nodes', '--peer', 'not-a-multiaddr', '--key', adminKey], code: 2, match: /is not a multiaddr/ },
       { args: ['get', 'nodes', '--peer', '/ip4/127.0.0.1/tcp/1', '--key', adminKey], code: 1, match: /cannot reach .*connection refused/ },

@@ -10,7 +10,7 @@ import { AdminErrorCode, AdminRequestError } from '../../protocols/admin/index.j
 import { z } from 'zod'
 import { TuttiError } from '../../core/errors.js'
 import { formatIssues, schemaIssues } from '../../core/schema.js'
-import { asAdminError } from '../inference/admin.js'
+import { asAdminError } from '../admin-errors.js'
 import { writeFileAtomic } from '../fs.js'
 import { ModelErrorCode } from '../models/errors.js'
 import type { AdminHandler } from '../../protocols/admin/index.js'

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { initFleet } from '../../node/fleet/fleet.js'
 import { positiveInt } from '../options.js'
 import { CliError, UsageError } from '../errors.js'
-import { aliveCount, runTutti, startNodeProcess, stopChild } from '../process-nodes.js'
+import { aliveCount, loopbackNodeArgs, runTutti, startNodeProcess, stopChild } from '../process-nodes.js'
 import type { CliIO } from '../io.js'
 import type { CommandModule } from '../program.js'
 import type { NodeProcess } from '../process-nodes.js'
@@ -62,7 +62,7 @@ async function demo (io: CliIO, values: { once?: boolean, nodes: number, keep?: 
     for (let i = 0; i < count; i++) {
       const profile = PROFILES[i % PROFILES.length]!
       const dir = join(root, `node-${i + 1}`)
-      const args = ['node', 'start', '--data', dir, '--fleet', fleetFile, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--heartbeat-ms', '1000', '--label', `name=node-${i + 1}`]
+      const args = loopbackNodeArgs(dir, fleetFile, { heartbeatMs: 1000, extra: ['--label', `name=node-${i + 1}`] })
       for (const l of profile.labels) args.push('--label', l)
       if (profile.battery != null) args.push('--prop', `battery=${profile.battery}`)
       if (i > 0) args.push('--bootstrap', nodes[0]!.addr!)

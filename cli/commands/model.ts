@@ -49,22 +49,18 @@ export const registerModels: CommandModule = (program, { io, resource }) => {
     .description('models held by the attached peer')
     .addOption(Object.assign(new Option('-o, --output <format>', 'output format'), { argChoices: [...LS_FORMATS] }))
     .action(async (opts: { output?: string }, command: Command) => { await ls(io, outputFormat(opts.output, LS_FORMATS), command) })
-  model.command('activate')
+  withLimits(model.command('activate')
     .description('serve a version on the attached peer (fetched first if needed); the active one becomes the previous')
-    .argument('<ref>', 'NAME@VERSION or a manifest CID')
-    .option('--cpu <cores>', 'CPU limit, e.g. 500m or 2')
-    .option('--memory <bytes>', 'memory limit, e.g. 256Mi')
+    .argument('<ref>', 'NAME@VERSION or a manifest CID'))
     .action(async (ref: string, opts: LimitOptions, command: Command) => { await activate(io, ref, opts, command) })
   model.command('deactivate')
     .description('stop serving a model on the attached peer')
     .argument('<name>', 'the model')
     .action(async (name: string, _opts: unknown, command: Command) => { await deactivate(io, name, command) })
-  model.command('shadow')
+  withLimits(model.command('shadow')
     .description('run a candidate beside the active version on a sampled fraction of live requests (compared, never returned)')
     .argument('<ref>', 'NAME@VERSION')
-    .option('--fraction <f>', 'the fraction of requests, 0..1', '0.1')
-    .option('--cpu <cores>', 'CPU limit, e.g. 500m')
-    .option('--memory <bytes>', 'memory limit, e.g. 256Mi')
+    .option('--fraction <f>', 'the fraction of requests, 0..1', '0.1'))
     .action(async (ref: string, opts: LimitOptions & { fraction: string }, command: Command) => { await shadow(io, ref, opts, command) })
   resource({
     names: ['models', 'model'],
@@ -78,6 +74,13 @@ const LS_FORMATS = ['table', 'wide', 'json', 'yaml'] as const
 
 interface PackOptions { name: string, version: string, label?: string[], out?: string, chunkSize?: string, force?: boolean }
 interface LimitOptions { cpu?: string, memory?: string }
+
+/** The Kubernetes-style limits a served version runs under (checked by the peer). */
+function withLimits (command: Command): Command {
+  return command
+    .option('--cpu <cores>', 'CPU limit, e.g. 500m or 2')
+    .option('--memory <bytes>', 'memory limit, e.g. 256Mi')
+}
 
 async function pack (io: CliIO, file: string, opts: PackOptions, command: Command): Promise<void> {
   const { name, version } = opts

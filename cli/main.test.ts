@@ -4,16 +4,22 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { bashCompletion, completionTree, zshCompletion } from './completion.js'
-import { createProgram, main } from './main.js'
+import { COMMANDS, createProgram, main } from './main.js'
+import { structured } from './format.js'
 import type { Command } from 'commander'
 import type { CliIO } from './io.js'
+import type { CommandModule } from './program.js'
 
-async function run (...argv: string[]): Promise<{ code: number, out: string, err: string }> {
+async function runWith (modules: readonly CommandModule[], argv: string[]): Promise<{ code: number, out: string, err: string }> {
   let out = ''
   let err = ''
   const io: CliIO = { out: t => { out += t }, err: t => { err += t }, env: {}, isTTY: false }
-  const code = await main(argv, io)
+  const code = await main(argv, io, modules)
   return { code, out, err }
+}
+
+async function run (...argv: string[]): Promise<{ code: number, out: string, err: string }> {
+  return await runWith(COMMANDS, argv)
 }
 
 function everyCommand (cmd: Command, path: string[] = []): string[][] {
@@ -142,5 +148,35 @@ COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); COMPREPLY=(); _tutti; printf '%s\\n' "\$
     expect(zsh.out).toMatch(/^#compdef tutti/)
     expect(zsh.out).toContain('("/model/pack") cmdpath="/model/pack"')
     expect(zsh.out).toBe(zshCompletion(completionTree(createProgram(silent))))
+  })
+})
+
+describe('a command group plugged in as one module', () => {
+  // What a rollout group will look like: its own commands, and a kind for get/describe/delete.
+  const widgets: CommandModule = (program, { io, resource }) => {
+    program.command('widget').description('poke widgets').command('poke').argument('<name>').action((name: string) => { io.out(`poked ${name}\n`) })
+    resource({
+      names: ['widgets', 'widget', 'wd'],
+      id: 'NAME',
+      get: { outputs: ['table', 'yaml'], run: async (_command, format) => { io.out(format === 'yaml' ? structured([{ name: 'w1' }], 'yaml') : 'NAME\nw1\n') } },
+      delete: { outputs: [], run: async (_command, _format, name) => { io.out(`deleted ${name}\n`) } }
+    })
+  }
+  const modules = [...COMMANDS, widgets]
+
+  it('gets its commands, its resource verbs and their help', async () => {
+    expect(await runWith(modules, ['widget', 'poke', 'w1'])).toEqual({ code: 0, out: 'poked w1\n', err: '' })
+    expect(await runWith(modules, ['get', 'wd', '-o=yaml'])).toEqual({ code: 0, out: '- name: w1\n', err: '' })
+    expect(await runWith(modules, ['delete', 'widget', 'w1'])).toEqual({ code: 0, out: 'deleted w1\n', err: '' })
+    expect((await runWith(modules, ['delete', 'nodes', 'x'])).err).toMatch(/unknown resource type "nodes" \(known: widgets\)/)
+    expect((await runWith(modules, ['delete', '--help'])).out).toMatch(/^ {2}tutti delete widgets NAME /m)
+    // No kind can be deleted without it, so there is no delete verb.
+    expect((await run('delete', 'widget', 'w1')).err).toMatch(/unknown command "delete"/)
+  })
+
+  it('completes in bash with the rest of the tree', async () => {
+    const script = (await runWith(modules, ['completion', 'bash'])).out
+    expect(script).toContain('"/widget/poke") cmdpath="/widget/poke"')
+    expect(script).toContain('"/delete") words="--help --peer --key --fleet --timeout --output widgets"')
   })
 })

@@ -24,8 +24,8 @@ import type { CommandModule, ResourceKind } from './program.js'
 /** The command groups, in the order `tutti --help` lists them. */
 export const COMMANDS: readonly CommandModule[] = [registerFleet, registerNode, registerNodes, registerModels, registerInfer, registerDemo]
 
-/** Builds the whole command tree. Commands write to `io`; parse errors throw CommanderError. */
-export function createProgram (io: CliIO): Command {
+/** Builds the whole command tree from `modules`. Commands write to `io`; parse errors throw CommanderError. */
+export function createProgram (io: CliIO, modules: readonly CommandModule[] = COMMANDS): Command {
   const program = new Command('tutti')
     .description('A peer-to-peer orchestrator for AI models on edge fleets.')
     .usage('[--peer MULTIADDR --key FILE] COMMAND [options]')
@@ -38,7 +38,7 @@ export function createProgram (io: CliIO): Command {
     .addHelpText('after', "\nRun 'tutti COMMAND --help' for a command's options, 'tutti completion bash|zsh' for shell completion.\n")
   const kinds: ResourceKind[] = []
   const ctx = { io, resource: (kind: ResourceKind) => { kinds.push(kind) } }
-  for (const register of COMMANDS) register(program, ctx)
+  for (const register of modules) register(program, ctx)
   registerResourceVerbs(program, kinds)
   program.command('version').description('print the versions of tutti and Node.js').action(() => {
     io.out(`tutti ${NODE_VERSION} (node ${process.version})\n`)
@@ -47,8 +47,8 @@ export function createProgram (io: CliIO): Command {
   return program
 }
 
-export async function main (argv: string[], io: CliIO = processIO): Promise<number> {
-  const program = createProgram(io)
+export async function main (argv: string[], io: CliIO = processIO, modules: readonly CommandModule[] = COMMANDS): Promise<number> {
+  const program = createProgram(io, modules)
   // Each command reports its own parse errors; remember which, to point at its --help.
   let failed: Command = program
   let running: Command | undefined

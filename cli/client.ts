@@ -8,18 +8,11 @@ import { loadAdminKey, loadFleet, FLEET_FILE, swarmKey } from '../node/fleet/fle
 import { createDialerLibp2p } from '../node/mesh/libp2p.js'
 import { callAdmin, AdminRemoteError, AdminTransportError } from '../protocols/admin/index.js'
 import { CliError, UsageError } from './errors.js'
-import { str } from './args.js'
-import type { CliIO } from './io.js'
+import type { Command } from 'commander'
+import type { GlobalOptions } from './program.js'
 import type { FleetConfig } from '../node/fleet/fleet.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p } from '@libp2p/interface'
-
-export const CONNECTION_OPTIONS = {
-  peer: { type: 'string' },
-  key: { type: 'string' },
-  fleet: { type: 'string' },
-  timeout: { type: 'string' }
-} as const
 
 export interface Connection {
   peer: Multiaddr
@@ -28,10 +21,17 @@ export interface Connection {
   timeoutMs: number
 }
 
-/** Resolves --peer/--key/--fleet (or TUTTI_PEER/TUTTI_KEY/TUTTI_FLEET) into a connection target. */
-export function connectionFrom (values: Record<string, unknown>, io: CliIO): Connection {
-  const peer = str(values.peer as string) ?? io.env.TUTTI_PEER
-  const keyFile = str(values.key as string) ?? io.env.TUTTI_KEY
+/** The connection target of a command: its global options, however they were given. */
+export function connectionOf (command: Command): Connection {
+  return connectionFrom(command.optsWithGlobals<GlobalOptions>())
+}
+
+/**
+ * Resolves --peer/--key/--fleet/--timeout (commander has already filled them from TUTTI_PEER,
+ * TUTTI_KEY, TUTTI_FLEET) into a connection target.
+ */
+export function connectionFrom (values: GlobalOptions): Connection {
+  const { peer, key: keyFile } = values
   if (peer == null || peer === '') throw new UsageError('no peer to attach to: pass --peer MULTIADDR or set TUTTI_PEER')
   if (keyFile == null || keyFile === '') throw new UsageError('no admin key: pass --key FILE or set TUTTI_KEY')
   let ma: Multiaddr
@@ -40,8 +40,8 @@ export function connectionFrom (values: Record<string, unknown>, io: CliIO): Con
   } catch (err) {
     throw new UsageError(`--peer "${peer}" is not a multiaddr (for example /ip4/127.0.0.1/tcp/7410/p2p/12D3KooW...): ${(err as Error).message}`)
   }
-  const fleetFile = str(values.fleet as string) ?? io.env.TUTTI_FLEET ?? join(dirname(keyFile), FLEET_FILE)
-  const timeout = str(values.timeout as string)
+  const fleetFile = values.fleet ?? join(dirname(keyFile), FLEET_FILE)
+  const timeout = values.timeout
   let timeoutMs = 15_000
   if (timeout != null) {
     const s = Number(timeout.replace(/s$/, ''))

@@ -1,8 +1,8 @@
 import { TuttiError } from '../core/errors.js'
 
-/** Wrong flags or arguments: exit code 2, with a pointer to help. */
+/** Wrong flags or arguments: exit code 2, with a pointer to the command's help. */
 export class UsageError extends TuttiError {
-  constructor (message: string, readonly helpTopic?: string) {
+  constructor (message: string) {
     super('ERR_USAGE', message)
     this.name = 'UsageError'
   }

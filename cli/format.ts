@@ -1,9 +1,29 @@
 /** kubectl-style output: aligned columns, upper-case headers, human durations and sizes. */
+import { stringify as stringifyYaml } from 'yaml'
+import { formatBytes } from '../core/quantity.js'
 
-export function table (headers: string[], rows: string[][]): string {
+export interface TableOptions {
+  /** Spaces between columns. @default 3 */
+  gap?: number
+  /** Alignment per column. @default every column left */
+  align?: Array<'left' | 'right'>
+  /** A line of dashes under the headers. @default false */
+  rule?: boolean
+}
+
+/** Aligned columns under headers, ending in a newline; the last column is not padded when left-aligned. */
+export function table (headers: string[], rows: string[][], options: TableOptions = {}): string {
+  const gap = ' '.repeat(options.gap ?? 3)
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map(r => (r[i] ?? '').length)))
-  const line = (cells: string[]): string => cells.map((c, i) => i === cells.length - 1 ? c : c.padEnd(widths[i]! + 3)).join('').trimEnd()
-  return [line(headers), ...rows.map(line)].join('\n') + '\n'
+  const cell = (c: string, i: number): string => options.align?.[i] === 'right' ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)
+  const line = (cells: string[]): string => cells.map(cell).join(gap).trimEnd()
+  const rule = options.rule === true ? [widths.map(w => '-'.repeat(w)).join(gap)] : []
+  return [line(headers), ...rule, ...rows.map(line)].join('\n') + '\n'
+}
+
+/** A value as JSON or YAML, for `-o json` and `-o yaml`. */
+export function structured (value: unknown, format: 'json' | 'yaml'): string {
+  return format === 'json' ? JSON.stringify(value, null, 2) + '\n' : stringifyYaml(value)
 }
 
 /** 45s, 3m12s, 2h5m, 4d3h: as kubectl shows ages. */
@@ -20,17 +40,7 @@ export function duration (ms: number): string {
 }
 
 /** Bytes as Ki/Mi/Gi, like Kubernetes quantities. */
-export function bytes (n: number): string {
-  if (!Number.isFinite(n) || n < 0) return '<unknown>'
-  const units = ['', 'Ki', 'Mi', 'Gi', 'Ti']
-  let v = n
-  let u = 0
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024
-    u++
-  }
-  return u === 0 ? `${n}` : `${v >= 10 ? Math.round(v) : v.toFixed(1)}${units[u]}`
-}
+export const bytes = formatBytes
 
 /** A peer id shortened to its tail, which `describe` accepts as a unique suffix. */
 export function shortPeer (id: string, keep = 12): string {

@@ -36,6 +36,15 @@ function command (args: string[], options: ProcessOptions): [string, string[]] {
   return [prefixed[0]!, prefixed.slice(1)]
 }
 
+/**
+ * `tutti node start` arguments for a node on loopback: a free TCP port, the API on a free port,
+ * a fast heartbeat. What the demo, the cross-process tests and the benchmarks start.
+ */
+export function loopbackNodeArgs (dir: string, fleetFile: string, options: { heartbeatMs?: number, extra?: string[] } = {}): string[] {
+  return ['node', 'start', '--data', dir, '--fleet', fleetFile, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0',
+    '--heartbeat-ms', String(options.heartbeatMs ?? 300), ...(options.extra ?? [])]
+}
+
 export async function startNodeProcess (name: string, dir: string, args: string[], stopping: () => boolean = () => false, options: ProcessOptions = {}): Promise<NodeProcess> {
   await mkdir(dir, { recursive: true })
   await rm(join(dir, 'node.json'), { force: true }) // left behind by a killed run

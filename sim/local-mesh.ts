@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { adminIdentity } from '../node/fleet/fleet.js'
+import { createFleet } from '../node/fleet/fleet.js'
 import { silentLogger } from '../core/logger.js'
 import { TuttiNode } from '../node/tutti-node.js'
 import type { FleetConfig } from '../node/fleet/fleet.js'
@@ -15,17 +15,7 @@ import type { PrivateKey } from '@libp2p/interface'
 
 /** A fleet created in memory, with its admin key. */
 export async function createTestFleet (name = 'test'): Promise<{ fleet: FleetConfig, adminKey: PrivateKey }> {
-  const adminKey = await generateKeyPair('Ed25519')
-  const fleet: FleetConfig = {
-    kind: 'TuttiFleet',
-    version: 1,
-    fleetId: `fleet-${randomBytes(4).toString('hex')}`,
-    name,
-    networkKey: randomBytes(32).toString('hex'),
-    admins: [adminIdentity('admin', adminKey.publicKey)],
-    createdAt: new Date().toISOString()
-  }
-  return { fleet, adminKey }
+  return await createFleet({ name })
 }
 
 export interface LocalMeshInit {

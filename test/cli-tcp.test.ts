@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { initFleet, writeKeyFile } from '../node/fleet/fleet.js'
-import { aliveCount, runTutti, startNodeProcess, stopChild } from '../cli/process-nodes.js'
+import { aliveCount, loopbackNodeArgs, runTutti, startNodeProcess, stopChild } from '../cli/process-nodes.js'
 import { waitFor } from '../sim/local-mesh.js'
 import type { NodeProcess } from '../cli/process-nodes.js'
 
@@ -20,10 +20,7 @@ describe('the CLI attached to a peer over TCP', () => {
 
   const start = async (name: string, fleet: string, extra: string[] = []): Promise<NodeProcess> => {
     const dir = join(root, name)
-    const node = await startNodeProcess(name, dir, [
-      'node', 'start', '--data', dir, '--fleet', fleet, '--listen', '/ip4/127.0.0.1/tcp/0',
-      '--api', '127.0.0.1:0', '--heartbeat-ms', '300', ...extra
-    ])
+    const node = await startNodeProcess(name, dir, loopbackNodeArgs(dir, fleet, { extra }))
     nodes.push(node)
     return node
   }
@@ -100,7 +97,7 @@ describe('the CLI attached to a peer over TCP', () => {
     const cases: Array<{ args: string[], code: number, match: RegExp }> = [
       { args: ['get', 'nodes', '--bogus'], code: 2, match: /unknown option '--bogus'/ },
       { args: ['get', 'pods', '--peer', nodes[0]!.addr!, '--key', adminKey], code: 2, match: /unknown resource type "pods"/ },
-      { args: ['get', 'nodes', '-o', 'yaml', '--peer', nodes[0]!.addr!, '--key', adminKey], code: 2, match: /-o must be one of/ },
+      { args: ['get', 'nodes', '-o', 'xml', '--peer', nodes[0]!.addr!, '--key', adminKey], code: 2, match: /-o must be one of/ },
       { args: ['get', 'nodes', '--key', adminKey], code: 2, match: /no peer to attach to/ },
       { args: ['get', 'nodes', '--peer', 'not-a-multiaddr', '--key', adminKey], code: 2, match: /is not a multiaddr/ },
       { args: ['get', 'nodes', '--peer', '/ip4/127.0.0.1/tcp/1', '--key', adminKey], code: 1, match: /cannot reach .*connection refused/ },

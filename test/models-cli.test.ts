@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { createRequire } from 'node:module'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { initFleet } from '../node/fleet/fleet.js'
-import { aliveCount, runTutti, startNodeProcess, stopChild } from '../cli/process-nodes.js'
+import { aliveCount, loopbackNodeArgs, runTutti, startNodeProcess, stopChild } from '../cli/process-nodes.js'
 import { waitFor } from '../sim/local-mesh.js'
 import type { NodeProcess } from '../cli/process-nodes.js'
 
@@ -26,7 +26,7 @@ describe('models through the CLI across processes', () => {
     adminKey = fleet.adminKeyFile
     for (const name of ['a', 'b', 'c']) {
       const dir = join(root, name)
-      const args = ['node', 'start', '--data', dir, '--fleet', fleet.fleetFile, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--heartbeat-ms', '300']
+      const args = loopbackNodeArgs(dir, fleet.fleetFile)
       if (nodes.length > 0) args.push('--bootstrap', nodes[0]!.addr!)
       nodes.push(await startNodeProcess(name, dir, args))
     }

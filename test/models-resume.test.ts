@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { initFleet } from '../node/fleet/fleet.js'
 import { buildMatMulModel } from '../node/models/testing/onnx-builder.js'
-import { aliveCount, runTutti, startNodeProcess, stopChild } from '../cli/process-nodes.js'
+import { aliveCount, loopbackNodeArgs, runTutti, startNodeProcess, stopChild } from '../cli/process-nodes.js'
 import { waitFor } from '../sim/local-mesh.js'
 import type { NodeProcess } from '../cli/process-nodes.js'
 
@@ -21,7 +21,7 @@ describe('a download killed mid-way', () => {
 
   const start = async (name: string, extra: string[]): Promise<NodeProcess> => {
     const dir = join(root, name)
-    const node = await startNodeProcess(name, dir, ['node', 'start', '--data', dir, '--fleet', fleetFile, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--heartbeat-ms', '300', ...extra])
+    const node = await startNodeProcess(name, dir, loopbackNodeArgs(dir, fleetFile, { extra }))
     nodes.push(node)
     return node
   }

@@ -8,6 +8,8 @@ import os from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { writeFileAtomic } from '../../node/fs.js'
+import { table as formatTable } from '../../cli/format.js'
+import { exactPercentile } from '../../node/inference/histogram.js'
 
 export { seededRandom }
 
@@ -19,10 +21,7 @@ export function randomBytesFrom (random: () => number, length: number): Uint8Arr
 
 /** Nearest-rank percentile of `values` (need not be sorted); NaN for no values. */
 export function percentile (values: number[], p: number): number {
-  if (values.length === 0) return Number.NaN
-  const sorted = [...values].sort((a, b) => a - b)
-  const rank = Math.ceil((p / 100) * sorted.length)
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!
+  return exactPercentile(values, p / 100) ?? Number.NaN
 }
 
 export function median (values: number[]): number {
@@ -47,13 +46,9 @@ export function fmt (value: number, digits = 1): string {
   return Number.isFinite(value) ? value.toFixed(digits) : 'n/a'
 }
 
-/** Renders rows as a left-aligned first column and right-aligned other columns. */
+/** Renders rows as a left-aligned first column and right-aligned other columns, under a rule. */
 export function table (header: string[], rows: string[][]): string {
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map(r => (r[c] ?? '').length)))
-  const line = (cells: string[]): string => cells
-    .map((cell, c) => c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))
-    .join('  ')
-  return [line(header), widths.map(w => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
+  return formatTable(header, rows, { gap: 2, rule: true, align: header.map((_, c) => c === 0 ? 'left' : 'right') }).trimEnd()
 }
 
 /** The machine a result was measured on. */

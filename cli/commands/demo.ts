@@ -8,22 +8,12 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { initFleet } from '../../node/fleet/fleet.js'
-import { parse, positiveInt } from '../args.js'
+import { positiveInt } from '../options.js'
 import { CliError, UsageError } from '../errors.js'
-import { aliveCount, runTutti, startNodeProcess, stopChild } from '../process-nodes.js'
+import { aliveCount, loopbackNodeArgs, runTutti, startNodeProcess, stopChild } from '../process-nodes.js'
 import type { CliIO } from '../io.js'
+import type { CommandModule } from '../program.js'
 import type { NodeProcess } from '../process-nodes.js'
-
-export const DEMO_HELP = `Run a local mesh on this machine.
-
-Usage:
-  tutti demo [--once] [--nodes N] [--keep]
-
-Starts N node processes (default 5) on loopback in a new fleet, waits until every node sees all
-of them, prints 'tutti get nodes' from a randomly chosen peer, then runs until Ctrl-C.
-  --once   tell the story and exit 0
-  --keep   keep the temporary fleet directory (logs, keys) after exit
-`
 
 const PROFILES = [
   { labels: ['class=gateway', 'zone=lobby'], battery: undefined },
@@ -34,15 +24,24 @@ const PROFILES = [
   { labels: ['class=vehicle', 'zone=field'], battery: 64 }
 ]
 
-export async function demoCommand (args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(args, { once: { type: 'boolean' }, nodes: { type: 'string' }, keep: { type: 'boolean' } }, 'demo')
-  if (values.help === true) {
-    io.out(DEMO_HELP)
-    return 0
-  }
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`, 'demo')
-  const count = positiveInt('--nodes', values.nodes as string | undefined, 5)
-  if (count < 2 || count > 30) throw new UsageError('--nodes must be between 2 and 30', 'demo')
+/** `tutti demo`. */
+export const registerDemo: CommandModule = (program, { io }) => {
+  program.command('demo')
+    .description('a local mesh of N node processes on this machine')
+    .option('--once', 'tell the story and exit 0')
+    .option('--nodes <n>', 'how many nodes, 2 to 30', positiveInt('--nodes'), 5)
+    .option('--keep', 'keep the temporary fleet directory (logs, keys) after exit')
+    .addHelpText('after', `
+Starts N node processes on loopback in a new fleet, waits until every node sees all of them,
+prints 'tutti get nodes' from a randomly chosen peer, packs, pushes and activates a model, runs an
+inference, then runs until Ctrl-C.
+`)
+    .action(async (opts: { once?: boolean, nodes: number, keep?: boolean }) => { await demo(io, opts) })
+}
+
+async function demo (io: CliIO, values: { once?: boolean, nodes: number, keep?: boolean }): Promise<void> {
+  const count = values.nodes
+  if (count < 2 || count > 30) throw new UsageError('--nodes must be between 2 and 30')
   const root = await mkdtemp(join(tmpdir(), 'tutti-demo-'))
   const nodes: NodeProcess[] = []
   const status = statusLine(io)
@@ -63,7 +62,7 @@ export async function demoCommand (args: string[], io: CliIO): Promise<number> {
     for (let i = 0; i < count; i++) {
       const profile = PROFILES[i % PROFILES.length]!
       const dir = join(root, `node-${i + 1}`)
-      const args = ['node', 'start', '--data', dir, '--fleet', fleetFile, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--heartbeat-ms', '1000', '--label', `name=node-${i + 1}`]
+      const args = loopbackNodeArgs(dir, fleetFile, { heartbeatMs: 1000, extra: ['--label', `name=node-${i + 1}`] })
       for (const l of profile.labels) args.push('--label', l)
       if (profile.battery != null) args.push('--prop', `battery=${profile.battery}`)
       if (i > 0) args.push('--bootstrap', nodes[0]!.addr!)
@@ -117,14 +116,14 @@ export async function demoCommand (args: string[], io: CliIO): Promise<number> {
     await run(['get', 'nodes', '-o', 'wide', '--peer', chosen.addr!])
     if (values.once === true) {
       await cleanup()
-      return 0
+      return
     }
     io.out('\nThe mesh keeps running. Try, in another terminal:\n')
     io.out(`  npx tutti get nodes -o wide --peer ${nodes[nodes.length - 1]!.addr!} --key ${adminKeyFile}\n`)
     io.out(`  curl ${chosen.api!}/v1/nodes\n`)
     io.out('Press Ctrl-C to stop every node and remove the demo directory.\n')
     await new Promise<void>(() => {}) // until a signal handler exits
-    return 0
+    return
   } catch (err) {
     await cleanup()
     throw err

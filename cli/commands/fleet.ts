@@ -1,42 +1,26 @@
 import { resolve } from 'node:path'
 import { initFleet } from '../../node/fleet/fleet.js'
-import { parse, str } from '../args.js'
-import { UsageError } from '../errors.js'
-import type { CliIO } from '../io.js'
+import type { Command } from 'commander'
+import type { CommandModule } from '../program.js'
 
-export const FLEET_HELP = `Manage fleets.
-
-Usage:
-  tutti fleet init --dir DIR [--name NAME] [--admin-name NAME] [--force]
-
-Creates DIR/fleet.json (fleet id, the private network key, the admin public key: the trust root
-every node is enrolled with) and DIR/admin.key (the admin's private key, mode 0600).
-`
-
-export async function fleetCommand (args: string[], io: CliIO): Promise<number> {
-  const [sub, ...rest] = args
-  if (sub == null || sub === '--help' || sub === '-h') {
-    io.out(FLEET_HELP)
-    return sub == null ? 2 : 0
-  }
-  if (sub !== 'init') throw new UsageError(`unknown fleet command "${sub}"`, 'fleet')
-  const { values, positionals } = parse(rest, {
-    dir: { type: 'string' },
-    name: { type: 'string' },
-    'admin-name': { type: 'string' },
-    force: { type: 'boolean' }
-  }, 'fleet')
-  if (values.help === true) {
-    io.out(FLEET_HELP)
-    return 0
-  }
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`, 'fleet')
-  const dir = str(values.dir)
-  if (dir == null) throw new UsageError('fleet init needs --dir DIR', 'fleet')
-  const result = await initFleet({ dir, name: str(values.name), adminName: str(values['admin-name']), force: values.force === true })
-  io.out(`fleet ${result.fleet.fleetId} (${result.fleet.name}) created\n`)
-  io.out(`  fleet file: ${resolve(result.fleetFile)}  (give it to every node)\n`)
-  io.out(`  admin key:  ${resolve(result.adminKeyFile)}  (mode 0600; keep it secret)\n`)
-  io.out(`  admin:      ${result.fleet.admins[0]?.peerId ?? ''}\n`)
-  return 0
+/** `tutti fleet init`. */
+export const registerFleet: CommandModule = (program, { io }) => {
+  const fleet = program.command('fleet').description('create and manage fleets')
+  fleet.command('init')
+    .description('create a fleet: DIR/fleet.json and its admin key DIR/admin.key')
+    .requiredOption('--dir <dir>', 'where to write fleet.json and admin.key')
+    .option('--name <name>', 'the fleet name (default: the directory name)')
+    .option('--admin-name <name>', 'the admin identity name', 'admin')
+    .option('--force', 'overwrite an existing fleet in DIR')
+    .addHelpText('after', `
+DIR/fleet.json holds the fleet id, the private network key and the admin public key: the trust
+root every node is enrolled with. DIR/admin.key is the admin's private key (mode 0600).
+`)
+    .action(async (opts: { dir: string, name?: string, adminName: string, force?: boolean }, _cmd: Command) => {
+      const result = await initFleet({ dir: opts.dir, name: opts.name, adminName: opts.adminName, force: opts.force === true })
+      io.out(`fleet ${result.fleet.fleetId} (${result.fleet.name}) created\n`)
+      io.out(`  fleet file: ${resolve(result.fleetFile)}  (give it to every node)\n`)
+      io.out(`  admin key:  ${resolve(result.adminKeyFile)}  (mode 0600; keep it secret)\n`)
+      io.out(`  admin:      ${result.fleet.admins[0]?.peerId ?? ''}\n`)
+    })
 }

@@ -1,21 +1,10 @@
 import { readFile, stat } from 'node:fs/promises'
-import { list, parse, str } from '../args.js'
-import { connectionFrom, CONNECTION_OPTIONS, withPeer } from '../client.js'
+import { collect } from '../options.js'
+import { connectionOf, withPeer } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
-import type { CliIO } from '../io.js'
+import type { Command } from 'commander'
+import type { CommandModule } from '../program.js'
 import type { ModelManifest } from '../../node/models/types.js'
-
-export const INFER_HELP = `Run an inference on the attached peer.
-
-Usage:
-  tutti infer NAME [--version V] --input FILE.json     an Open Inference Protocol request body
-  tutti infer NAME [--version V] --sample               the sample input packed with the model
-  --output NAME   return only this output (repeatable)
-
-FILE.json is a KServe v2 / OIP inference request: {"inputs": [{"name", "shape", "datatype",
-"data"}], "outputs": [{"name"}]} ('-' reads it from stdin). The answer is the OIP response JSON.
-Without --version the request goes to the active version.
-`
 
 const MAX_INPUT_BYTES = 16 * 1024 * 1024
 
@@ -47,31 +36,35 @@ async function readInput (file: string): Promise<unknown> {
   }
 }
 
-export async function inferCommand (args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(args, { ...CONNECTION_OPTIONS, version: { type: 'string' }, input: { type: 'string', short: 'i' }, sample: { type: 'boolean' }, output: { type: 'string', multiple: true } }, 'infer')
-  if (values.help === true) {
-    io.out(INFER_HELP)
-    return 0
-  }
-  const [model, ...extra] = positionals
-  if (model == null) throw new UsageError('infer needs a model NAME', 'infer')
-  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`, 'infer')
-  const input = str(values.input)
-  if ((input == null) === (values.sample !== true)) throw new UsageError('infer needs exactly one of --input FILE.json or --sample', 'infer')
-  const version = str(values.version)
-  const conn = connectionFrom(values, io)
-  const body = input != null ? await readInput(input) : undefined
-  if (body != null && (typeof body !== 'object' || Array.isArray(body))) throw new CliError('the input must be a JSON object with an "inputs" array')
-  const response = await withPeer(conn, async ask => {
-    let request = body as Record<string, unknown> | undefined
-    if (request == null) {
-      const d = await ask<{ manifest: ModelManifest }>('models.get', { ref: version != null ? `${model}@${version}` : model })
-      request = { inputs: Object.entries(d.manifest.sampleInput).map(([name, t]) => ({ name, ...t })) }
-    }
-    const outputs = list(values.output)
-    if (outputs.length > 0) request = { ...request, outputs: outputs.map(name => ({ name })) }
-    return await ask('infer', { ...request, model, version })
-  })
-  io.out(JSON.stringify(response, null, 2) + '\n')
-  return 0
+/** `tutti infer NAME`. */
+export const registerInfer: CommandModule = (program, { io }) => {
+  program.command('infer')
+    .description('run an inference on the attached peer')
+    .argument('<name>', 'the model')
+    .option('--version <version>', 'a version of it (default: the active one)')
+    .option('-i, --input <file.json>', "an Open Inference Protocol request body ('-' for stdin)")
+    .option('--sample', 'the sample input packed with the model')
+    .option('--output <name>', 'return only this output (repeatable)', collect)
+    .addHelpText('after', `
+FILE.json is a KServe v2 / OIP inference request: {"inputs": [{"name", "shape", "datatype",
+"data"}], "outputs": [{"name"}]}. The answer is the OIP response JSON.
+`)
+    .action(async (model: string, opts: { version?: string, input?: string, sample?: boolean, output?: string[] }, command: Command) => {
+      const { input, version } = opts
+      if ((input == null) === (opts.sample !== true)) throw new UsageError('infer needs exactly one of --input FILE.json or --sample')
+      const conn = connectionOf(command)
+      const body = input != null ? await readInput(input) : undefined
+      if (body != null && (typeof body !== 'object' || Array.isArray(body))) throw new CliError('the input must be a JSON object with an "inputs" array')
+      const response = await withPeer(conn, async ask => {
+        let request = body as Record<string, unknown> | undefined
+        if (request == null) {
+          const d = await ask<{ manifest: ModelManifest }>('models.get', { ref: version != null ? `${model}@${version}` : model })
+          request = { inputs: Object.entries(d.manifest.sampleInput).map(([name, t]) => ({ name, ...t })) }
+        }
+        const outputs = opts.output ?? []
+        if (outputs.length > 0) request = { ...request, outputs: outputs.map(name => ({ name })) }
+        return await ask('infer', { ...request, model, version })
+      })
+      io.out(JSON.stringify(response, null, 2) + '\n')
+    })
 }

@@ -7,94 +7,92 @@ import { PackageChunkStore } from '../../node/models/package-store.js'
 import { readPackageDir } from '../../node/models/package-dir.js'
 import { ChunkServer } from '../../protocols/chunks/index.js'
 import { checkKeyValue } from '../../protocols/heartbeat/index.js'
-import { keyValues, list, outputFormat, parse, str } from '../args.js'
-import { connectionFrom, CONNECTION_OPTIONS, withPeer } from '../client.js'
+import { parseBytes } from '../../core/quantity.js'
+import { collect, keyValues, outputFormat, usageQuantity } from '../options.js'
+import { connectionOf, withPeer } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
-import { bytes, describeBlock, duration, labelList, shortPeer, table } from '../format.js'
+import { bytes, describeBlock, duration, labelList, shortPeer, structured, table } from '../format.js'
 import { progressBar } from '../progress.js'
+import { Option } from 'commander'
+import type { Command } from 'commander'
 import type { Ask } from '../client.js'
 import type { CliIO } from '../io.js'
+import type { OutputFormat } from '../options.js'
+import type { CommandModule, GlobalOptions } from '../program.js'
 import type { ModelJob } from '../../node/models/service.js'
 import type { ModelEntry } from '../../node/models/store.js'
 import type { ModelManifest } from '../../node/models/types.js'
 
-export const MODEL_HELP = `Package, distribute and inspect models.
-
-Usage:
-  tutti model pack FILE.onnx --name NAME --version SEMVER --key ADMIN.key [--label k=v]... [--out DIR] [--chunk-size BYTES] [--force]
-  tutti model push DIR                        store a package on the attached peer (it fetches the chunks from this CLI)
-  tutti model pull NAME@VERSION|NAME|CID      the attached peer downloads it from its peers
-  tutti model ls [-o table|wide|json]         models held by the attached peer
-  tutti model activate NAME@VERSION [--cpu 500m] [--memory 256Mi]
-                                              serve that version on the attached peer (fetching it
-                                              first if needed); the active one becomes the previous
-  tutti model deactivate NAME                 stop serving a model on the attached peer
-  tutti model shadow NAME@VERSION [--fraction 0.1]
-                                              run a candidate beside the active version on a sampled
-                                              fraction of live requests; only compared, never returned
-  tutti describe model NAME@VERSION|CID       one model in detail
-
-push, pull and ls attach to a peer like every other command (--peer, --key or TUTTI_PEER, TUTTI_KEY).
-`
-
-function parseSize (flag: string, value: string | undefined): number | undefined {
-  if (value == null) return undefined
-  const m = /^(\d+)(Ki|Mi|K|M)?$/.exec(value)
-  if (m == null) throw new UsageError(`${flag} must be a byte count like 1048576, 512Ki or 1Mi; got "${value}"`, 'model')
-  const unit = { Ki: 1024, Mi: 1024 * 1024, K: 1000, M: 1_000_000 }[m[2] ?? ''] ?? 1
-  return Number(m[1]) * unit
+/** `tutti model ...` and the `models` resource (`get models`, `describe model REF`). */
+export const registerModels: CommandModule = (program, { io, resource }) => {
+  const model = program.command('model').alias('models').description('package, distribute, serve and inspect models')
+    .addHelpText('after', '\nEvery sub-command but pack attaches to a peer (--peer, --key or TUTTI_PEER, TUTTI_KEY).\n')
+  model.command('pack')
+    .description('check that a model loads, chunk it and sign its manifest with the admin key')
+    .argument('<file.onnx>', 'the ONNX model')
+    .requiredOption('--name <name>', 'the model name')
+    .requiredOption('--version <semver>', 'its version')
+    .option('--label <k=v>', 'a label on the manifest (repeatable)', collect)
+    .option('--out <dir>', 'where to write the package (default NAME-VERSION)')
+    .option('--chunk-size <bytes>', 'chunk size, e.g. 1Mi or 256Ki (default 1Mi)')
+    .option('--force', 'overwrite an existing package directory')
+    .action(async (file: string, opts: PackOptions, command: Command) => { await pack(io, file, opts, command) })
+  model.command('push')
+    .description('store a package on the attached peer (it fetches the chunks from this CLI) and announce it')
+    .argument('<dir>', 'a package written by model pack')
+    .action(async (dir: string, _opts: unknown, command: Command) => { await push(io, dir, command) })
+  model.command('pull')
+    .description('the attached peer downloads a model from its peers')
+    .argument('<ref>', 'NAME@VERSION, NAME or a manifest CID')
+    .action(async (ref: string, _opts: unknown, command: Command) => { await pull(io, ref, command) })
+  model.command('ls').alias('list')
+    .description('models held by the attached peer')
+    .addOption(Object.assign(new Option('-o, --output <format>', 'output format'), { argChoices: [...LS_FORMATS] }))
+    .action(async (opts: { output?: string }, command: Command) => { await ls(io, outputFormat(opts.output, LS_FORMATS), command) })
+  withLimits(model.command('activate')
+    .description('serve a version on the attached peer (fetched first if needed); the active one becomes the previous')
+    .argument('<ref>', 'NAME@VERSION or a manifest CID'))
+    .action(async (ref: string, opts: LimitOptions, command: Command) => { await activate(io, ref, opts, command) })
+  model.command('deactivate')
+    .description('stop serving a model on the attached peer')
+    .argument('<name>', 'the model')
+    .action(async (name: string, _opts: unknown, command: Command) => { await deactivate(io, name, command) })
+  withLimits(model.command('shadow')
+    .description('run a candidate beside the active version on a sampled fraction of live requests (compared, never returned)')
+    .argument('<ref>', 'NAME@VERSION')
+    .option('--fraction <f>', 'the fraction of requests, 0..1', '0.1'))
+    .action(async (ref: string, opts: LimitOptions & { fraction: string }, command: Command) => { await shadow(io, ref, opts, command) })
+  resource({
+    names: ['models', 'model'],
+    id: 'NAME@VERSION|CID',
+    get: { outputs: LS_FORMATS, run: async (command, format) => { await ls(io, format, command) } },
+    describe: { outputs: ['json', 'yaml'], run: async (command, format, ref) => { await describeModel(io, ref, format, command) } }
+  })
 }
 
-export async function modelCommand (args: string[], io: CliIO): Promise<number> {
-  const [sub, ...rest] = args
-  switch (sub) {
-    case undefined:
-    case '--help':
-    case '-h':
-      io.out(MODEL_HELP)
-      return sub == null ? 2 : 0
-    case 'pack': return await packCommand(rest, io)
-    case 'push': return await pushCommand(rest, io)
-    case 'pull': return await pullCommand(rest, io)
-    case 'ls':
-    case 'list': return await lsCommand(rest, io)
-    case 'activate': return await activateCommand(rest, io)
-    case 'deactivate': return await deactivateCommand(rest, io)
-    case 'shadow': return await shadowCommand(rest, io)
-    default: throw new UsageError(`unknown model command "${sub}"`, 'model')
-  }
+const LS_FORMATS = ['table', 'wide', 'json', 'yaml'] as const
+
+interface PackOptions { name: string, version: string, label?: string[], out?: string, chunkSize?: string, force?: boolean }
+interface LimitOptions { cpu?: string, memory?: string }
+
+/** The Kubernetes-style limits a served version runs under (checked by the peer). */
+function withLimits (command: Command): Command {
+  return command
+    .option('--cpu <cores>', 'CPU limit, e.g. 500m or 2')
+    .option('--memory <bytes>', 'memory limit, e.g. 256Mi')
 }
 
-async function packCommand (args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(args, {
-    name: { type: 'string' },
-    version: { type: 'string' },
-    label: { type: 'string', multiple: true },
-    key: { type: 'string' },
-    out: { type: 'string' },
-    'chunk-size': { type: 'string' },
-    force: { type: 'boolean' }
-  }, 'model')
-  if (values.help === true) {
-    io.out(MODEL_HELP)
-    return 0
-  }
-  const [file, ...extra] = positionals
-  if (file == null) throw new UsageError('model pack needs FILE.onnx', 'model')
-  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`, 'model')
-  const name = str(values.name)
-  const version = str(values.version)
-  const keyFile = str(values.key) ?? io.env.TUTTI_KEY
-  if (name == null) throw new UsageError('model pack needs --name NAME', 'model')
-  if (version == null) throw new UsageError('model pack needs --version SEMVER', 'model')
-  if (keyFile == null) throw new UsageError('model pack needs --key ADMIN.key (the manifest is signed with it)', 'model')
-  const labels = keyValues('--label', list(values.label), checkKeyValue)
-  const chunkBytes = parseSize('--chunk-size', str(values['chunk-size']))
-  const outDir = resolve(str(values.out) ?? `${name}-${version}`)
+async function pack (io: CliIO, file: string, opts: PackOptions, command: Command): Promise<void> {
+  const { name, version } = opts
+  const keyFile = command.optsWithGlobals<GlobalOptions>().key
+  if (keyFile == null) throw new UsageError('model pack needs --key ADMIN.key (the manifest is signed with it)')
+  const labels = keyValues('--label', opts.label, checkKeyValue)
+  const chunkBytes = opts.chunkSize != null ? usageQuantity(() => parseBytes(opts.chunkSize!, '--chunk-size')) : undefined
+  const outDir = resolve(opts.out ?? `${name}-${version}`)
   const { key } = await loadAdminKey(keyFile)
   // onnxruntime is loaded only by commands that need it.
   const { pack } = await import('../../node/models/pack.js')
-  const result = await pack(file, { name, version, labels, adminKey: key, chunkBytes, outDir, force: values.force === true })
+  const result = await pack(file, { name, version, labels, adminKey: key, chunkBytes, outDir, force: opts.force === true })
   const m = result.manifest
   io.out(`packed ${m.name}@${m.version} into ${result.dir}\n`)
   io.out(describeBlock([
@@ -106,7 +104,6 @@ async function packCommand (args: string[], io: CliIO): Promise<number> {
     ['Memory', `~${bytes(m.memoryEstimateBytes)} to run (estimate)`],
     ['Signed by', result.signer]
   ]))
-  return 0
 }
 
 /** Polls a job on the peer, drawing its progress, until it ends. */
@@ -135,16 +132,8 @@ function jobSummary (job: ModelJob): string {
   return `${r.chunksFetched} chunks (${bytes(r.bytesFetched)}) in ${duration(r.durationMs)}${r.chunksAlreadyHeld > 0 ? `, ${r.chunksAlreadyHeld} already held` : ''}${sources !== '' ? `; from ${sources}` : ''}`
 }
 
-async function pushCommand (args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(args, { ...CONNECTION_OPTIONS }, 'model')
-  if (values.help === true) {
-    io.out(MODEL_HELP)
-    return 0
-  }
-  const [dir, ...extra] = positionals
-  if (dir == null) throw new UsageError('model push needs DIR (a package written by model pack)', 'model')
-  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`, 'model')
-  const conn = connectionFrom(values, io)
+async function push (io: CliIO, dir: string, command: Command): Promise<void> {
+  const conn = connectionOf(command)
   const fleet = await loadFleet(conn.fleetFile)
   const pkg = await readPackageDir(resolve(dir), { fleet })
   const store = new PackageChunkStore(pkg)
@@ -160,25 +149,14 @@ async function pushCommand (args: string[], io: CliIO): Promise<number> {
     }
   })
   io.out(`pushed ${job.name ?? pkg.manifest.name}@${job.version ?? pkg.manifest.version} (${pkg.cid}) to ${conn.peer.toString()}: ${jobSummary(job)}\n`)
-  return 0
 }
 
-async function pullCommand (args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(args, { ...CONNECTION_OPTIONS }, 'model')
-  if (values.help === true) {
-    io.out(MODEL_HELP)
-    return 0
-  }
-  const [ref, ...extra] = positionals
-  if (ref == null) throw new UsageError('model pull needs NAME@VERSION, NAME or a manifest CID', 'model')
-  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`, 'model')
-  const conn = connectionFrom(values, io)
-  const job = await withPeer(conn, async ask => {
+async function pull (io: CliIO, ref: string, command: Command): Promise<void> {
+  const job = await withPeer(connectionOf(command), async ask => {
     const started = await ask<ModelJob>('models.pull', { ref })
     return await followJob(ask, started, io, `pull ${ref}`)
   })
   io.out(`pulled ${job.name ?? ref}@${job.version ?? '?'} (${job.cid ?? ''}): ${jobSummary(job)}\n`)
-  return 0
 }
 
 function modelState (m: ModelEntry): string {
@@ -188,23 +166,15 @@ function modelState (m: ModelEntry): string {
   return `partial ${Math.floor(100 * m.chunksHeld / Math.max(1, m.chunks))}%`
 }
 
-async function lsCommand (args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(args, { ...CONNECTION_OPTIONS, output: { type: 'string', short: 'o' } }, 'model')
-  if (values.help === true) {
-    io.out(MODEL_HELP)
-    return 0
-  }
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`, 'model')
-  const format = outputFormat(str(values.output))
-  const conn = connectionFrom(values, io)
-  const { models } = await withPeer(conn, async ask => await ask<{ models: ModelEntry[] }>('models.list'))
-  if (format === 'json') {
-    io.out(JSON.stringify({ models }, null, 2) + '\n')
-    return 0
+async function ls (io: CliIO, format: OutputFormat | undefined, command: Command): Promise<void> {
+  const { models } = await withPeer(connectionOf(command), async ask => await ask<{ models: ModelEntry[] }>('models.list'))
+  if (format === 'json' || format === 'yaml') {
+    io.out(structured({ models }, format))
+    return
   }
   if (models.length === 0) {
     io.out('No models held by this peer.\n')
-    return 0
+    return
   }
   const wide = format === 'wide'
   io.out(table(
@@ -213,17 +183,15 @@ async function lsCommand (args: string[], io: CliIO): Promise<number> {
       ? [m.name, m.version, modelState(m), bytes(m.size), `${m.chunksHeld}/${m.chunks}`, bytes(m.memoryEstimateBytes), labelList(m.labels), m.cid]
       : [m.name, m.version, modelState(m), bytes(m.size), shortPeer(m.cid, 16)])
   ))
-  return 0
 }
 
 interface ModelDescription { entry?: ModelEntry, manifest: ModelManifest, cid: string, signer: string, holders: Array<{ peerId: string, state: string }> }
 
-export async function describeModel (ref: string, values: Record<string, unknown>, io: CliIO, format: 'table' | 'json'): Promise<number> {
-  const conn = connectionFrom(values, io)
-  const d = await withPeer(conn, async ask => await ask<ModelDescription>('models.get', { ref }))
-  if (format === 'json') {
-    io.out(JSON.stringify(d, null, 2) + '\n')
-    return 0
+async function describeModel (io: CliIO, ref: string, format: OutputFormat | undefined, command: Command): Promise<void> {
+  const d = await withPeer(connectionOf(command), async ask => await ask<ModelDescription>('models.get', { ref }))
+  if (format === 'json' || format === 'yaml') {
+    io.out(structured(d, format))
+    return
   }
   const m = d.manifest
   io.out(describeBlock([
@@ -242,10 +210,7 @@ export async function describeModel (ref: string, values: Record<string, unknown
     ['Created', m.createdAt],
     ['Held by', d.holders.map(h => `${h.peerId} (${h.state})`)]
   ]))
-  return 0
 }
-
-const LIMIT_OPTIONS = { cpu: { type: 'string' }, memory: { type: 'string' } } as const
 
 interface ActivationResult { name: string, version: string, cid: string, previous?: string, status: { limits: { cpuCores?: number, memoryBytes?: number }, cpu: { intraOpThreads: number, throttled: boolean } } }
 
@@ -260,57 +225,30 @@ async function ensureHeld (ask: Ask, ref: string, io: CliIO): Promise<void> {
   io.out(`pulled ${job.name ?? ref}@${job.version ?? '?'}: ${jobSummary(job)}\n`)
 }
 
-async function activateCommand (args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(args, { ...CONNECTION_OPTIONS, ...LIMIT_OPTIONS }, 'model')
-  if (values.help === true) {
-    io.out(MODEL_HELP)
-    return 0
-  }
-  const [ref, ...extra] = positionals
-  if (ref == null) throw new UsageError('model activate needs NAME@VERSION (or a manifest CID)', 'model')
-  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`, 'model')
-  const conn = connectionFrom(values, io)
+async function activate (io: CliIO, ref: string, opts: LimitOptions, command: Command): Promise<void> {
+  const conn = connectionOf(command)
   const result = await withPeer({ ...conn, timeoutMs: Math.max(conn.timeoutMs, 60_000) }, async ask => {
     await ensureHeld(ask, ref, io)
-    return await ask<ActivationResult>('model.activate', { ref, cpu: str(values.cpu), memory: str(values.memory) })
+    return await ask<ActivationResult>('model.activate', { ref, cpu: opts.cpu, memory: opts.memory })
   })
   const lim = result.status.limits
   const limits = [lim.cpuCores != null ? `cpu ${lim.cpuCores} cores` : 'cpu unlimited', lim.memoryBytes != null ? `memory ${bytes(lim.memoryBytes)}` : 'memory unlimited'].join(', ')
   io.out(`${result.name}@${result.version} is active on ${conn.peer.toString()} (${limits}; ${result.status.cpu.intraOpThreads} thread${result.status.cpu.intraOpThreads === 1 ? '' : 's'}${result.status.cpu.throttled ? ', duty-cycled' : ''})${result.previous != null ? `; previous: ${result.previous}` : ''}\n`)
-  return 0
 }
 
-async function deactivateCommand (args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(args, { ...CONNECTION_OPTIONS }, 'model')
-  if (values.help === true) {
-    io.out(MODEL_HELP)
-    return 0
-  }
-  const [name, ...extra] = positionals
-  if (name == null) throw new UsageError('model deactivate needs NAME', 'model')
-  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`, 'model')
-  const conn = connectionFrom(values, io)
+async function deactivate (io: CliIO, name: string, command: Command): Promise<void> {
+  const conn = connectionOf(command)
   await withPeer(conn, async ask => await ask('model.deactivate', { name }))
   io.out(`${name} is no longer served on ${conn.peer.toString()}\n`)
-  return 0
 }
 
-async function shadowCommand (args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(args, { ...CONNECTION_OPTIONS, ...LIMIT_OPTIONS, fraction: { type: 'string' } }, 'model')
-  if (values.help === true) {
-    io.out(MODEL_HELP)
-    return 0
-  }
-  const [ref, ...extra] = positionals
-  if (ref == null) throw new UsageError('model shadow needs NAME@VERSION', 'model')
-  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`, 'model')
-  const fraction = Number(str(values.fraction) ?? '0.1')
-  if (!(fraction >= 0 && fraction <= 1)) throw new UsageError('--fraction must be between 0 and 1', 'model')
-  const conn = connectionFrom(values, io)
+async function shadow (io: CliIO, ref: string, opts: LimitOptions & { fraction: string }, command: Command): Promise<void> {
+  const fraction = Number(opts.fraction)
+  if (!(fraction >= 0 && fraction <= 1)) throw new UsageError('--fraction must be between 0 and 1')
+  const conn = connectionOf(command)
   await withPeer({ ...conn, timeoutMs: Math.max(conn.timeoutMs, 60_000) }, async ask => {
     await ensureHeld(ask, ref, io)
-    return await ask('model.shadow', { ref, fraction, cpu: str(values.cpu), memory: str(values.memory) })
+    return await ask('model.shadow', { ref, fraction, cpu: opts.cpu, memory: opts.memory })
   })
   io.out(`${ref} shadows the active version on ${Math.round(fraction * 100)}% of requests on ${conn.peer.toString()}\n`)
-  return 0
 }

@@ -5,58 +5,67 @@ import { createLogger } from '../../core/logger.js'
 import { TuttiNode } from '../../node/tutti-node.js'
 import { createUncaughtExceptionHandler } from '../../node/mesh/uncaught.js'
 import { checkKeyValue } from '../../protocols/heartbeat/index.js'
-import { parseMemory } from '../../node/inference/limits.js'
-import { keyValues, list, parse, positiveInt, str } from '../args.js'
+import { Option } from 'commander'
+import { parseByteRate, parseBytes } from '../../core/quantity.js'
+import { collect, keyValues, positiveInt, usageQuantity } from '../options.js'
 import { UsageError } from '../errors.js'
+import type { Command } from 'commander'
 import type { CliIO } from '../io.js'
+import type { CommandModule, GlobalOptions } from '../program.js'
 import type { LogLevel } from '../../core/logger.js'
 
-export const NODE_HELP = `Run a Tutti node.
+/** `tutti node start`. */
+export const registerNode: CommandModule = (program, { io }) => {
+  const node = program.command('node').description('run a node (every device runs the same one)')
+  node.command('start')
+    .description('run a node until SIGINT or SIGTERM')
+    .requiredOption('--data <dir>', 'identity, datastore and node.json live here (created if missing)')
+    .option('--listen <multiaddr>', 'address to listen on, repeatable (default /ip4/0.0.0.0/tcp/7410)', collect)
+    .option('--bootstrap <multiaddr>', 'a peer to join through, repeatable', collect)
+    .option('--label <k=v>', 'a static label announced in heartbeats, repeatable', collect)
+    .option('--prop <k=v>', 'override a live property (battery=80), repeatable', collect)
+    .option('--api <host:port|off>', 'local HTTP API (port 0 picks one)', '127.0.0.1:7411')
+    .option('--mdns', 'discover peers on the LAN with mDNS')
+    .option('--heartbeat-ms <ms>', 'base heartbeat interval (grows with fleet size)', positiveInt('--heartbeat-ms'), 5000)
+    .option('--upload-limit <rate>', 'cap on model chunks served to peers per second, e.g. 20Mbit, 2MiB')
+    .option('--download-limit <rate>', 'cap on model chunks fetched from peers per second')
+    .option('--memory-reserve <bytes>', 'memory kept free for the device; models that would use it are refused (default 256Mi)')
+    .addOption(new Option('--log-level <level>', 'logs are JSON lines on stderr').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .addHelpText('after', `
+--fleet FILE (or TUTTI_FLEET) is the fleet's fleet.json. On start the node prints its peer id,
+listen addresses and API URL and writes them to DIR/node.json.
+`)
+    .action(async (opts: NodeStartOptions, command: Command) => { await start(io, opts, command) })
+}
 
-Usage:
-  tutti node start --data DIR --fleet FLEET.json [flags]
+interface NodeStartOptions {
+  data: string
+  listen?: string[]
+  bootstrap?: string[]
+  label?: string[]
+  prop?: string[]
+  api: string
+  mdns?: boolean
+  heartbeatMs: number
+  uploadLimit?: string
+  downloadLimit?: string
+  memoryReserve?: string
+  logLevel: LogLevel
+}
 
-Flags:
-  --data DIR             identity, datastore and node.json live here (created if missing)
-  --fleet FILE           the fleet's fleet.json
-  --listen MULTIADDR     address to listen on, repeatable (default /ip4/0.0.0.0/tcp/7410)
-  --bootstrap MULTIADDR  a peer to join through, repeatable
-  --label k=v            a static label announced in heartbeats, repeatable
-  --prop k=v             override a live property (battery=80), repeatable
-  --api HOST:PORT|off    local HTTP API (default 127.0.0.1:7411; port 0 picks one)
-  --mdns                 discover peers on the LAN with mDNS
-  --heartbeat-ms N       base heartbeat interval in ms (default 5000; grows with fleet size)
-  --upload-limit RATE    cap on model chunks served to peers, e.g. 20Mbit, 2MiB (per second)
-  --download-limit RATE  cap on model chunks fetched from peers (per second)
-  --memory-reserve SIZE  memory kept free for the device; models that would use it are refused (default 256Mi)
-  --log-level LEVEL      debug, info, warn or error (default info); logs are JSON lines on stderr
-
-On start it prints its peer id, listen addresses and API URL and writes them to DIR/node.json.
-SIGINT or SIGTERM stops it cleanly.
-`
-
-export function parseApi (value: string | undefined): { host: string, port: number } | false {
-  if (value == null) return { host: '127.0.0.1', port: 7411 }
+export function parseApi (value: string): { host: string, port: number } | false {
   if (value === 'off') return false
   const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(value)
   const port = Number(m?.[2])
-  if (m == null || port > 65535) throw new UsageError(`--api must be HOST:PORT or off, got "${value}"`, 'node')
+  if (m == null || port > 65535) throw new UsageError(`--api must be HOST:PORT or off, got "${value}"`)
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port }
 }
 
-const RATE_UNITS: Record<string, number> = {
-  '': 1, B: 1, K: 1000, KB: 1000, Ki: 1024, KiB: 1024, M: 1e6, MB: 1e6, Mi: 1024 ** 2, MiB: 1024 ** 2, G: 1e9, GB: 1e9, Gi: 1024 ** 3, GiB: 1024 ** 3,
-  bit: 1 / 8, Kbit: 1000 / 8, Mbit: 1e6 / 8, Gbit: 1e9 / 8
-}
-
-/** A byte rate per second: `2500000`, `2.5MB`, `2MiB`, `20Mbit` (an optional `/s` suffix). */
+/** A byte rate per second for a limit flag: `2500000`, `2.5MB`, `2MiB`, `20Mbit` (an optional `/s`). */
 export function parseRate (flag: string, value: string | undefined): number | undefined {
   if (value == null) return undefined
-  const m = /^(\d+(?:\.\d+)?)\s*([A-Za-z]*)(?:\/s)?$/.exec(value.trim())
-  const unit = m == null ? undefined : RATE_UNITS[m[2]!]
-  if (m == null || unit == null) throw new UsageError(`${flag} must be a rate like 2500000, 2.5MB, 2MiB or 20Mbit (per second); got "${value}"`, 'node')
-  const bytes = Math.floor(Number(m[1]) * unit)
-  if (!(bytes >= 1024)) throw new UsageError(`${flag} must be at least 1 KiB/s; got "${value}"`, 'node')
+  const bytes = usageQuantity(() => parseByteRate(value, flag))
+  if (!(bytes >= 1024)) throw new UsageError(`${flag} must be at least 1 KiB/s; got "${value}"`)
   return bytes
 }
 
@@ -65,66 +74,30 @@ function multiaddrs (flag: string, values: string[]): string[] {
     try {
       multiaddr(v)
     } catch (err) {
-      throw new UsageError(`${flag} "${v}" is not a multiaddr: ${(err as Error).message}`, 'node')
+      throw new UsageError(`${flag} "${v}" is not a multiaddr: ${(err as Error).message}`)
     }
   }
   return values
 }
 
-export async function nodeCommand (args: string[], io: CliIO, options: { signal?: AbortSignal } = {}): Promise<number> {
-  const [sub, ...rest] = args
-  if (sub == null || sub === '--help' || sub === '-h') {
-    io.out(NODE_HELP)
-    return sub == null ? 2 : 0
-  }
-  if (sub !== 'start') throw new UsageError(`unknown node command "${sub}"`, 'node')
-  const { values, positionals } = parse(rest, {
-    data: { type: 'string' },
-    fleet: { type: 'string' },
-    listen: { type: 'string', multiple: true },
-    bootstrap: { type: 'string', multiple: true },
-    label: { type: 'string', multiple: true },
-    prop: { type: 'string', multiple: true },
-    api: { type: 'string' },
-    mdns: { type: 'boolean' },
-    'heartbeat-ms': { type: 'string' },
-    'upload-limit': { type: 'string' },
-    'download-limit': { type: 'string' },
-    'memory-reserve': { type: 'string' },
-    'log-level': { type: 'string' }
-  }, 'node')
-  if (values.help === true) {
-    io.out(NODE_HELP)
-    return 0
-  }
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`, 'node')
-  const data = str(values.data)
-  const fleetFile = str(values.fleet)
-  if (data == null) throw new UsageError('node start needs --data DIR', 'node')
-  if (fleetFile == null) throw new UsageError('node start needs --fleet FILE (the fleet.json from `tutti fleet init`)', 'node')
-  const level = str(values['log-level']) ?? 'info'
-  if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new UsageError(`--log-level must be debug, info, warn or error; got "${level}"`, 'node')
-  const labels = keyValues('--label', list(values.label), checkKeyValue)
-  const props = keyValues('--prop', list(values.prop), checkKeyValue)
-  const api = parseApi(str(values.api))
-  const heartbeatMs = positiveInt('--heartbeat-ms', str(values['heartbeat-ms']), 5000)
-  if (heartbeatMs < 50) throw new UsageError('--heartbeat-ms must be at least 50', 'node')
-  const listen = multiaddrs('--listen', list(values.listen))
-  const uploadBytesPerSec = parseRate('--upload-limit', str(values['upload-limit']))
-  const downloadBytesPerSec = parseRate('--download-limit', str(values['download-limit']))
-  let memoryReserveBytes: number | undefined
-  const reserve = str(values['memory-reserve'])
-  if (reserve != null) {
-    try {
-      memoryReserveBytes = parseMemory(reserve)
-    } catch (err) {
-      throw new UsageError(`--memory-reserve: ${(err as Error).message}`, 'node')
-    }
-  }
-  const bootstrap = multiaddrs('--bootstrap', list(values.bootstrap))
+async function start (io: CliIO, opts: NodeStartOptions, command: Command): Promise<void> {
+  const data = opts.data
+  const fleetFile = command.optsWithGlobals<GlobalOptions>().fleet
+  if (fleetFile == null) throw new UsageError('node start needs --fleet FILE (the fleet.json from `tutti fleet init`)')
+  const level = opts.logLevel
+  const labels = keyValues('--label', opts.label, checkKeyValue)
+  const props = keyValues('--prop', opts.prop, checkKeyValue)
+  const api = parseApi(opts.api)
+  const heartbeatMs = opts.heartbeatMs
+  if (heartbeatMs < 50) throw new UsageError('--heartbeat-ms must be at least 50')
+  const listen = multiaddrs('--listen', opts.listen ?? [])
+  const uploadBytesPerSec = parseRate('--upload-limit', opts.uploadLimit)
+  const downloadBytesPerSec = parseRate('--download-limit', opts.downloadLimit)
+  const memoryReserveBytes = opts.memoryReserve != null ? usageQuantity(() => parseBytes(opts.memoryReserve!, '--memory-reserve')) : undefined
+  const bootstrap = multiaddrs('--bootstrap', opts.bootstrap ?? [])
 
   const fleet = await loadFleet(fleetFile)
-  const logger = createLogger({ level: level as LogLevel })
+  const logger = createLogger({ level })
   const node = await TuttiNode.create({
     fleet,
     dataDir: resolve(data),
@@ -134,7 +107,7 @@ export async function nodeCommand (args: string[], io: CliIO, options: { signal?
     labels,
     props,
     api,
-    mdns: values.mdns === true,
+    mdns: opts.mdns === true,
     heartbeat: { baseIntervalMs: heartbeatMs },
     models: { uploadBytesPerSec, downloadBytesPerSec },
     inference: { memoryReserveBytes }
@@ -142,8 +115,8 @@ export async function nodeCommand (args: string[], io: CliIO, options: { signal?
   // A node is long-lived infrastructure: a stray rejection in a library is logged, not fatal.
   const onUnhandled = (reason: unknown): void => { logger.error('unhandled rejection', { err: reason }) }
   process.on('unhandledRejection', onUnhandled)
-  // An exception thrown in one connection's socket event is logged and survived; any other exits
-  // (the rule is in node/mesh/uncaught.ts).
+  // An error thrown in one connection's socket event must not take the node down; anything else
+  // still ends the process so a supervisor restarts it (the rule is in node/mesh/uncaught.ts).
   const onUncaught = createUncaughtExceptionHandler({ logger, exit: code => process.exit(code) })
   process.on('uncaughtException', onUncaught)
   await node.start()
@@ -157,15 +130,12 @@ export async function nodeCommand (args: string[], io: CliIO, options: { signal?
     const stop = (): void => {
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
-      options.signal?.removeEventListener('abort', stop)
       resolveStop()
     }
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
-    options.signal?.addEventListener('abort', stop, { once: true })
   })
   await node.stop()
   process.off('unhandledRejection', onUnhandled)
   process.off('uncaughtException', onUncaught)
-  return 0
 }

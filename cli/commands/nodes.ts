@@ -1,54 +1,35 @@
-import { bytes, describeBlock, duration, labelList, shortPeer, table } from '../format.js'
-import { connectionFrom, CONNECTION_OPTIONS, withPeer } from '../client.js'
-import { outputFormat, parse, str } from '../args.js'
-import { UsageError } from '../errors.js'
-import { describeModel } from './model.js'
-import type { CliIO } from '../io.js'
+import { bytes, describeBlock, duration, labelList, shortPeer, structured, table } from '../format.js'
+import { connectionOf, withPeer } from '../client.js'
+import type { CommandModule } from '../program.js'
 import type { MemberInfo } from '../../node/membership/membership.js'
 import type { NodeDescription } from '../../node/tutti-node.js'
 
-export const GET_HELP = `Display resources as seen by the peer the CLI attaches to.
-
-Usage:
-  tutti get nodes [-o table|wide|json] --peer MULTIADDR --key ADMIN.key [--fleet FLEET.json]
-
---peer and --key may come from TUTTI_PEER and TUTTI_KEY; the fleet file defaults to the
-fleet.json beside the key file.
-`
-
-export const DESCRIBE_HELP = `Show details of one resource.
-
-Usage:
-  tutti describe node PEER_ID [-o json] --peer MULTIADDR --key ADMIN.key
-  tutti describe model NAME@VERSION|CID [-o json] --peer MULTIADDR --key ADMIN.key
-
-PEER_ID may be a unique suffix of a peer id, as 'get nodes' shows them.
-`
-
-const NODE_RESOURCES = new Set(['node', 'nodes', 'no'])
-
 interface NodesList { observer: string, nodes: MemberInfo[] }
 
-export async function getCommand (args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(args, { ...CONNECTION_OPTIONS, output: { type: 'string', short: 'o' } }, 'get')
-  if (values.help === true) {
-    io.out(GET_HELP)
-    return 0
-  }
-  const [resource, ...extra] = positionals
-  if (resource == null) throw new UsageError('get needs a resource type: nodes', 'get')
-  if (!NODE_RESOURCES.has(resource)) throw new UsageError(`unknown resource type "${resource}" (known: nodes)`, 'get')
-  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`, 'get')
-  const format = outputFormat(str(values.output))
-  const conn = connectionFrom(values, io)
-  const list = await withPeer(conn, async ask => await ask<NodesList>('nodes.list'))
-  io.out(formatNodes(list, format))
-  return 0
+/** The `nodes` resource: `get nodes`, `describe node PEER_ID`. */
+export const registerNodes: CommandModule = (_program, { io, resource }) => {
+  resource({
+    names: ['nodes', 'node', 'no'],
+    id: 'PEER_ID',
+    get: {
+      outputs: ['table', 'wide', 'json', 'yaml'],
+      run: async (command, format) => {
+        const list = await withPeer(connectionOf(command), async ask => await ask<NodesList>('nodes.list'))
+        io.out(format === 'json' || format === 'yaml' ? structured(list, format) : formatNodes(list, format === 'wide'))
+      }
+    },
+    describe: {
+      outputs: ['json', 'yaml'],
+      // PEER_ID may be a unique suffix of a peer id, as 'get nodes' shows them.
+      run: async (command, format, id) => {
+        const result = await withPeer(connectionOf(command), async ask => await ask<{ observer: string, node: NodeDescription }>('nodes.get', { peerId: id }))
+        io.out(format === 'json' || format === 'yaml' ? structured(result, format) : formatDescription(result.observer, result.node))
+      }
+    }
+  })
 }
 
-export function formatNodes (list: NodesList, format: 'table' | 'wide' | 'json'): string {
-  if (format === 'json') return JSON.stringify(list, null, 2) + '\n'
-  const wide = format === 'wide'
+export function formatNodes (list: NodesList, wide: boolean): string {
   const headers = wide
     ? ['PEER', 'STATUS', 'LAST-SEEN', 'UPTIME', 'BATTERY', 'ARCH', 'CPUS', 'MEM-FREE', 'VERSION', 'INTERVAL', 'MODELS', 'LABELS']
     : ['PEER', 'STATUS', 'LAST-SEEN', 'UPTIME', 'BATTERY', 'MODELS', 'LABELS']
@@ -67,31 +48,6 @@ export function formatNodes (list: NodesList, format: 'table' | 'wide' | 'json')
     return [...base, n.props.arch ?? '-', n.props.cpus ?? '-', Number.isFinite(free) ? bytes(free) : '-', n.nodeVersion, duration(n.intervalMs), all.length > 0 ? all.join(',') : '-', labelList(n.labels)]
   })
   return table(headers, rows) + (list.nodes.some(n => n.self) ? '(* the peer that answered)\n' : '')
-}
-
-export async function describeCommand (args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(args, { ...CONNECTION_OPTIONS, output: { type: 'string', short: 'o' } }, 'describe')
-  if (values.help === true) {
-    io.out(DESCRIBE_HELP)
-    return 0
-  }
-  const [resource, id, ...extra] = positionals
-  if (resource === 'model' || resource === 'models') {
-    if (id == null) throw new UsageError('describe model needs NAME@VERSION or a manifest CID', 'describe')
-    if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`, 'describe')
-    const format = outputFormat(str(values.output))
-    if (format === 'wide') throw new UsageError('describe supports -o json only', 'describe')
-    return await describeModel(id, values, io, format)
-  }
-  if (resource == null || !NODE_RESOURCES.has(resource)) throw new UsageError(resource == null ? 'describe needs a resource type: node or model' : `unknown resource type "${resource}" (known: node, model)`, 'describe')
-  if (id == null) throw new UsageError('describe node needs a PEER_ID', 'describe')
-  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`, 'describe')
-  const format = outputFormat(str(values.output))
-  if (format === 'wide') throw new UsageError('describe supports -o json only', 'describe')
-  const conn = connectionFrom(values, io)
-  const result = await withPeer(conn, async ask => await ask<{ observer: string, node: NodeDescription }>('nodes.get', { peerId: id }))
-  io.out(format === 'json' ? JSON.stringify(result, null, 2) + '\n' : formatDescription(result.observer, result.node))
-  return 0
 }
 
 export function formatDescription (observer: string, n: NodeDescription): string {

@@ -120,16 +120,16 @@ describe('loadFleet', () => {
   it.each<[string, (f: Record<string, unknown>) => unknown, RegExp]>([
     ['not an object', () => 42, /not an object/],
     ['null', () => null, /not an object/],
-    ['a wrong kind', f => ({ ...f, kind: 'KubeConfig' }), /kind must be "TuttiFleet"/],
+    ['a wrong kind', f => ({ ...f, kind: 'KubeConfig' }), /kind: must be "TuttiFleet"/],
     ['a newer version', f => ({ ...f, version: 2 }), /unsupported version 2/],
     ['a malformed fleet id', f => ({ ...f, fleetId: 'a b' }), /fleetId/],
-    ['a short network key', f => ({ ...f, networkKey: 'ab'.repeat(31) }), /networkKey must be 64 hex/],
+    ['a short network key', f => ({ ...f, networkKey: 'ab'.repeat(31) }), /networkKey: must be 64 hex/],
     ['a network key with upper case', f => ({ ...f, networkKey: 'AB'.repeat(32) }), /networkKey/],
     ['a network key that is not hex', f => ({ ...f, networkKey: 'zz'.repeat(32) }), /networkKey/],
     ['a missing network key', f => ({ ...f, networkKey: undefined }), /networkKey/],
     ['no admins', f => ({ ...f, admins: [] }), /at least one admin/],
     ['admins not a list', f => ({ ...f, admins: 'root' }), /at least one admin/],
-    ['an admin that is null', f => ({ ...f, admins: [null] }), /admins\[0\] needs peerId and publicKey/],
+    ['an admin that is null', f => ({ ...f, admins: [null] }), /admins\[0\]: needs peerId and publicKey/],
     ['an admin without a public key', f => ({ ...f, admins: [{ name: 'x', peerId: (f.admins as any[])[0].peerId }] }), /needs peerId and publicKey/],
     ['an admin public key that is not a key', f => ({ ...f, admins: [{ ...(f.admins as any[])[0], publicKey: 'bm90IGEga2V5' }] }), /not a valid public key/]
   ])('rejects a fleet with %s', async (_what, mutate, message) => {
@@ -143,7 +143,13 @@ describe('loadFleet', () => {
     const other = await generateKeyPair('Ed25519')
     const forged = { ...fleet.admins[0]!, peerId: peerIdFromPrivateKey(other).toString() }
     const err = await rejection(loadFleet(await writeFleet({ ...fleet, admins: [forged] })))
-    expect(err.message).toMatch(/admins\[0\]\.peerId does not match its public key/)
+    expect(err.message).toMatch(/admins\[0\]\.peerId: does not match its public key/)
+  })
+
+  it('names every bad field, by its path, in one message', async () => {
+    const fleet = await validFleet()
+    const err = await rejection(loadFleet(await writeFleet({ ...fleet, kind: 'x', admins: [{ ...fleet.admins[0]!, publicKey: 7 }] })))
+    expect(err.message).toMatch(/: kind: must be "TuttiFleet"; admins\[0\]\.publicKey: missing \(every admin needs peerId and publicKey\)$/)
   })
 
   it('rejects a file larger than 64 KiB without parsing it', async () => {

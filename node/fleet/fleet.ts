@@ -9,7 +9,9 @@ import { join, resolve } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf, publicKeyFromProtobuf, publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { base64 } from 'multiformats/bases/base64'
+import { z } from 'zod'
 import { TuttiError } from '../../core/errors.js'
+import { formatIssues, schemaIssues } from '../../core/schema.js'
 import { pathExists, writeFileAtomic } from '../fs.js'
 import type { PrivateKey, PublicKey } from '@libp2p/interface'
 
@@ -83,28 +85,38 @@ export async function initFleet (options: InitFleetOptions): Promise<InitFleetRe
     }
   }
   await mkdir(dir, { recursive: true, mode: 0o700 })
-  const adminKey = await generateKeyPair('Ed25519')
   const adminName = options.adminName ?? 'admin'
+  const { fleet, adminKey } = await createFleet({ name: options.name ?? dir.split('/').filter(Boolean).pop(), adminName })
+  await writeKeyFile(adminKeyFile, adminKey, fleet.fleetId, adminName)
+  await writeFileAtomic(fleetFile, JSON.stringify(fleet, null, 2) + '\n', { mode: 0o644 })
+  return { fleet, fleetFile, adminKeyFile, adminKey }
+}
+
+/** Options of {@link createFleet}. */
+export interface CreateFleetOptions {
+  /** @default the fleet id */
+  name?: string
+  /** @default 'admin' */
+  adminName?: string
+}
+
+/**
+ * A new fleet document and its admin key, in memory: a fresh fleet id, network key and admin
+ * identity. What `initFleet` writes, and what tests and benchmarks use without files.
+ */
+export async function createFleet (options: CreateFleetOptions = {}): Promise<{ fleet: FleetConfig, adminKey: PrivateKey }> {
+  const adminKey = await generateKeyPair('Ed25519')
   const fleetId = `fleet-${randomBytes(8).toString('hex')}`
   const fleet: FleetConfig = {
     kind: FLEET_KIND,
     version: 1,
     fleetId,
-    name: options.name ?? dir.split('/').filter(Boolean).pop() ?? fleetId,
+    name: options.name ?? fleetId,
     networkKey: randomBytes(32).toString('hex'),
-    admins: [adminIdentity(adminName, adminKey.publicKey)],
+    admins: [adminIdentity(options.adminName ?? 'admin', adminKey.publicKey)],
     createdAt: new Date().toISOString()
   }
-  const keyFile: AdminKeyFile = {
-    kind: ADMIN_KEY_KIND,
-    version: 1,
-    fleetId,
-    name: adminName,
-    privateKey: base64.baseEncode(privateKeyToProtobuf(adminKey))
-  }
-  await writeFileAtomic(adminKeyFile, JSON.stringify(keyFile, null, 2) + '\n', { mode: 0o600 })
-  await writeFileAtomic(fleetFile, JSON.stringify(fleet, null, 2) + '\n', { mode: 0o644 })
-  return { fleet, fleetFile, adminKeyFile, adminKey }
+  return { fleet, adminKey }
 }
 
 export function adminIdentity (name: string, publicKey: PublicKey): AdminIdentity {
@@ -127,36 +139,49 @@ export async function loadFleet (file: string): Promise<FleetConfig> {
   return parseFleet(doc, file)
 }
 
-/** Validates a parsed fleet document; every admin's peer id must match its public key. */
+const FleetAdminSchema = z.object({
+  name: z.string().optional(),
+  peerId: z.string({ error: 'missing (every admin needs peerId and publicKey)' }),
+  publicKey: z.string({ error: 'missing (every admin needs peerId and publicKey)' })
+}, { error: 'needs peerId and publicKey' }).transform((admin, ctx) => {
+  let derived: string
+  try {
+    derived = peerIdFromPublicKey(publicKeyFromProtobuf(base64.baseDecode(admin.publicKey))).toString()
+  } catch {
+    ctx.addIssue({ code: 'custom', path: ['publicKey'], message: 'is not a valid public key' })
+    return z.NEVER
+  }
+  if (derived !== admin.peerId) ctx.addIssue({ code: 'custom', path: ['peerId'], message: 'does not match its public key' })
+  return { ...admin, peerId: derived }
+})
+
+/** fleet.json as written by `tutti fleet init` or by hand; unknown fields are dropped. */
+const FleetSchema = z.object({
+  kind: z.literal(FLEET_KIND, { error: `must be "${FLEET_KIND}"` }),
+  version: z.literal(1, { error: iss => `unsupported version ${String(iss.input)} (this node reads version 1)` }),
+  fleetId: z.string({ error: 'is missing' }).regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'must be 1-64 letters, digits, ".", "_" or "-"' }),
+  name: z.string().optional(),
+  networkKey: z.string({ error: 'must be 64 hex characters' }).regex(/^[0-9a-f]{64}$/, { error: 'must be 64 hex characters' }),
+  admins: z.array(FleetAdminSchema, { error: 'must list at least one admin' }).min(1, { error: 'must list at least one admin' }),
+  createdAt: z.string().optional()
+}, { error: 'not an object' })
+
+/**
+ * Validates a parsed fleet document; every admin's peer id must match its public key. Throws a
+ * {@link FleetError} naming each bad field (`fleet.json: admins[0].peerId: does not match its public key`).
+ */
 export function parseFleet (doc: unknown, source = 'fleet'): FleetConfig {
-  const fail = (why: string): never => { throw new FleetError(`${source}: ${why}`) }
-  if (typeof doc !== 'object' || doc == null) fail('not an object')
-  const d = doc as Record<string, unknown>
-  if (d.kind !== FLEET_KIND) fail(`kind must be "${FLEET_KIND}"`)
-  if (d.version !== 1) fail(`unsupported version ${String(d.version)} (this node reads version 1)`)
-  if (typeof d.fleetId !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(d.fleetId)) fail('fleetId is missing or malformed')
-  if (typeof d.networkKey !== 'string' || !/^[0-9a-f]{64}$/.test(d.networkKey)) fail('networkKey must be 64 hex characters')
-  if (!Array.isArray(d.admins) || d.admins.length === 0) fail('admins must list at least one admin')
-  const admins = (d.admins as unknown[]).map((a, i) => {
-    const admin = a as Record<string, unknown>
-    if (typeof admin?.peerId !== 'string' || typeof admin.publicKey !== 'string') fail(`admins[${i}] needs peerId and publicKey`)
-    let derived: string
-    try {
-      derived = peerIdFromPublicKey(publicKeyFromProtobuf(base64.baseDecode(admin.publicKey as string))).toString()
-    } catch (err) {
-      throw new FleetError(`${source}: admins[${i}].publicKey is not a valid public key`, { cause: err })
-    }
-    if (derived !== admin.peerId) fail(`admins[${i}].peerId does not match its public key`)
-    return { name: typeof admin.name === 'string' ? admin.name : `admin-${i}`, peerId: derived, publicKey: admin.publicKey as string }
-  })
+  const parsed = FleetSchema.safeParse(doc)
+  if (!parsed.success) throw new FleetError(`${source}: ${formatIssues(schemaIssues(parsed.error))}`)
+  const d = parsed.data
   return {
     kind: FLEET_KIND,
     version: 1,
-    fleetId: d.fleetId as string,
-    name: typeof d.name === 'string' ? d.name : d.fleetId as string,
-    networkKey: d.networkKey as string,
-    admins,
-    createdAt: typeof d.createdAt === 'string' ? d.createdAt : ''
+    fleetId: d.fleetId,
+    name: d.name ?? d.fleetId,
+    networkKey: d.networkKey,
+    admins: d.admins.map((a, i) => ({ name: a.name ?? `admin-${i}`, peerId: a.peerId, publicKey: a.publicKey })),
+    createdAt: d.createdAt ?? ''
   }
 }
 

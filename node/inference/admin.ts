@@ -4,22 +4,10 @@
  * `inference.status`. Activation needs the model store and is registered where both meet.
  */
 import { AdminErrorCode, AdminRequestError } from '../../protocols/admin/index.js'
-import { isTuttiError } from '../../core/errors.js'
-import { InferenceErrorCode } from './errors.js'
+import { asAdminError } from '../admin-errors.js'
 import { oipResponse, parseOipRequest } from './oip.js'
 import type { AdminHandler } from '../../protocols/admin/index.js'
 import type { InferenceRuntime } from './runtime.js'
-
-/**
- * Turns Tutti errors into admin errors with a stable code (bad input and unknown models get the
- * admin protocol's own; the model store uses the same ERR_MODEL_NOT_FOUND). Others pass through.
- */
-export function asAdminError (err: unknown): unknown {
-  if (!isTuttiError(err) || err instanceof AdminRequestError) return err
-  if (err.code === InferenceErrorCode.InvalidInput || err.code === InferenceErrorCode.InvalidLimit) return new AdminRequestError(AdminErrorCode.BadRequest, err.message, { cause: err })
-  if (err.code === InferenceErrorCode.ModelNotFound) return new AdminRequestError(AdminErrorCode.NotFound, err.message, { cause: err })
-  return new AdminRequestError(err.code, err.message, { cause: err })
-}
 
 export function inferenceAdminHandlers (runtime: InferenceRuntime): Record<string, AdminHandler> {
   return {

@@ -1,4 +1,5 @@
 import { TuttiError } from '../../core/errors.js'
+import { formatBytes } from '../../core/quantity.js'
 
 /** Codes the inference runtime raises. Match on these, never on messages. */
 export const InferenceErrorCode = {
@@ -38,8 +39,8 @@ export class InferenceError extends TuttiError {
 
 /** A bad `cpu`/`memory` quantity. The message says what was wrong and what would be accepted. */
 export class InvalidLimitError extends InferenceError {
-  constructor (message: string) {
-    super(InferenceErrorCode.InvalidLimit, message)
+  constructor (message: string, options: { cause?: unknown } = {}) {
+    super(InferenceErrorCode.InvalidLimit, message, options)
     this.name = 'InvalidLimitError'
   }
 }
@@ -58,11 +59,4 @@ export class InsufficientMemoryError extends InferenceError {
     super(InferenceErrorCode.InsufficientMemory, `${what} needs an estimated ${formatBytes(neededBytes)} but the device has only ${formatBytes(availableBytes)} free after its reserve`, { retryable: true })
     this.name = 'InsufficientMemoryError'
   }
-}
-
-export function formatBytes (n: number): string {
-  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(2)} GiB`
-  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`
-  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`
-  return `${n} B`
 }

@@ -24,6 +24,21 @@ export interface HistogramSnapshot {
   mean?: number
 }
 
+/** The nearest rank of quantile q (0..1) among n values: 1-based, at least 1. */
+export function nearestRank (q: number, n: number): number {
+  return Math.max(1, Math.ceil(Math.min(1, Math.max(0, q)) * n))
+}
+
+/**
+ * The exact nearest-rank percentile of `values` (in any order) at quantile q (0..1): the
+ * {@link nearestRank}-th smallest. What the histogram approximates; undefined when empty.
+ */
+export function exactPercentile (values: readonly number[], q: number): number | undefined {
+  if (values.length === 0) return undefined
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length, nearestRank(q, sorted.length)) - 1]
+}
+
 export class LatencyHistogram {
   private readonly counts = new Float64Array(BUCKETS)
   private n = 0
@@ -64,7 +79,7 @@ export class LatencyHistogram {
    */
   percentile (q: number): number | undefined {
     if (this.n === 0) return undefined
-    const rank = Math.max(1, Math.ceil(Math.min(1, Math.max(0, q)) * this.n))
+    const rank = nearestRank(q, this.n)
     let seen = 0
     for (let i = 0; i < BUCKETS; i++) {
       seen += this.counts[i] ?? 0

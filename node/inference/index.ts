@@ -20,8 +20,8 @@ export type { OipRequest, OipResponse, OipOutput, OipRoutesInit } from './oip.js
 export { inferenceAdminHandlers } from './admin.js'
 
 /** Limits as Kubernetes writes them, and the pure decisions made from them. */
-export { parseQuantity, parseCpu, parseMemory, resolveLimits, planCpu, throttleDelayMs, chargedCpuMs, checkMemory, DutyCycle } from './limits.js'
-export type { ResourceLimits, ResolvedLimits, CpuPlan, RunCost, MemoryBudget, Quantity } from './limits.js'
+export { parseCpu, parseMemory, resolveLimits, planCpu, throttleDelayMs, chargedCpuMs, checkMemory, DutyCycle } from './limits.js'
+export type { ResourceLimits, ResolvedLimits, CpuPlan, RunCost, MemoryBudget } from './limits.js'
 
 /** Typed tensors and their OIP JSON form. */
 export { oipDatatype, tensorTypeFromOip, tensorFromOip, tensorToOip, validateInputs, hasNonFinite } from './tensors.js'

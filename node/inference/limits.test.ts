@@ -1,16 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { ManualClock } from '../../core/clock.js'
 import { InferenceErrorCode } from './errors.js'
-import { checkMemory, DutyCycle, parseCpu, parseMemory, parseQuantity, planCpu, resolveLimits, throttleDelayMs } from './limits.js'
-
-function code (fn: () => unknown): string | undefined {
-  try {
-    fn()
-  } catch (err) {
-    return (err as { code?: string }).code
-  }
-  return undefined
-}
+import { checkMemory, DutyCycle, parseCpu, parseMemory, planCpu, resolveLimits, throttleDelayMs } from './limits.js'
+import { thrownCode } from './testing/errors.js'
 
 describe('Kubernetes quantities', () => {
   it.each([
@@ -29,17 +21,16 @@ describe('Kubernetes quantities', () => {
   })
 
   it.each(['', ' ', 'abc', '1.2.3', 'Mi', '10 Mi', '5x', '1Zi', '--1', '1e', 'NaN', 'Infinity', 'x'.repeat(100)])('refuses the malformed quantity %j', (input) => {
-    expect(code(() => parseQuantity(input))).toBe(InferenceErrorCode.InvalidLimit)
-    expect(code(() => parseCpu(input))).toBe(InferenceErrorCode.InvalidLimit)
-    expect(code(() => parseMemory(input))).toBe(InferenceErrorCode.InvalidLimit)
+    expect(thrownCode(() => parseCpu(input))).toBe(InferenceErrorCode.InvalidLimit)
+    expect(thrownCode(() => parseMemory(input))).toBe(InferenceErrorCode.InvalidLimit)
   })
 
   it.each(['0', '-1', '0m', '-500m', '1Gi', '512Mi'])('refuses the cpu limit %j', (input) => {
-    expect(code(() => parseCpu(input))).toBe(InferenceErrorCode.InvalidLimit)
+    expect(thrownCode(() => parseCpu(input))).toBe(InferenceErrorCode.InvalidLimit)
   })
 
   it.each([-1, 0, Number.NaN, Number.POSITIVE_INFINITY])('refuses the numeric cpu limit %d', (input) => {
-    expect(code(() => parseCpu(input))).toBe(InferenceErrorCode.InvalidLimit)
+    expect(thrownCode(() => parseCpu(input))).toBe(InferenceErrorCode.InvalidLimit)
   })
 
   it('refuses "256m" as a memory limit and suggests what was meant', () => {
@@ -47,14 +38,14 @@ describe('Kubernetes quantities', () => {
   })
 
   it.each(['0', '-1Gi', '0.5', '1n', '100u'])('refuses the memory limit %j', (input) => {
-    expect(code(() => parseMemory(input))).toBe(InferenceErrorCode.InvalidLimit)
+    expect(thrownCode(() => parseMemory(input))).toBe(InferenceErrorCode.InvalidLimit)
   })
 
   it('resolves both limits, or names the bad one without resolving anything', () => {
     expect(resolveLimits({ cpu: '500m', memory: '256Mi' })).toEqual({ cpuCores: 0.5, memoryBytes: 256 * 2 ** 20 })
     expect(resolveLimits({})).toEqual({})
     expect(() => resolveLimits({ cpu: '500m', memory: 'lots' })).toThrow(/memory limit/)
-    expect(code(() => resolveLimits({ cpu: true as unknown as string }))).toBe(InferenceErrorCode.InvalidLimit)
+    expect(thrownCode(() => resolveLimits({ cpu: true as unknown as string }))).toBe(InferenceErrorCode.InvalidLimit)
   })
 })
 
@@ -136,13 +127,13 @@ describe('memory admission', () => {
   })
 
   it('refuses a model whose estimate exceeds its memory limit', () => {
-    expect(code(() => { checkMemory(300 * MiB, 256 * MiB, plenty, 'm@1') })).toBe(InferenceErrorCode.MemoryLimit)
-    expect(() => { checkMemory(300 * MiB, 256 * MiB, plenty, 'm@1') }).toThrow(/m@1 needs an estimated 300.0 MiB, more than its memory limit of 256.0 MiB/)
+    expect(thrownCode(() => { checkMemory(300 * MiB, 256 * MiB, plenty, 'm@1') })).toBe(InferenceErrorCode.MemoryLimit)
+    expect(() => { checkMemory(300 * MiB, 256 * MiB, plenty, 'm@1') }).toThrow(/m@1 needs an estimated 300Mi, more than its memory limit of 256Mi/)
   })
 
   it('refuses a model the device cannot hold after its reserve and loads under way', () => {
-    expect(code(() => { checkMemory(900 * MiB, undefined, { freeBytes: 1024 * MiB, reserveBytes: 256 * MiB, pendingBytes: 0 }, 'm@1') })).toBe(InferenceErrorCode.InsufficientMemory)
-    expect(code(() => { checkMemory(500 * MiB, undefined, { freeBytes: 1024 * MiB, reserveBytes: 256 * MiB, pendingBytes: 300 * MiB }, 'm@1') })).toBe(InferenceErrorCode.InsufficientMemory)
+    expect(thrownCode(() => { checkMemory(900 * MiB, undefined, { freeBytes: 1024 * MiB, reserveBytes: 256 * MiB, pendingBytes: 0 }, 'm@1') })).toBe(InferenceErrorCode.InsufficientMemory)
+    expect(thrownCode(() => { checkMemory(500 * MiB, undefined, { freeBytes: 1024 * MiB, reserveBytes: 256 * MiB, pendingBytes: 300 * MiB }, 'm@1') })).toBe(InferenceErrorCode.InsufficientMemory)
     expect(() => { checkMemory(500 * MiB, undefined, { freeBytes: 1024 * MiB, reserveBytes: 256 * MiB, pendingBytes: 0 }, 'm@1') }).not.toThrow()
   })
 })

@@ -3,6 +3,7 @@
  * the pure decisions made from them: onnxruntime thread counts, the duty cycle that holds a model
  * to its CPU share, and whether a model may load at all given its memory estimate.
  */
+import { parseBytes, parseCpu as parseCpuQuantity, QuantityError } from '../../core/quantity.js'
 import { InsufficientMemoryError, InvalidLimitError, MemoryLimitError } from './errors.js'
 
 /** Limits for one model version, in Kubernetes quantity syntax (or plain numbers: cores, bytes). */
@@ -19,81 +20,24 @@ export interface ResolvedLimits {
   memoryBytes?: number
 }
 
-const DECIMAL_SUFFIXES: Record<string, number> = {
-  n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, K: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18
-}
-const BINARY_SUFFIXES: Record<string, number> = {
-  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60
-}
-const QUANTITY = /^([+-]?)(\d+(?:\.\d*)?|\.\d+)(?:([eE])([+-]?\d+)|([a-zA-Z]{0,2}))$/
-const MAX_QUANTITY_CHARS = 64
-
-/** A parsed quantity: its value and which suffix family it used. */
-export interface Quantity {
-  value: number
-  suffix: string
-  binary: boolean
-}
-
-/**
- * Parses a Kubernetes resource quantity: a decimal number with an optional suffix: decimal SI
- * (`n u m k M G T P E`, and `K` as operators often write it), binary SI (`Ki Mi Gi Ti Pi Ei`) or a
- * decimal exponent (`1e3`). Throws {@link InvalidLimitError} for anything else.
- */
-export function parseQuantity (text: string, what = 'quantity'): Quantity {
-  if (typeof text !== 'string') throw new InvalidLimitError(`${what} must be a string like "500m" or "256Mi"`)
-  const trimmed = text.trim()
-  if (trimmed.length === 0 || trimmed.length > MAX_QUANTITY_CHARS) throw new InvalidLimitError(`${what} ${JSON.stringify(text.slice(0, MAX_QUANTITY_CHARS))} is not a quantity`)
-  const m = QUANTITY.exec(trimmed)
-  if (m == null) throw new InvalidLimitError(`${what} ${JSON.stringify(text)} is not a quantity (expected a number with an optional suffix such as m, Mi, Gi, M, G)`)
-  const sign = m[1] === '-' ? -1 : 1
-  const base = Number(m[2])
-  if (m[3] !== undefined) {
-    const value = sign * base * 10 ** Number(m[4])
-    if (!Number.isFinite(value)) throw new InvalidLimitError(`${what} ${JSON.stringify(text)} is out of range`)
-    return { value, suffix: `${m[3]}${m[4] ?? ''}`, binary: false }
+/** Runs a core/quantity parser, raising its error as the runtime's {@link InvalidLimitError}. */
+function asLimit<T> (parse: () => T): T {
+  try {
+    return parse()
+  } catch (err) {
+    if (err instanceof QuantityError) throw new InvalidLimitError(err.message, { cause: err })
+    throw err
   }
-  const suffix = m[5] ?? ''
-  const binary = BINARY_SUFFIXES[suffix]
-  const decimal = DECIMAL_SUFFIXES[suffix]
-  const factor = binary ?? decimal
-  if (factor === undefined) throw new InvalidLimitError(`${what} ${JSON.stringify(text)} has an unknown suffix "${suffix}" (use m, k, M, G, T or Ki, Mi, Gi, Ti)`)
-  return { value: sign * base * factor, suffix, binary: binary !== undefined }
 }
 
 /** Cores from a CPU limit: `"500m"` -> 0.5, `"2"` -> 2, `1.5` -> 1.5. Rounded up to whole millicores. */
 export function parseCpu (input: string | number): number {
-  let value: number
-  if (typeof input === 'number') {
-    value = input
-  } else {
-    const q = parseQuantity(input, 'cpu limit')
-    if (q.binary) throw new InvalidLimitError(`cpu limit ${JSON.stringify(input)} uses a byte suffix; write cores ("1", "0.5") or millicores ("500m")`)
-    value = q.value
-  }
-  if (!Number.isFinite(value) || value <= 0) throw new InvalidLimitError(`cpu limit ${JSON.stringify(input)} must be more than zero`)
-  const millis = Math.ceil(value * 1000 - 1e-9)
-  if (millis < 1) throw new InvalidLimitError(`cpu limit ${JSON.stringify(input)} is below 1m, the smallest share`)
-  return millis / 1000
+  return asLimit(() => parseCpuQuantity(input, 'cpu limit'))
 }
 
 /** Bytes from a memory limit: `"256Mi"` -> 268435456, `"1G"` -> 1e9. Rounded up to whole bytes. */
 export function parseMemory (input: string | number): number {
-  let value: number
-  if (typeof input === 'number') {
-    value = input
-  } else {
-    const q = parseQuantity(input, 'memory limit')
-    if (q.suffix === 'm') {
-      // Valid Kubernetes (millibytes) but never what anyone means.
-      throw new InvalidLimitError(`memory limit ${JSON.stringify(input)} would be millibytes; did you mean "${input.trim().slice(0, -1)}Mi" or "${input.trim().slice(0, -1)}M"?`)
-    }
-    if (q.suffix === 'n' || q.suffix === 'u') throw new InvalidLimitError(`memory limit ${JSON.stringify(input)} is a fraction of a byte`)
-    value = q.value
-  }
-  if (!Number.isFinite(value) || value < 1) throw new InvalidLimitError(`memory limit ${JSON.stringify(input)} must be at least one byte`)
-  if (value > Number.MAX_SAFE_INTEGER) throw new InvalidLimitError(`memory limit ${JSON.stringify(input)} is out of range`)
-  return Math.ceil(value)
+  return asLimit(() => parseBytes(input, 'memory limit'))
 }
 
 /** Parses both limits; throws {@link InvalidLimitError} naming the bad one. Changes nothing. */

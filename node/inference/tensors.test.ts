@@ -4,17 +4,9 @@ import { InferenceErrorCode } from './errors.js'
 import { VersionMetrics } from './metrics.js'
 import { parseOipRequest } from './oip.js'
 import { hasNonFinite, oipShape, tensorFromOip, tensorToOip, validateInputs } from './tensors.js'
+import { thrownCode } from './testing/errors.js'
 import type { Tensor } from './tensors.js'
 import type { TensorSpec } from '../models/types.js'
-
-function code (fn: () => unknown): string | undefined {
-  try {
-    fn()
-  } catch (err) {
-    return (err as { code?: string }).code
-  }
-  return undefined
-}
 
 const f32 = (dims: number[], values: number[]): Tensor => ({ type: 'float32', dims, data: Float32Array.from(values) })
 
@@ -59,7 +51,7 @@ describe('OIP tensors', () => {
     ['x', /must be an object/]
   ])('refuses a malformed input tensor (%j)', (input, message) => {
     expect(() => tensorFromOip(input, 0)).toThrow(message)
-    expect(code(() => tensorFromOip(input, 0))).toBe(InferenceErrorCode.InvalidInput)
+    expect(thrownCode(() => tensorFromOip(input, 0))).toBe(InferenceErrorCode.InvalidInput)
   })
 
   it('parses a whole request: id, inputs, requested outputs; refuses duplicates', () => {
@@ -67,10 +59,10 @@ describe('OIP tensors', () => {
     expect(req.id).toBe('r1')
     expect(req.outputs).toEqual(['probs'])
     expect(Object.keys(req.inputs)).toEqual(['x'])
-    expect(code(() => parseOipRequest({ inputs: [] }))).toBe(InferenceErrorCode.InvalidInput)
-    expect(code(() => parseOipRequest({ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [1] }, { name: 'x', shape: [1], datatype: 'FP32', data: [1] }] }))).toBe(InferenceErrorCode.InvalidInput)
-    expect(code(() => parseOipRequest({ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [1] }], outputs: [{}] }))).toBe(InferenceErrorCode.InvalidInput)
-    expect(code(() => parseOipRequest([1]))).toBe(InferenceErrorCode.InvalidInput)
+    expect(thrownCode(() => parseOipRequest({ inputs: [] }))).toBe(InferenceErrorCode.InvalidInput)
+    expect(thrownCode(() => parseOipRequest({ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [1] }, { name: 'x', shape: [1], datatype: 'FP32', data: [1] }] }))).toBe(InferenceErrorCode.InvalidInput)
+    expect(thrownCode(() => parseOipRequest({ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [1] }], outputs: [{}] }))).toBe(InferenceErrorCode.InvalidInput)
+    expect(thrownCode(() => parseOipRequest([1]))).toBe(InferenceErrorCode.InvalidInput)
   })
 
   it('reports symbolic and unknown dimensions as -1', () => {

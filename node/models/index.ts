@@ -18,7 +18,7 @@ export * from './constants.js'
 export * from './errors.js'
 export { bytesMatchCid, isManifestCid, isRawCid, manifestCid, rawCid } from '../../core/cid.js'
 export {
-  encodeManifest, isModelName, openEnvelope, openEnvelopeAnySigner, sealManifest, validateManifest
+  encodeManifest, isModelName, isModelVersion, openEnvelope, openEnvelopeAnySigner, sealManifest, validateManifest
 } from './manifest.js'
 export type { OpenEnvelopeOptions, SealedManifest } from './manifest.js'
 export { chunkCids, estimateMemoryBytes, inspectModel, pack } from './pack.js'
@@ -28,7 +28,6 @@ export type { PackageDir, ReadPackageOptions } from './package-dir.js'
 export { generateSampleInput, sampleCandidates } from './sample.js'
 export { toOrtFeeds, toOrtTensor } from './ort-feeds.js'
 export type { SampleInput, SampleTensor } from './sample.js'
-export { compareSemver, isSemver } from './semver.js'
 export { ModelStore } from './store.js'
 export type { GcResult, ModelEntry, ModelStoreInit } from './store.js'
 export { planRetention } from './store-state.js'

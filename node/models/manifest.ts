@@ -29,7 +29,7 @@ import {
   InvalidManifestError, ManifestCidMismatchError, ManifestSignatureError, ManifestTooLargeError, NotAdminSignerError
 } from './errors.js'
 import { checkSampleTensor, sampleElements, TENSOR_TYPES } from './sample.js'
-import { isSemver } from './semver.js'
+import { parse as parseSemver } from 'semver'
 import type { FleetConfig } from '../fleet/fleet.js'
 import type { ModelManifest, TensorSpec, VerifiedManifest } from './types.js'
 import type { OpenedEnvelope } from '../../core/envelope.js'
@@ -42,6 +42,14 @@ const MAX_DIM_NAME = 128
 /** True when `name` can name a model: 1-64 letters, digits, '.', '_', '-', starting and ending alphanumeric. */
 export function isModelName (name: unknown): name is string {
   return typeof name === 'string' && NAME_RE.test(name)
+}
+
+/** A model version: semver 2.0.0 exactly as written (no `v` prefix, no spaces), at most 64 characters. */
+export function isModelVersion (version: unknown): version is string {
+  if (typeof version !== 'string' || version.length > 64) return false
+  // semver's parser also takes `v1.2.3` and surrounding spaces: only its canonical form is a version.
+  const v = parseSemver(version)
+  return v != null && `${v.version}${v.build.length > 0 ? `+${v.build.join('.')}` : ''}` === version
 }
 
 /** The canonical bytes of a manifest, after checking it is valid. */
@@ -81,7 +89,7 @@ export function validateManifest (doc: unknown): ModelManifest {
   if (typeof m.schema !== 'number' || !Number.isInteger(m.schema) || m.schema < 1) fail('schema is missing')
   if ((m.schema as number) > MANIFEST_SCHEMA) fail(`schema ${m.schema as number} is newer than the supported ${MANIFEST_SCHEMA}`)
   if (!isModelName(m.name)) fail('name must be 1-64 letters, digits, ".", "_" or "-", starting and ending with a letter or digit')
-  if (!isSemver(m.version)) fail(`version ${JSON.stringify(m.version)} is not semver (e.g. 1.2.0)`)
+  if (!isModelVersion(m.version)) fail(`version ${JSON.stringify(m.version)} is not semver (e.g. 1.2.0)`)
   if (typeof m.labels !== 'object' || m.labels == null || Array.isArray(m.labels)) fail('labels must be an object')
   const labels = Object.entries(m.labels as Record<string, unknown>)
   if (labels.length > MAX_MODEL_LABELS) fail(`${labels.length} labels, at most ${MAX_MODEL_LABELS}`)

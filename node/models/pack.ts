@@ -23,9 +23,8 @@ import {
   PACKAGE_MANIFEST_JSON_FILE, PACKAGE_MODEL_FILE
 } from './constants.js'
 import { InvalidPackOptionsError, NotOnnxError } from './errors.js'
-import { isModelName, sealManifest } from './manifest.js'
+import { isModelName, isModelVersion, sealManifest } from './manifest.js'
 import { findRunnableSample, loadOrtSession, readOnnxHeader, sessionSignature } from './onnx-inspect.js'
-import { isSemver } from './semver.js'
 import type { Clock } from '../../core/clock.js'
 import type { OnnxHeader } from './onnx-inspect.js'
 import type { SampleInput } from './sample.js'
@@ -85,7 +84,7 @@ export function chunkCids (bytes: Uint8Array, chunkBytes: number): string[] {
 function checkPackOptions (options: PackOptions): { chunkBytes: number, labels: Record<string, string> } {
   const fail = (why: string): never => { throw new InvalidPackOptionsError(why) }
   if (!isModelName(options.name)) fail(`model name ${JSON.stringify(options.name)} must be 1-64 letters, digits, ".", "_" or "-", starting and ending with a letter or digit`)
-  if (!isSemver(options.version)) fail(`version ${JSON.stringify(options.version)} is not semver (e.g. 1.2.0)`)
+  if (!isModelVersion(options.version)) fail(`version ${JSON.stringify(options.version)} is not semver (e.g. 1.2.0)`)
   const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES
   if (!Number.isSafeInteger(chunkBytes) || chunkBytes < MIN_CHUNK_BYTES || chunkBytes > MAX_CHUNK_BYTES) {
     fail(`chunkBytes must be an integer in [${MIN_CHUNK_BYTES}, ${MAX_CHUNK_BYTES}]`)

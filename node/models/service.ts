@@ -5,13 +5,14 @@
  */
 import { randomBytes } from 'node:crypto'
 import { base64 } from 'multiformats/bases/base64'
+import { compare as compareSemver } from 'semver'
 import { ChunkServer } from '../../protocols/chunks/index.js'
 import { AdminErrorCode, AdminRequestError } from '../../protocols/admin/index.js'
 import { Fetcher, announce, libp2pProviders } from '../fetcher/index.js'
 import { TokenBucket } from '../ratelimit/token-bucket.js'
 import { isManifestCid } from '../../core/cid.js'
+import { asAdminError } from '../admin-errors.js'
 import { ModelError, ModelErrorCode, ModelNotFoundError } from './errors.js'
-import { compareSemver } from './semver.js'
 import { ModelStore } from './store.js'
 import type { Clock } from '../../core/clock.js'
 import type { FleetConfig } from '../fleet/fleet.js'
@@ -269,9 +270,7 @@ export class ModelService {
       try {
         return fn()
       } catch (err) {
-        if (err instanceof ModelNotFoundError) throw new AdminRequestError(AdminErrorCode.NotFound, `${err.message} (not held by this peer, and no peer announces it)`)
-        if (err instanceof ModelError) throw new AdminRequestError(err.code, err.message)
-        throw err
+        throw asAdminError(err, { notFoundHint: ' (not held by this peer, and no peer announces it)' })
       }
     }
     return {
@@ -290,8 +289,7 @@ export class ModelService {
         try {
           verified = await this.store.putManifest(bytes)
         } catch (err) {
-          if (err instanceof ModelError) throw new AdminRequestError(err.code, err.message)
-          throw err
+          throw asAdminError(err)
         }
         // The pushing CLI is connected and serves the chunks; the fetcher asks connected peers.
         return this.startJob('push', verified.cid)

@@ -4,7 +4,7 @@
  * a pure function of that state.
  */
 import { isManifestCid } from '../../core/cid.js'
-import { compareSemver } from './semver.js'
+import { compare as compareSemver } from 'semver'
 
 export const STATE_KIND = 'TuttiModelStore'
 

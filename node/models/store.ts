@@ -19,6 +19,7 @@
  */
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { compare as compareSemver } from 'semver'
 import { writeFileAtomic } from '../fs.js'
 import { silentLogger } from '../../core/logger.js'
 import { writeVerifiedModel } from './assemble.js'
@@ -30,7 +31,6 @@ import {
 } from './errors.js'
 import { openEnvelope } from './manifest.js'
 import { chunkRange, readPackageDir, readRange } from './package-dir.js'
-import { compareSemver } from './semver.js'
 import { emptyState, parseState, planRetention } from './store-state.js'
 import type { FleetConfig } from '../fleet/fleet.js'
 import type { Logger } from '../../core/logger.js'

@@ -7,8 +7,10 @@
  */
 import { readFile } from 'node:fs/promises'
 import { AdminErrorCode, AdminRequestError } from '../../protocols/admin/index.js'
+import { z } from 'zod'
 import { TuttiError } from '../../core/errors.js'
-import { asAdminError } from '../inference/admin.js'
+import { formatIssues, schemaIssues } from '../../core/schema.js'
+import { asAdminError } from '../admin-errors.js'
 import { writeFileAtomic } from '../fs.js'
 import { ModelErrorCode } from '../models/errors.js'
 import type { AdminHandler } from '../../protocols/admin/index.js'
@@ -32,16 +34,20 @@ export interface ServingInit {
   stateFile?: string
 }
 
-interface Activation {
-  version: string
-  cid: string
-  limits: ResourceLimits
-}
+const ServingStateSchema = z.object({
+  version: z.literal(1, { error: 'must be 1' }),
+  active: z.record(z.string(), z.object({
+    version: z.string({ error: 'must be a string' }),
+    cid: z.string({ error: 'must be a string' }),
+    limits: z.object({
+      cpu: z.union([z.string(), z.number()], { error: 'must be a quantity' }).optional(),
+      memory: z.union([z.string(), z.number()], { error: 'must be a quantity' }).optional()
+    }, { error: 'must be an object' }) satisfies z.ZodType<ResourceLimits>
+  }, { error: 'must be an object' }), { error: 'must be an object' })
+}, { error: 'not an object' })
 
-interface ServingState {
-  version: 1
-  active: Record<string, Activation>
-}
+/** DATA/serving.json: what was active, so a restarted node serves it again. */
+type ServingState = z.infer<typeof ServingStateSchema>
 
 const MAX_STATE_BYTES = 1024 * 1024
 
@@ -78,9 +84,9 @@ export class Serving {
     try {
       const raw = await readFile(this.init.stateFile)
       if (raw.byteLength > MAX_STATE_BYTES) throw new Error(`larger than ${MAX_STATE_BYTES} bytes`)
-      const doc = JSON.parse(raw.toString('utf8')) as ServingState
-      if (doc?.version !== 1 || typeof doc.active !== 'object') throw new Error('not a serving state file')
-      this.state = doc
+      const parsed = ServingStateSchema.safeParse(JSON.parse(raw.toString('utf8')))
+      if (!parsed.success) throw new ServingError('ERR_SERVING_STATE', `not a serving state file: ${formatIssues(schemaIssues(parsed.error))}`)
+      this.state = parsed.data
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
       this.log.error('ignoring unreadable serving state', { file: this.init.stateFile, err })

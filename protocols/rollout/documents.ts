@@ -9,7 +9,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { canonicalBytes, parseCanonical } from '../../core/canonical-json.js'
 import { openEnvelope, sealEnvelope } from '../../core/envelope.js'
 import {
-  MAX_MESSAGE_LENGTH, MAX_PEER_ID_LENGTH, MAX_PROGRESS_BYTES, MAX_ROLLOUT_NAME_LENGTH, MAX_WAVE_COMMAND_BYTES,
+  MAX_MESSAGE_LENGTH, MAX_CID_LENGTH, MAX_PEER_ID_LENGTH, MAX_PROGRESS_BYTES, MAX_ROLLOUT_NAME_LENGTH, MAX_WAVE_COMMAND_BYTES,
   ROLLOUT_PROGRESS_PAYLOAD_TYPE, WAVE_COMMAND_PAYLOAD_TYPE
 } from './constants.js'
 import { RolloutDocumentError, RolloutErrorCode } from './errors.js'
@@ -120,7 +120,7 @@ export function validateWaveCommand (value: unknown): WaveCommand {
 export function validateRolloutProgress (value: unknown): RolloutProgress {
   const f = new Fields('RolloutProgress', value,
     ['kind', 'rollout', 'policyVersion', 'epoch', 'seq', 'coordinator', 'phase', 'step', 'stepStartedAt', 'updatedAt', 'message'],
-    ['trip'])
+    ['trip', 'cid'])
   const progress: RolloutProgress = {
     kind: f.literal('kind', 'RolloutProgress'),
     rollout: f.name('rollout'),
@@ -135,6 +135,7 @@ export function validateRolloutProgress (value: unknown): RolloutProgress {
     message: f.text('message', MAX_MESSAGE_LENGTH)
   }
   if (f.has('trip')) progress.trip = f.text('trip', MAX_MESSAGE_LENGTH)
+  if (f.has('cid')) progress.cid = f.text('cid', MAX_CID_LENGTH)
   return progress
 }
 

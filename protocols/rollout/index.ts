@@ -73,6 +73,8 @@ export interface RolloutProgress {
   message: string
   /** The abort criterion that tripped, as text (`errorRate 0.08 > max 0.05 over 12 nodes`). */
   trip?: string
+  /** Manifest CID the rollout brings: progress of an earlier generation of the same name (another model) is not continued. */
+  cid?: string
 }
 
 /** A verified wave command and the envelope it came in. */

@@ -1,86 +1,20 @@
 /**
- * Tiny ONNX models built in code for tests and benchmarks (nothing is downloaded). Weights come
- * from a seeded generator, so two builds with the same seed are byte-identical and a different
- * seed gives a "new version" whose outputs differ a little.
+ * Models for the inference runtime's tests and benchmarks, built with the one ONNX builder
+ * (node/models/testing/onnx-builder.ts). A different seed gives a "new version" whose outputs
+ * differ a little.
  */
-import { seededRandom } from '../../../core/random.js'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import onnxProto from 'onnx-proto'
+import { seededRandom } from '../../../core/random.js'
+import { encodeModel, floatInitializer, seededWeights } from '../../models/testing/onnx-builder.js'
 import type { InferenceModel } from '../runtime.js'
-import type { TensorSpec } from '../../models/types.js'
+import type { BuiltModel } from '../../models/testing/onnx-builder.js'
 
 const { onnx } = onnxProto
-const DT = onnx.TensorProto.DataType
 
-/** ONNX element type numbers by onnxruntime's type name. */
-const ELEMENT_TYPES: Record<string, number> = {
-  float32: DT.FLOAT,
-  uint8: DT.UINT8,
-  int8: DT.INT8,
-  uint16: DT.UINT16,
-  int16: DT.INT16,
-  int32: DT.INT32,
-  int64: DT.INT64,
-  string: DT.STRING,
-  bool: DT.BOOL,
-  float64: DT.DOUBLE,
-  uint32: DT.UINT32,
-  uint64: DT.UINT64
-}
-
-/** A built model: its bytes and the input/output description a manifest would carry. */
-export interface BuiltModel {
-  bytes: Uint8Array
-  inputs: TensorSpec[]
-  outputs: TensorSpec[]
-}
-
+export type { BuiltModel }
 export { seededRandom }
-
-function valueInfo (spec: TensorSpec): InstanceType<typeof onnx.ValueInfoProto> {
-  const elemType = ELEMENT_TYPES[spec.type]
-  if (elemType === undefined) throw new Error(`unsupported element type ${spec.type}`)
-  return onnx.ValueInfoProto.create({
-    name: spec.name,
-    type: {
-      tensorType: {
-        elemType,
-        shape: { dim: spec.shape.map(d => typeof d === 'string' ? { dimParam: d } : { dimValue: d }) }
-      }
-    }
-  })
-}
-
-function floatInitializer (name: string, dims: number[], values: Float32Array): InstanceType<typeof onnx.TensorProto> {
-  return onnx.TensorProto.create({
-    name,
-    dims,
-    dataType: DT.FLOAT,
-    rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength)
-  })
-}
-
-function encodeModel (graph: Parameters<typeof onnx.GraphProto.create>[0], inputs: TensorSpec[], outputs: TensorSpec[]): BuiltModel {
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    producerName: 'tutti-test',
-    opsetImport: [{ domain: '', version: 13 }],
-    graph: onnx.GraphProto.create({
-      ...graph,
-      input: inputs.map(valueInfo),
-      output: outputs.map(valueInfo)
-    })
-  })
-  return { bytes: onnx.ModelProto.encode(model).finish(), inputs, outputs }
-}
-
-function randomWeights (count: number, seed: number, scale: number): Float32Array {
-  const random = seededRandom(seed)
-  const values = new Float32Array(count)
-  for (let i = 0; i < count; i++) values[i] = (random() * 2 - 1) * scale
-  return values
-}
 
 export interface LinearClassifierOptions {
   /** @default 8 */
@@ -98,8 +32,8 @@ export function linearClassifier (options: LinearClassifierOptions = {}): BuiltM
   const features = options.features ?? 8
   const classes = options.classes ?? 4
   const seed = options.seed ?? 1
-  const w = randomWeights(features * classes, seed, 1).map(v => v + (options.offset ?? 0))
-  const b = randomWeights(classes, seed + 1000, 0.1)
+  const w = seededWeights(features * classes, seed, 1).map(v => v + (options.offset ?? 0))
+  const b = seededWeights(classes, seed + 1000, 0.1)
   return encodeModel({
     name: 'linear',
     initializer: [floatInitializer('W', [features, classes], w), floatInitializer('B', [classes], b)],
@@ -130,13 +64,13 @@ export interface MatMulChainOptions {
 export function matMulChain (options: MatMulChainOptions = {}): BuiltModel {
   const size = options.size ?? 256
   const depth = options.depth ?? 32
-  const w = randomWeights(size * size, options.seed ?? 7, 1 / Math.sqrt(size))
-  const node: Array<InstanceType<typeof onnx.NodeProto>> = []
+  const w = seededWeights(size * size, options.seed ?? 7, 1 / Math.sqrt(size))
+  const node: onnxProto.onnx.INodeProto[] = []
   let h = 'x'
   for (let i = 0; i < depth; i++) {
     const last = i === depth - 1
-    node.push(onnx.NodeProto.create({ opType: 'MatMul', input: [h, 'W'], output: [`m${i}`] }))
-    node.push(onnx.NodeProto.create({ opType: 'Tanh', input: [`m${i}`], output: [last ? 'y' : `h${i}`] }))
+    node.push({ opType: 'MatMul', input: [h, 'W'], output: [`m${i}`] })
+    node.push({ opType: 'Tanh', input: [`m${i}`], output: [last ? 'y' : `h${i}`] })
     h = `h${i}`
   }
   return encodeModel({ name: 'chain', initializer: [floatInitializer('W', [size, size], w)], node },

@@ -1,57 +1,97 @@
 /**
- * Tiny ONNX models built in code (onnx-proto), for tests and benchmarks: no file to download, any
- * size on demand. Every builder returns the serialized ModelProto bytes.
+ * Tiny ONNX models built in code (onnx-proto), for tests, benchmarks and the demo: no file to
+ * download, any size on demand. Weights come from a seeded generator, so two builds with the same
+ * seed are byte-identical. {@link encodeModel} is the one builder; the catalog of models on top of
+ * it lives here (package-sized models) and in node/inference/testing/models.ts (runtime models).
  */
 import onnxProto from 'onnx-proto'
+import { seededRandom } from '../../../core/random.js'
+import type { TensorSpec } from '../types.js'
 
 const { onnx } = onnxProto
+const DT = onnx.TensorProto.DataType
 
 /** Opset the builders stamp by default: old enough for any onnxruntime Tutti supports. */
 export const BUILDER_DEFAULT_OPSET = 13
 const IR_VERSION = 7
-const FLOAT = 1
 
-type Dim = number | string
-
-function tensorValueInfo (name: string, dims: Dim[]): onnxProto.onnx.IValueInfoProto {
-  return {
-    name,
-    type: {
-      tensorType: {
-        elemType: FLOAT,
-        shape: { dim: dims.map(d => typeof d === 'number' ? { dimValue: d } : { dimParam: d }) }
-      }
-    }
-  }
+/** ONNX element type numbers by onnxruntime's type name. */
+const ELEMENT_TYPES: Record<string, number> = {
+  float32: DT.FLOAT,
+  uint8: DT.UINT8,
+  int8: DT.INT8,
+  uint16: DT.UINT16,
+  int16: DT.INT16,
+  int32: DT.INT32,
+  int64: DT.INT64,
+  string: DT.STRING,
+  bool: DT.BOOL,
+  float64: DT.DOUBLE,
+  uint32: DT.UINT32,
+  uint64: DT.UINT64
 }
 
-function modelBytes (graph: onnxProto.onnx.IGraphProto, opset: number, irVersion: number): Uint8Array {
-  return onnx.ModelProto.encode({
-    irVersion,
-    producerName: 'tutti-onnx-builder',
-    opsetImport: [{ domain: '', version: opset }],
-    graph
-  }).finish()
+/** A built model: its bytes and the input/output description a manifest would carry. */
+export interface BuiltModel {
+  bytes: Uint8Array
+  inputs: TensorSpec[]
+  outputs: TensorSpec[]
 }
 
-export interface AddModelOptions {
+export type GraphInit = Omit<onnxProto.onnx.IGraphProto, 'input' | 'output'>
+
+export interface EncodeOptions {
   /** @default BUILDER_DEFAULT_OPSET */
   opset?: number
-  /** Shape of both inputs and the output. @default ['batch', 4] */
-  dims?: Dim[]
   /** @default 7 */
   irVersion?: number
 }
 
+function valueInfo (spec: TensorSpec): onnxProto.onnx.IValueInfoProto {
+  const elemType = ELEMENT_TYPES[spec.type]
+  if (elemType === undefined) throw new Error(`unsupported element type ${spec.type}`)
+  return {
+    name: spec.name,
+    type: { tensorType: { elemType, shape: { dim: spec.shape.map(d => typeof d === 'string' ? { dimParam: d } : { dimValue: d }) } } }
+  }
+}
+
+/** A float32 initializer (a weight tensor) named `name`. */
+export function floatInitializer (name: string, dims: number[], values: Float32Array): onnxProto.onnx.ITensorProto {
+  return { name, dims, dataType: DT.FLOAT, rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) }
+}
+
+/** `count` weights uniform in [-scale, scale) from a seeded generator. */
+export function seededWeights (count: number, seed: number, scale: number): Float32Array {
+  const random = seededRandom(seed)
+  const values = new Float32Array(count)
+  for (let i = 0; i < count; i++) values[i] = (random() * 2 - 1) * scale
+  return values
+}
+
+/** Serializes a graph with its inputs and outputs as an ONNX ModelProto. */
+export function encodeModel (graph: GraphInit, inputs: TensorSpec[], outputs: TensorSpec[], options: EncodeOptions = {}): BuiltModel {
+  const bytes = onnx.ModelProto.encode({
+    irVersion: options.irVersion ?? IR_VERSION,
+    producerName: 'tutti-onnx-builder',
+    opsetImport: [{ domain: '', version: options.opset ?? BUILDER_DEFAULT_OPSET }],
+    graph: { ...graph, input: inputs.map(valueInfo), output: outputs.map(valueInfo) }
+  }).finish()
+  return { bytes, inputs, outputs }
+}
+
+type Dim = number | string
+
+export interface AddModelOptions extends EncodeOptions {
+  /** Shape of both inputs and the output. @default ['batch', 4] */
+  dims?: Dim[]
+}
+
 /** `sum = a + b` on float32 tensors: inputs `a`, `b`, output `sum`. A few hundred bytes. */
 export function buildAddModel (options: AddModelOptions = {}): Uint8Array {
-  const dims = options.dims ?? ['batch', 4]
-  return modelBytes({
-    name: 'add',
-    node: [{ opType: 'Add', input: ['a', 'b'], output: ['sum'], name: 'add0' }],
-    input: [tensorValueInfo('a', dims), tensorValueInfo('b', dims)],
-    output: [tensorValueInfo('sum', dims)]
-  }, options.opset ?? BUILDER_DEFAULT_OPSET, options.irVersion ?? IR_VERSION)
+  const shape = options.dims ?? ['batch', 4]
+  const t = (name: string): TensorSpec => ({ name, type: 'float32', shape })
+  return encodeModel({ name: 'add', node: [{ opType: 'Add', input: ['a', 'b'], output: ['sum'], name: 'add0' }] }, [t('a'), t('b')], [t('sum')], options).bytes
 }
 
 export interface MatMulModelOptions {
@@ -71,8 +111,8 @@ export interface MatMulModelOptions {
 }
 
 /**
- * `y = x · W` with a float32 weight initializer W of chosen size, filled with seeded pseudo-random
- * small values (so fixed-size chunks of the file all differ). Input `x` ['batch', inputSize],
+ * `y = x · W` with a float32 weight initializer W of chosen size, filled with seeded small values
+ * in [-0.05, 0.05) (so fixed-size chunks of the file all differ). Input `x` ['batch', inputSize],
  * output `y` ['batch', outputSize]. A 50 MB model builds in well under a second.
  */
 export function buildMatMulModel (options: MatMulModelOptions = {}): Uint8Array {
@@ -80,30 +120,10 @@ export function buildMatMulModel (options: MatMulModelOptions = {}): Uint8Array 
   const outputSize = options.weightsBytes != null
     ? Math.max(1, Math.floor(options.weightsBytes / (4 * inputSize)))
     : options.outputSize ?? 16
-  const weights = seededWeights(inputSize * outputSize, options.seed ?? 1)
-  return modelBytes({
+  const weights = seededWeights(inputSize * outputSize, options.seed ?? 1, 0.05)
+  return encodeModel({
     name: 'matmul',
     node: [{ opType: 'MatMul', input: ['x', 'W'], output: ['y'], name: 'matmul0' }],
-    initializer: [{
-      name: 'W',
-      dataType: FLOAT,
-      dims: [inputSize, outputSize],
-      rawData: new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength)
-    }],
-    input: [tensorValueInfo('x', ['batch', inputSize])],
-    output: [tensorValueInfo('y', ['batch', outputSize])]
-  }, options.opset ?? BUILDER_DEFAULT_OPSET, IR_VERSION)
-}
-
-/** Values in [-0.05, 0.05) from xorshift32: deterministic, fast, never NaN. */
-function seededWeights (count: number, seed: number): Float32Array {
-  const out = new Float32Array(count)
-  let s = (seed | 0) === 0 ? 0x9e3779b9 : seed | 0
-  for (let i = 0; i < count; i++) {
-    s ^= s << 13
-    s ^= s >>> 17
-    s ^= s << 5
-    out[i] = ((s >>> 0) / 4294967296 - 0.5) * 0.1
-  }
-  return out
+    initializer: [floatInitializer('W', [inputSize, outputSize], weights)]
+  }, [{ name: 'x', type: 'float32', shape: ['batch', inputSize] }], [{ name: 'y', type: 'float32', shape: ['batch', outputSize] }], { opset: options.opset }).bytes
 }

@@ -9,8 +9,10 @@ import { join, resolve } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf, publicKeyFromProtobuf, publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { base64 } from 'multiformats/bases/base64'
+import { isoTime, systemClock } from '../../core/clock.js'
 import { TuttiError } from '../../core/errors.js'
 import { pathExists, writeFileAtomic } from '../fs.js'
+import type { Clock } from '../../core/clock.js'
 import type { PrivateKey, PublicKey } from '@libp2p/interface'
 
 export const FLEET_FILE = 'fleet.json'
@@ -63,6 +65,8 @@ export interface InitFleetOptions {
   adminName?: string
   /** Overwrite an existing fleet in `dir`. @default false */
   force?: boolean
+  /** Stamps `createdAt`. @default systemClock */
+  clock?: Pick<Clock, 'now'>
 }
 
 export interface InitFleetResult {
@@ -93,7 +97,7 @@ export async function initFleet (options: InitFleetOptions): Promise<InitFleetRe
     name: options.name ?? dir.split('/').filter(Boolean).pop() ?? fleetId,
     networkKey: randomBytes(32).toString('hex'),
     admins: [adminIdentity(adminName, adminKey.publicKey)],
-    createdAt: new Date().toISOString()
+    createdAt: isoTime((options.clock ?? systemClock).now())
   }
   const keyFile: AdminKeyFile = {
     kind: ADMIN_KEY_KIND,

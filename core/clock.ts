@@ -137,6 +137,9 @@ export interface ManualClockInit {
    * promise chains it started run before the next timer. One turn drains every chain made only
    * of promises; a chain that itself waits on `setImmediate` needs one more turn per wait. Real
    * I/O (sockets, files, worker threads) is not waited for: it cannot be seen from here.
+   * Bounded rather than "until quiescent" because quiescence cannot be observed from JavaScript
+   * (pending promises and I/O are invisible), and each turn costs the same for every event of a
+   * long simulation, so the cost stays predictable.
    * @default 1
    */
   flushTurns?: number
@@ -152,7 +155,8 @@ export interface ManualClockInit {
  *   armed by the timers it fires, then sets the time to the window's end.
  * - `runUntil(timeMs)`, `advanceAsync(ms)` and `runNext()` do the same one timer at a time and
  *   yield to the event loop after each (see {@link ManualClockInit.flushTurns}), so code that
- *   awaits a `sleep` resumes, and arms its next timer, before the next timer fires.
+ *   awaits a `sleep` resumes, and arms its next timer, before the next timer fires. Drive the
+ *   clock from one place at a time: two concurrent `runUntil` calls interleave their events.
  */
 export class ManualClock implements Clock {
   private current: number

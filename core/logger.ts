@@ -3,6 +3,7 @@
  * Components get a {@link Logger} through their components object; nothing logs through
  * `console` outside `cli/`.
  */
+import { isoTime, systemClock } from './clock.js'
 import type { Clock } from './clock.js'
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
@@ -32,6 +33,7 @@ export interface LoggerInit {
   level?: LogLevel
   /** Where each record goes. @default a JSON line on stderr */
   sink?: (record: LogRecord) => void
+  /** @default systemClock */
   clock?: Pick<Clock, 'now'>
   /** @default 'tutti' */
   component?: string
@@ -41,11 +43,11 @@ export interface LoggerInit {
 export function createLogger (init: LoggerInit = {}): Logger {
   const min = LEVELS[init.level ?? 'info']
   const sink = init.sink ?? ((record: LogRecord) => { process.stderr.write(JSON.stringify(record, replacer) + '\n') })
-  const now = init.clock?.now ?? (() => Date.now())
+  const clock = init.clock ?? systemClock
   const make = (component: string, base: LogFields): Logger => {
     const emit = (level: LogLevel, msg: string, fields?: LogFields): void => {
       if (LEVELS[level] < min) return
-      sink({ ts: new Date(now()).toISOString(), level, component, msg, ...base, ...fields })
+      sink({ ts: isoTime(clock.now()), level, component, msg, ...base, ...fields })
     }
     return {
       debug: (msg, fields) => { emit('debug', msg, fields) },

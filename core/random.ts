@@ -2,6 +2,7 @@
  * Seeded randomness for the simulator, tests and benchmarks: components take a `random: () =>
  * number` so a run can be replayed from its seed.
  */
+import { randomBytes } from 'node:crypto'
 
 /** mulberry32: a small seeded PRNG, uniform in [0, 1). Not for keys or anything secret. */
 export function seededRandom (seed: number): () => number {
@@ -23,4 +24,12 @@ export function shuffled (n: number, random: () => number): number[] {
     ;[out[i], out[j]] = [out[j]!, out[i]!]
   }
   return out
+}
+
+/**
+ * A 32-bit seed from the operating system's CSPRNG, for a {@link seededRandom} where no seed is
+ * given (production): never `Math.random`, and the seed can be logged to replay a run.
+ */
+export function randomSeed (): number {
+  return randomBytes(4).readUInt32LE(0)
 }

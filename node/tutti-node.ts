@@ -8,12 +8,13 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { LevelDatastore } from 'datastore-level'
 import { createAdminStreamHandler, ADMIN_PROTOCOL, AdminErrorCode, AdminRequestError } from '../protocols/admin/index.js'
 import { ApiError, ApiRouter, startApiServer } from './api/http.js'
-import { systemClock } from '../core/clock.js'
+import { isoTime, systemClock } from '../core/clock.js'
 import { ConfigError } from '../core/errors.js'
 import { isAdmin, swarmKey } from './fleet/fleet.js'
 import { writeFileAtomic } from './fs.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { createLogger } from '../core/logger.js'
+import { randomSeed, seededRandom } from '../core/random.js'
 import { Membership } from './membership/membership.js'
 import { ModelService } from './models/service.js'
 import { InferenceRuntime, inferenceAdminHandlers, registerOipRoutes } from './inference/index.js'
@@ -150,7 +151,7 @@ export class TuttiNode {
     this.libp2p = libp2p
     this.peerId = libp2p.peerId.toString()
     this.clock = components.clock ?? systemClock
-    const random = components.random ?? Math.random
+    const random = components.random ?? seededRandom(randomSeed())
     this.log = (components.logger ?? createLogger()).child('node', { peer: this.peerId.slice(-8) })
     const modelsRoot = init.models === false ? undefined : init.models?.root ?? (init.dataDir != null ? join(init.dataDir, 'models') : undefined)
     if (modelsRoot != null && init.models !== false) {
@@ -243,7 +244,8 @@ export class TuttiNode {
     await this.libp2p.handle(ADMIN_PROTOCOL, createAdminStreamHandler({
       authorize: peer => isAdmin(this.fleet, peer),
       handlers: this.adminHandlers,
-      logger: this.log
+      logger: this.log,
+      clock: this.clock
     }))
     if (this.models != null) {
       await this.models.start()
@@ -289,7 +291,7 @@ export class TuttiNode {
       addresses: this.addresses(),
       api: this.api?.url,
       labels: { ...this.init.labels },
-      startedAt: new Date(this.startedAtMs).toISOString(),
+      startedAt: isoTime(this.startedAtMs),
       uptimeMs: this.clock.now() - this.startedAtMs,
       connections: this.libp2p.getConnections().length,
       heartbeatIntervalMs: this.membership.currentIntervalMs(),
@@ -327,7 +329,7 @@ export class TuttiNode {
       addresses: this.addresses(),
       api: this.api?.url ?? null,
       pid: process.pid,
-      startedAt: new Date(this.startedAtMs).toISOString()
+      startedAt: isoTime(this.startedAtMs)
     }
   }
 

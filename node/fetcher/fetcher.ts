@@ -1,6 +1,7 @@
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_QUERY_TIMEOUT_MS, MAX_CHUNKS_PER_REQUEST } from '../../protocols/chunks/index.js'
 import { ConfigError } from '../../core/errors.js'
 import { isManifestCid } from '../../core/cid.js'
+import { randomSeed, seededRandom } from '../../core/random.js'
 import {
   DEFAULT_BUSY_BACKOFF_MS, DEFAULT_ENDGAME_CHUNKS, DEFAULT_ENDGAME_DUPLICATES, DEFAULT_FAILURE_BACKOFF_MS,
   DEFAULT_HAVE_REFRESH_MS, DEFAULT_MANIFEST_TIMEOUT_MS, DEFAULT_MAX_CHUNKS_PER_REQUEST, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_IN_FLIGHT_PER_PEER,
@@ -33,7 +34,7 @@ export interface FetcherComponents {
    * waiting on this node hear of the chunk at once.
    */
   onChunkStored?: (manifestCid: string, chunkCid: string) => void
-  /** @default Math.random */
+  /** @default seededRandom(randomSeed()) */
   random?: () => number
 }
 
@@ -187,7 +188,7 @@ export class Fetcher {
     const signal = options.signal == null ? controller.signal : AbortSignal.any([options.signal, controller.signal])
     const download = new Download({
       ...this.components,
-      random: this.components.random ?? Math.random,
+      random: this.components.random ?? seededRandom(randomSeed()),
       scores: this.scores
     }, this.init, manifestCid, signal, options.onProgress)
     try {

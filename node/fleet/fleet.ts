@@ -10,9 +10,11 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf, publicKe
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { base64 } from 'multiformats/bases/base64'
 import { z } from 'zod'
+import { isoTime, systemClock } from '../../core/clock.js'
 import { TuttiError } from '../../core/errors.js'
 import { formatIssues, schemaIssues } from '../../core/schema.js'
 import { pathExists, writeFileAtomic } from '../fs.js'
+import type { Clock } from '../../core/clock.js'
 import type { PrivateKey, PublicKey } from '@libp2p/interface'
 
 export const FLEET_FILE = 'fleet.json'
@@ -65,6 +67,8 @@ export interface InitFleetOptions {
   adminName?: string
   /** Overwrite an existing fleet in `dir`. @default false */
   force?: boolean
+  /** Stamps `createdAt`. @default systemClock */
+  clock?: Pick<Clock, 'now'>
 }
 
 export interface InitFleetResult {
@@ -86,7 +90,7 @@ export async function initFleet (options: InitFleetOptions): Promise<InitFleetRe
   }
   await mkdir(dir, { recursive: true, mode: 0o700 })
   const adminName = options.adminName ?? 'admin'
-  const { fleet, adminKey } = await createFleet({ name: options.name ?? dir.split('/').filter(Boolean).pop(), adminName })
+  const { fleet, adminKey } = await createFleet({ name: options.name ?? dir.split('/').filter(Boolean).pop(), adminName, clock: options.clock })
   await writeKeyFile(adminKeyFile, adminKey, fleet.fleetId, adminName)
   await writeFileAtomic(fleetFile, JSON.stringify(fleet, null, 2) + '\n', { mode: 0o644 })
   return { fleet, fleetFile, adminKeyFile, adminKey }
@@ -98,6 +102,8 @@ export interface CreateFleetOptions {
   name?: string
   /** @default 'admin' */
   adminName?: string
+  /** Stamps `createdAt`. @default systemClock */
+  clock?: Pick<Clock, 'now'>
 }
 
 /**
@@ -114,7 +120,7 @@ export async function createFleet (options: CreateFleetOptions = {}): Promise<{ 
     name: options.name ?? fleetId,
     networkKey: randomBytes(32).toString('hex'),
     admins: [adminIdentity(options.adminName ?? 'admin', adminKey.publicKey)],
-    createdAt: new Date().toISOString()
+    createdAt: isoTime((options.clock ?? systemClock).now())
   }
   return { fleet, adminKey }
 }

@@ -4,9 +4,9 @@
  * request, with an optional shadow candidate compared against live traffic.
  */
 import { availableParallelism } from 'node:os'
-import { performance } from 'node:perf_hooks'
-import { systemClock } from '../../core/clock.js'
+import { isoTime, monotonicMs, systemClock } from '../../core/clock.js'
 import { silentLogger } from '../../core/logger.js'
+import { randomSeed, seededRandom } from '../../core/random.js'
 import { compareOutputs } from './compare.js'
 import {
   DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_LOAD_TIMEOUT_MS, DEFAULT_MAX_QUEUE, DEFAULT_MAX_SHADOW_PENDING,
@@ -59,11 +59,11 @@ export interface InferenceRuntimeInit {
 export interface InferenceRuntimeComponents {
   clock?: Clock
   logger?: Logger
-  /** Uniform [0, 1): decides which requests the shadow sees. Seed it in tests. @default Math.random */
+  /** Uniform [0, 1): decides which requests the shadow sees. Seed it in tests. @default seededRandom(randomSeed()) */
   random?: () => number
   /** The device's free memory, bytes. @default process.availableMemory() (cgroup-aware, unlike os.freemem) */
   freeMemoryBytes?: () => number
-  /** A monotonic millisecond clock for latency (sub-millisecond). @default performance.now */
+  /** A monotonic millisecond clock for latency (sub-millisecond). @default monotonicMs */
   monotonicMs?: () => number
 }
 
@@ -156,9 +156,9 @@ export class InferenceRuntime {
   constructor (components: InferenceRuntimeComponents = {}, init: InferenceRuntimeInit = {}) {
     this.clock = components.clock ?? systemClock
     this.log = (components.logger ?? silentLogger).child('inference')
-    this.random = components.random ?? Math.random
+    this.random = components.random ?? seededRandom(randomSeed())
     this.freeMemoryBytes = components.freeMemoryBytes ?? (() => process.availableMemory())
-    this.monotonicMs = components.monotonicMs ?? (() => performance.now())
+    this.monotonicMs = components.monotonicMs ?? monotonicMs
     this.deviceCores = Math.max(1, Math.floor(init.deviceCores ?? availableParallelism()))
     this.cfg = {
       memoryReserveBytes: init.memoryReserveBytes ?? DEFAULT_MEMORY_RESERVE_BYTES,
@@ -492,7 +492,7 @@ export class InferenceRuntime {
       cpu: { ...instance.init.plan },
       memoryEstimateBytes: instance.metrics.init.estimateBytes,
       pending: instance.pending,
-      loadedAt: new Date(instance.loadedAt).toISOString()
+      loadedAt: isoTime(instance.loadedAt)
     }
   }
 

@@ -5,9 +5,13 @@
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import { timeoutSignal } from '../../core/abort.js'
 import type { Clock, TimerHandle } from '../../core/clock.js'
 import type { Logger } from '../../core/logger.js'
 import type { Libp2p, PeerInfo } from '@libp2p/interface'
+
+/** How long one dial or hang-up may take before it is given up (ms). */
+const DIAL_TIMEOUT_MS = 5000
 
 export interface ConnectivityInit {
   bootstrap?: string[]
@@ -90,7 +94,7 @@ export class Connectivity {
     if (peer.equals(libp2p.peerId) || libp2p.getConnections(peer).length > 0) return
     if (libp2p.getConnections().length >= this.targetPeers) return
     const target = evt.detail.multiaddrs.length > 0 ? evt.detail.multiaddrs : peer
-    libp2p.dial(target, { signal: anySignal(this.controller?.signal, 5000) }).catch(err => {
+    libp2p.dial(target, { signal: timeoutSignal(this.components.clock, DIAL_TIMEOUT_MS, { signal: this.controller?.signal }) }).catch(err => {
       this.log.debug('dial to discovered peer failed', { peer: peer.toString(), err })
     })
   }
@@ -121,27 +125,27 @@ export class Connectivity {
       this.lastRejoinMs = now
       this.log.warn('connected but hearing no heartbeats; dropping connections and rejoining', { peers: connected.size, deafAfterMs: this.deafAfterMs })
       await Promise.all([...connected].map(async p => {
-        await libp2p.hangUp(peerIdFromString(p), { signal: anySignal(signal, 5000) }).catch(err => { this.log.debug('hang-up failed', { peer: p, err }) })
+        await libp2p.hangUp(peerIdFromString(p), { signal: timeoutSignal(this.components.clock, DIAL_TIMEOUT_MS, { signal }) }).catch(err => { this.log.debug('hang-up failed', { peer: p, err }) })
       }))
       connected = new Set()
       // Peers from the peer store too: the view may be empty, precisely because we were deaf.
       for (const peer of await this.storedPeers()) {
         if (dials.length >= this.targetPeers) break
-        dials.push(libp2p.dial(peerIdFromString(peer), { signal: anySignal(signal, 5000) }).catch(err => {
+        dials.push(libp2p.dial(peerIdFromString(peer), { signal: timeoutSignal(this.components.clock, DIAL_TIMEOUT_MS, { signal }) }).catch(err => {
           this.log.debug('dial to stored peer failed', { peer, err })
         }))
       }
     }
     if (connected.size === 0) {
       for (const addr of this.bootstrap) {
-        dials.push(libp2p.dial(multiaddr(addr), { signal: anySignal(signal, 5000) }).catch(err => {
+        dials.push(libp2p.dial(multiaddr(addr), { signal: timeoutSignal(this.components.clock, DIAL_TIMEOUT_MS, { signal }) }).catch(err => {
           this.log.debug('bootstrap dial failed', { addr, err })
         }))
       }
     }
     const self = libp2p.peerId.toString()
     for (const peer of chooseDials(this.components.knownPeers(), connected, self, this.targetPeers, this.components.random)) {
-      dials.push(libp2p.dial(peerIdFromString(peer), { signal: anySignal(signal, 5000) }).catch(err => {
+      dials.push(libp2p.dial(peerIdFromString(peer), { signal: timeoutSignal(this.components.clock, DIAL_TIMEOUT_MS, { signal }) }).catch(err => {
         this.log.debug('dial to known peer failed', { peer, err })
       }))
     }
@@ -158,9 +162,4 @@ export class Connectivity {
       return []
     }
   }
-}
-
-function anySignal (signal: AbortSignal | undefined, timeoutMs: number): AbortSignal {
-  const timeout = AbortSignal.timeout(timeoutMs)
-  return signal == null ? timeout : AbortSignal.any([signal, timeout])
 }

@@ -14,7 +14,7 @@
 import { mkdir, readFile, rm, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { checkKeyValue } from '../../protocols/heartbeat/heartbeat.js'
-import { systemClock } from '../../core/clock.js'
+import { isoTime, systemClock } from '../../core/clock.js'
 import { pathExists, writeFileAtomic } from '../fs.js'
 import { rawCid } from '../../core/cid.js'
 import {
@@ -172,7 +172,7 @@ export async function pack (file: string, options: PackOptions): Promise<PackRes
     outputs: facts.outputs,
     sampleInput: facts.sampleInput,
     memoryEstimateBytes: estimateMemoryBytes(bytes.byteLength, facts.ioBytes),
-    createdAt: new Date((options.clock ?? systemClock).now()).toISOString()
+    createdAt: isoTime((options.clock ?? systemClock).now())
   }
   const sealed = await sealManifest(manifest, options.adminKey, options)
   options.signal?.throwIfAborted()

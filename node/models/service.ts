@@ -12,6 +12,7 @@ import { Fetcher, announce, libp2pProviders } from '../fetcher/index.js'
 import { TokenBucket } from '../ratelimit/token-bucket.js'
 import { isManifestCid } from '../../core/cid.js'
 import { asAdminError } from '../admin-errors.js'
+import { timeoutSignal } from '../../core/abort.js'
 import { ModelError, ModelErrorCode, ModelNotFoundError } from './errors.js'
 import { ModelStore } from './store.js'
 import type { Clock } from '../../core/clock.js'
@@ -144,7 +145,7 @@ export class ModelService {
     const signal = options.signal ?? this.controller.signal
     for (const entry of this.store.list()) {
       if (signal.aborted) return
-      await announce(this.components.libp2p, entry.cid, { signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) })
+      await announce(this.components.libp2p, entry.cid, { signal: timeoutSignal(this.components.clock, 30_000, { signal }) })
         .catch(err => { this.log.debug('announce failed', { cid: entry.cid, err }) })
     }
   }
@@ -188,7 +189,7 @@ export class ModelService {
     const signal = options.signal == null ? this.controller.signal : AbortSignal.any([options.signal, this.controller.signal])
     const fetch = await this.fetcher.fetch(cid, { signal, onProgress: options.onProgress })
     const path = await this.store.assemble(cid, { signal })
-    void announce(this.components.libp2p, cid, { signal: AbortSignal.any([this.controller.signal, AbortSignal.timeout(30_000)]) })
+    void announce(this.components.libp2p, cid, { signal: timeoutSignal(this.components.clock, 30_000, { signal: this.controller.signal }) })
       .catch(err => { this.log.debug('announce failed', { cid, err }) })
     this.log.info('model pulled', { cid, model: `${fetch.manifest.manifest.name}@${fetch.manifest.manifest.version}`, chunks: fetch.chunksFetched, ms: fetch.durationMs })
     return { manifest: fetch.manifest, path, fetch }

@@ -5,6 +5,9 @@ import {
   REQUEST_READ_TIMEOUT_MS
 } from './constants.js'
 import { AdminErrorCode, AdminRemoteError, AdminRequestError, AdminTransportError } from './errors.js'
+import { timeoutSignal } from '../../core/abort.js'
+import { systemClock } from '../../core/clock.js'
+import type { Clock } from '../../core/clock.js'
 import type { Logger } from '../../core/logger.js'
 import type { AbortOptions, Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -21,6 +24,8 @@ export interface AdminServerInit {
   authorize: (peerId: string) => boolean
   handlers: Record<string, AdminHandler>
   logger: Logger
+  /** Times the request read, the handler and the response write. */
+  clock: Pick<Clock, 'setTimeout'>
   /** @default MAX_REQUEST_BYTES */
   maxRequestBytes?: number
 }
@@ -53,12 +58,12 @@ export function createAdminStreamHandler (init: AdminServerInit): (stream: Strea
     const caller = connection.remotePeer.toString()
     const pb = pbStream(stream, { maxDataLength: maxBytes })
     const respond = async (res: Partial<AdminResponse>): Promise<void> => {
-      await pb.write({ ok: false, errorCode: '', errorMessage: '', result: new Uint8Array(), ...res }, AdminResponse, { signal: AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS) })
+      await pb.write({ ok: false, errorCode: '', errorMessage: '', result: new Uint8Array(), ...res }, AdminResponse, { signal: timeoutSignal(init.clock, REQUEST_READ_TIMEOUT_MS) })
     }
     try {
       let req: AdminRequest
       try {
-        req = await pb.read(AdminRequest, { signal: AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS) })
+        req = await pb.read(AdminRequest, { signal: timeoutSignal(init.clock, REQUEST_READ_TIMEOUT_MS) })
       } catch (err) {
         log.warn('unreadable admin request', { caller, err })
         await respond({ errorCode: AdminErrorCode.BadRequest, errorMessage: `request could not be read: ${(err as Error).message}` })
@@ -80,7 +85,7 @@ export function createAdminStreamHandler (init: AdminServerInit): (stream: Strea
       }
       try {
         const params = parseJsonObject(req.params, 'params')
-        const result = await handler(params, { caller, signal: AbortSignal.timeout(DEFAULT_REQUEST_TIMEOUT_MS) })
+        const result = await handler(params, { caller, signal: timeoutSignal(init.clock, DEFAULT_REQUEST_TIMEOUT_MS) })
         log.debug('served admin request', { caller, method: req.method })
         await respond({ ok: true, result: encoder.encode(JSON.stringify(result ?? null)) })
       } catch (err) {
@@ -103,6 +108,8 @@ export function createAdminStreamHandler (init: AdminServerInit): (stream: Strea
 export interface AdminCallOptions extends AbortOptions {
   /** @default MAX_RESPONSE_BYTES */
   maxResponseBytes?: number
+  /** Times the call when no signal is given. @default systemClock */
+  clock?: Pick<Clock, 'setTimeout'>
 }
 
 /**
@@ -111,7 +118,7 @@ export interface AdminCallOptions extends AbortOptions {
  * no sensible answer arrives.
  */
 export async function callAdmin<T = unknown> (libp2p: Pick<Libp2p, 'dialProtocol'>, peer: PeerId | Multiaddr | Multiaddr[], method: string, params: Record<string, unknown> = {}, options: AdminCallOptions = {}): Promise<T> {
-  const signal = options.signal ?? AbortSignal.timeout(DEFAULT_REQUEST_TIMEOUT_MS)
+  const signal = options.signal ?? timeoutSignal(options.clock ?? systemClock, DEFAULT_REQUEST_TIMEOUT_MS)
   let stream: Stream
   try {
     stream = await libp2p.dialProtocol(peer, ADMIN_PROTOCOL, { signal })

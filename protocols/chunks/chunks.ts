@@ -19,6 +19,7 @@ import { ChunkRequest, ChunkResponse } from './pb/chunks.js'
 import { Slots } from './slots.js'
 import { Watchdog } from './watchdog.js'
 import { ConfigError } from '../../core/errors.js'
+import { randomSeed, seededRandom } from '../../core/random.js'
 import { equals } from 'uint8arrays/equals'
 import type { SeedOfferParams, SeedOfferState } from './offers.js'
 import type { ChunkStore, RateLimiter, ServedManifest } from './types.js'
@@ -34,7 +35,7 @@ export interface ChunkServerComponents {
   logger: Logger
   /** Paces every byte of chunk data this node sends (its upload cap). */
   uploadLimiter?: RateLimiter
-  /** @default Math.random */
+  /** @default seededRandom(randomSeed()) */
   random?: () => number
 }
 
@@ -448,7 +449,7 @@ export class ChunkServer {
     let s = this.seeds.get(vm.cid)
     if (s == null) {
       const count = vm.manifest.chunks.length
-      const random = this.components.random ?? Math.random
+      const random = this.components.random ?? seededRandom(randomSeed())
       const rank = Array.from({ length: count }, (_, i) => i)
       for (let i = count - 1; i > 0; i--) {
         const j = Math.floor(random() * (i + 1))

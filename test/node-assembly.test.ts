@@ -7,14 +7,18 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, describe, expect, it } from 'vitest'
+import { systemClock } from '../core/clock.js'
 import { ConfigError } from '../core/errors.js'
 import { createLogger, silentLogger } from '../core/logger.js'
+import { ADMIN_PROTOCOL, callAdmin } from '../protocols/admin/index.js'
 import { HEARTBEAT_TOPIC } from '../protocols/heartbeat/index.js'
 import { swarmKey } from '../node/fleet/fleet.js'
 import { makeTestModel, seededBytes } from '../node/fetcher/testing.js'
 import { createMeshLibp2p } from '../node/mesh/libp2p.js'
 import { libp2pMesh } from '../node/mesh/mesh.js'
+import { openModelParts } from '../node/models/service.js'
 import { ModelStore } from '../node/models/store.js'
 import { TuttiNode, createTuttiNode } from '../node/tutti-node.js'
 import { createTestFleet } from '../sim/local-mesh.js'
@@ -92,6 +96,38 @@ describe('a TuttiNode assembled from parts', () => {
     await nodeA.stop()
     running.splice(running.indexOf(nodeA), 1)
     expect(a.mesh.libp2p.status).toBe('stopped')
+  })
+
+  it('answers every admin method from the moment the admin protocol is up', async () => {
+    const { fleet, adminKey } = await createTestFleet()
+    const address = `/memory/${`assembly-${process.pid}-${counter++}`}`
+    const libp2p = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), swarmKey: swarmKey(fleet), transport: 'memory', listen: [address] })
+    const admin = await createMeshLibp2p({ privateKey: adminKey, swarmKey: swarmKey(fleet), transport: 'memory', start: true })
+    const target = multiaddr(`${address}/p2p/${libp2p.peerId.toString()}`)
+    // The node's start() waits on handle(ADMIN_PROTOCOL): ask right there, before start goes on.
+    let firstAnswer: unknown
+    const handle: typeof libp2p.handle = async (protocol, handler, options) => {
+      await libp2p.handle(protocol, handler, options)
+      if (protocol !== ADMIN_PROTOCOL) return
+      firstAnswer = await callAdmin(admin, target, 'models.list').catch((err: unknown) => err)
+    }
+    const watched = new Proxy(libp2p, {
+      get: (t, key) => {
+        if (key === 'handle') return handle
+        const value = Reflect.get(t, key, t) as unknown
+        return typeof value === 'function' ? value.bind(t) : value
+      }
+    })
+    const dataDir = await dirs.make()
+    const models = await openModelParts({ libp2p, fleet, clock: systemClock, logger: silentLogger }, { root: join(dataDir, 'models') })
+    const node = new TuttiNode({ fleet, api: false }, { mesh: { libp2p: watched, pubsub: libp2pMesh(libp2p).pubsub }, models, logger: silentLogger })
+    running.push(node)
+    try {
+      await node.start()
+      expect(firstAnswer).toEqual({ models: [] })
+    } finally {
+      await admin.stop()
+    }
   })
 
   it('refuses to start on a TCP port another socket holds, saying the address is in use', async () => {

@@ -7,7 +7,9 @@ import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { LevelDatastore } from 'datastore-level'
 import { createAdminStreamHandler, ADMIN_PROTOCOL, AdminErrorCode, AdminRequestError } from '../protocols/admin/index.js'
-import { ApiError, ApiRouter, startApiServer } from './api/http.js'
+import { ApiRouter, startApiServer } from './api/http.js'
+import { ADDRESS_IN_USE, addressesInUse, hasErrorCode } from './api/listen.js'
+import { registerNodeRoutes } from './api/node-routes.js'
 import { isoTime, systemClock } from '../core/clock.js'
 import { ConfigError } from '../core/errors.js'
 import { isAdmin, swarmKey } from './fleet/fleet.js'
@@ -16,12 +18,12 @@ import { loadOrCreateIdentity } from './identity.js'
 import { createLogger } from '../core/logger.js'
 import { randomSeed, seededRandom } from '../core/random.js'
 import { Membership } from './membership/membership.js'
-import { ModelService } from './models/service.js'
+import { ModelService, openModelParts } from './models/service.js'
 import { InferenceRuntime, inferenceAdminHandlers, registerOipRoutes } from './inference/index.js'
 import { Serving } from './serving/serving.js'
 import { Connectivity } from './mesh/connectivity.js'
 import { createMeshLibp2p } from './mesh/libp2p.js'
-import { gossipsubTransport } from './mesh/pubsub.js'
+import { libp2pMesh } from './mesh/mesh.js'
 import { readDeviceProperties } from './telemetry/props.js'
 import { NODE_VERSION } from './version.js'
 import type { ApiServer } from './api/http.js'
@@ -32,8 +34,9 @@ import type { IntervalParams } from './membership/interval.js'
 import type { MemberInfo } from './membership/membership.js'
 import type { LivenessParams } from './membership/view.js'
 import type { MeshLibp2p, TransportKind } from './mesh/libp2p.js'
+import type { NodeLibp2p, TuttiMesh } from './mesh/mesh.js'
 import type { Properties } from './telemetry/props.js'
-import type { ModelServiceInit } from './models/service.js'
+import type { ModelParts, ModelServiceInit } from './models/service.js'
 import type { InferenceRuntimeInit } from './inference/index.js'
 import type { AdminHandler } from '../protocols/admin/index.js'
 import type { PrivateKey } from '@libp2p/interface'
@@ -81,6 +84,16 @@ export interface TuttiNodeComponents {
   readProperties?: () => Promise<Properties>
 }
 
+/** What a node is assembled from: its mesh, and the parts the factory built for it. */
+export interface TuttiNodeParts<L extends NodeLibp2p = NodeLibp2p> extends TuttiNodeComponents {
+  /** The mesh the node runs on; the node starts and stops it. */
+  mesh: TuttiMesh<L>
+  /** The model store, chunk server and fetcher. Without them the node keeps no models. */
+  models?: ModelParts
+  /** Closed after the mesh stops (the datastore behind the mesh's records). */
+  datastore?: { close: () => Promise<void> }
+}
+
 /** What a node says about itself (`GET /v1/node`, `tutti describe node`). */
 export interface NodeInfo {
   peerId: string
@@ -103,8 +116,61 @@ export interface NodeDescription extends MemberInfo {
   addresses: string[]
 }
 
-export class TuttiNode {
-  readonly libp2p: MeshLibp2p
+/**
+ * Builds the production node: its identity and datastore (under `init.dataDir`), the libp2p mesh
+ * of `createMeshLibp2p`, and the model store, chunk server and fetcher (under `dataDir/models` or
+ * `init.models.root`), then assembles them into a {@link TuttiNode}.
+ */
+export async function createTuttiNode (init: TuttiNodeInit, components: TuttiNodeComponents = {}): Promise<TuttiNode<MeshLibp2p>> {
+  const privateKey = init.dataDir != null
+    ? await loadOrCreateIdentity(init.dataDir)
+    : init.privateKey ?? await (await import('@libp2p/crypto/keys')).generateKeyPair('Ed25519')
+  const datastore = init.dataDir != null ? new LevelDatastore(join(init.dataDir, 'datastore')) : undefined
+  if (datastore != null) await datastore.open()
+  try {
+    const transport = init.transport ?? 'tcp'
+    const libp2p = await createMeshLibp2p({
+      privateKey,
+      swarmKey: swarmKey(init.fleet),
+      transport,
+      listen: listenAddresses(init),
+      bootstrap: init.bootstrap,
+      mdns: init.mdns,
+      datastore
+    })
+    const modelsRoot = init.models === false ? undefined : init.models?.root ?? (init.dataDir != null ? join(init.dataDir, 'models') : undefined)
+    const models = modelsRoot == null || init.models === false
+      ? undefined
+      : await openModelParts({
+        libp2p,
+        fleet: init.fleet,
+        clock: components.clock ?? systemClock,
+        logger: nodeLogger(components.logger, libp2p.peerId.toString()),
+        random: components.random
+      }, { ...init.models, root: modelsRoot })
+    return new TuttiNode(init, { ...components, mesh: libp2pMesh(libp2p), models, datastore })
+  } catch (err) {
+    await datastore?.close()
+    throw err
+  }
+}
+
+function listenAddresses (init: TuttiNodeInit): string[] {
+  return init.listen ?? ((init.transport ?? 'tcp') === 'tcp' ? ['/ip4/0.0.0.0/tcp/0'] : [])
+}
+
+function nodeLogger (logger: Logger | undefined, peerId: string): Logger {
+  return (logger ?? createLogger()).child('node', { peer: peerId.slice(-8) })
+}
+
+/**
+ * A node of the fleet, assembled from its parts: heartbeats and the mesh view, connectivity, the
+ * admin protocol, the model subsystem, local inference and the HTTP API. It takes its mesh as a
+ * part (`createTuttiNode` builds the libp2p one), so a simulator can hand in its own.
+ */
+export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
+  readonly libp2p: L
+  readonly mesh: TuttiMesh<L>
   readonly membership: Membership
   readonly fleet: FleetConfig
   readonly peerId: string
@@ -118,51 +184,40 @@ export class TuttiNode {
   private readonly clock: Clock
   private readonly log: Logger
   private readonly connectivity: Connectivity
+  private readonly datastore?: { close: () => Promise<void> }
   private readonly adminHandlers: Record<string, AdminHandler> = {}
   private readonly router = new ApiRouter()
   private api?: ApiServer
   private startedAtMs = 0
   private running = false
-  private restoring?: Promise<void>
+  private restoreController?: AbortController
+  private restoringRef?: Promise<void>
 
-  static async create (init: TuttiNodeInit, components: TuttiNodeComponents = {}): Promise<TuttiNode> {
-    const privateKey = init.dataDir != null
-      ? await loadOrCreateIdentity(init.dataDir)
-      : init.privateKey ?? await (await import('@libp2p/crypto/keys')).generateKeyPair('Ed25519')
-    const datastore = init.dataDir != null ? new LevelDatastore(join(init.dataDir, 'datastore')) : undefined
-    if (datastore != null) await datastore.open()
-    const transport = init.transport ?? 'tcp'
-    const listen = init.listen ?? (transport === 'tcp' ? ['/ip4/0.0.0.0/tcp/0'] : [])
-    const libp2p = await createMeshLibp2p({
-      privateKey,
-      swarmKey: swarmKey(init.fleet),
-      transport,
-      listen,
-      bootstrap: init.bootstrap,
-      mdns: init.mdns,
-      datastore
-    })
-    return new TuttiNode(init, components, libp2p, datastore)
+  /** Builds the production node; see {@link createTuttiNode}. */
+  static async create (init: TuttiNodeInit, components: TuttiNodeComponents = {}): Promise<TuttiNode<MeshLibp2p>> {
+    return await createTuttiNode(init, components)
   }
 
-  private constructor (init: TuttiNodeInit, components: TuttiNodeComponents, libp2p: MeshLibp2p, private readonly datastore?: LevelDatastore) {
+  constructor (init: TuttiNodeInit, parts: TuttiNodeParts<L>) {
+    const { mesh } = parts
+    const libp2p = mesh.libp2p
     this.init = init
     this.fleet = init.fleet
+    this.mesh = mesh
     this.libp2p = libp2p
+    this.datastore = parts.datastore
     this.peerId = libp2p.peerId.toString()
-    this.clock = components.clock ?? systemClock
-    const random = components.random ?? seededRandom(randomSeed())
-    this.log = (components.logger ?? createLogger()).child('node', { peer: this.peerId.slice(-8) })
-    const modelsRoot = init.models === false ? undefined : init.models?.root ?? (init.dataDir != null ? join(init.dataDir, 'models') : undefined)
-    if (modelsRoot != null && init.models !== false) {
+    this.clock = parts.clock ?? systemClock
+    const random = parts.random ?? seededRandom(randomSeed())
+    this.log = nodeLogger(parts.logger, this.peerId)
+    if (parts.models != null) {
       this.models = new ModelService({
+        ...parts.models,
         libp2p,
-        fleet: init.fleet,
         clock: this.clock,
         logger: this.log,
-        random,
         members: () => this.membership.view()
-      }, { ...init.models, root: modelsRoot })
+      }, init.models === false ? {} : init.models)
     }
     this.inference = new InferenceRuntime({ clock: this.clock, logger: this.log, random }, init.inference)
     this.serving = new Serving({ runtime: this.inference, models: this.models, logger: this.log }, {
@@ -173,8 +228,8 @@ export class TuttiNode {
       logger: this.log,
       random,
       peerId: this.peerId,
-      transport: gossipsubTransport(libp2p.services.pubsub),
-      readProperties: components.readProperties ?? (async () => await readDeviceProperties()),
+      transport: mesh.pubsub,
+      readProperties: parts.readProperties ?? (async () => await readDeviceProperties()),
       readModels: () => this.serving.heartbeatModels()
     }, {
       labels: init.labels,
@@ -214,6 +269,14 @@ export class TuttiNode {
     return this.router
   }
 
+  /**
+   * The restore of the models active before a restart, while it runs: it settles when every one
+   * is back (failures are logged), or rejects with ERR_RESTORE_ABORTED when `stop()` cut it short.
+   */
+  get restoring (): Promise<void> | undefined {
+    return this.restoringRef
+  }
+
   async start (): Promise<void> {
     if (this.running) return
     this.startedAtMs = this.clock.now()
@@ -230,44 +293,54 @@ export class TuttiNode {
     }
     this.log.info('node started', { addresses: this.addresses(), api: this.api?.url, fleet: this.fleet.fleetId })
     // Models active before a restart come back; loading can take seconds, so the node is up first.
-    this.restoring = this.serving.restore().catch(err => { this.log.error('restoring active models failed', { err }) })
+    const controller = new AbortController()
+    this.restoreController = controller
+    this.restoringRef = this.serving.restore({ signal: controller.signal })
+    this.restoringRef.catch(err => {
+      if (controller.signal.aborted) this.log.info('restoring active models stopped with the node', { err })
+      else this.log.error('restoring active models failed', { err })
+    })
   }
 
   private async startParts (): Promise<void> {
     try {
       await this.libp2p.start()
     } catch (err) {
-      const text = (err as Error).message
-      if (/EADDRINUSE/.test(text)) throw new ConfigError(`cannot listen on ${(this.init.listen ?? []).join(', ')}: the address is in use (another node? pick a port with --listen)`, { cause: err })
+      const listen = this.init.listen ?? []
+      const inUse = await addressesInUse(err, listen)
+      if (inUse.length > 0) throw new ConfigError(`cannot listen on ${inUse.join(', ')}: the address is in use (another node? pick a port with --listen)`, { cause: err })
       throw err
     }
+    // Every admin method is registered (constructor) before the protocol answers.
     await this.libp2p.handle(ADMIN_PROTOCOL, createAdminStreamHandler({
       authorize: peer => isAdmin(this.fleet, peer),
       handlers: this.adminHandlers,
       logger: this.log,
       clock: this.clock
     }))
-    if (this.models != null) {
-      await this.models.start()
-      for (const [method, handler] of Object.entries(this.models.adminHandlers())) this.handleAdmin(method, handler)
-    }
+    await this.models?.start()
     this.inference.start()
     this.membership.start()
     this.connectivity.start()
     if (this.init.api !== false) {
+      const host = this.init.api?.host ?? '127.0.0.1'
+      const port = this.init.api?.port ?? 7411
       try {
-        this.api = await startApiServer({ router: this.router, logger: this.log, host: this.init.api?.host, port: this.init.api?.port })
+        this.api = await startApiServer({ router: this.router, logger: this.log, host, port })
       } catch (err) {
-        throw new ConfigError(`cannot listen for the HTTP API on ${this.init.api?.host ?? '127.0.0.1'}:${this.init.api?.port ?? 7411}: ${(err as Error).message}`, { cause: err })
+        const why = hasErrorCode(err, ADDRESS_IN_USE) ? 'the address is in use (another node? pick one with --api)' : (err as Error).message
+        throw new ConfigError(`cannot listen for the HTTP API on ${host}:${port}: ${why}`, { cause: err })
       }
     }
   }
 
+  /** Stops everything the node runs; a restore in progress is aborted, not waited out. */
   async stop (): Promise<void> {
     this.running = false
+    this.restoreController?.abort(new Error('the node is stopping'))
     this.connectivity.stop()
     this.membership.stop()
-    await this.restoring
+    await this.restoringRef?.catch(() => undefined)
     await this.inference.stop()
     await this.models?.stop()
     await this.api?.close()
@@ -355,14 +428,18 @@ export class TuttiNode {
     })
     for (const [method, handler] of Object.entries(inferenceAdminHandlers(this.inference))) this.handleAdmin(method, handler)
     for (const [method, handler] of Object.entries(this.serving.adminHandlers())) this.handleAdmin(method, handler)
+    if (this.models != null) {
+      for (const [method, handler] of Object.entries(this.models.adminHandlers())) this.handleAdmin(method, handler)
+    }
     registerOipRoutes(this.router, this.inference)
-    this.router.add('GET', '/v1/node', () => ({ body: this.info() }))
-    this.router.add('GET', '/v1/nodes', () => ({ body: { observer: this.peerId, nodes: this.nodes() } }))
-    this.router.add('GET', '/v1/nodes/:peerId', async ({ params }) => {
-      const match = this.resolvePeerId(params.peerId ?? '')
-      const node = match == null ? undefined : await this.describe(match)
-      if (node == null) throw new ApiError(404, 'ERR_NOT_FOUND', `node ${params.peerId ?? ''} is not in the mesh view`)
-      return { body: node }
+    registerNodeRoutes(this.router, {
+      peerId: this.peerId,
+      info: () => this.info(),
+      nodes: () => this.nodes(),
+      find: async (id) => {
+        const match = this.resolvePeerId(id)
+        return match == null ? undefined : await this.describe(match)
+      }
     })
   }
 

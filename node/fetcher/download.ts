@@ -6,10 +6,11 @@
 import { openEnvelopeAnySigner } from '../models/manifest.js'
 import { bytesMatchCid } from '../../core/cid.js'
 import { ModelErrorCode } from '../models/errors.js'
-import { ChunkErrorCode, ChunkProtocolError, ChunkRemoteError, ChunkTimeoutError, ChunkTransportError, requestChunks, requestManifest, watchHave } from '../../protocols/chunks/index.js'
+import { requestChunks, requestManifest, watchHave } from '../../protocols/chunks/index.js'
 import { BadChunkError, FetchAbortedError, FetchStalledError, NoProvidersError } from './errors.js'
 import { newPeerRecord, peerProgress, RateWindow } from './peer.js'
 import { shuffled } from '../../core/random.js'
+import { classifyFailure, failureDecision, planWatches, stallVerdict } from './policy.js'
 import { planRequests, wantsFrom } from './schedule.js'
 import type { FetchProgress, FetchResult, PeerProgress, ResolvedFetcherInit } from './fetcher.js'
 import type { PeerRecord } from './peer.js'
@@ -339,35 +340,41 @@ export class Download {
   }
 
   /**
-   * Applies what an exchange's failure says about the peer. Returns false when the error is not
-   * the peer's doing (the store failed, a bug): the download cannot go on.
+   * Applies what an exchange's failure says about the peer (see policy.ts). Returns false when
+   * the error is not the peer's doing (the store failed, a bug): the download cannot go on.
    */
   private noteFailure (peer: PeerRecord, err: unknown, what: string): boolean {
     const now = this.c.clock.now()
-    if (err instanceof ChunkProtocolError) {
-      this.c.scores.record(peer.id, 'bad', now)
-      this.ban(peer, err.message)
-    } else if (err instanceof ChunkRemoteError && err.code === ChunkErrorCode.Busy) {
-      peer.cooldownUntilMs = now + this.init.busyBackoffMs * (1 + this.c.random())
-    } else if (err instanceof ChunkRemoteError && err.code === ChunkErrorCode.NotFound) {
-      peer.status = 'no-manifest'
-      peer.offers = peer.offers.map(() => false)
-    } else if (err instanceof ChunkRemoteError || err instanceof ChunkTransportError || err instanceof ChunkTimeoutError) {
-      if (err instanceof ChunkTimeoutError) this.c.scores.record(peer.id, 'timeout', now)
-      this.failure(peer, now)
-      this.log.debug(`${what} exchange failed`, { peer: peer.id, err })
-    } else {
-      return false
-    }
-    return true
-  }
-
-  private failure (peer: PeerRecord, now: number): void {
-    peer.failures++
-    peer.cooldownUntilMs = now + this.init.failureBackoffMs
-    if (peer.failures >= this.init.maxPeerFailures) {
-      peer.dropped = true
-      this.log.debug('peer left out after repeated failures', { peer: peer.id })
+    const failure = classifyFailure(err)
+    const decision = failureDecision(failure, peer.failures, now, this.init, failure === 'busy' ? this.c.random() : 0)
+    switch (decision.action) {
+      case 'ban':
+        this.c.scores.record(peer.id, 'bad', now)
+        this.ban(peer, (err as Error).message)
+        return true
+      case 'cooldown':
+        peer.cooldownUntilMs = decision.untilMs
+        return true
+      case 'no-manifest':
+        peer.status = 'no-manifest'
+        peer.offers = peer.offers.map(() => false)
+        return true
+      case 'failure':
+        if (decision.scoreTimeout) this.c.scores.record(peer.id, 'timeout', now)
+        peer.failures = decision.failures
+        peer.cooldownUntilMs = decision.untilMs
+        if (decision.drop) {
+          peer.dropped = true
+          this.log.debug('peer left out after repeated failures', { peer: peer.id })
+        }
+        this.log.debug(`${what} exchange failed`, { peer: peer.id, err })
+        return true
+      case 'fatal':
+        return false
+      default: {
+        const unreachable: never = decision
+        throw new Error(`unknown decision ${String(unreachable)}`)
+      }
     }
   }
 
@@ -423,19 +430,22 @@ export class Download {
     this.wake()
   }
 
-  /**
-   * Keeps a WATCH open at every usable peer whose offer lacks a missing chunk: the peer sends its
-   * offer again whenever it changes, so news of a chunk travels at once, on one stream per peer.
-   */
+  /** Opens and closes WATCHes on peers' offers as {@link planWatches} says. */
   private refreshOffers (now: number): void {
-    for (const p of this.peers.values()) {
-      if (p.banned || p.dropped) {
-        p.watch?.close()
-        continue
-      }
-      if (p.watch != null || p.watchOpening || p.cooldownUntilMs > now || p.nextWatchMs > now) continue
-      if (p.status !== 'new' && !this.done.some((d, i) => !d && p.offers[i] !== true)) continue
-      this.openWatch(p, now)
+    const plan = planWatches(this.done, [...this.peers.values()].map(p => ({
+      id: p.id,
+      usable: !p.banned && !p.dropped,
+      offers: p.offers,
+      watching: p.watch != null,
+      opening: p.watchOpening,
+      cooldownUntilMs: p.cooldownUntilMs,
+      nextWatchMs: p.nextWatchMs,
+      fresh: p.status === 'new'
+    })), now)
+    for (const id of plan.close) this.peers.get(id)?.watch?.close()
+    for (const id of plan.open) {
+      const peer = this.peers.get(id)
+      if (peer != null) this.openWatch(peer, now)
     }
   }
 
@@ -499,19 +509,15 @@ export class Download {
   }
 
   private checkStall (now: number): void {
-    if (now - this.lastProgressMs < this.init.stallTimeoutMs) return
-    const missing = this.done.filter(d => !d).length
-    const offered = this.done.filter((d, i) => !d && [...this.peers.values()].some(p => !p.banned && !p.dropped && p.offers[i] === true)).length
-    throw new FetchStalledError(this.cid, missing, `no chunk of ${this.cid} arrived for ${Math.round(this.init.stallTimeoutMs / 1000)} s: ${missing} missing, ${offered} of them offered by ${this.usablePeers()} usable peer(s)`)
+    const peers = [...this.peers.values()].map(p => ({ usable: !p.banned && !p.dropped, offers: p.offers }))
+    const stall = stallVerdict(this.done, peers, this.lastProgressMs, now, this.init.stallTimeoutMs)
+    if (stall == null) return
+    throw new FetchStalledError(this.cid, stall.missing, `no chunk of ${this.cid} arrived for ${Math.round(this.init.stallTimeoutMs / 1000)} s: ${stall.missing} missing, ${stall.offered} of them offered by ${stall.usablePeers} usable peer(s)`)
   }
 
   /** held[i]: chunk i (or the chunk its CID repeats) is in the store. */
   private held (): boolean[] {
     return this.primaryOf.map(p => this.stored[p] === true)
-  }
-
-  private usablePeers (): number {
-    return [...this.peers.values()].filter(p => !p.banned && !p.dropped).length
   }
 
   // --- waiting and progress -------------------------------------------------------------------

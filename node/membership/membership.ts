@@ -275,20 +275,22 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
   /** Re-judges every member, announcing status changes and forgetting long-dead peers. */
   sweep (): void {
     const now = this.components.clock.now()
-    for (const [peerId, entry] of this.members) {
-      if (peerId === this.components.peerId) continue
-      const status = statusOf(entry, now, this.liveness)
-      const before = this.lastStatus.get(peerId)
-      if (status === 'dead' && shouldForget(entry, now, this.liveness)) {
-        this.members.delete(peerId)
-        this.lastStatus.delete(peerId)
-        this.log.info('forgot dead peer', { peer: peerId })
-        continue
-      }
-      if (before !== status) {
-        this.lastStatus.set(peerId, status)
-        this.log.info(`peer is ${status}`, { peer: peerId, ageMs: now - entry.receivedMs })
-        this.safeDispatch('member:status', { peerId, from: before ?? 'alive', to: status })
+    for (const d of sweepDecisions(this.members, this.lastStatus, now, this.liveness, this.components.peerId)) {
+      switch (d.kind) {
+        case 'forget':
+          this.members.delete(d.peerId)
+          this.lastStatus.delete(d.peerId)
+          this.log.info('forgot dead peer', { peer: d.peerId })
+          break
+        case 'status':
+          this.lastStatus.set(d.peerId, d.to)
+          this.log.info(`peer is ${d.to}`, { peer: d.peerId, ageMs: d.ageMs })
+          this.safeDispatch('member:status', { peerId: d.peerId, from: d.from, to: d.to })
+          break
+        default: {
+          const unreachable: never = d
+          throw new Error(`unknown sweep decision ${String(unreachable)}`)
+        }
       }
     }
   }
@@ -404,6 +406,31 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
       this.log.error('event listener threw', { event: type, err })
     }
   }
+}
+
+/** What a sweep does to one member: forget it (dead long enough), or announce its new status. */
+export type SweepDecision =
+  | { kind: 'forget', peerId: string }
+  | { kind: 'status', peerId: string, from: MemberStatus, to: MemberStatus, ageMs: number }
+
+/**
+ * The sweep, pure: every member but `self` is judged at `now`. One dead for longer than
+ * `forgetAfterMs` is forgotten; one whose status differs from the last announced (`lastStatus`,
+ * a member never announced counts as alive) gets its change announced. Everyone else: nothing.
+ */
+export function sweepDecisions (entries: ReadonlyMap<string, MemberEntry>, lastStatus: ReadonlyMap<string, MemberStatus>, now: number, params: LivenessParams, self: string): SweepDecision[] {
+  const out: SweepDecision[] = []
+  for (const [peerId, entry] of entries) {
+    if (peerId === self) continue
+    const status = statusOf(entry, now, params)
+    if (status === 'dead' && shouldForget(entry, now, params)) {
+      out.push({ kind: 'forget', peerId })
+      continue
+    }
+    const before = lastStatus.get(peerId) ?? 'alive'
+    if (before !== status) out.push({ kind: 'status', peerId, from: before, to: status, ageMs: now - entry.receivedMs })
+  }
+  return out
 }
 
 const STATE_ORDER: Record<HeartbeatModel['state'], number> = { active: 0, previous: 1, staged: 2, partial: 3 }

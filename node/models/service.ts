@@ -15,18 +15,18 @@ import { asAdminError } from '../admin-errors.js'
 import { timeoutSignal } from '../../core/abort.js'
 import { ModelError, ModelErrorCode, ModelNotFoundError } from './errors.js'
 import { ModelStore } from './store.js'
+import { pickAnnouncedVersion } from './versions.js'
 import type { Clock } from '../../core/clock.js'
 import type { FleetConfig } from '../fleet/fleet.js'
 import type { Logger } from '../../core/logger.js'
 import type { MemberInfo } from '../membership/membership.js'
-import type { MeshLibp2p } from '../mesh/libp2p.js'
 import type { ChunkServerInit, ChunkServerStats } from '../../protocols/chunks/index.js'
 import type { AdminHandler } from '../../protocols/admin/index.js'
 import type { HeartbeatModel } from '../../protocols/heartbeat/index.js'
 import type { FetcherInit, FetchProgress, FetchResult } from '../fetcher/index.js'
 import type { ModelEntry } from './store.js'
 import type { VerifiedManifest } from './types.js'
-import type { AbortOptions, PeerId } from '@libp2p/interface'
+import type { AbortOptions, Libp2p, PeerId } from '@libp2p/interface'
 
 export interface ModelServiceInit {
   /** Directory of the model store. */
@@ -44,13 +44,59 @@ export interface ModelServiceInit {
 }
 
 export interface ModelServiceComponents {
-  libp2p: MeshLibp2p
+  /** Content routing (announcing what this node holds) and the peer disconnect event. */
+  libp2p: Pick<Libp2p, 'contentRouting' | 'addEventListener' | 'removeEventListener'>
+  /** The open model store; the service closes it on stop. */
+  store: ModelStore
+  /** Shares what the store holds; the service starts and stops it. */
+  server: ChunkServer
+  /** Gets what the store lacks; the service stops it. */
+  fetcher: Fetcher
+  clock: Clock
+  logger: Logger
+  /** The mesh view, to resolve NAME@VERSION to a manifest CID from what peers hold. */
+  members: () => MemberInfo[]
+}
+
+/** What {@link openModelParts} needs: the mesh pieces the chunk server and fetcher use. */
+export interface ModelPartsComponents {
+  libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol' | 'getConnections' | 'peerId' | 'contentRouting'>
   fleet: FleetConfig
   clock: Clock
   logger: Logger
   random?: () => number
-  /** The mesh view, to resolve NAME@VERSION to a manifest CID from what peers hold. */
-  members: () => MemberInfo[]
+}
+
+/** The parts of the model subsystem, built where the node is assembled. */
+export interface ModelParts {
+  store: ModelStore
+  server: ChunkServer
+  fetcher: Fetcher
+}
+
+/**
+ * Opens the model store at `init.root` and builds the chunk server that shares it and the fetcher
+ * that fills it (wired so peers watching this node hear of each new chunk at once).
+ */
+export async function openModelParts (components: ModelPartsComponents, init: ModelServiceInit): Promise<ModelParts> {
+  const { libp2p, clock, logger, fleet, random } = components
+  const store = await ModelStore.open({ root: init.root, fleet, logger, retainVersions: init.retainVersions })
+  const uploadLimiter = init.uploadBytesPerSec != null ? new TokenBucket(clock, init.uploadBytesPerSec) : undefined
+  const downloadLimiter = init.downloadBytesPerSec != null ? new TokenBucket(clock, init.downloadBytesPerSec) : undefined
+  const server = new ChunkServer({ libp2p, store, clock, logger, uploadLimiter, random }, init.chunkServer)
+  const fetcher = new Fetcher({
+    libp2p,
+    store,
+    clock,
+    logger,
+    findProviders: libp2pProviders(libp2p),
+    announce: async (cid, options) => { await announce(libp2p, cid, options) },
+    downloadLimiter,
+    // Peers watching this node hear of each new chunk at once, not on the server's recheck.
+    onChunkStored: cid => { server.chunkStored(cid) },
+    random
+  }, init.fetcher)
+  return { store, server, fetcher }
 }
 
 export type JobState = 'running' | 'done' | 'failed'
@@ -73,71 +119,55 @@ export interface ModelJob {
 
 export class ModelService {
   private readonly components: ModelServiceComponents
-  private readonly init: ModelServiceInit
+  private readonly init: Partial<ModelServiceInit>
   private readonly log: Logger
   private readonly jobs = new Map<string, ModelJob>()
   private readonly inflight = new Map<string, Promise<ModelJob>>()
   private readonly controller = new AbortController()
-  private storeRef?: ModelStore
-  private server?: ChunkServer
-  private fetcherRef?: Fetcher
+  private started = false
 
-  constructor (components: ModelServiceComponents, init: ModelServiceInit) {
+  constructor (components: ModelServiceComponents, init: Partial<ModelServiceInit> = {}) {
     this.components = components
     this.init = init
     this.log = components.logger.child('models')
   }
 
   get store (): ModelStore {
-    if (this.storeRef == null) throw new ModelError(ModelErrorCode.NotStarted, 'the model service is not started')
-    return this.storeRef
+    return this.components.store
   }
 
   get fetcher (): Fetcher {
-    if (this.fetcherRef == null) throw new ModelError(ModelErrorCode.NotStarted, 'the model service is not started')
-    return this.fetcherRef
+    return this.components.fetcher
   }
 
   /** What the chunk server has sent to peers since start; undefined before start. */
   serverStats (): ChunkServerStats | undefined {
-    return this.server?.stats()
+    return this.started ? this.components.server.stats() : undefined
   }
 
+  /** Starts serving chunks and announces what the store holds. */
   async start (): Promise<void> {
-    const { libp2p, clock, logger, fleet } = this.components
-    this.storeRef = await ModelStore.open({ root: this.init.root, fleet, logger, retainVersions: this.init.retainVersions })
-    const uploadLimiter = this.init.uploadBytesPerSec != null ? new TokenBucket(clock, this.init.uploadBytesPerSec) : undefined
-    const downloadLimiter = this.init.downloadBytesPerSec != null ? new TokenBucket(clock, this.init.downloadBytesPerSec) : undefined
-    this.server = new ChunkServer({ libp2p, store: this.storeRef, clock, logger, uploadLimiter, random: this.components.random }, this.init.chunkServer)
-    await this.server.start()
-    this.fetcherRef = new Fetcher({
-      libp2p,
-      store: this.storeRef,
-      clock,
-      logger,
-      findProviders: libp2pProviders(libp2p),
-      announce: async (cid, options) => { await announce(libp2p, cid, options) },
-      downloadLimiter,
-      // Peers watching this node hear of each new chunk at once, not on the server's recheck.
-      onChunkStored: cid => { this.server?.chunkStored(cid) },
-      random: this.components.random
-    }, this.init.fetcher)
-    libp2p.addEventListener('peer:disconnect', this.onPeerGone)
+    if (this.started) return
+    await this.components.server.start()
+    this.started = true
+    this.components.libp2p.addEventListener('peer:disconnect', this.onPeerGone)
     // Provider records for what we hold; the DHT may have no peers yet, so this runs in the background.
     void this.announceAll().catch(err => { this.log.debug('announcing held models failed', { err }) })
   }
 
   private readonly onPeerGone = (evt: CustomEvent<PeerId>): void => {
-    this.server?.peerGone(evt.detail.toString())
+    this.components.server.peerGone(evt.detail.toString())
   }
 
+  /** Aborts downloads, stops serving chunks and closes the store. */
   async stop (): Promise<void> {
     this.components.libp2p.removeEventListener('peer:disconnect', this.onPeerGone)
     this.controller.abort(new Error('model service stopped'))
-    this.fetcherRef?.stop()
+    this.components.fetcher.stop()
     await Promise.allSettled([...this.inflight.values()])
-    await this.server?.stop()
-    await this.storeRef?.close()
+    await this.components.server.stop()
+    this.started = false
+    await this.components.store.close()
   }
 
   /** Announces every manifest this node holds, complete or not (it serves what it has verified). */
@@ -152,8 +182,7 @@ export class ModelService {
 
   /** What the heartbeat says this node holds. */
   heartbeatModels (): HeartbeatModel[] {
-    if (this.storeRef == null) return []
-    return this.storeRef.list().map(e => ({
+    return this.components.store.list().map(e => ({
       name: e.name,
       version: e.version,
       cid: e.cid,
@@ -177,10 +206,9 @@ export class ModelService {
       if (!(err instanceof ModelNotFoundError)) throw err
     }
     const [name, version] = ref.split('@') as [string, string | undefined]
-    const seen = this.components.members().filter(m => m.status !== 'dead').flatMap(m => m.models)
-      .filter(m => m.name === name && (version == null || m.version === version) && m.state !== 'partial')
-    if (seen.length === 0) throw new ModelNotFoundError(ref)
-    return seen.sort((a, b) => compareSemver(b.version, a.version))[0]!.cid
+    const chosen = pickAnnouncedVersion(name, version, this.components.members())
+    if (chosen == null) throw new ModelNotFoundError(ref)
+    return chosen.cid
   }
 
   /** Downloads (or resumes) a model and assembles it. */

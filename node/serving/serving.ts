@@ -58,6 +58,14 @@ export class ServingError extends TuttiError {
   }
 }
 
+/** `restore()` was aborted (the node is stopping) before every active model was back. */
+export class RestoreAbortedError extends ServingError {
+  constructor (options: { cause?: unknown } = {}) {
+    super('ERR_RESTORE_ABORTED', 'restoring active models was aborted', options)
+    this.name = 'RestoreAbortedError'
+  }
+}
+
 export interface ActivationResult {
   name: string
   version: string
@@ -78,7 +86,10 @@ export class Serving {
     this.log = components.logger.child('serving')
   }
 
-  /** Loads persisted activations and brings each back (failures are logged, not fatal). */
+  /**
+   * Loads persisted activations and brings each back (failures are logged, not fatal). An abort
+   * ends it at once with ERR_RESTORE_ABORTED; what was persisted stays, for the next start.
+   */
   async restore (options: AbortOptions = {}): Promise<void> {
     if (this.init.stateFile == null) return
     try {
@@ -92,10 +103,13 @@ export class Serving {
       this.log.error('ignoring unreadable serving state', { file: this.init.stateFile, err })
       return
     }
+    const aborted = (): boolean => options.signal?.aborted === true
     for (const [name, a] of Object.entries(this.state.active)) {
+      if (aborted()) throw new RestoreAbortedError({ cause: options.signal?.reason })
       try {
         await this.activate(`${name}@${a.version}`, a.limits, options)
       } catch (err) {
+        if (aborted()) throw new RestoreAbortedError({ cause: err })
         this.log.error('could not restore an active model', { model: `${name}@${a.version}`, err })
       }
     }

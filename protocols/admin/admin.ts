@@ -144,24 +144,46 @@ export async function callAdmin<T = unknown> (libp2p: Pick<Libp2p, 'dialProtocol
   }
 }
 
-/** Turns libp2p's dial errors into one sentence an operator can act on. */
+/** An error and every error behind it (`cause` chains, the `errors` of an aggregate), outermost first. */
+function errorChain (err: unknown): Array<{ name?: unknown, code?: unknown, message?: unknown }> {
+  const out: Array<{ name?: unknown, code?: unknown, message?: unknown }> = []
+  const visit = (e: unknown, depth: number): void => {
+    if (e == null || typeof e !== 'object' || depth > 8 || out.includes(e)) return
+    out.push(e)
+    const x = e as { cause?: unknown, errors?: unknown }
+    visit(x.cause, depth + 1)
+    if (Array.isArray(x.errors)) for (const inner of x.errors) visit(inner, depth + 1)
+  }
+  visit(err, 0)
+  return out
+}
+
+/** libp2p's names for a connection or stream that was reset or closed under it. */
+const RESET_NAMES = new Set(['StreamResetError', 'StreamAbortedError', 'ConnectionClosedError', 'ConnectionClosingError', 'MuxerClosedError'])
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE'])
+
+/**
+ * Turns libp2p's dial errors into one sentence an operator can act on, from error names (libp2p:
+ * UnsupportedProtocolError, EncryptionFailedError, TimeoutError...) and codes (Node: ECONNREFUSED...),
+ * never from message text. Only a failed handshake (EncryptionFailedError: with pnet, a network
+ * key that does not match garbles it) is reported as a different fleet; a plain reset is a reset.
+ */
 export function describeDialError (err: unknown): string {
-  const e = err as { name?: string, message?: string, code?: string, errors?: unknown[] }
-  const parts = [e?.message ?? String(err)]
-  if (Array.isArray(e?.errors)) parts.push(...e.errors.map(x => (x as Error)?.message ?? String(x)))
-  const text = parts.join('; ')
-  if (e?.name === 'UnsupportedProtocolError' || /protocol selection failed|UnsupportedProtocol/i.test(text)) {
-    return `the peer does not speak ${ADMIN_PROTOCOL} (a different Tutti version?)`
-  }
-  if (/ECONNREFUSED/.test(text)) return 'connection refused: nothing is listening at that address'
-  if (/EHOSTUNREACH|ENETUNREACH/.test(text)) return 'the address is unreachable'
-  if (e?.name === 'AbortError' || e?.name === 'TimeoutError' || /aborted|timed out|timeout/i.test(text)) {
-    return 'the peer did not complete a connection in time (unreachable, or a different fleet: its network key does not match)'
-  }
-  // A pnet key mismatch garbles the noise handshake: libp2p reports an EncryptionFailedError
-  // ("The stream has been reset" on the memory transport), or the socket just drops.
-  if (e?.name === 'EncryptionFailedError' || /ECONNRESET|EPIPE|Unexpected end|stream ended|been reset|closed|decrypt/i.test(text)) {
+  const chain = errorChain(err)
+  const named = (...names: string[]): boolean => chain.some(e => typeof e.name === 'string' && names.includes(e.name))
+  const coded = (...codes: string[]): boolean => chain.some(e => typeof e.code === 'string' && codes.includes(e.code))
+  if (named('UnsupportedProtocolError')) return `the peer does not speak ${ADMIN_PROTOCOL} (a different Tutti version?)`
+  if (coded('ECONNREFUSED')) return 'connection refused: nothing is listening at that address'
+  if (coded('EHOSTUNREACH', 'ENETUNREACH')) return 'the address is unreachable'
+  if (named('EncryptionFailedError')) {
     return 'the peer dropped the connection during the handshake (a different fleet: its network key does not match)'
   }
-  return `could not connect: ${text}`
+  if (named('TimeoutError', 'AbortError')) {
+    return 'the peer did not complete a connection in time (unreachable, or a different fleet: its network key does not match)'
+  }
+  if (chain.some(e => (typeof e.name === 'string' && RESET_NAMES.has(e.name)) || (typeof e.code === 'string' && RESET_CODES.has(e.code)))) {
+    return 'the connection was reset before the peer answered'
+  }
+  const text = chain.map(e => typeof e.message === 'string' ? e.message : '').filter(m => m !== '').join('; ')
+  return `could not connect: ${text === '' ? String(err) : text}`
 }

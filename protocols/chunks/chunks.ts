@@ -5,6 +5,7 @@
  */
 import { pbStream } from '@libp2p/utils'
 import { isManifestCid, isRawCid } from '../../core/cid.js'
+import { admitRequest, admitStream } from './admission.js'
 import { decodeBitfield, encodeBitfield } from './bitfield.js'
 import {
   CHUNKS_PROTOCOL, CHUNKS_VERSION, DEFAULT_MAX_QUEUED_UPLOADS, DEFAULT_MAX_STREAMS_PER_PEER, DEFAULT_MAX_STREAMS_TOTAL,
@@ -218,9 +219,10 @@ export class ChunkServer {
   async handle (stream: Stream, connection: Connection): Promise<void> {
     const peer = connection.remotePeer.toString()
     const pb = pbStream(stream, { maxDataLength: this.init.maxRequestBytes })
-    if (!this.running || this.active.size >= this.init.maxStreamsTotal + this.init.maxWatches) {
+    const admitted = admitStream(this.running, this.active.size, this.init)
+    if (!admitted.admit) {
       this.counters.busy++
-      await this.answerError(stream, pb, ChunkErrorCode.Busy, `busy: ${this.active.size} streams open`)
+      await this.answerError(stream, pb, ChunkErrorCode.Busy, admitted.message)
       return
     }
     this.active.add(stream)
@@ -242,13 +244,12 @@ export class ChunkServer {
         return
       }
       const watch = req.kind === ChunkRequest.Kind.WATCH
-      const [byPeer, perPeerMax, totalMax] = watch
-        ? [this.watchesByPeer, this.init.maxWatchesPerPeer, this.init.maxWatches]
-        : [this.streamsByPeer, this.init.maxStreamsPerPeer, this.init.maxStreamsTotal]
+      const byPeer = watch ? this.watchesByPeer : this.streamsByPeer
       const mine = byPeer.get(peer) ?? 0
-      if (mine >= perPeerMax || sum(byPeer.values()) >= totalMax) {
+      const request = admitRequest(watch ? 'watch' : 'request', mine, sum(byPeer.values()), this.init)
+      if (!request.admit) {
         this.counters.busy++
-        await this.answerError(stream, pb, ChunkErrorCode.Busy, `busy: ${sum(byPeer.values())} ${watch ? 'watches' : 'requests'} open, ${mine} from you`)
+        await this.answerError(stream, pb, ChunkErrorCode.Busy, request.message)
         return
       }
       byPeer.set(peer, mine + 1)

@@ -1,0 +1,30 @@
+/**
+ * The mesh a node runs on, as the node sees it: what `TuttiNode` and its services use of libp2p,
+ * and gossip as the narrow {@link HeartbeatTransport}. The production mesh is libp2p
+ * ({@link libp2pMesh} over `createMeshLibp2p`); a simulator hands in its own.
+ */
+import { gossipsubTransport } from './pubsub.js'
+import type { MeshLibp2p } from './libp2p.js'
+import type { HeartbeatTransport } from '../membership/membership.js'
+import type { Libp2p } from '@libp2p/interface'
+
+/**
+ * The libp2p surface a node uses: its peer id and addresses, start/stop, stream protocols
+ * (handle, dial), connections (dial, hang up, list), peer store lookups, content routing (model
+ * holders), and the peer connect/disconnect/discovery events.
+ */
+export type NodeLibp2p = Pick<Libp2p,
+  'peerId' | 'start' | 'stop' | 'getMultiaddrs' | 'getConnections' | 'dial' | 'hangUp' | 'dialProtocol' | 'handle' |
+  'unhandle' | 'peerStore' | 'contentRouting' | 'addEventListener' | 'removeEventListener'>
+
+/** A node's mesh: streams and connections through `libp2p`, gossip through `pubsub`. */
+export interface TuttiMesh<L extends NodeLibp2p = NodeLibp2p> {
+  libp2p: L
+  /** Gossip: subscribe/publish with validators that run before a message is forwarded. */
+  pubsub: HeartbeatTransport
+}
+
+/** The production mesh: the libp2p stack of `createMeshLibp2p`, its gossipsub as the transport. */
+export function libp2pMesh (libp2p: MeshLibp2p): TuttiMesh<MeshLibp2p> {
+  return { libp2p, pubsub: gossipsubTransport(libp2p.services.pubsub) }
+}

@@ -148,7 +148,7 @@ spec:
       { path: 'metadata.extra', message: 'unknown field' },
       { path: 'spec.model.name', message: 'is required with version' },
       { path: 'spec.selector.matchLabels.a', message: 'value must be a string' },
-      { path: 'spec.resources.limits.cpu', message: expect.stringContaining('byte suffix') },
+      { path: 'spec.resources.limits.cpu', message: expect.stringContaining("is not a CPU quantity") },
       { path: 'spec.resources.limits.memory', message: expect.stringContaining('millibytes') },
       { path: 'spec.strategy.steps[1].pause', message: expect.stringContaining('must be a duration like "30s"') },
       { path: 'spec.strategy.steps[2].setPercent', message: 'must be 1..100' },

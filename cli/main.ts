@@ -15,6 +15,7 @@ import { registerInfer } from './commands/infer.js'
 import { registerModels } from './commands/model.js'
 import { registerNode } from './commands/node.js'
 import { registerNodes } from './commands/nodes.js'
+import { registerRollouts } from './commands/rollout.js'
 import { UsageError } from './errors.js'
 import { processIO } from './io.js'
 import { registerResourceVerbs } from './resources.js'
@@ -22,7 +23,7 @@ import type { CliIO } from './io.js'
 import type { CommandModule, ResourceKind } from './program.js'
 
 /** The command groups, in the order `tutti --help` lists them. */
-export const COMMANDS: readonly CommandModule[] = [registerFleet, registerNode, registerNodes, registerModels, registerInfer, registerDemo]
+export const COMMANDS: readonly CommandModule[] = [registerFleet, registerNode, registerNodes, registerModels, registerRollouts, registerInfer, registerDemo]
 
 /** Builds the whole command tree from `modules`. Commands write to `io`; parse errors throw CommanderError. */
 export function createProgram (io: CliIO, modules: readonly CommandModule[] = COMMANDS): Command {

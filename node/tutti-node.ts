@@ -25,6 +25,10 @@ import { Connectivity } from './mesh/connectivity.js'
 import { createMeshLibp2p } from './mesh/libp2p.js'
 import { libp2pMesh } from './mesh/mesh.js'
 import { readDeviceProperties } from './telemetry/props.js'
+import { PolicyService } from './policy/service.js'
+import { PolicyError } from './policy/errors.js'
+import { RolloutService } from './rollouts/service.js'
+import { validateRolloutSpec } from './rollouts/spec.js'
 import { NODE_VERSION } from './version.js'
 import type { ApiServer } from './api/http.js'
 import type { Clock } from '../core/clock.js'
@@ -92,6 +96,11 @@ export interface TuttiNodeParts<L extends NodeLibp2p = NodeLibp2p> extends Tutti
   models?: ModelParts
   /** Closed after the mesh stops (the datastore behind the mesh's records). */
   datastore?: { close: () => Promise<void> }
+  /**
+   * The node's own key (its peer id's): it signs the wave commands and progress of rollouts this
+   * node coordinates. Without it the node follows rollouts but never coordinates one.
+   */
+  privateKey?: PrivateKey
 }
 
 /** What a node says about itself (`GET /v1/node`, `tutti describe node`). */
@@ -148,7 +157,7 @@ export async function createTuttiNode (init: TuttiNodeInit, components: TuttiNod
         logger: nodeLogger(components.logger, libp2p.peerId.toString()),
         random: components.random
       }, { ...init.models, root: modelsRoot })
-    return new TuttiNode(init, { ...components, mesh: libp2pMesh(libp2p), models, datastore })
+    return new TuttiNode(init, { ...components, mesh: libp2pMesh(libp2p), models, datastore, privateKey })
   } catch (err) {
     await datastore?.close()
     throw err
@@ -180,6 +189,10 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
   readonly inference: InferenceRuntime
   /** Activation of model versions: store + runtime + persistence. */
   readonly serving: Serving
+  /** Admin-signed policies (rollouts), replicated on every node. */
+  readonly policies: PolicyService
+  /** The device agent and the coordinators of rollouts; absent without the node's key. */
+  readonly rollouts?: RolloutService
   private readonly init: TuttiNodeInit
   private readonly clock: Clock
   private readonly log: Logger
@@ -230,7 +243,8 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
       peerId: this.peerId,
       transport: mesh.pubsub,
       readProperties: parts.readProperties ?? (async () => await readDeviceProperties()),
-      readModels: () => this.serving.heartbeatModels()
+      readModels: () => this.serving.heartbeatModels(),
+      readRollouts: () => this.rollouts?.heartbeatRollouts() ?? []
     }, {
       labels: init.labels,
       propertyOverrides: init.props,
@@ -238,6 +252,44 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
       interval: init.heartbeat,
       liveness: init.liveness
     })
+    this.policies = new PolicyService({
+      clock: this.clock,
+      random,
+      logger: this.log,
+      peerId: this.peerId,
+      pubsub: mesh.pubsub,
+      libp2p,
+      fleet: init.fleet,
+      dataDir: init.dataDir,
+      validateSpec: spec => { validateRolloutSpec(spec) }
+    })
+    if (parts.privateKey != null) {
+      const serving = this.serving
+      this.rollouts = new RolloutService({
+        clock: this.clock,
+        random,
+        logger: this.log,
+        peerId: this.peerId,
+        privateKey: parts.privateKey,
+        streams: libp2p,
+        peerIdFromString,
+        pubsub: mesh.pubsub,
+        policies: this.policies,
+        serving: {
+          activate: async (ref, limits, options) => await serving.activate(ref, limits, options),
+          deactivate: async (name, options) => { await serving.deactivate(name, options) },
+          activeOf: name => serving.activeOf(name),
+          isLocal: cid => serving.isLocal(cid)
+        },
+        view: () => this.membership.view(),
+        attributes: () => ({ ...this.membership.get(this.peerId)?.props, ...init.props, ...init.labels })
+      }, {
+        dataDir: init.dataDir,
+        heartbeatMs: init.heartbeat?.baseIntervalMs,
+        tickMs: Math.min(1000, init.heartbeat?.baseIntervalMs ?? 1000)
+      })
+      this.membership.addEventListener('member:status', () => { this.rollouts?.kick() })
+    }
     this.connectivity = new Connectivity({
       libp2p,
       clock: this.clock,
@@ -320,8 +372,10 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
     }))
     await this.models?.start()
     this.inference.start()
+    await this.policies.start()
     this.membership.start()
     this.connectivity.start()
+    await this.rollouts?.start()
     if (this.init.api !== false) {
       const host = this.init.api?.host ?? '127.0.0.1'
       const port = this.init.api?.port ?? 7411
@@ -338,8 +392,10 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
   async stop (): Promise<void> {
     this.running = false
     this.restoreController?.abort(new Error('the node is stopping'))
+    await this.rollouts?.stop()
     this.connectivity.stop()
     this.membership.stop()
+    await this.policies.stop()
     await this.restoringRef?.catch(() => undefined)
     await this.inference.stop()
     await this.models?.stop()
@@ -430,6 +486,26 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
     for (const [method, handler] of Object.entries(this.serving.adminHandlers())) this.handleAdmin(method, handler)
     if (this.models != null) {
       for (const [method, handler] of Object.entries(this.models.adminHandlers())) this.handleAdmin(method, handler)
+    }
+    this.handleAdmin('policies.get', async (params) => {
+      if (typeof params.name !== 'string' || params.name.length === 0 || params.name.length > 63) throw new AdminRequestError(AdminErrorCode.BadRequest, 'name must be a rollout name')
+      const held = this.policies.get(params.name)
+      return { observer: this.peerId, doc: held?.doc, cid: held?.cid, signer: held?.signer }
+    })
+    this.handleAdmin('policies.apply', async (params, ctx) => {
+      if (typeof params.envelope !== 'string' || params.envelope.length === 0) throw new AdminRequestError(AdminErrorCode.BadRequest, 'envelope must be a base64 policy envelope')
+      const envelope = Buffer.from(params.envelope, 'base64')
+      try {
+        const result = await this.policies.apply(envelope, { signal: ctx.signal })
+        this.rollouts?.kick()
+        return { ...result, name: this.policies.list().find(p => p.cid === result.cid)?.doc.name, observer: this.peerId }
+      } catch (err) {
+        if (err instanceof PolicyError) throw new AdminRequestError(err.code, err.message)
+        throw err
+      }
+    })
+    if (this.rollouts != null) {
+      for (const [method, handler] of Object.entries(this.rollouts.adminHandlers())) this.handleAdmin(method, handler)
     }
     registerOipRoutes(this.router, this.inference)
     registerNodeRoutes(this.router, {

@@ -27,6 +27,12 @@ import type { TensorMap } from './tensors.js'
 import type { AbortOptions } from '@libp2p/interface'
 
 /** What the runtime needs of a model version: the manifest's fields it reads, and the verified file. */
+/** Options of {@link InferenceRuntime.activate}: a rollout follows the phases of a load. */
+export interface ActivateOptions extends AbortOptions {
+  /** Called as the load reaches its smoke test (the manifest's sample input). */
+  onPhase?: (phase: 'smoke-test') => void
+}
+
 export interface InferenceModel extends Pick<ModelManifest, 'name' | 'version' | 'inputs' | 'outputs' | 'memoryEstimateBytes'> {
   /** Path of the model file, already verified against its manifest by the model store. */
   path: string
@@ -216,7 +222,7 @@ export class InferenceRuntime {
   }
 
   /** Checks memory, then creates a session in a new worker. Nothing is routed to it yet. */
-  private async loadInstance (model: InferenceModel, limits: ResolvedLimits, options: AbortOptions): Promise<ModelInstance> {
+  private async loadInstance (model: InferenceModel, limits: ResolvedLimits, options: ActivateOptions): Promise<ModelInstance> {
     const what = `${model.name}@${model.version}`
     const estimate = model.memoryEstimateBytes
     if (typeof estimate !== 'number' || !Number.isFinite(estimate) || estimate < 0) {
@@ -261,6 +267,7 @@ export class InferenceRuntime {
       throw new InferenceError(InferenceErrorCode.ModelLoad, `${what}: the model file does not match its manifest: ${mismatch}`)
     }
     if (model.sampleInput != null && Object.keys(model.sampleInput).length > 0) {
+      options.onPhase?.('smoke-test')
       try {
         await this.smokeTest(instance, model.sampleInput)
       } catch (err) {
@@ -292,7 +299,7 @@ export class InferenceRuntime {
     this.log.info('model version unloaded', { model: instance.name, version: instance.version })
   }
 
-  private async loadOrReuse (slot: Slot, model: InferenceModel, resolved: ResolvedLimits, options: AbortOptions): Promise<ModelInstance> {
+  private async loadOrReuse (slot: Slot, model: InferenceModel, resolved: ResolvedLimits, options: ActivateOptions): Promise<ModelInstance> {
     if (!this.slots.has(slot.name)) this.slots.set(slot.name, slot) // a deactivate ran first and dropped it
     const existing = this.findLoaded(slot, model.version, resolved)
     if (existing != null) return existing
@@ -324,7 +331,7 @@ export class InferenceRuntime {
    * is loaded first (a refusal or load failure leaves the current one serving), new requests move
    * to it at once, requests already with the old version finish there, then the old is unloaded.
    */
-  async activate (model: InferenceModel, limits: ResourceLimits = this.cfg.defaultLimits, options: AbortOptions = {}): Promise<VersionStatus> {
+  async activate (model: InferenceModel, limits: ResourceLimits = this.cfg.defaultLimits, options: ActivateOptions = {}): Promise<VersionStatus> {
     this.ensureRunning()
     const resolved = resolveLimits(limits)
     const slot = this.slot(model.name)

@@ -1,11 +1,11 @@
 /**
  * The mesh a node runs on, as the node sees it: what `TuttiNode` and its services use of libp2p,
- * and gossip as the narrow {@link HeartbeatTransport}. The production mesh is libp2p
+ * and gossip as the narrow {@link PubsubTransport}. The production mesh is libp2p
  * ({@link libp2pMesh} over `createMeshLibp2p`); a simulator hands in its own.
  */
 import { gossipsubTransport } from './pubsub.js'
 import type { MeshLibp2p } from './libp2p.js'
-import type { HeartbeatTransport } from '../membership/membership.js'
+import type { PubsubTransport } from './pubsub.js'
 import type { Libp2p } from '@libp2p/interface'
 
 /**
@@ -15,13 +15,13 @@ import type { Libp2p } from '@libp2p/interface'
  */
 export type NodeLibp2p = Pick<Libp2p,
   'peerId' | 'start' | 'stop' | 'getMultiaddrs' | 'getConnections' | 'dial' | 'hangUp' | 'dialProtocol' | 'handle' |
-  'unhandle' | 'peerStore' | 'contentRouting' | 'addEventListener' | 'removeEventListener'>
+  'unhandle' | 'peerStore' | 'contentRouting' | 'addEventListener' | 'removeEventListener' | 'getPeers'>
 
 /** A node's mesh: streams and connections through `libp2p`, gossip through `pubsub`. */
 export interface TuttiMesh<L extends NodeLibp2p = NodeLibp2p> {
   libp2p: L
   /** Gossip: subscribe/publish with validators that run before a message is forwarded. */
-  pubsub: HeartbeatTransport
+  pubsub: PubsubTransport
 }
 
 /** The production mesh: the libp2p stack of `createMeshLibp2p`, its gossipsub as the transport. */

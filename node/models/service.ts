@@ -305,6 +305,17 @@ export class ModelService {
     return {
       'models.list': async () => ({ models: this.list() }),
       'models.get': async (params) => notFound(() => this.describe(refParam(params))),
+      // NAME@VERSION (or NAME, or a CID) to the manifest CID, from the store or, when this peer does
+      // not hold it, from what live peers announce (then unverified here: devices check the signed
+      // manifest's name and version before they activate it).
+      'models.resolve': async (params) => notFound(() => {
+        const ref = refParam(params)
+        const cid = this.resolveCid(ref)
+        const local = this.store.list().some(e => e.cid === cid) ? this.store.resolve(cid) : undefined
+        if (local != null) return { cid, name: local.manifest.name, version: local.manifest.version, verified: true }
+        const announced = this.components.members().flatMap(m => m.models).find(m => m.cid === cid)
+        return { cid, name: announced?.name, version: announced?.version, verified: false }
+      }),
       'models.pull': async (params) => notFound(() => this.startJob('pull', refParam(params))),
       'models.push': async (params) => {
         if (typeof params.envelope !== 'string') throw new AdminRequestError(AdminErrorCode.BadRequest, 'envelope must be a base64 string')

@@ -66,6 +66,16 @@ export class RestoreAbortedError extends ServingError {
   }
 }
 
+/** Options of {@link Serving.activate}. */
+export interface ServingActivateOptions extends AbortOptions {
+  /** The activation's phases as they begin (a rollout's device states follow them). */
+  onPhase?: (phase: 'downloading' | 'verifying' | 'loading' | 'smoke-test') => void
+  /** Refuse to download: the version must already be complete in the store (rollbacks). */
+  localOnly?: boolean
+  /** Refuse, before loading, a manifest whose signed name or version differs (a pinned rollout). */
+  expect?: { name?: string, version?: string }
+}
+
 export interface ActivationResult {
   name: string
   version: string
@@ -116,19 +126,30 @@ export class Serving {
   }
 
   /** Activates a model version (fetching it first if this node lacks it). */
-  async activate (ref: string, limits: ResourceLimits = {}, options: AbortOptions = {}): Promise<ActivationResult> {
+  async activate (ref: string, limits: ResourceLimits = {}, options: ServingActivateOptions = {}): Promise<ActivationResult> {
     const models = this.requireModels()
     let verified: VerifiedManifest
     const cid = models.resolveCid(ref)
     if (!models.store.isComplete(cid)) {
+      if (options.localOnly === true) throw new ServingError(ModelErrorCode.ModelIncomplete, `${ref} is not complete in this node's store (a rollback never downloads)`)
       this.log.info('fetching a model to activate it', { ref, cid })
+      options.onPhase?.('downloading')
       await models.pull(cid, options)
+    } else {
+      options.onPhase?.('downloading')
     }
+    // The store checks every chunk as it arrives and the assembled file against the digest.
+    options.onPhase?.('verifying')
     verified = models.store.resolve(cid)
     const path = models.store.modelPath(cid)
     if (path == null) throw new ServingError(ModelErrorCode.ModelIncomplete, `${ref} is not complete on this node`)
     const m = verified.manifest
-    const status = await this.components.runtime.activate({ ...m, path }, limits, options)
+    const want = options.expect
+    if (want != null && ((want.name != null && want.name !== m.name) || (want.version != null && want.version !== m.version))) {
+      throw new ServingError('ERR_MODEL_MISMATCH', `${cid} is ${m.name}@${m.version}, not the ${want.name ?? m.name}@${want.version ?? m.version} it was asked for`)
+    }
+    options.onPhase?.('loading')
+    const status = await this.components.runtime.activate({ ...m, path }, limits, { signal: options.signal, onPhase: options.onPhase })
     const { previous } = await models.store.setActive(m.name, m.version, options)
     this.state.active[m.name] = { version: m.version, cid, limits }
     await this.save()
@@ -138,6 +159,17 @@ export class Serving {
     const prev = previous != null ? models.store.list().find(e => e.cid === previous) : undefined
     this.log.info('model active', { model: `${m.name}@${m.version}`, cid, previous: prev?.version })
     return { name: m.name, version: m.version, cid, previous: prev?.version, status }
+  }
+
+  /** The active version of a model on this node, with its limits. */
+  activeOf (name: string): { version: string, cid: string, limits: ResourceLimits } | undefined {
+    const a = this.state.active[name]
+    return a == null ? undefined : { ...a, limits: { ...a.limits } }
+  }
+
+  /** Whether a version is complete in the local store. */
+  isLocal (cid: string): boolean {
+    return this.components.models?.store.isComplete(cid) ?? false
   }
 
   /** Stops serving a model (every loaded version of it). */

@@ -25,6 +25,12 @@ export interface LinearClassifierOptions {
   seed?: number
   /** Added to every weight, to make a version that differs by a known amount. @default 0 */
   offset?: number
+  /**
+   * A broken version: `sqrt(x)` before the matmul, so any negative input feature gives NaN
+   * outputs while the packer's sample input (zeros or ones) still passes the smoke test.
+   * @default false
+   */
+  sqrtInput?: boolean
 }
 
 /** `logits = x·W + b`, `probs = softmax(logits)`; x is float32 [batch, features]. */
@@ -38,7 +44,8 @@ export function linearClassifier (options: LinearClassifierOptions = {}): BuiltM
     name: 'linear',
     initializer: [floatInitializer('W', [features, classes], w), floatInitializer('B', [classes], b)],
     node: [
-      { opType: 'MatMul', input: ['x', 'W'], output: ['xw'] },
+      ...(options.sqrtInput === true ? [{ opType: 'Sqrt', input: ['x'], output: ['sx'] }] : []),
+      { opType: 'MatMul', input: [options.sqrtInput === true ? 'sx' : 'x', 'W'], output: ['xw'] },
       { opType: 'Add', input: ['xw', 'B'], output: ['logits'] },
       { opType: 'Softmax', input: ['logits'], output: ['probs'], attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: -1 }] }
     ]

@@ -1,0 +1,394 @@
+/**
+ * The device side of rollouts, on every node: the epoch acceptor (promise / accept, persisted), the
+ * checks a wave command must pass against the admin-signed policy, and the execution of a command
+ * through the one activation path (`Serving`), with the device state machine and its persistence.
+ *
+ * A coordinator can only say "activate policy version V here" or "revert here": which model, which
+ * limits and which devices come from the policy an admin signed, never from the command.
+ */
+import { readFile } from 'node:fs/promises'
+import { z } from 'zod'
+import { TuttiError } from '../../core/errors.js'
+import { timeoutSignal } from '../../core/abort.js'
+import { writeFileAtomic } from '../fs.js'
+import { matchesSelector } from '../../core/selector.js'
+import { onCommand, onPrepare } from './epoch.js'
+import { isFinal, transition } from './device.js'
+import type { Clock } from '../../core/clock.js'
+import type { Logger } from '../../core/logger.js'
+import type { DeviceEvent, DeviceState } from './device.js'
+import type { AcceptorState } from './epoch.js'
+import type { RolloutSpec } from './spec.js'
+import type { ResourceLimits } from '../inference/limits.js'
+import type { VerifiedPolicy } from '../policy/document.js'
+import type { HeartbeatRollout } from '../../protocols/heartbeat/index.js'
+import type { AbortOptions } from '@libp2p/interface'
+
+/** What the agent needs of serving: the activation path and what runs now. */
+export interface AgentServing {
+  /** Activates a version (fetching it if needed), reporting phases as it goes. */
+  activate(ref: string, limits: ResourceLimits, options: AbortOptions & { onPhase?: (phase: ActivationPhase) => void, localOnly?: boolean, expect?: { name?: string, version?: string } }): Promise<unknown>
+  deactivate(name: string, options?: AbortOptions): Promise<void>
+  /** The active version of a model on this node, if any. */
+  activeOf(name: string): { version: string, cid: string, limits: ResourceLimits } | undefined
+  /** Whether a version is complete in the local store (a rollback needs no download). */
+  isLocal(cid: string): boolean
+}
+
+export type ActivationPhase = 'downloading' | 'verifying' | 'loading' | 'smoke-test'
+
+export interface AgentComponents {
+  clock: Clock
+  logger: Logger
+  peerId: string
+  serving: AgentServing
+  /** The admin-signed policy this node holds for a rollout. */
+  policy: (name: string) => VerifiedPolicy | undefined
+  /** This node's labels and live properties, for the selector (labels win on a clash). */
+  attributes: () => Record<string, string>
+  /** Called after any record changed (heartbeat-worthy). */
+  onChange?: (rollout: string) => void
+}
+
+export interface AgentInit {
+  /** Where records persist (JSON). Without it they live in memory only. */
+  stateFile?: string
+}
+
+/** What ran on this device before a rollout changed it: where a revert goes back to. */
+export interface PreviousVersion {
+  version: string
+  cid: string
+  limits: ResourceLimits
+}
+
+/** Everything this device knows of one rollout, persisted across restarts. */
+export interface AgentRecord {
+  rollout: string
+  /** The policy version of the last command acted on. */
+  policyVersion: number
+  acceptor: AcceptorState
+  /** Undefined until the first command of this rollout reaches this device. */
+  device?: DeviceState
+  /** Manifest CID this rollout put here (set on activate). */
+  cid?: string
+  model?: string
+  /** What ran before; null when nothing of that model did. Set once, at the first activate. */
+  previous?: PreviousVersion | null
+  /** Receiver clock of the last change, ms. */
+  updatedMs: number
+}
+
+export const AgentErrorCode = {
+  StaleEpoch: 'ERR_STALE_EPOCH',
+  PolicyUnknown: 'ERR_POLICY_UNKNOWN',
+  PolicyNewer: 'ERR_POLICY_NEWER',
+  PolicyEnded: 'ERR_POLICY_ENDED',
+  NotTarget: 'ERR_NOT_TARGET',
+  NothingToRevert: 'ERR_NOTHING_TO_REVERT',
+  BadCommand: 'ERR_BAD_COMMAND'
+} as const
+
+/** A command refused by this device; `retryable` when a later try can succeed (policy not yet here). */
+export class AgentRefusal extends TuttiError {
+  constructor (code: typeof AgentErrorCode[keyof typeof AgentErrorCode], message: string, retryable = false) {
+    super(code, message, { retryable })
+    this.name = 'AgentRefusal'
+  }
+}
+
+export interface PrepareAnswer {
+  ok: boolean
+  promisedEpoch: number
+  promisedTo?: string
+  record: AgentRecord
+}
+
+export interface CommandInput {
+  rollout: string
+  policyVersion: number
+  epoch: number
+  coordinator: string
+  action: 'activate' | 'revert'
+}
+
+const MAX_STATE_BYTES = 4 * 1024 * 1024
+const MAX_REASON = 120
+
+const limitsSchema = z.object({ cpu: z.union([z.string(), z.number()]).optional(), memory: z.union([z.string(), z.number()]).optional() })
+const stateFileSchema = z.object({
+  version: z.literal(1),
+  records: z.record(z.string(), z.object({
+    rollout: z.string(),
+    policyVersion: z.number().int().nonnegative(),
+    acceptor: z.object({ promised: z.number().int().nonnegative(), promisedTo: z.string().optional() }),
+    device: z.object({ kind: z.enum(['Pending', 'Downloading', 'Verifying', 'Loading', 'SmokeTest', 'Active', 'Failed', 'TimedOut', 'RollingBack', 'RolledBack']), reason: z.string().optional() }).optional(),
+    cid: z.string().optional(),
+    model: z.string().optional(),
+    previous: z.object({ version: z.string(), cid: z.string(), limits: limitsSchema }).nullable().optional(),
+    updatedMs: z.number()
+  }))
+})
+
+/**
+ * Executes rollout commands on this device. Commands return at once with the device's state;
+ * the activation runs in the background under the policy's activation timeout.
+ */
+export class RolloutAgent {
+  private readonly c: AgentComponents
+  private readonly init: AgentInit
+  private readonly log: Logger
+  private readonly records = new Map<string, AgentRecord>()
+  private readonly running = new Map<string, AbortController>()
+  private readonly inflight = new Set<Promise<void>>()
+  private saving: Promise<void> = Promise.resolve()
+  private stopped = false
+
+  constructor (components: AgentComponents, init: AgentInit = {}) {
+    this.c = components
+    this.init = init
+    this.log = components.logger.child('rollout-agent')
+  }
+
+  /** Loads persisted records. A device that was mid-activation when it stopped resumes nothing: it is Failed("interrupted") and the coordinator decides. */
+  async start (): Promise<void> {
+    this.stopped = false
+    if (this.init.stateFile == null) return
+    let raw: Buffer
+    try {
+      raw = await readFile(this.init.stateFile)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+      throw err
+    }
+    try {
+      if (raw.byteLength > MAX_STATE_BYTES) throw new Error(`larger than ${MAX_STATE_BYTES} bytes`)
+      const doc = stateFileSchema.parse(JSON.parse(raw.toString('utf8')))
+      for (const [name, r] of Object.entries(doc.records)) {
+        const record = r as AgentRecord
+        if (record.device != null && !isFinal(record.device.kind)) {
+          record.device = { kind: 'Failed', reason: `interrupted in ${record.device.kind} by a restart` }
+        }
+        this.records.set(name, record)
+      }
+    } catch (err) {
+      this.log.error('ignoring an unreadable rollout state file', { file: this.init.stateFile, err })
+    }
+  }
+
+  async stop (): Promise<void> {
+    this.stopped = true
+    for (const controller of this.running.values()) controller.abort(new TuttiError('ERR_STOPPED', 'the node is stopping'))
+    await Promise.allSettled([...this.inflight])
+    await this.saving
+  }
+
+  get (rollout: string): AgentRecord | undefined {
+    const r = this.records.get(rollout)
+    return r == null ? undefined : structuredClone(r)
+  }
+
+  list (): AgentRecord[] {
+    return [...this.records.values()].map(r => structuredClone(r))
+  }
+
+  /** What heartbeats carry: the newest records first, at most `max`. */
+  heartbeatRollouts (max: number): HeartbeatRollout[] {
+    return [...this.records.values()]
+      .sort((a, b) => b.updatedMs - a.updatedMs)
+      .slice(0, max)
+      .filter(r => r.device != null)
+      .map(r => ({
+        name: r.rollout,
+        policyVersion: r.policyVersion,
+        state: r.device!.kind,
+        reason: shortReason(r.device),
+        epoch: r.acceptor.promised
+      }))
+  }
+
+  /** Phase 1: promise an epoch, or say which higher one this device promised. */
+  async prepare (rollout: string, epoch: number, from: string): Promise<PrepareAnswer> {
+    const record = this.recordFor(rollout)
+    const result = onPrepare(record.acceptor, epoch, from)
+    if (result.kind === 'promised') {
+      record.acceptor = result.state
+      await this.persist(rollout)
+      return { ok: true, promisedEpoch: epoch, promisedTo: from, record: structuredClone(record) }
+    }
+    return { ok: false, promisedEpoch: record.acceptor.promised, promisedTo: record.acceptor.promisedTo, record: structuredClone(record) }
+  }
+
+  /**
+   * A verified wave command (its envelope's signer is `cmd.coordinator`). Throws
+   * {@link AgentRefusal} when it must not be applied; otherwise starts it and returns the record.
+   */
+  async command (cmd: CommandInput): Promise<AgentRecord> {
+    const verified = this.c.policy(cmd.rollout)
+    if (verified == null) throw new AgentRefusal(AgentErrorCode.PolicyUnknown, `this node holds no policy for rollout ${cmd.rollout} (yet)`, true)
+    const policy = verified.doc
+    if (policy.version < cmd.policyVersion) throw new AgentRefusal(AgentErrorCode.PolicyUnknown, `this node holds version ${policy.version} of ${cmd.rollout}, the command is for ${cmd.policyVersion}`, true)
+    if (policy.version > cmd.policyVersion) throw new AgentRefusal(AgentErrorCode.PolicyNewer, `this node holds version ${policy.version} of ${cmd.rollout}, newer than the command's ${cmd.policyVersion}`)
+    if (policy.control.deleted) throw new AgentRefusal(AgentErrorCode.PolicyEnded, `rollout ${cmd.rollout} is deleted`)
+    const record = this.recordFor(cmd.rollout)
+    const fence = onCommand(record.acceptor, cmd.epoch, cmd.coordinator)
+    if (fence.kind !== 'accepted') {
+      throw new AgentRefusal(AgentErrorCode.StaleEpoch, `epoch ${cmd.epoch} from ${cmd.coordinator} is stale: this node promised epoch ${record.acceptor.promised}${record.acceptor.promisedTo != null ? ` to ${record.acceptor.promisedTo}` : ''}`)
+    }
+    const spec = policy.spec as RolloutSpec
+    if (cmd.action === 'activate') {
+      if (policy.control.undo) throw new AgentRefusal(AgentErrorCode.PolicyEnded, `rollout ${cmd.rollout} is being undone`)
+      if (!matchesSelector(spec.selector, this.c.attributes())) throw new AgentRefusal(AgentErrorCode.NotTarget, `this node does not match the selector of ${cmd.rollout}`)
+    } else if (record.cid == null || record.device?.kind === 'RolledBack') {
+      if (record.device?.kind === 'RolledBack') {
+        record.acceptor = fence.state
+        await this.persist(cmd.rollout)
+        return structuredClone(record)
+      }
+      throw new AgentRefusal(AgentErrorCode.NothingToRevert, `rollout ${cmd.rollout} changed nothing on this node`)
+    }
+    record.acceptor = fence.state
+    record.policyVersion = cmd.policyVersion
+    if (cmd.action === 'activate') {
+      const busy = this.running.has(cmd.rollout) || this.running.has(`${cmd.rollout}:revert`)
+      const done = record.device?.kind === 'Active' && record.cid === spec.model.cid
+      // Failed and TimedOut devices are not retried within one generation of the rollout.
+      const settled = record.cid === spec.model.cid && (record.device?.kind === 'Failed' || record.device?.kind === 'TimedOut' || record.device?.kind === 'RolledBack')
+      if (!busy && !done && !settled) this.startActivation(record, spec)
+    } else if (!this.running.has(`${cmd.rollout}:revert`) && record.device?.kind !== 'RolledBack') {
+      this.running.get(cmd.rollout)?.abort(new TuttiError('ERR_REVERTING', 'the rollout is being reverted'))
+      this.startRevert(record, spec)
+    }
+    await this.persist(cmd.rollout)
+    return structuredClone(record)
+  }
+
+  private recordFor (rollout: string): AgentRecord {
+    let record = this.records.get(rollout)
+    if (record == null) {
+      record = { rollout, policyVersion: 0, acceptor: { promised: 0 }, updatedMs: this.c.clock.now() }
+      this.records.set(rollout, record)
+    }
+    return record
+  }
+
+  private apply (record: AgentRecord, event: DeviceEvent): void {
+    const next = transition(record.device, event)
+    if (!next.ok) {
+      this.log.warn('ignored an invalid device transition', { rollout: record.rollout, from: next.from, event: event.type })
+      return
+    }
+    record.device = next.state
+    record.updatedMs = this.c.clock.now()
+    this.c.onChange?.(record.rollout)
+    void this.persist(record.rollout)
+  }
+
+  private track (key: string, controller: AbortController, work: Promise<void>): void {
+    this.running.set(key, controller)
+    const p = work.finally(() => {
+      if (this.running.get(key) === controller) this.running.delete(key)
+      this.inflight.delete(p)
+    })
+    this.inflight.add(p)
+  }
+
+  private startActivation (record: AgentRecord, spec: RolloutSpec): void {
+    const modelName = spec.model.name
+    const cid = spec.model.cid
+    if (record.cid !== cid) {
+      // A new generation of this rollout (or its first command here): what runs now is "old".
+      const current = modelName != null ? this.c.serving.activeOf(modelName) : undefined
+      record.previous = current != null && current.cid !== cid ? { version: current.version, cid: current.cid, limits: current.limits } : null
+      if (record.device != null && record.device.kind !== 'Pending') record.device = undefined
+    }
+    record.cid = cid
+    record.model = modelName
+    this.apply(record, { type: 'dispatched' })
+    const controller = new AbortController()
+    const signal = timeoutSignal(this.c.clock, spec.strategy.activationTimeoutMs, { signal: controller.signal, reason: `activation took longer than ${spec.strategy.activationTimeoutMs} ms` })
+    const limits: ResourceLimits = { ...spec.resources.limits }
+    const work = (async () => {
+      try {
+        await this.c.serving.activate(cid, limits, {
+          signal,
+          expect: { name: spec.model.name, version: spec.model.version },
+          onPhase: phase => {
+            const event: DeviceEvent | undefined = phase === 'downloading'
+              ? { type: 'downloadStarted' }
+              : phase === 'verifying' ? { type: 'downloaded' } : phase === 'loading' ? { type: 'verified' } : { type: 'loaded' }
+            if (event != null) this.apply(record, event)
+          }
+        })
+        // A model without a sample input has no smoke test: loaded is the last phase reported.
+        if (record.device?.kind === 'Loading') this.apply(record, { type: 'loaded' })
+        this.apply(record, { type: 'smokePassed' })
+        this.log.info('rollout version active', { rollout: record.rollout, cid })
+      } catch (err) {
+        if (this.stopped) return
+        if (signal.aborted && !controller.signal.aborted) {
+          this.apply(record, { type: 'timedOut' })
+          this.log.warn('rollout activation timed out', { rollout: record.rollout, cid, afterMs: spec.strategy.activationTimeoutMs })
+        } else if (controller.signal.aborted) {
+          // superseded by a revert: the revert records the outcome
+        } else {
+          this.apply(record, { type: 'failed', reason: reasonOf(err) })
+          this.log.warn('rollout activation failed', { rollout: record.rollout, cid, err })
+        }
+      } finally {
+        signal.clear()
+      }
+    })()
+    this.track(record.rollout, controller, work)
+  }
+
+  private startRevert (record: AgentRecord, spec: RolloutSpec): void {
+    this.apply(record, { type: 'revertStarted' })
+    const controller = new AbortController()
+    const signal = timeoutSignal(this.c.clock, spec.strategy.activationTimeoutMs, { signal: controller.signal, reason: `revert took longer than ${spec.strategy.activationTimeoutMs} ms` })
+    const previous = record.previous
+    const work = (async () => {
+      try {
+        if (previous == null) {
+          if (record.model != null) await this.c.serving.deactivate(record.model, { signal })
+        } else {
+          if (!this.c.serving.isLocal(previous.cid)) throw new TuttiError('ERR_PREVIOUS_GONE', `the previous version ${previous.version} is no longer in the local store`)
+          await this.c.serving.activate(previous.cid, previous.limits, { signal, localOnly: true })
+        }
+        this.apply(record, { type: 'reverted' })
+        this.log.info('rollout reverted on this device', { rollout: record.rollout, to: previous?.version ?? 'nothing' })
+      } catch (err) {
+        if (this.stopped) return
+        this.apply(record, { type: 'failed', reason: `revert failed: ${reasonOf(err)}` })
+        this.log.error('rollout revert failed', { rollout: record.rollout, err })
+      } finally {
+        signal.clear()
+      }
+    })()
+    this.track(`${record.rollout}:revert`, controller, work)
+  }
+
+  private async persist (rollout: string): Promise<void> {
+    if (this.init.stateFile == null) return
+    const file = this.init.stateFile
+    const write = async (): Promise<void> => {
+      const doc = { version: 1, records: Object.fromEntries(this.records) }
+      await writeFileAtomic(file, JSON.stringify(doc, null, 2) + '\n')
+    }
+    this.saving = this.saving.then(write, write).catch(err => {
+      this.log.error('could not persist rollout state', { rollout, err })
+    })
+    await this.saving
+  }
+}
+
+function reasonOf (err: unknown): string {
+  const e = err as { code?: string, message?: string }
+  const text = `${e?.code != null ? `${e.code}: ` : ''}${e?.message ?? String(err)}`
+  return text.slice(0, MAX_REASON)
+}
+
+function shortReason (device: DeviceState | undefined): string {
+  const reason = (device as { reason?: string }).reason
+  return reason == null ? '' : reason.slice(0, MAX_REASON)
+}

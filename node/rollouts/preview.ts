@@ -1,0 +1,57 @@
+/**
+ * What `tutti apply --dry-run` prints: the nodes that match now, how many each step would update
+ * (in the stable wave order), and the abort criteria in words. Pure, over a snapshot of the view.
+ */
+import { formatDuration } from '../../core/duration.js'
+import { matchesSelector } from '../../core/selector.js'
+import { hrwRank } from './hrw.js'
+import { effectiveSteps, wantedCount } from './plan.js'
+import type { AbortCriterion, RolloutRate, RolloutSpec } from './spec.js'
+
+export interface PreviewNode {
+  peerId: string
+  /** Labels and live properties (labels win). */
+  attributes: Record<string, string>
+}
+
+export interface RolloutPreview {
+  matching: Array<{ peerId: string }>
+  waves: Array<{ step: number, description: string, nodes: number, peers: string[] }>
+  gates: string[]
+  rate: string
+}
+
+/** Describes one abort criterion the way an operator reads it. */
+export function describeCriterion (c: AbortCriterion): string {
+  if ('failureType' in c) {
+    const what = c.failureType === 'FAILED' ? 'failed' : c.failureType === 'TIMED_OUT' ? 'timed out' : 'failed or timed out'
+    return `${c.thresholdPercentage}% or more of the updated nodes ${what} (once ${c.minNodes} have an outcome)`
+  }
+  const bound = 'max' in c ? `above ${c.max}` : `below ${c.min}`
+  return `${c.metric} ${bound} (over nodes with >= ${c.minRequests} requests, at least ${c.minNodes})`
+}
+
+export function describeRate (rate: RolloutRate): string {
+  if ('unlimited' in rate) return 'no rate limit'
+  if ('maxPerMinute' in rate) return `at most ${rate.maxPerMinute} node(s) per minute`
+  const e = rate.exponential
+  return `${e.baseRatePerMinute}/min, x${e.incrementFactor} every ${e.numberOfSucceededNodes} successes${e.maxPerMinute != null ? `, at most ${e.maxPerMinute}/min` : ''}`
+}
+
+export function planPreview (rollout: string, spec: RolloutSpec, nodes: readonly PreviewNode[]): RolloutPreview {
+  const matching = nodes.filter(n => matchesSelector(spec.selector, n.attributes)).map(n => n.peerId)
+  const order = hrwRank(`${rollout}/waves`, matching)
+  const waves: RolloutPreview['waves'] = []
+  let updated = 0
+  effectiveSteps(spec.strategy.steps).forEach((step, i) => {
+    if ('setPercent' in step) {
+      const want = wantedCount(step.setPercent, order.length)
+      const peers = order.slice(updated, Math.max(updated, want))
+      updated = Math.max(updated, want)
+      waves.push({ step: i, description: `setPercent ${step.setPercent}%: ${want} of ${order.length} updated`, nodes: peers.length, peers })
+    } else {
+      waves.push({ step: i, description: step.pause.durationMs == null ? 'pause until `tutti rollout resume`' : `pause ${formatDuration(step.pause.durationMs)} (bake: criteria must pass)`, nodes: 0, peers: [] })
+    }
+  })
+  return { matching: matching.map(peerId => ({ peerId })), waves, gates: spec.strategy.abort.map(describeCriterion), rate: describeRate(spec.strategy.rate) }
+}

@@ -123,6 +123,8 @@ export interface NodeInfo {
 export interface NodeDescription extends MemberInfo {
   connected: boolean
   addresses: string[]
+  /** The answering node's own policy store: what it holds and what it refused, by code. */
+  policies?: { held: number, tombstones: number, accepted: number, duplicates: number, rejected: Record<string, number> }
 }
 
 /**
@@ -229,7 +231,8 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
         libp2p,
         clock: this.clock,
         logger: this.log,
-        members: () => this.membership.view()
+        members: () => this.membership.view(),
+        onHeld: async () => { await this.membership.publishNow() }
       }, init.models === false ? {} : init.models)
     }
     this.inference = new InferenceRuntime({ clock: this.clock, logger: this.log, random }, init.inference)
@@ -448,7 +451,9 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
       }
     }
     const connected = member.self || this.libp2p.getConnections(id).length > 0
-    return { ...member, connected, addresses }
+    if (!member.self) return { ...member, connected, addresses }
+    const { held, tombstones, accepted, duplicates, rejected } = this.policies.stats()
+    return { ...member, connected, addresses, policies: { held, tombstones, accepted, duplicates, rejected } }
   }
 
   private nodeFile (): Record<string, unknown> {

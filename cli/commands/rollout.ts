@@ -99,15 +99,28 @@ export const registerRollouts: CommandModule = (program, { io, resource }) => {
       const format = outputFormat(opts.output, ['json', 'yaml'])
       const conn = connectionOf(command)
       const code = await withPeer(conn, async ask => {
+        const live = io.isTTY === true && opts.watch === true
+        let shown = ''
+        let settling = 0
         for (;;) {
           const { rollout } = await ask<{ rollout: RolloutStatus }>('rollouts.get', { name })
           const phase = rollout.progress?.phase
-          if (format != null) io.out(structured(rollout, format as 'json' | 'yaml'))
-          else io.out(formatStatus(rollout, io.isTTY === true && opts.watch === true))
-          const ended = phase === 'Completed' || phase === 'RolledBack' || phase === 'Aborted' || rollout.control.deleted
-          if (opts.watch !== true || (ended && phase !== 'Aborted')) {
-            return phase === 'RolledBack' || phase === 'Aborted' ? EXIT_ROLLOUT_FAILED : 0
+          const ended = phase === 'Completed' || phase === 'RolledBack' || rollout.control.deleted
+          // Device counts come from heartbeats: give them a few polls to catch up with the end.
+          const counted = phase === 'RolledBack' ? rollout.summary.active === 0 : rollout.summary.active === rollout.summary.targets
+          const done = opts.watch !== true || (ended && (counted || settling++ >= 5))
+          if (format != null) {
+            if (done || opts.watch !== true) io.out(structured(rollout, format as 'json' | 'yaml'))
+          } else {
+            const text = formatStatus(rollout, live)
+            // Not on a terminal, print a status only when it changes (the bake countdown aside).
+            const key = live ? text : text.replace(/\d+s left/, '')
+            if (key !== shown || done) {
+              if (!(done && key === shown && !live)) io.out(text)
+              shown = key
+            }
           }
+          if (done) return phase === 'RolledBack' || phase === 'Aborted' ? EXIT_ROLLOUT_FAILED : 0
           await new Promise(resolve => setTimeout(resolve, 1000))
         }
       })

@@ -162,6 +162,15 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     this.components.transport.removeValidator(HEARTBEAT_TOPIC)
   }
 
+  /**
+   * Publishes a heartbeat now, outside the schedule (what this node holds just changed), so peers
+   * learn it within one gossip hop rather than one interval. The next scheduled beat is unchanged.
+   */
+  async publishNow (): Promise<void> {
+    if (!this.running) return
+    await this.publish(this.liveCount())
+  }
+
   /** The mesh view now, this node first, then by peer id. */
   view (): MemberInfo[] {
     const now = this.components.clock.now()

@@ -56,6 +56,11 @@ export interface ModelServiceComponents {
   logger: Logger
   /** The mesh view, to resolve NAME@VERSION to a manifest CID from what peers hold. */
   members: () => MemberInfo[]
+  /**
+   * Announces what this node holds at once (a heartbeat now), so that NAME@VERSION resolves on
+   * every peer by the time a pull or push job reports done. @default none
+   */
+  onHeld?: () => Promise<void>
 }
 
 /** What {@link openModelParts} needs: the mesh pieces the chunk server and fetcher use. */
@@ -239,7 +244,8 @@ export class ModelService {
     this.jobs.set(job.id, job)
     this.trimJobs()
     const done = this.pull(cid, { onProgress: p => { job.progress = p; job.name ??= p.name; job.version ??= p.version } })
-      .then(({ path, fetch }) => {
+      .then(async ({ path, fetch }) => {
+        await this.components.onHeld?.().catch(err => { this.log.debug('announcing a held model failed', { cid, err }) })
         job.state = 'done'
         job.name = fetch.manifest.manifest.name
         job.version = fetch.manifest.manifest.version

@@ -150,7 +150,7 @@ export class RolloutAgent {
     this.log = components.logger.child('rollout-agent')
   }
 
-  /** Loads persisted records. A device that was mid-activation when it stopped resumes nothing: it is Failed("interrupted") and the coordinator decides. */
+  /** Loads persisted records. A device that was mid-activation when it stopped waits to be dispatched again. */
   async start (): Promise<void> {
     this.stopped = false
     if (this.init.stateFile == null) return
@@ -166,8 +166,16 @@ export class RolloutAgent {
       const doc = stateFileSchema.parse(JSON.parse(raw.toString('utf8')))
       for (const [name, r] of Object.entries(doc.records)) {
         const record = r as AgentRecord
-        if (record.device != null && !isFinal(record.device.kind)) {
-          record.device = { kind: 'Failed', reason: `interrupted in ${record.device.kind} by a restart` }
+        if (record.device != null && !isFinal(record.device.kind) && record.device.kind !== 'RollingBack') {
+          // Interrupted mid-activation by a restart: as if never dispatched, so the coordinator
+          // dispatches it again (the download resumes from the chunks already verified). What ran
+          // before is kept, so a revert still knows where to go.
+          this.log.info('a rollout activation was interrupted by a restart; waiting to be dispatched again', { rollout: name, was: record.device.kind })
+          record.device = undefined
+        } else if (record.device?.kind === 'RollingBack') {
+          // Which version serves is not certain: count it as updated, so the coordinator sends the
+          // revert again (reverting twice is harmless: the previous version is local).
+          record.device = { kind: 'Active' }
         }
         this.records.set(name, record)
       }

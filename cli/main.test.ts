@@ -65,7 +65,7 @@ describe('tutti usage errors', () => {
     [['model', 'pull'], /missing required argument 'ref' \(see 'tutti model pull --help'\)\n$/],
     [['model', 'pull', 'a', 'b'], /too many arguments/],
     [['model', 'pack', 'x.onnx', '--version', '1.0.0'], /required option '--name <name>' not specified/],
-    [['get', 'pods'], /^error: unknown resource type "pods" \(known: nodes, models\)/],
+    [['get', 'pods'], /^error: unknown resource type "pods" \(known: nodes, models, rollouts\)/],
     [['get', 'nodes', '-o', 'xml'], /-o must be one of table, wide, json, yaml; got "xml"/],
     [['describe', 'node', 'x', '-o', 'wide'], /-o must be one of json, yaml; got "wide"/],
     [['describe', 'node'], /describe node needs PEER_ID/],
@@ -168,15 +168,15 @@ describe('a command group plugged in as one module', () => {
     expect(await runWith(modules, ['widget', 'poke', 'w1'])).toEqual({ code: 0, out: 'poked w1\n', err: '' })
     expect(await runWith(modules, ['get', 'wd', '-o=yaml'])).toEqual({ code: 0, out: '- name: w1\n', err: '' })
     expect(await runWith(modules, ['delete', 'widget', 'w1'])).toEqual({ code: 0, out: 'deleted w1\n', err: '' })
-    expect((await runWith(modules, ['delete', 'nodes', 'x'])).err).toMatch(/unknown resource type "nodes" \(known: widgets\)/)
+    expect((await runWith(modules, ['delete', 'nodes', 'x'])).err).toMatch(/unknown resource type "nodes" \(known: rollouts, widgets\)/)
     expect((await runWith(modules, ['delete', '--help'])).out).toMatch(/^ {2}tutti delete widgets NAME /m)
-    // No kind can be deleted without it, so there is no delete verb.
-    expect((await run('delete', 'widget', 'w1')).err).toMatch(/unknown command "delete"/)
+    // Without the module, delete knows only the kinds that can be deleted (rollouts).
+    expect((await run('delete', 'widget', 'w1')).err).toMatch(/unknown resource type "widget" \(known: rollouts\)/)
   })
 
   it('completes in bash with the rest of the tree', async () => {
     const script = (await runWith(modules, ['completion', 'bash'])).out
     expect(script).toContain('"/widget/poke") cmdpath="/widget/poke"')
-    expect(script).toContain('"/delete") words="--help --peer --key --fleet --timeout --output widgets"')
+    expect(script).toContain('"/delete") words="--help --peer --key --fleet --timeout --output rollouts widgets"')
   })
 })

@@ -96,6 +96,8 @@ export class RolloutCoordinator {
   private seq = 0
   private lastPublishMs = 0
   private busy = false
+  /** After being fenced off, wait this long (this node's clock) for the winner's progress before contending again. */
+  private deferUntil = 0
 
   constructor (rollout: string, components: CoordinatorComponents, init: CoordinatorInit) {
     this.rollout = rollout
@@ -165,6 +167,8 @@ export class RolloutCoordinator {
     const fresh = latest != null && now - latest.receivedMs <= this.init.staleAfterMs
     if (this.role.kind === 'follower') {
       if (current != null && current !== this.c.peerId && fresh && aliveIds.has(current)) return
+      // Fenced off a moment ago: the coordinator that won is about to publish; do not duel it.
+      if (now < this.deferUntil) return
       const ranked = hrwRank(this.rollout, [...aliveIds].filter(id => id === this.c.peerId || id !== current || !fresh))
       if (ranked[0] !== this.c.peerId) return
       const epoch = nextEpoch([this.maxSeenEpoch, this.c.ownPromised(), latest?.progress.epoch ?? 0])
@@ -361,6 +365,7 @@ export class RolloutCoordinator {
   /** Another coordinator holds a higher epoch: stop; the next tick decides whether to take over with a higher one. */
   private fenced (role: Extract<Role, { kind: 'leading' }>, epoch: number, holder?: string): void {
     if (this.role !== role) return
+    this.deferUntil = this.c.clock.now() + this.init.staleAfterMs
     this.stepDown(`epoch ${role.epoch} is fenced off by epoch ${epoch}${holder != null ? ` of ${holder}` : ''}`)
   }
 

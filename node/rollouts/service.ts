@@ -60,7 +60,7 @@ export interface RolloutServiceInit {
   dataDir?: string
   /** How often every node re-decides, ms. @default 1000 */
   tickMs?: number
-  /** Base heartbeat interval: a coordinator silent for 2 of these (plus detection) is replaced. @default 5000 */
+  /** Base heartbeat interval: a coordinator whose progress is older than 3 of these is presumed gone. @default 5000 */
   heartbeatMs?: number
 }
 

@@ -105,9 +105,10 @@ export const registerRollouts: CommandModule = (program, { io, resource }) => {
         for (;;) {
           const { rollout } = await ask<{ rollout: RolloutStatus }>('rollouts.get', { name })
           const phase = rollout.progress?.phase
-          const ended = phase === 'Completed' || phase === 'RolledBack' || rollout.control.deleted
+          const ended = phase === 'Completed' || phase === 'RolledBack' || rollout.control.deleted ||
+            (phase === 'Aborted' && rollout.spec.strategy.rollback === 'manual' && !rollout.control.undo)
           // Device counts come from heartbeats: give them a few polls to catch up with the end.
-          const counted = phase === 'RolledBack' ? rollout.summary.active === 0 : rollout.summary.active === rollout.summary.targets
+          const counted = phase === 'RolledBack' ? rollout.summary.active === 0 : phase !== 'Completed' || rollout.summary.active === rollout.summary.targets
           const done = opts.watch !== true || (ended && (counted || settling++ >= 5))
           if (format != null) {
             if (done || opts.watch !== true) io.out(structured(rollout, format as 'json' | 'yaml'))
@@ -136,7 +137,7 @@ export const registerRollouts: CommandModule = (program, { io, resource }) => {
     })
   group.command('undo').description('roll every updated device back to the version it ran before').argument('<name>')
     .action(async (name: string, _opts: unknown, command: Command) => { await control(connectionOf(command), name, io, c => ({ ...c, undo: true }), 'rolling back') })
-  group.command('history').description('policy versions and phase changes of a rollout').argument('<name>')
+  group.command('history').description('phase and coordinator changes of a rollout, as the attached peer saw them (the last 100)').argument('<name>')
     .addOption(new Option('-o, --output <format>', 'json|yaml'))
     .action(async (name: string, opts: { output?: string }, command: Command) => {
       const format = outputFormat(opts.output, ['json', 'yaml'])
@@ -285,7 +286,7 @@ export function formatDescribe (r: RolloutStatus, observer: string): string {
     ['Next candidates', r.candidates],
     ['Message', p?.message ?? ''],
     ['Tripped', p?.trip ?? '-'],
-    ['Devices', `${s.active}/${s.targets} active${countLine(s) !== '' ? ` (${countLine(s)})` : ''}`],
-    ['', r.devices.map(d => `${shortPeer(d.peerId)} ${d.status} ${d.state}${d.reason !== '' ? `: ${d.reason}` : ''}${d.matches ? '' : ' (no longer matches)'}`)]
+    ['Devices', [`${s.active}/${s.targets} active${countLine(s) !== '' ? ` (${countLine(s)})` : ''}`,
+      ...r.devices.map(d => `${shortPeer(d.peerId)} ${d.status} ${d.state}${d.reason !== '' ? `: ${d.reason}` : ''}${d.matches ? '' : ' (no longer matches)'}`)]]
   ])
 }

@@ -35,6 +35,8 @@ export interface DeviceAnswer {
   state?: DeviceStateKind
   reason?: string
   policyVersion: number
+  /** The model CID the state is about, when the device said. */
+  cid?: string
 }
 
 export type PrepareReply =
@@ -96,6 +98,8 @@ export class RolloutCoordinator {
   private seq = 0
   private lastPublishMs = 0
   private busy = false
+  /** The model CID the device knowledge below is about: another generation starts from scratch. */
+  private generation?: string
   /** After being fenced off, wait this long (this node's clock) for the winner's progress before contending again. */
   private deferUntil = 0
 
@@ -124,7 +128,9 @@ export class RolloutCoordinator {
   }
 
   private note (peer: string, device: DeviceAnswer): void {
-    this.devices.set(peer, { ...device, atMs: this.c.clock.now() })
+    // A state about another model (an earlier generation of this rollout) is no state for this one.
+    const state = device.cid != null && device.cid !== this.generation ? undefined : device.state
+    this.devices.set(peer, { state, reason: device.reason, policyVersion: device.policyVersion, atMs: this.c.clock.now() })
   }
 
   /** One step. Never throws; never runs twice at once. */
@@ -150,6 +156,12 @@ export class RolloutCoordinator {
       return
     }
     const spec = policy.spec as unknown as RolloutSpec
+    if (this.generation !== spec.model.cid) {
+      // The policy now names another model: what devices did for the last one counts for nothing.
+      this.generation = spec.model.cid
+      this.devices.clear()
+      this.dispatches = []
+    }
     const view = this.c.view()
     this.learnFromView(view, policy.version)
     const alive = view.filter(m => m.self || m.status === 'alive')
@@ -357,7 +369,11 @@ export class RolloutCoordinator {
         role.promised.add(peer)
       } else {
         this.maxSeenEpoch = Math.max(this.maxSeenEpoch, reply.promisedEpoch)
-        if (reply.promisedEpoch > role.epoch) this.fenced(role, reply.promisedEpoch, reply.promisedTo)
+        // A higher epoch, or the same one promised to another candidate (two took over at once):
+        // step back; the randomized wait in fenced() breaks the tie.
+        if (reply.promisedEpoch > role.epoch || (reply.promisedEpoch === role.epoch && reply.promisedTo !== this.c.peerId)) {
+          this.fenced(role, reply.promisedEpoch, reply.promisedTo)
+        }
       }
     })
   }
@@ -365,7 +381,7 @@ export class RolloutCoordinator {
   /** Another coordinator holds a higher epoch: stop; the next tick decides whether to take over with a higher one. */
   private fenced (role: Extract<Role, { kind: 'leading' }>, epoch: number, holder?: string): void {
     if (this.role !== role) return
-    this.deferUntil = this.c.clock.now() + this.init.staleAfterMs
+    this.deferUntil = this.c.clock.now() + Math.round(this.init.staleAfterMs * (0.5 + this.c.random()))
     this.stepDown(`epoch ${role.epoch} is fenced off by epoch ${epoch}${holder != null ? ` of ${holder}` : ''}`)
   }
 
@@ -388,7 +404,7 @@ export class RolloutCoordinator {
     await this.forEach(peers, async peer => {
       const reply = await this.c.rpc.command(peer, { rollout: this.rollout, policyVersion, epoch: role.epoch, action, seq: ++this.seq }, options)
       if (reply.kind === 'accepted') {
-        if (action === 'activate') this.dispatches.push(now)
+        this.dispatches.push(now)
         this.note(peer, reply.device)
         return
       }

@@ -25,7 +25,7 @@ export interface RolloutPreview {
 export function describeCriterion (c: AbortCriterion): string {
   if ('failureType' in c) {
     const what = c.failureType === 'FAILED' ? 'failed' : c.failureType === 'TIMED_OUT' ? 'timed out' : 'failed or timed out'
-    return `${c.thresholdPercentage}% or more of the updated nodes ${what} (once ${c.minNodes} have an outcome)`
+    return `${c.thresholdPercentage}% or more of the dispatched nodes ${what} (once ${c.minNodes} have an outcome)`
   }
   const bound = 'max' in c ? `above ${c.max}` : `below ${c.min}`
   return `${c.metric} ${bound} (over nodes with >= ${c.minRequests} requests, at least ${c.minNodes})`

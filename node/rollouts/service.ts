@@ -440,9 +440,9 @@ function emptyReport (rollout: string): DeviceReport {
 }
 
 function answerOf (r: AgentRecord): DeviceAnswer {
-  return { state: r.device?.kind, reason: (r.device as { reason?: string } | undefined)?.reason, policyVersion: r.policyVersion }
+  return { state: r.device?.kind, reason: (r.device as { reason?: string } | undefined)?.reason, policyVersion: r.policyVersion, cid: r.cid }
 }
 
 function fromReport (r: DeviceReport): DeviceAnswer {
-  return { state: asKind(r.state), reason: r.reason === '' ? undefined : r.reason, policyVersion: r.policyVersion }
+  return { state: asKind(r.state), reason: r.reason === '' ? undefined : r.reason, policyVersion: r.policyVersion, cid: r.cid === '' ? undefined : r.cid }
 }

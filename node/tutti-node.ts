@@ -6,7 +6,10 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { LevelDatastore } from 'datastore-level'
+import { z } from 'zod'
 import { createAdminStreamHandler, ADMIN_PROTOCOL, AdminErrorCode, AdminRequestError } from '../protocols/admin/index.js'
+import { adminParams, base64Bytes, boundedString, rolloutName } from './admin-params.js'
+import { MAX_POLICY_BYTES } from '../protocols/policy/constants.js'
 import { ApiRouter, startApiServer } from './api/http.js'
 import { ADDRESS_IN_USE, addressesInUse, hasErrorCode } from './api/listen.js'
 import { registerNodeRoutes } from './api/node-routes.js'
@@ -165,6 +168,10 @@ export async function createTuttiNode (init: TuttiNodeInit, components: TuttiNod
     throw err
   }
 }
+
+const nodesGetParams = z.object({ peerId: boundedString('a peer id or a unique suffix of one', 128) })
+const policiesGetParams = z.object({ name: rolloutName })
+const policiesApplyParams = z.object({ envelope: base64Bytes('policy envelope', MAX_POLICY_BYTES) })
 
 function listenAddresses (init: TuttiNodeInit): string[] {
   return init.listen ?? ((init.transport ?? 'tcp') === 'tcp' ? ['/ip4/0.0.0.0/tcp/0'] : [])
@@ -478,10 +485,7 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
     this.handleAdmin('node.info', async () => this.info())
     this.handleAdmin('nodes.list', async () => ({ observer: this.peerId, nodes: this.nodes() }))
     this.handleAdmin('nodes.get', async (params) => {
-      const id = params.peerId
-      if (typeof id !== 'string' || id.length === 0 || id.length > 128) {
-        throw new AdminRequestError(AdminErrorCode.BadRequest, 'peerId must be a peer id string')
-      }
+      const { peerId: id } = adminParams(nodesGetParams, params)
       const match = this.resolvePeerId(id)
       const node = match == null ? undefined : await this.describe(match)
       if (node == null) throw new AdminRequestError(AdminErrorCode.NotFound, `node ${id} is not in the mesh view of ${this.peerId}`)
@@ -493,13 +497,12 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
       for (const [method, handler] of Object.entries(this.models.adminHandlers())) this.handleAdmin(method, handler)
     }
     this.handleAdmin('policies.get', async (params) => {
-      if (typeof params.name !== 'string' || params.name.length === 0 || params.name.length > 63) throw new AdminRequestError(AdminErrorCode.BadRequest, 'name must be a rollout name')
-      const held = this.policies.get(params.name)
+      const { name } = adminParams(policiesGetParams, params)
+      const held = this.policies.get(name)
       return { observer: this.peerId, doc: held?.doc, cid: held?.cid, signer: held?.signer }
     })
     this.handleAdmin('policies.apply', async (params, ctx) => {
-      if (typeof params.envelope !== 'string' || params.envelope.length === 0) throw new AdminRequestError(AdminErrorCode.BadRequest, 'envelope must be a base64 policy envelope')
-      const envelope = Buffer.from(params.envelope, 'base64')
+      const { envelope } = adminParams(policiesApplyParams, params)
       try {
         const result = await this.policies.apply(envelope, { signal: ctx.signal })
         this.rollouts?.kick()

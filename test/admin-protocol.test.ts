@@ -105,6 +105,25 @@ describe('the admin protocol between real nodes', () => {
     expect((await remoteError(callAdmin(admin, target, 'nodes.get', { peerId: 42 }))).code).toBe(AdminErrorCode.BadRequest)
   })
 
+  it('answers ERR_BAD_REQUEST naming the field to params of the wrong shape', async () => {
+    const bad = async (method: string, params: Record<string, unknown>): Promise<string> => {
+      const err = await remoteError(callAdmin(admin, target, method, params))
+      expect(err.code, method).toBe(AdminErrorCode.BadRequest)
+      return err.message
+    }
+    expect(await bad('nodes.get', { peerId: 'x'.repeat(129) })).toBe('peerId: must be a peer id or a unique suffix of one of at most 128 characters')
+    expect(await bad('policies.get', { name: ['a'] })).toBe('name: must be a rollout name')
+    expect(await bad('policies.apply', { envelope: '%%%%' })).toBe('envelope: must be a base64 policy envelope')
+    expect(await bad('model.activate', { ref: 'face@1.0.0', cpu: true })).toBe('cpu: must be a quantity like "500m" or "256Mi"')
+    expect(await bad('model.shadow', { ref: 'face@1.0.0', fraction: 2 })).toBe('fraction: must be between 0 and 1')
+    expect(await bad('model.deactivate', {})).toBe('name: must be a model name')
+    expect(await bad('infer', { model: 'face', version: '' })).toBe('version: must be a version string, not empty')
+    expect(mesh.nodes[0]!.rollouts).toBeDefined()
+    expect(await bad('rollouts.get', { name: '' })).toBe('name: must be a rollout name, not empty')
+    expect(await bad('rollouts.plan', { name: 'r' })).toBe('spec: must be a map')
+    expect(await bad('rollouts.plan', { name: 'r', spec: { model: { cid: 'nope' } } })).toMatch(/^spec\.model\.cid: must be a model manifest CID.*; spec\.selector: /)
+  })
+
   it('refuses a peer that is in the fleet but not an admin: ERR_NOT_AUTHORIZED', async () => {
     const outsider = await client(fleet, await generateKeyPair('Ed25519'))
     clients.push(outsider)

@@ -11,22 +11,10 @@ import { MAX_POLICY_BYTES, POLICY_PAYLOAD_TYPE } from '../protocols/policy/index
 import { sealPolicy } from '../node/policy/document.js'
 import { PolicyErrorCode } from '../node/policy/errors.js'
 import { POLICIES_DIR, PolicyStore } from '../node/policy/store.js'
+import { policyDoc } from './policy-helpers.js'
 import { createTestFleet } from '../sim/local-mesh.js'
-import type { PolicyDocument } from '../node/policy/document.js'
 import type { FleetConfig } from '../node/fleet/fleet.js'
 import type { PrivateKey } from '@libp2p/interface'
-
-function doc (name: string, version: number, control: Partial<PolicyDocument['control']> = {}): PolicyDocument {
-  return {
-    kind: 'RolloutPolicy',
-    schema: 1,
-    name,
-    version,
-    issuedAt: new Date(1_764_620_000_000 + version).toISOString(),
-    spec: { model: { cid: 'bagaaierarigtmt6iojwgrgiajm2dbk6xjg66krpjfxpjyngisoqfc25hi76q' }, selector: {} },
-    control: { paused: false, resumedThrough: -1, undo: false, deleted: false, ...control }
-  }
-}
 
 describe('the policy store on disk', () => {
   const dirs: string[] = []
@@ -52,8 +40,8 @@ describe('the policy store on disk', () => {
   it('keeps the newest version across a restart and refuses a replay of an older one', async () => {
     ({ fleet, adminKey } = await createTestFleet())
     const dir = await dataDir()
-    const v1 = await sealPolicy(doc('cams', 1), adminKey)
-    const v2 = await sealPolicy(doc('cams', 2), adminKey)
+    const v1 = await sealPolicy(policyDoc('cams', 1), adminKey)
+    const v2 = await sealPolicy(policyDoc('cams', 2), adminKey)
     const first = await openStore(dir)
     expect((await first.offer(v1, 'peer-a')).kind).toBe('accepted')
     expect((await first.offer(v2, 'peer-a')).kind).toBe('accepted')
@@ -73,8 +61,8 @@ describe('the policy store on disk', () => {
   it('never lets a replay resurrect a deleted rollout, also after a restart', async () => {
     ({ fleet, adminKey } = await createTestFleet())
     const dir = await dataDir()
-    const live = await sealPolicy(doc('cams', 1), adminKey)
-    const deleted = await sealPolicy(doc('cams', 2, { deleted: true }), adminKey)
+    const live = await sealPolicy(policyDoc('cams', 1), adminKey)
+    const deleted = await sealPolicy(policyDoc('cams', 2, { deleted: true }), adminKey)
     const store = await openStore(dir)
     await store.offer(live, 'p')
     await store.offer(deleted, 'p')
@@ -88,12 +76,12 @@ describe('the policy store on disk', () => {
     ({ fleet, adminKey } = await createTestFleet())
     const dir = await dataDir()
     const store = await openStore(dir)
-    const good = await sealPolicy(doc('cams', 1), adminKey)
+    const good = await sealPolicy(policyDoc('cams', 1), adminKey)
     await store.offer(good, 'p')
-    const pb = SignedEnvelope.decode(await sealPolicy(doc('cams', 9), adminKey))
-    const forged = SignedEnvelope.encode({ ...pb, payload: canonicalBytes(doc('cams', 10)) as Uint8Array<ArrayBuffer> })
-    const stranger = await sealPolicy(doc('cams', 11), await generateKeyPair('Ed25519'))
-    const oversized = await sealEnvelope(adminKey, POLICY_PAYLOAD_TYPE, canonicalBytes({ ...doc('cams', 12), spec: { pad: 'x'.repeat(MAX_POLICY_BYTES) } }))
+    const pb = SignedEnvelope.decode(await sealPolicy(policyDoc('cams', 9), adminKey))
+    const forged = SignedEnvelope.encode({ ...pb, payload: canonicalBytes(policyDoc('cams', 10)) as Uint8Array<ArrayBuffer> })
+    const stranger = await sealPolicy(policyDoc('cams', 11), await generateKeyPair('Ed25519'))
+    const oversized = await sealEnvelope(adminKey, POLICY_PAYLOAD_TYPE, canonicalBytes({ ...policyDoc('cams', 12), spec: { pad: 'x'.repeat(MAX_POLICY_BYTES) } }))
     for (const s of [store, await openStore(dir)]) {
       expect(await s.offer(forged, 'mallory')).toMatchObject({ kind: 'rejected', error: { code: PolicyErrorCode.Signature } })
       expect(await s.offer(stranger, 'mallory')).toMatchObject({ kind: 'rejected', error: { code: PolicyErrorCode.NotAdmin } })
@@ -108,9 +96,9 @@ describe('the policy store on disk', () => {
     ({ fleet, adminKey } = await createTestFleet())
     const dir = await dataDir()
     const store = await openStore(dir)
-    await store.offer(await sealPolicy(doc('cams', 1), adminKey), 'p')
-    await store.offer(await sealPolicy(doc('gates', 1), adminKey), 'p')
-    await store.offer(await sealPolicy(doc('doors', 1), adminKey), 'p')
+    await store.offer(await sealPolicy(policyDoc('cams', 1), adminKey), 'p')
+    await store.offer(await sealPolicy(policyDoc('gates', 1), adminKey), 'p')
+    await store.offer(await sealPolicy(policyDoc('doors', 1), adminKey), 'p')
     const policies = join(dir, POLICIES_DIR)
     // Flip one byte inside the signed payload of cams: the signature no longer verifies.
     const bytes = await readFile(join(policies, 'cams.policy'))
@@ -129,20 +117,20 @@ describe('the policy store on disk', () => {
     ])
     expect((await readdir(policies)).sort()).toEqual(['cams.policy', 'doors.policy', 'gates.policy', 'other.policy'])
     // The ignored rollout is not held: a valid copy from a peer is taken again.
-    expect((await restarted.offer(await sealPolicy(doc('cams', 1), adminKey), 'p')).kind).toBe('accepted')
+    expect((await restarted.offer(await sealPolicy(policyDoc('cams', 1), adminKey), 'p')).kind).toBe('accepted')
   })
 
   it('lives in memory without a data directory', async () => {
     ({ fleet, adminKey } = await createTestFleet())
     const store = await openStore()
-    expect((await store.offer(await sealPolicy(doc('cams', 3), adminKey), 'p')).kind).toBe('accepted')
+    expect((await store.offer(await sealPolicy(policyDoc('cams', 3), adminKey), 'p')).kind).toBe('accepted')
     expect(store.digest()).toEqual([{ name: 'cams', version: 3, cid: store.policy('cams')!.cid }])
   })
 
   it('serializes concurrent copies of one policy: one is accepted, the rest are duplicates', async () => {
     ({ fleet, adminKey } = await createTestFleet())
     const store = await openStore(await dataDir())
-    const v1 = await sealPolicy(doc('cams', 1), adminKey)
+    const v1 = await sealPolicy(policyDoc('cams', 1), adminKey)
     const results = await Promise.all([1, 2, 3, 4].map(async () => await store.offer(v1, 'p')))
     expect(results.map(r => r.kind).sort()).toEqual(['accepted', 'duplicate', 'duplicate', 'duplicate'])
   })

@@ -33,9 +33,9 @@ import { PolicyErrorCode } from '../node/policy/errors.js'
 import { DEFAULT_SYNC_INTERVAL_MS, PolicyService } from '../node/policy/service.js'
 import { MAX_POLICY_BYTES, POLICY_PAYLOAD_TYPE, POLICY_SYNC_PROTOCOL, POLICY_TOPIC } from '../protocols/policy/index.js'
 import { SyncResponse } from '../protocols/policy/pb/policy-sync.js'
+import { policyDoc } from './policy-helpers.js'
 import { createTestFleet, waitFor } from '../sim/local-mesh.js'
 import type { FleetConfig } from '../node/fleet/fleet.js'
-import type { PolicyDocument } from '../node/policy/document.js'
 import type { PolicyChange } from '../node/policy/store.js'
 import type { PolicyServiceInit } from '../node/policy/service.js'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -51,18 +51,6 @@ interface TestNode {
   libp2p: TestLibp2p
   service: PolicyService
   dataDir?: string
-}
-
-function doc (name: string, version: number, control: Partial<PolicyDocument['control']> = {}): PolicyDocument {
-  return {
-    kind: 'RolloutPolicy',
-    schema: 1,
-    name,
-    version,
-    issuedAt: new Date(1_764_620_000_000 + version).toISOString(),
-    spec: { model: { cid: 'bagaaierarigtmt6iojwgrgiajm2dbk6xjg66krpjfxpjyngisoqfc25hi76q' }, selector: { matchLabels: { class: 'camera' } } },
-    control: { paused: false, resumedThrough: -1, undo: false, deleted: false, ...control }
-  }
 }
 
 /** Resolves once `node` holds `name` at `version`: at once, or on its 'policy:changed' event. */
@@ -193,7 +181,7 @@ describe('policies across a mesh', () => {
 
     const farC = holds(c, 'cams', 1)
     const farD = holds(d, 'cams', 1)
-    const result = await a.service.apply(await sealPolicy(doc('cams', 1), adminKey))
+    const result = await a.service.apply(await sealPolicy(policyDoc('cams', 1), adminKey))
     expect(result).toEqual({ version: 1, cid: a.service.get('cams')!.cid, durable: true, peers: 1 })
     const [atC, atD] = await Promise.all([farC, farD])
     for (const change of [atC, atD]) expect(change).toMatchObject({ via: 'gossip', from: a.peerId })
@@ -210,13 +198,13 @@ describe('policies across a mesh', () => {
     const cKey = await generateKeyPair('Ed25519')
     let c = await startNode('c', { key: cKey, dataDir: cDir, init })
     await connect(c, a)
-    await a.service.apply(await sealPolicy(doc('cams', 1), adminKey))
+    await a.service.apply(await sealPolicy(policyDoc('cams', 1), adminKey))
     await holds(c, 'cams', 1)
     await stopNode(c)
 
     // While c is down: a newer cams, and four more rollouts.
-    expect((await a.service.apply(await sealPolicy(doc('cams', 2), adminKey))).peers).toBe(0)
-    for (const name of ['doors', 'gates', 'lifts', 'vents']) await a.service.apply(await sealPolicy(doc(name, 1), adminKey))
+    expect((await a.service.apply(await sealPolicy(policyDoc('cams', 2), adminKey))).peers).toBe(0)
+    for (const name of ['doors', 'gates', 'lifts', 'vents']) await a.service.apply(await sealPolicy(policyDoc(name, 1), adminKey))
 
     c = await startNode('c', { key: cKey, dataDir: cDir, init })
     expect(c.service.get('cams')?.doc.version).toBe(1) // from its own disk
@@ -239,16 +227,16 @@ describe('policies across a mesh', () => {
     await connect(a, b)
     await connect(a, c)
     await connect(b, c)
-    const v1 = await sealPolicy(doc('cams', 1), adminKey)
+    const v1 = await sealPolicy(policyDoc('cams', 1), adminKey)
     await a.service.apply(v1)
-    const v2 = await sealPolicy(doc('cams', 2), adminKey)
+    const v2 = await sealPolicy(policyDoc('cams', 2), adminKey)
     expect((await a.service.apply(v2)).peers).toBe(2)
     await settled()
 
-    const pb = SignedEnvelope.decode(await sealPolicy(doc('cams', 8), adminKey))
-    const forged = SignedEnvelope.encode({ ...pb, payload: canonicalBytes(doc('cams', 9, { undo: true })) as Uint8Array<ArrayBuffer> })
-    const stranger = await sealPolicy(doc('cams', 10), await generateKeyPair('Ed25519'))
-    const oversized = await sealEnvelope(adminKey, POLICY_PAYLOAD_TYPE, canonicalBytes({ ...doc('cams', 11), spec: { pad: 'x'.repeat(MAX_POLICY_BYTES) } }))
+    const pb = SignedEnvelope.decode(await sealPolicy(policyDoc('cams', 8), adminKey))
+    const forged = SignedEnvelope.encode({ ...pb, payload: canonicalBytes(policyDoc('cams', 9, { undo: true })) as Uint8Array<ArrayBuffer> })
+    const stranger = await sealPolicy(policyDoc('cams', 10), await generateKeyPair('Ed25519'))
+    const oversized = await sealEnvelope(adminKey, POLICY_PAYLOAD_TYPE, canonicalBytes({ ...policyDoc('cams', 11), spec: { pad: 'x'.repeat(MAX_POLICY_BYTES) } }))
     const bad = [forged, stranger, oversized, v1]
     const expected = { [PolicyErrorCode.Signature]: 1, [PolicyErrorCode.NotAdmin]: 1, [PolicyErrorCode.TooLarge]: 1, [PolicyErrorCode.Stale]: 1 }
 
@@ -295,7 +283,7 @@ describe('policies across a mesh', () => {
     await setup()
     const [a, b, c, d] = [await startNode('a'), await startNode('b'), await startNode('c'), await startNode('d')]
     for (const [x, y] of [[a, b], [a, c], [a, d], [b, c], [b, d], [c, d]] as const) await connect(x, y)
-    await a.service.apply(await sealPolicy(doc('cams', 1), adminKey))
+    await a.service.apply(await sealPolicy(policyDoc('cams', 1), adminKey))
     await Promise.all([b, c, d].map(async n => await holds(n, 'cams', 1)))
     await settled()
 
@@ -307,9 +295,9 @@ describe('policies across a mesh', () => {
       }
     }
     await waitFor('the groups to be apart', () => [a, b, c, d].every(n => n.libp2p.getPeers().length === 1), 20_000)
-    expect((await a.service.apply(await sealPolicy(doc('cams', 2), adminKey))).peers).toBe(1)
-    expect((await c.service.apply(await sealPolicy(doc('cams', 3), adminKey))).peers).toBe(1)
-    expect((await d.service.apply(await sealPolicy(doc('gates', 1), adminKey))).peers).toBe(1)
+    expect((await a.service.apply(await sealPolicy(policyDoc('cams', 2), adminKey))).peers).toBe(1)
+    expect((await c.service.apply(await sealPolicy(policyDoc('cams', 3), adminKey))).peers).toBe(1)
+    expect((await d.service.apply(await sealPolicy(policyDoc('gates', 1), adminKey))).peers).toBe(1)
     await Promise.all([holds(b, 'cams', 2), holds(d, 'cams', 3), holds(c, 'gates', 1)])
     // Anti-entropy during the partition changes nothing across it.
     clock.advance(DEFAULT_SYNC_INTERVAL_MS)

@@ -3,22 +3,29 @@
  * peer: `infer` (an OIP inference request plus `model` and optional `version`) and
  * `inference.status`. Activation needs the model store and is registered where both meet.
  */
-import { AdminErrorCode, AdminRequestError } from '../../protocols/admin/index.js'
+import { z } from 'zod'
 import { asAdminError } from '../admin-errors.js'
+import { adminParams, boundedString } from '../admin-params.js'
 import { oipResponse, parseOipRequest } from './oip.js'
 import type { AdminHandler } from '../../protocols/admin/index.js'
 import type { InferenceRuntime } from './runtime.js'
+
+// The OIP body (id, inputs, outputs) is parseOipRequest's to check, with its own bounds.
+const inferParams = z.object({
+  model: boundedString('a model name', 256),
+  version: boundedString('a version string', 128).optional(),
+  id: z.unknown().optional(),
+  inputs: z.unknown().optional(),
+  outputs: z.unknown().optional()
+})
 
 export function inferenceAdminHandlers (runtime: InferenceRuntime): Record<string, AdminHandler> {
   return {
     /** params: `{ model, version?, id?, inputs: [OIP tensors], outputs?: [{ name }] }` -> an OIP response. */
     infer: async (params, context) => {
-      const model = params.model
-      const version = params.version
-      if (typeof model !== 'string' || model.length === 0 || model.length > 256) throw new AdminRequestError(AdminErrorCode.BadRequest, 'model must be a model name')
-      if (version !== undefined && (typeof version !== 'string' || version.length === 0 || version.length > 128)) throw new AdminRequestError(AdminErrorCode.BadRequest, 'version must be a version string')
+      const { model, version, ...oip } = adminParams(inferParams, params)
       try {
-        const request = parseOipRequest({ id: params.id, inputs: params.inputs, outputs: params.outputs })
+        const request = parseOipRequest(oip)
         const result = await runtime.infer(model, version, request.inputs, { outputs: request.outputs, signal: context.signal })
         return oipResponse(result, request.id)
       } catch (err) {

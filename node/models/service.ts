@@ -4,7 +4,7 @@
  * model`). Downloads run as jobs the CLI polls for progress.
  */
 import { randomBytes } from 'node:crypto'
-import { base64 } from 'multiformats/bases/base64'
+import { z } from 'zod'
 import { compare as compareSemver } from 'semver'
 import { ChunkServer } from '../../protocols/chunks/index.js'
 import { AdminErrorCode, AdminRequestError } from '../../protocols/admin/index.js'
@@ -12,8 +12,10 @@ import { Fetcher, announce, libp2pProviders } from '../fetcher/index.js'
 import { TokenBucket } from '../ratelimit/token-bucket.js'
 import { isManifestCid } from '../../core/cid.js'
 import { asAdminError } from '../admin-errors.js'
+import { adminParams, base64Bytes, boundedString, modelRef } from '../admin-params.js'
 import { timeoutSignal } from '../../core/abort.js'
 import { ModelError, ModelErrorCode, ModelNotFoundError } from './errors.js'
+import { MAX_ENVELOPE_BYTES } from './constants.js'
 import { ModelStore } from './store.js'
 import { pickAnnouncedVersion } from './versions.js'
 import type { Clock } from '../../core/clock.js'
@@ -27,6 +29,10 @@ import type { FetcherInit, FetchProgress, FetchResult } from '../fetcher/index.j
 import type { ModelEntry } from './store.js'
 import type { VerifiedManifest } from './types.js'
 import type { AbortOptions, Libp2p, PeerId } from '@libp2p/interface'
+
+const refParams = z.object({ ref: modelRef })
+const pushParams = z.object({ envelope: base64Bytes('manifest envelope', MAX_ENVELOPE_BYTES) })
+const jobParams = z.object({ id: boundedString('a job id', 64) })
 
 export interface ModelServiceInit {
   /** Directory of the model store. */
@@ -296,11 +302,7 @@ export class ModelService {
 
   /** Admin methods: models.list, models.get, models.pull, models.push, models.job. */
   adminHandlers (): Record<string, AdminHandler> {
-    const refParam = (params: Record<string, unknown>): string => {
-      const ref = params.ref
-      if (typeof ref !== 'string' || ref.length === 0 || ref.length > 200) throw new AdminRequestError(AdminErrorCode.BadRequest, 'ref must be NAME, NAME@VERSION or a manifest CID')
-      return ref
-    }
+    const refParam = (params: Record<string, unknown>): string => adminParams(refParams, params).ref
     const notFound = <T>(fn: () => T): T => {
       try {
         return fn()
@@ -324,16 +326,10 @@ export class ModelService {
       }),
       'models.pull': async (params) => notFound(() => this.startJob('pull', refParam(params))),
       'models.push': async (params) => {
-        if (typeof params.envelope !== 'string') throw new AdminRequestError(AdminErrorCode.BadRequest, 'envelope must be a base64 string')
-        let bytes: Uint8Array
-        try {
-          bytes = base64.baseDecode(params.envelope)
-        } catch {
-          throw new AdminRequestError(AdminErrorCode.BadRequest, 'envelope is not base64')
-        }
+        const { envelope } = adminParams(pushParams, params)
         let verified: VerifiedManifest
         try {
-          verified = await this.store.putManifest(bytes)
+          verified = await this.store.putManifest(envelope)
         } catch (err) {
           throw asAdminError(err)
         }
@@ -341,8 +337,9 @@ export class ModelService {
         return this.startJob('push', verified.cid)
       },
       'models.job': async (params) => {
-        const job = typeof params.id === 'string' ? this.job(params.id) : undefined
-        if (job == null) throw new AdminRequestError(AdminErrorCode.NotFound, `no job ${String(params.id).slice(0, 40)}`)
+        const { id } = adminParams(jobParams, params)
+        const job = this.job(id)
+        if (job == null) throw new AdminRequestError(AdminErrorCode.NotFound, `no job ${id}`)
         return job
       }
     }

@@ -5,7 +5,9 @@
  * admin methods `tutti apply / get rollouts / rollout ...` use.
  */
 import { readFile } from 'node:fs/promises'
+import { z } from 'zod'
 import { AdminErrorCode, AdminRequestError } from '../../protocols/admin/index.js'
+import { adminParams, rolloutName } from '../admin-params.js'
 import {
   ROLLOUT_PROGRESS_TOPIC, RolloutServer, openRolloutProgress, command as requestCommand, prepare as requestPrepare,
   report as requestReport, sealRolloutProgress, sealWaveCommand, MAX_PROGRESS_BYTES
@@ -18,6 +20,7 @@ import { RolloutCoordinator } from './coordinator.js'
 import { hrwRank } from './hrw.js'
 import { planPreview } from './preview.js'
 import { rolloutProgressSummary } from './plan.js'
+import { rolloutSpecIssues } from './spec.js'
 import { asKind } from './coordinator.js'
 import type { Clock } from '../../core/clock.js'
 import type { Logger } from '../../core/logger.js'
@@ -69,6 +72,14 @@ interface ProgressEntry {
   envelope: Uint8Array
   receivedMs: number
 }
+
+const nameParams = z.object({ name: rolloutName })
+/** A normalized spec, checked as validateRolloutSpec checks one (its issues keep their paths under `spec`). */
+const specParam = z.unknown().optional().transform((value, ctx): RolloutSpec => {
+  for (const issue of rolloutSpecIssues(value)) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path === '' || issue.path === '(document)' ? [] : [issue.path] })
+  return value as RolloutSpec
+})
+const planParams = z.object({ name: rolloutName, spec: specParam })
 
 export class RolloutService {
   readonly agent: RolloutAgent
@@ -384,10 +395,7 @@ export class RolloutService {
   }
 
   adminHandlers (): Record<string, AdminHandler> {
-    const name = (params: Record<string, unknown>): string => {
-      if (typeof params.name !== 'string' || params.name.length === 0 || params.name.length > 63) throw new AdminRequestError(AdminErrorCode.BadRequest, 'name must be a rollout name')
-      return params.name
-    }
+    const name = (params: Record<string, unknown>): string => adminParams(nameParams, params).name
     return {
       'rollouts.list': async () => ({ observer: this.c.peerId, rollouts: this.c.policies.list().map(p => this.status(p.doc.name)).filter(s => s != null) }),
       'rollouts.get': async params => {
@@ -401,9 +409,9 @@ export class RolloutService {
         return { observer: this.c.peerId, name: n, events: this.history.get(n) ?? [] }
       },
       'rollouts.plan': async params => {
-        const spec = params.spec as RolloutSpec
+        const { name, spec } = adminParams(planParams, params)
         const view = this.c.view().filter(m => m.self || m.status === 'alive')
-        return { observer: this.c.peerId, plan: planPreview(String(params.name ?? ''), spec, view.map(m => ({ peerId: m.peerId, attributes: { ...m.props, ...m.labels } }))) }
+        return { observer: this.c.peerId, plan: planPreview(name, spec, view.map(m => ({ peerId: m.peerId, attributes: { ...m.props, ...m.labels } }))) }
       }
     }
   }

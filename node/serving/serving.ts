@@ -6,11 +6,11 @@
  * this same code.
  */
 import { readFile } from 'node:fs/promises'
-import { AdminErrorCode, AdminRequestError } from '../../protocols/admin/index.js'
 import { z } from 'zod'
 import { TuttiError } from '../../core/errors.js'
 import { formatIssues, schemaIssues } from '../../core/schema.js'
 import { asAdminError } from '../admin-errors.js'
+import { adminParams, boundedString, modelRef } from '../admin-params.js'
 import { writeFileAtomic } from '../fs.js'
 import { ModelErrorCode } from '../models/errors.js'
 import type { AdminHandler } from '../../protocols/admin/index.js'
@@ -45,6 +45,21 @@ const ServingStateSchema = z.object({
     }, { error: 'must be an object' }) satisfies z.ZodType<ResourceLimits>
   }, { error: 'must be an object' }), { error: 'must be an object' })
 }, { error: 'not an object' })
+
+const QUANTITY = 'a quantity like "500m" or "256Mi"'
+/** A limit as the CLI sends it; null or absent is no limit. What it means is resolveLimits' to say. */
+const limitParam = z.union([
+  boundedString(QUANTITY, 32),
+  z.number().min(0, `must be ${QUANTITY}`).max(Number.MAX_SAFE_INTEGER, `must be ${QUANTITY}`)
+], { error: `must be ${QUANTITY}` }).nullish().transform(v => v ?? undefined)
+const limitParams = { cpu: limitParam, memory: limitParam }
+const activateParams = z.object({ ref: modelRef, ...limitParams })
+const deactivateParams = z.object({ name: boundedString('a model name', 64) })
+const shadowParams = z.object({
+  ref: modelRef,
+  fraction: z.number({ error: 'must be a number between 0 and 1' }).min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').default(0.1),
+  ...limitParams
+})
 
 /** DATA/serving.json: what was active, so a restarted node serves it again. */
 type ServingState = z.infer<typeof ServingStateSchema>
@@ -201,31 +216,19 @@ export class Serving {
   }
 
   adminHandlers (): Record<string, AdminHandler> {
-    const ref = (params: Record<string, unknown>): string => {
-      if (typeof params.ref !== 'string' || params.ref.length === 0 || params.ref.length > 200) throw new AdminRequestError(AdminErrorCode.BadRequest, 'ref must be NAME@VERSION, NAME or a manifest CID')
-      return params.ref
-    }
-    const limits = (params: Record<string, unknown>): ResourceLimits => {
-      const out: ResourceLimits = {}
-      for (const k of ['cpu', 'memory'] as const) {
-        const v = params[k]
-        if (v === undefined || v === null) continue
-        if (typeof v !== 'string' && typeof v !== 'number') throw new AdminRequestError(AdminErrorCode.BadRequest, `${k} must be a quantity like "500m" or "256Mi"`)
-        out[k] = v
-      }
-      return out
-    }
     return {
-      'model.activate': async (params, ctx) => await adminErrors(async () => await this.activate(ref(params), limits(params), { signal: ctx.signal })),
+      'model.activate': async (params, ctx) => await adminErrors(async () => {
+        const { ref, ...limits } = adminParams(activateParams, params)
+        return await this.activate(ref, limits, { signal: ctx.signal })
+      }),
       'model.deactivate': async (params, ctx) => await adminErrors(async () => {
-        if (typeof params.name !== 'string' || params.name.length === 0) throw new AdminRequestError(AdminErrorCode.BadRequest, 'name must be a model name')
-        await this.deactivate(params.name, { signal: ctx.signal })
-        return { name: params.name }
+        const { name } = adminParams(deactivateParams, params)
+        await this.deactivate(name, { signal: ctx.signal })
+        return { name }
       }),
       'model.shadow': async (params, ctx) => await adminErrors(async () => {
-        const fraction = params.fraction ?? 0.1
-        if (typeof fraction !== 'number') throw new AdminRequestError(AdminErrorCode.BadRequest, 'fraction must be a number between 0 and 1')
-        return await this.shadow(ref(params), fraction, limits(params), { signal: ctx.signal })
+        const { ref, fraction, ...limits } = adminParams(shadowParams, params)
+        return await this.shadow(ref, fraction, limits, { signal: ctx.signal })
       })
     }
   }

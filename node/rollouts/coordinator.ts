@@ -7,7 +7,7 @@
  */
 import { hrwRank } from './hrw.js'
 import { hasMajority, nextEpoch } from './epoch.js'
-import { decide, nextPhase } from './plan.js'
+import { decide, effectiveSteps, nextPhase } from './plan.js'
 import { isFinal } from './device.js'
 import { matchesSelector } from '../../core/selector.js'
 import type { Clock } from '../../core/clock.js'
@@ -108,6 +108,25 @@ export class RolloutCoordinator {
     this.c = components
     this.init = { concurrency: 16, rpcTimeoutMs: 5000, ...init }
     this.log = components.logger.child('coordinator', { rollout })
+  }
+
+  /**
+   * When this coordinator next has something to do sooner than the regular tick (this node's
+   * clock): devices in flight to poll, or the end of a bake window. Undefined when not leading.
+   */
+  nextDueMs (): number | undefined {
+    if (this.role.kind !== 'leading' || this.progress == null) return undefined
+    const now = this.c.clock.now()
+    let due: number | undefined
+    const inFlight = [...this.devices.values()].some(d => d.state !== undefined && !isFinal(d.state))
+    if (inFlight) due = now + IN_FLIGHT_POLL_MS
+    const policy = this.c.policy()
+    const step = policy == null ? undefined : effectiveSteps((policy.spec as unknown as RolloutSpec).strategy.steps)[this.progress.step]
+    if (step != null && 'pause' in step && step.pause.durationMs != null && this.progress.phase === 'Progressing') {
+      const end = this.progress.stepStartedAt + step.pause.durationMs
+      if (end > now) due = Math.min(due ?? end, end)
+    }
+    return due
   }
 
   /** Whether this node drives the rollout now, and under which epoch. */
@@ -433,6 +452,9 @@ export class RolloutCoordinator {
     await Promise.all(Array.from({ length: Math.min(this.init.concurrency, peers.length) }, worker))
   }
 }
+
+/** How often a coordinator asks devices in flight where they stand, ms. */
+const IN_FLIGHT_POLL_MS = 200
 
 const KINDS = new Set<string>(['Pending', 'Downloading', 'Verifying', 'Loading', 'SmokeTest', 'Active', 'Failed', 'TimedOut', 'RollingBack', 'RolledBack'])
 

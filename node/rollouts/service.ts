@@ -178,7 +178,14 @@ export class RolloutService {
       this.log.warn('rollout tick failed', { err })
     } finally {
       this.ticking = false
-      this.schedule(this.init.tickMs)
+      // Sooner than the regular tick when a coordinator here waits on devices or a bake window.
+      const now = this.c.clock.now()
+      let wait = this.init.tickMs
+      for (const c of this.coordinators.values()) {
+        const due = c.nextDueMs()
+        if (due != null) wait = Math.min(wait, Math.max(MIN_TICK_MS, due - now))
+      }
+      this.schedule(wait)
     }
   }
 
@@ -416,6 +423,9 @@ export class RolloutService {
     }
   }
 }
+
+/** The shortest wait between two decisions, ms: bounds the work a busy rollout causes. */
+const MIN_TICK_MS = 20
 
 export interface RolloutStatus {
   name: string

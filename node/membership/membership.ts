@@ -211,7 +211,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
   validate (from: string, data: Uint8Array): ValidationResult {
     if (from === this.components.peerId) return 'ignore'
     try {
-      decodeHeartbeat(data, this.maxBytes)
+      decodeHeartbeat(data, this.maxBytes, { receivedMs: this.components.clock.now() })
       return 'accept'
     } catch (err) {
       if (err instanceof UnsupportedHeartbeatSchemaError) {
@@ -228,7 +228,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
   private receive (from: string, data: Uint8Array): void {
     let hb: Heartbeat
     try {
-      hb = decodeHeartbeat(data, this.maxBytes)
+      hb = decodeHeartbeat(data, this.maxBytes, { receivedMs: this.components.clock.now() })
     } catch (err) {
       // Only reachable if a transport delivers without validating; still changes nothing.
       if (!(err instanceof InvalidHeartbeatError || err instanceof UnsupportedHeartbeatSchemaError)) throw err

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_LIVENESS, observe, shouldForget, statusOf, validateLiveness } from './view.js'
+import { DEFAULT_LIVENESS, MAX_PAST_BOOTS, observe, shouldForget, statusOf, validateLiveness } from './view.js'
 import type { Heartbeat } from '../../protocols/heartbeat/index.js'
 import type { LivenessParams, MemberEntry, MemberStatus } from './view.js'
 
@@ -130,5 +130,56 @@ describe('observe after a restart with a clock that went backwards', () => {
     const afterQuiet = observe(previous.entry, PEER, hb(T0, 1), T0 + 10_000 + quietFor)
     expect(afterQuiet.kind).toBe('restarted')
     if (afterQuiet.kind === 'restarted') expect(afterQuiet.entry.restarts).toBe(1)
+  })
+})
+
+describe('observe replayed heartbeats', () => {
+  const dead = DEFAULT_LIVENESS.deadAfterIntervals * 1000 + 1
+
+  /** A peer seen on boot T0 up to seq 5, then restarted as boot T0 + 60 s up to seq 3, then killed. */
+  function killedAfterRestart (): { entry: MemberEntry, killedAt: number } {
+    let e = entry(hb(T0, 5), T0 + 5000)
+    const restarted = observe(e, PEER, hb(T0 + 60_000, 1), T0 + 61_000)
+    if (restarted.kind !== 'restarted') throw new Error('expected restarted')
+    e = restarted.entry
+    const updated = observe(e, PEER, hb(T0 + 60_000, 3), T0 + 63_000)
+    if (updated.kind !== 'updated') throw new Error('expected updated')
+    return { entry: updated.entry, killedAt: T0 + 63_000 }
+  }
+
+  it.each<[string, Heartbeat]>([
+    ['the old boot, its last seq', hb(T0, 5)],
+    ['the old boot, a seq the receiver never saw', hb(T0, 9)],
+    ['the old boot, its first seq', hb(T0, 1)],
+    ['the current boot, a seq already seen', hb(T0 + 60_000, 3)],
+    ['the current boot, an older seq', hb(T0 + 60_000, 2)]
+  ])('a dead node stays dead, restarts unchanged, when %s is replayed', (_what, replayed) => {
+    const { entry: e, killedAt } = killedAfterRestart()
+    const now = killedAt + dead
+    expect(statusOf(e, now)).toBe('dead')
+    expect(e.restarts).toBe(1)
+    expect(observe(e, PEER, replayed, now).kind).toBe('stale')
+  })
+
+  it('an earlier boot that was already running while the held boot spoke is not a restart', () => {
+    // Boot T0 - 100 s claims 100 s of uptime, but the held boot was heard 6 s ago: it cannot be new.
+    const e = entry(hb(T0, 5), T0 + 5000)
+    const replay: Heartbeat = { ...hb(T0 - 100_000, 100), uptimeMs: 100_000 }
+    expect(observe(e, PEER, replay, T0 + 5000 + dead).kind).toBe('stale')
+    // The same boot with an uptime that fits the silence is a device whose clock went back.
+    const rebooted: Heartbeat = { ...hb(T0 - 100_000, 1), uptimeMs: 1000 }
+    expect(observe(e, PEER, rebooted, T0 + 5000 + dead).kind).toBe('restarted')
+  })
+
+  it(`remembers at most ${MAX_PAST_BOOTS} replaced boots, the latest ones`, () => {
+    let e = entry(hb(T0, 1), T0)
+    for (let i = 1; i <= MAX_PAST_BOOTS + 4; i++) {
+      const r = observe(e, PEER, hb(T0 + i * 1000, 1), T0 + i * 1000)
+      if (r.kind !== 'restarted') throw new Error('expected restarted')
+      e = r.entry
+    }
+    expect(e.pastBoots).toHaveLength(MAX_PAST_BOOTS)
+    expect(e.pastBoots?.at(-1)).toBe(T0 + (MAX_PAST_BOOTS + 3) * 1000)
+    expect(e.restarts).toBe(MAX_PAST_BOOTS + 4)
   })
 })

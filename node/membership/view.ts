@@ -17,7 +17,15 @@ export interface MemberEntry {
   firstSeenMs: number
   /** How many times this peer has been seen to restart (a new `bootMs`). */
   restarts: number
+  /**
+   * Boots of this peer that a later boot replaced, as this receiver saw them, most recent last,
+   * at most {@link MAX_PAST_BOOTS}. A heartbeat of one of them is a replay. Absent means none.
+   */
+  pastBoots?: number[]
 }
+
+/** Most replaced boots remembered per peer. @default 16 */
+export const MAX_PAST_BOOTS = 16
 
 export interface LivenessParams {
   /** Missed intervals before a peer is suspect. @default 3 */
@@ -41,29 +49,32 @@ export type Observation =
   | { kind: 'stale' }
 
 /**
- * Folds one heartbeat into what was known of its sender. A heartbeat older than the one already
- * held (same boot, lower or equal seq; or an earlier boot) is stale and changes nothing, with one
- * exception: once the held boot has gone quiet (suspect or dead), a heartbeat from any other boot
- * is a restart. A device without a real-time clock may boot with its clock behind its previous
- * boot time; it must not stay invisible until it is forgotten.
+ * Folds one heartbeat into what was known of its sender. Stale, changing nothing: a heartbeat of
+ * the held boot with a seq already seen (a replay or a late copy), one of a boot this receiver has
+ * seen replaced (a replay of an old boot), and one of an earlier boot while the held boot is still
+ * alive. A later boot is a restart. An earlier boot never seen before is a restart only once the
+ * held boot has gone quiet (suspect or dead) and only if its uptime fits in the time since the held
+ * boot was last heard, on the receiver's clock: a device without a real-time clock may boot with
+ * its clock behind its previous boot time and must not stay invisible until it is forgotten, but
+ * a boot that was already running while the held one spoke is not a restart.
  */
 export function observe (previous: MemberEntry | undefined, peerId: string, hb: Heartbeat, now: number, params: LivenessParams = DEFAULT_LIVENESS): Observation {
   if (previous == null) {
     return { kind: 'joined', entry: { peerId, heartbeat: hb, receivedMs: now, firstSeenMs: now, restarts: 0 } }
   }
   const held = previous.heartbeat
-  const otherBoot = hb.bootMs !== held.bootMs
-  const heldIsQuiet = statusOf(previous, now, params) !== 'alive'
-  if (otherBoot && hb.bootMs < held.bootMs && heldIsQuiet) {
-    return { kind: 'restarted', entry: { ...previous, heartbeat: hb, receivedMs: now, restarts: previous.restarts + 1 } }
+  if (hb.bootMs === held.bootMs) {
+    if (hb.seq <= held.seq) return { kind: 'stale' }
+    return { kind: 'updated', entry: { ...previous, heartbeat: hb, receivedMs: now } }
   }
-  if (hb.bootMs < held.bootMs || (hb.bootMs === held.bootMs && hb.seq <= held.seq)) {
-    return { kind: 'stale' }
+  if ((previous.pastBoots ?? []).includes(hb.bootMs)) return { kind: 'stale' }
+  if (hb.bootMs < held.bootMs) {
+    const heldIsQuiet = statusOf(previous, now, params) !== 'alive'
+    const bootedAfterHeld = hb.uptimeMs <= now - previous.receivedMs
+    if (!heldIsQuiet || !bootedAfterHeld) return { kind: 'stale' }
   }
-  if (hb.bootMs > held.bootMs) {
-    return { kind: 'restarted', entry: { ...previous, heartbeat: hb, receivedMs: now, restarts: previous.restarts + 1 } }
-  }
-  return { kind: 'updated', entry: { ...previous, heartbeat: hb, receivedMs: now } }
+  const pastBoots = [...(previous.pastBoots ?? []), held.bootMs].slice(-MAX_PAST_BOOTS)
+  return { kind: 'restarted', entry: { ...previous, heartbeat: hb, receivedMs: now, restarts: previous.restarts + 1, pastBoots } }
 }
 
 /** Alive, suspect or dead, by how many of its own intervals have passed since it was heard. */

@@ -16,6 +16,7 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { tuttiPreSharedKey } from './pnet.js'
+import { FLEET_SCORE_THRESHOLDS, fleetScoreParams } from './scoring.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
@@ -103,6 +104,9 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
         // Tutti nodes of one fleet are all behind the same pnet key; peer exchange on prune
         // helps a node that only knows its bootstrap peer find the rest.
         doPX: true,
+        // Scoring for a fleet, not the public internet: see node/mesh/scoring.ts, docs/SCORING.md.
+        scoreParams: fleetScoreParams(),
+        scoreThresholds: FLEET_SCORE_THRESHOLDS,
         // Spot duplicate copies before verifying their signature again. With StrictSign the
         // message id already is author + seqno, and gossipsub caches this key only after a copy
         // has passed signature validation, so a forged copy cannot shadow the real one.

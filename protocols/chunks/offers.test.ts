@@ -112,3 +112,76 @@ describe('forgetPeer', () => {
     expect(forgetPeer(state, 'nobody')).toBe(state)
   })
 })
+
+describe('seed offers against a member that claims whatever it is offered', () => {
+  const withholdMs = 5000
+  const p: SeedOfferParams = { ...params, withholdMs }
+  const answerP = (s: SeedOfferState, a: OfferAsk, now: number): { state: SeedOfferState, offer: number[] } => {
+    const plan = planOffer(s, a, p, rank, now)
+    return { state: recordOffer(s, a, plan, p, now), offer: plan.offer }
+  }
+  const bits = (chunks: Iterable<number>, n = 8): string => {
+    const set = new Set(chunks)
+    return Array.from({ length: n }, (_, i) => set.has(i) ? 'x' : '.').join('')
+  }
+
+  /** The liar asks for everything, then claims each chunk it is offered, until it claims all. */
+  function liarClaimsAll (takeThem: boolean): SeedOfferState {
+    let s = emptyOfferState(8)
+    const claimed = new Set<number>()
+    for (let round = 0; round < 8 && claimed.size < 8; round++) {
+      const r = answerP(s, ask('liar', bits(claimed), bits([0, 1, 2, 3, 4, 5, 6, 7].filter(i => !claimed.has(i)))), round)
+      s = r.state
+      for (const c of r.offer) {
+        if (takeThem) s = takeOffer(s, 'liar', c, round, p)
+        claimed.add(c)
+      }
+    }
+    s = answerP(s, ask('liar', 'xxxxxxxx', '........'), 10).state
+    expect(s.offered).toEqual([1, 1, 1, 1, 1, 1, 1, 1])
+    return s
+  }
+
+  it.each<[string, boolean, number, number[]]>([
+    ['an unverified claim, first ask', false, 100, []],
+    ['an unverified claim, asked again before withholdMs', false, 100 + withholdMs - 1, []],
+    ['an unverified claim, asked again after withholdMs', false, 100 + withholdMs, [0, 1]],
+    ['copies the seed served the claimant, after withholdMs', true, 100 + withholdMs, []]
+  ])('an honest downloader behind %s (seed served the liar: %s), asking at %i ms, is offered %j', (_what, takeThem, secondAskMs, expected) => {
+    let s = liarClaimsAll(takeThem)
+    const honest = ask('honest', '........', 'xxxxxxxx')
+    const first = answerP(s, honest, 100)
+    expect(first.offer).toEqual([])
+    s = first.state
+    // The liar keeps its word fresh.
+    s = answerP(s, ask('liar', 'xxxxxxxx', '........'), secondAskMs - 1).state
+    expect(answerP(s, honest, secondAskMs).offer).toEqual(expected)
+  })
+
+  it('the honest downloader completes from the seed alone while the liar keeps claiming', () => {
+    let s = liarClaimsAll(false)
+    const got = new Set<number>()
+    let now = 100
+    for (let step = 0; step < 200 && got.size < 8; step++, now += 1000) {
+      s = answerP(s, ask('liar', 'xxxxxxxx', '........'), now).state
+      const r = answerP(s, ask('honest', bits(got), bits([0, 1, 2, 3, 4, 5, 6, 7].filter(i => !got.has(i)))), now)
+      s = r.state
+      for (const c of r.offer) {
+        s = takeOffer(s, 'honest', c, now, p)
+        got.add(c)
+      }
+    }
+    expect(got.size).toBe(8)
+    expect(now).toBeLessThan(100 + 4 * (withholdMs + 1000))
+  })
+
+  it('forgetPeer drops what the seed served and what the peer waited for', () => {
+    let s = liarClaimsAll(true)
+    s = answerP(s, ask('honest', '........', 'xxxxxxxx'), 100).state
+    expect(s.served.has('liar')).toBe(true)
+    expect(s.waiting.has('honest')).toBe(true)
+    s = forgetPeer(forgetPeer(s, 'liar'), 'honest')
+    expect(s.served.size).toBe(0)
+    expect(s.waiting.size).toBe(0)
+  })
+})

@@ -7,6 +7,12 @@
  * already in the swarm are the swarm's to spread. This is BitTorrent's super-seeding, with the
  * askers' bitfields standing in for the seed's guesswork.
  *
+ * An asker's `have` is its own word. A member may claim whatever it is offered without fetching
+ * it, to make the seed withhold those chunks from everyone else. So a claim counts as a copy
+ * elsewhere in full only for chunks this seed served the claimant (it asked for them, see
+ * {@link takeOffer}); other claims count only until an asker has wanted the chunk, without being
+ * offered it, for `withholdMs`: past that the seed offers it on what it verified alone.
+ *
  * Pure: the server keeps a {@link SeedOfferState} per manifest and asks {@link planOffer} what to
  * answer, then records the answer with {@link recordOffer}.
  */
@@ -33,6 +39,10 @@ export interface SeedOfferState {
   seen: ReadonlyMap<string, { has: readonly boolean[], atMs: number }>
   /** replicas[i]: askers in `seen` that hold chunk i. */
   replicas: readonly number[]
+  /** served.get(peer)[i]: this seed served chunk i to peer (it asked for it), so its claim is verified. */
+  served: ReadonlyMap<string, readonly boolean[]>
+  /** waiting.get(peer).get(i): since when peer has wanted chunk i and not been offered it. */
+  waiting: ReadonlyMap<string, ReadonlyMap<number, number>>
 }
 
 export interface SeedOfferParams {
@@ -46,7 +56,15 @@ export interface SeedOfferParams {
   replicaTarget: number
   /** How long what an asker said it holds counts, in ms (a peer that left stops counting). */
   seenTtlMs: number
+  /**
+   * How long an asker may want a chunk without being offered it before claims the seed did not
+   * verify stop counting against it, in ms. @default 5000
+   */
+  withholdMs?: number
 }
+
+/** Default {@link SeedOfferParams.withholdMs}. */
+export const DEFAULT_WITHHOLD_MS = 5000
 
 export interface OfferAsk {
   peer: string
@@ -61,10 +79,12 @@ export interface OfferPlan {
   offer: number[]
   /** The chunks in `offer` that are new offers. */
   fresh: number[]
+  /** Chunks the asker wants and lacks that it was not offered, ascending. */
+  withheld: number[]
 }
 
 export function emptyOfferState (chunkCount: number): SeedOfferState {
-  return { offered: new Array<number>(chunkCount).fill(0), open: [], serving: 0, seen: new Map(), replicas: new Array<number>(chunkCount).fill(0) }
+  return { offered: new Array<number>(chunkCount).fill(0), open: [], serving: 0, seen: new Map(), replicas: new Array<number>(chunkCount).fill(0), served: new Map(), waiting: new Map() }
 }
 
 /**
@@ -83,7 +103,21 @@ export function planOffer (state: SeedOfferState, ask: OfferAsk, params: SeedOff
     if (peer !== ask.peer && nowMs - entry.atMs <= params.seenTtlMs) continue
     entry.has.forEach((h, i) => { if (h && holders[i] != null) holders[i]-- })
   }
-  const elsewhere = (i: number): number => holders[i]! + (openElsewhere.get(i) ?? 0)
+  const withholdMs = params.withholdMs ?? DEFAULT_WITHHOLD_MS
+  const waitingSince = state.waiting.get(ask.peer)
+  const unverified = (i: number): number => {
+    let n = 0
+    for (const [peer, entry] of state.seen) {
+      if (peer === ask.peer || nowMs - entry.atMs > params.seenTtlMs) continue
+      if (entry.has[i] === true && state.served.get(peer)?.[i] !== true) n++
+    }
+    return n
+  }
+  const elsewhere = (i: number): number => {
+    const since = waitingSince?.get(i)
+    const distrust = since != null && nowMs - since >= withholdMs
+    return holders[i]! - (distrust ? unverified(i) : 0) + (openElsewhere.get(i) ?? 0)
+  }
   const untakenElsewhere = othersOpen.filter(o => !o.taken).length
   const room = Math.min(params.perPeer - mine.size, params.maxOpen - state.serving - untakenElsewhere - mine.size)
   const fresh: number[] = []
@@ -101,7 +135,12 @@ export function planOffer (state: SeedOfferState, ask: OfferAsk, params: SeedOff
     fresh.push(...candidates.slice(0, room))
   }
   const offer = [...mine, ...fresh].sort((a, b) => a - b)
-  return { offer, fresh: fresh.sort((a, b) => a - b) }
+  const given = new Set(offer)
+  const withheld: number[] = []
+  for (let i = 0; i < state.offered.length; i++) {
+    if (ask.wants[i] === true && ask.has[i] !== true && !given.has(i)) withheld.push(i)
+  }
+  return { offer, fresh: fresh.sort((a, b) => a - b), withheld }
 }
 
 /**
@@ -121,11 +160,24 @@ export function recordOffer (state: SeedOfferState, ask: OfferAsk, plan: OfferPl
     entry.has.forEach((h, i) => { if (h && replicas[i] != null) replicas[i]-- })
     seen.delete(peer)
   }
-  for (const [peer, entry] of state.seen) if (nowMs - entry.atMs > params.seenTtlMs) forget(peer)
+  const served = new Map(state.served)
+  const waiting = new Map(state.waiting)
+  for (const [peer, entry] of state.seen) {
+    if (nowMs - entry.atMs > params.seenTtlMs) {
+      forget(peer)
+      served.delete(peer)
+      waiting.delete(peer)
+    }
+  }
   forget(ask.peer)
   ask.has.forEach((h, i) => { if (h && replicas[i] != null) replicas[i]++ })
   seen.set(ask.peer, { has: ask.has, atMs: nowMs })
-  return { offered, open, serving: state.serving, seen, replicas }
+  const before = state.waiting.get(ask.peer)
+  const since = new Map<number, number>()
+  for (const c of plan.withheld) since.set(c, before?.get(c) ?? nowMs)
+  if (since.size > 0) waiting.set(ask.peer, since)
+  else waiting.delete(ask.peer)
+  return { offered, open, serving: state.serving, seen, replicas, served, waiting }
 }
 
 /**
@@ -136,7 +188,11 @@ export function takeOffer (state: SeedOfferState, peer: string, chunk: number, n
   const open = state.open.filter(o => !(o.peer === peer && o.chunk === chunk))
   // A copy on its way may wait behind others at this seed: it counts as long as an asker's word does.
   open.push({ peer, chunk, expiresAtMs: nowMs + params.seenTtlMs, taken: true })
-  return { ...state, open }
+  const served = new Map(state.served)
+  const mine = [...(served.get(peer) ?? new Array<boolean>(state.offered.length).fill(false))]
+  if (chunk >= 0 && chunk < mine.length) mine[chunk] = true
+  served.set(peer, mine)
+  return { ...state, open, served }
 }
 
 /** The state after the seed started (+1) or finished (-1) serving a chunk. */
@@ -152,12 +208,16 @@ export function serving (state: SeedOfferState, delta: 1 | -1): SeedOfferState {
 export function forgetPeer (state: SeedOfferState, peer: string): SeedOfferState {
   const entry = state.seen.get(peer)
   const hasOpen = state.open.some(o => o.peer === peer)
-  if (entry == null && !hasOpen) return state
+  if (entry == null && !hasOpen && !state.served.has(peer) && !state.waiting.has(peer)) return state
   const seen = new Map(state.seen)
   const replicas = [...state.replicas]
   if (entry != null) {
     entry.has.forEach((h, i) => { if (h && replicas[i] != null) replicas[i]-- })
     seen.delete(peer)
   }
-  return { ...state, seen, replicas, open: state.open.filter(o => o.peer !== peer) }
+  const served = new Map(state.served)
+  served.delete(peer)
+  const waiting = new Map(state.waiting)
+  waiting.delete(peer)
+  return { ...state, seen, replicas, served, waiting, open: state.open.filter(o => o.peer !== peer) }
 }

@@ -54,3 +54,34 @@ export const MAX_ROLLOUT_STATE_LENGTH = 24
  * characters are bytes). The full reason is one Report request away. @default 120
  */
 export const MAX_ROLLOUT_REASON_LENGTH = 120
+
+/**
+ * Latest time a heartbeat may carry (`bootMs`, `sentMs`), in ms since the epoch: 2200-01-01. Far
+ * beyond any real clock, and well inside what a JavaScript Date can show. @default 7258118400000
+ */
+export const MAX_TIMESTAMP_MS = Date.UTC(2200, 0, 1)
+
+/** Longest uptime a heartbeat may announce, in ms: 20 years. @default 631152000000 */
+export const MAX_UPTIME_MS = 20 * 365.25 * 24 * 3_600_000
+
+/**
+ * How far ahead of the receiver's clock a heartbeat's `sentMs` may be, in ms. Clocks of devices
+ * without a real-time clock lag (they boot in 1970), synced ones agree to seconds; a day covers a
+ * local time zone set as UTC. A heartbeat from further ahead is rejected. @default 1 day
+ */
+export const MAX_CLOCK_AHEAD_MS = 24 * 3_600_000
+
+/** Largest fleet a heartbeat may announce (`fleetSize`). @default 1000000 */
+export const MAX_FLEET_SIZE = 1_000_000
+
+/**
+ * Properties a node measures itself that must read as numbers, with their range; a heartbeat
+ * holding one outside it is rejected. Any other property may be any text except a non-finite
+ * number (`NaN`, `Infinity`), which no selector can compare.
+ */
+export const NUMERIC_PROPS: Readonly<Record<string, { min: number, max: number, integer: boolean }>> = {
+  battery: { min: 0, max: 100, integer: false },
+  cpus: { min: 1, max: 65_536, integer: true },
+  'mem.total': { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true },
+  'mem.free': { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }
+}

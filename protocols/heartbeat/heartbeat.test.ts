@@ -3,7 +3,7 @@ import {
   HEARTBEAT_SCHEMA, InvalidHeartbeatError, MAX_HEARTBEAT_BYTES, MAX_INTERVAL_MS, MAX_LABELS,
   MAX_HEARTBEAT_MODELS, MAX_HEARTBEAT_ROLLOUTS, MAX_PROPS, MAX_ROLLOUT_NAME_LENGTH, MAX_ROLLOUT_REASON_LENGTH,
   MAX_ROLLOUT_STATE_LENGTH, MAX_VALUE_LENGTH, MIN_INTERVAL_MS, UnsupportedHeartbeatSchemaError, decodeHeartbeat,
-  encodeHeartbeat, heartbeatReason
+  encodeHeartbeat, heartbeatReason, MAX_CLOCK_AHEAD_MS, checkHeartbeatClock
 } from './index.js'
 import { Heartbeat as HeartbeatPb } from './pb/heartbeat.js'
 import type { Heartbeat, HeartbeatRollout } from './index.js'
@@ -423,5 +423,50 @@ describe('rollout state in heartbeats', () => {
     expect(reason).toHaveLength(MAX_ROLLOUT_REASON_LENGTH)
     expect(reason.endsWith('...')).toBe(true)
     expect(decodeHeartbeat(encodeHeartbeat(realistic({ rollouts: [rollout({ state: 'Failed', reason })] }))).rollouts?.[0]?.reason).toBe(reason)
+  })
+})
+
+describe('heartbeat fields bounded to what a real device sends', () => {
+  const MAX_U53 = BigInt(Number.MAX_SAFE_INTEGER)
+
+  it.each([
+    ['uptime 2^53-1', { uptimeMs: MAX_U53 }, /uptimeMs/],
+    ['bootMs 2^53-1 (no Date can show it)', { bootMs: MAX_U53, sentMs: MAX_U53, uptimeMs: 0n }, /bootMs/],
+    ['sentMs past 2200', { sentMs: BigInt(Date.UTC(2300, 0, 1)) }, /sentMs/],
+    ['uptime longer than since boot', { uptimeMs: 6_170_001n }, /uptimeMs is longer than sentMs - bootMs/],
+    ['seq 0', { seq: 0n }, /seq must be a positive integer/],
+    ['fleetSize 2^32-1', { fleetSize: 0xffffffff }, /fleetSize must be at most/],
+    ['battery -5000', { props: new Map([['battery', '-5000']]) }, /"battery" must be a number from 0 to 100/],
+    ['battery 101', { props: new Map([['battery', '101']]) }, /"battery"/],
+    ['battery empty', { props: new Map([['battery', '']]) }, /"battery"/],
+    ['cpus 2.5', { props: new Map([['cpus', '2.5']]) }, /"cpus" must be an integer/],
+    ['mem.free NaN', { props: new Map([['mem.free', 'NaN']]) }, /"mem.free"/],
+    ['cpu NaN', { props: new Map([['cpu', 'NaN']]) }, /"cpu" is not a finite number/],
+    ['load -Infinity', { props: new Map([['load', '-Infinity']]) }, /"load" is not a finite number/]
+  ] as Array<[string, Partial<HeartbeatPb>, RegExp]>)('rejects %s', (_name, overrides, message) => {
+    expectInvalid(decodeError(raw(overrides)), message)
+  })
+
+  it('accepts the bounds themselves and text properties', () => {
+    const hb = decodeHeartbeat(raw({ props: new Map([['battery', '0'], ['cpus', '1'], ['os', 'linux'], ['mode', 'nano']]), uptimeMs: 6_170_000n }))
+    expect(hb.props).toEqual({ battery: '0', cpus: '1', os: 'linux', mode: 'nano' })
+    expect(decodeHeartbeat(raw({ props: new Map([['battery', '100']]) })).props.battery).toBe('100')
+  })
+
+  it('the encoder refuses what the decoder would', () => {
+    expectInvalid(encodeError(realistic({ props: { battery: '-5000' } })), /battery/)
+    expectInvalid(encodeError(realistic({ uptimeMs: Number.MAX_SAFE_INTEGER })), /uptimeMs/)
+  })
+
+  it('judges sentMs on the receiver clock: up to MAX_CLOCK_AHEAD_MS ahead is fine, further is rejected', () => {
+    const sent = BOOT + 6_170_000
+    expect(decodeHeartbeat(raw(), undefined, { receivedMs: sent - MAX_CLOCK_AHEAD_MS }).sentMs).toBe(sent)
+    expectInvalid((() => {
+      try { decodeHeartbeat(raw(), undefined, { receivedMs: sent - MAX_CLOCK_AHEAD_MS - 1 }) } catch (err) { return err }
+      throw new Error('expected decodeHeartbeat to throw')
+    })(), /ahead of the receiver's clock/)
+    // A receiver whose clock lags far behind (no RTC, booted in 1970) is not a reason to refuse.
+    expectInvalid(decodeError(raw({ sentMs: BigInt(Date.UTC(2300, 0, 1)) })), /sentMs/)
+    expect(() => checkHeartbeatClock(realistic(), sent + 3_600_000)).not.toThrow()
   })
 })

@@ -2,7 +2,8 @@ import { Heartbeat as HeartbeatPb } from './pb/heartbeat.js'
 import {
   HEARTBEAT_SCHEMA, MAX_HEARTBEAT_BYTES, MAX_HEARTBEAT_MODELS, MAX_HEARTBEAT_ROLLOUTS, MAX_INTERVAL_MS, MAX_KEY_LENGTH,
   MAX_LABELS, MAX_MODEL_FIELD_LENGTH, MAX_PROPS, MAX_ROLLOUT_NAME_LENGTH, MAX_ROLLOUT_REASON_LENGTH,
-  MAX_ROLLOUT_STATE_LENGTH, MAX_VALUE_LENGTH, MIN_INTERVAL_MS
+  MAX_ROLLOUT_STATE_LENGTH, MAX_VALUE_LENGTH, MIN_INTERVAL_MS, MAX_TIMESTAMP_MS, MAX_UPTIME_MS, MAX_CLOCK_AHEAD_MS,
+  MAX_FLEET_SIZE, NUMERIC_PROPS
 } from './constants.js'
 import { InvalidHeartbeatError, UnsupportedHeartbeatSchemaError } from './errors.js'
 import type { Heartbeat, HeartbeatModel, HeartbeatModelState, HeartbeatRollout } from './index.js'
@@ -97,12 +98,20 @@ export function encodeHeartbeat (hb: Heartbeat): Uint8Array {
   return bytes
 }
 
+export interface DecodeHeartbeatOptions {
+  /**
+   * The receiver's clock, in ms since the epoch. When given, a heartbeat sent more than
+   * {@link MAX_CLOCK_AHEAD_MS} ahead of it is rejected.
+   */
+  receivedMs?: number
+}
+
 /**
  * Decodes heartbeat bytes from the network. The size is checked before anything is decoded, map
- * sizes while decoding; every field is range-checked after. Throws {@link InvalidHeartbeatError}
- * or {@link UnsupportedHeartbeatSchemaError}.
+ * sizes while decoding; every field is range-checked after, to what a real device can send.
+ * Throws {@link InvalidHeartbeatError} or {@link UnsupportedHeartbeatSchemaError}.
  */
-export function decodeHeartbeat (bytes: Uint8Array, maxBytes = MAX_HEARTBEAT_BYTES): Heartbeat {
+export function decodeHeartbeat (bytes: Uint8Array, maxBytes = MAX_HEARTBEAT_BYTES, options: DecodeHeartbeatOptions = {}): Heartbeat {
   if (bytes.byteLength > maxBytes) {
     throw new InvalidHeartbeatError(`heartbeat is ${bytes.byteLength} bytes, at most ${maxBytes}`)
   }
@@ -153,12 +162,42 @@ export function decodeHeartbeat (bytes: Uint8Array, maxBytes = MAX_HEARTBEAT_BYT
     }))
   }
   validateHeartbeat(hb)
+  if (options.receivedMs != null) checkHeartbeatClock(hb, options.receivedMs)
   return hb
 }
 
+/**
+ * Throws {@link InvalidHeartbeatError} when a heartbeat was sent further ahead of the receiver's
+ * clock (`receivedMs`) than {@link MAX_CLOCK_AHEAD_MS}.
+ */
+export function checkHeartbeatClock (hb: Heartbeat, receivedMs: number): void {
+  if (hb.sentMs > receivedMs + MAX_CLOCK_AHEAD_MS) {
+    throw new InvalidHeartbeatError(`sentMs is ${hb.sentMs - receivedMs} ms ahead of the receiver's clock, at most ${MAX_CLOCK_AHEAD_MS}`)
+  }
+}
+
+function checkProps (props: Record<string, string>): void {
+  for (const [key, value] of Object.entries(props)) {
+    const range = NUMERIC_PROPS[key]
+    const n = Number(value)
+    if (range != null) {
+      if (value.trim() === '' || !Number.isFinite(n) || n < range.min || n > range.max || (range.integer && !Number.isInteger(n))) {
+        throw new InvalidHeartbeatError(`props: "${key}" must be ${range.integer ? 'an integer' : 'a number'} from ${range.min} to ${range.max}, not "${value.slice(0, 20)}"`)
+      }
+    } else if (/^[+-]?(nan|infinity)$/i.test(value.trim())) {
+      throw new InvalidHeartbeatError(`props: "${key}" is not a finite number`)
+    }
+  }
+}
+
 function validateHeartbeat (hb: Heartbeat): void {
-  if (hb.bootMs <= 0) throw new InvalidHeartbeatError('bootMs must be positive')
+  if (!Number.isSafeInteger(hb.bootMs) || hb.bootMs <= 0 || hb.bootMs > MAX_TIMESTAMP_MS) throw new InvalidHeartbeatError('bootMs must be positive and before 2200')
+  if (!Number.isSafeInteger(hb.sentMs) || hb.sentMs > MAX_TIMESTAMP_MS) throw new InvalidHeartbeatError('sentMs must be a time before 2200')
   if (hb.sentMs < hb.bootMs) throw new InvalidHeartbeatError('sentMs is before bootMs')
+  if (!Number.isSafeInteger(hb.seq) || hb.seq < 1) throw new InvalidHeartbeatError('seq must be a positive integer')
+  if (!Number.isSafeInteger(hb.uptimeMs) || hb.uptimeMs < 0 || hb.uptimeMs > MAX_UPTIME_MS) throw new InvalidHeartbeatError('uptimeMs must be 0 to 20 years')
+  // Uptime and both times come from one clock: a process cannot have run longer than since it booted.
+  if (hb.uptimeMs > hb.sentMs - hb.bootMs) throw new InvalidHeartbeatError('uptimeMs is longer than sentMs - bootMs')
   if (!Number.isInteger(hb.intervalMs) || hb.intervalMs < MIN_INTERVAL_MS || hb.intervalMs > MAX_INTERVAL_MS) {
     throw new InvalidHeartbeatError(`intervalMs must be ${MIN_INTERVAL_MS}-${MAX_INTERVAL_MS}`)
   }
@@ -166,8 +205,10 @@ function validateHeartbeat (hb: Heartbeat): void {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(hb.nodeVersion)) throw new InvalidHeartbeatError('nodeVersion contains control characters')
   if (!Number.isInteger(hb.fleetSize) || hb.fleetSize < 1) throw new InvalidHeartbeatError('fleetSize must be at least 1 (the sender counts itself)')
+  if (hb.fleetSize > MAX_FLEET_SIZE) throw new InvalidHeartbeatError(`fleetSize must be at most ${MAX_FLEET_SIZE}`)
   checkMap('labels', hb.labels, MAX_LABELS)
   checkMap('props', hb.props, MAX_PROPS)
+  checkProps(hb.props)
   checkModels(hb.models ?? [])
   checkRollouts(hb.rollouts ?? [])
 }

@@ -7,6 +7,7 @@
  * ages), prepares and reports are answered within the tick, commands travel with link latency.
  */
 import { ManualClock } from '../../core/clock.js'
+import { TuttiError } from '../../core/errors.js'
 import { seededRandom } from '../../core/random.js'
 import { matchesSelector } from '../../core/selector.js'
 import { hrwRank } from '../../node/rollouts/hrw.js'
@@ -42,8 +43,11 @@ export function runRollout (scenario: Scenario, nodes = scenario.fleet.nodes): E
   const random = seededRandom(scenario.seed)
   const events: SimEvent[] = []
   const emit = (e: SimEvent): void => { events.push(e) }
-  const apply = scenario.timeline.find(e => e.action.kind === 'apply')
-  if (apply === undefined || apply.action.kind !== 'apply') throw new TypeError('this engine cut runs scenarios with one apply')
+  const unsupported = scenario.timeline.find(e => e.action.kind !== 'apply')
+  if (unsupported !== undefined) throw new TuttiError('ERR_SIM_UNSUPPORTED', `the DES engine does not model "${unsupported.action.kind}" yet (timeline at ${unsupported.atMs} ms)`)
+  const applies = scenario.timeline.filter(e => e.action.kind === 'apply')
+  const apply = applies[0]
+  if (applies.length !== 1 || apply === undefined || apply.action.kind !== 'apply') throw new TuttiError('ERR_SIM_UNSUPPORTED', 'the DES engine runs scenarios with exactly one apply for now')
   const { name: rollout } = apply.action
   const spec = { ...apply.action.spec, model: { ...apply.action.spec.model, cid: `sim:${apply.action.spec.model.name}@${apply.action.spec.model.version}` } } as RolloutSpec
   const model = scenario.models.find(m => m.name === spec.model.name) as ScenarioModel

@@ -16,6 +16,7 @@ import { registerModels } from './commands/model.js'
 import { registerNode } from './commands/node.js'
 import { registerNodes } from './commands/nodes.js'
 import { registerRollouts } from './commands/rollout.js'
+import { registerSim } from './commands/sim.js'
 import { UsageError } from './errors.js'
 import { processIO } from './io.js'
 import { registerResourceVerbs } from './resources.js'
@@ -23,7 +24,7 @@ import type { CliIO } from './io.js'
 import type { CommandModule, ResourceKind } from './program.js'
 
 /** The command groups, in the order `tutti --help` lists them. */
-export const COMMANDS: readonly CommandModule[] = [registerFleet, registerNode, registerNodes, registerModels, registerRollouts, registerInfer, registerDemo]
+export const COMMANDS: readonly CommandModule[] = [registerFleet, registerNode, registerNodes, registerModels, registerRollouts, registerInfer, registerDemo, registerSim]
 
 /** Builds the whole command tree from `modules`. Commands write to `io`; parse errors throw CommanderError. */
 export function createProgram (io: CliIO, modules: readonly CommandModule[] = COMMANDS): Command {

@@ -46,7 +46,7 @@ import type { Properties } from './telemetry/props.js'
 import type { ModelParts, ModelServiceInit } from './models/service.js'
 import type { InferenceRuntimeInit } from './inference/index.js'
 import type { AdminHandler } from '../protocols/admin/index.js'
-import type { PrivateKey } from '@libp2p/interface'
+import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
 
 export const NODE_FILE = 'node.json'
 
@@ -89,6 +89,8 @@ export interface TuttiNodeComponents {
   random?: () => number
   /** Where live properties come from. @default the platform */
   readProperties?: () => Promise<Properties>
+  /** Which peers and connections the mesh refuses (a test's partition). @default allow all */
+  connectionGater?: ConnectionGater
 }
 
 /** What a node is assembled from: its mesh, and the parts the factory built for it. */
@@ -150,7 +152,8 @@ export async function createTuttiNode (init: TuttiNodeInit, components: TuttiNod
       listen: listenAddresses(init),
       bootstrap: init.bootstrap,
       mdns: init.mdns,
-      datastore
+      datastore,
+      connectionGater: components.connectionGater
     })
     const modelsRoot = init.models === false ? undefined : init.models?.root ?? (init.dataDir != null ? join(init.dataDir, 'models') : undefined)
     const models = modelsRoot == null || init.models === false
@@ -292,7 +295,7 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
           isLocal: cid => serving.isLocal(cid)
         },
         view: () => this.membership.view(),
-        attributes: () => ({ ...this.membership.get(this.peerId)?.props, ...init.props, ...init.labels })
+        attributes: () => ({ ...this.membership.get(this.peerId)?.props, ...this.membership.propertyOverrides(), ...init.labels })
       }, {
         dataDir: init.dataDir,
         heartbeatMs: init.heartbeat?.baseIntervalMs,
@@ -415,6 +418,11 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
     await this.datastore?.close()
     if (this.init.dataDir != null) await rm(join(this.init.dataDir, NODE_FILE), { force: true })
     this.log.info('node stopped')
+  }
+
+  /** Overrides a live property (or with `undefined` stops overriding it) from the next heartbeat on; the selector of a rollout sees it too. */
+  setProperty (key: string, value: string | undefined): void {
+    this.membership.setProperty(key, value)
   }
 
   addresses (): string[] {

@@ -15,9 +15,14 @@ export const OPEN: PolicyControl = { paused: false, resumedThrough: -1, undo: fa
 
 /** Packs one version of the `clf` classifier; returns its package dir. */
 export async function packClassifier (dir: string, adminKey: PrivateKey, version: string, options: LinearClassifierOptions): Promise<string> {
+  return await packModel(dir, adminKey, version, linearClassifier(options).bytes)
+}
+
+/** Packs any ONNX bytes as version `version` of `clf`; returns its package dir. */
+export async function packModel (dir: string, adminKey: PrivateKey, version: string, bytes: Uint8Array, chunkBytes = 1024): Promise<string> {
   const file = join(dir, `clf-${version}.onnx`)
-  await writeFile(file, linearClassifier(options).bytes)
-  const result = await pack(file, { name: 'clf', version, adminKey, outDir: join(dir, `pkg-${version}`), chunkBytes: 1024 })
+  await writeFile(file, bytes)
+  const result = await pack(file, { name: 'clf', version, adminKey, outDir: join(dir, `pkg-${version}`), chunkBytes })
   return result.dir
 }
 

@@ -184,6 +184,20 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     return entry == null ? undefined : this.toInfo(entry, this.components.clock.now())
   }
 
+  /**
+   * Sets (or with `undefined` removes) a property override at run time: the next heartbeat
+   * carries it, over what the platform reports.
+   */
+  setProperty (key: string, value: string | undefined): void {
+    if (value === undefined) delete this.overrides[key]
+    else this.overrides[key] = value
+  }
+
+  /** The property overrides the next heartbeat carries. */
+  propertyOverrides (): Properties {
+    return { ...this.overrides }
+  }
+
   /** Peers (this one included) currently alive or suspect: the fleet size the interval is sized on. */
   liveCount (): number {
     const now = this.components.clock.now()

@@ -21,7 +21,7 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
-import type { Libp2p, PrivateKey, PeerDiscovery, Transport } from '@libp2p/interface'
+import type { ConnectionGater, Libp2p, PrivateKey, PeerDiscovery, Transport } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 
 /** Kademlia protocol id private to Tutti, so our DHT never mixes with the public IPFS one. */
@@ -55,6 +55,8 @@ export interface MeshLibp2pInit {
   start?: boolean
   /** Dial bootstrap peers this often until connected, in ms. @default 5000 */
   bootstrapIntervalMs?: number
+  /** Which peers and connections to refuse (tests partition a mesh with it). @default allow all */
+  connectionGater?: ConnectionGater
 }
 
 function transports (kind: TransportKind): Array<(components: any) => Transport> {
@@ -81,6 +83,7 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
     addresses: { listen: init.listen ?? [] },
     transports: transports(init.transport ?? 'tcp'),
     connectionProtector: tuttiPreSharedKey({ psk: init.swarmKey }),
+    connectionGater: init.connectionGater,
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     peerDiscovery,

@@ -216,10 +216,16 @@ export class RolloutCoordinator {
     const unpromised = targets.filter(t => !role.promised.has(t))
     if (unpromised.length > 0) await this.prepareAll(role, unpromised, policy.version, options)
     if (this.role !== role) return
-    const promisedTargets = targets.filter(t => role.promised.has(t)).length
-    if (!hasMajority(targets.filter(t => role.promised.has(t)), targets)) {
+    // The quorum counts every matching member the view still holds, suspect and dead ones too,
+    // and only promises from live ones: the minority side of a partition sees the others dead
+    // and must not make a majority of itself, nor keep one it had before the split. Commands
+    // still go only to live targets.
+    const quorum = view.filter(m => matchesSelector(spec.selector, { ...m.props, ...m.labels })).map(m => m.peerId)
+    const livePromises = quorum.filter(t => role.promised.has(t) && aliveIds.has(t))
+    const promisedTargets = livePromises.length
+    if (!hasMajority(livePromises, quorum)) {
       role.established = false
-      this.setMessage(`waiting for a majority of the ${targets.length} targets to promise epoch ${role.epoch} (${promisedTargets} did)`)
+      this.setMessage(`waiting for a majority of the ${quorum.length} targets to promise epoch ${role.epoch} (${promisedTargets} did)`)
       await this.maybePublish(now, false)
       return
     }

@@ -103,5 +103,6 @@ spec:
     // The woken node itself follows the successor.
     const seenByOld = await status(old)
     expect(seenByOld.progress!.coordinator).toBe(next.progress!.coordinator)
-  })
+    // A chain of waits on events across processes (each CLI call starts a process): ~40 s alone.
+  }, 300_000)
 })

@@ -160,8 +160,10 @@ describe('rollouts on a changing fleet of real nodes', () => {
     for (const s of watch.samples) expect(s).toEqual(before)
   })
 
-  // Skipped: passed twice, then timed out waiting for RolledBack three runs in a row on the
-  // shared machine (cause not found yet: see the report of branch ha).
+  // Skipped: passed twice, then timed out (60 s) waiting for RolledBack in three runs in a row on a
+  // loaded 2-core machine, also with the coordinator's latest change reverted; the cause is not
+  // found yet. The p95LatencyMs gate itself is table-tested in node/rollouts/gates.test.ts.
+  // Restore once the stall (activation of the slow version, or its revert) is understood.
   it.skip('aborts a version too slow under traffic (p95LatencyMs) and rolls every updated node back from its own store', async () => {
     const before = nodes.map(servedVersion)
     const watch = sampleVersions(nodes)

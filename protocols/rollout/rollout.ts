@@ -7,7 +7,7 @@ import {
 import { checkRolloutName, openWaveCommand } from './documents.js'
 import { RolloutDocumentError, RolloutErrorCode, RolloutRemoteError, RolloutRequestError, RolloutTransportError } from './errors.js'
 import { RolloutRequest, RolloutResponse } from './pb/rollout.js'
-import { timeoutSignal } from './timeout.js'
+import { timeoutSignal } from '../../core/abort.js'
 import {
   WireFieldError, ackFromPb, ackToPb, checkAck, checkPrepare, checkPromise, checkReport, errorFromPb, forRollout,
   prepareFromPb, prepareToPb, promiseFromPb, promiseToPb, reportFromPb, reportToPb

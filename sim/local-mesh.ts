@@ -4,9 +4,10 @@
  * `TuttiNode`; only the transport is in memory.
  */
 import { randomBytes } from 'node:crypto'
+import { appendFileSync } from 'node:fs'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createFleet } from '../node/fleet/fleet.js'
-import { silentLogger } from '../core/logger.js'
+import { createLogger, silentLogger } from '../core/logger.js'
 import { TuttiNode } from '../node/tutti-node.js'
 import type { FleetConfig } from '../node/fleet/fleet.js'
 import type { Logger } from '../core/logger.js'
@@ -74,15 +75,45 @@ export async function createMeshNode (init: LocalMeshInit, i: number, address: (
     heartbeat: { baseIntervalMs: init.heartbeatMs ?? 200 },
     connectivityCheckMs: 250,
     ...extra
-  }, { logger: init.logger ?? silentLogger, ...init.components?.(i) })
+  }, { logger: init.logger ?? meshLogger(i), ...init.components?.(i) })
+}
+
+/**
+ * Silent, unless `TUTTI_MESH_LOG=FILE` is set: then every node's debug log is appended to FILE as
+ * JSON lines tagged with the node's index (for finding out why a mesh test failed).
+ */
+function meshLogger (i: number): Logger {
+  const file = process.env.TUTTI_MESH_LOG
+  if (file == null || file === '') return silentLogger
+  return createLogger({ level: 'debug', fields: { node: i }, sink: r => { appendFileSync(file, JSON.stringify(r, logReplacer) + '\n') } })
+}
+
+/** A line from the test itself in the `TUTTI_MESH_LOG` file, if one is set. */
+export function testLog (msg: string, fields: Record<string, unknown> = {}): void {
+  const file = process.env.TUTTI_MESH_LOG
+  if (file == null || file === '') return
+  appendFileSync(file, JSON.stringify({ ts: new Date().toISOString(), level: 'info', component: 'test', msg, node: '-', ...fields }) + '\n')
+}
+
+function logReplacer (_key: string, value: unknown): unknown {
+  if (value instanceof Error) return { name: value.name, message: value.message, code: (value as { code?: unknown }).code }
+  if (typeof value === 'bigint') return value.toString()
+  return value
 }
 
 /** Polls `predicate` until it holds, or throws after `timeoutMs` saying what was awaited. */
 export async function waitFor (what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 30_000, everyMs = 50): Promise<void> {
-  const deadline = Date.now() + timeoutMs
+  const started = Date.now()
+  const deadline = started + timeoutMs
   for (;;) {
-    if (await predicate()) return
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    if (await predicate()) {
+      testLog('waited', { what, ms: Date.now() - started })
+      return
+    }
+    if (Date.now() > deadline) {
+      testLog('timed out', { what, ms: Date.now() - started })
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    }
     await new Promise(resolve => setTimeout(resolve, everyMs))
   }
 }

@@ -164,7 +164,7 @@ describe('rollouts on a changing fleet of real nodes', () => {
   // loaded 2-core machine, also with the coordinator's latest change reverted; the cause is not
   // found yet. The p95LatencyMs gate itself is table-tested in node/rollouts/gates.test.ts.
   // Restore once the stall (activation of the slow version, or its revert) is understood.
-  it.skip('aborts a version too slow under traffic (p95LatencyMs) and rolls every updated node back from its own store', async () => {
+  it('aborts a version too slow under traffic (p95LatencyMs) and rolls every updated node back from its own store', async () => {
     const before = nodes.map(servedVersion)
     const watch = sampleVersions(nodes)
     let traffic = true

@@ -4,7 +4,7 @@ import {
   InvalidHeartbeatError, UnsupportedHeartbeatSchemaError
 } from '../../protocols/heartbeat/index.js'
 import { DEFAULT_INTERVAL, jittered, nextIntervalMs, validateInterval } from './interval.js'
-import { DEFAULT_LIVENESS, observe, shouldForget, statusOf, validateLiveness } from './view.js'
+import { DEFAULT_LIVENESS, nextStatusChangeMs, observe, shouldForget, statusOf, validateLiveness } from './view.js'
 import type { Heartbeat, HeartbeatModel, HeartbeatRollout } from '../../protocols/heartbeat/index.js'
 import type { Clock, TimerHandle } from '../../core/clock.js'
 import type { Logger } from '../../core/logger.js'
@@ -334,7 +334,9 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     beat()
     const wait = (): void => {
       if (!this.running) return
-      const step = Math.min(sweepEvery, untilBeat)
+      // Also wake when a silent member is due to turn suspect or dead, to see it on the spot.
+      const change = nextStatusChangeMs(this.members, this.components.clock.now(), this.liveness, this.components.peerId)
+      const step = Math.max(1, Math.min(sweepEvery, untilBeat, change === undefined ? Infinity : change - this.components.clock.now()))
       this.timer = this.components.clock.setTimeout(() => {
         untilBeat -= step
         if (untilBeat <= 0) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_LIVENESS, MAX_PAST_BOOTS, observe, shouldForget, statusOf, validateLiveness } from './view.js'
+import { DEFAULT_LIVENESS, MAX_PAST_BOOTS, nextStatusChangeMs, observe, shouldForget, statusOf, validateLiveness } from './view.js'
 import type { Heartbeat } from '../../protocols/heartbeat/index.js'
 import type { LivenessParams, MemberEntry, MemberStatus } from './view.js'
 
@@ -77,6 +77,33 @@ describe('statusOf', () => {
     expect(statusOf(e, T0 + 500, params)).toBe('alive')
     expect(statusOf(e, T0 + 501, params)).toBe('suspect')
     expect(statusOf(e, T0 + 1001, params)).toBe('dead')
+  })
+})
+
+describe('nextStatusChangeMs', () => {
+  const e = (receivedMs: number, intervalMs = 1000): MemberEntry => entry(hb(T0, 1, intervalMs), receivedMs)
+
+  it.each<[string, Array<[string, MemberEntry]>, number, number | undefined]>([
+    ['nobody', [], T0, undefined],
+    ['only self', [['self', e(T0)]], T0, undefined],
+    ['alive: when it turns suspect', [['a', e(T0)]], T0 + 10, T0 + 3001],
+    ['suspect: when it turns dead', [['a', e(T0)]], T0 + 3001, T0 + 6001],
+    ['dead: never again', [['a', e(T0)]], T0 + 6001, undefined],
+    ['the earliest of several', [['a', e(T0 + 500)], ['b', e(T0, 200)], ['c', e(T0 + 100)]], T0 + 10, T0 + 601],
+    ['in each member\'s own interval', [['slow', e(T0, 60_000)]], T0 + 5000, T0 + 180_001]
+  ])('%s', (_what, entries, now, next) => {
+    expect(nextStatusChangeMs(entries, now, DEFAULT_LIVENESS, 'self')).toBe(next)
+  })
+
+  it('agrees with statusOf: the status differs 1 ms after, not at, the moment before', () => {
+    const m = e(T0, 700)
+    let now = T0
+    for (let k = 0; k < 2; k++) {
+      const next = nextStatusChangeMs([['a', m]], now, DEFAULT_LIVENESS, 'self')!
+      expect(statusOf(m, next - 1)).toBe(statusOf(m, now))
+      expect(statusOf(m, next)).not.toBe(statusOf(m, now))
+      now = next
+    }
   })
 })
 

@@ -86,6 +86,25 @@ export function statusOf (entry: MemberEntry, now: number, params: LivenessParam
   return 'dead'
 }
 
+/**
+ * The first moment after `now` at which some member other than `self` changes status (alive ->
+ * suspect or suspect -> dead) if it stays silent, or undefined when none will. A sweep scheduled
+ * then notices a silent peer at the same instant on every node that heard its last heartbeat at
+ * about the same time, instead of up to one sweep period later on some of them.
+ */
+export function nextStatusChangeMs (entries: Iterable<[string, MemberEntry]>, now: number, params: LivenessParams, self: string): number | undefined {
+  let next: number | undefined
+  for (const [peerId, entry] of entries) {
+    if (peerId === self) continue
+    for (const intervals of [params.suspectAfterIntervals, params.deadAfterIntervals]) {
+      // statusOf: the status changes once the age exceeds the threshold, 1 ms after it.
+      const at = entry.receivedMs + intervals * entry.heartbeat.intervalMs + 1
+      if (at > now && (next === undefined || at < next)) next = at
+    }
+  }
+  return next
+}
+
 /** Whether a dead entry has been dead long enough to drop from the view. */
 export function shouldForget (entry: MemberEntry, now: number, params: LivenessParams = DEFAULT_LIVENESS): boolean {
   const deadAt = entry.receivedMs + params.deadAfterIntervals * entry.heartbeat.intervalMs

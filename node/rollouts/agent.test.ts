@@ -64,7 +64,7 @@ describe('the rollout agent: what a device accepts from a coordinator', () => {
   it.each([
     ['no policy held yet', undefined, {}, AgentErrorCode.PolicyUnknown, true],
     ['an older policy held', held(4), {}, AgentErrorCode.PolicyUnknown, true],
-    ['a newer policy held', held(6), {}, AgentErrorCode.PolicyNewer, false],
+    ['a newer policy held', held(6), {}, AgentErrorCode.PolicyNewer, true], // the coordinator is behind: it retries,
     ['a deleted rollout', held(5, { ...OPEN, deleted: true }), {}, AgentErrorCode.PolicyEnded, false],
     ['an activate while undoing', held(5, { ...OPEN, undo: true }), {}, AgentErrorCode.PolicyEnded, false],
     ['a revert that changed nothing here', held(5), { action: 'revert' as const }, AgentErrorCode.NothingToRevert, false]

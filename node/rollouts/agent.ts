@@ -89,7 +89,12 @@ export const AgentErrorCode = {
   BadCommand: 'ERR_BAD_COMMAND'
 } as const
 
-/** A command refused by this device; `retryable` when a later try can succeed (policy not yet here). */
+/** Refusals a later try can succeed past: the device or the coordinator does not hold the newest policy yet. */
+export function isRetryableRefusal (code: string): boolean {
+  return code === AgentErrorCode.PolicyUnknown || code === AgentErrorCode.PolicyNewer
+}
+
+/** A command refused by this device; `retryable` when a later try can succeed (see {@link isRetryableRefusal}). */
 export class AgentRefusal extends TuttiError {
   constructor (code: typeof AgentErrorCode[keyof typeof AgentErrorCode], message: string, retryable = false) {
     super(code, message, { retryable })
@@ -236,7 +241,8 @@ export class RolloutAgent {
     if (verified == null) throw new AgentRefusal(AgentErrorCode.PolicyUnknown, `this node holds no policy for rollout ${cmd.rollout} (yet)`, true)
     const policy = verified.doc
     if (policy.version < cmd.policyVersion) throw new AgentRefusal(AgentErrorCode.PolicyUnknown, `this node holds version ${policy.version} of ${cmd.rollout}, the command is for ${cmd.policyVersion}`, true)
-    if (policy.version > cmd.policyVersion) throw new AgentRefusal(AgentErrorCode.PolicyNewer, `this node holds version ${policy.version} of ${cmd.rollout}, newer than the command's ${cmd.policyVersion}`)
+    // The coordinator is behind, not this device: it retries once the newer version reaches it.
+    if (policy.version > cmd.policyVersion) throw new AgentRefusal(AgentErrorCode.PolicyNewer, `this node holds version ${policy.version} of ${cmd.rollout}, newer than the command's ${cmd.policyVersion}`, true)
     if (policy.control.deleted) throw new AgentRefusal(AgentErrorCode.PolicyEnded, `rollout ${cmd.rollout} is deleted`)
     const record = this.recordFor(cmd.rollout)
     const fence = onCommand(record.acceptor, cmd.epoch, cmd.coordinator)

@@ -238,6 +238,8 @@ export class RolloutCoordinator {
     await this.pollInFlight(role, policy.version, options)
     if (this.role !== role) return
     for (let i = 0; i < 8; i++) {
+      // The promises and polls above wait on the network: act only on the policy still held.
+      if (this.c.policy()?.version !== policy.version) return
       const decision = decide(this.input(policy, spec, targets, view))
       const changed = await this.act(decision, role, policy, options)
       if (this.role !== role || !changed) break
@@ -438,7 +440,10 @@ export class RolloutCoordinator {
         this.fenced(role, reply.promisedEpoch ?? role.epoch + 1)
         return
       }
-      this.log.debug('a device refused a command', { peer, action, code: reply.code, message: reply.message })
+      this.log.debug('a device refused a command', { device: peer, action, code: reply.code, message: reply.message })
+      // A device that holds a newer policy than this step acted on says this coordinator is
+      // behind, not that the device failed: the next step sends the newer version.
+      if (reply.code === 'ERR_POLICY_NEWER') return
       if (!reply.retryable && action === 'activate') this.note(peer, { state: 'Failed', reason: `${reply.code}: ${reply.message}`, policyVersion })
     })
   }

@@ -15,7 +15,7 @@ import {
 import { MAX_HEARTBEAT_ROLLOUTS } from '../../protocols/heartbeat/index.js'
 import { writeFileAtomic } from '../fs.js'
 import { matchesSelector } from '../../core/selector.js'
-import { RolloutAgent, AgentRefusal } from './agent.js'
+import { RolloutAgent, AgentRefusal, isRetryableRefusal } from './agent.js'
 import { RolloutCoordinator } from './coordinator.js'
 import { hrwRank } from './hrw.js'
 import { planPreview } from './preview.js'
@@ -355,7 +355,7 @@ export class RolloutService {
         const envelope = await sealWaveCommand(wave, this.c.privateKey)
         const ack = await requestCommand(dial, this.c.peerIdFromString(peer), envelope, { ...options, clock: this.c.clock })
         if (ack.ok && ack.device != null) return { kind: 'accepted', device: fromReport(ack.device) }
-        return { kind: 'refused', code: ack.code, message: ack.message, retryable: ack.code === 'ERR_POLICY_UNKNOWN' }
+        return { kind: 'refused', code: ack.code, message: ack.message, retryable: isRetryableRefusal(ack.code) }
       },
       report: async (peer, rollout, options) => {
         if (peer === self) {

@@ -289,6 +289,34 @@ describe('model distribution over /tutti/chunks/1.0.0', () => {
     await waitFor('the holder to drop the watch', () => holder.server.stats().watches === 0, 10_000, 10)
   })
 
+  it('reaches the only holder past a peer cap filled with peers that lack the model', async () => {
+    // At N = 20 a fetcher with 16 peer places could fill them all with peers that had no manifest
+    // and turn the holder away for good: "none of 16 peer(s) gave it" (docs/BENCHMARKS.md).
+    const { fleet, adminKey } = await createTestFleet()
+    const model = await makeTestModel(seededBytes(4 * 16 * 1024, 7), adminKey, { chunkBytes: 16 * 1024 })
+    const holderStore = fleetMemoryStore(fleet)
+    await seedStore(holderStore, model)
+    const holder = await startNode(fleet, holderStore)
+    const empty = await Promise.all([0, 1, 2].map(async () => await startNode(fleet, fleetMemoryStore(fleet))))
+    const store = fleetMemoryStore(fleet)
+    const me = await startNode(fleet, store)
+    await connect(me, ...empty)
+    await me.libp2p.peerStore.merge(holder.libp2p.peerId, { multiaddrs: [multiaddr(holder.address)] })
+    // The holder is known only from a provider record, found at once and never again (no
+    // rediscovery within the test): the two places go to connected peers that lack the model.
+    const fetcher = new Fetcher({
+      libp2p: me.libp2p,
+      store,
+      clock: systemClock,
+      logger: silentLogger,
+      findProviders: async function * () { yield holder.libp2p.peerId }
+    }, { maxPeers: 2, rediscoverMs: 3_600_000, manifestTimeoutMs: 120_000 })
+    const result = await fetcher.fetch(model.sealed.cid)
+
+    expect(rawCid(await store.assemble(model.sealed.cid))).toBe(model.sealed.manifest.digest)
+    expect(result.peers.find(p => p.peerId === holder.libp2p.peerId.toString())?.chunks).toBe(4)
+  })
+
   it('finds a holder it is not connected to through the DHT', async () => {
     const { fleet, adminKey } = await createTestFleet()
     const model = await makeTestModel(seededBytes(6 * 16 * 1024, 6), adminKey, { chunkBytes: 16 * 1024 })

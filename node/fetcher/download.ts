@@ -8,7 +8,7 @@ import { bytesMatchCid } from '../../core/cid.js'
 import { ModelErrorCode } from '../models/errors.js'
 import { requestChunks, requestManifest, watchHave } from '../../protocols/chunks/index.js'
 import { BadChunkError, FetchAbortedError, FetchStalledError, NoProvidersError } from './errors.js'
-import { newPeerRecord, peerProgress, RateWindow } from './peer.js'
+import { newPeerRecord, peerProgress, pickEvictable, RateWindow } from './peer.js'
 import { shuffled } from '../../core/random.js'
 import { classifyFailure, failureDecision, planWatches, stallVerdict } from './policy.js'
 import { planRequests, wantsFrom } from './schedule.js'
@@ -62,6 +62,8 @@ export class Download {
   private readonly signal: AbortSignal
   private readonly onProgress?: (p: FetchProgress) => void
   private readonly peers = new Map<string, PeerRecord>()
+  /** Peers turned away at the cap, oldest first: they take the place of peers that turn out to have nothing. */
+  private readonly standby = new Map<string, PeerId>()
   private readonly active = new Set<ActiveRequest>()
   private readonly asked = new Map<number, Set<string>>()
   private readonly failed = new Map<number, Set<string>>()
@@ -394,6 +396,13 @@ export class Download {
   // --- peers and offers -----------------------------------------------------------------------
 
   private discover (now: number): void {
+    for (const [id, peerId] of [...this.standby]) {
+      this.standby.delete(id)
+      if (!this.addPeer(peerId)) {
+        this.standby.set(id, peerId)
+        break
+      }
+    }
     if (now - this.lastScanMs >= this.init.rescanMs) {
       this.lastScanMs = now
       const seen = new Set<string>()
@@ -420,14 +429,25 @@ export class Download {
     }
   }
 
-  private addPeer (peerId: PeerId): void {
+  /** Adds a candidate peer; false when it waits in standby for a place (the cap is reached). */
+  private addPeer (peerId: PeerId): boolean {
     const id = peerId.toString()
-    if (id === this.c.libp2p.peerId.toString() || this.peers.has(id)) return
-    if (this.c.scores.avoid(id, this.c.clock.now())) return
+    if (id === this.c.libp2p.peerId.toString() || this.peers.has(id)) return true
+    if (this.c.scores.avoid(id, this.c.clock.now())) return true
     const usable = [...this.peers.values()].filter(p => !p.banned && !p.dropped).length
-    if (usable >= this.init.maxPeers) return
+    if (usable >= this.init.maxPeers) {
+      const out = pickEvictable(this.peers.values())
+      if (out == null) {
+        if (this.standby.size < this.init.maxPeers) this.standby.set(id, peerId)
+        return false
+      }
+      this.peers.delete(out.id)
+      this.log.debug('peer let go for another', { peer: out.id, status: out.status, for: id })
+    }
+    this.standby.delete(id)
     this.peers.set(id, newPeerRecord(peerId, this.done.length, this.c.random()))
     this.wake()
+    return true
   }
 
   /** Opens and closes WATCHes on peers' offers as {@link planWatches} says. */

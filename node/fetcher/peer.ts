@@ -52,6 +52,28 @@ export function newPeerRecord (peerId: PeerId, chunkCount: number, key: number):
   }
 }
 
+/**
+ * The peer to let go when a download is at its peer cap and another turns up (a provider record,
+ * a new connection): one that has nothing for it now, so a cap filled early with peers that lack
+ * the manifest, or offer nothing, cannot shut out the peers that hold the model. Only peers
+ * already asked, with nothing in flight and no watch open: a peer still being tried keeps its
+ * place. Those without the manifest go first, then those that offer nothing, longest-asked first.
+ */
+export function pickEvictable (peers: Iterable<PeerRecord>): PeerRecord | undefined {
+  let best: PeerRecord | undefined
+  let bestRank = Infinity
+  for (const p of peers) {
+    if (p.banned || p.dropped || p.inFlight > 0 || p.watch != null || p.watchOpening) continue
+    const rank = p.status === 'no-manifest' ? 0 : p.status === 'ok' && !p.complete && !p.offers.some(Boolean) ? 1 : Infinity
+    if (rank === Infinity) continue
+    if (rank < bestRank || (rank === bestRank && best != null && p.manifestTriedMs < best.manifestTriedMs)) {
+      best = p
+      bestRank = rank
+    }
+  }
+  return best
+}
+
 export function peerProgress (p: PeerRecord, nowMs: number): PeerProgress {
   return {
     peerId: p.id,

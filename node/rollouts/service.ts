@@ -93,6 +93,10 @@ export class RolloutService {
   private server?: RolloutServer
   private running = false
   private ticking = false
+  /** The tick in progress, if any: stop() waits for it. */
+  private tickRun?: Promise<void>
+  /** Aborted by stop(): ends the messages a tick waits on. */
+  private stopping = new AbortController()
   private readonly onPolicy = (): void => { this.schedule(0) }
 
   constructor (components: RolloutServiceComponents, init: RolloutServiceInit = {}) {
@@ -114,6 +118,7 @@ export class RolloutService {
     if (this.running) return
     await this.agent.start()
     await this.loadProgress()
+    this.stopping = new AbortController()
     this.running = true
     this.server = new RolloutServer({ libp2p: this.c.streams, acceptor: this.acceptor(), clock: this.c.clock, logger: this.log })
     await this.server.start()
@@ -127,9 +132,13 @@ export class RolloutService {
     if (!this.running) return
     this.running = false
     this.timer?.cancel()
+    this.stopping.abort(new Error('the rollout service is stopping'))
     this.c.policies.removeEventListener('policy:changed', this.onPolicy)
     this.c.pubsub.unsubscribe(ROLLOUT_PROGRESS_TOPIC)
     this.c.pubsub.removeValidator(ROLLOUT_PROGRESS_TOPIC)
+    // Nothing of this service writes to the data directory once stop() returns.
+    await this.tickRun
+    await this.savingProgress
     await this.server?.stop()
     this.server = undefined
     await this.agent.stop()
@@ -166,13 +175,20 @@ export class RolloutService {
       return
     }
     this.ticking = true
+    const run = this.tickOnce()
+    this.tickRun = run
+    await run
+  }
+
+  private async tickOnce (): Promise<void> {
     try {
       for (const { doc } of this.c.policies.list()) {
+        if (!this.running) return
         if (doc.control.deleted) {
           this.coordinators.delete(doc.name)
           continue
         }
-        await this.coordinatorFor(doc.name).tick()
+        await this.coordinatorFor(doc.name).tick({ signal: this.stopping.signal })
       }
     } catch (err) {
       this.log.warn('rollout tick failed', { err })
@@ -224,6 +240,7 @@ export class RolloutService {
   private async receiveProgress (from: string, data: Uint8Array): Promise<void> {
     try {
       const { progress } = await openRolloutProgress(data)
+      if (!this.running) return
       this.storeProgress(progress, data)
     } catch (err) {
       this.log.debug('ignored rollout progress', { from, err })

@@ -93,6 +93,7 @@ export class RolloutService {
   private server?: RolloutServer
   private running = false
   private ticking = false
+  private tickAgain = false
   /** The tick in progress, if any: stop() waits for it. */
   private tickRun?: Promise<void>
   /** Aborted by stop(): ends the messages a tick waits on. */
@@ -171,7 +172,8 @@ export class RolloutService {
   private async tick (): Promise<void> {
     if (!this.running) return
     if (this.ticking) {
-      this.schedule(this.init.tickMs)
+      // Asked again mid-tick (a member went silent, a policy arrived): once more right after it.
+      this.tickAgain = true
       return
     }
     this.ticking = true
@@ -196,7 +198,8 @@ export class RolloutService {
       this.ticking = false
       // Sooner than the regular tick when a coordinator here waits on devices or a bake window.
       const now = this.c.clock.now()
-      let wait = this.init.tickMs
+      let wait = this.tickAgain ? 0 : this.init.tickMs
+      this.tickAgain = false
       for (const c of this.coordinators.values()) {
         const due = c.nextDueMs()
         if (due != null) wait = Math.min(wait, Math.max(MIN_TICK_MS, due - now))

@@ -26,3 +26,6 @@ export const MAX_OIP_BODY_BYTES = 16 * 1024 * 1024
 
 /** The `platform` the OIP metadata reports. */
 export const OIP_PLATFORM = 'onnxruntime'
+
+/** A spare inference worker started for an activation that does not come is ended after this long, ms. @default 60000 */
+export const SPARE_TTL_MS = 60_000

@@ -11,7 +11,7 @@ import type { Clock, TimerHandle } from '../../core/clock.js'
 import type { Logger } from '../../core/logger.js'
 import type { CpuPlan, ResolvedLimits } from './limits.js'
 import type { VersionMetrics } from './metrics.js'
-import type { RunOutput } from './session-worker.js'
+import type { RunOutput, SpareWorker } from './session-worker.js'
 import type { TensorMap } from './tensors.js'
 import type { TensorSpec } from '../models/types.js'
 import type { AbortOptions } from '@libp2p/interface'
@@ -76,7 +76,8 @@ export class ModelInstance {
   get pending (): number { return this.queue.length + this.inFlight.size }
   get queued (): number { return this.queue.length }
 
-  async load (options: AbortOptions = {}): Promise<void> {
+  /** Loads the session in a new worker, or in `spare` when one is given (see SpareWorker). */
+  async load (options: AbortOptions = {}, spare?: SpareWorker): Promise<void> {
     const { plan } = this.init
     this.worker = await SessionWorker.start({
       path: this.init.path,
@@ -92,7 +93,7 @@ export class ModelInstance {
         // Idle pool threads must not spin: spinning burns CPU the duty cycle cannot see.
         extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } }
       }
-    }, options)
+    }, options, spare)
     this.worker.onCrash = (err) => {
       this.state = 'failed'
       this.components.logger.error('inference worker crashed', { model: this.name, version: this.version, err })

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { ManualClock } from '../../core/clock.js'
 import { InferenceErrorCode } from './errors.js'
+import { SPARE_TTL_MS } from './constants.js'
 import { InferenceRuntime } from './runtime.js'
 import { openDirect, SILERO_VAD_PATH } from './testing/direct.js'
 import { linearClassifier, matMulChain, seededRandom, sqrtModel, writeTestModel } from './testing/models.js'
@@ -193,6 +194,36 @@ describe('limits', () => {
     await writeFile(junk, 'not a model')
     await expect(rt.activate({ ...v1, path: junk })).rejects.toMatchObject({ code: InferenceErrorCode.ModelLoad })
     expect(rt.status().models.flatMap(m => m.versions)).toEqual([])
+  })
+})
+
+describe('spare workers', () => {
+  it('loads the next version in a worker started beforehand, its pool threads still metered', async () => {
+    const rt = start()
+    rt.prewarm()
+    rt.prewarm() // one spare at most
+    expect(rt.status().spareWorker).toBe(true)
+    // Throttled: the worker meters its session's threads, told apart while it loads.
+    const status = await rt.activate(v1, { cpu: '500m' })
+    expect(rt.status().spareWorker).toBe(false)
+    expect(status.cpu.throttled).toBe(true)
+    const random = seededRandom(5)
+    const out = await rt.infer('clf', undefined, randomInput(random))
+    expect(Object.keys(out.outputs).length).toBeGreaterThan(0)
+    await Promise.all(Array.from({ length: 10 }, async () => await rt.infer('clf', undefined, randomInput(random))))
+    expect(rt.metrics()[0]!.cpu.throttledMs).toBeGreaterThan(0)
+  })
+
+  it('ends a spare nobody takes after SPARE_TTL_MS, and one still waiting at stop', async () => {
+    const clock = new ManualClock()
+    const rt = start({}, { clock })
+    rt.prewarm()
+    expect(rt.status().spareWorker).toBe(true)
+    await clock.advanceAsync(SPARE_TTL_MS)
+    expect(rt.status().spareWorker).toBe(false)
+    rt.prewarm()
+    await rt.stop()
+    expect(rt.status().spareWorker).toBe(false)
   })
 })
 

@@ -10,14 +10,15 @@ import { randomSeed, seededRandom } from '../../core/random.js'
 import { compareOutputs } from './compare.js'
 import {
   DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_LOAD_TIMEOUT_MS, DEFAULT_MAX_QUEUE, DEFAULT_MAX_SHADOW_PENDING,
-  DEFAULT_MEMORY_RESERVE_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, RETIRED_METRICS_PER_MODEL
+  DEFAULT_MEMORY_RESERVE_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, RETIRED_METRICS_PER_MODEL, SPARE_TTL_MS
 } from './constants.js'
 import { InferenceError, InferenceErrorCode } from './errors.js'
 import { ModelInstance } from './instance.js'
+import { SpareWorker } from './session-worker.js'
 import { checkMemory, planCpu, resolveLimits } from './limits.js'
 import { VersionMetrics } from './metrics.js'
 import { hasNonFinite, tensorFromOip, validateInputs } from './tensors.js'
-import type { Clock } from '../../core/clock.js'
+import type { Clock, TimerHandle } from '../../core/clock.js'
 import type { Logger } from '../../core/logger.js'
 import type { ModelManifest, TensorSpec } from '../models/types.js'
 import type { InstanceState } from './instance.js'
@@ -113,6 +114,8 @@ export interface RuntimeStatus {
   running: boolean
   deviceCores: number
   freeMemoryBytes: number
+  /** A spare worker is started or starting for the next load (see prewarm). */
+  spareWorker: boolean
   models: ModelStatus[]
 }
 
@@ -158,6 +161,8 @@ export class InferenceRuntime {
   /** Loads run one at a time across all models: a worker tells its session's threads apart by which appear while it loads. */
   private loadLock: Promise<unknown> = Promise.resolve()
   private running = false
+  /** A started worker waiting for the next load (see prewarm), ended if unused for SPARE_TTL_MS. */
+  private spare?: { ready: Promise<SpareWorker | undefined>, expiry: TimerHandle }
 
   constructor (components: InferenceRuntimeComponents = {}, init: InferenceRuntimeInit = {}) {
     this.clock = components.clock ?? systemClock
@@ -186,9 +191,46 @@ export class InferenceRuntime {
     this.running = true
   }
 
+  /**
+   * Starts a worker for the next load now, so that an activation about to happen (a model being
+   * fetched to activate it) finds it ready instead of waiting for a thread and onnxruntime to start.
+   * Does nothing if one is waiting already; one unused for SPARE_TTL_MS is ended (it holds memory).
+   */
+  prewarm (): void {
+    if (!this.running || this.spare != null) return
+    // Under the load lock: a load tells its session's threads apart by those that appear meanwhile.
+    const ready = this.loadLock.then(async () => await SpareWorker.spawn(this.clock, this.cfg.loadTimeoutMs)).catch(err => {
+      this.log.debug('a spare inference worker did not start', { err })
+      return undefined
+    })
+    this.loadLock = ready
+    const spare = {
+      ready,
+      expiry: this.clock.setTimeout(() => {
+        if (this.spare !== spare) return
+        this.spare = undefined
+        void ready.then(async w => { await w?.close() })
+      }, SPARE_TTL_MS)
+    }
+    this.spare = spare
+  }
+
+  /** The waiting spare worker, if any, for a load (awaits it if it is still starting). */
+  private async takeSpare (): Promise<SpareWorker | undefined> {
+    const spare = this.spare
+    if (spare == null) return undefined
+    this.spare = undefined
+    spare.expiry.cancel()
+    return await spare.ready
+  }
+
   /** Fails queued and running requests with ERR_RUNTIME_STOPPED and ends every worker. */
   async stop (): Promise<void> {
     this.running = false
+    const spare = this.spare
+    this.spare = undefined
+    spare?.expiry.cancel()
+    await spare?.ready.then(async w => { await w?.close() })
     const all: ModelInstance[] = []
     for (const slot of this.slots.values()) all.push(...slot.instances)
     this.slots.clear()
@@ -255,7 +297,7 @@ export class InferenceRuntime {
     })
     this.pendingLoadBytes += estimate
     try {
-      const load = this.loadLock.then(async () => { await instance.load(options) })
+      const load = this.loadLock.then(async () => { await instance.load(options, await this.takeSpare()) })
       this.loadLock = load.catch(() => undefined)
       await load
     } finally {
@@ -508,6 +550,7 @@ export class InferenceRuntime {
       running: this.running,
       deviceCores: this.deviceCores,
       freeMemoryBytes: this.freeMemoryBytes(),
+      spareWorker: this.spare != null,
       models: [...this.slots.values()].map(slot => ({
         name: slot.name,
         active: slot.active?.version,

@@ -2,8 +2,9 @@
  * The main-thread side of one onnxruntime session living in a worker thread (worker.js). The main
  * thread only posts tensors and receives results, so `session.run()` never blocks the event loop.
  *
- * Messages, main -> worker: `{ op: 'run', id, feeds, fetches? }`, `{ op: 'close' }`.
- * Worker -> main: `{ op: 'ready', inputs, outputs, rssDeltaBytes, loadMs }`,
+ * Messages, main -> worker: `{ op: 'load', params }` (to a spare only), `{ op: 'run', id, feeds, fetches? }`,
+ * `{ op: 'close' }`. Worker -> main: `{ op: 'spare-ready' }` (a spare, onnxruntime imported),
+ * `{ op: 'ready', inputs, outputs, rssDeltaBytes, loadMs }`,
  * `{ op: 'load-error', message }`, `{ op: 'result', id, outputs, wallMs, cpuMs? }`,
  * `{ op: 'run-error', id, message }`, `{ op: 'closed' }`.
  */
@@ -67,19 +68,24 @@ export class SessionWorker {
   /** Called once if the worker dies on its own (not through close()). */
   onCrash?: (err: Error) => void
 
-  private constructor (private readonly init: SessionWorkerInit) {
-    this.worker = new Worker(WORKER_URL, {
-      workerData: { path: init.path, sessionOptions: init.sessionOptions, threads: init.threads, measureCpu: init.measureCpu },
-      stdout: false,
-      stderr: false
-    })
+  private constructor (private readonly init: SessionWorkerInit, spare?: Worker) {
+    const params = { path: init.path, sessionOptions: init.sessionOptions, threads: init.threads, measureCpu: init.measureCpu }
+    if (spare != null) {
+      this.worker = spare
+      this.worker.postMessage({ op: 'load', params })
+    } else {
+      this.worker = new Worker(WORKER_URL, { workerData: params, stdout: false, stderr: false })
+    }
     this.worker.unref()
   }
 
-  /** Starts a worker and resolves once its session is loaded; throws ERR_MODEL_LOAD otherwise. */
-  static async start (init: SessionWorkerInit, options: AbortOptions = {}): Promise<SessionWorker> {
+  /**
+   * Starts a worker (or takes `spare`, already started) and resolves once its session is loaded;
+   * throws ERR_MODEL_LOAD otherwise.
+   */
+  static async start (init: SessionWorkerInit, options: AbortOptions = {}, spare?: SpareWorker): Promise<SessionWorker> {
     options.signal?.throwIfAborted()
-    const sw = new SessionWorker(init)
+    const sw = new SessionWorker(init, spare?.take())
     sw.worker.ref() // loading is work in flight: keep the process alive for it
     try {
       await new Promise<void>((resolve, reject) => {
@@ -193,5 +199,76 @@ export class SessionWorker {
       this.die(new InferenceError(InferenceErrorCode.Stopped, 'the session was closed'))
     })()
     await this.closing
+  }
+}
+
+/**
+ * A worker thread with onnxruntime imported and no session yet. Starting a worker and importing
+ * onnxruntime costs about 150-450 ms on a 2-core machine, the session itself a few ms for a small
+ * model: a spare started while the model downloads takes that off the activation.
+ */
+export class SpareWorker {
+  private worker?: Worker
+  private dead = false
+
+  private readonly onGone = (): void => { this.dead = true }
+
+  private constructor (worker: Worker) {
+    this.worker = worker
+    worker.unref()
+    worker.on('exit', this.onGone)
+    worker.on('error', this.onGone)
+  }
+
+  /** Starts a spare; resolves once it is ready, rejects (ERR_MODEL_LOAD) if it fails or takes longer than `timeoutMs`. */
+  static async spawn (clock: Clock, timeoutMs: number): Promise<SpareWorker> {
+    const worker = new Worker(WORKER_URL, { stdout: false, stderr: false })
+    worker.ref()
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = clock.setTimeout(() => { done(new InferenceError(InferenceErrorCode.ModelLoad, `a spare inference worker took longer than ${timeoutMs} ms to start`)) }, timeoutMs)
+        const onMessage = (msg: WorkerMessage): void => { if (msg.op === 'spare-ready') done() }
+        const onError = (err: Error): void => { done(new InferenceError(InferenceErrorCode.ModelLoad, `a spare inference worker failed: ${err.message}`, { cause: err })) }
+        const onExit = (code: number): void => { done(new InferenceError(InferenceErrorCode.ModelLoad, `a spare inference worker exited (code ${code})`)) }
+        const done = (err?: Error): void => {
+          timer.cancel()
+          worker.off('message', onMessage)
+          worker.off('error', onError)
+          worker.off('exit', onExit)
+          if (err == null) {
+            resolve()
+          } else {
+            void worker.terminate()
+            reject(err)
+          }
+        }
+        worker.on('message', onMessage)
+        worker.on('error', onError)
+        worker.on('exit', onExit)
+      })
+    } finally {
+      worker.unref()
+    }
+    return new SpareWorker(worker)
+  }
+
+  get alive (): boolean {
+    return !this.dead && this.worker != null
+  }
+
+  /** Hands the worker over (once); undefined when it already went or died. */
+  take (): Worker | undefined {
+    const w = this.alive ? this.worker : undefined
+    this.worker = undefined
+    w?.off('exit', this.onGone)
+    w?.off('error', this.onGone)
+    return w
+  }
+
+  /** Ends the spare if nobody took it. */
+  async close (): Promise<void> {
+    const w = this.worker
+    this.worker = undefined
+    if (w != null) await w.terminate()
   }
 }

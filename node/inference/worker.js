@@ -53,7 +53,7 @@ function makeMeter (poolTids) {
     const tids = [self, ...poolTids]
     return () => tids.reduce((sum, tid) => sum + threadRunMs(tid), 0)
   }
-  if (workerData.threads === 1 && typeof process.threadCpuUsage === 'function') {
+  if (params.threads === 1 && typeof process.threadCpuUsage === 'function') {
     return () => {
       const u = process.threadCpuUsage()
       return (u.user + u.system) / 1000
@@ -92,20 +92,22 @@ function transferables (outputs) {
 }
 
 let session
+/** What to load: from workerData at start, or from the 'load' message of a spare worker. */
+let params
 
 async function load () {
   const rssBefore = process.memoryUsage.rss()
   const started = performance.now()
   // Threads that appear while the session is created are its pool (the runtime loads one model at
   // a time, so no other session's threads appear meanwhile).
-  const tidsBefore = workerData.measureCpu === true ? listTids() : undefined
+  const tidsBefore = params.measureCpu === true ? listTids() : undefined
   try {
-    session = await ort.InferenceSession.create(workerData.path, workerData.sessionOptions)
+    session = await ort.InferenceSession.create(params.path, params.sessionOptions)
   } catch (err) {
     port.postMessage({ op: 'load-error', message: err instanceof Error ? err.message : String(err) })
     return
   }
-  if (workerData.measureCpu === true) {
+  if (params.measureCpu === true) {
     const after = listTids()
     const pool = tidsBefore === undefined || after === undefined ? [] : after.filter(t => !tidsBefore.includes(t))
     meter = makeMeter(pool)
@@ -162,6 +164,14 @@ port.on('message', (msg) => {
     case 'run':
       queue = queue.then(async () => { await run(msg) })
       break
+    case 'load':
+      if (params !== undefined) {
+        port.postMessage({ op: 'load-error', message: 'this worker already holds a session' })
+        break
+      }
+      params = msg.params
+      void load()
+      break
     case 'close':
       void queue.then(async () => await session?.release()).finally(() => {
         session = undefined
@@ -174,4 +184,10 @@ port.on('message', (msg) => {
   }
 })
 
-void load()
+// A spare (no path yet) has onnxruntime imported and waits for 'load'; otherwise load at once.
+if (workerData?.path != null) {
+  params = workerData
+  void load()
+} else {
+  port.postMessage({ op: 'spare-ready' })
+}

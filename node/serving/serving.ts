@@ -148,6 +148,8 @@ export class Serving {
     if (!models.store.isComplete(cid)) {
       if (options.localOnly === true) throw new ServingError(ModelErrorCode.ModelIncomplete, `${ref} is not complete in this node's store (a rollback never downloads)`)
       this.log.info('fetching a model to activate it', { ref, cid })
+      // Start the worker that will hold the session while the model downloads.
+      this.components.runtime.prewarm()
       options.onPhase?.('downloading')
       await models.pull(cid, options)
     } else {

@@ -285,11 +285,14 @@ export class RolloutCoordinator {
       samples.push({ peerId: m.peerId, state: d.state, stats: model?.stats })
     }
     const progress = this.progress!
+    const live = new Set(targets)
+    const unreachable = view.filter(m => !m.self && !live.has(m.peerId) && m.status !== 'alive' && matchesSelector(spec.selector, { ...m.props, ...m.labels })).map(m => m.peerId)
     return {
       rollout: this.rollout,
       policy: { spec, control: policy.control },
       progress: { phase: progress.phase, step: progress.step, stepStartedAt: progress.stepStartedAt },
       targets,
+      unreachable,
       devices,
       recentDispatches: this.dispatches,
       succeeded,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { manifestCid } from '../../core/cid.js'
 import { seededRandom } from '../../core/random.js'
-import { hrwRank } from './hrw.js'
+import { hrwRank, hrwTop } from './hrw.js'
 import { RATE_WINDOW_MS } from './constants.js'
 import { decide, effectiveSteps, nextPhase, ratePerMinute, rateBudget, rolloutProgressSummary, wantedCount } from './plan.js'
 import type { DeviceStateKind } from './device.js'
@@ -41,6 +41,7 @@ function input (over: Partial<Omit<ControllerInput, 'policy' | 'progress'>> & {
     policy: { spec: over.spec ?? spec([{ setPercent: 10 }, { setPercent: 100 }]), control: { ...CONTROL, ...over.control } },
     progress: { phase: over.phase ?? 'Progressing', step: over.step ?? 0, stepStartedAt: over.stepStartedAt ?? T0 },
     targets: over.targets ?? P100,
+    unreachable: over.unreachable,
     devices: over.devices ?? new Map(),
     recentDispatches: over.recentDispatches ?? [],
     succeeded: over.succeeded ?? 0,
@@ -223,6 +224,22 @@ describe('decide: pauses and gates', () => {
     expect(decide(input({ spec: s, step: 1, devices: wave, control: { resumedThrough: 0 } }))).toMatchObject({ kind: 'hold' })
     expect(decide(input({ spec: s, step: 1, devices: wave, control: { resumedThrough: 1 } }))).toEqual({ kind: 'advance', toStep: 2, reason: 'resumed through step 1' })
     expect(decide(input({ spec: s, step: 1, devices: wave, control: { resumedThrough: 5 } }))).toMatchObject({ kind: 'advance', toStep: 2 })
+  })
+
+  it('counts canaries it lost sight of (a partition, a crash) and sends no one in their place', () => {
+    // The partition test's case: 40% of 5 at an indefinite pause; the two canaries went silent
+    // on this coordinator's side. Counting only the 3 live targets, it would send 2 more.
+    const s = spec([{ setPercent: 40 }, { pause: {} }, { setPercent: 100 }])
+    const five = RANKED.slice(0, 5)
+    const canaries5 = five.slice(0, 2)
+    const live = five.slice(2)
+    const known = devices(canaries5, 'Active')
+    expect(decide(input({ spec: s, step: 1, targets: live, unreachable: canaries5, devices: known }))).toEqual({ kind: 'hold', reason: 'paused at step 1 until resumed' })
+    // Without them in view at all (forgotten), the live ones are the whole population again.
+    expect(decide(input({ spec: s, step: 1, targets: live, devices: known }))).toEqual({ kind: 'dispatch', peers: hrwTop(`${ROLLOUT}/waves`, live, 2) })
+    // Unreachable ones never get a command, and do not block a 100% step from completing.
+    expect(decide(input({ spec: s, step: 2, targets: live, unreachable: five.slice(0, 2), devices: new Map() }))).toEqual({ kind: 'dispatch', peers: hrwTop(`${ROLLOUT}/waves`, live, 3) })
+    expect(decide(input({ spec: s, step: 2, targets: live, unreachable: five.slice(0, 2), devices: devices(live, 'Active') }))).toEqual({ kind: 'complete' })
   })
 
   it('control.paused holds every new dispatch and advance', () => {

@@ -45,6 +45,13 @@ export interface ControllerInput {
   progress: ProgressState
   /** Distinct peer ids that match the selector and are alive now (the caller computes them). */
   targets: readonly string[]
+  /**
+   * Peer ids that match the selector and are still in the caller's view but not alive (suspect
+   * or dead), none of them in `targets`. They count in a step's percentage, updated or not, and are
+   * never sent commands: a coordinator that loses sight of the canaries (a partition, a crash)
+   * must not send the version to more nodes to make up for them. @default []
+   */
+  unreachable?: readonly string[]
   /** Each known device's state in this rollout (targets or not); absent = never dispatched. */
   devices: ReadonlyMap<string, DeviceStateKind>
   /** When commands (activations and reverts) were sent, ms; only those in the last minute count. */
@@ -139,7 +146,8 @@ interface TargetCounts {
   undispatched: number
 }
 
-function countTargets (targets: readonly string[], devices: ReadonlyMap<string, DeviceStateKind>): TargetCounts {
+/** Counts over the live targets, plus the updated devices among the unreachable ones. */
+function countTargets (targets: readonly string[], devices: ReadonlyMap<string, DeviceStateKind>, unreachable: readonly string[] = []): TargetCounts {
   let updated = 0
   let inProgress = 0
   let undispatched = 0
@@ -151,7 +159,16 @@ function countTargets (targets: readonly string[], devices: ReadonlyMap<string, 
       if (isInProgress(kind)) inProgress++
     }
   }
+  for (let i = 0; i < unreachable.length; i++) {
+    const kind = devices.get(unreachable[i]!)
+    if (kind !== undefined && isUpdated(kind)) updated++
+  }
   return { updated, inProgress, undispatched }
+}
+
+/** Every matching member a step's percentage is of: the live targets and the unreachable ones. */
+function population (input: ControllerInput): number {
+  return input.targets.length + (input.unreachable?.length ?? 0)
 }
 
 /** The first `count` never-dispatched targets in wave (HRW) order. */
@@ -207,7 +224,8 @@ function topUp (input: ControllerInput, wanted: number, counts: TargetCounts): D
  *    stable; a step at p% wants ceil(p/100 × targets) updated (Active or in progress; Failed and
  *    TimedOut devices are not, and are not retried), dispatched in that order within the rate.
  *    A device that starts matching later falls into the count; one that stops matching keeps what
- *    it runs and is not counted.
+ *    it runs and is not counted. The percentage is of every matching member the caller's view
+ *    holds, alive or not (`unreachable`), and only live ones are sent commands.
  *    - setPercent: dispatch until the count is met; the step is done when none of the targets is
  *      still in progress -> advance (or complete after the last step). No targets -> hold.
  *    - pause with a duration (a bake window): keeps the previous percentage topped up; at its end
@@ -226,8 +244,8 @@ export function decide (input: ControllerInput): Decision {
   const steps = effectiveSteps(spec.strategy.steps)
   if (phase === 'Completed') {
     if (control.paused) return { kind: 'idle' }
-    const counts = countTargets(input.targets, input.devices)
-    const top = topUp(input, wantedCount(percentAt(steps, steps.length - 1), input.targets.length), counts)
+    const counts = countTargets(input.targets, input.devices, input.unreachable)
+    const top = topUp(input, wantedCount(percentAt(steps, steps.length - 1), population(input)), counts)
     return top?.kind === 'dispatch' ? top : { kind: 'idle' }
   }
 
@@ -238,8 +256,8 @@ export function decide (input: ControllerInput): Decision {
   const index = Math.max(0, input.progress.step)
   if (index >= steps.length) return { kind: 'complete' }
   const step = steps[index]!
-  const counts = countTargets(input.targets, input.devices)
-  const wanted = wantedCount(percentAt(steps, index), input.targets.length)
+  const counts = countTargets(input.targets, input.devices, input.unreachable)
+  const wanted = wantedCount(percentAt(steps, index), population(input))
   const advance = (reason: string): Decision => index + 1 >= steps.length ? { kind: 'complete' } : { kind: 'advance', toStep: index + 1, reason }
 
   if ('setPercent' in step) {
@@ -247,7 +265,7 @@ export function decide (input: ControllerInput): Decision {
     const top = topUp(input, wanted, counts)
     if (top !== undefined) return top
     if (counts.inProgress > 0) return { kind: 'hold', reason: `waiting for ${counts.inProgress} of ${wanted} device(s) to finish activating` }
-    return advance(`${step.setPercent}% reached: ${counts.updated} of ${input.targets.length} targets updated`)
+    return advance(`${step.setPercent}% reached: ${counts.updated} of ${population(input)} targets updated`)
   }
 
   const top = topUp(input, wanted, counts)

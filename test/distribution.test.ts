@@ -26,7 +26,7 @@ import type { SingleKadDHT } from '@libp2p/kad-dht'
 import type { MeshLibp2p } from '../node/mesh/libp2p.js'
 import type { ChunkStore, VerifiedManifest } from '../node/models/types.js'
 import type { ChunkServerInit } from '../protocols/chunks/index.js'
-import type { AbortOptions } from '@libp2p/interface'
+import type { AbortOptions, ConnectionGater } from '@libp2p/interface'
 
 interface TestNode {
   libp2p: MeshLibp2p
@@ -74,13 +74,14 @@ describe('model distribution over /tutti/chunks/1.0.0', () => {
     }))
   })
 
-  async function startNode (fleet: FleetConfig, store: ChunkStore, init: { server?: ChunkServerInit, uploadLimiter?: TokenBucket } = {}): Promise<TestNode> {
+  async function startNode (fleet: FleetConfig, store: ChunkStore, init: { server?: ChunkServerInit, uploadLimiter?: TokenBucket, gater?: ConnectionGater } = {}): Promise<TestNode> {
     const address = `/memory/chunks-${process.pid}-${counter++}`
     const libp2p = await createMeshLibp2p({
       privateKey: await generateKeyPair('Ed25519'),
       swarmKey: swarmKey(fleet),
       transport: 'memory',
       listen: [address],
+      connectionGater: init.gater,
       start: true
     })
     const server = new ChunkServer({ libp2p, store, clock: systemClock, logger: silentLogger, uploadLimiter: init.uploadLimiter }, init.server)
@@ -315,6 +316,39 @@ describe('model distribution over /tutti/chunks/1.0.0', () => {
 
     expect(rawCid(await store.assemble(model.sealed.cid))).toBe(model.sealed.manifest.digest)
     expect(result.peers.find(p => p.peerId === holder.libp2p.peerId.toString())?.chunks).toBe(4)
+  })
+
+  it('gives a holder it left out after failures another chance once it is reachable again', async () => {
+    // The partition test's case: a download that starts behind a cut fails every exchange with
+    // the holders, leaves them out, and must take them back after the heal.
+    const { fleet, adminKey } = await createTestFleet()
+    const model = await makeTestModel(seededBytes(3 * 16 * 1024, 8), adminKey, { chunkBytes: 16 * 1024 })
+    const holderStore = fleetMemoryStore(fleet)
+    await seedStore(holderStore, model)
+    const holder = await startNode(fleet, holderStore)
+    let cut = true
+    const store = fleetMemoryStore(fleet)
+    const me = await startNode(fleet, store, { gater: { denyDialPeer: (peer: { toString: () => string }) => cut && peer.toString() === holder.libp2p.peerId.toString() } })
+    await me.libp2p.peerStore.merge(holder.libp2p.peerId, { multiaddrs: [multiaddr(holder.address)] })
+    const fetcher = new Fetcher({
+      libp2p: me.libp2p,
+      store,
+      clock: systemClock,
+      logger: silentLogger,
+      findProviders: async function * () { yield holder.libp2p.peerId }
+    }, { failureBackoffMs: 50, maxPeerFailures: 2, rescanMs: 50, rediscoverMs: 3_600_000, manifestTimeoutMs: 120_000, progressIntervalMs: 1 })
+    let healed = false
+    const result = await fetcher.fetch(model.sealed.cid, {
+      onProgress: p => {
+        if (healed || p.peers.find(x => x.peerId === holder.libp2p.peerId.toString())?.state !== 'dropped') return
+        healed = true
+        cut = false
+        void connect(me, holder)
+      }
+    })
+    expect(healed).toBe(true)
+    expect(rawCid(await store.assemble(model.sealed.cid))).toBe(model.sealed.manifest.digest)
+    expect(result.peers.find(p => p.peerId === holder.libp2p.peerId.toString())?.chunks).toBe(3)
   })
 
   it('finds a holder it is not connected to through the DHT', async () => {

@@ -160,6 +160,7 @@ export class Download {
           this.noteFailure(peer, err, 'manifest')
         }
       }
+      this.emit(false)
       if (this.c.clock.now() >= deadline) {
         const why = this.peers.size === 0 ? 'no peer is connected and content routing found none' : `none of ${this.peers.size} peer(s) gave it`
         throw new NoProvidersError(this.cid, `could not get manifest ${this.cid}: ${why}`, { cause: lastError })
@@ -432,7 +433,16 @@ export class Download {
   /** Adds a candidate peer; false when it waits in standby for a place (the cap is reached). */
   private addPeer (peerId: PeerId): boolean {
     const id = peerId.toString()
-    if (id === this.c.libp2p.peerId.toString() || this.peers.has(id)) return true
+    if (id === this.c.libp2p.peerId.toString()) return true
+    const held = this.peers.get(id)
+    if (held != null) {
+      // Left out after failures in a row (unreachable: a partition, a restart) but turning up
+      // again, connected or in a provider record, once its backoff is over: another chance,
+      // from a fresh record. A banned peer (bad data) stays out.
+      if (!held.dropped || held.banned || held.inFlight > 0 || this.c.clock.now() < held.cooldownUntilMs) return true
+      this.peers.delete(id)
+      this.log.debug('peer given another chance', { peer: id })
+    }
     if (this.c.scores.avoid(id, this.c.clock.now())) return true
     const usable = [...this.peers.values()].filter(p => !p.banned && !p.dropped).length
     if (usable >= this.init.maxPeers) {

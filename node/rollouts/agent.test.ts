@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ManualClock } from '../../core/clock.js'
 import { silentLogger } from '../../core/logger.js'
-import { AgentErrorCode, RolloutAgent } from './agent.js'
+import { AgentErrorCode, retryDelayMs, RolloutAgent } from './agent.js'
+import { FetchStalledError, NoProvidersError } from '../fetcher/errors.js'
 import type { AgentServing, CommandInput } from './agent.js'
 import type { RolloutSpec } from './spec.js'
 import type { PolicyControl } from '../policy/document.js'
@@ -115,5 +116,56 @@ describe('the rollout agent: what a device accepts from a coordinator', () => {
     expect(second.agent.get('r')).toMatchObject({ acceptor: { promised: 9, promisedTo: COORD }, device: { kind: 'Active' }, cid: CID_NEW })
     await expect(second.agent.command(cmd({ epoch: 8 }))).rejects.toMatchObject({ code: AgentErrorCode.StaleEpoch })
     expect(second.agent.heartbeatRollouts(8)).toEqual([{ name: 'r', policyVersion: 5, state: 'Active', reason: '', epoch: 9 }])
+  })
+
+  it('retries a download that found no holder or stalled, within activationTimeout, and fails at once on anything else', async () => {
+    const clock = new ManualClock()
+    const serving = fakeServing()
+    const failures = [new NoProvidersError(CID_NEW, 'no holder'), new FetchStalledError(CID_NEW, 1, 'stalled')]
+    const activate = serving.activate
+    serving.activate = async (ref, limits, options) => {
+      options.onPhase?.('downloading')
+      const err = failures.shift()
+      if (err != null) throw err
+      return await activate(ref, limits, options)
+    }
+    const agent = new RolloutAgent({ clock, logger: silentLogger, peerId: 'me', serving, policy: () => held(5), attributes: () => ({ battery: '80' }) })
+    await agent.command(cmd())
+    await clock.advanceAsync(0)
+    expect(agent.get('r')?.device?.kind).toBe('Downloading')
+    await clock.advanceAsync(retryDelayMs(0))
+    expect(agent.get('r')?.device?.kind).toBe('Downloading')
+    await clock.advanceAsync(retryDelayMs(1))
+    expect(agent.get('r')?.device).toEqual({ kind: 'Active' })
+
+    // The version's own fault (here: a model that does not load) is not retried.
+    const bad = fakeServing()
+    bad.activate = async (_ref, _limits, options) => {
+      options.onPhase?.('downloading')
+      throw Object.assign(new Error('onnxruntime cannot load it'), { code: 'ERR_MODEL_LOAD' })
+    }
+    const other = new RolloutAgent({ clock, logger: silentLogger, peerId: 'me', serving: bad, policy: () => held(5), attributes: () => ({ battery: '80' }) })
+    await other.command(cmd())
+    await clock.advanceAsync(0)
+    expect(other.get('r')?.device?.kind).toBe('Failed')
+  })
+
+  it('ends TimedOut when the retries outlast activationTimeout', async () => {
+    const clock = new ManualClock()
+    const serving = fakeServing()
+    serving.activate = async (_ref, _limits, options) => {
+      options.onPhase?.('downloading')
+      throw new NoProvidersError(CID_NEW, 'no holder')
+    }
+    const agent = new RolloutAgent({ clock, logger: silentLogger, peerId: 'me', serving, policy: () => held(5), attributes: () => ({ battery: '80' }) })
+    await agent.command(cmd())
+    await clock.advanceAsync(60_000)
+    expect(agent.get('r')?.device).toEqual({ kind: 'TimedOut' })
+  })
+
+  it.each([
+    [0, 1000], [1, 2000], [4, 16_000], [5, 30_000], [100, 30_000]
+  ])('waits retryDelayMs(%i) = %i ms', (attempt, ms) => {
+    expect(retryDelayMs(attempt)).toBe(ms)
   })
 })

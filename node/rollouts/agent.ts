@@ -9,7 +9,8 @@
 import { readFile } from 'node:fs/promises'
 import { z } from 'zod'
 import { TuttiError } from '../../core/errors.js'
-import { timeoutSignal } from '../../core/abort.js'
+import { delay, timeoutSignal } from '../../core/abort.js'
+import { FetchErrorCode } from '../fetcher/errors.js'
 import { writeFileAtomic } from '../fs.js'
 import { matchesSelector } from '../../core/selector.js'
 import { onCommand, onPrepare } from './epoch.js'
@@ -92,6 +93,17 @@ export const AgentErrorCode = {
 /** Refusals a later try can succeed past: the device or the coordinator does not hold the newest policy yet. */
 export function isRetryableRefusal (code: string): boolean {
   return code === AgentErrorCode.PolicyUnknown || code === AgentErrorCode.PolicyNewer
+}
+
+/** Download failures a later try can get past: no holder answered, or the transfer stalled. */
+export function isTransientDownloadFailure (err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code
+  return code === FetchErrorCode.NoProviders || code === FetchErrorCode.Stalled
+}
+
+/** The wait before retry `attempt` (0-based) of a failed download: 1 s, doubling, at most 30 s. */
+export function retryDelayMs (attempt: number): number {
+  return Math.min(30_000, 1000 * 2 ** Math.min(attempt, 15))
 }
 
 /** A command refused by this device; `retryable` when a later try can succeed (see {@link isRetryableRefusal}). */
@@ -324,16 +336,30 @@ export class RolloutAgent {
     const limits: ResourceLimits = { ...spec.resources.limits }
     const work = (async () => {
       try {
-        await this.c.serving.activate(cid, limits, {
-          signal,
-          expect: { name: spec.model.name, version: spec.model.version },
-          onPhase: phase => {
-            const event: DeviceEvent | undefined = phase === 'downloading'
-              ? { type: 'downloadStarted' }
-              : phase === 'verifying' ? { type: 'downloaded' } : phase === 'loading' ? { type: 'verified' } : { type: 'loaded' }
-            if (event != null) this.apply(record, event)
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await this.c.serving.activate(cid, limits, {
+              signal,
+              expect: { name: spec.model.name, version: spec.model.version },
+              onPhase: phase => {
+                // A retried download starts again in the state it is already in.
+                if (phase === 'downloading' && record.device?.kind === 'Downloading') return
+                const event: DeviceEvent | undefined = phase === 'downloading'
+                  ? { type: 'downloadStarted' }
+                  : phase === 'verifying' ? { type: 'downloaded' } : phase === 'loading' ? { type: 'verified' } : { type: 'loaded' }
+                if (event != null) this.apply(record, event)
+              }
+            })
+            break
+          } catch (err) {
+            // No holder reachable, or a stalled transfer: the network's doing (a partition, a
+            // restart), not the version's. Try again until activationTimeout says otherwise.
+            if (!isTransientDownloadFailure(err) || signal.aborted || this.stopped) throw err
+            const waitMs = retryDelayMs(attempt)
+            this.log.info('model download failed; retrying', { rollout: record.rollout, cid, attempt: attempt + 1, inMs: waitMs, err })
+            await delay(this.c.clock, waitMs, signal)
           }
-        })
+        }
         // A model without a sample input has no smoke test: loaded is the last phase reported.
         if (record.device?.kind === 'Loading') this.apply(record, { type: 'loaded' })
         this.apply(record, { type: 'smokePassed' })

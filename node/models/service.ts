@@ -8,7 +8,7 @@ import { z } from 'zod'
 import { compare as compareSemver } from 'semver'
 import { ChunkServer } from '../../protocols/chunks/index.js'
 import { AdminErrorCode, AdminRequestError } from '../../protocols/admin/index.js'
-import { Fetcher, announce, libp2pProviders } from '../fetcher/index.js'
+import { Fetcher, FetchAbortedError, announce, libp2pProviders } from '../fetcher/index.js'
 import { TokenBucket } from '../ratelimit/token-bucket.js'
 import { isManifestCid } from '../../core/cid.js'
 import { asAdminError } from '../admin-errors.js'
@@ -128,12 +128,44 @@ export interface ModelJob {
   error?: { code: string, message: string }
 }
 
+/** What a pull returns: the verified manifest, the assembled file, and the download's figures. */
+export interface PullResult {
+  manifest: VerifiedManifest
+  path: string
+  fetch: FetchResult
+}
+
+interface SharedPull {
+  promise: Promise<PullResult>
+  controller: AbortController
+  listeners: Set<(p: FetchProgress) => void>
+  callers: number
+  settled: boolean
+}
+
+/** `promise`, or a rejection with `error(reason)` as soon as `signal` aborts (the work goes on). */
+async function untilAborted<T> (promise: Promise<T>, signal: AbortSignal | undefined, error: (reason: unknown) => Error): Promise<T> {
+  if (signal == null) return await promise
+  if (signal.aborted) throw error(signal.reason)
+  let onAbort: (() => void) | undefined
+  try {
+    return await Promise.race([promise, new Promise<never>((_resolve, reject) => {
+      onAbort = () => { reject(error(signal.reason)) }
+      signal.addEventListener('abort', onAbort, { once: true })
+    })])
+  } finally {
+    if (onAbort != null) signal.removeEventListener('abort', onAbort)
+  }
+}
+
 export class ModelService {
   private readonly components: ModelServiceComponents
   private readonly init: Partial<ModelServiceInit>
   private readonly log: Logger
   private readonly jobs = new Map<string, ModelJob>()
   private readonly inflight = new Map<string, Promise<ModelJob>>()
+  /** Downloads in progress by CID, shared by every caller of pull(). */
+  private readonly pulls = new Map<string, SharedPull>()
   private readonly controller = new AbortController()
   private started = false
 
@@ -223,10 +255,41 @@ export class ModelService {
   }
 
   /** Downloads (or resumes) a model and assembles it. */
-  async pull (ref: string, options: AbortOptions & { onProgress?: (p: FetchProgress) => void } = {}): Promise<{ manifest: VerifiedManifest, path: string, fetch: FetchResult }> {
+  async pull (ref: string, options: AbortOptions & { onProgress?: (p: FetchProgress) => void } = {}): Promise<PullResult> {
     const cid = this.resolveCid(ref)
-    const signal = options.signal == null ? this.controller.signal : AbortSignal.any([options.signal, this.controller.signal])
-    const fetch = await this.fetcher.fetch(cid, { signal, onProgress: options.onProgress })
+    // One download per CID: a second caller (an activation while a prefetch or a CLI pull of
+    // the same model runs) joins it, and it is aborted only once every caller has given up.
+    let shared = this.pulls.get(cid)
+    if (shared == null) {
+      const controller = new AbortController()
+      const listeners = new Set<(p: FetchProgress) => void>()
+      const entry: SharedPull = {
+        controller,
+        listeners,
+        callers: 0,
+        settled: false,
+        promise: this.pullOnce(cid, AbortSignal.any([controller.signal, this.controller.signal]), p => { for (const l of listeners) l(p) })
+      }
+      entry.promise.then(() => { entry.settled = true }, () => { entry.settled = true }).finally(() => {
+        if (this.pulls.get(cid) === entry) this.pulls.delete(cid)
+      })
+      this.pulls.set(cid, entry)
+      shared = entry
+    }
+    const entry = shared
+    entry.callers++
+    if (options.onProgress != null) entry.listeners.add(options.onProgress)
+    try {
+      return await untilAborted(entry.promise, options.signal, reason => new FetchAbortedError(cid, { cause: reason }))
+    } finally {
+      entry.callers--
+      if (options.onProgress != null) entry.listeners.delete(options.onProgress)
+      if (entry.callers === 0 && !entry.settled) entry.controller.abort(options.signal?.reason ?? new Error('every caller gave up'))
+    }
+  }
+
+  private async pullOnce (cid: string, signal: AbortSignal, onProgress: (p: FetchProgress) => void): Promise<PullResult> {
+    const fetch = await this.fetcher.fetch(cid, { signal, onProgress })
     const path = await this.store.assemble(cid, { signal })
     void announce(this.components.libp2p, cid, { signal: timeoutSignal(this.components.clock, 30_000, { signal: this.controller.signal }) })
       .catch(err => { this.log.debug('announce failed', { cid, err }) })

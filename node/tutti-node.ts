@@ -292,7 +292,8 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
           activate: async (ref, limits, options) => await serving.activate(ref, limits, options),
           deactivate: async (name, options) => { await serving.deactivate(name, options) },
           activeOf: name => serving.activeOf(name),
-          isLocal: cid => serving.isLocal(cid)
+          isLocal: cid => serving.isLocal(cid),
+          prefetch: this.models == null ? undefined : async (cid, options) => { await this.models!.pull(cid, options) }
         },
         view: () => this.membership.view(),
         attributes: () => ({ ...this.membership.get(this.peerId)?.props, ...this.membership.propertyOverrides(), ...init.labels })

@@ -34,6 +34,8 @@ export interface AgentServing {
   activeOf(name: string): { version: string, cid: string, limits: ResourceLimits } | undefined
   /** Whether a version is complete in the local store (a rollback needs no download). */
   isLocal(cid: string): boolean
+  /** Downloads a version into the store without activating it (a rollout's `prefetch`). */
+  prefetch?(cid: string, options: AbortOptions): Promise<void>
 }
 
 export type ActivationPhase = 'downloading' | 'verifying' | 'loading' | 'smoke-test'

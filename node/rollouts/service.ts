@@ -15,7 +15,7 @@ import {
 import { MAX_HEARTBEAT_ROLLOUTS } from '../../protocols/heartbeat/index.js'
 import { writeFileAtomic } from '../fs.js'
 import { matchesSelector } from '../../core/selector.js'
-import { RolloutAgent, AgentRefusal, isRetryableRefusal } from './agent.js'
+import { RolloutAgent, AgentRefusal, isRetryableRefusal, retryDelayMs } from './agent.js'
 import { RolloutCoordinator } from './coordinator.js'
 import { hrwRank } from './hrw.js'
 import { planPreview } from './preview.js'
@@ -67,6 +67,13 @@ export interface RolloutServiceInit {
   heartbeatMs?: number
 }
 
+interface Prefetch {
+  controller?: AbortController
+  attempt: number
+  retryAtMs: number
+  work: Promise<void>
+}
+
 interface ProgressEntry {
   progress: RolloutProgress
   envelope: Uint8Array
@@ -94,6 +101,8 @@ export class RolloutService {
   private running = false
   private ticking = false
   private tickAgain = false
+  /** Prefetches by model CID: running (with a controller), or failed and waiting for retryAtMs. */
+  private readonly prefetches = new Map<string, Prefetch>()
   /** The tick in progress, if any: stop() waits for it. */
   private tickRun?: Promise<void>
   /** Aborted by stop(): ends the messages a tick waits on. */
@@ -138,11 +147,70 @@ export class RolloutService {
     this.c.pubsub.unsubscribe(ROLLOUT_PROGRESS_TOPIC)
     this.c.pubsub.removeValidator(ROLLOUT_PROGRESS_TOPIC)
     // Nothing of this service writes to the data directory once stop() returns.
+    for (const p of this.prefetches.values()) p.controller?.abort(new Error('the rollout service is stopping'))
+    await Promise.allSettled([...this.prefetches.values()].map(async p => await p.work))
     await this.tickRun
     await this.savingProgress
     await this.server?.stop()
     this.server = undefined
     await this.agent.stop()
+  }
+
+  /**
+   * The model CIDs that rollouts with `prefetch` want on this node now: a matching node, a
+   * rollout neither deleted, undone nor over (aborted, rolled back).
+   */
+  private wantedPrefetches (): Set<string> {
+    const wanted = new Set<string>()
+    const serving = this.c.serving
+    if (serving.prefetch == null) return wanted
+    const attrs = this.c.attributes()
+    for (const { doc } of this.c.policies.list()) {
+      const spec = doc.spec as RolloutSpec
+      if (spec?.strategy?.prefetch !== true || doc.control.deleted || doc.control.undo) continue
+      const progress = this.progress.get(doc.name)?.progress
+      if (progress != null && progress.cid === spec.model.cid && (progress.phase === 'Aborted' || progress.phase === 'RolledBack')) continue
+      if (!matchesSelector(spec.selector, attrs)) continue
+      wanted.add(spec.model.cid)
+    }
+    return wanted
+  }
+
+  /** Starts the prefetches rollouts want and stops those no longer wanted (each tick). */
+  private reconcilePrefetches (): void {
+    const prefetch = this.c.serving.prefetch
+    if (prefetch == null || !this.running) return
+    const wanted = this.wantedPrefetches()
+    const now = this.c.clock.now()
+    for (const [cid, p] of this.prefetches) {
+      if (!wanted.has(cid)) {
+        p.controller?.abort(new Error('no rollout wants this model on this node any more'))
+        if (p.controller == null) this.prefetches.delete(cid)
+      }
+    }
+    for (const cid of wanted) {
+      const held = this.prefetches.get(cid)
+      if (held?.controller != null || (held != null && now < held.retryAtMs) || this.c.serving.isLocal(cid)) continue
+      const controller = new AbortController()
+      const attempt = held == null ? 0 : held.attempt + 1
+      const entry: Prefetch = { controller, attempt, retryAtMs: 0, work: Promise.resolve() }
+      this.prefetches.set(cid, entry)
+      this.log.info('prefetching a rollout\'s model', { cid, attempt: attempt + 1 })
+      entry.work = prefetch(cid, { signal: AbortSignal.any([controller.signal, this.stopping.signal]) }).then(() => {
+        this.prefetches.delete(cid)
+        this.log.info('rollout model prefetched', { cid })
+        this.c.nudge?.()
+      }, (err: unknown) => {
+        entry.controller = undefined
+        if (controller.signal.aborted || !this.running) {
+          this.prefetches.delete(cid)
+          return
+        }
+        // Tried again on a later tick: the network's doing or not, nothing is activated here.
+        entry.retryAtMs = this.c.clock.now() + retryDelayMs(attempt)
+        this.log.warn('prefetching a rollout\'s model failed', { cid, err, retryInMs: entry.retryAtMs - this.c.clock.now() })
+      })
+    }
   }
 
   /** Rollout state for heartbeats. */
@@ -192,6 +260,7 @@ export class RolloutService {
         }
         await this.coordinatorFor(doc.name).tick({ signal: this.stopping.signal })
       }
+      this.reconcilePrefetches()
     } catch (err) {
       this.log.warn('rollout tick failed', { err })
     } finally {

@@ -127,4 +127,32 @@ describe('serving: activation, hot swap, rollback and restart on a node', () => 
     expect(shadow?.ag).toBe(1)
     expect(node.serving.heartbeatModels().find(m => m.version === '1.0.0')).toMatchObject({ state: 'active', stats: { n: 20, e: 0 } })
   })
+
+  it('deactivate shows what is served: the store, listings and the heartbeat no longer say active, and a restart does not bring it back', async () => {
+    const { fleet, adminKey } = await createTestFleet()
+    const dir = await dirs.make()
+    const data = join(dir, 'data')
+    let node = await startNode(fleet, data)
+    await node.models!.store.importPackage(await packVersion(dir, adminKey, '1.0.0', 1))
+    await node.models!.store.importPackage(await packVersion(dir, adminKey, '2.0.0', 2))
+    await node.serving.activate('clf@1.0.0')
+
+    // A version that is not the served one is refused with a typed error naming what is served.
+    await expect(node.serving.deactivate('clf@2.0.0')).rejects.toMatchObject({ code: 'ERR_NOT_SERVED', message: expect.stringContaining('the active version is clf@1.0.0') })
+    expect(await node.serving.deactivate('clf@1.0.0')).toEqual({ name: 'clf', version: '1.0.0', stopped: 'active' })
+
+    const entry = node.models!.list().find(e => e.version === '1.0.0')!
+    expect(entry.active).toBe(false)
+    expect(entry.previous).toBe(true)
+    expect(node.models!.describe('clf@1.0.0').entry?.active).toBe(false)
+    expect(node.serving.heartbeatModels().filter(m => m.state === 'active')).toEqual([])
+    await expect(node.serving.deactivate('clf')).rejects.toMatchObject({ code: 'ERR_NOT_SERVED' })
+
+    await node.stop()
+    running.splice(running.indexOf(node), 1)
+    node = await startNode(fleet, data)
+    await node.restoring
+    expect(node.inference.status().models).toEqual([])
+    expect(node.models!.list().some(e => e.active)).toBe(false)
+  })
 })

@@ -54,9 +54,9 @@ export const registerModels: CommandModule = (program, { io, resource }) => {
     .argument('<ref>', 'NAME@VERSION or a manifest CID'))
     .action(async (ref: string, opts: LimitOptions, command: Command) => { await activate(io, ref, opts, command) })
   model.command('deactivate')
-    .description('stop serving a model on the attached peer')
-    .argument('<name>', 'the model')
-    .action(async (name: string, _opts: unknown, command: Command) => { await deactivate(io, name, command) })
+    .description('stop serving a model on the attached peer (NAME@VERSION of its shadow stops only the shadow)')
+    .argument('<ref>', 'NAME, NAME@VERSION or a manifest CID')
+    .action(async (ref: string, _opts: unknown, command: Command) => { await deactivate(io, ref, command) })
   withLimits(model.command('shadow')
     .description('run a candidate beside the active version on a sampled fraction of live requests (compared, never returned)')
     .argument('<ref>', 'NAME@VERSION')
@@ -236,10 +236,13 @@ async function activate (io: CliIO, ref: string, opts: LimitOptions, command: Co
   io.out(`${result.name}@${result.version} is active on ${conn.peer.toString()} (${limits}; ${result.status.cpu.intraOpThreads} thread${result.status.cpu.intraOpThreads === 1 ? '' : 's'}${result.status.cpu.throttled ? ', duty-cycled' : ''})${result.previous != null ? `; previous: ${result.previous}` : ''}\n`)
 }
 
-async function deactivate (io: CliIO, name: string, command: Command): Promise<void> {
+async function deactivate (io: CliIO, ref: string, command: Command): Promise<void> {
   const conn = connectionOf(command)
-  await withPeer(conn, async ask => await ask('model.deactivate', { name }))
-  io.out(`${name} is no longer served on ${conn.peer.toString()}\n`)
+  const r = await withPeer(conn, async ask => await ask<{ name: string, version?: string, stopped: 'active' | 'shadow' }>('model.deactivate', { name: ref }))
+  const what = `${r.name}${r.version != null ? `@${r.version}` : ''}`
+  io.out(r.stopped === 'shadow'
+    ? `the shadow ${what} is stopped on ${conn.peer.toString()}; the active version still serves\n`
+    : `${what} is no longer served on ${conn.peer.toString()}\n`)
 }
 
 async function shadow (io: CliIO, ref: string, opts: LimitOptions & { fraction: string }, command: Command): Promise<void> {

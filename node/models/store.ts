@@ -324,6 +324,23 @@ export class ModelStore implements ChunkStore {
   }
 
   /**
+   * Makes no version of `name` active (it is no longer served): the active one becomes the
+   * previous, the rollback target. Returns the manifest CID that was active, if any.
+   */
+  async clearActive (name: string, options: AbortOptions = {}): Promise<string | undefined> {
+    options.signal?.throwIfAborted()
+    return await this.serial(async () => {
+      const p = this.state.models[name]
+      if (p?.active == null) return undefined
+      const was = p.active
+      this.state.models[name] = { history: [was, ...p.history.filter(c => c !== was)] }
+      await this.saveState()
+      this.log.info('model deactivated', { model: name, cid: was })
+      return was
+    })
+  }
+
+  /**
    * Removes versions past retention (see `planRetention`) and any file no retained manifest
    * needs (orphans of a crash mid-GC, chunks of assembled models). `protect` lists manifest CIDs
    * to keep regardless.

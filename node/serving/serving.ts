@@ -13,6 +13,8 @@ import { asAdminError } from '../admin-errors.js'
 import { adminParams, boundedString, modelRef } from '../admin-params.js'
 import { writeFileAtomic } from '../fs.js'
 import { ModelErrorCode } from '../models/errors.js'
+import { InferenceErrorCode } from '../inference/errors.js'
+import { isManifestCid } from '../../core/cid.js'
 import type { AdminHandler } from '../../protocols/admin/index.js'
 import type { HeartbeatModel } from '../../protocols/heartbeat/index.js'
 import type { InferenceRuntime, VersionStatus } from '../inference/runtime.js'
@@ -54,7 +56,7 @@ const limitParam = z.union([
 ], { error: `must be ${QUANTITY}` }).nullish().transform(v => v ?? undefined)
 const limitParams = { cpu: limitParam, memory: limitParam }
 const activateParams = z.object({ ref: modelRef, ...limitParams })
-const deactivateParams = z.object({ name: boundedString('a model name', 64) })
+const deactivateParams = z.object({ name: modelRef })
 const shadowParams = z.object({
   ref: modelRef,
   fraction: z.number({ error: 'must be a number between 0 and 1' }).min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').default(0.1),
@@ -65,6 +67,20 @@ const shadowParams = z.object({
 type ServingState = z.infer<typeof ServingStateSchema>
 
 const MAX_STATE_BYTES = 1024 * 1024
+
+/** Codes of serving errors. Match on these, never on messages. */
+export const ServingErrorCode = {
+  /** Nothing of the model (or not that version) is served on this node. */
+  NotServed: 'ERR_NOT_SERVED'
+} as const
+
+/** What {@link Serving.deactivate} stopped: the model (its active version) or only its shadow. */
+export interface DeactivationResult {
+  name: string
+  /** The version that stopped being served (absent when none was recorded, only loaded ones). */
+  version?: string
+  stopped: 'active' | 'shadow'
+}
 
 export class ServingError extends TuttiError {
   constructor (code: string, message: string, options: { cause?: unknown } = {}) {
@@ -187,12 +203,54 @@ export class Serving {
     return this.components.models?.store.isComplete(cid) ?? false
   }
 
-  /** Stops serving a model (every loaded version of it). */
-  async deactivate (name: string, options: AbortOptions = {}): Promise<void> {
-    await this.components.runtime.deactivate(name, undefined, options)
+  /**
+   * Stops serving a model: `NAME` (every loaded version of it), `NAME@VERSION` (the active version,
+   * which stops the model, or the shadow, which stops only the shadow) or a manifest CID. The
+   * store then has no active version of it (the one that was becomes the previous), so listings
+   * and heartbeats show what is served. Throws ERR_NOT_SERVED when nothing of it is.
+   */
+  async deactivate (ref: string, options: AbortOptions = {}): Promise<DeactivationResult> {
+    const { name, version } = this.parseServedRef(ref)
+    const runtime = this.components.runtime.status().models.find(m => m.name === name)
+    const stored = this.components.models?.store.pointers(name).active
+    const storedVersion = stored != null ? this.components.models?.store.list().find(e => e.cid === stored)?.version : undefined
+    const active = runtime?.active ?? this.state.active[name]?.version ?? storedVersion
+    const shadow = runtime?.shadow?.version
+    if (version != null && version === shadow && version !== active) {
+      await this.components.runtime.stopShadow(name, options)
+      this.log.info('model shadow stopped', { model: `${name}@${version}` })
+      return { name, version, stopped: 'shadow' }
+    }
+    if (active == null && runtime == null) {
+      throw new ServingError(ServingErrorCode.NotServed, `${name} is not served on this node${shadow != null ? ` (its shadow is ${name}@${shadow})` : ''}`)
+    }
+    if (version != null && version !== active) {
+      throw new ServingError(ServingErrorCode.NotServed, `${name}@${version} is not served on this node: ${active != null ? `the active version is ${name}@${active}` : `no version of ${name} is active`}${shadow != null ? `, the shadow ${name}@${shadow}` : ''}`)
+    }
+    if (runtime != null) {
+      try {
+        await this.components.runtime.deactivate(name, undefined, options)
+      } catch (err) {
+        // Unloaded meanwhile (or never restored): what is recorded as served is cleared all the same.
+        if ((err as { code?: string }).code !== InferenceErrorCode.ModelNotFound) throw err
+      }
+    }
     delete this.state.active[name]
     await this.save()
-    this.log.info('model deactivated', { model: name })
+    await this.components.models?.store.clearActive(name, options)
+    this.log.info('model deactivated', { model: name, version: active })
+    return { name, version: active, stopped: 'active' }
+  }
+
+  /** NAME, NAME@VERSION or a held manifest CID, as a name and an optional version. */
+  private parseServedRef (ref: string): { name: string, version?: string } {
+    if (isManifestCid(ref as unknown)) {
+      const m = this.requireModels().store.resolve(ref).manifest
+      return { name: m.name, version: m.version }
+    }
+    const at = ref.indexOf('@')
+    if (at < 0) return { name: ref }
+    return { name: ref.slice(0, at), version: ref.slice(at + 1) }
   }
 
   /** Runs `ref` as a shadow beside the active version of its model on a sampled fraction. */
@@ -221,10 +279,10 @@ export class Serving {
         const { ref, ...limits } = adminParams(activateParams, params)
         return await this.activate(ref, limits, { signal: ctx.signal })
       }),
+      // `name` is NAME, NAME@VERSION or a manifest CID (the field kept its first name).
       'model.deactivate': async (params, ctx) => await adminErrors(async () => {
         const { name } = adminParams(deactivateParams, params)
-        await this.deactivate(name, { signal: ctx.signal })
-        return { name }
+        return await this.deactivate(name, { signal: ctx.signal })
       }),
       'model.shadow': async (params, ctx) => await adminErrors(async () => {
         const { ref, fraction, ...limits } = adminParams(shadowParams, params)

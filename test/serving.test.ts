@@ -155,4 +155,77 @@ describe('serving: activation, hot swap, rollback and restart on a node', () => 
     expect(node.inference.status().models).toEqual([])
     expect(node.models!.list().some(e => e.active)).toBe(false)
   })
+
+  const admin = async (node: TuttiNode, method: string, params: Record<string, unknown>): Promise<any> => await node.serving.adminHandlers()[method]!(params, { caller: 'test' })
+
+  it('keeps a model\'s limits across version changes unless given again, and undo goes back to the previous version under them', async () => {
+    const { fleet, adminKey } = await createTestFleet()
+    const dir = await dirs.make()
+    const data = join(dir, 'data')
+    let node = await startNode(fleet, data)
+    for (const [version, seed] of [['1.0.0', 1], ['2.0.0', 2]] as const) {
+      await node.models!.store.importPackage(await packVersion(dir, adminKey, version, seed))
+    }
+    const limitsOf = (n: TuttiNode): unknown => n.inference.status().models.find(m => m.name === 'clf')?.versions.find(v => v.role === 'active')?.limits
+
+    await admin(node, 'model.activate', { ref: 'clf@1.0.0', cpu: '250m', memory: '256Mi' })
+    // A version change without limits keeps both; one given changes only itself.
+    const second = await admin(node, 'model.activate', { ref: 'clf@2.0.0' })
+    expect(second.status.limits).toEqual({ cpuCores: 0.25, memoryBytes: 256 * 1024 * 1024 })
+    await admin(node, 'model.activate', { ref: 'clf@2.0.0', cpu: '500m' })
+    expect(limitsOf(node)).toEqual({ cpuCores: 0.5, memoryBytes: 256 * 1024 * 1024 })
+
+    // Undo: the previous version, the same limits; a second undo goes forward again.
+    const undone = await admin(node, 'model.undo', { name: 'clf' })
+    expect(undone).toMatchObject({ name: 'clf', version: '1.0.0', previous: '2.0.0' })
+    expect(limitsOf(node)).toEqual({ cpuCores: 0.5, memoryBytes: 256 * 1024 * 1024 })
+
+    // null removes a limit; the limits survive a restart and a deactivation.
+    await admin(node, 'model.activate', { ref: 'clf@1.0.0', memory: null })
+    expect(limitsOf(node)).toEqual({ cpuCores: 0.5 })
+    await node.serving.deactivate('clf')
+    await node.stop()
+    running.splice(running.indexOf(node), 1)
+    node = await startNode(fleet, data)
+    await node.restoring
+    const back = await admin(node, 'model.undo', { name: 'clf' })
+    expect(back).toMatchObject({ version: '1.0.0' })
+    expect(limitsOf(node)).toEqual({ cpuCores: 0.5 })
+
+    const fresh = await startNode(fleet, join(dir, 'other'))
+    await expect(admin(fresh, 'model.undo', { name: 'clf' })).rejects.toMatchObject({ code: 'ERR_NOTHING_TO_UNDO' })
+  })
+
+  it('shadows report their true request count, fraction and samples; a shadow needs an active version, a fraction above 0, and can be stopped', async () => {
+    const { fleet, adminKey } = await createTestFleet()
+    const dir = await dirs.make()
+    const node = await startNode(fleet, join(dir, 'data'))
+    await node.models!.store.importPackage(await packVersion(dir, adminKey, '1.0.0', 1))
+    await node.models!.store.importPackage(await packVersion(dir, adminKey, '1.1.0', 1))
+
+    await expect(admin(node, 'model.shadow', { ref: 'clf@1.1.0', fraction: 0.5 })).rejects.toMatchObject({ code: 'ERR_NO_ACTIVE_VERSION' })
+    expect(node.inference.status().models).toEqual([])
+    await node.serving.activate('clf@1.0.0')
+    await expect(admin(node, 'model.shadow', { ref: 'clf@1.1.0', fraction: 0 })).rejects.toMatchObject({ code: 'ERR_BAD_REQUEST' })
+    await expect(admin(node, 'model.shadow', { ref: 'clf@1.1.0', fraction: 1.5 })).rejects.toMatchObject({ code: 'ERR_BAD_REQUEST' })
+    await admin(node, 'model.shadow', { ref: 'clf@1.1.0', fraction: 1 })
+
+    const x = { x: { type: 'float32' as const, dims: [1, 8], data: new Float32Array(8).fill(0.25) } }
+    for (let i = 0; i < 12; i++) await node.inference.infer('clf', undefined, x)
+    let shadow: { n: number, sc?: number, fr?: number, ag?: number } | undefined
+    for (let i = 0; i < 200 && shadow?.sc !== 12; i++) {
+      shadow = node.serving.heartbeatModels().find(m => m.version === '1.1.0')?.stats
+      if (shadow?.sc !== 12) await new Promise(resolve => setTimeout(resolve, 20)) // comparisons finish after the answers
+    }
+    expect(shadow).toMatchObject({ n: 12, e: 0, sc: 12, fr: 1, ag: 1 })
+
+    await expect(admin(node, 'model.unshadow', { name: 'clf@1.0.0' })).rejects.toMatchObject({ code: 'ERR_NOT_SERVED' })
+    expect(await admin(node, 'model.unshadow', { name: 'clf' })).toEqual({ name: 'clf', version: '1.1.0', stopped: 'shadow' })
+    expect(node.inference.status().models[0]).toMatchObject({ active: '1.0.0', shadow: undefined })
+    await expect(admin(node, 'model.unshadow', { name: 'clf' })).rejects.toMatchObject({ code: 'ERR_NOT_SERVED' })
+    // deactivate NAME@VERSION of a shadow stops only the shadow
+    await admin(node, 'model.shadow', { ref: 'clf@1.1.0', fraction: 0.25 })
+    expect(await admin(node, 'model.deactivate', { name: 'clf@1.1.0' })).toMatchObject({ stopped: 'shadow' })
+    expect((await node.inference.infer('clf', undefined, x)).modelVersion).toBe('1.0.0')
+  })
 })

@@ -57,11 +57,16 @@ export const registerModels: CommandModule = (program, { io, resource }) => {
     .description('stop serving a model on the attached peer (NAME@VERSION of its shadow stops only the shadow)')
     .argument('<ref>', 'NAME, NAME@VERSION or a manifest CID')
     .action(async (ref: string, _opts: unknown, command: Command) => { await deactivate(io, ref, command) })
+  model.command('undo')
+    .description('switch back to the previous version on the attached peer, under the same limits')
+    .argument('<name>', 'the model')
+    .action(async (name: string, _opts: unknown, command: Command) => { await undo(io, name, command) })
   withLimits(model.command('shadow')
-    .description('run a candidate beside the active version on a sampled fraction of live requests (compared, never returned)')
-    .argument('<ref>', 'NAME@VERSION')
-    .option('--fraction <f>', 'the fraction of requests, 0..1', '0.1'))
-    .action(async (ref: string, opts: LimitOptions & { fraction: string }, command: Command) => { await shadow(io, ref, opts, command) })
+    .description('run a candidate beside the active version on a sampled fraction of live requests (compared, never returned); --stop ends it')
+    .argument('<ref>', 'NAME@VERSION (with --stop: NAME)')
+    .option('--fraction <f>', 'the fraction of requests, above 0 and at most 1 (default 0.1)')
+    .option('--stop', 'stop the shadow of this model'))
+    .action(async (ref: string, opts: LimitOptions & { fraction?: string, stop?: boolean }, command: Command) => { await shadow(io, ref, opts, command) })
   resource({
     names: ['models', 'model'],
     id: 'NAME@VERSION|CID',
@@ -75,11 +80,20 @@ const LS_FORMATS = ['table', 'wide', 'json', 'yaml'] as const
 interface PackOptions { name: string, version: string, label?: string[], out?: string, chunkSize?: string, force?: boolean }
 interface LimitOptions { cpu?: string, memory?: string }
 
-/** The Kubernetes-style limits a served version runs under (checked by the peer). */
+/**
+ * The Kubernetes-style limits a served version runs under (checked by the peer). They belong to
+ * the model on that peer: one left out keeps its value, `unlimited` removes it.
+ */
 function withLimits (command: Command): Command {
   return command
-    .option('--cpu <cores>', 'CPU limit, e.g. 500m or 2')
-    .option('--memory <bytes>', 'memory limit, e.g. 256Mi')
+    .option('--cpu <cores>', "CPU limit, e.g. 500m or 2, or unlimited (default: the model's limit on the peer)")
+    .option('--memory <bytes>', "memory limit, e.g. 256Mi, or unlimited (default: the model's limit on the peer)")
+}
+
+/** The limits as the peer takes them: absent keeps the model's, null removes it. */
+function limitParams (opts: LimitOptions): { cpu?: string | null, memory?: string | null } {
+  const one = (v: string | undefined): string | null | undefined => v === 'unlimited' ? null : v
+  return { cpu: one(opts.cpu), memory: one(opts.memory) }
 }
 
 async function pack (io: CliIO, file: string, opts: PackOptions, command: Command): Promise<void> {
@@ -229,11 +243,21 @@ async function activate (io: CliIO, ref: string, opts: LimitOptions, command: Co
   const conn = connectionOf(command)
   const result = await withPeer({ ...conn, timeoutMs: Math.max(conn.timeoutMs, 60_000) }, async ask => {
     await ensureHeld(ask, ref, io)
-    return await ask<ActivationResult>('model.activate', { ref, cpu: opts.cpu, memory: opts.memory })
+    return await ask<ActivationResult>('model.activate', { ref, ...limitParams(opts) })
   })
+  printActivation(io, result, conn.peer.toString())
+}
+
+async function undo (io: CliIO, name: string, command: Command): Promise<void> {
+  const conn = connectionOf(command)
+  const result = await withPeer({ ...conn, timeoutMs: Math.max(conn.timeoutMs, 60_000) }, async ask => await ask<ActivationResult>('model.undo', { name }))
+  printActivation(io, result, conn.peer.toString())
+}
+
+function printActivation (io: CliIO, result: ActivationResult, peer: string): void {
   const lim = result.status.limits
   const limits = [lim.cpuCores != null ? `cpu ${lim.cpuCores} cores` : 'cpu unlimited', lim.memoryBytes != null ? `memory ${bytes(lim.memoryBytes)}` : 'memory unlimited'].join(', ')
-  io.out(`${result.name}@${result.version} is active on ${conn.peer.toString()} (${limits}; ${result.status.cpu.intraOpThreads} thread${result.status.cpu.intraOpThreads === 1 ? '' : 's'}${result.status.cpu.throttled ? ', duty-cycled' : ''})${result.previous != null ? `; previous: ${result.previous}` : ''}\n`)
+  io.out(`${result.name}@${result.version} is active on ${peer} (${limits}; ${result.status.cpu.intraOpThreads} thread${result.status.cpu.intraOpThreads === 1 ? '' : 's'}${result.status.cpu.throttled ? ', duty-cycled' : ''})${result.previous != null ? `; previous: ${result.previous}` : ''}\n`)
 }
 
 async function deactivate (io: CliIO, ref: string, command: Command): Promise<void> {
@@ -245,13 +269,26 @@ async function deactivate (io: CliIO, ref: string, command: Command): Promise<vo
     : `${what} is no longer served on ${conn.peer.toString()}\n`)
 }
 
-async function shadow (io: CliIO, ref: string, opts: LimitOptions & { fraction: string }, command: Command): Promise<void> {
-  const fraction = Number(opts.fraction)
-  if (!(fraction >= 0 && fraction <= 1)) throw new UsageError('--fraction must be between 0 and 1')
+async function shadow (io: CliIO, ref: string, opts: LimitOptions & { fraction?: string, stop?: boolean }, command: Command): Promise<void> {
+  if (opts.stop === true) {
+    if (opts.fraction != null || opts.cpu != null || opts.memory != null) throw new UsageError('shadow --stop takes no --fraction, --cpu or --memory')
+    const conn = connectionOf(command)
+    const r = await withPeer(conn, async ask => await ask<{ name: string, version?: string }>('model.unshadow', { name: ref }))
+    io.out(`the shadow ${r.name}@${r.version ?? '?'} is stopped on ${conn.peer.toString()}\n`)
+    return
+  }
+  const fraction = opts.fraction == null ? 0.1 : Number(opts.fraction)
+  if (!(fraction > 0 && fraction <= 1)) throw new UsageError(`--fraction must be above 0 and at most 1, got "${opts.fraction ?? ''}" (to stop a shadow: tutti model shadow NAME --stop)`)
   const conn = connectionOf(command)
   await withPeer({ ...conn, timeoutMs: Math.max(conn.timeoutMs, 60_000) }, async ask => {
+    // Nothing to compare against: say so before downloading anything (the peer checks it again).
+    const { status } = await ask<{ status: { models: Array<{ name: string, active?: string }> } }>('inference.status')
+    const name = ref.split('@')[0]!
+    if (ref.includes('@') && status.models.find(m => m.name === name)?.active == null) {
+      throw new CliError(`${name} has no active version on ${conn.peer.toString()}: activate one before shadowing it (tutti model activate ${name}@VERSION)`, { code: 'ERR_NO_ACTIVE_VERSION' })
+    }
     await ensureHeld(ask, ref, io)
-    return await ask('model.shadow', { ref, fraction, cpu: opts.cpu, memory: opts.memory })
+    return await ask('model.shadow', { ref, fraction, ...limitParams(opts) })
   })
-  io.out(`${ref} shadows the active version on ${Math.round(fraction * 100)}% of requests on ${conn.peer.toString()}\n`)
+  io.out(`${ref} shadows the active version on ${Number((fraction * 100).toPrecision(3))}% of requests on ${conn.peer.toString()}\n`)
 }

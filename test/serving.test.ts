@@ -3,7 +3,7 @@
  * versions swap under load with no failed request, the previous version is kept for a rollback
  * without download, older ones are garbage-collected, and a restarted node serves what it served.
  */
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { pack } from '../node/models/pack.js'
@@ -227,5 +227,52 @@ describe('serving: activation, hot swap, rollback and restart on a node', () => 
     await admin(node, 'model.shadow', { ref: 'clf@1.1.0', fraction: 0.25 })
     expect(await admin(node, 'model.deactivate', { name: 'clf@1.1.0' })).toMatchObject({ stopped: 'shadow' })
     expect((await node.inference.infer('clf', undefined, x)).modelVersion).toBe('1.0.0')
+  })
+
+  it('tells what retention removed, keeps --keep-versions per node across restarts, and never removes a version a rollout here references', async () => {
+    const { fleet, adminKey } = await createTestFleet()
+    const dir = await dirs.make()
+    const data = join(dir, 'data')
+    const startWith = async (models?: { retainVersions: number }): Promise<TuttiNode> => {
+      const node = await TuttiNode.create({ fleet, dataDir: data, transport: 'memory', listen: [`/memory/serving-${Math.random().toString(36).slice(2)}`], api: false, models }, { logger: silentLogger })
+      await node.start()
+      running.push(node)
+      return node
+    }
+    const stopOne = async (node: TuttiNode): Promise<void> => {
+      await node.stop()
+      running.splice(running.indexOf(node), 1)
+    }
+    let node = await startWith({ retainVersions: 3 })
+    const cids: Record<string, string> = {}
+    for (const [version, seed] of [['1.0.0', 1], ['2.0.0', 2], ['3.0.0', 3], ['4.0.0', 4], ['5.0.0', 5]] as const) {
+      cids[version] = (await node.models!.store.importPackage(await packVersion(dir, adminKey, version, seed))).cid
+    }
+    for (const v of ['1.0.0', '2.0.0', '3.0.0']) expect((await node.serving.activate(`clf@${v}`)).removed).toEqual([])
+    const fourth = await node.serving.activate('clf@4.0.0')
+    expect(fourth).toMatchObject({ keepVersions: 3, removed: [{ name: 'clf', version: '1.0.0', cid: cids['1.0.0'] }] })
+    await stopOne(node)
+
+    // Started again without the flag: the setting was kept with the node.
+    expect(JSON.parse(await readFile(join(data, 'config.json'), 'utf8'))).toEqual({ version: 1, keepVersions: 3 })
+    node = await startWith()
+    expect(node.info().keepVersions).toBe(3)
+    await stopOne(node)
+
+    // A rollout on this node put 3.0.0 here over 2.0.0: both stay, whatever retention plans.
+    await writeFile(join(data, 'rollouts.json'), JSON.stringify({
+      version: 1,
+      records: {
+        'clf-canary': {
+          rollout: 'clf-canary', policyVersion: 1, acceptor: { promised: 1 }, device: { kind: 'Active' }, cid: cids['3.0.0'], model: 'clf',
+          previous: { version: '2.0.0', cid: cids['2.0.0'], limits: {} }, updatedMs: 0
+        }
+      }
+    }))
+    node = await startWith({ retainVersions: 1 })
+    await node.restoring
+    const fifth = await node.serving.activate('clf@5.0.0')
+    expect(fifth.removed.map(r => r.version)).toEqual(['4.0.0'])
+    expect(node.models!.list().map(e => e.version).sort()).toEqual(['2.0.0', '3.0.0', '5.0.0'])
   })
 })

@@ -226,7 +226,15 @@ async function describeModel (io: CliIO, ref: string, format: OutputFormat | und
   ]))
 }
 
-interface ActivationResult { name: string, version: string, cid: string, previous?: string, status: { limits: { cpuCores?: number, memoryBytes?: number }, cpu: { intraOpThreads: number, throttled: boolean } } }
+interface ActivationResult {
+  name: string
+  version: string
+  cid: string
+  previous?: string
+  status: { limits: { cpuCores?: number, memoryBytes?: number }, cpu: { intraOpThreads: number, throttled: boolean } }
+  removed?: Array<{ name: string, version: string, cid: string }>
+  keepVersions?: number
+}
 
 /** Makes sure the attached peer holds `ref` complete, pulling it with a progress bar if not. */
 async function ensureHeld (ask: Ask, ref: string, io: CliIO): Promise<void> {
@@ -258,6 +266,10 @@ function printActivation (io: CliIO, result: ActivationResult, peer: string): vo
   const lim = result.status.limits
   const limits = [lim.cpuCores != null ? `cpu ${lim.cpuCores} cores` : 'cpu unlimited', lim.memoryBytes != null ? `memory ${bytes(lim.memoryBytes)}` : 'memory unlimited'].join(', ')
   io.out(`${result.name}@${result.version} is active on ${peer} (${limits}; ${result.status.cpu.intraOpThreads} thread${result.status.cpu.intraOpThreads === 1 ? '' : 's'}${result.status.cpu.throttled ? ', duty-cycled' : ''})${result.previous != null ? `; previous: ${result.previous}` : ''}\n`)
+  const removed = result.removed ?? []
+  if (removed.length > 0) {
+    io.out(`retention (--keep-versions ${result.keepVersions ?? '?'}) removed ${removed.map(r => `${r.name}@${r.version}`).join(', ')} from ${peer}\n`)
+  }
 }
 
 async function deactivate (io: CliIO, ref: string, command: Command): Promise<void> {

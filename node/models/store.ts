@@ -87,7 +87,8 @@ export class ModelStore implements ChunkStore {
   private readonly stateFile: string
   private readonly fleet: () => FleetConfig
   private readonly log: Logger
-  private readonly retainVersions: number
+  /** Versions of each model kept: the active one and the ones active before it. */
+  readonly keepVersions: number
   private readonly keepChunks: boolean
   private readonly onProgress: ModelStoreInit['onAssembleProgress']
   private readonly manifests = new Map<string, VerifiedManifest>()
@@ -107,7 +108,7 @@ export class ModelStore implements ChunkStore {
     const fleet = init.fleet
     this.fleet = typeof fleet === 'function' ? fleet : () => fleet
     this.log = (init.logger ?? silentLogger).child('models')
-    this.retainVersions = Math.max(1, init.retainVersions ?? DEFAULT_RETAIN_VERSIONS)
+    this.keepVersions = Math.max(1, init.retainVersions ?? DEFAULT_RETAIN_VERSIONS)
     this.keepChunks = init.keepChunksAfterAssembly ?? false
     this.onProgress = init.onAssembleProgress
   }
@@ -460,7 +461,7 @@ export class ModelStore implements ChunkStore {
   private async collect (protect: ReadonlySet<string>): Promise<GcResult> {
     const entries = [...this.manifests.values()].map(v => ({ cid: v.cid, name: v.manifest.name, version: v.manifest.version, addedSeq: this.state.manifests[v.cid]?.addedSeq ?? 0 }))
     // Never remove what is being assembled right now.
-    const doomed = planRetention(this.state, entries, this.retainVersions, new Set([...protect, ...this.assembling.keys()]))
+    const doomed = planRetention(this.state, entries, this.keepVersions, new Set([...protect, ...this.assembling.keys()]))
     let bytesFreed = 0
     for (const cid of doomed) {
       const v = this.manifests.get(cid)!

@@ -29,6 +29,8 @@ export interface ServingComponents {
   /** Absent on a node without a model store: nothing can be activated. */
   models?: ModelService
   logger: Logger
+  /** Manifest CIDs retention must keep whatever it plans (what rollouts on this node reference). @default none */
+  referenced?: () => Iterable<string>
 }
 
 export interface ServingInit {
@@ -144,6 +146,10 @@ export interface ActivationResult {
   cid: string
   previous?: string
   status: VersionStatus
+  /** Versions retention removed from this node's store after the activation (any model's). */
+  removed: Array<{ name: string, version: string, cid: string }>
+  /** Versions of each model this node keeps (`--keep-versions`). */
+  keepVersions: number
 }
 
 export class Serving {
@@ -217,12 +223,19 @@ export class Serving {
     this.state.active[m.name] = { version: m.version, cid, limits }
     this.state.limits = { ...this.state.limits, [m.name]: limits }
     await this.save()
-    // Retention: keep the active and the previous version; older ones go.
-    await models.store.gc({ protect: [cid] }).catch(err => { this.log.warn('model gc failed', { err }) })
+    // Retention: keep the active version and those active before it, up to keepVersions; older
+    // ones go, except what a rollout here still references.
+    const held = new Map(models.store.list().map(e => [e.cid, e]))
+    const gc = await models.store.gc({ protect: [cid, ...(this.components.referenced?.() ?? [])] })
+      .catch(err => { this.log.warn('model gc failed', { err }); return undefined })
+    const removed = (gc?.removed ?? []).flatMap(c => {
+      const e = held.get(c)
+      return e == null ? [] : [{ name: e.name, version: e.version, cid: c }]
+    })
     verified = models.store.resolve(cid)
     const prev = previous != null ? models.store.list().find(e => e.cid === previous) : undefined
-    this.log.info('model active', { model: `${m.name}@${m.version}`, cid, previous: prev?.version })
-    return { name: m.name, version: m.version, cid, previous: prev?.version, status }
+    this.log.info('model active', { model: `${m.name}@${m.version}`, cid, previous: prev?.version, removed: removed.map(r => `${r.name}@${r.version}`) })
+    return { name: m.name, version: m.version, cid, previous: prev?.version, status, removed, keepVersions: models.store.keepVersions }
   }
 
   /**

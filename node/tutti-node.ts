@@ -513,7 +513,12 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
       if (node == null) throw new AdminRequestError(AdminErrorCode.NotFound, `node ${id} is not in the mesh view of ${this.peerId}`)
       return { observer: this.peerId, node }
     })
-    for (const [method, handler] of Object.entries(inferenceAdminHandlers(this.inference))) this.handleAdmin(method, handler)
+    const notServedHint = (model: string, version: string | undefined): string | undefined => {
+      const held = this.models?.list().find(e => e.name === model && e.complete && (version == null || e.version === version))
+      if (held == null) return undefined
+      return `this peer holds ${held.name}@${held.version} (${held.active ? 'active' : held.previous ? 'previous' : 'staged'}) but does not serve it; activate it with: tutti model activate ${held.name}@${held.version}`
+    }
+    for (const [method, handler] of Object.entries(inferenceAdminHandlers(this.inference, { notServedHint }))) this.handleAdmin(method, handler)
     for (const [method, handler] of Object.entries(this.serving.adminHandlers())) this.handleAdmin(method, handler)
     if (this.models != null) {
       for (const [method, handler] of Object.entries(this.models.adminHandlers())) this.handleAdmin(method, handler)

@@ -12,6 +12,10 @@ import { silentLogger } from '../core/logger.js'
 import { TuttiNode } from '../node/tutti-node.js'
 import { createTestFleet } from '../sim/local-mesh.js'
 import { TempDirs } from './models-helpers.js'
+import { multiaddr } from '@multiformats/multiaddr'
+import { callAdmin } from '../protocols/admin/index.js'
+import { createMeshLibp2p } from '../node/mesh/libp2p.js'
+import { swarmKey } from '../node/fleet/fleet.js'
 import type { FleetConfig } from '../node/fleet/fleet.js'
 import type { PrivateKey } from '@libp2p/interface'
 
@@ -147,6 +151,16 @@ describe('serving: activation, hot swap, rollback and restart on a node', () => 
     expect(node.models!.describe('clf@1.0.0').entry?.active).toBe(false)
     expect(node.serving.heartbeatModels().filter(m => m.state === 'active')).toEqual([])
     await expect(node.serving.deactivate('clf')).rejects.toMatchObject({ code: 'ERR_NOT_SERVED' })
+
+    // infer through the admin protocol, as `tutti infer` does: it says how to serve what is held.
+    const client = await createMeshLibp2p({ privateKey: adminKey, swarmKey: swarmKey(fleet), transport: 'memory', start: true })
+    try {
+      const inputs = [{ name: 'x', shape: [1, 8], datatype: 'FP32', data: new Array(8).fill(0.5) }]
+      const refused = await callAdmin(client, multiaddr(node.addresses()[0]!), 'infer', { model: 'clf', inputs }).catch((err: unknown) => err)
+      expect(refused).toMatchObject({ code: 'ERR_NOT_FOUND', message: expect.stringMatching(/not loaded.*holds clf@2\.0\.0 \(staged\).*tutti model activate clf@2\.0\.0/) })
+    } finally {
+      await client.stop()
+    }
 
     await node.stop()
     running.splice(running.indexOf(node), 1)

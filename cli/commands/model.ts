@@ -181,25 +181,35 @@ function modelState (m: ModelEntry): string {
 }
 
 async function ls (io: CliIO, format: OutputFormat | undefined, command: Command): Promise<void> {
-  const { models } = await withPeer(connectionOf(command), async ask => await ask<{ models: ModelEntry[] }>('models.list'))
+  const { models, conflicts = [] } = await withPeer(connectionOf(command), async ask => await ask<{ models: ModelEntry[], conflicts?: VersionConflict[] }>('models.list'))
   if (format === 'json' || format === 'yaml') {
-    io.out(structured({ models }, format))
+    io.out(structured({ models, conflicts }, format))
     return
   }
+  for (const c of conflicts) io.err(`warning: ${conflictText(c)}\n`)
   if (models.length === 0) {
     io.out('No models held by this peer.\n')
     return
   }
   const wide = format === 'wide'
+  const state = (m: ModelEntry): string => modelState(m) + (conflicts.some(c => c.name === m.name && c.version === m.version) ? ' CONFLICT' : '')
   io.out(table(
     wide ? ['NAME', 'VERSION', 'STATE', 'SIZE', 'CHUNKS', 'MEMORY', 'LABELS', 'CID'] : ['NAME', 'VERSION', 'STATE', 'SIZE', 'CID'],
     models.map(m => wide
-      ? [m.name, m.version, modelState(m), bytes(m.size), `${m.chunksHeld}/${m.chunks}`, bytes(m.memoryEstimateBytes), labelList(m.labels), m.cid]
-      : [m.name, m.version, modelState(m), bytes(m.size), shortPeer(m.cid, 16)])
+      ? [m.name, m.version, state(m), bytes(m.size), `${m.chunksHeld}/${m.chunks}`, bytes(m.memoryEstimateBytes), labelList(m.labels), m.cid]
+      : [m.name, m.version, state(m), bytes(m.size), shortPeer(m.cid, 16)])
   ))
 }
 
-interface ModelDescription { entry?: ModelEntry, manifest: ModelManifest, cid: string, signer: string, holders: Array<{ peerId: string, state: string }> }
+interface VersionConflict { name: string, version: string, cids: Array<{ cid: string, peers: string[], here: boolean }> }
+
+/** One NAME@VERSION signed twice in the fleet, every CID with where it is. */
+function conflictText (c: VersionConflict): string {
+  const where = (x: VersionConflict['cids'][number]): string => [x.here ? 'this peer' : '', ...x.peers.map(p => shortPeer(p))].filter(w => w !== '').join(', ')
+  return `${c.name}@${c.version} names ${c.cids.length} different manifests in the fleet: ${c.cids.map(x => `${x.cid} (${where(x)})`).join('; ')}; activate by CID, and pack one of them under a new version`
+}
+
+interface ModelDescription { entry?: ModelEntry, manifest: ModelManifest, cid: string, signer: string, holders: Array<{ peerId: string, state: string }>, conflict?: VersionConflict }
 
 async function describeModel (io: CliIO, ref: string, format: OutputFormat | undefined, command: Command): Promise<void> {
   const d = await withPeer(connectionOf(command), async ask => await ask<ModelDescription>('models.get', { ref }))
@@ -222,7 +232,8 @@ async function describeModel (io: CliIO, ref: string, format: OutputFormat | und
     ['Labels', Object.entries(m.labels).map(([k, v]) => `${k}=${v}`)],
     ['Signed by', d.signer],
     ['Created', m.createdAt],
-    ['Held by', d.holders.map(h => `${h.peerId} (${h.state})`)]
+    ['Held by', d.holders.map(h => `${h.peerId} (${h.state})`)],
+    ...(d.conflict != null ? [['Conflict', conflictText(d.conflict)] as [string, string]] : [])
   ]))
 }
 

@@ -189,6 +189,14 @@ export class ModelStore implements ChunkStore {
   // ---- Store API ----
 
   /**
+   * Verifies an envelope against this store's trust root and `expectedCid` without storing it
+   * (what a peer's announcement really names). Throws as {@link openEnvelope}.
+   */
+  async verifyEnvelope (envelope: Uint8Array, expectedCid: string, options: AbortOptions = {}): Promise<VerifiedManifest> {
+    return await openEnvelope(envelope, this.fleet(), { expectedCid, signal: options.signal })
+  }
+
+  /**
    * Imports a package directory written by `pack`: verifies the envelope against the fleet and the
    * model file against the manifest (so a bad package stores nothing), then copies the model file
    * in, checking every chunk and the digest again as it goes. No chunk files are written.

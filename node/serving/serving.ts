@@ -12,7 +12,8 @@ import { formatIssues, schemaIssues } from '../../core/schema.js'
 import { asAdminError } from '../admin-errors.js'
 import { adminParams, boundedString, modelRef } from '../admin-params.js'
 import { writeFileAtomic } from '../fs.js'
-import { ModelErrorCode } from '../models/errors.js'
+import { ModelErrorCode, ModelMismatchError } from '../models/errors.js'
+import { refParts } from '../models/versions.js'
 import { InferenceError, InferenceErrorCode } from '../inference/errors.js'
 import { isManifestCid } from '../../core/cid.js'
 import type { AdminHandler } from '../../protocols/admin/index.js'
@@ -185,7 +186,9 @@ export class Serving {
     for (const [name, a] of Object.entries(this.state.active)) {
       if (aborted()) throw new RestoreAbortedError({ cause: options.signal?.reason })
       try {
-        await this.activate(`${name}@${a.version}`, a.limits, options)
+        // By the CID that was active: the name alone may have become ambiguous in the fleet since.
+        const ref = isManifestCid(a.cid as unknown) ? a.cid : `${name}@${a.version}`
+        await this.activate(ref, a.limits, { ...options, expect: { name, version: a.version } })
       } catch (err) {
         if (aborted()) throw new RestoreAbortedError({ cause: err })
         this.log.error('could not restore an active model', { model: `${name}@${a.version}`, err })
@@ -197,7 +200,7 @@ export class Serving {
   async activate (ref: string, change: LimitsChange = {}, options: ServingActivateOptions = {}): Promise<ActivationResult> {
     const models = this.requireModels()
     let verified: VerifiedManifest
-    const cid = models.resolveCid(ref)
+    const cid = await models.resolveCid(ref, options)
     if (!models.store.isComplete(cid)) {
       if (options.localOnly === true) throw new ServingError(ModelErrorCode.ModelIncomplete, `${ref} is not complete in this node's store (a rollback never downloads)`)
       this.log.info('fetching a model to activate it', { ref, cid })
@@ -212,9 +215,11 @@ export class Serving {
     const path = models.store.modelPath(cid)
     if (path == null) throw new ServingError(ModelErrorCode.ModelIncomplete, `${ref} is not complete on this node`)
     const m = verified.manifest
-    const want = options.expect
-    if (want != null && ((want.name != null && want.name !== m.name) || (want.version != null && want.version !== m.version))) {
-      throw new ServingError('ERR_MODEL_MISMATCH', `${cid} is ${m.name}@${m.version}, not the ${want.name ?? m.name}@${want.version ?? m.version} it was asked for`)
+    // What was asked for, by the ref itself (NAME@VERSION) or by a pinned rollout, against what
+    // the admin signed: a CID announced under another name never gets loaded in its place.
+    const want = { ...refParts(ref), ...options.expect }
+    if ((want.name != null && want.name !== m.name) || (want.version != null && want.version !== m.version)) {
+      throw new ModelMismatchError(cid, `${m.name}@${m.version}`, `${want.name ?? m.name}@${want.version ?? m.version}`)
     }
     const limits = applyLimits(options.inheritLimits === true ? this.limitsOf(m.name) : {}, change)
     options.onPhase?.('loading')
@@ -322,9 +327,11 @@ export class Serving {
   async shadow (ref: string, fraction: number, change: LimitsChange = {}, options: AbortOptions & { inheritLimits?: boolean } = {}): Promise<VersionStatus> {
     const models = this.requireModels()
     if (!isManifestCid(ref as unknown)) this.requireActive(ref.split('@')[0]!)
-    const cid = models.resolveCid(ref)
+    const cid = await models.resolveCid(ref, options)
     if (!models.store.isComplete(cid)) await models.pull(cid, options)
     const m = models.store.resolve(cid).manifest
+    const want = refParts(ref)
+    if (want != null && (want.name !== m.name || (want.version != null && want.version !== m.version))) throw new ModelMismatchError(cid, `${m.name}@${m.version}`, ref)
     this.requireActive(m.name)
     const path = models.store.modelPath(cid)!
     const limits = applyLimits(options.inheritLimits === true ? this.limitsOf(m.name) : {}, change)

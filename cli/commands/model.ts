@@ -10,7 +10,7 @@ import { checkKeyValue } from '../../protocols/heartbeat/index.js'
 import { parseBytes } from '../../core/quantity.js'
 import { collect, keyValues, outputFormat, usageQuantity } from '../options.js'
 import { connectionOf, withPeer } from '../client.js'
-import { CliError, UsageError } from '../errors.js'
+import { CliError, InterruptedError, UsageError } from '../errors.js'
 import { bytes, describeBlock, duration, labelList, shortPeer, structured, table } from '../format.js'
 import { progressBar } from '../progress.js'
 import { Option } from 'commander'
@@ -42,9 +42,10 @@ export const registerModels: CommandModule = (program, { io, resource }) => {
     .argument('<dir>', 'a package written by model pack')
     .action(async (dir: string, _opts: unknown, command: Command) => { await push(io, dir, command) })
   model.command('pull')
-    .description('the attached peer downloads a model from its peers')
+    .description('the attached peer downloads a model from its peers (Ctrl-C stops following; the download goes on)')
     .argument('<ref>', 'NAME@VERSION, NAME or a manifest CID')
-    .action(async (ref: string, _opts: unknown, command: Command) => { await pull(io, ref, command) })
+    .option('--detach', 'start the download on the peer and return at once')
+    .action(async (ref: string, opts: { detach?: boolean }, command: Command) => { await pull(io, ref, opts, command) })
   model.command('ls').alias('list')
     .description('models held by the attached peer')
     .addOption(Object.assign(new Option('-o, --output <format>', 'output format'), { argChoices: [...LS_FORMATS] }))
@@ -120,13 +121,24 @@ async function pack (io: CliIO, file: string, opts: PackOptions, command: Comman
   ]))
 }
 
-/** Polls a job on the peer, drawing its progress, until it ends. */
-async function followJob (ask: Ask, first: ModelJob, io: CliIO, label: string): Promise<ModelJob> {
+/**
+ * Polls a job on the peer, drawing its progress, until it ends. With `interrupt`, Ctrl-C stops
+ * following (the job goes on on the peer) and throws that promise's error.
+ */
+async function followJob (ask: Ask, first: ModelJob, io: CliIO, label: string, interrupt?: Promise<never>): Promise<ModelJob> {
   const bar = progressBar(io, label)
   let job = first
   while (job.state === 'running') {
-    await new Promise(resolve => setTimeout(resolve, 250))
-    job = await ask<ModelJob>('models.job', { id: job.id })
+    const poll = (async () => {
+      await new Promise(resolve => setTimeout(resolve, 250))
+      return await ask<ModelJob>('models.job', { id: job.id })
+    })()
+    try {
+      job = await (interrupt == null ? poll : Promise.race([poll, interrupt]))
+    } catch (err) {
+      if (err instanceof InterruptedError) bar.finish()
+      throw err
+    }
     const p = job.progress
     if (p != null && p.bytesTotal > 0) {
       const rate = p.rateBytesPerSec > 0 ? `${bytes(p.rateBytesPerSec)}/s` : ''
@@ -165,12 +177,37 @@ async function push (io: CliIO, dir: string, command: Command): Promise<void> {
   io.out(`pushed ${job.name ?? pkg.manifest.name}@${job.version ?? pkg.manifest.version} (${pkg.cid}) to ${conn.peer.toString()}: ${jobSummary(job)}\n`)
 }
 
-async function pull (io: CliIO, ref: string, command: Command): Promise<void> {
-  const job = await withPeer(connectionOf(command), async ask => {
-    const started = await ask<ModelJob>('models.pull', { ref })
-    return await followJob(ask, started, io, `pull ${ref}`)
+/**
+ * `model pull`: as `kubectl rollout status`, the CLI follows work the peer does; Ctrl-C stops
+ * following, never the download, and says so. `--detach` does not follow at all.
+ */
+async function pull (io: CliIO, ref: string, opts: { detach?: boolean }, command: Command): Promise<void> {
+  const conn = connectionOf(command)
+  const peer = conn.peer.toString()
+  if (opts.detach === true) {
+    const job = await withPeer(conn, async ask => await ask<ModelJob>('models.pull', { ref }))
+    io.out(`pulling ${ref} on ${peer} (job ${job.id}, ${job.cid ?? ''}); it goes on there: 'tutti model pull ${ref}' follows it, 'tutti model ls' shows it\n`)
+    return
+  }
+  let onSigint: (() => void) | undefined
+  let started: ModelJob | undefined
+  const interrupt = new Promise<never>((_resolve, reject) => {
+    onSigint = () => {
+      const which = started != null ? ` (job ${started.id})` : ''
+      reject(new InterruptedError(`stopped following: the pull of ${ref}${which} goes on on ${peer}; 'tutti model pull ${ref}' follows it again, --detach starts one without following`))
+    }
   })
-  io.out(`pulled ${job.name ?? ref}@${job.version ?? '?'} (${job.cid ?? ''}): ${jobSummary(job)}\n`)
+  interrupt.catch(() => undefined)
+  process.once('SIGINT', onSigint!)
+  try {
+    const job = await withPeer(conn, async ask => {
+      started = await ask<ModelJob>('models.pull', { ref })
+      return await followJob(ask, started, io, `pull ${ref}`, interrupt)
+    })
+    io.out(`pulled ${job.name ?? ref}@${job.version ?? '?'} (${job.cid ?? ''}): ${jobSummary(job)}\n`)
+  } finally {
+    process.off('SIGINT', onSigint!)
+  }
 }
 
 function modelState (m: ModelEntry): string {

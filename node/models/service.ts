@@ -427,7 +427,7 @@ export class ModelService {
       try {
         return await fn()
       } catch (err) {
-        throw asAdminError(err, { notFoundHint: ' (not held by this peer, and no peer announces one whose signed manifest matches)' })
+        throw asAdminError(err, { notFoundHint: ' (not held by this peer, and no peer announces it with a signed manifest that matches)' })
       }
     }
     return {

@@ -10,7 +10,7 @@ import { pack } from '../node/models/pack.js'
 import { linearClassifier } from '../node/inference/testing/models.js'
 import { silentLogger } from '../core/logger.js'
 import { TuttiNode } from '../node/tutti-node.js'
-import { createTestFleet } from '../sim/local-mesh.js'
+import { createTestFleet, waitFor } from '../sim/local-mesh.js'
 import { TempDirs } from './models-helpers.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { callAdmin } from '../protocols/admin/index.js'
@@ -229,7 +229,7 @@ describe('serving: activation, hot swap, rollback and restart on a node', () => 
     // Every request is sampled (fraction 1); a sample is skipped while 4 wait (a busy machine).
     const ran = (): number => { const s = node.inference.metrics().find(m => m.version === '1.1.0')!.shadow!; return s.sampled - s.skipped }
     const settled = (): boolean => { const s = node.inference.metrics().find(m => m.version === '1.1.0')!.shadow!; return s.compared + s.failed + s.incomparable === ran() }
-    for (let i = 0; i < 200 && !settled(); i++) await new Promise(resolve => setTimeout(resolve, 20)) // comparisons finish after the answers
+    await waitFor('every shadow run to be compared', settled, 30_000, 20) // comparisons finish after the answers
     const shadow = node.serving.heartbeatModels().find(m => m.version === '1.1.0')?.stats
     expect(ran()).toBeGreaterThan(0)
     expect(shadow).toMatchObject({ n: ran(), e: 0, sc: ran(), fr: 1, ag: 1 })

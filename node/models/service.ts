@@ -250,8 +250,9 @@ export class ModelService {
    */
   async resolve (ref: string, options: AbortOptions = {}): Promise<ResolvedModel> {
     if (isManifestCid(ref as unknown)) {
-      const held = this.store.list().find(e => e.cid === ref)
-      return held != null ? { cid: ref, name: held.name, version: held.version, verified: true } : { cid: ref, verified: false }
+      // What it is, when this node or a peer announcing it can show its signed manifest.
+      const id = await this.identify(ref, this.components.members(), options)
+      return id != null ? { cid: ref, ...id, verified: true } : { cid: ref, verified: false }
     }
     const at = ref.indexOf('@')
     const name = at < 0 ? ref : ref.slice(0, at)
@@ -284,6 +285,7 @@ export class ModelService {
 
   /** The manifest CID `ref` resolves to; see {@link resolve}. */
   async resolveCid (ref: string, options: AbortOptions = {}): Promise<string> {
+    if (isManifestCid(ref as unknown)) return ref
     return (await this.resolve(ref, options)).cid
   }
 
@@ -440,7 +442,7 @@ export class ModelService {
       }),
       // NAME@VERSION (or NAME, or a CID) to the manifest CID, from the store or, when this peer does
       // not hold it, from what live peers announce, checked against the signed manifest fetched
-      // from them (a bare CID this peer does not hold stays unverified here).
+      // from them (a CID no peer can show a manifest for comes back unverified, without a name).
       'models.resolve': async (params, ctx) => await notFound(async () => await this.resolve(refParam(params), { signal: ctx.signal })),
       'models.pull': async (params, ctx) => await notFound(async () => await this.startJob('pull', refParam(params), { signal: ctx.signal })),
       'models.push': async (params) => {

@@ -310,13 +310,10 @@ export class Serving {
 
   /** NAME, NAME@VERSION or a held manifest CID, as a name and an optional version. */
   private parseServedRef (ref: string): { name: string, version?: string } {
-    if (isManifestCid(ref as unknown)) {
-      const m = this.requireModels().store.resolve(ref).manifest
-      return { name: m.name, version: m.version }
-    }
-    const at = ref.indexOf('@')
-    if (at < 0) return { name: ref }
-    return { name: ref.slice(0, at), version: ref.slice(at + 1) }
+    const parts = refParts(ref)
+    if (parts != null) return parts
+    const m = this.requireModels().store.resolve(ref).manifest
+    return { name: m.name, version: m.version }
   }
 
   /**
@@ -326,12 +323,12 @@ export class Serving {
    */
   async shadow (ref: string, fraction: number, change: LimitsChange = {}, options: AbortOptions & { inheritLimits?: boolean } = {}): Promise<VersionStatus> {
     const models = this.requireModels()
-    if (!isManifestCid(ref as unknown)) this.requireActive(ref.split('@')[0]!)
+    const asked = refParts(ref)
+    if (asked != null) this.requireActive(asked.name)
     const cid = await models.resolveCid(ref, options)
     if (!models.store.isComplete(cid)) await models.pull(cid, options)
     const m = models.store.resolve(cid).manifest
-    const want = refParts(ref)
-    if (want != null && (want.name !== m.name || (want.version != null && want.version !== m.version))) throw new ModelMismatchError(cid, `${m.name}@${m.version}`, ref)
+    if (asked != null && (asked.name !== m.name || (asked.version != null && asked.version !== m.version))) throw new ModelMismatchError(cid, `${m.name}@${m.version}`, ref)
     this.requireActive(m.name)
     const path = models.store.modelPath(cid)!
     const limits = applyLimits(options.inheritLimits === true ? this.limitsOf(m.name) : {}, change)

@@ -17,7 +17,7 @@ import { registerNode } from './commands/node.js'
 import { registerNodes } from './commands/nodes.js'
 import { registerRollouts } from './commands/rollout.js'
 import { registerSim } from './commands/sim.js'
-import { UsageError } from './errors.js'
+import { InterruptedError, UsageError } from './errors.js'
 import { processIO } from './io.js'
 import { registerResourceVerbs } from './resources.js'
 import type { CliIO } from './io.js'
@@ -90,6 +90,10 @@ function report (err: unknown, io: CliIO, cmd: Command): number {
     return usage(io, message, cmd)
   }
   if (err instanceof UsageError) return usage(io, err.message, cmd)
+  if (err instanceof InterruptedError) {
+    io.err(`${err.message}\n`)
+    return err.exitCode
+  }
   if (isTuttiError(err)) {
     io.err(`error: ${err.message}\n`)
     return 1

@@ -18,6 +18,7 @@ import { ConfigError } from '../core/errors.js'
 import { isAdmin, swarmKey } from './fleet/fleet.js'
 import { writeFileAtomic } from './fs.js'
 import { loadOrCreateIdentity } from './identity.js'
+import { updateNodeConfig } from './node-config.js'
 import { createLogger } from '../core/logger.js'
 import { randomSeed, seededRandom } from '../core/random.js'
 import { Membership } from './membership/membership.js'
@@ -122,6 +123,8 @@ export interface NodeInfo {
   connections: number
   heartbeatIntervalMs: number
   meshSize: number
+  /** Versions of each model this node keeps (`--keep-versions`); absent without a model store. */
+  keepVersions?: number
 }
 
 /** One node of the mesh view with what this node knows of its connections and addresses. */
@@ -141,6 +144,10 @@ export async function createTuttiNode (init: TuttiNodeInit, components: TuttiNod
   const privateKey = init.dataDir != null
     ? await loadOrCreateIdentity(init.dataDir)
     : init.privateKey ?? await (await import('@libp2p/crypto/keys')).generateKeyPair('Ed25519')
+  // Settings given once on the command line persist with the node (DATA/config.json).
+  const config = init.dataDir != null
+    ? await updateNodeConfig(init.dataDir, { keepVersions: init.models === false ? undefined : init.models?.retainVersions })
+    : undefined
   const datastore = init.dataDir != null ? new LevelDatastore(join(init.dataDir, 'datastore')) : undefined
   if (datastore != null) await datastore.open()
   try {
@@ -164,7 +171,7 @@ export async function createTuttiNode (init: TuttiNodeInit, components: TuttiNod
         clock: components.clock ?? systemClock,
         logger: nodeLogger(components.logger, libp2p.peerId.toString()),
         random: components.random
-      }, { ...init.models, root: modelsRoot })
+      }, { ...init.models, root: modelsRoot, retainVersions: config?.keepVersions ?? init.models?.retainVersions })
     return new TuttiNode(init, { ...components, mesh: libp2pMesh(libp2p), models, datastore, privateKey })
   } catch (err) {
     await datastore?.close()
@@ -246,7 +253,13 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
       }, init.models === false ? {} : init.models)
     }
     this.inference = new InferenceRuntime({ clock: this.clock, logger: this.log, random }, init.inference)
-    this.serving = new Serving({ runtime: this.inference, models: this.models, logger: this.log }, {
+    this.serving = new Serving({
+      runtime: this.inference,
+      models: this.models,
+      logger: this.log,
+      // Retention never removes what a rollout here may still activate or revert to.
+      referenced: () => this.rollouts?.referencedCids() ?? []
+    }, {
       stateFile: init.dataDir != null ? join(init.dataDir, 'serving.json') : undefined
     })
     this.membership = new Membership({
@@ -443,7 +456,8 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
       uptimeMs: this.clock.now() - this.startedAtMs,
       connections: this.libp2p.getConnections().length,
       heartbeatIntervalMs: this.membership.currentIntervalMs(),
-      meshSize: this.membership.liveCount()
+      meshSize: this.membership.liveCount(),
+      keepVersions: this.models?.store.keepVersions
     }
   }
 
@@ -500,7 +514,12 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
       if (node == null) throw new AdminRequestError(AdminErrorCode.NotFound, `node ${id} is not in the mesh view of ${this.peerId}`)
       return { observer: this.peerId, node }
     })
-    for (const [method, handler] of Object.entries(inferenceAdminHandlers(this.inference))) this.handleAdmin(method, handler)
+    const notServedHint = (model: string, version: string | undefined): string | undefined => {
+      const held = this.models?.list().find(e => e.name === model && e.complete && (version == null || e.version === version))
+      if (held == null) return undefined
+      return `this peer holds ${held.name}@${held.version} (${held.active ? 'active' : held.previous ? 'previous' : 'staged'}) but does not serve it; activate it with: tutti model activate ${held.name}@${held.version}`
+    }
+    for (const [method, handler] of Object.entries(inferenceAdminHandlers(this.inference, { notServedHint }))) this.handleAdmin(method, handler)
     for (const [method, handler] of Object.entries(this.serving.adminHandlers())) this.handleAdmin(method, handler)
     if (this.models != null) {
       for (const [method, handler] of Object.entries(this.models.adminHandlers())) this.handleAdmin(method, handler)

@@ -119,10 +119,29 @@ describe('models through the CLI across processes', () => {
     expect(badLimit.code).toBe(1)
     expect(badLimit.stderr).toMatch(/256Mi/)
 
-    const deactivated = await tutti('model', 'deactivate', 'vad', '--peer', nodes[1]!.addr!)
-    expect(deactivated.code).toBe(0)
+    const deactivated = await tutti('model', 'deactivate', 'vad@1.0.0', '--peer', nodes[1]!.addr!)
+    expect(deactivated.stderr).toBe('')
+    expect(deactivated.stdout).toMatch(/vad@1\.0\.0 is no longer served/)
+    // What is shown is what is served: the listing, the description and the heartbeat.
+    const ls = JSON.parse((await tutti('model', 'ls', '-o', 'json', '--peer', nodes[1]!.addr!)).stdout) as { models: Array<{ name: string, active: boolean }> }
+    expect(ls.models.find(m => m.name === 'vad')?.active).toBe(false)
+    expect((await tutti('describe', 'model', 'vad@1.0.0', '--peer', nodes[1]!.addr!)).stdout).toMatch(/^State:\s+previous$/m)
+    await waitFor('a to see b no longer serving vad', async () => {
+      const list = JSON.parse((await tutti('get', 'nodes', '-o', 'json', '--peer', nodes[0]!.addr!)).stdout) as { nodes: Array<{ peerId: string, models: Array<{ name: string, state: string }> }> }
+      return list.nodes.find(n => n.peerId === nodes[1]!.peerId)?.models.find(m => m.name === 'vad')?.state === 'previous'
+    }, 30_000, 300)
     const after = await tutti('infer', 'vad', '--sample', '--peer', nodes[1]!.addr!)
     expect(after.code).toBe(1)
-    expect(after.stderr).toMatch(/not loaded/)
+    expect(after.stderr).toMatch(/not loaded.*tutti model activate vad@1\.0\.0/)
+
+    // Activated again without limits: the model's limits on b are kept.
+    const again = await tutti('model', 'activate', 'vad@1.0.0', '--peer', nodes[1]!.addr!)
+    expect(again.stdout).toMatch(/cpu 0\.5 cores, memory 256Mi/)
+    const zero = await tutti('model', 'shadow', 'vad@1.0.0', '--fraction', '0', '--peer', nodes[1]!.addr!)
+    expect(zero.code).toBe(2)
+    expect(zero.stderr).toMatch(/--fraction must be above 0/)
+    const noActive = await tutti('model', 'shadow', 'vad@1.0.0', '--peer', nodes[2]!.addr!)
+    expect(noActive.code).toBe(1)
+    expect(noActive.stderr).toMatch(/no active version/)
   })
 })

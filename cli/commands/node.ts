@@ -3,6 +3,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { loadFleet } from '../../node/fleet/fleet.js'
 import { createLogger } from '../../core/logger.js'
 import { TuttiNode } from '../../node/tutti-node.js'
+import { MAX_KEEP_VERSIONS } from '../../node/node-config.js'
 import { createUncaughtExceptionHandler } from '../../node/mesh/uncaught.js'
 import { checkKeyValue } from '../../protocols/heartbeat/index.js'
 import { Option } from 'commander'
@@ -29,6 +30,7 @@ export const registerNode: CommandModule = (program, { io }) => {
     .option('--heartbeat-ms <ms>', 'base heartbeat interval (grows with fleet size)', positiveInt('--heartbeat-ms'), 5000)
     .option('--upload-limit <rate>', 'cap on model chunks served to peers per second, e.g. 20Mbit, 2MiB')
     .option('--download-limit <rate>', 'cap on model chunks fetched from peers per second')
+    .option('--keep-versions <n>', 'versions of each model the store keeps, the active one included (kept for later starts; default 2)', positiveInt('--keep-versions'))
     .option('--memory-reserve <bytes>', 'memory kept free for the device; models that would use it are refused (default 256Mi)')
     .addOption(new Option('--log-level <level>', 'logs are JSON lines on stderr').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .addHelpText('after', `
@@ -50,6 +52,7 @@ interface NodeStartOptions {
   uploadLimit?: string
   downloadLimit?: string
   memoryReserve?: string
+  keepVersions?: number
   logLevel: LogLevel
 }
 
@@ -95,6 +98,7 @@ async function start (io: CliIO, opts: NodeStartOptions, command: Command): Prom
   const downloadBytesPerSec = parseRate('--download-limit', opts.downloadLimit)
   const memoryReserveBytes = opts.memoryReserve != null ? usageQuantity(() => parseBytes(opts.memoryReserve!, '--memory-reserve')) : undefined
   const bootstrap = multiaddrs('--bootstrap', opts.bootstrap ?? [])
+  if (opts.keepVersions != null && opts.keepVersions > MAX_KEEP_VERSIONS) throw new UsageError(`--keep-versions must be at most ${MAX_KEEP_VERSIONS}, got ${opts.keepVersions}`)
 
   const fleet = await loadFleet(fleetFile)
   const logger = createLogger({ level })
@@ -109,7 +113,7 @@ async function start (io: CliIO, opts: NodeStartOptions, command: Command): Prom
     api,
     mdns: opts.mdns === true,
     heartbeat: { baseIntervalMs: heartbeatMs },
-    models: { uploadBytesPerSec, downloadBytesPerSec },
+    models: { uploadBytesPerSec, downloadBytesPerSec, retainVersions: opts.keepVersions },
     inference: { memoryReserveBytes }
   }, { logger })
   // A node is long-lived infrastructure: a stray rejection in a library is logged, not fatal.

@@ -70,6 +70,16 @@ export function formatDescription (observer: string, n: NodeDescription): string
     ['Fleet size', `${n.fleetSize} (as this node counts it)`],
     ['Labels', kv(n.labels)],
     ['Properties', kv(n.props)],
-    ['Models', (n.models ?? []).map(m => `${m.name}@${m.version} ${m.state}${m.stats != null ? `: ${m.stats.n} requests, ${m.stats.e} errors, p50 ${m.stats.p50} ms, p99 ${m.stats.p99} ms, ${m.stats.nf} non-finite, ${m.stats.mb} MiB${m.stats.ag != null ? `, agreement ${m.stats.ag}` : ''}` : ''}`)]
+    ['Models', (n.models ?? []).map(modelLine)]
   ])
+}
+
+/** One model of `describe node`: its state and, while loaded, its numbers; a shadow's with its fraction and samples. */
+function modelLine (m: NonNullable<MemberInfo['models']>[number]): string {
+  const st = m.stats
+  const shadow = st?.fr != null ? `, shadow on ${Number((st.fr * 100).toPrecision(3))}% of requests` : ''
+  if (st == null) return `${m.name}@${m.version} ${m.state}`
+  const agreement = st.ag != null ? `, agreement ${st.ag}` : ''
+  const samples = st.sc != null ? `${st.ag != null ? ' over' : ', agreement: none yet,'} ${st.sc} compared sample${st.sc === 1 ? '' : 's'}` : ''
+  return `${m.name}@${m.version} ${m.state}${shadow}: ${st.n} requests, ${st.e} errors, p50 ${st.p50} ms, p99 ${st.p99} ms, ${st.nf} non-finite, ${st.mb} MiB${agreement}${samples}`
 }

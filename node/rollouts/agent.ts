@@ -219,6 +219,20 @@ export class RolloutAgent {
     return [...this.records.values()].map(r => structuredClone(r))
   }
 
+  /**
+   * Manifest CIDs a rollout on this device may still need: the version it put here and the one
+   * it would revert to. Retention keeps them; a rollout whose policy is deleted needs none.
+   */
+  referencedCids (): string[] {
+    const out = new Set<string>()
+    for (const r of this.records.values()) {
+      if (this.c.policy(r.rollout)?.doc.control.deleted === true) continue
+      if (r.cid != null) out.add(r.cid)
+      if (r.previous != null) out.add(r.previous.cid)
+    }
+    return [...out]
+  }
+
   /** What heartbeats carry: the newest records first, at most `max`. */
   heartbeatRollouts (max: number): HeartbeatRollout[] {
     return [...this.records.values()]

@@ -213,6 +213,14 @@ export class RolloutService {
     }
   }
 
+  /**
+   * Model CIDs retention must keep on this node: those its rollout records activate or revert to,
+   * and those a rollout with `prefetch` wants here (downloaded ahead, not active yet).
+   */
+  referencedCids (): string[] {
+    return [...new Set([...this.agent.referencedCids(), ...this.wantedPrefetches()])]
+  }
+
   /** Rollout state for heartbeats. */
   heartbeatRollouts (): HeartbeatRollout[] {
     return this.agent.heartbeatRollouts(MAX_HEARTBEAT_ROLLOUTS)

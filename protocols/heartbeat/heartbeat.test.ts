@@ -274,7 +274,7 @@ describe('model state in heartbeats', () => {
     const hb = realistic({
       models: [
         { name: 'vad', version: '1.0.0', cid: CID, state: 'active', stats },
-        { name: 'vad', version: '1.1.0', cid: CID, state: 'staged', stats: { ...stats, ag: 0.987 } },
+        { name: 'vad', version: '1.1.0', cid: CID, state: 'staged', stats: { ...stats, ag: 0.987, sc: 1150, fr: 0.1 } },
         { name: 'face-detector', version: '2.0.0-rc.1', cid: CID, state: 'partial' }
       ]
     })
@@ -355,7 +355,7 @@ describe('rollout state in heartbeats', () => {
     const rollouts = Array.from({ length: MAX_HEARTBEAT_ROLLOUTS }, (_, i) => worstRollout(i))
     const section = encodeHeartbeat(realistic({ rollouts })).byteLength - encodeHeartbeat(realistic()).byteLength
     expect(section).toBe(MAX_HEARTBEAT_ROLLOUTS * 235) // the figure constants.ts budgets with
-    const models = Array.from({ length: MAX_HEARTBEAT_MODELS }, (_, i) => ({ name: `model-${i}`, version: '10.2.0-rc.1', cid: CID, state: 'active' as const, stats: { ...stats, ag: 0.99 } }))
+    const models = Array.from({ length: MAX_HEARTBEAT_MODELS }, (_, i) => ({ name: `model-${i}`, version: '10.2.0-rc.1', cid: CID, state: 'active' as const, stats: { ...stats, ag: 0.99, sc: 123_456, fr: 0.125 } }))
     const bytes = encodeHeartbeat(realistic({ models, rollouts }))
     expect(bytes.byteLength).toBeLessThanOrEqual(MAX_HEARTBEAT_BYTES)
     expect(decodeHeartbeat(bytes).rollouts).toEqual(rollouts)

@@ -82,7 +82,7 @@ export function encodeHeartbeat (hb: Heartbeat): Uint8Array {
       state: m.state,
       stats: m.stats == null
         ? undefined
-        : { requests: BigInt(m.stats.n), errors: BigInt(m.stats.e), p50Ms: m.stats.p50, p95Ms: m.stats.p95, p99Ms: m.stats.p99, nonFinite: BigInt(m.stats.nf), memoryMib: m.stats.mb, agreement: m.stats.ag }
+        : { requests: BigInt(m.stats.n), errors: BigInt(m.stats.e), p50Ms: m.stats.p50, p95Ms: m.stats.p95, p99Ms: m.stats.p99, nonFinite: BigInt(m.stats.nf), memoryMib: m.stats.mb, agreement: m.stats.ag, shadowCompared: m.stats.sc == null ? undefined : BigInt(m.stats.sc), shadowFraction: m.stats.fr }
     })),
     rollouts: (hb.rollouts ?? []).map(r => ({
       name: r.name,
@@ -147,6 +147,8 @@ export function decodeHeartbeat (bytes: Uint8Array, maxBytes = MAX_HEARTBEAT_BYT
           mb: st.memoryMib
         }
         if (st.agreement != null) model.stats.ag = float32ToDecimal(st.agreement)
+        if (st.shadowCompared != null) model.stats.sc = toSafeNumber('stats.shadowCompared', st.shadowCompared)
+        if (st.shadowFraction != null) model.stats.fr = float32ToDecimal(st.shadowFraction)
       }
       return model
     })
@@ -243,11 +245,12 @@ function checkModels (models: HeartbeatModel[]): void {
     if (!MODEL_STATES.has(m.state)) throw new InvalidHeartbeatError(`models: unknown state "${String(m.state).slice(0, 20)}"`)
     const st = m.stats
     if (st != null) {
-      const counts = [st.n, st.e, st.nf, st.mb]
+      const counts = [st.n, st.e, st.nf, st.mb, st.sc ?? 0]
       const times = [st.p50, st.p95, st.p99]
       if (!counts.every(v => Number.isSafeInteger(v) && v >= 0) || st.mb > 0xffffffff) throw new InvalidHeartbeatError('models: stats counts must be non-negative integers')
       if (!times.every(v => Number.isFinite(v) && v >= 0)) throw new InvalidHeartbeatError('models: stats latencies must be finite and non-negative')
       if (st.ag != null && !(st.ag >= 0 && st.ag <= 1)) throw new InvalidHeartbeatError('models: stats agreement must be between 0 and 1')
+      if (st.fr != null && !(st.fr > 0 && st.fr <= 1)) throw new InvalidHeartbeatError('models: stats shadow fraction must be above 0, at most 1')
     }
   }
 }

@@ -77,4 +77,8 @@ export interface InferenceStats {
   mb: number
   /** Shadow agreement rate, 0..1 (shadow versions only). */
   ag?: number
+  /** Samples compared with the active version, the basis of `ag` (shadow versions only). */
+  sc?: number
+  /** Fraction of requests the shadow is sampled on, 0..1 (shadow versions only). */
+  fr?: number
 }

@@ -143,5 +143,6 @@ describe('models through the CLI across processes', () => {
     const noActive = await tutti('model', 'shadow', 'vad@1.0.0', '--peer', nodes[2]!.addr!)
     expect(noActive.code).toBe(1)
     expect(noActive.stderr).toMatch(/no active version/)
-  })
+    // About twenty CLI runs one after another, each a process start: a budget beside the suite.
+  }, 240_000)
 })

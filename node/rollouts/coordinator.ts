@@ -74,6 +74,8 @@ export interface CoordinatorInit {
   staleAfterMs: number
   /** Publish progress at least this often while leading. */
   progressEveryMs: number
+  /** After being fenced off, wait this long times 0.5 to 1.5 (random) before contending again. @default staleAfterMs */
+  fencedBackoffMs?: number
   /** Messages in flight at once. @default 16 */
   concurrency?: number
   /** Deadline of one message to a device, ms. @default 5000 */
@@ -106,7 +108,7 @@ export class RolloutCoordinator {
   constructor (rollout: string, components: CoordinatorComponents, init: CoordinatorInit) {
     this.rollout = rollout
     this.c = components
-    this.init = { concurrency: 16, rpcTimeoutMs: 5000, ...init }
+    this.init = { concurrency: 16, rpcTimeoutMs: 5000, fencedBackoffMs: init.staleAfterMs, ...init }
     this.log = components.logger.child('coordinator', { rollout })
   }
 
@@ -411,7 +413,7 @@ export class RolloutCoordinator {
   /** Another coordinator holds a higher epoch: stop; the next tick decides whether to take over with a higher one. */
   private fenced (role: Extract<Role, { kind: 'leading' }>, epoch: number, holder?: string): void {
     if (this.role !== role) return
-    this.deferUntil = this.c.clock.now() + Math.round(this.init.staleAfterMs * (0.5 + this.c.random()))
+    this.deferUntil = this.c.clock.now() + Math.round(this.init.fencedBackoffMs * (0.5 + this.c.random()))
     this.stepDown(`epoch ${role.epoch} is fenced off by epoch ${epoch}${holder != null ? ` of ${holder}` : ''}`)
   }
 

@@ -300,10 +300,13 @@ export class RolloutService {
         rpc: this.rpc(),
         publishProgress: async progress => { await this.publishProgress(progress) }
       }, {
-        // Failure detection marks a silent peer suspect after ~2 intervals; a coordinator
-        // publishes at least every interval, so 3 intervals of silence means it is gone.
-        staleAfterMs: 3 * this.init.heartbeatMs,
-        progressEveryMs: this.init.heartbeatMs
+        // A coordinator that stops (crash, pause, partition) goes suspect after 3 heartbeat
+        // intervals, and that is what hands the rollout on. Stale progress from a coordinator
+        // still heard alive is the backstop for one that is stuck: at 10 intervals, so that a
+        // busy event loop publishing late does not hand the rollout back and forth.
+        staleAfterMs: 10 * this.init.heartbeatMs,
+        progressEveryMs: this.init.heartbeatMs,
+        fencedBackoffMs: 3 * this.init.heartbeatMs
       })
       this.coordinators.set(name, c)
     }

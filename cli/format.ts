@@ -1,6 +1,9 @@
 /** kubectl-style output: aligned columns, upper-case headers, human durations and sizes. */
-import { stringify as stringifyYaml } from 'yaml'
+import { createRequire } from 'node:module'
 import { formatBytes } from '../core/quantity.js'
+
+/** yaml, loaded the first time `-o yaml` asks for it (a CLI start loads only what it uses). */
+const require = createRequire(import.meta.url)
 
 export interface TableOptions {
   /** Spaces between columns. @default 3 */
@@ -23,7 +26,8 @@ export function table (headers: string[], rows: string[][], options: TableOption
 
 /** A value as JSON or YAML, for `-o json` and `-o yaml`. */
 export function structured (value: unknown, format: 'json' | 'yaml'): string {
-  return format === 'json' ? JSON.stringify(value, null, 2) + '\n' : stringifyYaml(value)
+  if (format === 'json') return JSON.stringify(value, null, 2) + '\n'
+  return (require('yaml') as typeof import('yaml')).stringify(value)
 }
 
 /** 45s, 3m12s, 2h5m, 4d3h: as kubectl shows ages. */

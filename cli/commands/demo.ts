@@ -8,7 +8,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { initFleet } from '../../node/fleet/fleet.js'
 import { positiveInt } from '../options.js'
 import { CliError, UsageError } from '../errors.js'
 import { aliveCount, loopbackNodeArgs, runTutti, startNodeProcess, stopChild } from '../process-nodes.js'
@@ -59,6 +58,7 @@ async function demo (io: CliIO, values: { once?: boolean, nodes: number, keep?: 
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   try {
+    const { initFleet } = await import('../../node/fleet/fleet.js')
     const { fleet, fleetFile, adminKeyFile } = await initFleet({ dir: join(root, 'fleet'), name: 'demo' })
     io.out(`fleet ${fleet.fleetId} in ${root}\n`)
     for (let i = 0; i < count; i++) {

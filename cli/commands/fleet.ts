@@ -1,5 +1,4 @@
 import { resolve } from 'node:path'
-import { initFleet } from '../../node/fleet/fleet.js'
 import type { Command } from 'commander'
 import type { CommandModule } from '../program.js'
 
@@ -17,6 +16,7 @@ DIR/fleet.json holds the fleet id, the private network key and the admin public 
 root every node is enrolled with. DIR/admin.key is the admin's private key (mode 0600).
 `)
     .action(async (opts: { dir: string, name?: string, adminName: string, force?: boolean }, _cmd: Command) => {
+      const { initFleet } = await import('../../node/fleet/fleet.js')
       const result = await initFleet({ dir: opts.dir, name: opts.name, adminName: opts.adminName, force: opts.force === true })
       io.out(`fleet ${result.fleet.fleetId} (${result.fleet.name}) created\n`)
       io.out(`  fleet file: ${resolve(result.fleetFile)}  (give it to every node)\n`)

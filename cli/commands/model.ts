@@ -1,12 +1,7 @@
 import { resolve } from 'node:path'
-import { base64 } from 'multiformats/bases/base64'
-import { loadAdminKey, loadFleet } from '../../node/fleet/fleet.js'
 import { silentLogger } from '../../core/logger.js'
 import { systemClock } from '../../core/clock.js'
-import { PackageChunkStore } from '../../node/models/package-store.js'
-import { readPackageDir } from '../../node/models/package-dir.js'
-import { ChunkServer } from '../../protocols/chunks/index.js'
-import { checkKeyValue } from '../../protocols/heartbeat/index.js'
+import { checkKeyValue } from '../../protocols/heartbeat/labels.js'
 import { parseBytes } from '../../core/quantity.js'
 import { collect, keyValues, outputFormat, usageQuantity } from '../options.js'
 import { connectionOf, withPeer } from '../client.js'
@@ -89,8 +84,9 @@ async function pack (io: CliIO, file: string, opts: PackOptions, command: Comman
   const labels = keyValues('--label', opts.label, checkKeyValue)
   const chunkBytes = opts.chunkSize != null ? usageQuantity(() => parseBytes(opts.chunkSize!, '--chunk-size')) : undefined
   const outDir = resolve(opts.out ?? `${name}-${version}`)
+  // The fleet code and onnxruntime are loaded only by the commands that need them.
+  const { loadAdminKey } = await import('../../node/fleet/fleet.js')
   const { key } = await loadAdminKey(keyFile)
-  // onnxruntime is loaded only by commands that need it.
   const { pack } = await import('../../node/models/pack.js')
   const result = await pack(file, { name, version, labels, adminKey: key, chunkBytes, outDir, force: opts.force === true })
   const m = result.manifest
@@ -134,6 +130,10 @@ function jobSummary (job: ModelJob): string {
 
 async function push (io: CliIO, dir: string, command: Command): Promise<void> {
   const conn = connectionOf(command)
+  const [{ base64 }, { loadFleet }, { PackageChunkStore }, { readPackageDir }, { ChunkServer }] = await Promise.all([
+    import('multiformats/bases/base64'), import('../../node/fleet/fleet.js'), import('../../node/models/package-store.js'),
+    import('../../node/models/package-dir.js'), import('../../protocols/chunks/index.js')
+  ])
   const fleet = await loadFleet(conn.fleetFile)
   const pkg = await readPackageDir(resolve(dir), { fleet })
   const store = new PackageChunkStore(pkg)

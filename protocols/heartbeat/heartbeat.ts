@@ -1,17 +1,18 @@
 import { Heartbeat as HeartbeatPb } from './pb/heartbeat.js'
 import {
-  HEARTBEAT_SCHEMA, MAX_HEARTBEAT_BYTES, MAX_HEARTBEAT_MODELS, MAX_HEARTBEAT_ROLLOUTS, MAX_INTERVAL_MS, MAX_KEY_LENGTH,
+  HEARTBEAT_SCHEMA, MAX_HEARTBEAT_BYTES, MAX_HEARTBEAT_MODELS, MAX_HEARTBEAT_ROLLOUTS, MAX_INTERVAL_MS,
   MAX_LABELS, MAX_MODEL_FIELD_LENGTH, MAX_PROPS, MAX_ROLLOUT_NAME_LENGTH, MAX_ROLLOUT_REASON_LENGTH,
   MAX_ROLLOUT_STATE_LENGTH, MAX_VALUE_LENGTH, MIN_INTERVAL_MS, MAX_TIMESTAMP_MS, MAX_UPTIME_MS, MAX_CLOCK_AHEAD_MS,
   MAX_FLEET_SIZE, NUMERIC_PROPS
 } from './constants.js'
 import { InvalidHeartbeatError, UnsupportedHeartbeatSchemaError } from './errors.js'
+import { checkKeyValue } from './labels.js'
 import type { Heartbeat, HeartbeatModel, HeartbeatModelState, HeartbeatRollout } from './index.js'
+
+export { checkKeyValue }
 
 const MODEL_STATES = new Set<string>(['active', 'previous', 'staged', 'partial'])
 const MODEL_FIELD_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/
-
-const KEY_RE = /^[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?$/
 
 /** A DNS label, as a rollout's metadata.name. */
 const ROLLOUT_NAME_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/
@@ -19,16 +20,6 @@ const ROLLOUT_NAME_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/
 const ROLLOUT_STATE_RE = /^[A-Z][A-Za-z0-9]*$/
 /** Printable ASCII: one byte per character, nothing that moves a terminal's cursor. */
 const REASON_RE = /^[\x20-\x7e]*$/
-
-/** Why a label or property key/value cannot be used, or undefined when it can. */
-export function checkKeyValue (key: string, value: string): string | undefined {
-  if (key.length === 0 || key.length > MAX_KEY_LENGTH) return `key "${key.slice(0, 80)}" must be 1-${MAX_KEY_LENGTH} characters`
-  if (!KEY_RE.test(key)) return `key "${key}" may hold only letters, digits, '.', '_', '/', '-' and must start and end with a letter or digit`
-  if (value.length > MAX_VALUE_LENGTH) return `value of "${key}" is longer than ${MAX_VALUE_LENGTH} characters`
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(value)) return `value of "${key}" contains control characters`
-  return undefined
-}
 
 /**
  * Any text (an error message, say) as a heartbeat reason: characters outside printable ASCII

@@ -5,7 +5,8 @@
  */
 export * from './constants.js'
 export * from './errors.js'
-export { encodeHeartbeat, decodeHeartbeat, checkHeartbeatClock, checkKeyValue, heartbeatReason } from './heartbeat.js'
+export { encodeHeartbeat, decodeHeartbeat, checkHeartbeatClock, heartbeatReason } from './heartbeat.js'
+export { checkKeyValue } from './labels.js'
 export type { DecodeHeartbeatOptions } from './heartbeat.js'
 
 /** A decoded, validated heartbeat. Times are milliseconds since the epoch on the sender's clock. */

@@ -93,11 +93,14 @@ async function start (io: CliIO, opts: NodeStartOptions, command: Command): Prom
   const memoryReserveBytes = opts.memoryReserve != null ? usageQuantity(() => parseBytes(opts.memoryReserve!, '--memory-reserve')) : undefined
   const bootstrap = await multiaddrs('--bootstrap', opts.bootstrap ?? [])
 
-  const [{ loadFleet }, { TuttiNode }, { createUncaughtExceptionHandler }] = await Promise.all([
+  const [{ exposedSecret, loadFleet }, { TuttiNode }, { createUncaughtExceptionHandler }] = await Promise.all([
     import('../../node/fleet/fleet.js'), import('../../node/tutti-node.js'), import('../../node/mesh/uncaught.js')
   ])
 
   const fleet = await loadFleet(fleetFile)
+  // fleet.json holds the network key; an older `fleet init` wrote it 0644. Warn, do not refuse.
+  const exposed = await exposedSecret(fleetFile, 'fleet file')
+  if (exposed != null) io.err(`warning: ${exposed}\n`)
   const logger = createLogger({ level })
   const node = await TuttiNode.create({
     fleet,

@@ -46,9 +46,15 @@ export function duration (ms: number): string {
 /** Bytes as Ki/Mi/Gi, like Kubernetes quantities. */
 export const bytes = formatBytes
 
-/** A peer id shortened to its tail, which `describe` accepts as a unique suffix. */
+/** A peer id (or CID) shortened to its tail, which `describe` accepts as a unique suffix. */
 export function shortPeer (id: string, keep = 12): string {
   return id.length <= keep ? id : `…${id.slice(-keep)}`
+}
+
+/** The tail a shortened id stands for (`…N6xikrKoGFf6`, or `...N6xikrKoGFf6` as typed), or undefined for any other text. */
+export function shortenedTail (id: string): string | undefined {
+  const m = /^(?:…|\.\.\.)(\S+)$/.exec(id.trim())
+  return m?.[1]
 }
 
 export function labelList (labels: Record<string, string>): string {

@@ -75,7 +75,13 @@ describe('tutti usage errors', () => {
     [['node', 'start', '--data', 'd', '--fleet', 'f', '--upload-limit', 'fast'], /--upload-limit "fast" is not a rate/],
     [['node', 'start', '--data', 'd', '--fleet', 'f', '--memory-reserve', '256m'], /did you mean "256Mi"/],
     [['node', 'start', '--data', 'd'], /node start needs --fleet FILE/],
-    [['completion', 'fish'], /no completion for "fish"/]
+    [['completion', 'fish'], /no completion for "fish"/],
+    [['get', 'nodes', '--peer', '/ip4/127.0.0.1/tcp/7410/p2p/bogus', '--key', 'k'], /^error: --peer "\/ip4\/127\.0\.0\.1\/tcp\/7410\/p2p\/bogus": "bogus" is not a peer id/],
+    [['model', 'pack', 'x.onnx', '--name', 'vad', '--version', '1', '--key', 'k'], /^error: --version "1" is not semver \(e\.g\. 1\.2\.0\)/],
+    [['model', 'pack', 'x.onnx', '--name', 'v a d', '--version', '1.0.0', '--key', 'k'], /^error: --name "v a d" must be 1-64 letters/],
+    [['model', 'activate', 'vad@1.0.0', '--cpu', 'half', '--peer', '/ip4/127.0.0.1/tcp/1', '--key', 'k'], /^error: --cpu "half" is not a quantity: expected cores \("2", "0\.5"\) or millicores \("500m"\) \(see/],
+    [['model', 'activate', 'vad@1.0.0', '--memory', '256m', '--peer', '/ip4/127.0.0.1/tcp/1', '--key', 'k'], /did you mean "256Mi"/],
+    [['model', 'shadow', 'vad@2.0.0', '--cpu', '2Gi', '--peer', '/ip4/127.0.0.1/tcp/1', '--key', 'k'], /--cpu "2Gi" is not a CPU quantity/]
   ])('%j is one line on stderr with exit 2', async (argv, message) => {
     const res = await run(...argv)
     expect(res.code).toBe(2)

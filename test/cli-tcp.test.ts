@@ -68,6 +68,13 @@ describe('the CLI attached to a peer over TCP', () => {
     expect(res.stdout).toMatch(/^Labels:\s+zone=west$/m)
     const json = await runTutti(['describe', 'node', id, '-o', 'json', '--peer', nodes[0]!.addr!, '--key', adminKey])
     expect(JSON.parse(json.stdout).node.peerId).toBe(id)
+    // The id as the table prints it, ellipsis and all, copied from 'get nodes'.
+    const listed = (await runTutti(['get', 'nodes', '--peer', nodes[0]!.addr!, '--key', adminKey])).stdout
+    const shown = listed.split('\n').map(line => line.split(/\s+/)[0]!).find(cell => cell.startsWith('…') && id.endsWith(cell.slice(1)))
+    expect(shown).toBeDefined()
+    const copied = await runTutti(['describe', 'node', shown!, '--peer', nodes[0]!.addr!, '--key', adminKey])
+    expect(copied.stderr).toBe('')
+    expect(copied.stdout).toMatch(new RegExp(`^Peer ID:\\s+${id}$`, 'm'))
   })
 
   it('refuses a key that is not an admin of the fleet', async () => {
@@ -93,6 +100,15 @@ describe('the CLI attached to a peer over TCP', () => {
     expect(list.nodes.map(n => n.peerId)).not.toContain(intruder.peerId)
   })
 
+  it('names the node that answered when the address is right but the peer id is another node\'s of the fleet', async () => {
+    const address = nodes[0]!.addr!.replace(/\/p2p\/.*$/, '')
+    const res = await runTutti(['get', 'nodes', '--peer', `${address}/p2p/${nodes[1]!.peerId!}`, '--key', adminKey, '--timeout', '5'])
+    expect(res.code).toBe(1)
+    expect(res.stderr.trim().split('\n')).toHaveLength(1)
+    expect(res.stderr).toContain(`the node at that address is ${nodes[0]!.peerId!}, not ${nodes[1]!.peerId!}`)
+    expect(res.stderr).not.toMatch(/different fleet|network key does not match/)
+  })
+
   it('answers bad flags, unreachable peers and bad files with one line and a non-zero exit', async () => {
     const cases: Array<{ args: string[], code: number, match: RegExp }> = [
       { args: ['get', 'nodes', '--bogus'], code: 2, match: /unknown option '--bogus'/ },
@@ -100,6 +116,7 @@ describe('the CLI attached to a peer over TCP', () => {
       { args: ['get', 'nodes', '-o', 'xml', '--peer', nodes[0]!.addr!, '--key', adminKey], code: 2, match: /-o must be one of/ },
       { args: ['get', 'nodes', '--key', adminKey], code: 2, match: /no peer to attach to/ },
       { args: ['get', 'nodes', '--peer', 'not-a-multiaddr', '--key', adminKey], code: 2, match: /is not a multiaddr/ },
+      { args: ['get', 'nodes', '--peer', '/ip4/127.0.0.1/tcp/7410/p2p/bogus', '--key', adminKey], code: 2, match: /"bogus" is not a peer id/ },
       { args: ['get', 'nodes', '--peer', '/ip4/127.0.0.1/tcp/1', '--key', adminKey], code: 1, match: /cannot reach .*connection refused/ },
       { args: ['get', 'nodes', '--peer', nodes[0]!.addr!, '--key', join(root, 'missing.key')], code: 1, match: /no such file/ },
       { args: ['node', 'start', '--data', join(root, 'x'), '--fleet', join(root, 'nope.json')], code: 1, match: /no such file/ },

@@ -2,11 +2,12 @@ import { resolve } from 'node:path'
 import { silentLogger } from '../../core/logger.js'
 import { systemClock } from '../../core/clock.js'
 import { checkKeyValue } from '../../protocols/heartbeat/labels.js'
-import { parseBytes } from '../../core/quantity.js'
+import { parseBytes, parseCpu } from '../../core/quantity.js'
 import { collect, keyValues, outputFormat, usageQuantity } from '../options.js'
 import { connectionOf, withPeer } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
-import { bytes, describeBlock, duration, labelList, shortPeer, structured, table } from '../format.js'
+import { readJsonInput, sampleFromOipRequest } from '../input.js'
+import { bytes, describeBlock, duration, labelList, shortenedTail, shortPeer, structured, table } from '../format.js'
 import { progressBar } from '../progress.js'
 import { Option } from 'commander'
 import type { Command } from 'commander'
@@ -31,6 +32,7 @@ export const registerModels: CommandModule = (program, { io, resource }) => {
     .option('--out <dir>', 'where to write the package (default NAME-VERSION)')
     .option('--chunk-size <bytes>', 'chunk size, e.g. 1Mi or 256Ki (default 1Mi)')
     .option('--force', 'overwrite an existing package directory')
+    .option('--sample <file.json>', 'the sample input to pack, as an inference request body (when none can be generated)')
     .action(async (file: string, opts: PackOptions, command: Command) => { await pack(io, file, opts, command) })
   model.command('push')
     .description('store a package on the attached peer (it fetches the chunks from this CLI) and announce it')
@@ -67,7 +69,7 @@ export const registerModels: CommandModule = (program, { io, resource }) => {
 
 const LS_FORMATS = ['table', 'wide', 'json', 'yaml'] as const
 
-interface PackOptions { name: string, version: string, label?: string[], out?: string, chunkSize?: string, force?: boolean }
+interface PackOptions { name: string, version: string, label?: string[], out?: string, chunkSize?: string, force?: boolean, sample?: string }
 interface LimitOptions { cpu?: string, memory?: string }
 
 /** The Kubernetes-style limits a served version runs under (checked by the peer). */
@@ -77,8 +79,17 @@ function withLimits (command: Command): Command {
     .option('--memory <bytes>', 'memory limit, e.g. 256Mi')
 }
 
+/** --cpu and --memory checked here, so a bad one is a usage error before anything is sent. */
+function checkLimits (opts: LimitOptions): void {
+  if (opts.cpu != null) usageQuantity(() => parseCpu(opts.cpu!, '--cpu'))
+  if (opts.memory != null) usageQuantity(() => parseBytes(opts.memory!, '--memory'))
+}
+
 async function pack (io: CliIO, file: string, opts: PackOptions, command: Command): Promise<void> {
   const { name, version } = opts
+  const { isModelName, isModelVersion } = await import('../../node/models/manifest.js')
+  if (!isModelName(name)) throw new UsageError(`--name "${name}" must be 1-64 letters, digits, ".", "_" or "-", starting and ending with a letter or digit`)
+  if (!isModelVersion(version)) throw new UsageError(`--version "${version}" is not semver (e.g. 1.2.0)`)
   const keyFile = command.optsWithGlobals<GlobalOptions>().key
   if (keyFile == null) throw new UsageError('model pack needs --key ADMIN.key (the manifest is signed with it)')
   const labels = keyValues('--label', opts.label, checkKeyValue)
@@ -88,7 +99,16 @@ async function pack (io: CliIO, file: string, opts: PackOptions, command: Comman
   const { loadAdminKey } = await import('../../node/fleet/fleet.js')
   const { key } = await loadAdminKey(keyFile)
   const { pack } = await import('../../node/models/pack.js')
-  const result = await pack(file, { name, version, labels, adminKey: key, chunkBytes, outDir, force: opts.force === true })
+  const sampleInput = opts.sample != null ? sampleFromOipRequest(await readJsonInput(opts.sample), '--sample') : undefined
+  let result
+  try {
+    result = await pack(file, { name, version, labels, adminKey: key, chunkBytes, outDir, force: opts.force === true, sampleInput })
+  } catch (err) {
+    const code = (err as { code?: unknown }).code
+    if (code === 'ERR_INVALID_PACK_OPTIONS' || (code === 'ERR_SAMPLE_INPUT' && sampleInput != null)) throw new UsageError((err as Error).message)
+    if (code === 'ERR_SAMPLE_INPUT') throw new CliError(`${(err as Error).message}; give one with --sample FILE.json (an inference request body)`, { cause: err, code })
+    throw err
+  }
   const m = result.manifest
   io.out(`packed ${m.name}@${m.version} into ${result.dir}\n`)
   io.out(describeBlock([
@@ -188,7 +208,7 @@ async function ls (io: CliIO, format: OutputFormat | undefined, command: Command
 interface ModelDescription { entry?: ModelEntry, manifest: ModelManifest, cid: string, signer: string, holders: Array<{ peerId: string, state: string }> }
 
 async function describeModel (io: CliIO, ref: string, format: OutputFormat | undefined, command: Command): Promise<void> {
-  const d = await withPeer(connectionOf(command), async ask => await ask<ModelDescription>('models.get', { ref }))
+  const d = await withPeer(connectionOf(command), async ask => await ask<ModelDescription>('models.get', { ref: await fullCid(ask, ref) }))
   if (format === 'json' || format === 'yaml') {
     io.out(structured(d, format))
     return
@@ -212,7 +232,17 @@ async function describeModel (io: CliIO, ref: string, format: OutputFormat | und
   ]))
 }
 
-interface ActivationResult { name: string, version: string, cid: string, previous?: string, status: { limits: { cpuCores?: number, memoryBytes?: number }, cpu: { intraOpThreads: number, throttled: boolean } } }
+/** A CID as `model ls` shortens it (`…bm5f3kqzq2lq`), made whole from the peer's models; any other ref as it is. */
+async function fullCid (ask: Ask, ref: string): Promise<string> {
+  const tail = shortenedTail(ref)
+  if (tail == null) return ref
+  const { models } = await ask<{ models: ModelEntry[] }>('models.list')
+  const matches = [...new Set(models.filter(m => m.cid.endsWith(tail)).map(m => m.cid))]
+  if (matches.length === 1) return matches[0]!
+  throw new CliError(matches.length === 0 ? `no model held by the attached peer has a CID ending in ${tail}` : `${tail} ends ${matches.length} CIDs: give more of it`, { code: 'ERR_NOT_FOUND' })
+}
+
+interface ActivationResult { name: string, version: string, cid: string, previous?: string, status: { limits: { cpuCores?: number, memoryBytes?: number }, cpu: { intraOpThreads: number, cores: number, throttled: boolean } } }
 
 /** Makes sure the attached peer holds `ref` complete, pulling it with a progress bar if not. */
 async function ensureHeld (ask: Ask, ref: string, io: CliIO): Promise<void> {
@@ -226,12 +256,16 @@ async function ensureHeld (ask: Ask, ref: string, io: CliIO): Promise<void> {
 }
 
 async function activate (io: CliIO, ref: string, opts: LimitOptions, command: Command): Promise<void> {
+  checkLimits(opts)
   const conn = connectionOf(command)
   const result = await withPeer({ ...conn, timeoutMs: Math.max(conn.timeoutMs, 60_000) }, async ask => {
     await ensureHeld(ask, ref, io)
     return await ask<ActivationResult>('model.activate', { ref, cpu: opts.cpu, memory: opts.memory })
   })
   const lim = result.status.limits
+  if (lim.cpuCores != null && lim.cpuCores > result.status.cpu.cores) {
+    io.err(`warning: --cpu ${opts.cpu ?? ''} is more than the ${result.status.cpu.cores} core${result.status.cpu.cores === 1 ? '' : 's'} of ${conn.peer}: the model may use all of them, no more\n`)
+  }
   const limits = [lim.cpuCores != null ? `cpu ${lim.cpuCores} cores` : 'cpu unlimited', lim.memoryBytes != null ? `memory ${bytes(lim.memoryBytes)}` : 'memory unlimited'].join(', ')
   io.out(`${result.name}@${result.version} is active on ${conn.peer.toString()} (${limits}; ${result.status.cpu.intraOpThreads} thread${result.status.cpu.intraOpThreads === 1 ? '' : 's'}${result.status.cpu.throttled ? ', duty-cycled' : ''})${result.previous != null ? `; previous: ${result.previous}` : ''}\n`)
 }
@@ -243,6 +277,7 @@ async function deactivate (io: CliIO, name: string, command: Command): Promise<v
 }
 
 async function shadow (io: CliIO, ref: string, opts: LimitOptions & { fraction: string }, command: Command): Promise<void> {
+  checkLimits(opts)
   const fraction = Number(opts.fraction)
   if (!(fraction >= 0 && fraction <= 1)) throw new UsageError('--fraction must be between 0 and 1')
   const conn = connectionOf(command)

@@ -1,4 +1,4 @@
-import { bytes, describeBlock, duration, labelList, shortPeer, structured, table } from '../format.js'
+import { bytes, describeBlock, duration, labelList, shortenedTail, shortPeer, structured, table } from '../format.js'
 import { connectionOf, withPeer } from '../client.js'
 import type { CommandModule } from '../program.js'
 import type { MemberInfo } from '../../node/membership/membership.js'
@@ -22,7 +22,7 @@ export const registerNodes: CommandModule = (_program, { io, resource }) => {
       outputs: ['json', 'yaml'],
       // PEER_ID may be a unique suffix of a peer id, as 'get nodes' shows them.
       run: async (command, format, id) => {
-        const result = await withPeer(connectionOf(command), async ask => await ask<{ observer: string, node: NodeDescription }>('nodes.get', { peerId: id }))
+        const result = await withPeer(connectionOf(command), async ask => await ask<{ observer: string, node: NodeDescription }>('nodes.get', { peerId: shortenedTail(id) ?? id }))
         io.out(format === 'json' || format === 'yaml' ? structured(result, format) : formatDescription(result.observer, result.node))
       }
     }

@@ -499,6 +499,21 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
       if (node == null) throw new AdminRequestError(AdminErrorCode.NotFound, `node ${id} is not in the mesh view of ${this.peerId}`)
       return { observer: this.peerId, node }
     })
+    this.handleAdmin('nodes.forget', async (params) => {
+      const { peerId: id } = adminParams(nodesGetParams, params)
+      const match = this.resolvePeerId(id)
+      const outcome = match == null ? 'unknown' : this.membership.forget(match)
+      switch (outcome) {
+        case 'forgotten': return { observer: this.peerId, peerId: match }
+        case 'unknown': throw new AdminRequestError(AdminErrorCode.NotFound, `node ${id} is not in the mesh view of ${this.peerId}`)
+        case 'self': throw new AdminRequestError(AdminErrorCode.BadRequest, `node ${match!} is the peer that answered; it cannot forget itself`)
+        case 'alive': throw new AdminRequestError(AdminErrorCode.BadRequest, `node ${match!} is alive: its next heartbeat would bring it back (stop it first; a dead or suspect node can be forgotten)`)
+        default: {
+          const unreachable: never = outcome
+          throw new Error(`unknown outcome ${String(unreachable)}`)
+        }
+      }
+    })
     for (const [method, handler] of Object.entries(inferenceAdminHandlers(this.inference))) this.handleAdmin(method, handler)
     for (const [method, handler] of Object.entries(this.serving.adminHandlers())) this.handleAdmin(method, handler)
     if (this.models != null) {

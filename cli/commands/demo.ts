@@ -90,7 +90,7 @@ async function demo (io: CliIO, values: { once?: boolean, nodes: number, keep?: 
       io.out(`$ tutti ${show.join(' ')}\n`)
       const result = await runTutti(args, { env: { TUTTI_KEY: adminKeyFile } })
       if (result.code !== 0) throw new CliError(`tutti ${args.slice(0, 2).join(' ')} failed: ${result.stderr.trim()}`)
-      io.out(result.stdout + '\n')
+      io.out(result.stdout + result.stderr + '\n')
       return result.stdout
     }
     await run(['get', 'nodes', '--peer', chosen.addr!, '--key', adminKeyFile], ['--peer', chosen.addr!, '--key', adminKeyFile, 'get', 'nodes'])

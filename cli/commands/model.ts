@@ -7,7 +7,7 @@ import { collect, keyValues, outputFormat, usageQuantity } from '../options.js'
 import { connectionOf, withPeer } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
 import { readJsonInput, sampleFromOipRequest } from '../input.js'
-import { bytes, describeBlock, duration, labelList, shortenedTail, shortPeer, structured, table } from '../format.js'
+import { bytes, describeBlock, duration, labelList, shortenedTail, shortPeer, structured, table, withoutHeaders } from '../format.js'
 import { progressBar } from '../progress.js'
 import { Option } from 'commander'
 import type { Command } from 'commander'
@@ -67,7 +67,7 @@ export const registerModels: CommandModule = (program, { io, resource }) => {
   })
 }
 
-const LS_FORMATS = ['table', 'wide', 'json', 'yaml'] as const
+const LS_FORMATS = ['table', 'wide', 'json', 'yaml', 'name'] as const
 
 interface PackOptions { name: string, version: string, label?: string[], out?: string, chunkSize?: string, force?: boolean, sample?: string }
 interface LimitOptions { cpu?: string, memory?: string }
@@ -192,17 +192,21 @@ async function ls (io: CliIO, format: OutputFormat | undefined, command: Command
     io.out(structured({ models }, format))
     return
   }
+  if (format === 'name') {
+    io.out(models.map(m => `model/${m.name}@${m.version}\n`).join(''))
+    return
+  }
   if (models.length === 0) {
-    io.out('No models held by this peer.\n')
+    io.err('No models held by this peer.\n')
     return
   }
   const wide = format === 'wide'
-  io.out(table(
+  io.out(withoutHeaders(command, table(
     wide ? ['NAME', 'VERSION', 'STATE', 'SIZE', 'CHUNKS', 'MEMORY', 'LABELS', 'CID'] : ['NAME', 'VERSION', 'STATE', 'SIZE', 'CID'],
     models.map(m => wide
       ? [m.name, m.version, modelState(m), bytes(m.size), `${m.chunksHeld}/${m.chunks}`, bytes(m.memoryEstimateBytes), labelList(m.labels), m.cid]
       : [m.name, m.version, modelState(m), bytes(m.size), shortPeer(m.cid, 16)])
-  ))
+  )))
 }
 
 interface ModelDescription { entry?: ModelEntry, manifest: ModelManifest, cid: string, signer: string, holders: Array<{ peerId: string, state: string }> }

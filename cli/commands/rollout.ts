@@ -12,7 +12,7 @@ import { formatSelector } from '../../core/selector.js'
 import { MAX_MANIFEST_BYTES } from '../../node/rollouts/constants.js'
 import { connectionOf, withPeer } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
-import { describeBlock, duration, shortPeer, structured, table } from '../format.js'
+import { describeBlock, duration, shortPeer, structured, table, withoutHeaders } from '../format.js'
 import { outputFormat } from '../options.js'
 import type { Ask, Connection } from '../client.js'
 import type { CliIO } from '../io.js'
@@ -63,10 +63,13 @@ export const registerRollouts: CommandModule = (program, { io, resource }) => {
     names: ['rollouts', 'rollout', 'ro'],
     id: 'NAME',
     get: {
-      outputs: ['table', 'wide', 'json', 'yaml'],
+      outputs: ['table', 'wide', 'json', 'yaml', 'name'],
       run: async (command, format) => {
         const list = await withPeer(connectionOf(command), async ask => await ask<{ observer: string, rollouts: RolloutStatus[] }>('rollouts.list'))
-        io.out(format === 'json' || format === 'yaml' ? structured(list, format as 'json' | 'yaml') : formatRollouts(list.rollouts, format === 'wide'))
+        if (format === 'json' || format === 'yaml') io.out(structured(list, format))
+        else if (format === 'name') io.out(list.rollouts.map(r => `rollout/${r.name}\n`).join(''))
+        else if (list.rollouts.length === 0) io.err('No rollouts.\n')
+        else io.out(withoutHeaders(command, formatRollouts(list.rollouts, format === 'wide')))
       }
     },
     describe: {

@@ -295,6 +295,22 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     }
   }
 
+  /**
+   * Drops a peer from the view now (`tutti delete node`), as the sweep does once it has been dead
+   * for `forgetAfterMs`. Refused for this node and for a peer still alive, which its next
+   * heartbeat would bring back: 'self' and 'alive' say so, 'unknown' that it is not in the view.
+   */
+  forget (peerId: string): 'forgotten' | 'self' | 'alive' | 'unknown' {
+    const entry = this.members.get(peerId)
+    if (entry == null) return 'unknown'
+    if (peerId === this.components.peerId) return 'self'
+    if (statusOf(entry, this.components.clock.now(), this.liveness) === 'alive') return 'alive'
+    this.members.delete(peerId)
+    this.lastStatus.delete(peerId)
+    this.log.info('forgot peer on request', { peer: peerId })
+    return 'forgotten'
+  }
+
   /** Re-judges every member, announcing status changes and forgetting long-dead peers. */
   sweep (): void {
     const now = this.components.clock.now()

@@ -17,7 +17,7 @@ import { isoTime, systemClock } from '../core/clock.js'
 import { ConfigError } from '../core/errors.js'
 import { isAdmin, swarmKey } from './fleet/fleet.js'
 import { writeFileAtomic } from './fs.js'
-import { loadOrCreateIdentity } from './identity.js'
+import { countBoot, loadOrCreateIdentity } from './identity.js'
 import { createLogger } from '../core/logger.js'
 import { randomSeed, seededRandom } from '../core/random.js'
 import { Membership } from './membership/membership.js'
@@ -386,7 +386,8 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
     await this.models?.start()
     this.inference.start()
     await this.policies.start()
-    this.membership.start()
+    // Counted once the node can run (its listeners are up), so a start that fails is no restart.
+    this.membership.start({ restarts: this.init.dataDir != null ? await countBoot(this.init.dataDir) : 0 })
     this.connectivity.start()
     await this.rollouts?.start()
     if (this.init.api !== false) {

@@ -66,6 +66,7 @@ export function encodeHeartbeat (hb: Heartbeat): Uint8Array {
     labels: new Map(Object.entries(hb.labels)),
     props: new Map(Object.entries(hb.props)),
     fleetSize: hb.fleetSize,
+    restarts: hb.restarts ?? 0,
     models: (hb.models ?? []).map(m => ({
       name: m.name,
       version: m.version,
@@ -124,6 +125,7 @@ export function decodeHeartbeat (bytes: Uint8Array, maxBytes = MAX_HEARTBEAT_BYT
     labels: Object.fromEntries(pb.labels),
     props: Object.fromEntries(pb.props),
     fleetSize: pb.fleetSize,
+    ...(pb.restarts > 0 ? { restarts: pb.restarts } : {}),
     models: pb.models.map(m => {
       const model: HeartbeatModel = { name: m.name, version: m.version, cid: m.cid, state: m.state as HeartbeatModelState }
       if (m.stats != null) {
@@ -197,6 +199,7 @@ function validateHeartbeat (hb: Heartbeat): void {
   if (/[\u0000-\u001f\u007f]/.test(hb.nodeVersion)) throw new InvalidHeartbeatError('nodeVersion contains control characters')
   if (!Number.isInteger(hb.fleetSize) || hb.fleetSize < 1) throw new InvalidHeartbeatError('fleetSize must be at least 1 (the sender counts itself)')
   if (hb.fleetSize > MAX_FLEET_SIZE) throw new InvalidHeartbeatError(`fleetSize must be at most ${MAX_FLEET_SIZE}`)
+  if (hb.restarts !== undefined && (!Number.isInteger(hb.restarts) || hb.restarts < 0 || hb.restarts > 0xffffffff)) throw new InvalidHeartbeatError('restarts must be an integer in [0, 2^32)')
   checkMap('labels', hb.labels, MAX_LABELS)
   checkMap('props', hb.props, MAX_PROPS)
   checkProps(hb.props)

@@ -26,6 +26,11 @@ export interface Heartbeat {
   props: Record<string, string>
   /** Peers the sender considers alive, itself included. */
   fleetSize: number
+  /**
+   * How many times the sender has restarted, by its own count (kept in its data directory).
+   * Absent (and 0 on the wire) from a node without one, or older than the field.
+   */
+  restarts?: number
   /** Models the sender holds. Absent and empty mean the same. */
   models?: HeartbeatModel[]
   /** Rollouts the sender takes part in, at most MAX_HEARTBEAT_ROLLOUTS. Absent and empty mean the same. */

@@ -104,7 +104,7 @@ async function demo (io: CliIO, values: { once?: boolean, nodes: number, keep?: 
       io.out(`$ tutti ${args.join(' ')}\n`)
       const result = await runTutti(args, { env: { TUTTI_KEY: adminKeyFile, TUTTI_PEER: peer.addr! }, timeoutMs: 180_000 })
       if (result.code !== expectCode) throw new CliError(`tutti ${args.slice(0, 2).join(' ')} exited ${String(result.code)}: ${result.stderr.trim()}`)
-      io.out(result.stdout + (result.code !== 0 ? `(exit code ${String(result.code)}: ${result.stderr.trim().replace(/^error: /, '')})\n` : '') + '\n')
+      io.out(result.stdout + (result.code !== 0 ? `(exit code ${String(result.code)}: ${result.stderr.trim().replace(/^error: /, '')})\n` : result.stderr) + '\n')
       return result.stdout
     }
     io.out('Three versions of a detector, built in code: 1.0.0, 2.0.0, and 3.0.0 that answers NaN on real inputs.\n\n')

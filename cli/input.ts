@@ -3,7 +3,7 @@
  * a size limit before parsing, from a file or stdin ('-').
  */
 import { readFile, stat } from 'node:fs/promises'
-import { CliError, UsageError } from './errors.js'
+import { CliError } from './errors.js'
 import type { SampleInput } from '../node/models/sample.js'
 
 /** The largest JSON input read, in bytes. */
@@ -42,20 +42,20 @@ export async function readJsonInput (file: string): Promise<unknown> {
  * An Open Inference Protocol request body (`{"inputs": [{"name", "shape", "datatype", "data"}]}`,
  * what `tutti infer -i` sends) as a model's sample input. Nested `data` arrays are flattened, as
  * OIP allows; whether the tensors fit the model is for `pack` to check. A body of another shape
- * is a usage error naming `flag`.
+ * is an error naming `flag` (exit 1, as for any file whose content is wrong; a bad flag value is 2).
  */
 export function sampleFromOipRequest (body: unknown, flag: string): SampleInput {
   const inputs = (body as { inputs?: unknown } | null)?.inputs
   if (typeof body !== 'object' || body == null || !Array.isArray(inputs) || inputs.length === 0) {
-    throw new UsageError(`${flag} must be an inference request body: {"inputs": [{"name", "shape", "datatype", "data"}]}`)
+    throw new CliError(`${flag} must be an inference request body: {"inputs": [{"name", "shape", "datatype", "data"}]}`)
   }
   const sample: SampleInput = {}
   for (const [i, input] of inputs.entries()) {
     const { name, shape, datatype, data } = (input ?? {}) as Record<string, unknown>
     if (typeof name !== 'string' || name === '' || typeof datatype !== 'string' || !Array.isArray(shape) || !Array.isArray(data)) {
-      throw new UsageError(`${flag}: inputs[${i}] needs "name", "shape", "datatype" and "data"`)
+      throw new CliError(`${flag}: inputs[${i}] needs "name", "shape", "datatype" and "data"`)
     }
-    if (Object.hasOwn(sample, name)) throw new UsageError(`${flag}: input "${name}" is given twice`)
+    if (Object.hasOwn(sample, name)) throw new CliError(`${flag}: input "${name}" is given twice`)
     sample[name] = { datatype, shape: shape as number[], data: (data as unknown[]).flat(Infinity) as number[] }
   }
   return sample

@@ -61,13 +61,14 @@ describe('model pack --sample', () => {
     ['an input without data', { inputs: [{ name: 'x', shape: [6], datatype: 'FP32' }] }, /^error: --sample: inputs\[0\] needs "name", "shape", "datatype" and "data"/],
     ['a sample that misses an input', { inputs: [request.inputs[0]] }, /^error: the sample input must hold exactly the inputs x, shape/],
     ['a sample of the wrong type', { inputs: [request.inputs[0], { ...request.inputs[1], datatype: 'FP32' }] }, /^error: sample input shape: datatype FP32, the model wants INT64/]
-  ])('refuses %s as a usage error, writing nothing', async (_what, body, message) => {
+  ])('refuses %s (exit 1: the file, not the flag, is wrong), writing nothing', async (_what, body, message) => {
     const sample = join(dir, 'bad.json')
     await writeFile(sample, JSON.stringify(body))
     const out = join(dir, 'bad-pkg')
     const res = await run('model', 'pack', model, '--name', 'reshape', '--version', '1.0.0', '--key', adminKey, '--out', out, '--sample', sample)
-    expect(res.code).toBe(2)
+    expect(res.code).toBe(1)
     expect(res.err).toMatch(message)
+    expect(res.err.split('\n')).toEqual([expect.any(String), ''])
     await expect(readFile(join(out, 'manifest.json'))).rejects.toThrow(/ENOENT/)
   })
 })

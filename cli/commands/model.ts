@@ -105,8 +105,8 @@ async function pack (io: CliIO, file: string, opts: PackOptions, command: Comman
     result = await pack(file, { name, version, labels, adminKey: key, chunkBytes, outDir, force: opts.force === true, sampleInput })
   } catch (err) {
     const code = (err as { code?: unknown }).code
-    if (code === 'ERR_INVALID_PACK_OPTIONS' || (code === 'ERR_SAMPLE_INPUT' && sampleInput != null)) throw new UsageError((err as Error).message)
-    if (code === 'ERR_SAMPLE_INPUT') throw new CliError(`${(err as Error).message}; give one with --sample FILE.json (an inference request body)`, { cause: err, code })
+    if (code === 'ERR_INVALID_PACK_OPTIONS') throw new UsageError((err as Error).message)
+    if (code === 'ERR_SAMPLE_INPUT' && sampleInput == null) throw new CliError(`${(err as Error).message}; give one with --sample FILE.json (an inference request body)`, { cause: err, code })
     throw err
   }
   const m = result.manifest

@@ -107,7 +107,7 @@ describe('models through the CLI across processes', () => {
     const cores = availableParallelism()
     const over = await tutti('model', 'activate', 'vad@1.0.0', '--cpu', `${(cores + 3) * 1000}m`, '--memory', '256Mi', '--peer', nodes[2]!.addr!)
     expect(over.code).toBe(0)
-    expect(over.stderr).toBe(`warning: --cpu ${(cores + 3) * 1000}m is more than the ${cores} core${cores === 1 ? '' : 's'} of ${nodes[2]!.addr!}: the model may use all of them, no more\n`)
+    expect(over.stderr).toBe(`warning: the cpu limit of ${cores + 3} cores is more than the ${cores} core${cores === 1 ? '' : 's'} of ${nodes[2]!.addr!}: the model may use all of them, no more\n`)
     expect((await tutti('model', 'deactivate', 'vad', '--peer', nodes[2]!.addr!)).code).toBe(0)
 
     const inferred = await tutti('infer', 'vad', '--sample', '--peer', nodes[1]!.addr!)

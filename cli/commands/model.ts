@@ -268,7 +268,7 @@ async function activate (io: CliIO, ref: string, opts: LimitOptions, command: Co
   })
   const lim = result.status.limits
   if (lim.cpuCores != null && lim.cpuCores > result.status.cpu.cores) {
-    io.err(`warning: --cpu ${opts.cpu ?? ''} is more than the ${result.status.cpu.cores} core${result.status.cpu.cores === 1 ? '' : 's'} of ${conn.peer}: the model may use all of them, no more\n`)
+    io.err(`warning: the cpu limit of ${lim.cpuCores} cores is more than the ${result.status.cpu.cores} core${result.status.cpu.cores === 1 ? '' : 's'} of ${conn.peer}: the model may use all of them, no more\n`)
   }
   const limits = [lim.cpuCores != null ? `cpu ${lim.cpuCores} cores` : 'cpu unlimited', lim.memoryBytes != null ? `memory ${bytes(lim.memoryBytes)}` : 'memory unlimited'].join(', ')
   io.out(`${result.name}@${result.version} is active on ${conn.peer.toString()} (${limits}; ${result.status.cpu.intraOpThreads} thread${result.status.cpu.intraOpThreads === 1 ? '' : 's'}${result.status.cpu.throttled ? ', duty-cycled' : ''})${result.previous != null ? `; previous: ${result.previous}` : ''}\n`)

@@ -17,7 +17,7 @@ import { isoTime, systemClock } from '../core/clock.js'
 import { ConfigError } from '../core/errors.js'
 import { isAdmin, swarmKey } from './fleet/fleet.js'
 import { writeFileAtomic } from './fs.js'
-import { loadOrCreateIdentity } from './identity.js'
+import { countBoot, loadOrCreateIdentity } from './identity.js'
 import { updateNodeConfig } from './node-config.js'
 import { createLogger } from '../core/logger.js'
 import { randomSeed, seededRandom } from '../core/random.js'
@@ -400,7 +400,8 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
     await this.models?.start()
     this.inference.start()
     await this.policies.start()
-    this.membership.start()
+    // Counted once the node can run (its listeners are up), so a start that fails is no restart.
+    this.membership.start({ restarts: this.init.dataDir != null ? await countBoot(this.init.dataDir) : 0 })
     this.connectivity.start()
     await this.rollouts?.start()
     if (this.init.api !== false) {
@@ -513,6 +514,21 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
       const node = match == null ? undefined : await this.describe(match)
       if (node == null) throw new AdminRequestError(AdminErrorCode.NotFound, `node ${id} is not in the mesh view of ${this.peerId}`)
       return { observer: this.peerId, node }
+    })
+    this.handleAdmin('nodes.forget', async (params) => {
+      const { peerId: id } = adminParams(nodesGetParams, params)
+      const match = this.resolvePeerId(id)
+      const outcome = match == null ? 'unknown' : this.membership.forget(match)
+      switch (outcome) {
+        case 'forgotten': return { observer: this.peerId, peerId: match }
+        case 'unknown': throw new AdminRequestError(AdminErrorCode.NotFound, `node ${id} is not in the mesh view of ${this.peerId}`)
+        case 'self': throw new AdminRequestError(AdminErrorCode.BadRequest, `node ${match!} is the peer that answered; it cannot forget itself`)
+        case 'alive': throw new AdminRequestError(AdminErrorCode.BadRequest, `node ${match!} is alive: its next heartbeat would bring it back (stop it first; a dead or suspect node can be forgotten)`)
+        default: {
+          const unreachable: never = outcome
+          throw new Error(`unknown outcome ${String(unreachable)}`)
+        }
+      }
     })
     const notServedHint = (model: string, version: string | undefined): string | undefined => {
       const held = this.models?.list().find(e => e.name === model && e.complete && (version == null || e.version === version))

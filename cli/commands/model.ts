@@ -1,17 +1,13 @@
 import { resolve } from 'node:path'
-import { base64 } from 'multiformats/bases/base64'
-import { loadAdminKey, loadFleet } from '../../node/fleet/fleet.js'
 import { silentLogger } from '../../core/logger.js'
 import { systemClock } from '../../core/clock.js'
-import { PackageChunkStore } from '../../node/models/package-store.js'
-import { readPackageDir } from '../../node/models/package-dir.js'
-import { ChunkServer } from '../../protocols/chunks/index.js'
-import { checkKeyValue } from '../../protocols/heartbeat/index.js'
-import { parseBytes } from '../../core/quantity.js'
+import { checkKeyValue } from '../../protocols/heartbeat/labels.js'
+import { parseBytes, parseCpu } from '../../core/quantity.js'
 import { collect, keyValues, outputFormat, usageQuantity } from '../options.js'
 import { connectionOf, withPeer } from '../client.js'
 import { CliError, InterruptedError, UsageError } from '../errors.js'
-import { bytes, describeBlock, duration, labelList, shortPeer, structured, table } from '../format.js'
+import { readJsonInput, sampleFromOipRequest } from '../input.js'
+import { bytes, describeBlock, duration, labelList, shortenedTail, shortPeer, structured, table, withoutHeaders } from '../format.js'
 import { progressBar } from '../progress.js'
 import { Option } from 'commander'
 import type { Command } from 'commander'
@@ -36,6 +32,7 @@ export const registerModels: CommandModule = (program, { io, resource }) => {
     .option('--out <dir>', 'where to write the package (default NAME-VERSION)')
     .option('--chunk-size <bytes>', 'chunk size, e.g. 1Mi or 256Ki (default 1Mi)')
     .option('--force', 'overwrite an existing package directory')
+    .option('--sample <file.json>', 'the sample input to pack, as an inference request body (when none can be generated)')
     .action(async (file: string, opts: PackOptions, command: Command) => { await pack(io, file, opts, command) })
   model.command('push')
     .description('store a package on the attached peer (it fetches the chunks from this CLI) and announce it')
@@ -76,9 +73,9 @@ export const registerModels: CommandModule = (program, { io, resource }) => {
   })
 }
 
-const LS_FORMATS = ['table', 'wide', 'json', 'yaml'] as const
+const LS_FORMATS = ['table', 'wide', 'json', 'yaml', 'name'] as const
 
-interface PackOptions { name: string, version: string, label?: string[], out?: string, chunkSize?: string, force?: boolean }
+interface PackOptions { name: string, version: string, label?: string[], out?: string, chunkSize?: string, force?: boolean, sample?: string }
 interface LimitOptions { cpu?: string, memory?: string }
 
 /**
@@ -97,17 +94,36 @@ function limitParams (opts: LimitOptions): { cpu?: string | null, memory?: strin
   return { cpu: one(opts.cpu), memory: one(opts.memory) }
 }
 
+/** --cpu and --memory checked here, so a bad one is a usage error before anything is sent. */
+function checkLimits (opts: LimitOptions): void {
+  if (opts.cpu != null) usageQuantity(() => parseCpu(opts.cpu!, '--cpu'))
+  if (opts.memory != null) usageQuantity(() => parseBytes(opts.memory!, '--memory'))
+}
+
 async function pack (io: CliIO, file: string, opts: PackOptions, command: Command): Promise<void> {
   const { name, version } = opts
+  const { isModelName, isModelVersion } = await import('../../node/models/manifest.js')
+  if (!isModelName(name)) throw new UsageError(`--name "${name}" must be 1-64 letters, digits, ".", "_" or "-", starting and ending with a letter or digit`)
+  if (!isModelVersion(version)) throw new UsageError(`--version "${version}" is not semver (e.g. 1.2.0)`)
   const keyFile = command.optsWithGlobals<GlobalOptions>().key
   if (keyFile == null) throw new UsageError('model pack needs --key ADMIN.key (the manifest is signed with it)')
   const labels = keyValues('--label', opts.label, checkKeyValue)
   const chunkBytes = opts.chunkSize != null ? usageQuantity(() => parseBytes(opts.chunkSize!, '--chunk-size')) : undefined
   const outDir = resolve(opts.out ?? `${name}-${version}`)
+  // The fleet code and onnxruntime are loaded only by the commands that need them.
+  const { loadAdminKey } = await import('../../node/fleet/fleet.js')
   const { key } = await loadAdminKey(keyFile)
-  // onnxruntime is loaded only by commands that need it.
   const { pack } = await import('../../node/models/pack.js')
-  const result = await pack(file, { name, version, labels, adminKey: key, chunkBytes, outDir, force: opts.force === true })
+  const sampleInput = opts.sample != null ? sampleFromOipRequest(await readJsonInput(opts.sample), '--sample') : undefined
+  let result
+  try {
+    result = await pack(file, { name, version, labels, adminKey: key, chunkBytes, outDir, force: opts.force === true, sampleInput })
+  } catch (err) {
+    const code = (err as { code?: unknown }).code
+    if (code === 'ERR_INVALID_PACK_OPTIONS') throw new UsageError((err as Error).message)
+    if (code === 'ERR_SAMPLE_INPUT' && sampleInput == null) throw new CliError(`${(err as Error).message}; give one with --sample FILE.json (an inference request body)`, { cause: err, code })
+    throw err
+  }
   const m = result.manifest
   io.out(`packed ${m.name}@${m.version} into ${result.dir}\n`)
   io.out(describeBlock([
@@ -160,6 +176,10 @@ function jobSummary (job: ModelJob): string {
 
 async function push (io: CliIO, dir: string, command: Command): Promise<void> {
   const conn = connectionOf(command)
+  const [{ base64 }, { loadFleet }, { PackageChunkStore }, { readPackageDir }, { ChunkServer }] = await Promise.all([
+    import('multiformats/bases/base64'), import('../../node/fleet/fleet.js'), import('../../node/models/package-store.js'),
+    import('../../node/models/package-dir.js'), import('../../protocols/chunks/index.js')
+  ])
   const fleet = await loadFleet(conn.fleetFile)
   const pkg = await readPackageDir(resolve(dir), { fleet })
   const store = new PackageChunkStore(pkg)
@@ -223,19 +243,23 @@ async function ls (io: CliIO, format: OutputFormat | undefined, command: Command
     io.out(structured({ models, conflicts }, format))
     return
   }
+  if (format === 'name') {
+    io.out(models.map(m => `model/${m.name}@${m.version}\n`).join(''))
+    return
+  }
   for (const c of conflicts) io.err(`warning: ${conflictText(c)}\n`)
   if (models.length === 0) {
-    io.out('No models held by this peer.\n')
+    io.err('No models held by this peer.\n')
     return
   }
   const wide = format === 'wide'
   const state = (m: ModelEntry): string => modelState(m) + (conflicts.some(c => c.name === m.name && c.version === m.version) ? ' CONFLICT' : '')
-  io.out(table(
+  io.out(withoutHeaders(command, table(
     wide ? ['NAME', 'VERSION', 'STATE', 'SIZE', 'CHUNKS', 'MEMORY', 'LABELS', 'CID'] : ['NAME', 'VERSION', 'STATE', 'SIZE', 'CID'],
     models.map(m => wide
       ? [m.name, m.version, state(m), bytes(m.size), `${m.chunksHeld}/${m.chunks}`, bytes(m.memoryEstimateBytes), labelList(m.labels), m.cid]
       : [m.name, m.version, state(m), bytes(m.size), shortPeer(m.cid, 16)])
-  ))
+  )))
 }
 
 interface VersionConflict { name: string, version: string, cids: Array<{ cid: string, peers: string[], here: boolean }> }
@@ -249,7 +273,7 @@ function conflictText (c: VersionConflict): string {
 interface ModelDescription { entry?: ModelEntry, manifest: ModelManifest, cid: string, signer: string, holders: Array<{ peerId: string, state: string }>, conflict?: VersionConflict }
 
 async function describeModel (io: CliIO, ref: string, format: OutputFormat | undefined, command: Command): Promise<void> {
-  const d = await withPeer(connectionOf(command), async ask => await ask<ModelDescription>('models.get', { ref }))
+  const d = await withPeer(connectionOf(command), async ask => await ask<ModelDescription>('models.get', { ref: await fullCid(ask, ref) }))
   if (format === 'json' || format === 'yaml') {
     io.out(structured(d, format))
     return
@@ -274,12 +298,22 @@ async function describeModel (io: CliIO, ref: string, format: OutputFormat | und
   ]))
 }
 
+/** A CID as `model ls` shortens it (`…bm5f3kqzq2lq`), made whole from the peer's models; any other ref as it is. */
+async function fullCid (ask: Ask, ref: string): Promise<string> {
+  const tail = shortenedTail(ref)
+  if (tail == null) return ref
+  const { models } = await ask<{ models: ModelEntry[] }>('models.list')
+  const matches = [...new Set(models.filter(m => m.cid.endsWith(tail)).map(m => m.cid))]
+  if (matches.length === 1) return matches[0]!
+  throw new CliError(matches.length === 0 ? `no model held by the attached peer has a CID ending in ${tail}` : `${tail} ends ${matches.length} CIDs: give more of it`, { code: 'ERR_NOT_FOUND' })
+}
+
 interface ActivationResult {
   name: string
   version: string
   cid: string
   previous?: string
-  status: { limits: { cpuCores?: number, memoryBytes?: number }, cpu: { intraOpThreads: number, throttled: boolean } }
+  status: { limits: { cpuCores?: number, memoryBytes?: number }, cpu: { intraOpThreads: number, cores: number, throttled: boolean } }
   removed?: Array<{ name: string, version: string, cid: string }>
   keepVersions?: number
 }
@@ -296,6 +330,7 @@ async function ensureHeld (ask: Ask, ref: string, io: CliIO): Promise<void> {
 }
 
 async function activate (io: CliIO, ref: string, opts: LimitOptions, command: Command): Promise<void> {
+  checkLimits(opts)
   const conn = connectionOf(command)
   const result = await withPeer({ ...conn, timeoutMs: Math.max(conn.timeoutMs, 60_000) }, async ask => {
     await ensureHeld(ask, ref, io)
@@ -312,6 +347,9 @@ async function undo (io: CliIO, name: string, command: Command): Promise<void> {
 
 function printActivation (io: CliIO, result: ActivationResult, peer: string): void {
   const lim = result.status.limits
+  if (lim.cpuCores != null && lim.cpuCores > result.status.cpu.cores) {
+    io.err(`warning: the cpu limit of ${lim.cpuCores} cores is more than the ${result.status.cpu.cores} core${result.status.cpu.cores === 1 ? '' : 's'} of ${peer}: the model may use all of them, no more\n`)
+  }
   const limits = [lim.cpuCores != null ? `cpu ${lim.cpuCores} cores` : 'cpu unlimited', lim.memoryBytes != null ? `memory ${bytes(lim.memoryBytes)}` : 'memory unlimited'].join(', ')
   io.out(`${result.name}@${result.version} is active on ${peer} (${limits}; ${result.status.cpu.intraOpThreads} thread${result.status.cpu.intraOpThreads === 1 ? '' : 's'}${result.status.cpu.throttled ? ', duty-cycled' : ''})${result.previous != null ? `; previous: ${result.previous}` : ''}\n`)
   const removed = result.removed ?? []
@@ -337,6 +375,7 @@ async function shadow (io: CliIO, ref: string, opts: LimitOptions & { fraction?:
     io.out(`the shadow ${r.name}@${r.version ?? '?'} is stopped on ${conn.peer.toString()}\n`)
     return
   }
+  checkLimits(opts)
   const fraction = opts.fraction == null ? 0.1 : Number(opts.fraction)
   if (!(fraction > 0 && fraction <= 1)) throw new UsageError(`--fraction must be above 0 and at most 1, got "${opts.fraction ?? ''}" (to stop a shadow: tutti model shadow NAME --stop)`)
   const conn = connectionOf(command)

@@ -1,12 +1,8 @@
 import { resolve } from 'node:path'
-import { multiaddr } from '@multiformats/multiaddr'
-import { loadFleet } from '../../node/fleet/fleet.js'
-import { createLogger } from '../../core/logger.js'
-import { TuttiNode } from '../../node/tutti-node.js'
 import { MAX_KEEP_VERSIONS } from '../../node/node-config.js'
-import { createUncaughtExceptionHandler } from '../../node/mesh/uncaught.js'
-import { checkKeyValue } from '../../protocols/heartbeat/index.js'
 import { Option } from 'commander'
+import { createLogger } from '../../core/logger.js'
+import { checkKeyValue } from '../../protocols/heartbeat/labels.js'
 import { parseByteRate, parseBytes } from '../../core/quantity.js'
 import { collect, keyValues, positiveInt, usageQuantity } from '../options.js'
 import { UsageError } from '../errors.js'
@@ -72,7 +68,8 @@ export function parseRate (flag: string, value: string | undefined): number | un
   return bytes
 }
 
-function multiaddrs (flag: string, values: string[]): string[] {
+async function multiaddrs (flag: string, values: string[]): Promise<string[]> {
+  const { multiaddr } = await import('@multiformats/multiaddr')
   for (const v of values) {
     try {
       multiaddr(v)
@@ -93,14 +90,21 @@ async function start (io: CliIO, opts: NodeStartOptions, command: Command): Prom
   const api = parseApi(opts.api)
   const heartbeatMs = opts.heartbeatMs
   if (heartbeatMs < 50) throw new UsageError('--heartbeat-ms must be at least 50')
-  const listen = multiaddrs('--listen', opts.listen ?? [])
+  const listen = await multiaddrs('--listen', opts.listen ?? [])
   const uploadBytesPerSec = parseRate('--upload-limit', opts.uploadLimit)
   const downloadBytesPerSec = parseRate('--download-limit', opts.downloadLimit)
   const memoryReserveBytes = opts.memoryReserve != null ? usageQuantity(() => parseBytes(opts.memoryReserve!, '--memory-reserve')) : undefined
-  const bootstrap = multiaddrs('--bootstrap', opts.bootstrap ?? [])
+  const bootstrap = await multiaddrs('--bootstrap', opts.bootstrap ?? [])
   if (opts.keepVersions != null && opts.keepVersions > MAX_KEEP_VERSIONS) throw new UsageError(`--keep-versions must be at most ${MAX_KEEP_VERSIONS}, got ${opts.keepVersions}`)
 
+  const [{ exposedSecret, loadFleet }, { TuttiNode }, { createUncaughtExceptionHandler }] = await Promise.all([
+    import('../../node/fleet/fleet.js'), import('../../node/tutti-node.js'), import('../../node/mesh/uncaught.js')
+  ])
+
   const fleet = await loadFleet(fleetFile)
+  // fleet.json holds the network key; an older `fleet init` wrote it 0644. Warn, do not refuse.
+  const exposed = await exposedSecret(fleetFile, 'fleet file')
+  if (exposed != null) io.err(`warning: ${exposed}\n`)
   const logger = createLogger({ level })
   const node = await TuttiNode.create({
     fleet,

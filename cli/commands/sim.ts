@@ -1,5 +1,3 @@
-import { runScenarioFile } from '../../sim/run.js'
-import { ScenarioError } from '../../sim/scenario.js'
 import { CliError, UsageError } from '../errors.js'
 import type { CommandModule } from '../program.js'
 
@@ -18,6 +16,7 @@ export const registerSim: CommandModule = (program, { io }) => {
     .option('--nodes <n>', 'override the fleet size')
     .option('--out <dir>', 'where timeline.jsonl and summary.md go', 'sim-out')
     .action(async (file: string, opts: { seed?: string, nodes?: string, out: string }) => {
+      const [{ runScenarioFile }, { ScenarioError }] = await Promise.all([import('../../sim/run.js'), import('../../sim/scenario.js')])
       let report
       try {
         report = await runScenarioFile(file, { seed: intOption(opts.seed, '--seed'), nodes: intOption(opts.nodes, '--nodes'), outDir: opts.out })

@@ -121,6 +121,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
   private readonly lastStatus = new Map<string, MemberStatus>()
   private readonly stats: MembershipStats = { published: 0, accepted: 0, rejected: 0, ignored: 0, stale: 0 }
   private bootMs = 0
+  private restarts = 0
   private seq = 0
   private lastHeard?: number
   private intervalMs: number
@@ -141,10 +142,15 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     this.log = components.logger.child('membership')
   }
 
-  /** Subscribes, installs the validator and publishes the first heartbeat right away. */
-  start (): void {
+  /**
+   * Subscribes, installs the validator and publishes the first heartbeat right away. `restarts` is
+   * this node's own count of its restarts (the node keeps it in its data directory), announced in
+   * every heartbeat so that every peer shows the same number.
+   */
+  start (options: { restarts?: number } = {}): void {
     if (this.running) return
     this.running = true
+    this.restarts = options.restarts ?? 0
     this.bootMs = this.components.clock.now()
     this.seq = 0
     const { transport } = this.components
@@ -295,6 +301,22 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     }
   }
 
+  /**
+   * Drops a peer from the view now (`tutti delete node`), as the sweep does once it has been dead
+   * for `forgetAfterMs`. Refused for this node and for a peer still alive, which its next
+   * heartbeat would bring back: 'self' and 'alive' say so, 'unknown' that it is not in the view.
+   */
+  forget (peerId: string): 'forgotten' | 'self' | 'alive' | 'unknown' {
+    const entry = this.members.get(peerId)
+    if (entry == null) return 'unknown'
+    if (peerId === this.components.peerId) return 'self'
+    if (statusOf(entry, this.components.clock.now(), this.liveness) === 'alive') return 'alive'
+    this.members.delete(peerId)
+    this.lastStatus.delete(peerId)
+    this.log.info('forgot peer on request', { peer: peerId })
+    return 'forgotten'
+  }
+
   /** Re-judges every member, announcing status changes and forgetting long-dead peers. */
   sweep (): void {
     const now = this.components.clock.now()
@@ -366,6 +388,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
       labels: this.labels,
       props,
       fleetSize,
+      ...(this.restarts > 0 ? { restarts: this.restarts } : {}),
       models: selectModels(this.components.readModels?.() ?? []),
       rollouts: (this.components.readRollouts?.() ?? []).slice(0, MAX_HEARTBEAT_ROLLOUTS)
     }
@@ -420,7 +443,9 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
       lastSeenMs: entry.receivedMs,
       ageMs: Math.max(0, now - entry.receivedMs),
       firstSeenMs: entry.firstSeenMs,
-      restarts: entry.restarts
+      // The node's own count where it announces one; a peer that saw more (the node lost its data
+      // directory, or is older than the field) keeps what it saw.
+      restarts: self ? hb.restarts ?? 0 : Math.max(hb.restarts ?? 0, entry.restarts)
     }
   }
 

@@ -1,7 +1,7 @@
 /**
- * The libp2p stack every node (and the admin CLI, as a dialer) runs: TCP or in-memory transport,
+ * The libp2p stack every node runs: TCP or in-memory transport,
  * the fleet's private network (pnet), noise, yamux, identify, ping, gossipsub and kad-dht in
- * server mode on Tutti's own protocol id.
+ * server mode on Tutti's own protocol id. The admin CLI's dialer is ./dialer.ts.
  */
 import { bootstrap } from '@libp2p/bootstrap'
 import { gossipsub } from '@libp2p/gossipsub'
@@ -124,29 +124,5 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
         peerInfoMapper: passthroughMapper
       })
     }
-  })
-}
-
-export interface DialerLibp2pInit {
-  privateKey: PrivateKey
-  swarmKey: Uint8Array
-  /** @default 'tcp' */
-  transport?: TransportKind
-}
-
-/**
- * A dial-only libp2p node for the admin CLI: same transport, private network, encryption and
- * muxer as the mesh, no listeners, no gossip, no DHT. It never joins the fleet; it only asks.
- */
-export async function createDialerLibp2p (init: DialerLibp2pInit): Promise<Libp2p<{ identify: Identify }>> {
-  return await createLibp2p({
-    privateKey: init.privateKey,
-    addresses: { listen: [] },
-    transports: transports(init.transport ?? 'tcp'),
-    connectionProtector: tuttiPreSharedKey({ psk: init.swarmKey }),
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    connectionMonitor: { enabled: false },
-    services: { identify: identify() }
   })
 }

@@ -175,6 +175,8 @@ export function describeDialError (err: unknown): string {
   if (named('UnsupportedProtocolError')) return `the peer does not speak ${ADMIN_PROTOCOL} (a different Tutti version?)`
   if (coded('ECONNREFUSED')) return 'connection refused: nothing is listening at that address'
   if (coded('EHOSTUNREACH', 'ENETUNREACH')) return 'the address is unreachable'
+  // Checked before the handshake failure that wraps it, when libp2p keeps the cause.
+  if (named('UnexpectedPeerError')) return 'the node at that address has another peer id than the one asked for (same network key: the same fleet)'
   if (named('EncryptionFailedError')) {
     return 'the peer dropped the connection during the handshake (a different fleet: its network key does not match)'
   }

@@ -106,6 +106,13 @@ describe('heartbeat encoding', () => {
     expect(decodeHeartbeat(encodeHeartbeat(hb))).toEqual(hb)
   })
 
+  it('carries the sender\'s own restart count, and reads its absence (an older sender) as none announced', () => {
+    const hb = realistic({ restarts: 3 })
+    expect(decodeHeartbeat(encodeHeartbeat(hb)).restarts).toBe(3)
+    expect(decodeHeartbeat(encodeHeartbeat(realistic())).restarts).toBeUndefined()
+    expectInvalid(encodeError(realistic({ restarts: -1 })), /restarts must be an integer/)
+  })
+
   it('round-trips a heartbeat with no labels or properties', () => {
     const hb = realistic({ labels: {}, props: {}, seq: 1, uptimeMs: 0, sentMs: BOOT })
     expect(decodeHeartbeat(encodeHeartbeat(hb))).toEqual(hb)

@@ -13,6 +13,7 @@ export interface Heartbeat {
   labels: Map<string, string>
   props: Map<string, string>
   fleetSize: number
+  restarts: number
   models: ModelState[]
   rollouts: RolloutState[]
 }
@@ -305,6 +306,11 @@ export namespace Heartbeat {
           w.uint32(obj.fleetSize)
         }
 
+        if ((obj.restarts != null && obj.restarts !== 0)) {
+          w.uint32(88)
+          w.uint32(obj.restarts)
+        }
+
         if (obj.models != null && obj.models.length > 0) {
           for (const value of obj.models) {
             w.uint32(162)
@@ -334,6 +340,7 @@ export namespace Heartbeat {
           labels: new Map<string, string>(),
           props: new Map<string, string>(),
           fleetSize: 0,
+          restarts: 0,
           models: [],
           rollouts: []
         }
@@ -400,6 +407,10 @@ export namespace Heartbeat {
             }
             case 10: {
               obj.fleetSize = reader.uint32()
+              break
+            }
+            case 11: {
+              obj.restarts = reader.uint32()
               break
             }
             case 20: {
@@ -530,6 +541,13 @@ export namespace Heartbeat {
               }
               break
             }
+            case 11: {
+              yield {
+                field: `${prefix}.restarts`,
+                value: reader.uint32()
+              }
+              break
+            }
             case 20: {
               if (opts.limits?.models != null && obj.models === opts.limits.models) {
                 throw new MaxLengthError('Streaming decode error - repeated field "models" had too many elements')
@@ -627,6 +645,11 @@ export namespace Heartbeat {
 
   export interface HeartbeatFleetSizeFieldEvent {
     field: '$.fleetSize'
+    value: number
+  }
+
+  export interface HeartbeatRestartsFieldEvent {
+    field: '$.restarts'
     value: number
   }
 
@@ -752,7 +775,7 @@ export namespace Heartbeat {
     return decodeMessage(buf, Heartbeat.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Generator<HeartbeatSchemaFieldEvent | HeartbeatBootMsFieldEvent | HeartbeatSeqFieldEvent | HeartbeatSentMsFieldEvent | HeartbeatIntervalMsFieldEvent | HeartbeatNodeVersionFieldEvent | HeartbeatUptimeMsFieldEvent | HeartbeatLabelsFieldEvent | HeartbeatPropsFieldEvent | HeartbeatFleetSizeFieldEvent | HeartbeatModelsNameFieldEvent | HeartbeatModelsVersionFieldEvent | HeartbeatModelsCidFieldEvent | HeartbeatModelsStateFieldEvent | HeartbeatModelsStatsRequestsFieldEvent | HeartbeatModelsStatsErrorsFieldEvent | HeartbeatModelsStatsP50MsFieldEvent | HeartbeatModelsStatsP95MsFieldEvent | HeartbeatModelsStatsP99MsFieldEvent | HeartbeatModelsStatsNonFiniteFieldEvent | HeartbeatModelsStatsMemoryMibFieldEvent | HeartbeatModelsStatsAgreementFieldEvent | HeartbeatModelsStatsShadowComparedFieldEvent | HeartbeatModelsStatsShadowFractionFieldEvent | HeartbeatRolloutsNameFieldEvent | HeartbeatRolloutsPolicyVersionFieldEvent | HeartbeatRolloutsStateFieldEvent | HeartbeatRolloutsReasonFieldEvent | HeartbeatRolloutsEpochFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Generator<HeartbeatSchemaFieldEvent | HeartbeatBootMsFieldEvent | HeartbeatSeqFieldEvent | HeartbeatSentMsFieldEvent | HeartbeatIntervalMsFieldEvent | HeartbeatNodeVersionFieldEvent | HeartbeatUptimeMsFieldEvent | HeartbeatLabelsFieldEvent | HeartbeatPropsFieldEvent | HeartbeatFleetSizeFieldEvent | HeartbeatRestartsFieldEvent | HeartbeatModelsNameFieldEvent | HeartbeatModelsVersionFieldEvent | HeartbeatModelsCidFieldEvent | HeartbeatModelsStateFieldEvent | HeartbeatModelsStatsRequestsFieldEvent | HeartbeatModelsStatsErrorsFieldEvent | HeartbeatModelsStatsP50MsFieldEvent | HeartbeatModelsStatsP95MsFieldEvent | HeartbeatModelsStatsP99MsFieldEvent | HeartbeatModelsStatsNonFiniteFieldEvent | HeartbeatModelsStatsMemoryMibFieldEvent | HeartbeatModelsStatsAgreementFieldEvent | HeartbeatModelsStatsShadowComparedFieldEvent | HeartbeatModelsStatsShadowFractionFieldEvent | HeartbeatRolloutsNameFieldEvent | HeartbeatRolloutsPolicyVersionFieldEvent | HeartbeatRolloutsStateFieldEvent | HeartbeatRolloutsReasonFieldEvent | HeartbeatRolloutsEpochFieldEvent> {
     return streamMessage(buf, Heartbeat.codec(), opts)
   }
 }

@@ -437,6 +437,8 @@ export class SimCoordinators {
     const progress = co.progress!
     const now = this.w.now
     const before = progress.phase
+    // The trip is part of the Aborted record (the shell sets it right after the phase).
+    if (decision.kind === 'abort') progress.trip = decision.trip.text.slice(0, 480)
     this.setPhase(i, co, nextPhase(progress.phase, decision), now)
     switch (decision.kind) {
       case 'dispatch':

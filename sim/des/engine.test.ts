@@ -4,7 +4,7 @@ import { parseScenario } from '../scenario.js'
 import { runDes } from './engine.js'
 import { checkInvariants } from './invariants.js'
 
-describe('des engine, first cut', () => {
+describe('des engine', () => {
   it('rolls the NaN version back at 200 nodes with every invariant holding', async () => {
     const s = parseScenario(await readFile(new URL('../scenarios/bad-model-rollback.yaml', import.meta.url), 'utf8'))
     const r = runDes(s, { nodes: 200 })

@@ -6,7 +6,8 @@
  * is in the pure cores; this class only gathers inputs, sends messages and publishes progress.
  */
 import { hrwRank } from './hrw.js'
-import { hasMajority, nextEpoch } from './epoch.js'
+import { nextEpoch } from './epoch.js'
+import { leadershipMove, quorumOf, refusalFences } from './leadership.js'
 import { decide, effectiveSteps, nextPhase } from './plan.js'
 import { isFinal } from './device.js'
 import { matchesSelector } from '../../core/selector.js'
@@ -198,19 +199,26 @@ export class RolloutCoordinator {
     // highest-ranked live candidate takes it.
     const current = latest?.progress.coordinator
     const fresh = latest != null && now - latest.receivedMs <= this.init.staleAfterMs
-    if (this.role.kind === 'follower') {
-      if (current != null && current !== this.c.peerId && fresh && aliveIds.has(current)) return
+    const move = leadershipMove({
+      self: this.c.peerId,
+      leadingEpoch: this.role.kind === 'leading' ? this.role.epoch : undefined,
+      current: latest == null ? undefined : { coordinator: latest.progress.coordinator, epoch: latest.progress.epoch },
+      fresh,
+      currentAlive: current != null && aliveIds.has(current),
       // Fenced off a moment ago: the coordinator that won is about to publish; do not duel it.
-      if (now < this.deferUntil) return
-      const ranked = hrwRank(this.rollout, [...aliveIds].filter(id => id === this.c.peerId || id !== current || !fresh))
-      if (ranked[0] !== this.c.peerId) return
+      deferred: now < this.deferUntil,
+      first: this.role.kind === 'leading' ? undefined : hrwRank(this.rollout, [...aliveIds].filter(id => id === this.c.peerId || id !== current || !fresh))[0]
+    })
+    if (move.kind === 'follow') return
+    if (move.kind === 'stepDown') {
+      this.stepDown(move.reason)
+      return
+    }
+    if (move.kind === 'takeOver') {
       const epoch = nextEpoch([this.maxSeenEpoch, this.c.ownPromised(), latest?.progress.epoch ?? 0])
       this.role = { kind: 'leading', epoch, promised: new Set(), established: false }
       this.progress = this.adopt(latest?.progress, policy, spec, epoch, now)
       this.log.info('taking over the rollout', { epoch, previous: current })
-    } else if (current != null && current !== this.c.peerId && latest != null && latest.progress.epoch > this.role.epoch && aliveIds.has(current)) {
-      this.stepDown(`coordinator ${current} holds the higher epoch ${latest.progress.epoch}`)
-      return
     }
     const role = this.role as Extract<Role, { kind: 'leading' }>
 
@@ -222,12 +230,11 @@ export class RolloutCoordinator {
     // and only promises from live ones: the minority side of a partition sees the others dead
     // and must not make a majority of itself, nor keep one it had before the split. Commands
     // still go only to live targets.
-    const quorum = view.filter(m => matchesSelector(spec.selector, { ...m.props, ...m.labels })).map(m => m.peerId)
-    const livePromises = quorum.filter(t => role.promised.has(t) && aliveIds.has(t))
-    const promisedTargets = livePromises.length
-    if (!hasMajority(livePromises, quorum)) {
+    const quorum = quorumOf(view.filter(m => matchesSelector(spec.selector, { ...m.props, ...m.labels })).map(m => m.peerId), role.promised, id => aliveIds.has(id))
+    const promisedTargets = quorum.promised
+    if (!quorum.reached) {
       role.established = false
-      this.setMessage(`waiting for a majority of the ${quorum.length} targets to promise epoch ${role.epoch} (${promisedTargets} did)`)
+      this.setMessage(`waiting for a majority of the ${quorum.size} targets to promise epoch ${role.epoch} (${promisedTargets} did)`)
       await this.maybePublish(now, false)
       return
     }
@@ -403,7 +410,7 @@ export class RolloutCoordinator {
         this.maxSeenEpoch = Math.max(this.maxSeenEpoch, reply.promisedEpoch)
         // A higher epoch, or the same one promised to another candidate (two took over at once):
         // step back; the randomized wait in fenced() breaks the tie.
-        if (reply.promisedEpoch > role.epoch || (reply.promisedEpoch === role.epoch && reply.promisedTo !== this.c.peerId)) {
+        if (refusalFences(role.epoch, this.c.peerId, reply)) {
           this.fenced(role, reply.promisedEpoch, reply.promisedTo)
         }
       }

@@ -18,6 +18,7 @@ import { matchesSelector } from '../../core/selector.js'
 import { RolloutAgent, AgentRefusal, isRetryableRefusal, retryDelayMs } from './agent.js'
 import { RolloutCoordinator } from './coordinator.js'
 import { hrwRank } from './hrw.js'
+import { isNewerProgress } from './leadership.js'
 import { planPreview } from './preview.js'
 import { rolloutProgressSummary } from './plan.js'
 import { rolloutSpecIssues } from './spec.js'
@@ -332,11 +333,7 @@ export class RolloutService {
 
   private storeProgress (progress: RolloutProgress, envelope: Uint8Array): boolean {
     const held = this.progress.get(progress.rollout)
-    if (held != null) {
-      const a = held.progress
-      const newer = progress.epoch > a.epoch || (progress.epoch === a.epoch && progress.seq > a.seq) || progress.policyVersion > a.policyVersion
-      if (!newer) return false
-    }
+    if (!isNewerProgress(progress, held?.progress)) return false
     if (held?.progress.phase !== progress.phase) this.record(progress.rollout, `phase ${progress.phase}`, { epoch: progress.epoch, coordinator: progress.coordinator, step: progress.step, message: progress.message, trip: progress.trip })
     if (held != null && held.progress.coordinator !== progress.coordinator) this.record(progress.rollout, 'coordinator changed', { from: held.progress.coordinator, to: progress.coordinator, epoch: progress.epoch })
     this.progress.set(progress.rollout, { progress, envelope, receivedMs: this.c.clock.now() })

@@ -66,6 +66,8 @@ export interface CoordinatorComponents {
   latestProgress: () => { progress: RolloutProgress, receivedMs: number } | undefined
   /** Highest epoch this node's own acceptor promised for the rollout. */
   ownPromised: () => number
+  /** True while the node's view is still filling after a (re)start: it does not contend then. */
+  settling?: () => boolean
   rpc: CoordinatorRpc
   publishProgress: (progress: RolloutProgress) => Promise<void>
 }
@@ -207,6 +209,7 @@ export class RolloutCoordinator {
       currentAlive: current != null && aliveIds.has(current),
       // Fenced off a moment ago: the coordinator that won is about to publish; do not duel it.
       deferred: now < this.deferUntil,
+      settling: this.c.settling?.() === true,
       first: this.role.kind === 'leading' ? undefined : hrwRank(this.rollout, [...aliveIds].filter(id => id === this.c.peerId || id !== current || !fresh))[0]
     })
     if (move.kind === 'follow') return

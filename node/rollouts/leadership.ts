@@ -21,6 +21,12 @@ export interface LeadershipInput {
   first?: string
   /** Fenced off a moment ago: the winner is about to publish, do not duel it. */
   deferred: boolean
+  /**
+   * The node's view is still filling (it started, or restarted, less than about two heartbeat
+   * intervals ago): it may not have heard of the coordinator or of the rest of the fleet yet, and
+   * with an empty view it would rank itself first and make a quorum of itself. @default false
+   */
+  settling?: boolean
 }
 
 /** What the node does about the rollout's leadership now. */
@@ -45,7 +51,7 @@ export function leadershipMove (input: LeadershipInput): LeadershipMove {
   const { self, current } = input
   if (input.leadingEpoch === undefined) {
     if (current !== undefined && current.coordinator !== self && input.fresh && input.currentAlive) return { kind: 'follow' }
-    if (input.deferred) return { kind: 'follow' }
+    if (input.deferred || input.settling === true) return { kind: 'follow' }
     return input.first === self ? { kind: 'takeOver' } : { kind: 'follow' }
   }
   if (current !== undefined && current.coordinator !== self && current.epoch > input.leadingEpoch && input.currentAlive) {

@@ -102,6 +102,8 @@ export class RolloutService {
   private running = false
   private ticking = false
   private tickAgain = false
+  /** When start() ran (this node's clock): the view settles for two intervals after it. */
+  private startedMs = 0
   /** Prefetches by model CID: running (with a controller), or failed and waiting for retryAtMs. */
   private readonly prefetches = new Map<string, Prefetch>()
   /** The tick in progress, if any: stop() waits for it. */
@@ -130,6 +132,7 @@ export class RolloutService {
     await this.agent.start()
     await this.loadProgress()
     this.stopping = new AbortController()
+    this.startedMs = this.c.clock.now()
     this.running = true
     this.server = new RolloutServer({ libp2p: this.c.streams, acceptor: this.acceptor(), clock: this.c.clock, logger: this.log })
     await this.server.start()
@@ -299,7 +302,10 @@ export class RolloutService {
         latestProgress: () => this.progress.get(name),
         ownPromised: () => this.agent.get(name)?.acceptor.promised ?? 0,
         rpc: this.rpc(),
-        publishProgress: async progress => { await this.publishProgress(progress) }
+        publishProgress: async progress => { await this.publishProgress(progress) },
+        // Two intervals after a (re)start: every live member's heartbeat, and a live
+        // coordinator's progress, has reached this node by then.
+        settling: () => this.c.clock.now() - this.startedMs < 2 * this.init.heartbeatMs
       }, {
         // A coordinator that stops (crash, pause, partition) goes suspect after 3 heartbeat
         // intervals, and that is what hands the rollout on. Stale progress from a coordinator

@@ -27,8 +27,12 @@ import type { SimNode, ViewCache, World } from './world.js'
 
 /** The service's tick, `min(1000, heartbeatMs)`. */
 export const TICK_MS = 1000
-/** `staleAfterMs`: 3 base heartbeat intervals. */
-export const STALE_AFTER_MS = 15_000
+/** `staleAfterMs`: 10 base heartbeat intervals (service.ts). */
+export const STALE_AFTER_MS = 50_000
+/** `fencedBackoffMs`: 3 base heartbeat intervals (service.ts). */
+export const FENCED_BACKOFF_MS = 15_000
+/** The service's settling window after a (re)start: 2 base heartbeat intervals (service.ts). */
+export const SETTLE_MS = 10_000
 /** `progressEveryMs`: one base heartbeat interval. */
 export const PROGRESS_EVERY_MS = 5000
 /** coordinator.ts IN_FLIGHT_POLL_MS. */
@@ -294,6 +298,7 @@ export class SimCoordinators {
       fresh,
       currentAlive: current !== undefined && alive(current),
       deferred: now < co.deferUntil,
+      settling: now - node.bootAt < SETTLE_MS,
       first: co.role.kind === 'leading' ? undefined : this.firstAlive(node, current, fresh)
     })
     if (move.kind === 'follow') { end(); return }
@@ -528,7 +533,7 @@ export class SimCoordinators {
 
   private fenced (i: number, co: Coord, role: Leading, epoch: number, holder?: string): void {
     if (co.role !== role) return
-    co.deferUntil = this.w.now + Math.round(STALE_AFTER_MS * (0.5 + this.w.random()))
+    co.deferUntil = this.w.now + Math.round(FENCED_BACKOFF_MS * (0.5 + this.w.random()))
     this.stepDown(i, co, `epoch ${role.epoch} is fenced off by epoch ${epoch}${holder !== undefined ? ` of ${holder}` : ''}`)
   }
 

@@ -21,6 +21,7 @@ import { loadOrCreateIdentity } from './identity.js'
 import { createLogger } from '../core/logger.js'
 import { randomSeed, seededRandom } from '../core/random.js'
 import { Membership } from './membership/membership.js'
+import { MAX_ENVELOPE_BYTES } from './models/constants.js'
 import { ModelService, openModelParts } from './models/service.js'
 import { InferenceRuntime, inferenceAdminHandlers, registerOipRoutes } from './inference/index.js'
 import { Serving } from './serving/serving.js'
@@ -309,7 +310,8 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
       logger: this.log,
       random,
       knownPeers: () => this.membership.view().filter(m => m.status !== 'dead').map(m => m.peerId),
-      lastHeardMs: () => this.membership.lastHeardMs()
+      lastHeardMs: () => this.membership.lastHeardMs(),
+      gossipPeerCount: mesh.pubsub.peerCount?.bind(mesh.pubsub)
     }, {
       bootstrap: init.bootstrap,
       targetPeers: init.targetPeers,
@@ -381,7 +383,9 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
       authorize: peer => isAdmin(this.fleet, peer),
       handlers: this.adminHandlers,
       logger: this.log,
-      clock: this.clock
+      clock: this.clock,
+      // A manifest envelope (up to MAX_ENVELOPE_BYTES) rides base64 in one models.push request.
+      methodRequestBytes: { 'models.push': Math.ceil(MAX_ENVELOPE_BYTES / 3) * 4 + 1024 }
     }))
     await this.models?.start()
     this.inference.start()

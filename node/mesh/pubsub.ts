@@ -11,6 +11,8 @@ const RESULTS: Record<ValidationResult, TopicValidatorResult> = {
 /** Membership's transport, whose validators may also answer asynchronously (signature checks). */
 export interface PubsubTransport extends HeartbeatTransport {
   setValidator(topic: string, validate: (from: string, data: Uint8Array, source?: string) => ValidationResult | Promise<ValidationResult>): void
+  /** Connected peers that speak gossip (an admin CLI does not). */
+  peerCount?(): number
 }
 
 /** Adapts gossipsub to the narrow transport membership uses. Only signed messages are accepted. */
@@ -46,6 +48,9 @@ export function gossipsubTransport (pubsub: GossipSub): PubsubTransport {
     },
     async publish (topic, data) {
       await pubsub.publish(topic, data)
+    },
+    peerCount () {
+      return pubsub.getPeers().length
     }
   }
 }

@@ -154,7 +154,8 @@ export async function createTuttiNode (init: TuttiNodeInit, components: TuttiNod
       bootstrap: init.bootstrap,
       mdns: init.mdns,
       datastore,
-      connectionGater: components.connectionGater
+      connectionGater: components.connectionGater,
+      logger: components.logger ?? createLogger()
     })
     const modelsRoot = init.models === false ? undefined : init.models?.root ?? (init.dataDir != null ? join(init.dataDir, 'models') : undefined)
     const models = modelsRoot == null || init.models === false

@@ -21,7 +21,9 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
-import type { ConnectionGater, Libp2p, PrivateKey, PeerDiscovery, Transport } from '@libp2p/interface'
+import { silentLogger } from '../../core/logger.js'
+import type { Logger } from '../../core/logger.js'
+import type { ConnectionGater, Libp2p, PeerId, PrivateKey, PeerDiscovery, Transport } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 
 /** Kademlia protocol id private to Tutti, so our DHT never mixes with the public IPFS one. */
@@ -49,8 +51,10 @@ export interface MeshLibp2pInit {
   /** @default false */
   mdns?: boolean
   datastore?: Datastore
-  /** Largest gossipsub RPC frame accepted, in bytes. @default 1 MiB */
+  /** Largest gossipsub RPC frame accepted, in bytes. @default MAX_PUBSUB_FRAME_BYTES */
   maxPubsubFrameBytes?: number
+  /** Where a gossip stream failure is reported. @default silent */
+  logger?: Logger
   /** Start once created. @default false */
   start?: boolean
   /** Dial bootstrap peers this often until connected, in ms. @default 5000 */
@@ -70,13 +74,40 @@ function transports (kind: TransportKind): Array<(components: any) => Transport>
   }
 }
 
+/**
+ * Largest gossipsub RPC frame a node reads, in bytes. Our messages are far smaller (heartbeats
+ * 4 KiB, policies 64 KiB); a frame past it ends the gossip stream it came on (see
+ * {@link hangUpOnGossipReadError}). @default 1 MiB
+ */
+export const MAX_PUBSUB_FRAME_BYTES = 1024 * 1024
+
+/**
+ * gossipsub, when the stream a peer sends on fails (a frame over `maxInboundDataLength`, a reset),
+ * drops that peer from its router but keeps the connection: neither side hears the other again
+ * until some reconnect, and nothing says why. Hang up instead, with a warning: both sides add each
+ * other back on the next connection (the connectivity loop redials).
+ */
+export function hangUpOnGossipReadError (libp2p: MeshLibp2p, logger: Logger, maxFrameBytes: number): void {
+  const pubsub = libp2p.services.pubsub as unknown as { handlePeerReadStreamError?: (err: unknown, peerId: PeerId) => void }
+  const original = pubsub.handlePeerReadStreamError?.bind(pubsub)
+  if (original == null) throw new Error('gossipsub no longer has handlePeerReadStreamError: review hangUpOnGossipReadError')
+  const log = logger.child('gossip')
+  pubsub.handlePeerReadStreamError = (err, peerId) => {
+    original(err, peerId)
+    if (libp2p.getConnections(peerId).every(c => c.status !== 'open')) return
+    log.warn('the gossip stream from a peer failed; hanging up so both sides rejoin', { peer: peerId.toString(), maxFrameBytes, err })
+    libp2p.hangUp(peerId).catch((hangUpErr: unknown) => { log.debug('hang-up failed', { peer: peerId.toString(), err: hangUpErr }) })
+  }
+}
+
 export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2p> {
   const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
   if ((init.bootstrap ?? []).length > 0) {
     peerDiscovery.push(bootstrap({ list: init.bootstrap ?? [], timeout: 0, tagTTL: Infinity }))
   }
   if (init.mdns === true) peerDiscovery.push(mdns({ serviceTag: 'tutti.local' }))
-  return await createLibp2p<MeshServices>({
+  const maxFrameBytes = init.maxPubsubFrameBytes ?? MAX_PUBSUB_FRAME_BYTES
+  const node = await createLibp2p<MeshServices>({
     start: init.start ?? false,
     privateKey: init.privateKey,
     datastore: init.datastore,
@@ -103,7 +134,7 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
       pubsub: gossipsub({
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
-        maxInboundDataLength: init.maxPubsubFrameBytes ?? 1024 * 1024,
+        maxInboundDataLength: maxFrameBytes,
         // Tutti nodes of one fleet are all behind the same pnet key; peer exchange on prune
         // helps a node that only knows its bootstrap peer find the rest.
         doPX: true,
@@ -125,6 +156,8 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
       })
     }
   })
+  hangUpOnGossipReadError(node, init.logger ?? silentLogger, maxFrameBytes)
+  return node
 }
 
 export interface DialerLibp2pInit {

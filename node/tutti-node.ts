@@ -13,6 +13,7 @@ import { MAX_POLICY_BYTES } from '../protocols/policy/constants.js'
 import { ApiRouter, startApiServer } from './api/http.js'
 import { ADDRESS_IN_USE, addressesInUse, hasErrorCode } from './api/listen.js'
 import { registerNodeRoutes } from './api/node-routes.js'
+import { isLoopbackHost, loadOrCreateApiToken } from './api/token.js'
 import { isoTime, systemClock } from '../core/clock.js'
 import { ConfigError } from '../core/errors.js'
 import { isAdmin, swarmKey } from './fleet/fleet.js'
@@ -65,8 +66,12 @@ export interface TuttiNodeInit {
   labels?: Record<string, string>
   /** Override live properties (battery, ...). */
   props?: Properties
-  /** Local HTTP API address, or false for none. @default { host: '127.0.0.1', port: 7411 } */
-  api?: { host: string, port: number } | false
+  /**
+   * Local HTTP API address, or false for none. Beyond loopback it needs `tokenFile`: the bearer
+   * token every request must carry, created (0600) if missing; the node refuses to start without
+   * one. @default { host: '127.0.0.1', port: 7411 }
+   */
+  api?: { host: string, port: number, tokenFile?: string } | false
   /** @default false */
   mdns?: boolean
   heartbeat?: Partial<IntervalParams>
@@ -371,6 +376,10 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
   }
 
   private async startParts (): Promise<void> {
+    const api = this.init.api
+    if (api != null && api !== false && !isLoopbackHost(api.host) && api.tokenFile == null) {
+      throw new ConfigError(`the HTTP API on ${api.host}:${api.port} would accept requests from other machines without authentication: give it a token file (--api-token-file FILE, created 0600 if missing), or listen on 127.0.0.1`)
+    }
     try {
       await this.libp2p.start()
     } catch (err) {
@@ -397,8 +406,10 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
     if (this.init.api !== false) {
       const host = this.init.api?.host ?? '127.0.0.1'
       const port = this.init.api?.port ?? 7411
+      const tokenFile = this.init.api?.tokenFile
+      const token = tokenFile != null ? await loadOrCreateApiToken(tokenFile) : undefined
       try {
-        this.api = await startApiServer({ router: this.router, logger: this.log, host, port })
+        this.api = await startApiServer({ router: this.router, logger: this.log, host, port, token })
       } catch (err) {
         const why = hasErrorCode(err, ADDRESS_IN_USE) ? 'the address is in use (another node? pick one with --api)' : (err as Error).message
         throw new ConfigError(`cannot listen for the HTTP API on ${host}:${port}: ${why}`, { cause: err })

@@ -140,6 +140,8 @@ export function registerOipRoutes (router: ApiRouter, runtime: InferenceRuntime,
   })
 
   const infer = guard(async (r) => {
+    // An unknown model or version is answered before a byte of the body is read.
+    runtime.describe(r.params.name ?? '', r.params.version)
     const raw = await r.body(maxBodyBytes)
     let json: unknown
     try {

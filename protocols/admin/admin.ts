@@ -42,7 +42,8 @@ const encoder = new TextEncoder()
 const MAX_RESULT_BYTES = MAX_RESPONSE_BYTES - 64 * 1024
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
-function parseJsonObject (bytes: Uint8Array, what: string): Record<string, unknown> {
+/** The params (or result) of an admin message: a UTF-8 JSON object. Throws AdminRequestError (ERR_BAD_REQUEST). */
+export function parseJsonObject (bytes: Uint8Array, what: string): Record<string, unknown> {
   if (bytes.byteLength === 0) return {}
   let value: unknown
   try {

@@ -55,7 +55,7 @@ describe('a member minting identities (real libp2p nodes, memory transport)', ()
     for (let i = 0; i < FAKES; i++) {
       const now = Date.now()
       await publishAs(member, encodeHeartbeat({
-        bootMs: now - 1000, seq: 1, sentMs: now, intervalMs: 10_000, nodeVersion: '0.1.0', uptimeMs: 1000,
+        bootMs: now - 1000, seq: 1, sentMs: now, intervalMs: 60_000, nodeVersion: '0.1.0', uptimeMs: 1000,
         labels: { zone: `fake-${i}` }, props: {}, fleetSize: FAKES
       }))
     }

@@ -426,7 +426,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     let untilBeat = jittered(this.intervalMs, this.components.random)
     const beat = (): void => {
       void this.publish(fleet).catch(err => {
-            this.log.warn('heartbeat publish failed', { err })
+        this.log.warn('heartbeat publish failed', { err })
       })
     }
     beat()

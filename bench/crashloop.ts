@@ -11,7 +11,8 @@
  *   npm run bench -- crashloop [--kills 1000] [--seed 1] [--max-delay-ms 3000] [--keep]
  *
  * A seed node holds four versions of a model (4 MiB in 64 KiB chunks each) and stays up; the
- * victim pulls, activates and is rolled out to among them. Exits 1 on any corrupt state.
+ * victim pulls, activates and is rolled out to among them. Results: bench/results/crashloop.json.
+ * Exits 1 on any corrupt state.
  */
 import { readdir, readFile, rm, mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -27,6 +28,7 @@ import { openPolicy } from '../node/policy/document.js'
 import { POLICY_FILE_EXT, POLICIES_DIR } from '../node/policy/store.js'
 import { validateRolloutSpec } from '../node/rollouts/spec.js'
 import { loopbackNodeArgs, runTutti, startNodeProcess, stopChild } from '../cli/process-nodes.js'
+import { machine, writeResults } from './lib/stats.js'
 import type { FleetConfig } from '../node/fleet/fleet.js'
 import type { NodeProcess } from '../cli/process-nodes.js'
 
@@ -201,4 +203,5 @@ console.log('|---|---:|---:|')
 for (const a of ACTIONS) console.log(`| ${a} | ${byAction[a]} | ${changed[a]} |`)
 console.log(`\ncorrupt state: ${corrupt.length}; failed restarts: ${startFailures}`)
 for (const c of corrupt.slice(0, 20)) console.log(`  kill ${c.kill} (${c.action}): ${c.what}`)
+console.log(`\nresults: ${await writeResults('crashloop', { kills: done, seed: values.seed, maxDelayMs, byAction, changed, corrupt, startFailures, machine: machine() })}`)
 process.exit(corrupt.length > 0 || done < kills ? 1 : 0)

@@ -6,12 +6,13 @@
  *
  *   npm run bench -- fuzz [--inputs 1000000] [--codec NAME]... [--seed 1] [--parallel 1] [--hang-ms 60000]
  *
- * Exits 1 when any codec crashed or hung.
+ * Results: bench/results/fuzz.json. Exits 1 when any codec crashed or hung.
  */
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { machine, writeResults } from './lib/stats.js'
 
 const CODECS = ['heartbeat', 'chunk-request', 'chunk-response', 'admin-request', 'admin-response', 'envelope', 'policy-envelope', 'policy-document', 'rollout-yaml', 'oip-json']
 
@@ -87,4 +88,5 @@ for (const r of results) {
 for (const r of results) {
   if (r.firstCrash != null) console.log(`\n${r.codec}: first crash on ${r.firstCrash.input}\n${r.firstCrash.error}`)
 }
+console.log(`\nresults: ${await writeResults('fuzz', { inputs, seed, machine: machine(), results })}`)
 process.exit(results.some(r => r.crashes > 0 || r.hangs > 0 || r.inputs < inputs) ? 1 : 0)

@@ -81,11 +81,16 @@ function transports (kind: TransportKind): Array<(components: any) => Transport>
  */
 export const MAX_PUBSUB_FRAME_BYTES = 1024 * 1024
 
+/** What it-length-prefixed throws on a frame our limits refuse: the peer's framing, not a reset. */
+const FRAMING_ERRORS = new Set(['InvalidDataLengthError', 'InvalidDataLengthLengthError', 'InvalidMessageLengthError'])
+
 /**
- * gossipsub, when the stream a peer sends on fails (a frame over `maxInboundDataLength`, a reset),
+ * gossipsub, when a peer's stream sends a frame over `maxInboundDataLength` (or a bad length),
  * drops that peer from its router but keeps the connection: neither side hears the other again
  * until some reconnect, and nothing says why. Hang up instead, with a warning: both sides add each
- * other back on the next connection (the connectivity loop redials).
+ * other back on the next connection (the connectivity loop redials). Other stream failures (a
+ * reset as a duplicate connection closes) keep gossipsub's own handling: hanging up on those would
+ * also cut the connection that replaced it.
  */
 export function hangUpOnGossipReadError (libp2p: MeshLibp2p, logger: Logger, maxFrameBytes: number): void {
   const pubsub = libp2p.services.pubsub as unknown as { handlePeerReadStreamError?: (err: unknown, peerId: PeerId) => void }
@@ -94,8 +99,9 @@ export function hangUpOnGossipReadError (libp2p: MeshLibp2p, logger: Logger, max
   const log = logger.child('gossip')
   pubsub.handlePeerReadStreamError = (err, peerId) => {
     original(err, peerId)
+    if (!FRAMING_ERRORS.has((err as { name?: string } | undefined)?.name ?? '')) return
     if (libp2p.getConnections(peerId).every(c => c.status !== 'open')) return
-    log.warn('the gossip stream from a peer failed; hanging up so both sides rejoin', { peer: peerId.toString(), maxFrameBytes, err })
+    log.warn('a peer sent a gossip frame over the limit; hanging up so both sides rejoin', { peer: peerId.toString(), maxFrameBytes, err })
     libp2p.hangUp(peerId).catch((hangUpErr: unknown) => { log.debug('hang-up failed', { peer: peerId.toString(), err: hangUpErr }) })
   }
 }

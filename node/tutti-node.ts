@@ -13,6 +13,7 @@ import { MAX_POLICY_BYTES } from '../protocols/policy/constants.js'
 import { ApiRouter, startApiServer } from './api/http.js'
 import { ADDRESS_IN_USE, addressesInUse, hasErrorCode } from './api/listen.js'
 import { registerNodeRoutes } from './api/node-routes.js'
+import { isLoopbackHost, loadOrCreateApiToken } from './api/token.js'
 import { isoTime, systemClock } from '../core/clock.js'
 import { ConfigError } from '../core/errors.js'
 import { isAdmin, swarmKey } from './fleet/fleet.js'
@@ -22,6 +23,7 @@ import { updateNodeConfig } from './node-config.js'
 import { createLogger } from '../core/logger.js'
 import { randomSeed, seededRandom } from '../core/random.js'
 import { Membership } from './membership/membership.js'
+import { MAX_ENVELOPE_BYTES } from './models/constants.js'
 import { ModelService, openModelParts } from './models/service.js'
 import { InferenceRuntime, inferenceAdminHandlers, registerOipRoutes } from './inference/index.js'
 import { Serving } from './serving/serving.js'
@@ -65,8 +67,12 @@ export interface TuttiNodeInit {
   labels?: Record<string, string>
   /** Override live properties (battery, ...). */
   props?: Properties
-  /** Local HTTP API address, or false for none. @default { host: '127.0.0.1', port: 7411 } */
-  api?: { host: string, port: number } | false
+  /**
+   * Local HTTP API address, or false for none. Beyond loopback it needs `tokenFile`: the bearer
+   * token every request must carry, created (0600) if missing; the node refuses to start without
+   * one. @default { host: '127.0.0.1', port: 7411 }
+   */
+  api?: { host: string, port: number, tokenFile?: string } | false
   /** @default false */
   mdns?: boolean
   heartbeat?: Partial<IntervalParams>
@@ -160,7 +166,8 @@ export async function createTuttiNode (init: TuttiNodeInit, components: TuttiNod
       bootstrap: init.bootstrap,
       mdns: init.mdns,
       datastore,
-      connectionGater: components.connectionGater
+      connectionGater: components.connectionGater,
+      logger: components.logger ?? createLogger()
     })
     const modelsRoot = init.models === false ? undefined : init.models?.root ?? (init.dataDir != null ? join(init.dataDir, 'models') : undefined)
     const models = modelsRoot == null || init.models === false
@@ -323,7 +330,8 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
       logger: this.log,
       random,
       knownPeers: () => this.membership.view().filter(m => m.status !== 'dead').map(m => m.peerId),
-      lastHeardMs: () => this.membership.lastHeardMs()
+      lastHeardMs: () => this.membership.lastHeardMs(),
+      gossipPeerCount: mesh.pubsub.peerCount?.bind(mesh.pubsub)
     }, {
       bootstrap: init.bootstrap,
       targetPeers: init.targetPeers,
@@ -382,6 +390,10 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
   }
 
   private async startParts (): Promise<void> {
+    const api = this.init.api
+    if (api != null && api !== false && !isLoopbackHost(api.host) && api.tokenFile == null) {
+      throw new ConfigError(`the HTTP API on ${api.host}:${api.port} would accept requests from other machines without authentication: give it a token file (--api-token-file FILE, created 0600 if missing), or listen on 127.0.0.1`)
+    }
     try {
       await this.libp2p.start()
     } catch (err) {
@@ -395,7 +407,9 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
       authorize: peer => isAdmin(this.fleet, peer),
       handlers: this.adminHandlers,
       logger: this.log,
-      clock: this.clock
+      clock: this.clock,
+      // A manifest envelope (up to MAX_ENVELOPE_BYTES) rides base64 in one models.push request.
+      methodRequestBytes: { 'models.push': Math.ceil(MAX_ENVELOPE_BYTES / 3) * 4 + 1024 }
     }))
     await this.models?.start()
     this.inference.start()
@@ -407,8 +421,10 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
     if (this.init.api !== false) {
       const host = this.init.api?.host ?? '127.0.0.1'
       const port = this.init.api?.port ?? 7411
+      const tokenFile = this.init.api?.tokenFile
+      const token = tokenFile != null ? await loadOrCreateApiToken(tokenFile) : undefined
       try {
-        this.api = await startApiServer({ router: this.router, logger: this.log, host, port })
+        this.api = await startApiServer({ router: this.router, logger: this.log, host, port, token })
       } catch (err) {
         const why = hasErrorCode(err, ADDRESS_IN_USE) ? 'the address is in use (another node? pick one with --api)' : (err as Error).message
         throw new ConfigError(`cannot listen for the HTTP API on ${host}:${port}: ${why}`, { cause: err })

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path'
 import { MAX_KEEP_VERSIONS } from '../../node/node-config.js'
+import { isLoopbackHost } from '../../node/api/token.js'
 import { Option } from 'commander'
 import { createLogger } from '../../core/logger.js'
 import { checkKeyValue } from '../../protocols/heartbeat/labels.js'
@@ -22,6 +23,7 @@ export const registerNode: CommandModule = (program, { io }) => {
     .option('--label <k=v>', 'a static label announced in heartbeats, repeatable', collect)
     .option('--prop <k=v>', 'override a live property (battery=80), repeatable', collect)
     .option('--api <host:port|off>', 'local HTTP API (port 0 picks one)', '127.0.0.1:7411')
+    .option('--api-token-file <file>', 'bearer token the API requires (created 0600 if missing); needed beyond loopback')
     .option('--mdns', 'discover peers on the LAN with mDNS')
     .option('--heartbeat-ms <ms>', 'base heartbeat interval (grows with fleet size)', positiveInt('--heartbeat-ms'), 5000)
     .option('--upload-limit <rate>', 'cap on model chunks served to peers per second, e.g. 20Mbit, 2MiB')
@@ -43,6 +45,7 @@ interface NodeStartOptions {
   label?: string[]
   prop?: string[]
   api: string
+  apiTokenFile?: string
   mdns?: boolean
   heartbeatMs: number
   uploadLimit?: string
@@ -52,7 +55,7 @@ interface NodeStartOptions {
   logLevel: LogLevel
 }
 
-export function parseApi (value: string): { host: string, port: number } | false {
+export function parseApi (value: string): { host: string, port: number, tokenFile?: string } | false {
   if (value === 'off') return false
   const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(value)
   const port = Number(m?.[2])
@@ -88,6 +91,10 @@ async function start (io: CliIO, opts: NodeStartOptions, command: Command): Prom
   const labels = keyValues('--label', opts.label, checkKeyValue)
   const props = keyValues('--prop', opts.prop, checkKeyValue)
   const api = parseApi(opts.api)
+  if (api !== false && opts.apiTokenFile != null) api.tokenFile = resolve(opts.apiTokenFile)
+  if (api !== false && !isLoopbackHost(api.host) && api.tokenFile == null) {
+    throw new UsageError(`--api ${opts.api} listens beyond loopback: anyone who can reach it could run inference and read the fleet. Give --api-token-file FILE (a bearer token, created 0600 if missing), or use 127.0.0.1`)
+  }
   const heartbeatMs = opts.heartbeatMs
   if (heartbeatMs < 50) throw new UsageError('--heartbeat-ms must be at least 50')
   const listen = await multiaddrs('--listen', opts.listen ?? [])
@@ -131,7 +138,7 @@ async function start (io: CliIO, opts: NodeStartOptions, command: Command): Prom
   io.out(`peer id:   ${node.peerId}\n`)
   io.out(`fleet:     ${fleet.fleetId} (${fleet.name})\n`)
   for (const addr of node.addresses()) io.out(`listening: ${addr}\n`)
-  io.out(`api:       ${node.apiUrl ?? 'off'}\n`)
+  io.out(`api:       ${node.apiUrl ?? 'off'}${api !== false && api.tokenFile != null ? ` (bearer token in ${api.tokenFile})` : ''}\n`)
   io.out(`node file: ${resolve(data, 'node.json')}\n`)
 
   await new Promise<void>(resolveStop => {

@@ -39,6 +39,8 @@ describe('OIP tensors', () => {
   it.each([
     [{ name: 'x', shape: [2], datatype: 'FP32', data: [1] }, /needs 2 elements, data has 1/],
     [{ name: 'x', shape: [2], datatype: 'FP32', data: [1, 'a'] }, /finite numbers/],
+    [{ name: 'x', shape: [2], datatype: 'FP32', data: [1, 1e300] }, /FP32 element 1 \(1e\+300\) is out of the float32 range/],
+    [{ name: 'x', shape: [1], datatype: 'FP32', data: [-3.5e38] }, /out of the float32 range/],
     [{ name: 'x', shape: [1], datatype: 'INT8', data: [300] }, /not an integer in \[-128, 127\]/],
     [{ name: 'x', shape: [1], datatype: 'INT64', data: [1.5] }, /not an integer/],
     [{ name: 'x', shape: [1], datatype: 'FP16', data: [1] }, /not supported/],

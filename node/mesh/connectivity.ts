@@ -36,6 +36,12 @@ export interface ConnectivityComponents {
   knownPeers: () => string[]
   /** When a heartbeat from another peer was last heard (undefined: never). */
   lastHeardMs?: () => number | undefined
+  /**
+   * How many connected peers speak gossip. Only they can be heard: an admin CLI connected for a
+   * long push must not make a lone node think it is deaf and cut that connection.
+   * @default every connection counts
+   */
+  gossipPeerCount?: () => number
 }
 
 /** Picks which known peers to dial: not connected, not self, shuffled, enough to reach the target. */
@@ -121,7 +127,7 @@ export class Connectivity {
     let connected = new Set(libp2p.getConnections().map(c => c.remotePeer.toString()))
     const dials: Array<Promise<unknown>> = []
     const now = this.components.clock.now()
-    if (this.isDeaf(now, connected.size)) {
+    if (this.isDeaf(now, this.components.gossipPeerCount?.() ?? connected.size)) {
       this.lastRejoinMs = now
       this.log.warn('connected but hearing no heartbeats; dropping connections and rejoining', { peers: connected.size, deafAfterMs: this.deafAfterMs })
       await Promise.all([...connected].map(async p => {

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { z } from 'zod'
 import { ConfigError } from '../core/errors.js'
+import { MAX_KEEP_VERSIONS } from './models/constants.js'
 import { formatIssues, schemaIssues } from '../core/schema.js'
 import { writeFileAtomic } from './fs.js'
 
@@ -15,9 +16,6 @@ export const NODE_CONFIG_FILE = 'config.json'
 
 /** Largest config file read, in bytes. */
 const MAX_CONFIG_BYTES = 64 * 1024
-
-/** Most versions per model a node can be told to keep. @default 100 */
-export const MAX_KEEP_VERSIONS = 100
 
 const NodeConfigSchema = z.object({
   version: z.literal(1, { error: 'must be 1' }),

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path'
-import { MAX_KEEP_VERSIONS } from '../../node/node-config.js'
+import { MAX_KEEP_VERSIONS } from '../../node/models/constants.js'
 import { isLoopbackHost } from '../../node/api/token.js'
 import { Option } from 'commander'
 import { createLogger } from '../../core/logger.js'

@@ -414,7 +414,9 @@ export class ModelService {
   }
 
   private async pullOnce (cid: string, signal: AbortSignal, onProgress: (p: FetchProgress) => void): Promise<PullResult> {
-    const fetch = await this.fetcher.fetch(cid, { signal, onProgress })
+    // Peers whose heartbeats say they hold it (complete or partial) are asked first.
+    const holders = announcersOf(cid, this.components.members().filter(m => !m.self)).map(id => peerIdFromString(id))
+    const fetch = await this.fetcher.fetch(cid, { signal, onProgress, holders })
     const path = await this.store.assemble(cid, { signal })
     void announce(this.components.libp2p, cid, { signal: timeoutSignal(this.components.clock, 30_000, { signal: this.controller.signal }) })
       .catch(err => { this.log.debug('announce failed', { cid, err }) })

@@ -111,6 +111,31 @@ describe('serving: activation, hot swap, rollback and restart on a node', () => 
     expect(status?.versions[0]?.limits.cpuCores).toBe(0.25)
   })
 
+  it('shows a version that failed to come back after a restart as not served, and tries it again at the next start', async () => {
+    const { fleet, adminKey } = await createTestFleet()
+    const dir = await dirs.make()
+    const data = join(dir, 'data')
+    let node = await startNode(fleet, data)
+    await node.models!.store.importPackage(await packVersion(dir, adminKey, '1.0.0', 8))
+    await node.serving.activate('clf@1.0.0')
+    await node.stop()
+    running.splice(running.indexOf(node), 1)
+    // A limit no model fits: the restore fails before loading (as a corrupt file or a lost fetch would).
+    const stateFile = join(data, 'serving.json')
+    const state = JSON.parse(await readFile(stateFile, 'utf8')) as { active: Record<string, { limits: Record<string, string> }> }
+    state.active.clf!.limits = { memory: '1Ki' }
+    await writeFile(stateFile, JSON.stringify(state))
+
+    node = await startNode(fleet, data)
+    await node.restoring
+    expect(node.serving.activeOf('clf')).toBeUndefined()
+    expect(node.models!.list().find(m => m.name === 'clf')?.active).toBe(false)
+    expect(node.inference.status().models.find(m => m.name === 'clf')?.active).toBeUndefined()
+    // Still recorded for the next start.
+    const kept = JSON.parse(await readFile(stateFile, 'utf8')) as { active: Record<string, unknown> }
+    expect(Object.keys(kept.active)).toEqual(['clf'])
+  })
+
   it('runs a shadow beside the active version, never returns its answers, and reports agreement in the heartbeat', async () => {
     const { fleet, adminKey } = await createTestFleet()
     const dir = await dirs.make()

@@ -191,7 +191,11 @@ export class Serving {
         await this.activate(ref, a.limits, { ...options, expect: { name, version: a.version } })
       } catch (err) {
         if (aborted()) throw new RestoreAbortedError({ cause: err })
-        this.log.error('could not restore an active model', { model: `${name}@${a.version}`, err })
+        this.log.error('could not restore an active model; it is not served (the next start tries again)', { model: `${name}@${a.version}`, err })
+        // State shown must be state served: nothing runs it, so no listing, heartbeat or rollout
+        // may call it active. serving.json keeps the entry (not saved here), for the next start.
+        delete this.state.active[name]
+        await this.components.models?.store.clearActive(name).catch(clearErr => { this.log.warn('could not clear the active version of a model that did not restore', { model: name, err: clearErr }) })
       }
     }
   }

@@ -41,6 +41,6 @@ describe('the serving state file', () => {
   it('reads a valid file and tries to bring back each active model', async () => {
     const errors = await restore(JSON.stringify({ version: 1, active: { clf: { version: '1.0.0', cid: 'bagaaiera', limits: { cpu: '500m', memory: 268435456 } } } }))
     // This node has no model store, so the one activation is attempted and fails, logged.
-    expect(errors.map(r => [r.msg, r.model])).toEqual([['could not restore an active model', 'clf@1.0.0']])
+    expect(errors.map(r => [r.msg, r.model])).toEqual([['could not restore an active model; it is not served (the next start tries again)', 'clf@1.0.0']])
   })
 })

@@ -187,7 +187,7 @@ describe('rollouts on a changing fleet of real nodes', () => {
     rollback: automatic
 `), '5.0.0')
     try {
-      await waitFor('live-slow rolled back', () => progressOf(nodes[3]!, name)?.phase === 'RolledBack', 120_000)
+      await waitFor('live-slow rolled back', () => progressOf(nodes[3]!, name)?.phase === 'RolledBack', 240_000)
       await waitFor('every node back on what it ran', () => nodes.every((n, i) => servedVersion(n) === before[i]), 30_000)
     } finally {
       traffic = false
@@ -205,7 +205,8 @@ describe('rollouts on a changing fleet of real nodes', () => {
     expect(reverted.length).toBeLessThanOrEqual(2)
     for (const s of watch.samples) s.forEach((v, i) => { expect([before[i], '5.0.0']).toContain(v) })
     expect(Math.max(...watch.samples.map(s => s.filter(v => v === '5.0.0').length))).toBeGreaterThanOrEqual(1)
-   }, 180_000)
+    // Slow requests of 0.5 G multiply-adds each on a loaded machine: minutes, not seconds, beside the suite.
+  }, 300_000)
 
   it('with prefetch, every target downloads the version at once and only its wave runs it', async () => {
     const name = await apply(nodes[2]!, rolloutYaml('live-prefetch', '6.0.0', `  selector: {}

@@ -309,7 +309,8 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
       logger: this.log,
       random,
       knownPeers: () => this.membership.view().filter(m => m.status !== 'dead').map(m => m.peerId),
-      lastHeardMs: () => this.membership.lastHeardMs()
+      lastHeardMs: () => this.membership.lastHeardMs(),
+      ...mesh.gossipRepair
     }, {
       bootstrap: init.bootstrap,
       targetPeers: init.targetPeers,

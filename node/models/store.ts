@@ -22,7 +22,7 @@ import { join } from 'node:path'
 import { compare as compareSemver } from 'semver'
 import { writeFileAtomic } from '../fs.js'
 import { silentLogger } from '../../core/logger.js'
-import { writeVerifiedModel } from './assemble.js'
+import { PartialModel } from './assemble.js'
 import { bytesMatchCid, isManifestCid, isRawCid } from '../../core/cid.js'
 import { DEFAULT_RETAIN_VERSIONS, MAX_CHUNK_BYTES, MAX_ENVELOPE_BYTES } from './constants.js'
 import {
@@ -96,6 +96,8 @@ export class ModelStore implements ChunkStore {
   private readonly chunkFiles = new Set<string>()
   private readonly complete = new Set<string>()
   private readonly assembling = new Map<string, Promise<string>>()
+  /** Model files being written while their chunks arrive (manifest CID -> temp file). */
+  private readonly partials = new Map<string, Promise<PartialModel>>()
   private readonly shutdown = new AbortController()
   private state: StoreState = emptyState()
   private queue: Promise<unknown> = Promise.resolve()
@@ -123,6 +125,7 @@ export class ModelStore implements ChunkStore {
   async close (): Promise<void> {
     this.shutdown.abort(new Error('model store closed'))
     await Promise.allSettled([...this.assembling.values()])
+    await Promise.allSettled([...this.partials.keys()].map(async cid => { await this.dropPartial(cid) }))
     await this.queue.catch(() => undefined)
   }
 
@@ -159,6 +162,7 @@ export class ModelStore implements ChunkStore {
     if (this.holdsChunk(cid)) return
     await writeFileAtomic(join(this.dirs.chunks, cid), bytes)
     this.chunkFiles.add(cid)
+    this.streamChunk(cid, bytes)
   }
 
   async getManifest (cid: string, options: AbortOptions = {}): Promise<VerifiedManifest | undefined> {
@@ -383,6 +387,9 @@ export class ModelStore implements ChunkStore {
   private unindex (cid: string): void {
     const v = this.manifests.get(cid)
     if (v == null) return
+    if (this.partials.has(cid)) {
+      this.dropPartial(cid).catch(err => { this.log.debug('removing a partial model file failed', { cid, err }) })
+    }
     this.manifests.delete(cid)
     this.byRef.delete(`${v.manifest.name}@${v.manifest.version}`)
     this.complete.delete(cid)
@@ -417,7 +424,19 @@ export class ModelStore implements ChunkStore {
     const signal = options.signal == null ? this.shutdown.signal : AbortSignal.any([options.signal, this.shutdown.signal])
     const target = this.modelFile(cid)
     const chunks = manifest.chunks.length
-    await writeVerifiedModel(manifest, target, source, { signal, onChunk: async chunk => { await this.onProgress?.({ cid, chunk, chunks }) } })
+    const onChunk = async (chunk: number): Promise<void> => { await this.onProgress?.({ cid, chunk, chunks }) }
+    const streamed = this.partials.get(cid)
+    this.partials.delete(cid)
+    let partial = streamed != null ? await streamed.catch(() => undefined) : undefined
+    try {
+      await (partial ?? await PartialModel.create(manifest, target)).finish(source, { signal, onChunk })
+    } catch (err) {
+      // The file written while chunks arrived failed (a write error): start over from the chunks.
+      if (partial == null || signal.aborted || (err as { code?: string }).code === 'ERR_DIGEST_MISMATCH') throw err
+      this.log.warn('the model file written during the download failed; assembling it again from the chunks', { cid, err })
+      partial = undefined
+      await (await PartialModel.create(manifest, target)).finish(source, { signal, onChunk })
+    }
     // Between the rename and here a crash leaves both the model and its chunks: gc removes the chunks.
     await this.serial(async () => {
       if (!this.manifests.has(cid)) return
@@ -426,6 +445,34 @@ export class ModelStore implements ChunkStore {
     })
     this.log.info('model assembled', { cid, model: `${manifest.name}@${manifest.version}`, bytes: manifest.size })
     return target
+  }
+
+  /**
+   * Writes a just-stored chunk into the model file of every incomplete manifest that lists it,
+   * in the background: putChunk does not wait, assembly does (docs in assemble.ts). A write that
+   * fails only costs the head start: assembly then writes the file from the chunk files.
+   */
+  private streamChunk (cid: string, bytes: Uint8Array): void {
+    for (const owner of this.owners.get(cid) ?? []) {
+      if (this.complete.has(owner) || this.assembling.has(owner)) continue
+      const { manifest } = this.manifests.get(owner)!
+      let partial = this.partials.get(owner)
+      if (partial == null) {
+        partial = PartialModel.create(manifest, this.modelFile(owner))
+        this.partials.set(owner, partial)
+      }
+      const indexes = manifest.chunks.flatMap((c, i) => c === cid ? [i] : [])
+      partial.then(async p => { await p.write(indexes, bytes) }).catch(async err => {
+        this.log.warn('writing a chunk into the model file failed; it will be assembled from the chunk files', { cid: owner, chunk: cid, err })
+        if (this.partials.get(owner) === partial) await this.dropPartial(owner)
+      }).catch(err => { this.log.debug('dropping a failed model file', { cid: owner, err }) })
+    }
+  }
+
+  private async dropPartial (cid: string): Promise<void> {
+    const partial = this.partials.get(cid)
+    this.partials.delete(cid)
+    await (await partial?.catch(() => undefined))?.discard()
   }
 
   private async dropChunkFilesServedByModels (candidates: Iterable<string>): Promise<number> {

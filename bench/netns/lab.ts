@@ -257,6 +257,11 @@ export class Lab {
     run('ip', ['netns', 'add', node.namespace])
     this.nodes.push(node)
     run('ip', ['link', 'add', node.hostIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', node.namespace])
+    // No segmentation offload: every packet is a wire-sized one, so the byte counters include
+    // every packet's headers (with GSO a 64 KiB super-packet carries its headers once) and tbf
+    // paces real packets.
+    run('ip', ['link', 'set', node.hostIf, 'gso_max_segs', '1'])
+    run('ip', ['-n', node.namespace, 'link', 'set', 'eth0', 'gso_max_segs', '1'])
     run('ip', ['link', 'set', node.hostIf, 'master', this.bridge, 'up'])
     run('ip', ['-n', node.namespace, 'addr', 'add', `${node.ip}/24`, 'dev', 'eth0'])
     run('ip', ['-n', node.namespace, 'link', 'set', 'eth0', 'up'])

@@ -6,7 +6,7 @@
  *
  *   npm run bench -- netns [--nodes 5] [--size-mib 20] [--rate-mbit 10] [--runs 1]
  *                          [--chunk-kib 1024] [--heartbeat-ms 5000] [--timeout-s T] [--settle-s 60]
- *                          [--queue-ms 100] [--no-http] [--keep]
+ *                          [--idle-s 10] [--queue-ms 100] [--no-http] [--keep]
  *
  * Reported per run (T_min = F * 8 / RATE, times from the start barrier): origin egress / F,
  * bytes received / (N x F), p50 / T_min, last / T_min, done count, CPU core-seconds per MiB moved
@@ -38,6 +38,7 @@ interface Options {
   heartbeatMs: number
   timeoutS: number
   settleS: number
+  idleS: number
   queueMs: number
   http: boolean
   keep: boolean
@@ -62,6 +63,7 @@ function parseOptions (argv: string[]): Options {
         'heartbeat-ms': { type: 'string', default: '5000' },
         'timeout-s': { type: 'string' },
         'settle-s': { type: 'string', default: '60' },
+        'idle-s': { type: 'string', default: '10' },
         'queue-ms': { type: 'string', default: '100' },
         'no-http': { type: 'boolean', default: false },
         keep: { type: 'boolean', default: false }
@@ -90,6 +92,7 @@ function parseOptions (argv: string[]): Options {
     // Long enough for plain HTTP (N x T_min) with room to spare.
     timeoutS: values['timeout-s'] != null ? num('timeout-s', values['timeout-s'], 1) : Math.ceil(60 + 2 * nodes * tMinS),
     settleS: num('settle-s', values['settle-s'], 0),
+    idleS: num('idle-s', values['idle-s'], 0),
     queueMs: num('queue-ms', values['queue-ms'], 1),
     http: !values['no-http'],
     keep: values.keep
@@ -119,6 +122,24 @@ function summarize (side: SideResult, n: number, sizeBytes: number, tMinMs: numb
     cpuSPerMiBMoved: median(perMiB),
     cpuSPerMiBMovedMax: perMiB.length > 0 ? Math.max(...perMiB) : Number.NaN
   }
+}
+
+/** Ethernet + IPv4 + TCP with timestamps: what each packet adds to its payload on the wire. */
+const HEADER_BYTES = 14 + 20 + 32
+
+/**
+ * Where a node's received bytes went, as fractions of F: headers (per packet), background (the
+ * idle rate over the node's download time), chunk bytes the fetcher counted beyond F (endgame
+ * duplicates, chunks cut off part-way), and the rest, which no counter sees (bytes of requests
+ * already cancelled still arriving, HAVE/WATCH and manifest exchanges).
+ */
+function breakdown (x: NodeResult, sizeBytes: number): string[] {
+  if (x.fetcherBytesReceived == null || x.doneMs == null) return ['-', '-', '-', '-']
+  const headers = x.rxPackets * HEADER_BYTES
+  const idle = (x.idleRxBytesPerSec ?? 0) * x.doneMs / 1000
+  const extraCounted = x.fetcherBytesReceived - sizeBytes
+  const rest = x.rxBytes - headers - idle - x.fetcherBytesReceived
+  return [headers, idle, extraCounted, rest].map(b => fmt(b / sizeBytes, 3))
 }
 
 function nodeRows (nodes: NodeResult[], tMinMs: number): string[][] {
@@ -178,6 +199,7 @@ async function main (): Promise<void> {
         heartbeatMs: opts.heartbeatMs,
         timeoutMs: opts.timeoutS * 1000,
         settleMs: opts.settleS * 1000,
+        idleMs: opts.idleS * 1000,
         http: opts.http,
         workDir: work,
         fleetFile: fleet.fleetFile,
@@ -193,6 +215,8 @@ async function main (): Promise<void> {
       const r = runs.at(-1)!
       print(`\nrun ${run}, Tutti per node (seconds from the start barrier; rx/fetcher = kernel bytes received / the fetcher's own count):`)
       print(table(['node', 'state', 'sha256', 'ack', 'started', 'done', 'done/T_min', 'fetch', 'assemble', 'rx MiB', 'tx MiB', 'rx/fetcher', '% from peers', 'CPU s'], nodeRows(r.tutti.nodes, tMinMs)))
+      print('\nbytes received beyond F, per node, as fractions of F: TCP/IP headers, background (idle rate x download time), chunk bytes the fetcher counted beyond F, the rest (no counter sees it):')
+      print(table(['node', 'headers', 'background', 'fetcher extra', 'unseen'], r.tutti.nodes.map(x => [x.name, ...breakdown(x, sizeBytes)])))
       print(`start skew: ${fmt(r.tutti.startSkewAckMs, 0)} ms between the admin answers, ${fmt(r.tutti.startSkewNodeMs, 0)} ms between the jobs' own start times\n`)
     }
 

@@ -34,6 +34,8 @@ export interface RunConfig {
   heartbeatMs: number
   timeoutMs: number
   settleMs: number
+  /** The idle window before the barrier in which background traffic is measured. */
+  idleMs: number
   http: boolean
   workDir: string
   fleetFile: string
@@ -64,6 +66,9 @@ export interface NodeResult {
   sha256ok: boolean
   rxBytes: number
   txBytes: number
+  rxPackets: number
+  /** Bytes per second the node received while the mesh stood idle before the barrier (gossip, DHT, pings). */
+  idleRxBytesPerSec?: number
   /** What the fetcher itself counted as received (chunk payloads and framing it saw). */
   fetcherBytesReceived?: number
   cpuS: number
@@ -172,6 +177,12 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
     cfg.log(`  tutti: mesh settled in ${(settleMs / 1000).toFixed(1)} s (alive seen: min ${Math.min(...alive)} of ${procs.length + 1})`)
 
     const all = [origin, ...downloaders]
+    // Background traffic (heartbeats, gossip, DHT, pings) with no download running.
+    const idleStart = new Map(all.map(n => [n.name, lab.counters(n)]))
+    const idleT0 = Date.now()
+    await sleep(cfg.idleMs)
+    const idleS = (Date.now() - idleT0) / 1000
+    const idleRate = new Map(all.map(n => [n.name, (lab.counters(n).rxBytes - idleStart.get(n.name)!.rxBytes) / idleS]))
     const before = new Map(all.map(n => [n.name, lab.counters(n)]))
     const pids = new Map([originProc, ...procs].map(p => [p.node.name, p.child.pid!]))
     const cpuBefore = new Map([...pids].map(([name, pid]) => [name, cpuSeconds(pid)]))
@@ -223,6 +234,8 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
         sha256ok: sha === cfg.sha256,
         rxBytes: d.rxBytes,
         txBytes: d.txBytes,
+        rxPackets: d.rxPackets,
+        idleRxBytesPerSec: idleRate.get(p.node.name),
         fetcherBytesReceived: job?.result?.bytesReceived,
         cpuS: cpuAfter.get(p.node.name)! - cpuBefore.get(p.node.name)!,
         fromPeers: job?.result != null ? job.result.peers.filter(x => x.peerId !== originProc.peerId).reduce((a, x) => a + x.chunks, 0) / Math.max(1, job.result.chunksFetched) : undefined
@@ -296,6 +309,7 @@ async function httpSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg:
       sha256ok: ok,
       rxBytes: d.rxBytes,
       txBytes: d.txBytes,
+      rxPackets: d.rxPackets,
       cpuS: Number.NaN
     }
   }))

@@ -55,9 +55,11 @@ describe.skipIf(why != null)('netns lab', () => {
     const b = lab.addNode('b', { mbit: 50 })
     const srv = server(lab, a, 1_000_000)
     await ready(srv)
+    if (nft) lab.countSources(b, [a])
     const before = { a: lab.counters(a), b: lab.counters(b) }
     expect(await fetchFrom(lab, b, a.ip, 120_000)).toBe(1_000_000)
     const after = { a: lab.counters(a), b: lab.counters(b) }
+    if (nft) expect(lab.bytesFrom(b).get(a.ip)).toBeGreaterThan(1_000_000)
     // Payload plus TCP/IP and Ethernet headers, each direction seen from both ends.
     expect(after.a.txBytes - before.a.txBytes).toBeGreaterThan(1_000_000)
     expect(after.b.rxBytes - before.b.rxBytes).toBeGreaterThan(1_000_000)

@@ -57,6 +57,16 @@ export function labUnavailable (): string | undefined {
   return undefined
 }
 
+/** Whether `nft` (nftables) is installed: partitions, loss and per-source counts need it. */
+export function nftAvailable (): boolean {
+  try {
+    execFileSync('nft', ['--version'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** One direction's cap. */
 export interface RateCap {
   /** Megabits (10^6 bits) per second. */
@@ -101,6 +111,8 @@ interface NodeRules {
   lossIn: number
   lossOut: number
   blocked: Set<string>
+  /** Sources whose bytes to this node are counted (nftables counters). */
+  counted: string[]
 }
 
 export interface LabInit {
@@ -268,7 +280,7 @@ export class Lab {
     run('ip', ['-n', node.namespace, 'link', 'set', 'lo', 'up'])
     const both = options.mbit != null ? { mbit: options.mbit } : undefined
     this.setLink(node, { up: options.up ?? both, down: options.down ?? both })
-    this.rules.set(node.name, { lossIn: 0, lossOut: 0, blocked: new Set() })
+    this.rules.set(node.name, { lossIn: 0, lossOut: 0, blocked: new Set(), counted: [] })
     return node
   }
 
@@ -319,6 +331,30 @@ export class Lab {
     }
   }
 
+  /**
+   * Counts, from now on, the bytes `node` receives from each of `sources` (IP packets, headers
+   * included, Ethernet not; before loss and partition drops). Needs nft. Read with `bytesFrom`;
+   * the counts restart whenever the node's loss or partition rules change.
+   */
+  countSources (node: LabNode, sources: LabNode[]): void {
+    this.rulesOf(node).counted = sources.map(n => n.ip)
+    this.applyRules(node)
+  }
+
+  /** Bytes `node` has received from each counted source, by source IP (see countSources). */
+  bytesFrom (node: LabNode): Map<string, number> {
+    const out = new Map<string, number>()
+    if (this.rulesOf(node).counted.length === 0) return out
+    const json = JSON.parse(run('ip', ['netns', 'exec', node.namespace, 'nft', '-j', 'list', 'chain', 'inet', 'tuttilab', 'input'])) as
+      { nftables: Array<{ rule?: { comment?: string, expr: Array<{ counter?: { bytes: number } }> } }> }
+    for (const item of json.nftables) {
+      const rule = item.rule
+      const bytes = rule?.expr.find(e => e.counter != null)?.counter?.bytes
+      if (rule?.comment != null && bytes != null) out.set(rule.comment, bytes)
+    }
+    return out
+  }
+
   /** A node's byte and packet counters, read from the host side of its veth (so swapped). */
   counters (node: LabNode): Counters {
     const read = (stat: string): number => Number(readFileSync(`/sys/class/net/${node.hostIf}/statistics/${stat}`, 'utf8'))
@@ -366,10 +402,11 @@ export class Lab {
   }
 
   private applyRules (node: LabNode): void {
-    const { lossIn, lossOut, blocked } = this.rulesOf(node)
+    const { lossIn, lossOut, blocked, counted } = this.rulesOf(node)
     const chain = (hook: string, loss: number, dir: 'saddr' | 'daddr'): string => [
       `  chain ${hook} {`,
       `    type filter hook ${hook} priority 0; policy accept;`,
+      ...(hook === 'input' ? counted.map(ip => `    ip saddr ${ip} counter comment "${ip}"`) : []),
       ...(blocked.size > 0 ? [`    ip ${dir} { ${[...blocked].join(', ')} } drop`] : []),
       ...(loss >= 1 ? ['    drop'] : loss > 0 ? [`    numgen random mod 1000000 < ${Math.round(loss * 1e6)} drop`] : []),
       '  }'

@@ -216,7 +216,8 @@ async function main (): Promise<void> {
       print(`\nrun ${run}, Tutti per node (seconds from the start barrier; rx/fetcher = kernel bytes received / the fetcher's own count):`)
       print(table(['node', 'state', 'sha256', 'ack', 'started', 'done', 'done/T_min', 'fetch', 'assemble', 'rx MiB', 'tx MiB', 'rx/fetcher', '% from peers', 'CPU s'], nodeRows(r.tutti.nodes, tMinMs)))
       print('\nbytes received beyond F, per node, as fractions of F: TCP/IP headers, background (idle rate x download time), chunk bytes the fetcher counted beyond F, the rest (no counter sees it):')
-      print(table(['node', 'headers', 'background', 'fetcher extra', 'unseen'], r.tutti.nodes.map(x => [x.name, ...breakdown(x, sizeBytes)])))
+      print(table(['node', 'headers', 'background', 'fetcher extra', 'unseen', 'from each sender: kernel MiB / fetcher MiB'], r.tutti.nodes.map(x => [x.name, ...breakdown(x, sizeBytes),
+        (x.sources ?? []).filter(y => y.kernelBytes > 64 * 1024).map(y => `${y.from} ${fmt(y.kernelBytes / MIB, 2)}/${fmt(y.fetcherBytes / MIB, 2)}`).join(', ')])))
       print(`start skew: ${fmt(r.tutti.startSkewAckMs, 0)} ms between the admin answers, ${fmt(r.tutti.startSkewNodeMs, 0)} ms between the jobs' own start times\n`)
     }
 
@@ -234,7 +235,7 @@ async function main (): Promise<void> {
         h != null ? fmt(h.lastPerTmin, 2) : '-', h != null ? `${h.done}/${opts.nodes}` : '-', h != null ? fmt(h.originEgressPerF, 3) : '-'
       ])
     ))
-    const file = await writeResults('netns', {
+    const result = {
       benchmark: 'netns',
       date: new Date().toISOString(),
       machine: machine(),
@@ -242,8 +243,11 @@ async function main (): Promise<void> {
       model: { cid: packed.cid, sizeBytes, chunks: packed.manifest.chunks.length, sha256 },
       tMinMs,
       runs: rows.map(({ r, t, h }) => ({ run: r.run, tutti: { summary: t, ...r.tutti }, http: r.http != null ? { summary: h, ...r.http } : undefined }))
-    })
-    print(`\nresults: ${file}`)
+    }
+    // The latest run as netns.json, and one file per setup so runs at several N are all kept.
+    const file = await writeResults('netns', result)
+    const kept = await writeResults(`netns-n${opts.nodes}-${opts.sizeMiB}mib-${opts.rateMbit}mbit`, result)
+    print(`\nresults: ${file} (and ${kept})`)
     if (rows.some(({ t }) => t.done < opts.nodes)) process.exitCode = 1
   } finally {
     cleanup()

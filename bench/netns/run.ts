@@ -16,7 +16,7 @@ import { callAdmin } from '../../protocols/admin/index.js'
 import { loadAdminKey, loadFleet, swarmKey } from '../../node/fleet/fleet.js'
 import { createDialerLibp2p } from '../../node/mesh/libp2p.js'
 import { ModelStore } from '../../node/models/store.js'
-import { createLab, cpuSeconds } from './lab.js'
+import { createLab, cpuSeconds, nftAvailable } from './lab.js'
 import type { ChildProcess } from 'node:child_process'
 import type { Libp2p } from '@libp2p/interface'
 import type { Counters, Lab, LabNode } from './lab.js'
@@ -73,6 +73,11 @@ export interface NodeResult {
   fetcherBytesReceived?: number
   cpuS: number
   fromPeers?: number
+  /**
+   * Per sending node: IP bytes the kernel counted from it (nftables; headers included) and chunk
+   * bytes the fetcher counted from it. Absent without nft.
+   */
+  sources?: Array<{ from: string, kernelBytes: number, fetcherBytes: number }>
 }
 
 export interface SideResult {
@@ -177,6 +182,8 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
     cfg.log(`  tutti: mesh settled in ${(settleMs / 1000).toFixed(1)} s (alive seen: min ${Math.min(...alive)} of ${procs.length + 1})`)
 
     const all = [origin, ...downloaders]
+    const perSource = nftAvailable()
+    if (perSource) for (const n of downloaders) lab.countSources(n, all.filter(x => x !== n))
     // Background traffic (heartbeats, gossip, DHT, pings) with no download running.
     const idleStart = new Map(all.map(n => [n.name, lab.counters(n)]))
     const idleT0 = Date.now()
@@ -184,6 +191,7 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
     const idleS = (Date.now() - idleT0) / 1000
     const idleRate = new Map(all.map(n => [n.name, (lab.counters(n).rxBytes - idleStart.get(n.name)!.rxBytes) / idleS]))
     const before = new Map(all.map(n => [n.name, lab.counters(n)]))
+    const fromBefore = new Map(downloaders.map(n => [n.name, perSource ? lab.bytesFrom(n) : new Map<string, number>()]))
     const pids = new Map([originProc, ...procs].map(p => [p.node.name, p.child.pid!]))
     const cpuBefore = new Map([...pids].map(([name, pid]) => [name, cpuSeconds(pid)]))
     const t0 = Date.now()
@@ -206,7 +214,9 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
     }
     const wallMs = Date.now() - t0
     const after = new Map(all.map(n => [n.name, lab.counters(n)]))
+    const fromAfter = new Map(downloaders.map(n => [n.name, perSource ? lab.bytesFrom(n) : new Map<string, number>()]))
     const cpuAfter = new Map([...pids].map(([name, pid]) => [name, cpuSeconds(pid)]))
+    const byIp = new Map([originProc, ...procs].map(p => [p.node.ip, p]))
     cfg.log(`  tutti: ${seenMs.size}/${procs.length} done after ${(wallMs / 1000).toFixed(1)} s`)
 
     const nodes: NodeResult[] = await Promise.all(procs.map(async (p, i) => {
@@ -238,7 +248,17 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
         idleRxBytesPerSec: idleRate.get(p.node.name),
         fetcherBytesReceived: job?.result?.bytesReceived,
         cpuS: cpuAfter.get(p.node.name)! - cpuBefore.get(p.node.name)!,
-        fromPeers: job?.result != null ? job.result.peers.filter(x => x.peerId !== originProc.peerId).reduce((a, x) => a + x.chunks, 0) / Math.max(1, job.result.chunksFetched) : undefined
+        fromPeers: job?.result != null ? job.result.peers.filter(x => x.peerId !== originProc.peerId).reduce((a, x) => a + x.chunks, 0) / Math.max(1, job.result.chunksFetched) : undefined,
+        sources: perSource
+          ? [...fromAfter.get(p.node.name)!].map(([ip, bytes]) => {
+              const sender = byIp.get(ip)
+              return {
+                from: sender?.node.name ?? ip,
+                kernelBytes: bytes - (fromBefore.get(p.node.name)!.get(ip) ?? 0),
+                fetcherBytes: job?.result?.peers.find(x => x.peerId === sender?.peerId)?.bytes ?? 0
+              }
+            })
+          : undefined
       }
     }))
     const acks = nodes.map(n => n.ackMs).filter((x): x is number => x != null)

@@ -241,10 +241,18 @@ export class Lab {
     const why = labUnavailable()
     if (why != null) throw new LabError('ERR_LAB_UNAVAILABLE', why)
     cleanLeftovers()
-    this.id = init.id ?? randomBytes(2).toString('hex')
-    if (!/^[0-9a-f]{4}$/.test(this.id)) throw new LabError('ERR_LAB_INPUT', `a lab id is 4 hex digits, got "${this.id}"`)
+    const routes = run('ip', ['route', 'show'])
+    const subnetOf = (id: string): string => `10.213.${Number.parseInt(id, 16) % 250}`
+    let id = init.id
+    // Another lab running at the same time has its own /24: pick an id whose subnet is free.
+    for (let i = 0; id == null && i < 100; i++) {
+      const candidate = randomBytes(2).toString('hex')
+      if (!routes.includes(`${subnetOf(candidate)}.0/24`)) id = candidate
+    }
+    if (id == null || !/^[0-9a-f]{4}$/.test(id)) throw new LabError('ERR_LAB_INPUT', `a lab id is 4 hex digits, got "${String(id)}"`)
+    this.id = id
     this.bridge = `tl${this.id}br`
-    this.subnet = `10.213.${Number.parseInt(this.id, 16) % 250}`
+    this.subnet = subnetOf(this.id)
     this.gateway = `${this.subnet}.1`
     this.stateFile = join(STATE_DIR, `${this.id}.json`)
     mkdirSync(STATE_DIR, { recursive: true })

@@ -69,6 +69,8 @@ export interface NodeResult {
   rxPackets: number
   /** Bytes per second the node received while the mesh stood idle before the barrier (gossip, DHT, pings). */
   idleRxBytesPerSec?: number
+  /** CPU cores the node used in that idle window. */
+  idleCpuCores?: number
   /** What the fetcher itself counted as received (chunk payloads and framing it saw). */
   fetcherBytesReceived?: number
   cpuS: number
@@ -129,7 +131,8 @@ async function startTutti (lab: Lab, node: LabNode, dir: string, cfg: RunConfig,
   const child = lab.spawn(node, process.execPath, args, { stdio: ['ignore', log, log], env: { ...process.env, TUTTI_DEBUG: '' } })
   closeSync(log)
   const proc: Proc = { node, dir, child }
-  const deadline = Date.now() + 60_000
+  // 21 node processes starting at once on 2 cores take a while.
+  const deadline = Date.now() + 120_000
   for (;;) {
     try {
       const info = JSON.parse(await readFile(join(dir, 'node.json'), 'utf8')) as { peerId: string }
@@ -140,7 +143,7 @@ async function startTutti (lab: Lab, node: LabNode, dir: string, cfg: RunConfig,
       // not written yet
     }
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${node.name} exited before it started; see ${join(dir, 'node.log')}`)
-    if (Date.now() > deadline) throw new Error(`${node.name} did not start within 60 s; see ${join(dir, 'node.log')}`)
+    if (Date.now() > deadline) throw new Error(`${node.name} did not start within 120 s; see ${join(dir, 'node.log')}`)
     await sleep(100)
   }
 }
@@ -185,14 +188,16 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
     const perSource = nftAvailable()
     if (perSource) for (const n of downloaders) lab.countSources(n, all.filter(x => x !== n))
     // Background traffic (heartbeats, gossip, DHT, pings) with no download running.
+    const pids = new Map([originProc, ...procs].map(p => [p.node.name, p.child.pid!]))
     const idleStart = new Map(all.map(n => [n.name, lab.counters(n)]))
+    const idleCpuStart = new Map([...pids].map(([name, pid]) => [name, cpuSeconds(pid)]))
     const idleT0 = Date.now()
     await sleep(cfg.idleMs)
     const idleS = (Date.now() - idleT0) / 1000
     const idleRate = new Map(all.map(n => [n.name, (lab.counters(n).rxBytes - idleStart.get(n.name)!.rxBytes) / idleS]))
+    const idleCpu = new Map([...pids].map(([name, pid]) => [name, (cpuSeconds(pid) - idleCpuStart.get(name)!) / idleS]))
     const before = new Map(all.map(n => [n.name, lab.counters(n)]))
     const fromBefore = new Map(downloaders.map(n => [n.name, perSource ? lab.bytesFrom(n) : new Map<string, number>()]))
-    const pids = new Map([originProc, ...procs].map(p => [p.node.name, p.child.pid!]))
     const cpuBefore = new Map([...pids].map(([name, pid]) => [name, cpuSeconds(pid)]))
     const t0 = Date.now()
     // The barrier: one admin call per node, all issued in the same tick over open connections.
@@ -246,6 +251,7 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
         txBytes: d.txBytes,
         rxPackets: d.rxPackets,
         idleRxBytesPerSec: idleRate.get(p.node.name),
+        idleCpuCores: idleCpu.get(p.node.name),
         fetcherBytesReceived: job?.result?.bytesReceived,
         cpuS: cpuAfter.get(p.node.name)! - cpuBefore.get(p.node.name)!,
         fromPeers: job?.result != null ? job.result.peers.filter(x => x.peerId !== originProc.peerId).reduce((a, x) => a + x.chunks, 0) / Math.max(1, job.result.chunksFetched) : undefined,

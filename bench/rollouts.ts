@@ -3,7 +3,7 @@
  * onnxruntime), each measured against a baseline taken in the same run:
  *
  *   npm run bench -- rollouts [--only propagation|failover|apply] [--nodes N] [--trials K]
- *                             [--heartbeat-ms MS] [--pause-ms 2000] [--seed 1]
+ *                             [--heartbeat-ms MS] [--pause-ms 2000] [--seed 1] [--prefetch]
  *
  * 1. propagation: `policies.apply` on node 0 to the policy held by all N (each node's
  *    'policy:changed'), vs a same-size message published on a separate topic of the same libp2p
@@ -65,6 +65,8 @@ interface Options {
   pauseMs: number
   seed: number
   timeoutMs: number
+  /** apply: the manifest sets strategy.prefetch (later waves download during the pause). */
+  prefetch: boolean
 }
 
 function parseOptions (argv: string[]): Options {
@@ -77,7 +79,8 @@ function parseOptions (argv: string[]): Options {
       'heartbeat-ms': { type: 'string' },
       'pause-ms': { type: 'string', default: '2000' },
       seed: { type: 'string', default: '1' },
-      'timeout-ms': { type: 'string', default: '180000' }
+      'timeout-ms': { type: 'string', default: '180000' },
+      prefetch: { type: 'boolean', default: false }
     },
     strict: true
   })
@@ -95,7 +98,8 @@ function parseOptions (argv: string[]): Options {
     heartbeatMs: int('heartbeat-ms', values['heartbeat-ms'], 100),
     pauseMs: int('pause-ms', values['pause-ms'], 0)!,
     seed: int('seed', values.seed, 0)!,
-    timeoutMs: int('timeout-ms', values['timeout-ms'], 1000)!
+    timeoutMs: int('timeout-ms', values['timeout-ms'], 1000)!,
+    prefetch: values.prefetch === true
   }
 }
 
@@ -459,7 +463,7 @@ async function applyRun (o: Options, dirs: TempDirs, size: number): Promise<Appl
 
       const yaml = rolloutYaml(`bench-apply-${t}`, version, `  selector: {}
   strategy:
-    steps: [ {setPercent: 10}, {pause: ${o.pauseMs}ms}, {setPercent: 100} ]
+    steps: [ {setPercent: 10}, {pause: ${o.pauseMs}ms}, {setPercent: 100} ]${o.prefetch ? '\n    prefetch: true' : ''}
 `)
       const { name, envelope } = await signedRollout(adminKey, yaml, cid, 1)
       const activeAt: Array<number | undefined> = nodes.map(() => undefined)
@@ -518,9 +522,9 @@ async function apply (o: Options, dirs: TempDirs): Promise<Record<string, unknow
     bySize[String(size)] = { heartbeatMs: heartbeatFor(o, size), ratioMedian: med(r => r.ratio), runs: results }
   }
   print()
-  print(`3. apply -> 100% Active, steps [10%, pause ${o.pauseMs} ms, 100%], a ${MODEL_FEATURES}x4 classifier in ${CHUNK_BYTES}-byte chunks on node 0 only; lower bound = pause + one node alone fetching and activating a model of the same size (memory transport, no rate cap), medians`)
+  print(`3. apply -> 100% Active, steps [10%, pause ${o.pauseMs} ms, 100%]${o.prefetch ? ', prefetch' : ''}, a ${MODEL_FEATURES}x4 classifier in ${CHUNK_BYTES}-byte chunks on node 0 only; lower bound = pause + one node alone fetching and activating a model of the same size (memory transport, no rate cap), medians`)
   print(table(['N', 'trials', '10% wave Active (ms)', '100% Active (ms)', 'Completed at node 0 (ms)', 'one node alone (ms)', 'lower bound (ms)', 'ratio (goal <= 1.2)', 'ratio spread'], rows))
-  return { pauseMs: o.pauseMs, modelFeatures: MODEL_FEATURES, chunkBytes: CHUNK_BYTES, bySize }
+  return { pauseMs: o.pauseMs, prefetch: o.prefetch, modelFeatures: MODEL_FEATURES, chunkBytes: CHUNK_BYTES, bySize }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -15,3 +15,15 @@ export class CliError extends TuttiError {
     this.name = 'CliError'
   }
 }
+
+/**
+ * The user pressed Ctrl-C while the CLI followed work that goes on without it (a pull on a
+ * node): the message says so. Exit code 130, as a shell reports an interrupted command.
+ */
+export class InterruptedError extends TuttiError {
+  readonly exitCode = 130
+  constructor (message: string) {
+    super('ERR_INTERRUPTED', message)
+    this.name = 'InterruptedError'
+  }
+}

@@ -1,6 +1,9 @@
 /** kubectl-style output: aligned columns, upper-case headers, human durations and sizes. */
-import { stringify as stringifyYaml } from 'yaml'
+import { createRequire } from 'node:module'
 import { formatBytes } from '../core/quantity.js'
+
+/** yaml, loaded the first time `-o yaml` asks for it (a CLI start loads only what it uses). */
+const require = createRequire(import.meta.url)
 
 export interface TableOptions {
   /** Spaces between columns. @default 3 */
@@ -21,9 +24,41 @@ export function table (headers: string[], rows: string[][], options: TableOption
   return [line(headers), ...rule, ...rows.map(line)].join('\n') + '\n'
 }
 
-/** A value as JSON or YAML, for `-o json` and `-o yaml`. */
+/** `text`, a table, without its header line when the command was given --no-headers. */
+export function withoutHeaders (command: { opts: () => Record<string, unknown> }, text: string): string {
+  return command.opts().headers === false ? text.slice(text.indexOf('\n') + 1) : text
+}
+
+/**
+ * The admin API's epoch-millisecond timestamps and the RFC 3339 fields `-o json|yaml` prints
+ * instead, as Kubernetes does (`lastHeartbeatTime`). Durations (`ageMs`, `uptimeMs`) stay numbers.
+ */
+export const TIME_FIELDS: Readonly<Record<string, string>> = {
+  bootMs: 'bootTime',
+  lastSeenMs: 'lastSeenTime',
+  firstSeenMs: 'firstSeenTime',
+  stepStartedAt: 'stepStartedTime',
+  at: 'time'
+}
+
+/** `value` with every {@link TIME_FIELDS} number replaced by its RFC 3339 field, in place of it. */
+export function withTimes (value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withTimes)
+  if (value == null || typeof value !== 'object') return value
+  const out: Record<string, unknown> = {}
+  for (const [key, v] of Object.entries(value)) {
+    const name = TIME_FIELDS[key]
+    if (name != null && typeof v === 'number' && Number.isFinite(v)) out[name] = new Date(v).toISOString()
+    else out[key] = withTimes(v)
+  }
+  return out
+}
+
+/** A value as JSON or YAML, for `-o json` and `-o yaml`, timestamps as RFC 3339. */
 export function structured (value: unknown, format: 'json' | 'yaml'): string {
-  return format === 'json' ? JSON.stringify(value, null, 2) + '\n' : stringifyYaml(value)
+  const shown = withTimes(value)
+  if (format === 'json') return JSON.stringify(shown, null, 2) + '\n'
+  return (require('yaml') as typeof import('yaml')).stringify(shown)
 }
 
 /** 45s, 3m12s, 2h5m, 4d3h: as kubectl shows ages. */
@@ -42,9 +77,15 @@ export function duration (ms: number): string {
 /** Bytes as Ki/Mi/Gi, like Kubernetes quantities. */
 export const bytes = formatBytes
 
-/** A peer id shortened to its tail, which `describe` accepts as a unique suffix. */
+/** A peer id (or CID) shortened to its tail, which `describe` accepts as a unique suffix. */
 export function shortPeer (id: string, keep = 12): string {
   return id.length <= keep ? id : `…${id.slice(-keep)}`
+}
+
+/** The tail a shortened id stands for (`…N6xikrKoGFf6`, or `...N6xikrKoGFf6` as typed), or undefined for any other text. */
+export function shortenedTail (id: string): string | undefined {
+  const m = /^(?:…|\.\.\.)(\S+)$/.exec(id.trim())
+  return m?.[1]
 }
 
 export function labelList (labels: Record<string, string>): string {

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { bashCompletion, completionTree, zshCompletion } from './completion.js'
-import { COMMANDS, createProgram, main } from './main.js'
-import { structured } from './format.js'
+import { COMMANDS, createProgram, leafCommands, main } from './main.js'
+import { structured, withTimes } from './format.js'
 import type { Command } from 'commander'
 import type { CliIO } from './io.js'
 import type { CommandModule } from './program.js'
@@ -45,6 +45,18 @@ describe('tutti help', () => {
     expect(pack.out).not.toMatch(/deactivate|shadow/)
   })
 
+  it('ends the top-level help with every command that runs, and the README table lists each of them', async () => {
+    const help = (await run('--help')).out
+    const readme = await readFile(join(import.meta.dirname, '..', 'README.md'), 'utf8')
+    const rows = readme.split('\n').filter(line => line.startsWith('| `tutti '))
+    const leaves = leafCommands(createProgram(silent))
+    expect(leaves.map(l => l.path)).toEqual(expect.arrayContaining(['model deactivate', 'model shadow', 'rollout history', 'completion']))
+    for (const leaf of leaves) {
+      expect(help).toMatch(new RegExp(`^  ${leaf.usage.replace(/[[\]|]/g, '\\$&')} +${leaf.summary.slice(0, 20).replace(/[()[\]|.*+?]/g, '\\$&')}`, 'm'))
+      expect({ leaf: leaf.path, inReadme: rows.some(row => new RegExp(`\`tutti ${leaf.path}[ \`]`).test(row)) }).toEqual({ leaf: leaf.path, inReadme: true })
+    }
+  })
+
   it('lists the resource types that get and describe dispatch to', async () => {
     expect((await run('get', '--help')).out).toMatch(/^ {2}tutti get nodes .*-o table\|wide\|json\|yaml/m)
     expect((await run('describe', '--help')).out).toMatch(/^ {2}tutti describe models NAME@VERSION\|CID .*-o json\|yaml/m)
@@ -66,7 +78,7 @@ describe('tutti usage errors', () => {
     [['model', 'pull', 'a', 'b'], /too many arguments/],
     [['model', 'pack', 'x.onnx', '--version', '1.0.0'], /required option '--name <name>' not specified/],
     [['get', 'pods'], /^error: unknown resource type "pods" \(known: nodes, models, rollouts\)/],
-    [['get', 'nodes', '-o', 'xml'], /-o must be one of table, wide, json, yaml; got "xml"/],
+    [['get', 'nodes', '-o', 'xml'], /-o must be one of table, wide, json, yaml, name; got "xml"/],
     [['describe', 'node', 'x', '-o', 'wide'], /-o must be one of json, yaml; got "wide"/],
     [['describe', 'node'], /describe node needs PEER_ID/],
     [['get', 'nodes'], /no peer to attach to: pass --peer MULTIADDR or set TUTTI_PEER/],
@@ -75,7 +87,20 @@ describe('tutti usage errors', () => {
     [['node', 'start', '--data', 'd', '--fleet', 'f', '--upload-limit', 'fast'], /--upload-limit "fast" is not a rate/],
     [['node', 'start', '--data', 'd', '--fleet', 'f', '--memory-reserve', '256m'], /did you mean "256Mi"/],
     [['node', 'start', '--data', 'd'], /node start needs --fleet FILE/],
-    [['completion', 'fish'], /no completion for "fish"/]
+    [['completion', 'fish'], /no completion for "fish"/],
+    [['get', 'nodes', '--peer', '/ip4/127.0.0.1/tcp/7410/p2p/bogus', '--key', 'k'], /^error: --peer "\/ip4\/127\.0\.0\.1\/tcp\/7410\/p2p\/bogus": "bogus" is not a peer id/],
+    [['model', 'pack', 'x.onnx', '--name', 'vad', '--version', '1', '--key', 'k'], /^error: --version "1" is not semver \(e\.g\. 1\.2\.0\)/],
+    [['model', 'pack', 'x.onnx', '--name', 'v a d', '--version', '1.0.0', '--key', 'k'], /^error: --name "v a d" must be 1-64 letters/],
+    [['model', 'activate', 'vad@1.0.0', '--cpu', 'half', '--peer', '/ip4/127.0.0.1/tcp/1', '--key', 'k'], /^error: --cpu "half" is not a quantity: expected cores \("2", "0\.5"\) or millicores \("500m"\) \(see/],
+    [['model', 'activate', 'vad@1.0.0', '--memory', '256m', '--peer', '/ip4/127.0.0.1/tcp/1', '--key', 'k'], /did you mean "256Mi"/],
+    [['model', 'shadow', 'vad@2.0.0', '--cpu', '2Gi', '--peer', '/ip4/127.0.0.1/tcp/1', '--key', 'k'], /--cpu "2Gi" is not a CPU quantity/],
+    [['gett', 'nodes'], /^error: unknown command "gett" \(Did you mean get\?\)/],
+    [['get', 'nodez'], /^error: unknown resource type "nodez" \(did you mean "nodes"\?\) \(known: nodes, models, rollouts\)/],
+    [['describe', 'rolout', 'x'], /unknown resource type "rolout" \(did you mean "rollout"\?\)/],
+    [['get', 'models', '-l', 'zone=a'], /^error: -l does not apply to models \(see 'tutti get --help'\)/],
+    [['get', 'rollouts', '-w'], /^error: -w does not apply to rollouts/],
+    [['get', 'nodes', '-l', 'zone in (a'], /^error: -l "zone in \(a": /],
+    [['get', 'nodes', '-o', 'name', '--peer', '/ip4/127.0.0.1/tcp/7410/p2p/x', '--key', 'k'], /"x" is not a peer id/]
   ])('%j is one line on stderr with exit 2', async (argv, message) => {
     const res = await run(...argv)
     expect(res.code).toBe(2)
@@ -121,6 +146,17 @@ describe('tutti options', () => {
   })
 })
 
+describe('-o json and -o yaml', () => {
+  it('print the admin API\'s epoch-ms timestamps as RFC 3339 fields, durations as numbers', () => {
+    const node = { peerId: 'p', bootMs: Date.UTC(2026, 0, 2, 3, 4, 5, 6), lastSeenMs: 0, firstSeenMs: Date.UTC(2026, 0, 1), ageMs: 1500, uptimeMs: 9000 }
+    expect(withTimes({ nodes: [node], events: [{ at: Date.UTC(2026, 5, 1), event: 'x' }] })).toEqual({
+      nodes: [{ peerId: 'p', bootTime: '2026-01-02T03:04:05.006Z', lastSeenTime: '1970-01-01T00:00:00.000Z', firstSeenTime: '2026-01-01T00:00:00.000Z', ageMs: 1500, uptimeMs: 9000 }],
+      events: [{ time: '2026-06-01T00:00:00.000Z', event: 'x' }]
+    })
+    expect(structured({ bootMs: Date.UTC(2026, 0, 1) }, 'yaml')).toBe('bootTime: 2026-01-01T00:00:00.000Z\n')
+  })
+})
+
 describe('tutti completion', () => {
   const complete = (line: string): string[] => {
     const script = bashCompletion(completionTree(createProgram(silent)))
@@ -135,7 +171,7 @@ COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); COMPREPLY=(); _tutti; printf '%s\\n' "\$
     expect(complete('tutti --peer /ip4/1.2.3.4 model p')).toEqual(['pack', 'push', 'pull'])
     expect(complete('tutti models pack --ch')).toEqual(['--chunk-size'])
     expect(complete('tutti get ')).toEqual(expect.arrayContaining(['nodes', 'models', '--output', '--peer']))
-    expect(complete('tutti get nodes -o ')).toEqual(['table', 'wide', 'json', 'yaml'])
+    expect(complete('tutti get nodes -o ')).toEqual(['table', 'wide', 'json', 'yaml', 'name'])
     expect(complete('tutti node start --log-level ')).toEqual(['debug', 'info', 'warn', 'error'])
     expect(complete('tutti infer vad --output ')).toEqual([])
     expect(complete('tutti completion ')).toEqual(expect.arrayContaining(['bash', 'zsh']))
@@ -168,15 +204,15 @@ describe('a command group plugged in as one module', () => {
     expect(await runWith(modules, ['widget', 'poke', 'w1'])).toEqual({ code: 0, out: 'poked w1\n', err: '' })
     expect(await runWith(modules, ['get', 'wd', '-o=yaml'])).toEqual({ code: 0, out: '- name: w1\n', err: '' })
     expect(await runWith(modules, ['delete', 'widget', 'w1'])).toEqual({ code: 0, out: 'deleted w1\n', err: '' })
-    expect((await runWith(modules, ['delete', 'nodes', 'x'])).err).toMatch(/unknown resource type "nodes" \(known: rollouts, widgets\)/)
+    expect((await runWith(modules, ['delete', 'pods', 'x'])).err).toMatch(/unknown resource type "pods" \(known: nodes, rollouts, widgets\)/)
     expect((await runWith(modules, ['delete', '--help'])).out).toMatch(/^ {2}tutti delete widgets NAME /m)
-    // Without the module, delete knows only the kinds that can be deleted (rollouts).
-    expect((await run('delete', 'widget', 'w1')).err).toMatch(/unknown resource type "widget" \(known: rollouts\)/)
+    // Without the module, delete knows only the kinds that can be deleted.
+    expect((await run('delete', 'widget', 'w1')).err).toMatch(/unknown resource type "widget" \(known: nodes, rollouts\)/)
   })
 
   it('completes in bash with the rest of the tree', async () => {
     const script = (await runWith(modules, ['completion', 'bash'])).out
     expect(script).toContain('"/widget/poke") cmdpath="/widget/poke"')
-    expect(script).toContain('"/delete") words="--help --peer --key --fleet --timeout --output rollouts widgets"')
+    expect(script).toContain('"/delete") words="--help --peer --key --fleet --timeout --output nodes rollouts widgets"')
   })
 })

@@ -17,7 +17,7 @@ import { registerNode } from './commands/node.js'
 import { registerNodes } from './commands/nodes.js'
 import { registerRollouts } from './commands/rollout.js'
 import { registerSim } from './commands/sim.js'
-import { UsageError } from './errors.js'
+import { InterruptedError, UsageError } from './errors.js'
 import { processIO } from './io.js'
 import { registerResourceVerbs } from './resources.js'
 import type { CliIO } from './io.js'
@@ -28,7 +28,7 @@ export const COMMANDS: readonly CommandModule[] = [registerFleet, registerNode, 
 
 /** Builds the whole command tree from `modules`. Commands write to `io`; parse errors throw CommanderError. */
 export function createProgram (io: CliIO, modules: readonly CommandModule[] = COMMANDS): Command {
-  const program = new Command('tutti')
+  const program: Command = new Command('tutti')
     .description('A peer-to-peer orchestrator for AI models on edge fleets.')
     .usage('[--peer MULTIADDR --key FILE] COMMAND [options]')
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
@@ -37,7 +37,7 @@ export function createProgram (io: CliIO, modules: readonly CommandModule[] = CO
     .addOption(new Option('--key <file>', 'the admin key; fleet.json is read from beside it').env('TUTTI_KEY'))
     .addOption(new Option('--fleet <file>', 'the fleet file, if it is not beside the key').env('TUTTI_FLEET'))
     .addOption(new Option('--timeout <seconds>', 'how long to wait for the peer (default 15)'))
-    .addHelpText('after', "\nRun 'tutti COMMAND --help' for a command's options, 'tutti completion bash|zsh' for shell completion.\n")
+    .addHelpText('after', (): string => `\nEvery command:\n${everyCommand(program)}\nRun 'tutti COMMAND --help' for a command's options, 'tutti completion bash|zsh' for shell completion.\n`)
   const kinds: ResourceKind[] = []
   const ctx = { io, resource: (kind: ResourceKind) => { kinds.push(kind) } }
   for (const register of modules) register(program, ctx)
@@ -74,6 +74,27 @@ export async function main (argv: string[], io: CliIO = processIO, modules: read
   }
 }
 
+/** Every command that runs (not the groups), with its arguments and summary: the index `tutti --help` ends with. */
+export function leafCommands (program: Command): Array<{ path: string, usage: string, summary: string }> {
+  const out: Array<{ path: string, usage: string, summary: string }> = []
+  const visit = (cmd: Command, path: string[]): void => {
+    for (const c of cmd.commands) {
+      if (c.name() === 'help') continue
+      const here = [...path, c.name()]
+      if (c.commands.length > 0) visit(c, here)
+      else out.push({ path: here.join(' '), usage: [...here, ...c.registeredArguments.map(a => a.required ? `<${a.name()}>` : `[${a.name()}]`)].join(' '), summary: c.description() })
+    }
+  }
+  visit(program, [])
+  return out
+}
+
+function everyCommand (program: Command): string {
+  const leaves = leafCommands(program)
+  const width = Math.max(...leaves.map(l => l.usage.length)) + 2
+  return leaves.map(l => `  ${l.usage.padEnd(width)}${l.summary}\n`).join('')
+}
+
 /** `model pack` for the pack command: what to put between `tutti` and `--help`. */
 function commandPath (cmd: Command): string {
   const names: string[] = []
@@ -90,6 +111,10 @@ function report (err: unknown, io: CliIO, cmd: Command): number {
     return usage(io, message, cmd)
   }
   if (err instanceof UsageError) return usage(io, err.message, cmd)
+  if (err instanceof InterruptedError) {
+    io.err(`${err.message}\n`)
+    return err.exitCode
+  }
   if (isTuttiError(err)) {
     io.err(`error: ${err.message}\n`)
     return 1

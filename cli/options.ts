@@ -36,7 +36,7 @@ export function positiveInt (flag: string): (value: string) => number {
   }
 }
 
-export const OUTPUT_FORMATS = ['table', 'wide', 'json', 'yaml'] as const
+export const OUTPUT_FORMATS = ['table', 'wide', 'json', 'yaml', 'name'] as const
 export type OutputFormat = typeof OUTPUT_FORMATS[number]
 
 /**

@@ -14,13 +14,16 @@ export interface ResourceVerb<A extends unknown[]> {
   run: (command: Command, format: OutputFormat | undefined, ...args: A) => Promise<void>
 }
 
+/** `get` flags a kind may support: `-l SELECTOR`, `-w`. Given to a kind without it, a usage error. */
+export type GetFeature = 'selector' | 'watch'
+
 /** A kind of thing the mesh holds, addressed as `tutti VERB KIND [NAME]`. */
 export interface ResourceKind {
   /** Names it answers to; the first is shown in help (`nodes`), the rest are aliases (`node`, `no`). */
   names: readonly [string, ...string[]]
   /** What the argument of describe/delete is, for help and errors: `PEER_ID`, `NAME@VERSION|CID`. */
   id?: string
-  get?: ResourceVerb<[]>
+  get?: ResourceVerb<[]> & { features?: readonly GetFeature[] }
   describe?: ResourceVerb<[id: string]>
   delete?: ResourceVerb<[id: string]>
 }

@@ -42,3 +42,22 @@ export function timeoutSignal (clock: Pick<Clock, 'setTimeout'>, ms: number, opt
   signal.clear = () => { timer.cancel() }
   return signal
 }
+
+/**
+ * Waits `ms` on `clock`; rejects with the signal's reason as soon as `signal` aborts (the timer
+ * is cancelled then). The injected-clock replacement for `timers/promises` `setTimeout`.
+ */
+export async function delay (clock: Pick<Clock, 'setTimeout'>, ms: number, signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted()
+  await new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => {
+      timer.cancel()
+      reject(signal?.reason)
+    }
+    const timer = clock.setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}

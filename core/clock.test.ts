@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { timeoutSignal } from './abort.js'
+import { delay, timeoutSignal } from './abort.js'
 import { isoTime, ManualClock, MinHeap } from './clock.js'
 import { seededRandom } from './random.js'
 
@@ -324,5 +324,29 @@ describe('isoTime', () => {
     [1_700_000_000_123, '2023-11-14T22:13:20.123Z']
   ])('formats %i as %s', (ms, iso) => {
     expect(isoTime(ms)).toBe(iso)
+  })
+})
+
+describe('delay', () => {
+  it('resolves at its due time on the clock, not before', async () => {
+    const clock = new ManualClock(T0)
+    let done = false
+    const p = delay(clock, 500).then(() => { done = true })
+    await clock.advanceAsync(499)
+    expect(done).toBe(false)
+    await clock.advanceAsync(1)
+    await p
+    expect(done).toBe(true)
+    expect(clock.pending).toBe(0)
+  })
+
+  it('rejects with the signal reason and cancels its timer when aborted, also before it starts', async () => {
+    const clock = new ManualClock(T0)
+    const controller = new AbortController()
+    const p = delay(clock, 500, controller.signal)
+    controller.abort(new Error('stopping'))
+    await expect(p).rejects.toThrow('stopping')
+    expect(clock.pending).toBe(0)
+    await expect(delay(clock, 10, controller.signal)).rejects.toThrow('stopping')
   })
 })

@@ -15,6 +15,29 @@ export class IdentityError extends TuttiError {
   }
 }
 
+export const BOOTS_FILE = 'boots.json'
+
+/**
+ * Counts one more start of the node kept in `dataDir` (`dataDir/boots.json`) and returns how many
+ * times it had started before: its restart count, which its heartbeats announce. A missing or
+ * unreadable file starts the count again at 0.
+ */
+export async function countBoot (dataDir: string): Promise<number> {
+  const file = join(dataDir, BOOTS_FILE)
+  let before = 0
+  try {
+    const info = await stat(file)
+    if (info.size <= 1024) {
+      const boots = (JSON.parse(await readFile(file, 'utf8')) as { boots?: unknown }).boots
+      if (typeof boots === 'number' && Number.isSafeInteger(boots) && boots >= 0) before = boots
+    }
+  } catch {
+    before = 0 // first start, or a file we cannot read: counting again is all that is lost
+  }
+  await writeFileAtomic(file, JSON.stringify({ boots: before + 1 }) + '\n')
+  return before
+}
+
 /** Loads `dataDir/identity.key`, creating it (mode 0600) on first start. */
 export async function loadOrCreateIdentity (dataDir: string): Promise<PrivateKey> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 })

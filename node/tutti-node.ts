@@ -13,14 +13,17 @@ import { MAX_POLICY_BYTES } from '../protocols/policy/constants.js'
 import { ApiRouter, startApiServer } from './api/http.js'
 import { ADDRESS_IN_USE, addressesInUse, hasErrorCode } from './api/listen.js'
 import { registerNodeRoutes } from './api/node-routes.js'
+import { isLoopbackHost, loadOrCreateApiToken } from './api/token.js'
 import { isoTime, systemClock } from '../core/clock.js'
 import { ConfigError } from '../core/errors.js'
 import { isAdmin, swarmKey } from './fleet/fleet.js'
 import { writeFileAtomic } from './fs.js'
-import { loadOrCreateIdentity } from './identity.js'
+import { countBoot, loadOrCreateIdentity } from './identity.js'
+import { updateNodeConfig } from './node-config.js'
 import { createLogger } from '../core/logger.js'
 import { randomSeed, seededRandom } from '../core/random.js'
 import { Membership } from './membership/membership.js'
+import { MAX_ENVELOPE_BYTES } from './models/constants.js'
 import { ModelService, openModelParts } from './models/service.js'
 import { InferenceRuntime, inferenceAdminHandlers, registerOipRoutes } from './inference/index.js'
 import { Serving } from './serving/serving.js'
@@ -64,8 +67,12 @@ export interface TuttiNodeInit {
   labels?: Record<string, string>
   /** Override live properties (battery, ...). */
   props?: Properties
-  /** Local HTTP API address, or false for none. @default { host: '127.0.0.1', port: 7411 } */
-  api?: { host: string, port: number } | false
+  /**
+   * Local HTTP API address, or false for none. Beyond loopback it needs `tokenFile`: the bearer
+   * token every request must carry, created (0600) if missing; the node refuses to start without
+   * one. @default { host: '127.0.0.1', port: 7411 }
+   */
+  api?: { host: string, port: number, tokenFile?: string } | false
   /** @default false */
   mdns?: boolean
   heartbeat?: Partial<IntervalParams>
@@ -122,6 +129,8 @@ export interface NodeInfo {
   connections: number
   heartbeatIntervalMs: number
   meshSize: number
+  /** Versions of each model this node keeps (`--keep-versions`); absent without a model store. */
+  keepVersions?: number
 }
 
 /** One node of the mesh view with what this node knows of its connections and addresses. */
@@ -141,6 +150,10 @@ export async function createTuttiNode (init: TuttiNodeInit, components: TuttiNod
   const privateKey = init.dataDir != null
     ? await loadOrCreateIdentity(init.dataDir)
     : init.privateKey ?? await (await import('@libp2p/crypto/keys')).generateKeyPair('Ed25519')
+  // Settings given once on the command line persist with the node (DATA/config.json).
+  const config = init.dataDir != null
+    ? await updateNodeConfig(init.dataDir, { keepVersions: init.models === false ? undefined : init.models?.retainVersions })
+    : undefined
   const datastore = init.dataDir != null ? new LevelDatastore(join(init.dataDir, 'datastore')) : undefined
   if (datastore != null) await datastore.open()
   try {
@@ -153,7 +166,8 @@ export async function createTuttiNode (init: TuttiNodeInit, components: TuttiNod
       bootstrap: init.bootstrap,
       mdns: init.mdns,
       datastore,
-      connectionGater: components.connectionGater
+      connectionGater: components.connectionGater,
+      logger: components.logger ?? createLogger()
     })
     const modelsRoot = init.models === false ? undefined : init.models?.root ?? (init.dataDir != null ? join(init.dataDir, 'models') : undefined)
     const models = modelsRoot == null || init.models === false
@@ -164,7 +178,7 @@ export async function createTuttiNode (init: TuttiNodeInit, components: TuttiNod
         clock: components.clock ?? systemClock,
         logger: nodeLogger(components.logger, libp2p.peerId.toString()),
         random: components.random
-      }, { ...init.models, root: modelsRoot })
+      }, { ...init.models, root: modelsRoot, retainVersions: config?.keepVersions ?? init.models?.retainVersions })
     return new TuttiNode(init, { ...components, mesh: libp2pMesh(libp2p), models, datastore, privateKey })
   } catch (err) {
     await datastore?.close()
@@ -246,7 +260,13 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
       }, init.models === false ? {} : init.models)
     }
     this.inference = new InferenceRuntime({ clock: this.clock, logger: this.log, random }, init.inference)
-    this.serving = new Serving({ runtime: this.inference, models: this.models, logger: this.log }, {
+    this.serving = new Serving({
+      runtime: this.inference,
+      models: this.models,
+      logger: this.log,
+      // Retention never removes what a rollout here may still activate or revert to.
+      referenced: () => this.rollouts?.referencedCids() ?? []
+    }, {
       stateFile: init.dataDir != null ? join(init.dataDir, 'serving.json') : undefined
     })
     this.membership = new Membership({
@@ -292,7 +312,8 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
           activate: async (ref, limits, options) => await serving.activate(ref, limits, options),
           deactivate: async (name, options) => { await serving.deactivate(name, options) },
           activeOf: name => serving.activeOf(name),
-          isLocal: cid => serving.isLocal(cid)
+          isLocal: cid => serving.isLocal(cid),
+          prefetch: this.models == null ? undefined : async (cid, options) => { await this.models!.pull(cid, options) }
         },
         view: () => this.membership.view(),
         attributes: () => ({ ...this.membership.get(this.peerId)?.props, ...this.membership.propertyOverrides(), ...init.labels })
@@ -310,6 +331,7 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
       random,
       knownPeers: () => this.membership.view().filter(m => m.status !== 'dead').map(m => m.peerId),
       lastHeardMs: () => this.membership.lastHeardMs(),
+      gossipPeerCount: mesh.pubsub.peerCount?.bind(mesh.pubsub),
       ...mesh.gossipRepair
     }, {
       bootstrap: init.bootstrap,
@@ -369,6 +391,10 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
   }
 
   private async startParts (): Promise<void> {
+    const api = this.init.api
+    if (api != null && api !== false && !isLoopbackHost(api.host) && api.tokenFile == null) {
+      throw new ConfigError(`the HTTP API on ${api.host}:${api.port} would accept requests from other machines without authentication: give it a token file (--api-token-file FILE, created 0600 if missing), or listen on 127.0.0.1`)
+    }
     try {
       await this.libp2p.start()
     } catch (err) {
@@ -382,19 +408,24 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
       authorize: peer => isAdmin(this.fleet, peer),
       handlers: this.adminHandlers,
       logger: this.log,
-      clock: this.clock
+      clock: this.clock,
+      // A manifest envelope (up to MAX_ENVELOPE_BYTES) rides base64 in one models.push request.
+      methodRequestBytes: { 'models.push': Math.ceil(MAX_ENVELOPE_BYTES / 3) * 4 + 1024 }
     }))
     await this.models?.start()
     this.inference.start()
     await this.policies.start()
-    this.membership.start()
+    // Counted once the node can run (its listeners are up), so a start that fails is no restart.
+    this.membership.start({ restarts: this.init.dataDir != null ? await countBoot(this.init.dataDir) : 0 })
     this.connectivity.start()
     await this.rollouts?.start()
     if (this.init.api !== false) {
       const host = this.init.api?.host ?? '127.0.0.1'
       const port = this.init.api?.port ?? 7411
+      const tokenFile = this.init.api?.tokenFile
+      const token = tokenFile != null ? await loadOrCreateApiToken(tokenFile) : undefined
       try {
-        this.api = await startApiServer({ router: this.router, logger: this.log, host, port })
+        this.api = await startApiServer({ router: this.router, logger: this.log, host, port, token })
       } catch (err) {
         const why = hasErrorCode(err, ADDRESS_IN_USE) ? 'the address is in use (another node? pick one with --api)' : (err as Error).message
         throw new ConfigError(`cannot listen for the HTTP API on ${host}:${port}: ${why}`, { cause: err })
@@ -443,7 +474,8 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
       uptimeMs: this.clock.now() - this.startedAtMs,
       connections: this.libp2p.getConnections().length,
       heartbeatIntervalMs: this.membership.currentIntervalMs(),
-      meshSize: this.membership.liveCount()
+      meshSize: this.membership.liveCount(),
+      keepVersions: this.models?.store.keepVersions
     }
   }
 
@@ -500,7 +532,27 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
       if (node == null) throw new AdminRequestError(AdminErrorCode.NotFound, `node ${id} is not in the mesh view of ${this.peerId}`)
       return { observer: this.peerId, node }
     })
-    for (const [method, handler] of Object.entries(inferenceAdminHandlers(this.inference))) this.handleAdmin(method, handler)
+    this.handleAdmin('nodes.forget', async (params) => {
+      const { peerId: id } = adminParams(nodesGetParams, params)
+      const match = this.resolvePeerId(id)
+      const outcome = match == null ? 'unknown' : this.membership.forget(match)
+      switch (outcome) {
+        case 'forgotten': return { observer: this.peerId, peerId: match }
+        case 'unknown': throw new AdminRequestError(AdminErrorCode.NotFound, `node ${id} is not in the mesh view of ${this.peerId}`)
+        case 'self': throw new AdminRequestError(AdminErrorCode.BadRequest, `node ${match!} is the peer that answered; it cannot forget itself`)
+        case 'alive': throw new AdminRequestError(AdminErrorCode.BadRequest, `node ${match!} is alive: its next heartbeat would bring it back (stop it first; a dead or suspect node can be forgotten)`)
+        default: {
+          const unreachable: never = outcome
+          throw new Error(`unknown outcome ${String(unreachable)}`)
+        }
+      }
+    })
+    const notServedHint = (model: string, version: string | undefined): string | undefined => {
+      const held = this.models?.list().find(e => e.name === model && e.complete && (version == null || e.version === version))
+      if (held == null) return undefined
+      return `this peer holds ${held.name}@${held.version} (${held.active ? 'active' : held.previous ? 'previous' : 'staged'}) but does not serve it; activate it with: tutti model activate ${held.name}@${held.version}`
+    }
+    for (const [method, handler] of Object.entries(inferenceAdminHandlers(this.inference, { notServedHint }))) this.handleAdmin(method, handler)
     for (const [method, handler] of Object.entries(this.serving.adminHandlers())) this.handleAdmin(method, handler)
     if (this.models != null) {
       for (const [method, handler] of Object.entries(this.models.adminHandlers())) this.handleAdmin(method, handler)

@@ -17,6 +17,8 @@ describe('sim run', () => {
   it('writes the timeline and the summary, and the bad model ends RolledBack with no violation', async () => {
     const out = await tmp()
     const report = await runScenarioFile(SCENARIO, { outDir: out, nodes: 300 })
+    for (const svg of ['states.svg', 'reach.svg', 'bytes.svg', 'uploads.svg', 'heartbeats.svg']) expect(await readFile(join(out, svg), 'utf8')).toMatch(/^<svg/)
+    expect(await readFile(join(out, 'summary.md'), 'utf8')).toContain('(states.svg)')
     expect(report.phase).toBe('RolledBack')
     expect(report.violations).toEqual([])
     const lines = (await readFile(join(out, 'timeline.jsonl'), 'utf8')).trim().split('\n').map(l => JSON.parse(l) as { type: string })
@@ -26,8 +28,8 @@ describe('sim run', () => {
 
   it('is deterministic from the seed', async () => {
     const [a, b] = [await tmp(), await tmp()]
-    await runScenarioFile(SCENARIO, { outDir: a, seed: 11, nodes: 100 })
-    await runScenarioFile(SCENARIO, { outDir: b, seed: 11, nodes: 100 })
+    await runScenarioFile(SCENARIO, { outDir: a, seed: 11, nodes: 100, plots: false })
+    await runScenarioFile(SCENARIO, { outDir: b, seed: 11, nodes: 100, plots: false })
     expect(await readFile(join(a, 'timeline.jsonl'), 'utf8')).toBe(await readFile(join(b, 'timeline.jsonl'), 'utf8'))
   })
 
@@ -42,7 +44,7 @@ describe('sim run', () => {
     const dir = await tmp()
     const file = join(dir, 'good.yaml')
     await writeFile(file, (await readFile(SCENARIO, 'utf8')).replace('behaviour: nan', 'behaviour: good'))
-    const report = await runScenarioFile(file, { outDir: dir, nodes: 100 })
+    const report = await runScenarioFile(file, { outDir: dir, nodes: 100, plots: false })
     expect(report.phase).toBe('Completed')
     expect(report.violations.map(v => v.message)).toContain('expected detector-v3 to end RolledBack, it ended Completed')
   })

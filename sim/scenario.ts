@@ -84,14 +84,18 @@ export type ScenarioAction =
   | { kind: 'killCoordinator', rollout: string }
   | { kind: 'drainBattery', target: NodeSet, to: number }
   | { kind: 'addNodes', count: number, labels: Record<string, Distribution>, props: Record<string, Distribution> }
+  /** Slows a node's disk (verify) and/or CPU (load, smoke test) by these factors (1 = normal). */
+  | { kind: 'slow', target: NodeSet, disk: number, cpu: number }
+  /** Every link touching these nodes takes this shape (fields left out keep the fleet's). */
+  | { kind: 'shapeLinks', target: NodeSet, links: Partial<LinkShape> }
 
 export interface TimelineEntry {
   atMs: number
   action: ScenarioAction
 }
 
-export type InvariantName = 'versions' | 'policyConvergence' | 'singleCoordinator' | 'rolloutEnds'
-export const INVARIANT_NAMES: readonly InvariantName[] = ['versions', 'policyConvergence', 'singleCoordinator', 'rolloutEnds']
+export type InvariantName = 'versions' | 'policyConvergence' | 'singleCoordinator' | 'rolloutEnds' | 'digests'
+export const INVARIANT_NAMES: readonly InvariantName[] = ['versions', 'policyConvergence', 'singleCoordinator', 'rolloutEnds', 'digests']
 
 export interface Scenario {
   name: string
@@ -207,10 +211,18 @@ const actionSchema = z.strictObject({
     count: z.number().int().positive(),
     labels: z.record(z.string(), distribution).optional(),
     props: z.record(z.string(), distribution).optional()
+  }).optional(),
+  slow: z.strictObject({ target: nodeSet, disk: z.number().min(1).max(1000).default(1), cpu: z.number().min(1).max(1000).default(1) }).optional(),
+  shapeLinks: z.strictObject({
+    target: nodeSet,
+    latency: duration.optional(),
+    jitter: duration.optional(),
+    bandwidth: rate.optional(),
+    loss: z.number().min(0).max(1).optional()
   }).optional()
 })
 
-const ACTION_KEYS = ['apply', 'partition', 'heal', 'crash', 'restart', 'pause', 'resume', 'killCoordinator', 'drainBattery', 'addNodes'] as const
+const ACTION_KEYS = ['apply', 'partition', 'heal', 'crash', 'restart', 'pause', 'resume', 'killCoordinator', 'drainBattery', 'addNodes', 'slow', 'shapeLinks'] as const
 
 const scenarioSchema = z.strictObject({
   name,
@@ -356,6 +368,16 @@ function toAction (entry: RawEntry, key: typeof ACTION_KEYS[number], path: strin
     case 'killCoordinator': return { kind: 'killCoordinator', rollout: entry.killCoordinator! }
     case 'drainBattery': return { kind: 'drainBattery', target: entry.drainBattery!.target, to: entry.drainBattery!.to }
     case 'addNodes': return { kind: 'addNodes', count: entry.addNodes!.count, labels: entry.addNodes!.labels ?? {}, props: entry.addNodes!.props ?? {} }
+    case 'slow': return { kind: 'slow', target: entry.slow!.target, disk: entry.slow!.disk, cpu: entry.slow!.cpu }
+    case 'shapeLinks': {
+      const l = entry.shapeLinks!
+      const links: Partial<LinkShape> = {}
+      if (l.latency !== undefined) links.latencyMs = l.latency
+      if (l.jitter !== undefined) links.jitterMs = l.jitter
+      if (l.bandwidth !== undefined) links.bytesPerSec = l.bandwidth
+      if (l.loss !== undefined) links.loss = l.loss
+      return { kind: 'shapeLinks', target: l.target, links }
+    }
     default: {
       const never: never = key
       throw new TypeError(`unknown action ${String(never)}`)
@@ -366,7 +388,7 @@ function toAction (entry: RawEntry, key: typeof ACTION_KEYS[number], path: strin
 /** A mode the runner cannot run yet: the CLI exits 2 with this message. */
 export class ModeNotBuiltError extends TuttiError {
   constructor (mode: SimMode) {
-    super('ERR_SIM_MODE_NOT_BUILT', `simulator mode "${mode}" is not built yet; only "des" runs`)
+    super('ERR_SIM_MODE_NOT_BUILT', `simulator mode "${mode}" is not built yet; the mode that exists is "des" (the discrete-event simulation of large fleets)`)
     this.name = 'ModeNotBuiltError'
   }
 }

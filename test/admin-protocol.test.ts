@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { swarmKey } from '../node/fleet/fleet.js'
 import { createMeshLibp2p } from '../node/mesh/libp2p.js'
 import {
-  ADMIN_PROTOCOL, AdminErrorCode, AdminRemoteError, AdminRequestError, AdminTransportError, MAX_REQUEST_BYTES,
+  ADMIN_PROTOCOL, AdminErrorCode, AdminRemoteError, AdminRequestError, AdminTransportError, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES,
   callAdmin, describeDialError
 } from '../protocols/admin/index.js'
 import { AdminRequest, AdminResponse } from '../protocols/admin/pb/admin.js'
@@ -115,8 +115,8 @@ describe('the admin protocol between real nodes', () => {
     expect(await bad('policies.get', { name: ['a'] })).toBe('name: must be a rollout name')
     expect(await bad('policies.apply', { envelope: '%%%%' })).toBe('envelope: must be a base64 policy envelope')
     expect(await bad('model.activate', { ref: 'face@1.0.0', cpu: true })).toBe('cpu: must be a quantity like "500m" or "256Mi"')
-    expect(await bad('model.shadow', { ref: 'face@1.0.0', fraction: 2 })).toBe('fraction: must be between 0 and 1')
-    expect(await bad('model.deactivate', {})).toBe('name: must be a model name')
+    expect(await bad('model.shadow', { ref: 'face@1.0.0', fraction: 2 })).toBe('fraction: must be above 0, at most 1')
+    expect(await bad('model.deactivate', {})).toBe('name: must be NAME, NAME@VERSION or a manifest CID')
     expect(await bad('infer', { model: 'face', version: '' })).toBe('version: must be a version string, not empty')
     expect(mesh.nodes[0]!.rollouts).toBeDefined()
     expect(await bad('rollouts.get', { name: '' })).toBe('name: must be a rollout name, not empty')
@@ -180,6 +180,51 @@ describe('the admin protocol between real nodes', () => {
     }
     const res = await callAdmin<{ nodes: MemberInfo[] }>(admin, target, 'nodes.list')
     expect(res.nodes).toHaveLength(3)
+  })
+
+  it('closes the stream of every refused request: 40 refusals on one connection, then a call still served', async () => {
+    const connections = (): number => admin.getConnections().filter(c => c.remotePeer.toString() === mesh.nodes[0]!.peerId).length
+    await callAdmin(admin, target, 'node.info')
+    expect(connections()).toBe(1)
+    for (let i = 0; i < 40; i++) {
+      const unknown = await remoteError(callAdmin(admin, target, 'no.such.method'))
+      expect(unknown.code).toBe(AdminErrorCode.UnknownMethod)
+    }
+    for (let i = 0; i < 5; i++) {
+      const res = await rawExchange(admin, target, { version: 2, method: 'node.info', params: new Uint8Array() })
+      expect(res.errorCode).toBe(AdminErrorCode.UnsupportedVersion)
+    }
+    const res = await callAdmin<{ nodes: MemberInfo[] }>(admin, target, 'nodes.list', {}, { signal: AbortSignal.timeout(10_000) })
+    expect(res.nodes).toHaveLength(3)
+    expect(connections()).toBe(1) // the same connection served them all
+  })
+
+  it('reads results up to MAX_RESPONSE_BYTES (16 MiB), not pbStream\'s 4 MiB buffer, and refuses a larger one with a code', async () => {
+    const node = mesh.nodes[1]!
+    const other = multiaddr(node.addresses()[0]!)
+    node.handleAdmin('test.big', async (params) => ({ pad: 'x'.repeat(Number(params.bytes)) }))
+    const big = await callAdmin<{ pad: string }>(admin, other, 'test.big', { bytes: 6 * 1024 * 1024 })
+    expect(big.pad).toHaveLength(6 * 1024 * 1024)
+    const tooBig = await remoteError(callAdmin(admin, other, 'test.big', { bytes: MAX_RESPONSE_BYTES }))
+    expect(tooBig.code).toBe(AdminErrorCode.ResponseTooLarge)
+    const res = await callAdmin<{ nodes: MemberInfo[] }>(admin, other, 'nodes.list')
+    expect(res.nodes).toHaveLength(3)
+  })
+
+  it('takes a models.push request past MAX_REQUEST_BYTES from an admin only', async () => {
+    const params = { envelope: 'A'.repeat(200 * 1024) }
+    // An admin's large push reaches the method (which judges the envelope), not the size check.
+    const pushed = await remoteError(callAdmin(admin, target, 'models.push', params))
+    expect(pushed.message).not.toMatch(/larger than|could not be read/)
+    // Other methods keep MAX_REQUEST_BYTES.
+    const other = await remoteError(callAdmin(admin, target, 'nodes.list', params))
+    expect(other.code).toBe(AdminErrorCode.BadRequest)
+    // A member that is not an admin cannot send it at all.
+    const member = await client(fleet, await generateKeyPair('Ed25519'))
+    clients.push(member)
+    const err = await callAdmin(member, target, 'models.push', params).then(() => undefined, (e: unknown) => e)
+    if (err instanceof AdminRemoteError) expect(err.message).toMatch(/could not be read/)
+    else expect(err).toBeInstanceOf(AdminTransportError)
   })
 
   it('does not speak /tutti/admin/2.0.0: the dial fails as unsupported', async () => {

@@ -318,6 +318,24 @@ describe('model distribution over /tutti/chunks/1.0.0', () => {
     expect(result.peers.find(p => p.peerId === holder.libp2p.peerId.toString())?.chunks).toBe(4)
   })
 
+  it('asks the holders it is told of (heartbeats) first, also one it is not connected to', async () => {
+    const { fleet, adminKey } = await createTestFleet()
+    const model = await makeTestModel(seededBytes(2 * 16 * 1024, 9), adminKey, { chunkBytes: 16 * 1024 })
+    const holderStore = fleetMemoryStore(fleet)
+    await seedStore(holderStore, model)
+    const holder = await startNode(fleet, holderStore)
+    const empty = await Promise.all([0, 1].map(async () => await startNode(fleet, fleetMemoryStore(fleet))))
+    const store = fleetMemoryStore(fleet)
+    const me = await startNode(fleet, store)
+    await connect(me, ...empty)
+    await me.libp2p.peerStore.merge(holder.libp2p.peerId, { multiaddrs: [multiaddr(holder.address)] })
+    // No provider records, no rescans: only the hint leads to the holder.
+    const fetcher = new Fetcher({ libp2p: me.libp2p, store, clock: systemClock, logger: silentLogger }, { rescanMs: 3_600_000, manifestTimeoutMs: 20_000 })
+    const result = await fetcher.fetch(model.sealed.cid, { holders: [holder.libp2p.peerId] })
+    expect(rawCid(await store.assemble(model.sealed.cid))).toBe(model.sealed.manifest.digest)
+    expect(result.peers.find(p => p.peerId === holder.libp2p.peerId.toString())?.chunks).toBe(2)
+  })
+
   it('gives a holder it left out after failures another chance once it is reachable again', async () => {
     // The partition test's case: a download that starts behind a cut fails every exchange with
     // the holders, leaves them out, and must take them back after the heal.

@@ -4,7 +4,7 @@
  * real CLI against real `tutti node start` processes over TCP.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createRequire } from 'node:module'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -70,6 +70,12 @@ describe('models through the CLI across processes', () => {
 
     const described = await tutti('describe', 'model', 'vad@1.0.0', '--peer', nodes[2]!.addr!)
     expect(described.stdout).toMatch(/^Inputs:\s+input float32\[batch,sequence\]$/m)
+    // The CID as 'model ls' prints it, shortened, is accepted as it is.
+    const shown = /(…\S+)\s*$/m.exec((await tutti('model', 'ls', '--peer', nodes[2]!.addr!)).stdout)?.[1]
+    expect(cid!.endsWith(shown!.slice(1))).toBe(true)
+    const byShown = await tutti('describe', 'model', shown!, '--peer', nodes[2]!.addr!)
+    expect(byShown.stderr).toBe('')
+    expect(byShown.stdout).toMatch(new RegExp(`^Manifest CID:\\s+${cid!}$`, 'm'))
     expect(described.stdout).toMatch(/^Labels:\s+task=vad$/m)
   })
 
@@ -97,6 +103,12 @@ describe('models through the CLI across processes', () => {
     const activated = await tutti('model', 'activate', 'vad@1.0.0', '--cpu', '500m', '--memory', '256Mi', '--peer', nodes[1]!.addr!)
     expect(activated.stderr).toBe('')
     expect(activated.stdout).toMatch(/vad@1\.0\.0 is active .*cpu 0\.5 cores, memory 256Mi; 1 thread, duty-cycled/)
+    // More cores than the device has: accepted, with a warning naming what it gets.
+    const cores = availableParallelism()
+    const over = await tutti('model', 'activate', 'vad@1.0.0', '--cpu', `${(cores + 3) * 1000}m`, '--memory', '256Mi', '--peer', nodes[2]!.addr!)
+    expect(over.code).toBe(0)
+    expect(over.stderr).toBe(`warning: the cpu limit of ${cores + 3} cores is more than the ${cores} core${cores === 1 ? '' : 's'} of ${nodes[2]!.addr!}: the model may use all of them, no more\n`)
+    expect((await tutti('model', 'deactivate', 'vad', '--peer', nodes[2]!.addr!)).code).toBe(0)
 
     const inferred = await tutti('infer', 'vad', '--sample', '--peer', nodes[1]!.addr!)
     expect(inferred.stderr).toBe('')
@@ -116,13 +128,33 @@ describe('models through the CLI across processes', () => {
     }, 30_000, 300)
 
     const badLimit = await tutti('model', 'activate', 'vad@1.0.0', '--memory', '256m', '--peer', nodes[1]!.addr!)
-    expect(badLimit.code).toBe(1)
+    expect(badLimit.code).toBe(2)
     expect(badLimit.stderr).toMatch(/256Mi/)
 
-    const deactivated = await tutti('model', 'deactivate', 'vad', '--peer', nodes[1]!.addr!)
-    expect(deactivated.code).toBe(0)
+    const deactivated = await tutti('model', 'deactivate', 'vad@1.0.0', '--peer', nodes[1]!.addr!)
+    expect(deactivated.stderr).toBe('')
+    expect(deactivated.stdout).toMatch(/vad@1\.0\.0 is no longer served/)
+    // What is shown is what is served: the listing, the description and the heartbeat.
+    const ls = JSON.parse((await tutti('model', 'ls', '-o', 'json', '--peer', nodes[1]!.addr!)).stdout) as { models: Array<{ name: string, active: boolean }> }
+    expect(ls.models.find(m => m.name === 'vad')?.active).toBe(false)
+    expect((await tutti('describe', 'model', 'vad@1.0.0', '--peer', nodes[1]!.addr!)).stdout).toMatch(/^State:\s+previous$/m)
+    await waitFor('a to see b no longer serving vad', async () => {
+      const list = JSON.parse((await tutti('get', 'nodes', '-o', 'json', '--peer', nodes[0]!.addr!)).stdout) as { nodes: Array<{ peerId: string, models: Array<{ name: string, state: string }> }> }
+      return list.nodes.find(n => n.peerId === nodes[1]!.peerId)?.models.find(m => m.name === 'vad')?.state === 'previous'
+    }, 30_000, 300)
     const after = await tutti('infer', 'vad', '--sample', '--peer', nodes[1]!.addr!)
     expect(after.code).toBe(1)
-    expect(after.stderr).toMatch(/not loaded/)
-  })
+    expect(after.stderr).toMatch(/not loaded.*tutti model activate vad@1\.0\.0/)
+
+    // Activated again without limits: the model's limits on b are kept.
+    const again = await tutti('model', 'activate', 'vad@1.0.0', '--peer', nodes[1]!.addr!)
+    expect(again.stdout).toMatch(/cpu 0\.5 cores, memory 256Mi/)
+    const zero = await tutti('model', 'shadow', 'vad@1.0.0', '--fraction', '0', '--peer', nodes[1]!.addr!)
+    expect(zero.code).toBe(2)
+    expect(zero.stderr).toMatch(/--fraction must be above 0/)
+    const noActive = await tutti('model', 'shadow', 'vad@1.0.0', '--peer', nodes[2]!.addr!)
+    expect(noActive.code).toBe(1)
+    expect(noActive.stderr).toMatch(/no active version/)
+    // About twenty CLI runs one after another, each a process start: a budget beside the suite.
+  }, 240_000)
 })

@@ -124,7 +124,7 @@ describe('a TuttiNode assembled from parts', () => {
     running.push(node)
     try {
       await node.start()
-      expect(firstAnswer).toEqual({ models: [] })
+      expect(firstAnswer).toEqual({ models: [], conflicts: [] })
     } finally {
       await admin.stop()
     }

@@ -60,7 +60,8 @@ describe('rollouts on a changing fleet of real nodes', () => {
       '2.0.0': await packClassifier(dir, adminKey, '2.0.0', { seed: 2 }),
       // Every weight NaN: it loads, and its smoke test (the packed sample input) answers NaN.
       '4.0.0': await packModel(dir, adminKey, '4.0.0', linearClassifier({ seed: 4, offset: Number.NaN }).bytes),
-      '5.0.0': await packModel(dir, adminKey, '5.0.0', matMulChain({ size: CHAIN_SIZE, depth: CHAIN_DEPTH }).bytes, 64 * 1024)
+      '5.0.0': await packModel(dir, adminKey, '5.0.0', matMulChain({ size: CHAIN_SIZE, depth: CHAIN_DEPTH }).bytes, 64 * 1024),
+      '6.0.0': await packClassifier(dir, adminKey, '6.0.0', { seed: 6 })
     }
     for (const [v, pkg] of Object.entries(pkgs)) cids[v] = (await nodes[0]!.models!.store.importPackage(pkg)).cid
     await nodes[0]!.models!.announceAll()
@@ -205,4 +206,16 @@ describe('rollouts on a changing fleet of real nodes', () => {
     for (const s of watch.samples) s.forEach((v, i) => { expect([before[i], '5.0.0']).toContain(v) })
     expect(Math.max(...watch.samples.map(s => s.filter(v => v === '5.0.0').length))).toBeGreaterThanOrEqual(1)
    }, 180_000)
+
+  it('with prefetch, every target downloads the version at once and only its wave runs it', async () => {
+    const name = await apply(nodes[2]!, rolloutYaml('live-prefetch', '6.0.0', `  selector: {}
+  strategy:
+    steps: [ {setPercent: 20}, {pause: {}}, {setPercent: 100} ]
+    prefetch: true
+`), '6.0.0')
+    const cid = cids['6.0.0']!
+    await waitFor('every node holding 6.0.0', () => nodes.every(n => n.serving.isLocal(cid)), 60_000)
+    await waitFor('the 20% wave at the pause', () => progressOf(nodes[2]!, name)?.step === 1, 60_000)
+    expect(nodes.filter(n => servedVersion(n) === '6.0.0')).toHaveLength(1)
+  })
 })

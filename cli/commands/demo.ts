@@ -8,7 +8,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { initFleet } from '../../node/fleet/fleet.js'
 import { positiveInt } from '../options.js'
 import { CliError, UsageError } from '../errors.js'
 import { aliveCount, loopbackNodeArgs, runTutti, startNodeProcess, stopChild } from '../process-nodes.js'
@@ -59,6 +58,7 @@ async function demo (io: CliIO, values: { once?: boolean, nodes: number, keep?: 
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   try {
+    const { initFleet } = await import('../../node/fleet/fleet.js')
     const { fleet, fleetFile, adminKeyFile } = await initFleet({ dir: join(root, 'fleet'), name: 'demo' })
     io.out(`fleet ${fleet.fleetId} in ${root}\n`)
     for (let i = 0; i < count; i++) {
@@ -90,7 +90,7 @@ async function demo (io: CliIO, values: { once?: boolean, nodes: number, keep?: 
       io.out(`$ tutti ${show.join(' ')}\n`)
       const result = await runTutti(args, { env: { TUTTI_KEY: adminKeyFile } })
       if (result.code !== 0) throw new CliError(`tutti ${args.slice(0, 2).join(' ')} failed: ${result.stderr.trim()}`)
-      io.out(result.stdout + '\n')
+      io.out(result.stdout + result.stderr + '\n')
       return result.stdout
     }
     await run(['get', 'nodes', '--peer', chosen.addr!, '--key', adminKeyFile], ['--peer', chosen.addr!, '--key', adminKeyFile, 'get', 'nodes'])
@@ -104,7 +104,7 @@ async function demo (io: CliIO, values: { once?: boolean, nodes: number, keep?: 
       io.out(`$ tutti ${args.join(' ')}\n`)
       const result = await runTutti(args, { env: { TUTTI_KEY: adminKeyFile, TUTTI_PEER: peer.addr! }, timeoutMs: 180_000 })
       if (result.code !== expectCode) throw new CliError(`tutti ${args.slice(0, 2).join(' ')} exited ${String(result.code)}: ${result.stderr.trim()}`)
-      io.out(result.stdout + (result.code !== 0 ? `(exit code ${String(result.code)}: ${result.stderr.trim().replace(/^error: /, '')})\n` : '') + '\n')
+      io.out(result.stdout + (result.code !== 0 ? `(exit code ${String(result.code)}: ${result.stderr.trim().replace(/^error: /, '')})\n` : result.stderr) + '\n')
       return result.stdout
     }
     io.out('Three versions of a detector, built in code: 1.0.0, 2.0.0, and 3.0.0 that answers NaN on real inputs.\n\n')

@@ -1,40 +1,10 @@
-import { readFile, stat } from 'node:fs/promises'
 import { collect } from '../options.js'
 import { connectionOf, withPeer } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
+import { readJsonInput } from '../input.js'
 import type { Command } from 'commander'
 import type { CommandModule } from '../program.js'
 import type { ModelManifest } from '../../node/models/types.js'
-
-const MAX_INPUT_BYTES = 16 * 1024 * 1024
-
-async function readInput (file: string): Promise<unknown> {
-  let text: string
-  if (file === '-') {
-    const parts: Buffer[] = []
-    let size = 0
-    for await (const chunk of process.stdin) {
-      size += (chunk as Buffer).byteLength
-      if (size > MAX_INPUT_BYTES) throw new CliError(`stdin is larger than ${MAX_INPUT_BYTES} bytes`)
-      parts.push(chunk as Buffer)
-    }
-    text = Buffer.concat(parts).toString('utf8')
-  } else {
-    try {
-      const info = await stat(file)
-      if (info.size > MAX_INPUT_BYTES) throw new CliError(`${file} is larger than ${MAX_INPUT_BYTES} bytes`)
-      text = await readFile(file, 'utf8')
-    } catch (err) {
-      if (err instanceof CliError) throw err
-      throw new CliError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`)
-    }
-  }
-  try {
-    return JSON.parse(text)
-  } catch {
-    throw new CliError(`${file === '-' ? 'stdin' : file} is not valid JSON`)
-  }
-}
 
 /** `tutti infer NAME`. */
 export const registerInfer: CommandModule = (program, { io }) => {
@@ -53,7 +23,7 @@ FILE.json is a KServe v2 / OIP inference request: {"inputs": [{"name", "shape", 
       const { input, version } = opts
       if ((input == null) === (opts.sample !== true)) throw new UsageError('infer needs exactly one of --input FILE.json or --sample')
       const conn = connectionOf(command)
-      const body = input != null ? await readInput(input) : undefined
+      const body = input != null ? await readJsonInput(input) : undefined
       if (body != null && (typeof body !== 'object' || Array.isArray(body))) throw new CliError('the input must be a JSON object with an "inputs" array')
       const response = await withPeer(conn, async ask => {
         let request = body as Record<string, unknown> | undefined

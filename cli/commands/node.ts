@@ -1,11 +1,9 @@
 import { resolve } from 'node:path'
-import { multiaddr } from '@multiformats/multiaddr'
-import { loadFleet } from '../../node/fleet/fleet.js'
-import { createLogger } from '../../core/logger.js'
-import { TuttiNode } from '../../node/tutti-node.js'
-import { createUncaughtExceptionHandler } from '../../node/mesh/uncaught.js'
-import { checkKeyValue } from '../../protocols/heartbeat/index.js'
+import { MAX_KEEP_VERSIONS } from '../../node/models/constants.js'
+import { isLoopbackHost } from '../../node/api/token.js'
 import { Option } from 'commander'
+import { createLogger } from '../../core/logger.js'
+import { checkKeyValue } from '../../protocols/heartbeat/labels.js'
 import { parseByteRate, parseBytes } from '../../core/quantity.js'
 import { collect, keyValues, positiveInt, usageQuantity } from '../options.js'
 import { UsageError } from '../errors.js'
@@ -25,10 +23,12 @@ export const registerNode: CommandModule = (program, { io }) => {
     .option('--label <k=v>', 'a static label announced in heartbeats, repeatable', collect)
     .option('--prop <k=v>', 'override a live property (battery=80), repeatable', collect)
     .option('--api <host:port|off>', 'local HTTP API (port 0 picks one)', '127.0.0.1:7411')
+    .option('--api-token-file <file>', 'bearer token the API requires (created 0600 if missing); needed beyond loopback')
     .option('--mdns', 'discover peers on the LAN with mDNS')
     .option('--heartbeat-ms <ms>', 'base heartbeat interval (grows with fleet size)', positiveInt('--heartbeat-ms'), 5000)
     .option('--upload-limit <rate>', 'cap on model chunks served to peers per second, e.g. 20Mbit, 2MiB')
     .option('--download-limit <rate>', 'cap on model chunks fetched from peers per second')
+    .option('--keep-versions <n>', 'versions of each model the store keeps, the active one included (kept for later starts; default 2)', positiveInt('--keep-versions'))
     .option('--memory-reserve <bytes>', 'memory kept free for the device; models that would use it are refused (default 256Mi)')
     .addOption(new Option('--log-level <level>', 'logs are JSON lines on stderr').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .addHelpText('after', `
@@ -45,15 +45,17 @@ interface NodeStartOptions {
   label?: string[]
   prop?: string[]
   api: string
+  apiTokenFile?: string
   mdns?: boolean
   heartbeatMs: number
   uploadLimit?: string
   downloadLimit?: string
   memoryReserve?: string
+  keepVersions?: number
   logLevel: LogLevel
 }
 
-export function parseApi (value: string): { host: string, port: number } | false {
+export function parseApi (value: string): { host: string, port: number, tokenFile?: string } | false {
   if (value === 'off') return false
   const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(value)
   const port = Number(m?.[2])
@@ -69,7 +71,8 @@ export function parseRate (flag: string, value: string | undefined): number | un
   return bytes
 }
 
-function multiaddrs (flag: string, values: string[]): string[] {
+async function multiaddrs (flag: string, values: string[]): Promise<string[]> {
+  const { multiaddr } = await import('@multiformats/multiaddr')
   for (const v of values) {
     try {
       multiaddr(v)
@@ -88,15 +91,27 @@ async function start (io: CliIO, opts: NodeStartOptions, command: Command): Prom
   const labels = keyValues('--label', opts.label, checkKeyValue)
   const props = keyValues('--prop', opts.prop, checkKeyValue)
   const api = parseApi(opts.api)
+  if (api !== false && opts.apiTokenFile != null) api.tokenFile = resolve(opts.apiTokenFile)
+  if (api !== false && !isLoopbackHost(api.host) && api.tokenFile == null) {
+    throw new UsageError(`--api ${opts.api} listens beyond loopback: anyone who can reach it could run inference and read the fleet. Give --api-token-file FILE (a bearer token, created 0600 if missing), or use 127.0.0.1`)
+  }
   const heartbeatMs = opts.heartbeatMs
   if (heartbeatMs < 50) throw new UsageError('--heartbeat-ms must be at least 50')
-  const listen = multiaddrs('--listen', opts.listen ?? [])
+  const listen = await multiaddrs('--listen', opts.listen ?? [])
   const uploadBytesPerSec = parseRate('--upload-limit', opts.uploadLimit)
   const downloadBytesPerSec = parseRate('--download-limit', opts.downloadLimit)
   const memoryReserveBytes = opts.memoryReserve != null ? usageQuantity(() => parseBytes(opts.memoryReserve!, '--memory-reserve')) : undefined
-  const bootstrap = multiaddrs('--bootstrap', opts.bootstrap ?? [])
+  const bootstrap = await multiaddrs('--bootstrap', opts.bootstrap ?? [])
+  if (opts.keepVersions != null && opts.keepVersions > MAX_KEEP_VERSIONS) throw new UsageError(`--keep-versions must be at most ${MAX_KEEP_VERSIONS}, got ${opts.keepVersions}`)
+
+  const [{ exposedSecret, loadFleet }, { TuttiNode }, { createUncaughtExceptionHandler }] = await Promise.all([
+    import('../../node/fleet/fleet.js'), import('../../node/tutti-node.js'), import('../../node/mesh/uncaught.js')
+  ])
 
   const fleet = await loadFleet(fleetFile)
+  // fleet.json holds the network key; an older `fleet init` wrote it 0644. Warn, do not refuse.
+  const exposed = await exposedSecret(fleetFile, 'fleet file')
+  if (exposed != null) io.err(`warning: ${exposed}\n`)
   const logger = createLogger({ level })
   const node = await TuttiNode.create({
     fleet,
@@ -109,7 +124,7 @@ async function start (io: CliIO, opts: NodeStartOptions, command: Command): Prom
     api,
     mdns: opts.mdns === true,
     heartbeat: { baseIntervalMs: heartbeatMs },
-    models: { uploadBytesPerSec, downloadBytesPerSec },
+    models: { uploadBytesPerSec, downloadBytesPerSec, retainVersions: opts.keepVersions },
     inference: { memoryReserveBytes }
   }, { logger })
   // A node is long-lived infrastructure: a stray rejection in a library is logged, not fatal.
@@ -123,7 +138,7 @@ async function start (io: CliIO, opts: NodeStartOptions, command: Command): Prom
   io.out(`peer id:   ${node.peerId}\n`)
   io.out(`fleet:     ${fleet.fleetId} (${fleet.name})\n`)
   for (const addr of node.addresses()) io.out(`listening: ${addr}\n`)
-  io.out(`api:       ${node.apiUrl ?? 'off'}\n`)
+  io.out(`api:       ${node.apiUrl ?? 'off'}${api !== false && api.tokenFile != null ? ` (bearer token in ${api.tokenFile})` : ''}\n`)
   io.out(`node file: ${resolve(data, 'node.json')}\n`)
 
   await new Promise<void>(resolveStop => {

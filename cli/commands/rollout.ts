@@ -9,15 +9,10 @@ import { Option } from 'commander'
 import { canonicalJson } from '../../core/canonical-json.js'
 import { formatDuration } from '../../core/duration.js'
 import { formatSelector } from '../../core/selector.js'
-import { loadAdminKey } from '../../node/fleet/fleet.js'
-import { sealPolicy } from '../../node/policy/document.js'
-import { parseRolloutManifest } from '../../node/rollouts/spec.js'
 import { MAX_MANIFEST_BYTES } from '../../node/rollouts/constants.js'
-import { ManifestValidationError } from '../../node/rollouts/errors.js'
-import { describeCriterion, describeRate } from '../../node/rollouts/preview.js'
 import { connectionOf, withPeer } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
-import { describeBlock, duration, shortPeer, structured, table } from '../format.js'
+import { describeBlock, duration, shortPeer, structured, table, withoutHeaders } from '../format.js'
 import { outputFormat } from '../options.js'
 import type { Ask, Connection } from '../client.js'
 import type { CliIO } from '../io.js'
@@ -68,17 +63,20 @@ export const registerRollouts: CommandModule = (program, { io, resource }) => {
     names: ['rollouts', 'rollout', 'ro'],
     id: 'NAME',
     get: {
-      outputs: ['table', 'wide', 'json', 'yaml'],
+      outputs: ['table', 'wide', 'json', 'yaml', 'name'],
       run: async (command, format) => {
         const list = await withPeer(connectionOf(command), async ask => await ask<{ observer: string, rollouts: RolloutStatus[] }>('rollouts.list'))
-        io.out(format === 'json' || format === 'yaml' ? structured(list, format as 'json' | 'yaml') : formatRollouts(list.rollouts, format === 'wide'))
+        if (format === 'json' || format === 'yaml') io.out(structured(list, format))
+        else if (format === 'name') io.out(list.rollouts.map(r => `rollout/${r.name}\n`).join(''))
+        else if (list.rollouts.length === 0) io.err('No rollouts.\n')
+        else io.out(withoutHeaders(command, formatRollouts(list.rollouts, format === 'wide')))
       }
     },
     describe: {
       outputs: ['json', 'yaml'],
       run: async (command, format, name) => {
         const { rollout, observer } = await withPeer(connectionOf(command), async ask => await ask<{ observer: string, rollout: RolloutStatus }>('rollouts.get', { name }))
-        io.out(format != null ? structured(rollout, format as 'json' | 'yaml') : formatDescribe(rollout, observer))
+        io.out(format != null ? structured(rollout, format as 'json' | 'yaml') : formatDescribe(rollout, observer, await import('../../node/rollouts/preview.js')))
       }
     },
     delete: {
@@ -168,6 +166,7 @@ async function readManifest (file: string): Promise<{ name: string, spec: Rollou
   }
   if (size > MAX_MANIFEST_BYTES) throw new UsageError(`${file} is ${size} bytes; a rollout manifest is at most ${MAX_MANIFEST_BYTES}`)
   const text = await readFile(file, 'utf8')
+  const [{ parseRolloutManifest }, { ManifestValidationError }] = await Promise.all([import('../../node/rollouts/spec.js'), import('../../node/rollouts/errors.js')])
   try {
     return parseRolloutManifest(text)
   } catch (err) {
@@ -190,6 +189,7 @@ async function pinModel (ask: Ask, spec: RolloutSpecInput): Promise<RolloutSpec>
 }
 
 async function publish (ask: Ask, conn: Connection, name: string, spec: RolloutSpec, control: PolicyControl, heldVersion: number | undefined): Promise<ApplyResult> {
+  const [{ loadAdminKey }, { sealPolicy }] = await Promise.all([import('../../node/fleet/fleet.js'), import('../../node/policy/document.js')])
   const { key } = await loadAdminKey(conn.keyFile)
   // Versions only go up: the wall clock keeps two admins' versions apart, held+1 keeps them increasing.
   const version = Math.max(Date.now(), (heldVersion ?? 0) + 1)
@@ -266,7 +266,9 @@ export function formatStatus (r: RolloutStatus, live: boolean): string {
   return (live ? '\x1b[2J\x1b[H' : '') + lines.join('\n') + '\n'
 }
 
-export function formatDescribe (r: RolloutStatus, observer: string): string {
+/** `describe rollout`; `preview` is node/rollouts/preview.ts, which the caller loads when it describes one. */
+export function formatDescribe (r: RolloutStatus, observer: string, preview: Pick<typeof import('../../node/rollouts/preview.js'), 'describeCriterion' | 'describeRate'>): string {
+  const { describeCriterion, describeRate } = preview
   const s = r.summary
   const p = r.progress
   const spec = r.spec

@@ -2,8 +2,12 @@
  * The node's local HTTP API, bound to 127.0.0.1 unless told otherwise. JSON in, JSON out; errors
  * as `{ "error": { "code", "message" } }` with a fitting status. A handler that must answer in
  * another protocol's error shape (the Open Inference Protocol's `{ "error": "..." }`) returns it as
- * an ordinary result with its status. Request bodies are read on demand, size-limited.
+ * an ordinary result with its status. Request bodies are read on demand, size-limited, and only
+ * `maxConcurrentBodies` at a time (503 past that): each body is buffered and parsed whole on the
+ * event loop, so the cap is what bounds memory and the time heartbeats wait behind parsing.
+ * With a `token`, every request must carry `Authorization: Bearer <token>` (401 otherwise).
  */
+import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { Logger } from '../../core/logger.js'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
@@ -91,7 +95,14 @@ export interface ApiServerInit {
   port?: number
   /** Largest request body a handler may read, bytes. @default 16 MiB */
   maxBodyBytes?: number
+  /** Requests whose bodies are read and handled at once; more get 503. @default MAX_CONCURRENT_BODIES */
+  maxConcurrentBodies?: number
+  /** A bearer token every request must present. @default none (loopback only: see tutti-node) */
+  token?: string
 }
+
+/** Default number of request bodies read and handled at once. @default 2 */
+export const MAX_CONCURRENT_BODIES = 2
 
 /** Default largest request body, bytes. @default 16 MiB */
 export const MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -103,8 +114,12 @@ export interface ApiServer {
 
 export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
   const log = init.logger.child('api')
+  const maxBodies = init.maxConcurrentBodies ?? MAX_CONCURRENT_BODIES
+  if (!(Number.isSafeInteger(maxBodies) && maxBodies >= 1)) throw new RangeError('maxConcurrentBodies must be an integer >= 1')
+  if (init.token !== undefined && init.token.length < 16) throw new RangeError('an API token must be at least 16 characters')
+  const limits: Limits = { maxBodyBytes: init.maxBodyBytes ?? MAX_BODY_BYTES, maxBodies, bodies: 0, tokenDigest: init.token === undefined ? undefined : digest(init.token) }
   const server: Server = createServer((req, res) => {
-    void handle(init.router, req, res, log, init.maxBodyBytes ?? MAX_BODY_BYTES)
+    void handle(init.router, req, res, log, limits)
   })
   server.keepAliveTimeout = 5000
   await new Promise<void>((resolve, reject) => {
@@ -167,11 +182,45 @@ async function readBody (req: IncomingMessage, res: ServerResponse, maxBytes: nu
   })
 }
 
-async function handle (router: ApiRouter, req: IncomingMessage, res: ServerResponse, log: Logger, maxBodyBytes: number): Promise<void> {
+interface Limits {
+  maxBodyBytes: number
+  maxBodies: number
+  /** Bodies being read or handled now. */
+  bodies: number
+  tokenDigest?: Buffer
+}
+
+function digest (text: string): Buffer {
+  return createHash('sha256').update(text).digest()
+}
+
+/** Whether the request carries the bearer token (compared in constant time, over digests). */
+function authorized (req: IncomingMessage, tokenDigest: Buffer | undefined): boolean {
+  if (tokenDigest == null) return true
+  const header = req.headers.authorization
+  if (typeof header !== 'string' || !header.startsWith('Bearer ')) return false
+  return timingSafeEqual(digest(header.slice('Bearer '.length).trim()), tokenDigest)
+}
+
+/** Whether a body was announced and not read: answering must then close the connection. */
+function bodyLeftUnread (req: IncomingMessage): boolean {
+  if (req.readableEnded) return false
+  const length = req.headers['content-length']
+  return req.headers['transfer-encoding'] != null || (length != null && length !== '0')
+}
+
+async function handle (router: ApiRouter, req: IncomingMessage, res: ServerResponse, log: Logger, limits: Limits): Promise<void> {
+  const maxBodyBytes = limits.maxBodyBytes
   const send = (status: number, body: unknown, headers: Record<string, string> = {}, pretty = true): void => {
     const text = (pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body)) + '\n'
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers })
+    // Node would otherwise read (and discard) the whole unread body to keep the connection alive.
+    const close: Record<string, string> = bodyLeftUnread(req) ? { connection: 'close' } : {}
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...close, ...headers })
     res.end(text)
+  }
+  if (!authorized(req, limits.tokenDigest)) {
+    send(401, { error: { code: 'ERR_UNAUTHORIZED', message: 'this API needs a bearer token: send "Authorization: Bearer <token>" (the token is in the node\'s --api-token-file)' } }, { 'www-authenticate': 'Bearer' })
+    return
   }
   // A request target `new URL` cannot parse (`//`) or a parameter with broken percent-encoding
   // (`%E0%A4%A`) throws here; left uncaught, the rejection would take the whole node down.
@@ -193,6 +242,7 @@ async function handle (router: ApiRouter, req: IncomingMessage, res: ServerRespo
     send(405, { error: { code: 'ERR_METHOD_NOT_ALLOWED', message: `${req.method ?? ''} is not allowed on ${url.pathname}` } }, { allow: match.allowed.join(', ') })
     return
   }
+  let holdsBody = false
   try {
     let body: Promise<Uint8Array> | undefined
     const result = await match.handler({
@@ -201,7 +251,14 @@ async function handle (router: ApiRouter, req: IncomingMessage, res: ServerRespo
       params: match.params,
       query: url.searchParams,
       req,
-      body: async (maxBytes = maxBodyBytes) => await (body ??= readBody(req, res, maxBytes))
+      body: async (maxBytes = maxBodyBytes) => {
+        if (!holdsBody) {
+          if (limits.bodies >= limits.maxBodies) throw new ApiError(503, 'ERR_BUSY', `${limits.maxBodies} requests with a body are being handled; try again`)
+          limits.bodies++
+          holdsBody = true
+        }
+        return await (body ??= readBody(req, res, maxBytes))
+      }
     })
     send(result.status ?? 200, result.body, {}, result.pretty ?? true)
   } catch (err) {
@@ -211,5 +268,7 @@ async function handle (router: ApiRouter, req: IncomingMessage, res: ServerRespo
     }
     log.error('api handler failed', { path: url.pathname, err })
     send(500, { error: { code: 'ERR_INTERNAL', message: (err as Error).message } })
+  } finally {
+    if (holdsBody) limits.bodies--
   }
 }

@@ -107,7 +107,13 @@ export class Download {
   private woken = false
   private wakeUp?: () => void
 
-  constructor (components: DownloadComponents, init: ResolvedFetcherInit, manifestCid: string, signal: AbortSignal, onProgress?: (p: FetchProgress) => void) {
+  /** Peers said to hold the model: added first, asked for the manifest first. */
+  private readonly holders: PeerId[]
+  private readonly hinted = new Set<string>()
+
+  constructor (components: DownloadComponents, init: ResolvedFetcherInit, manifestCid: string, signal: AbortSignal, onProgress?: (p: FetchProgress) => void, holders: PeerId[] = []) {
+    this.holders = holders.slice(0, init.maxPeers)
+    for (const h of this.holders) this.hinted.add(h.toString())
     this.c = components
     this.init = init
     this.cid = manifestCid
@@ -158,7 +164,7 @@ export class Download {
       this.discover(now)
       const candidates = [...this.peers.values()]
         .filter(p => !p.banned && !p.dropped && now - p.manifestTriedMs >= this.init.busyBackoffMs * 4)
-        .sort((a, b) => a.manifestTriedMs - b.manifestTriedMs || a.key - b.key)
+        .sort((a, b) => a.manifestTriedMs - b.manifestTriedMs || Number(this.hinted.has(b.id)) - Number(this.hinted.has(a.id)) || a.key - b.key)
       for (const peer of candidates) {
         peer.manifestTriedMs = this.c.clock.now()
         try {
@@ -445,6 +451,7 @@ export class Download {
   // --- peers and offers -----------------------------------------------------------------------
 
   private discover (now: number): void {
+    if (this.lastScanMs === Number.NEGATIVE_INFINITY) for (const h of this.holders) this.addPeer(h)
     for (const [id, peerId] of [...this.standby]) {
       this.standby.delete(id)
       if (!this.addPeer(peerId)) {

@@ -16,7 +16,7 @@ import type { Clock } from '../../core/clock.js'
 import type { Logger } from '../../core/logger.js'
 import type { ChunkStore, VerifiedManifest } from '../models/types.js'
 import type { RateLimiter } from '../ratelimit/token-bucket.js'
-import type { AbortOptions, Libp2p } from '@libp2p/interface'
+import type { AbortOptions, Libp2p, PeerId } from '@libp2p/interface'
 
 export interface FetcherComponents {
   libp2p: Pick<Libp2p, 'dialProtocol' | 'getConnections' | 'peerId'>
@@ -86,6 +86,11 @@ export type ResolvedFetcherInit = Required<FetcherInit>
 export interface FetchOptions extends AbortOptions {
   /** Called at most every `progressIntervalMs`, and at every phase change. */
   onProgress?: (progress: FetchProgress) => void
+  /**
+   * Peers said to hold (part of) the model, say from their heartbeats: they are taken before
+   * other connected peers and asked for the manifest first. A hint only: each is checked as any peer.
+   */
+  holders?: PeerId[]
 }
 
 /** One peer's part in a download. */
@@ -195,7 +200,7 @@ export class Fetcher {
       ...this.components,
       random: this.components.random ?? seededRandom(randomSeed()),
       scores: this.scores
-    }, this.init, manifestCid, signal, options.onProgress)
+    }, this.init, manifestCid, signal, options.onProgress, options.holders)
     try {
       return await download.run()
     } finally {

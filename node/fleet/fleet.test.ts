@@ -5,7 +5,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
-  ADMIN_KEY_FILE, FLEET_FILE, FleetError, adminIdentity, initFleet, isAdmin, loadAdminKey, loadFleet,
+  ADMIN_KEY_FILE, FLEET_FILE, FleetError, adminIdentity, exposedSecret, initFleet, isAdmin, loadAdminKey, loadFleet,
   parseFleet, swarmKey, writeKeyFile
 } from './fleet.js'
 import type { FleetConfig } from './fleet.js'
@@ -53,7 +53,7 @@ describe('initFleet', () => {
     expect(result.fleetFile).toBe(join(fleetDir, FLEET_FILE))
     expect(result.adminKeyFile).toBe(join(fleetDir, ADMIN_KEY_FILE))
     expect(await modeOf(result.adminKeyFile)).toBe(0o600)
-    expect((await modeOf(result.fleetFile)) & 0o022).toBe(0) // public, but writable by the owner only
+    expect(await modeOf(result.fleetFile)).toBe(0o600) // it holds the private network key
     expect(result.fleet.name).toBe('acme')
     expect(result.fleet.fleetId).toMatch(/^fleet-[0-9a-f]{16}$/)
     expect(result.fleet.networkKey).toMatch(/^[0-9a-f]{64}$/)
@@ -185,10 +185,23 @@ describe('loadAdminKey', () => {
     await expect(loadAdminKey(adminKeyFile)).resolves.toBeDefined()
   })
 
-  it('refuses a file that is not a key file', async () => {
+  it('names the fleet file given in place of the key, whatever its mode, instead of advising chmod', async () => {
     const { fleetFile } = await initFleet({ dir })
-    await chmod(fleetFile, 0o600)
-    expect((await rejection(loadAdminKey(fleetFile))).message).toMatch(/is not a Tutti key file/)
+    for (const mode of [0o600, 0o644]) {
+      await chmod(fleetFile, mode)
+      const err = await rejection(loadAdminKey(fleetFile))
+      expect(err.message).toBe(`${fleetFile} is a fleet file, not an admin key: the admin key is the admin.key that 'tutti fleet init' wrote (${join(dir, 'admin.key')}, if it sits beside it)`)
+    }
+  })
+
+  it('tells what reads a secret file and how to fix it', async () => {
+    const { fleetFile } = await initFleet({ dir })
+    expect(await exposedSecret(fleetFile, 'fleet file')).toBeUndefined()
+    await chmod(fleetFile, 0o644)
+    expect(await exposedSecret(fleetFile, 'fleet file')).toBe(`fleet file ${fleetFile} is accessible by others (mode 644); run: chmod 600 ${fleetFile}`)
+  })
+
+  it('refuses a file that is not a key file', async () => {
     const text = join(dir, 'notes.txt')
     await writeFile(text, 'hello', { mode: 0o600 })
     expect((await rejection(loadAdminKey(text))).message).toMatch(/not a Tutti key file \(not JSON\)/)

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, stat } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf, publicKeyFromProtobuf, publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { base64 } from 'multiformats/bases/base64'
@@ -78,7 +78,10 @@ export interface InitFleetResult {
   adminKey: PrivateKey
 }
 
-/** Creates a new fleet: `dir/fleet.json` and `dir/admin.key` (mode 0600). Refuses to overwrite. */
+/**
+ * Creates a new fleet: `dir/fleet.json` and `dir/admin.key`, both mode 0600 (fleet.json holds the
+ * private network key). Refuses to overwrite.
+ */
 export async function initFleet (options: InitFleetOptions): Promise<InitFleetResult> {
   const dir = resolve(options.dir)
   const fleetFile = join(dir, FLEET_FILE)
@@ -92,7 +95,7 @@ export async function initFleet (options: InitFleetOptions): Promise<InitFleetRe
   const adminName = options.adminName ?? 'admin'
   const { fleet, adminKey } = await createFleet({ name: options.name ?? dir.split('/').filter(Boolean).pop(), adminName, clock: options.clock })
   await writeKeyFile(adminKeyFile, adminKey, fleet.fleetId, adminName)
-  await writeFileAtomic(fleetFile, JSON.stringify(fleet, null, 2) + '\n', { mode: 0o644 })
+  await writeFileAtomic(fleetFile, JSON.stringify(fleet, null, 2) + '\n', { mode: 0o600 })
   return { fleet, fleetFile, adminKeyFile, adminKey }
 }
 
@@ -201,18 +204,21 @@ export function isAdmin (fleet: FleetConfig, peerId: string): boolean {
 }
 
 /**
- * Loads an admin's private key. Like ssh, refuses a key file that others can read.
+ * Why a file holding a secret is unsafe (others may read it), with the command that fixes it, or
+ * undefined when only its owner can read it. What `tutti node start` warns about for fleet.json.
+ */
+export async function exposedSecret (file: string, what: string): Promise<string | undefined> {
+  if (process.platform === 'win32') return undefined
+  const mode = (await stat(file)).mode
+  if ((mode & 0o077) === 0) return undefined
+  return `${what} ${file} is accessible by others (mode ${(mode & 0o777).toString(8)}); run: chmod 600 ${file}`
+}
+
+/**
+ * Loads an admin's private key. Like ssh, refuses a key file that others can read. What the file
+ * is gets checked first, so the fleet file given in its place is named as such, not chmod-ed.
  */
 export async function loadAdminKey (file: string): Promise<{ key: PrivateKey, file: AdminKeyFile }> {
-  let info
-  try {
-    info = await stat(file)
-  } catch (err) {
-    throw new FleetError(`cannot read key file ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err })
-  }
-  if ((info.mode & 0o077) !== 0 && process.platform !== 'win32') {
-    throw new FleetError(`key file ${file} is accessible by others (mode ${(info.mode & 0o777).toString(8)}); run: chmod 600 ${file}`)
-  }
   const raw = await readLimited(file, 'key file')
   let doc: Partial<AdminKeyFile>
   try {
@@ -220,9 +226,14 @@ export async function loadAdminKey (file: string): Promise<{ key: PrivateKey, fi
   } catch (err) {
     throw new FleetError(`${file} is not a Tutti key file (not JSON)`, { cause: err })
   }
+  if ((doc as { kind?: unknown }).kind === FLEET_KIND) {
+    throw new FleetError(`${file} is a fleet file, not an admin key: the admin key is the ${ADMIN_KEY_FILE} that 'tutti fleet init' wrote (${join(dirname(file), ADMIN_KEY_FILE)}, if it sits beside it)`)
+  }
   if (doc.kind !== ADMIN_KEY_KIND || doc.version !== 1 || typeof doc.privateKey !== 'string') {
     throw new FleetError(`${file} is not a Tutti key file`)
   }
+  const exposed = await exposedSecret(file, 'key file')
+  if (exposed != null) throw new FleetError(exposed)
   try {
     const key = privateKeyFromProtobuf(base64.baseDecode(doc.privateKey))
     return { key, file: doc as AdminKeyFile }

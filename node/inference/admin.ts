@@ -7,6 +7,7 @@ import { z } from 'zod'
 import { asAdminError } from '../admin-errors.js'
 import { adminParams, boundedString } from '../admin-params.js'
 import { oipResponse, parseOipRequest } from './oip.js'
+import { InferenceError, InferenceErrorCode } from './errors.js'
 import type { AdminHandler } from '../../protocols/admin/index.js'
 import type { InferenceRuntime } from './runtime.js'
 
@@ -19,7 +20,15 @@ const inferParams = z.object({
   outputs: z.unknown().optional()
 })
 
-export function inferenceAdminHandlers (runtime: InferenceRuntime): Record<string, AdminHandler> {
+export interface InferenceAdminOptions {
+  /**
+   * What to add to a "not loaded" answer for a model this node holds but does not serve: how to
+   * activate it. Undefined when there is nothing to say.
+   */
+  notServedHint?: (model: string, version: string | undefined) => string | undefined
+}
+
+export function inferenceAdminHandlers (runtime: InferenceRuntime, options: InferenceAdminOptions = {}): Record<string, AdminHandler> {
   return {
     /** params: `{ model, version?, id?, inputs: [OIP tensors], outputs?: [{ name }] }` -> an OIP response. */
     infer: async (params, context) => {
@@ -29,7 +38,8 @@ export function inferenceAdminHandlers (runtime: InferenceRuntime): Record<strin
         const result = await runtime.infer(model, version, request.inputs, { outputs: request.outputs, signal: context.signal })
         return oipResponse(result, request.id)
       } catch (err) {
-        throw asAdminError(err)
+        const hint = (err as { code?: string }).code === InferenceErrorCode.ModelNotFound ? options.notServedHint?.(model, version) : undefined
+        throw asAdminError(hint == null ? err : new InferenceError(InferenceErrorCode.ModelNotFound, `${(err as Error).message}: ${hint}`, { cause: err }))
       }
     },
     'inference.status': async () => ({ status: runtime.status(), metrics: runtime.metrics(), summary: runtime.summary() })

@@ -9,6 +9,8 @@ export const InferenceErrorCode = {
   MemoryLimit: 'ERR_MEMORY_LIMIT',
   /** The device does not have the free memory the model needs (plus the reserve). */
   InsufficientMemory: 'ERR_INSUFFICIENT_MEMORY',
+  /** The operation needs an active version of the model (a shadow compares against it) and none is. */
+  NoActiveVersion: 'ERR_NO_ACTIVE_VERSION',
   /** No such model, or no such version of it loaded here. */
   ModelNotFound: 'ERR_MODEL_NOT_FOUND',
   /** The request's tensors do not fit the model: missing, unknown, wrong type or shape. */

@@ -13,7 +13,7 @@ export type {
 } from './runtime.js'
 
 /** OIP REST endpoints on the node's ApiRouter, and the request/response codecs they use. */
-export { registerOipRoutes, parseOipRequest, oipResponse, oipStatus } from './oip.js'
+export { registerOipRoutes, parseOipBody, parseOipRequest, oipResponse, oipStatus } from './oip.js'
 export type { OipRequest, OipResponse, OipOutput, OipRoutesInit } from './oip.js'
 
 /** Admin-protocol methods `infer` and `inference.status`. */

@@ -70,7 +70,8 @@ export interface VersionMetricsSnapshot {
 /**
  * A compact per-version summary for the heartbeat (the heartbeat's own InferenceStats): a few numbers, 50-70 bytes as JSON.
  * n requests, e errors, p50/p95/p99 latency in ms (2 significant digits), nf outputs with NaN/Inf,
- * mb memory in MiB (measured if known, else the estimate), ag shadow agreement rate (shadows only).
+ * mb memory in MiB (measured if known, else the estimate); for shadows: ag agreement rate, sc samples
+ * compared, fr the fraction of requests sampled (set by the runtime, which knows it).
  */
 export type VersionSummary = InferenceStats
 
@@ -182,7 +183,10 @@ export class VersionMetrics {
       nf: this.nonFinite,
       mb: Math.round((this.measuredBytes ?? this.init.estimateBytes) / (1024 * 1024))
     }
-    if (this.shadow != null && this.shadow.compared > 0) summary.ag = Math.round(this.shadow.agreed / this.shadow.compared * 1000) / 1000
+    if (this.shadow != null) {
+      summary.sc = this.shadow.compared
+      if (this.shadow.compared > 0) summary.ag = Math.round(this.shadow.agreed / this.shadow.compared * 1000) / 1000
+    }
     return summary
   }
 }

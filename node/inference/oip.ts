@@ -66,6 +66,17 @@ export function parseOipRequest (body: unknown): OipRequest {
   return { id, inputs: map, outputs: names }
 }
 
+/** Parses an OIP inference request body as received. Throws ERR_INVALID_INPUT. */
+export function parseOipBody (raw: Uint8Array): OipRequest {
+  let json: unknown
+  try {
+    json = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'))
+  } catch {
+    throw invalid('the request body is not valid JSON')
+  }
+  return parseOipRequest(json)
+}
+
 /** The OIP response for a result: outputs in the order the session returned them, data flat. */
 export function oipResponse (result: InferResult, id?: string): OipResponse {
   const response: OipResponse = { model_name: result.modelName, model_version: result.modelVersion, outputs: [] }
@@ -140,14 +151,9 @@ export function registerOipRoutes (router: ApiRouter, runtime: InferenceRuntime,
   })
 
   const infer = guard(async (r) => {
-    const raw = await r.body(maxBodyBytes)
-    let json: unknown
-    try {
-      json = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'))
-    } catch {
-      throw invalid('the request body is not valid JSON')
-    }
-    const request = parseOipRequest(json)
+    // An unknown model or version is answered before a byte of the body is read.
+    runtime.describe(r.params.name ?? '', r.params.version)
+    const request = parseOipBody(await r.body(maxBodyBytes))
     const name = r.params.name ?? ''
     const result = await runtime.infer(name, r.params.version, request.inputs, { outputs: request.outputs })
     return { body: oipResponse(result, request.id), pretty: false }

@@ -395,11 +395,13 @@ export class InferenceRuntime {
   async shadow (model: InferenceModel, limits: ResourceLimits = this.cfg.defaultLimits, options: ShadowOptions = {}): Promise<VersionStatus> {
     this.ensureRunning()
     const fraction = options.fraction ?? 0.1
-    if (typeof fraction !== 'number' || !(fraction >= 0 && fraction <= 1)) throw new InferenceError(InferenceErrorCode.InvalidInput, 'shadow fraction must be between 0 and 1')
+    if (typeof fraction !== 'number' || !(fraction > 0 && fraction <= 1)) throw new InferenceError(InferenceErrorCode.InvalidInput, 'shadow fraction must be above 0, at most 1')
     const resolved = resolveLimits(limits)
-    const slot = this.slot(model.name)
+    const slot = this.slots.get(model.name)
+    if (slot?.active == null) throw new InferenceError(InferenceErrorCode.NoActiveVersion, `${model.name} has no active version: a shadow runs beside one`)
     return await this.locked(slot, async () => {
-      if (slot.active?.version === model.version) throw new InferenceError(InferenceErrorCode.InvalidInput, `${model.name}@${model.version} is the active version; a shadow must be another`)
+      if (slot.active == null) throw new InferenceError(InferenceErrorCode.NoActiveVersion, `${model.name} has no active version: a shadow runs beside one`)
+      if (slot.active.version === model.version) throw new InferenceError(InferenceErrorCode.InvalidInput, `${model.name}@${model.version} is the active version; a shadow must be another`)
       const instance = await this.loadOrReuse(slot, model, resolved, options)
       const previous = slot.shadow?.instance
       slot.shadow = { instance, fraction }
@@ -503,7 +505,17 @@ export class InferenceRuntime {
     }
     m.shadowSampled()
     const order = active.outputs.map(o => o.name)
-    void Promise.allSettled([primary, candidate.run(inputs, { timeoutMs })]).then(([a, c]) => {
+    // The candidate's own numbers (requests, errors, latency) count its shadow runs: it gets no other traffic.
+    m.request()
+    const started = this.monotonicMs()
+    const run = candidate.run(inputs, { timeoutMs }).then(out => {
+      m.success(this.monotonicMs() - started, hasNonFinite(out.outputs))
+      return out
+    }, (err: unknown) => {
+      m.error()
+      throw err
+    })
+    void Promise.allSettled([primary, run]).then(([a, c]) => {
       if (c.status === 'rejected') {
         m.shadowFailed()
         return
@@ -577,7 +589,11 @@ export class InferenceRuntime {
   summary (): Record<string, VersionSummary> {
     const out: Record<string, VersionSummary> = {}
     for (const slot of this.slots.values()) {
-      for (const i of slot.instances) out[`${i.name}@${i.version}`] = i.metrics.summary()
+      for (const i of slot.instances) {
+        const summary = i.metrics.summary()
+        if (slot.shadow?.instance === i) summary.fr = slot.shadow.fraction
+        out[`${i.name}@${i.version}`] = summary
+      }
     }
     return out
   }

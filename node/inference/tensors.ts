@@ -135,6 +135,8 @@ function fill (type: TensorType, values: unknown[], what: string): TensorData {
   for (let i = 0; i < values.length; i++) {
     const v = values[i]
     if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid(`${what}: ${info.oip} data must be finite numbers (element ${i})`)
+    // A float32 cannot hold it: Float32Array would store Infinity without a word.
+    if (type === 'float32' && !Number.isFinite(Math.fround(v))) throw invalid(`${what}: FP32 element ${i} (${v}) is out of the float32 range`)
     if (limits != null && (!Number.isInteger(v) || v < limits.min || v > limits.max)) {
       throw invalid(`${what}: ${info.oip} element ${i} (${v}) is not an integer in [${limits.min}, ${limits.max}]`)
     }

@@ -194,6 +194,16 @@ describe('Membership', () => {
     expect(events.map(e => e.to)).toEqual(['suspect', 'dead'])
   })
 
+  it('shows the restart count a node announces, on itself and on a peer that never saw the restarts', async () => {
+    const [a, b] = await threeConverged()
+    const d = h.add('peer-d')
+    d.start({ restarts: 4 })
+    await h.run(2 * BASE_MS)
+    expect(d.get('peer-d')!.restarts).toBe(4)
+    expect(a.get('peer-d')!.restarts).toBe(4)
+    expect(b.get('peer-d')!.restarts).toBe(4)
+  })
+
   it('counts a member that comes back with a new boot as a restart, alive again', async () => {
     const [a, , c] = await threeConverged()
     const events = statusEvents(a, 'peer-c')

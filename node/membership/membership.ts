@@ -3,12 +3,14 @@ import {
   HEARTBEAT_TOPIC, MAX_HEARTBEAT_BYTES, MAX_HEARTBEAT_MODELS, MAX_HEARTBEAT_ROLLOUTS, decodeHeartbeat, encodeHeartbeat,
   InvalidHeartbeatError, UnsupportedHeartbeatSchemaError
 } from '../../protocols/heartbeat/index.js'
+import { DEFAULT_ADMISSION, admitIdentity, isFull, validateAdmission } from './admission.js'
 import { DEFAULT_INTERVAL, jittered, nextIntervalMs, validateInterval } from './interval.js'
-import { DEFAULT_LIVENESS, nextStatusChangeMs, observe, shouldForget, statusOf, validateLiveness } from './view.js'
+import { DEFAULT_LIVENESS, isCorroborated, nextStatusChangeMs, observe, shouldForget, statusOf, validateLiveness, withSource } from './view.js'
 import type { Heartbeat, HeartbeatModel, HeartbeatRollout } from '../../protocols/heartbeat/index.js'
 import type { Clock, TimerHandle } from '../../core/clock.js'
 import type { Logger } from '../../core/logger.js'
 import type { Properties } from '../telemetry/props.js'
+import type { AdmissionParams, SourceBudget } from './admission.js'
 import type { IntervalParams } from './interval.js'
 import type { MemberEntry, MemberStatus, LivenessParams } from './view.js'
 
@@ -27,9 +29,13 @@ export type ValidationResult = 'accept' | 'ignore' | 'reject'
  * the simulator can provide its own.
  */
 export interface HeartbeatTransport {
-  subscribe(topic: string, onMessage: (from: string, data: Uint8Array) => void): void
+  /**
+   * `from` is the identity that signed the message, `source` the peer that delivered it (gossip's
+   * propagation source); a transport that does not know passes only `from` (heard directly).
+   */
+  subscribe(topic: string, onMessage: (from: string, data: Uint8Array, source?: string) => void): void
   unsubscribe(topic: string): void
-  setValidator(topic: string, validate: (from: string, data: Uint8Array) => ValidationResult): void
+  setValidator(topic: string, validate: (from: string, data: Uint8Array, source?: string) => ValidationResult): void
   removeValidator(topic: string): void
   publish(topic: string, data: Uint8Array): Promise<void>
 }
@@ -47,6 +53,11 @@ export interface MembershipComponents {
   readModels?: () => HeartbeatModel[]
   /** Where this node stands in each rollout, read before each heartbeat (the first MAX_HEARTBEAT_ROLLOUTS are sent). @default none */
   readRollouts?: () => HeartbeatRollout[]
+  /**
+   * Whether an identity not in the view may join it; where an enrolled-devices-only check goes
+   * (a later issue). Must answer fast: it runs in the gossip validator. @default every identity
+   */
+  admit?: (peerId: string, context: { source: string }) => boolean
 }
 
 export interface MembershipInit {
@@ -58,6 +69,8 @@ export interface MembershipInit {
   nodeVersion?: string
   interval?: Partial<IntervalParams>
   liveness?: Partial<LivenessParams>
+  /** Bounds on the identities the view tracks and how fast one source adds them (admission.ts). */
+  admission?: Partial<AdmissionParams>
   /** Largest heartbeat accepted, in bytes. @default MAX_HEARTBEAT_BYTES */
   maxHeartbeatBytes?: number
 }
@@ -93,6 +106,8 @@ export interface MembershipStats {
   rejected: number
   ignored: number
   stale: number
+  /** Heartbeats of new identities refused by the admission check, the view cap or a source's rate. */
+  limited: number
 }
 
 export interface MembershipEvents {
@@ -115,12 +130,18 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
   private readonly nodeVersion: string
   private readonly intervalParams: IntervalParams
   private readonly liveness: LivenessParams
+  private readonly admission: AdmissionParams
+  /** Sources that introduced new relayed identities lately; dropped once their bucket is full. */
+  private readonly budgets = new Map<string, SourceBudget>()
+  /** Sources already warned about since their bucket was last full (one warning, not a flood). */
+  private readonly warned = new Set<string>()
   private readonly maxBytes: number
   private readonly log: Logger
   private readonly members = new Map<string, MemberEntry>()
   private readonly lastStatus = new Map<string, MemberStatus>()
-  private readonly stats: MembershipStats = { published: 0, accepted: 0, rejected: 0, ignored: 0, stale: 0 }
+  private readonly stats: MembershipStats = { published: 0, accepted: 0, rejected: 0, ignored: 0, stale: 0, limited: 0 }
   private bootMs = 0
+  private restarts = 0
   private seq = 0
   private lastHeard?: number
   private intervalMs: number
@@ -136,20 +157,26 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     this.nodeVersion = init.nodeVersion ?? '0.0.0'
     this.intervalParams = validateInterval({ ...DEFAULT_INTERVAL, ...init.interval })
     this.liveness = validateLiveness({ ...DEFAULT_LIVENESS, ...init.liveness })
+    this.admission = validateAdmission({ ...DEFAULT_ADMISSION, ...init.admission })
     this.maxBytes = init.maxHeartbeatBytes ?? MAX_HEARTBEAT_BYTES
     this.intervalMs = this.intervalParams.baseIntervalMs
     this.log = components.logger.child('membership')
   }
 
-  /** Subscribes, installs the validator and publishes the first heartbeat right away. */
-  start (): void {
+  /**
+   * Subscribes, installs the validator and publishes the first heartbeat right away. `restarts` is
+   * this node's own count of its restarts (the node keeps it in its data directory), announced in
+   * every heartbeat so that every peer shows the same number.
+   */
+  start (options: { restarts?: number } = {}): void {
     if (this.running) return
     this.running = true
+    this.restarts = options.restarts ?? 0
     this.bootMs = this.components.clock.now()
     this.seq = 0
     const { transport } = this.components
-    transport.setValidator(HEARTBEAT_TOPIC, (from, data) => this.validate(from, data))
-    transport.subscribe(HEARTBEAT_TOPIC, (from, data) => { this.receive(from, data) })
+    transport.setValidator(HEARTBEAT_TOPIC, (from, data, source) => this.validate(from, data, source))
+    transport.subscribe(HEARTBEAT_TOPIC, (from, data, source) => { this.receive(from, data, source) })
     this.tick()
   }
 
@@ -168,7 +195,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
    */
   async publishNow (): Promise<void> {
     if (!this.running) return
-    await this.publish(this.liveCount())
+    await this.publish(this.corroboratedCount())
   }
 
   /** The mesh view now, this node first, then by peer id. */
@@ -198,12 +225,26 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     return { ...this.overrides }
   }
 
-  /** Peers (this one included) currently alive or suspect: the fleet size the interval is sized on. */
+  /** Peers (this one included) currently alive or suspect. */
   liveCount (): number {
     const now = this.components.clock.now()
     let n = 0
     for (const entry of this.members.values()) {
       if (statusOf(entry, now, this.liveness) !== 'dead') n++
+    }
+    return n
+  }
+
+  /**
+   * The fleet size the interval is sized on: live peers heard from themselves or through two
+   * sources, this one included. Identities only ever relayed by one peer (what a member minting
+   * identities produces) do not stretch the interval.
+   */
+  corroboratedCount (): number {
+    const now = this.components.clock.now()
+    let n = 1 // this node, however late its own last beat was recorded (a blocked event loop)
+    for (const entry of this.members.values()) {
+      if (entry.peerId !== this.components.peerId && isCorroborated(entry) && statusOf(entry, now, this.liveness) !== 'dead') n++
     }
     return n
   }
@@ -221,11 +262,18 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     return { ...this.stats }
   }
 
-  /** The validator gossipsub runs before it forwards a heartbeat. Must answer fast. */
-  validate (from: string, data: Uint8Array): ValidationResult {
+  /**
+   * The validator gossipsub runs before it forwards a heartbeat. Must answer fast. `source` is
+   * the peer that delivered it (default: `from` itself).
+   */
+  validate (from: string, data: Uint8Array, source: string = from): ValidationResult {
     if (from === this.components.peerId) return 'ignore'
     try {
       decodeHeartbeat(data, this.maxBytes, { receivedMs: this.components.clock.now() })
+      if (!this.members.has(from) && !this.admitNew(from, source)) {
+        this.stats.limited++
+        return 'ignore'
+      }
       return 'accept'
     } catch (err) {
       if (err instanceof UnsupportedHeartbeatSchemaError) {
@@ -239,7 +287,52 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     }
   }
 
-  private receive (from: string, data: Uint8Array): void {
+  /** Admission of an identity the view does not hold (admission.ts); spends the source's token. */
+  private admitNew (peerId: string, source: string): boolean {
+    if (this.components.admit != null && !this.components.admit(peerId, { source })) {
+      this.log.debug('identity refused by the admission check', { peer: peerId, source })
+      return false
+    }
+    const now = this.components.clock.now()
+    const full = this.members.size >= this.admission.maxMembers
+    const decision = admitIdentity({
+      author: peerId,
+      source,
+      size: this.members.size,
+      canEvictDead: full && this.oldestDead(now) != null,
+      budget: this.budgets.get(source),
+      now
+    }, this.admission)
+    if (!decision.admit) {
+      if (!this.warned.has(source)) {
+        if (this.warned.size < this.admission.maxMembers) this.warned.add(source)
+        this.log.warn('not adding new identities to the mesh view', { source, reason: decision.reason, size: this.members.size })
+      }
+      return false
+    }
+    if (decision.budget != null && (this.budgets.has(source) || this.budgets.size < this.admission.maxMembers)) this.budgets.set(source, decision.budget)
+    if (decision.evictDead) {
+      const dead = this.oldestDead(now)
+      if (dead != null) {
+        this.members.delete(dead)
+        this.lastStatus.delete(dead)
+        this.log.info('forgot dead peer to make room', { peer: dead })
+      }
+    }
+    return true
+  }
+
+  /** The dead member heard from longest ago, if any. */
+  private oldestDead (now: number): string | undefined {
+    let oldest: MemberEntry | undefined
+    for (const entry of this.members.values()) {
+      if (entry.peerId === this.components.peerId || statusOf(entry, now, this.liveness) !== 'dead') continue
+      if (oldest == null || entry.receivedMs < oldest.receivedMs) oldest = entry
+    }
+    return oldest?.peerId
+  }
+
+  private receive (from: string, data: Uint8Array, source: string = from): void {
     let hb: Heartbeat
     try {
       hb = decodeHeartbeat(data, this.maxBytes, { receivedMs: this.components.clock.now() })
@@ -249,12 +342,18 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
       this.stats.rejected++
       return
     }
-    this.record(from, hb, data.byteLength)
+    // Only reachable past the cap if a transport delivers without validating.
+    if (!this.members.has(from) && this.members.size >= this.admission.maxMembers) {
+      this.stats.limited++
+      return
+    }
+    this.record(from, hb, data.byteLength, source)
   }
 
-  private record (peerId: string, hb: Heartbeat, bytes = 0): void {
+  private record (peerId: string, hb: Heartbeat, bytes = 0, source: string = peerId): void {
     const now = this.components.clock.now()
     const result = observe(this.members.get(peerId), peerId, hb, now, this.liveness)
+    if (result.kind !== 'stale') result.entry = withSource(result.entry, source)
     if (result.kind !== 'stale' && peerId !== this.components.peerId) this.lastHeard = now
     if (result.kind !== 'stale' && peerId !== this.components.peerId && this.listenerCount('heartbeat') > 0) {
       this.safeDispatch('heartbeat', { peerId, seq: hb.seq, sentMs: hb.sentMs, receivedMs: now, bytes })
@@ -295,9 +394,30 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     }
   }
 
+  /**
+   * Drops a peer from the view now (`tutti delete node`), as the sweep does once it has been dead
+   * for `forgetAfterMs`. Refused for this node and for a peer still alive, which its next
+   * heartbeat would bring back: 'self' and 'alive' say so, 'unknown' that it is not in the view.
+   */
+  forget (peerId: string): 'forgotten' | 'self' | 'alive' | 'unknown' {
+    const entry = this.members.get(peerId)
+    if (entry == null) return 'unknown'
+    if (peerId === this.components.peerId) return 'self'
+    if (statusOf(entry, this.components.clock.now(), this.liveness) === 'alive') return 'alive'
+    this.members.delete(peerId)
+    this.lastStatus.delete(peerId)
+    this.log.info('forgot peer on request', { peer: peerId })
+    return 'forgotten'
+  }
+
   /** Re-judges every member, announcing status changes and forgetting long-dead peers. */
   sweep (): void {
     const now = this.components.clock.now()
+    for (const [source, budget] of this.budgets) {
+      if (!isFull(budget, now, this.admission)) continue
+      this.budgets.delete(source)
+      this.warned.delete(source)
+    }
     for (const d of sweepDecisions(this.members, this.lastStatus, now, this.liveness, this.components.peerId)) {
       switch (d.kind) {
         case 'forget':
@@ -321,7 +441,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
   private tick (): void {
     if (!this.running) return
     this.sweep()
-    const fleet = this.liveCount() + (this.members.has(this.components.peerId) ? 0 : 1)
+    const fleet = this.corroboratedCount()
     this.intervalMs = nextIntervalMs(this.intervalMs, fleet, this.lastBytes, this.intervalParams)
     // Re-check frequently enough to notice suspect/dead peers on time even at long intervals.
     const sweepEvery = Math.min(this.intervalMs, this.intervalParams.baseIntervalMs)
@@ -366,6 +486,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
       labels: this.labels,
       props,
       fleetSize,
+      ...(this.restarts > 0 ? { restarts: this.restarts } : {}),
       models: selectModels(this.components.readModels?.() ?? []),
       rollouts: (this.components.readRollouts?.() ?? []).slice(0, MAX_HEARTBEAT_ROLLOUTS)
     }
@@ -420,7 +541,9 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
       lastSeenMs: entry.receivedMs,
       ageMs: Math.max(0, now - entry.receivedMs),
       firstSeenMs: entry.firstSeenMs,
-      restarts: entry.restarts
+      // The node's own count where it announces one; a peer that saw more (the node lost its data
+      // directory, or is older than the field) keeps what it saw.
+      restarts: self ? hb.restarts ?? 0 : Math.max(hb.restarts ?? 0, entry.restarts)
     }
   }
 

@@ -22,6 +22,24 @@ export interface MemberEntry {
    * at most {@link MAX_PAST_BOOTS}. A heartbeat of one of them is a replay. Absent means none.
    */
   pastBoots?: number[]
+  /**
+   * Peers its heartbeats were delivered by, distinct, at most two (enough to tell); `peerId`
+   * itself when heard directly. Absent means not recorded (counts as corroborated).
+   */
+  sources?: string[]
+}
+
+/** Heard from itself, or relayed by two different peers: not only one peer's word. */
+export function isCorroborated (entry: MemberEntry): boolean {
+  const sources = entry.sources
+  return sources == null || sources.length >= 2 || sources.includes(entry.peerId)
+}
+
+/** The entry with `source` among its delivering peers. */
+export function withSource (entry: MemberEntry, source: string): MemberEntry {
+  const sources = entry.sources ?? []
+  if (sources.includes(source) || sources.length >= 2 || sources.includes(entry.peerId)) return entry.sources == null ? { ...entry, sources } : entry
+  return { ...entry, sources: [...sources, source] }
 }
 
 /** Most replaced boots remembered per peer. @default 16 */

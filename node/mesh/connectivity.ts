@@ -50,6 +50,12 @@ export interface ConnectivityComponents {
   pubsub?: PubsubRouter
   /** Identify (re-run on a connection, it hands the connection to gossipsub again). */
   identify?: { identify: (connection: Connection, options?: AbortOptions) => Promise<unknown> }
+  /**
+   * How many connected peers speak gossip. Only they can be heard: an admin CLI connected for a
+   * long push must not make a lone node think it is deaf and cut that connection.
+   * @default every connection counts
+   */
+  gossipPeerCount?: () => number
 }
 
 /** What connectivity reads of gossipsub. */
@@ -173,7 +179,8 @@ export class Connectivity {
     const now = this.components.clock.now()
     const gossip = this.gossipState()
     await this.repairGossip(gossip)
-    if (this.isDeaf(now, connected.size)) {
+    const hearable = this.components.gossipPeerCount?.() ?? (this.components.pubsub != null ? gossip.length : connected.size)
+    if (this.isDeaf(now, hearable)) {
       this.lastRejoinMs = now
       const hangUps = deafHangUps(gossip)
       this.log.warn('connected but hearing no heartbeats; hanging up the peers with no live gossip stream to this node and dialling more', {

@@ -11,7 +11,12 @@ import { silentLogger } from '../../core/logger.js'
 import { createFleet, swarmKey } from '../fleet/fleet.js'
 import { waitFor } from '../../sim/local-mesh.js'
 import { Connectivity, deafHangUps, planGossipRepair } from './connectivity.js'
-import { createDialerLibp2p, createMeshLibp2p } from './libp2p.js'
+import { memory } from '@libp2p/memory'
+import { noise } from '@libp2p/noise'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p } from 'libp2p'
+import { createMeshLibp2p } from './libp2p.js'
+import { tuttiPreSharedKey } from './pnet.js'
 import { libp2pMesh } from './mesh.js'
 import type { MeshLibp2p } from './libp2p.js'
 import type { Connection, Libp2p } from '@libp2p/interface'
@@ -108,7 +113,15 @@ describe('gossip repair on real nodes', () => {
     // m lost its stream to a: a hears nothing from m.
     await loseOutboundStream(m!, a!)
     await waitFor('a to see no live stream from m', () => gossipStreams(a!, m!, 'inbound') === 0)
-    const admin = await createDialerLibp2p({ privateKey: await generateKeyPair('Ed25519'), swarmKey: key, transport: 'memory' })
+    // What the admin CLI's dialer (./dialer.ts) is, on the memory transport: no gossip at all.
+    const admin = await createLibp2p({
+      privateKey: await generateKeyPair('Ed25519'),
+      transports: [memory()],
+      connectionProtector: tuttiPreSharedKey({ psk: key }),
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionMonitor: { enabled: false }
+    })
     await admin.start()
     started.push(admin)
     await admin.dial(a!.getMultiaddrs()[0]!)

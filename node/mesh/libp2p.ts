@@ -1,7 +1,7 @@
 /**
- * The libp2p stack every node (and the admin CLI, as a dialer) runs: TCP or in-memory transport,
+ * The libp2p stack every node runs: TCP or in-memory transport,
  * the fleet's private network (pnet), noise, yamux, identify, ping, gossipsub and kad-dht in
- * server mode on Tutti's own protocol id.
+ * server mode on Tutti's own protocol id. The admin CLI's dialer is ./dialer.ts.
  */
 import { bootstrap } from '@libp2p/bootstrap'
 import { gossipsub } from '@libp2p/gossipsub'
@@ -15,13 +15,15 @@ import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
+import { silentLogger } from '../../core/logger.js'
 import { tuttiPreSharedKey } from './pnet.js'
 import { FLEET_SCORE_THRESHOLDS, fleetScoreParams } from './scoring.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
-import type { ConnectionGater, Libp2p, PrivateKey, PeerDiscovery, Transport } from '@libp2p/interface'
+import type { Logger } from '../../core/logger.js'
+import type { ConnectionGater, Libp2p, PeerId, PrivateKey, PeerDiscovery, Transport } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 
 /** Kademlia protocol id private to Tutti, so our DHT never mixes with the public IPFS one. */
@@ -49,8 +51,10 @@ export interface MeshLibp2pInit {
   /** @default false */
   mdns?: boolean
   datastore?: Datastore
-  /** Largest gossipsub RPC frame accepted, in bytes. @default 1 MiB */
+  /** Largest gossipsub RPC frame accepted, in bytes. @default MAX_PUBSUB_FRAME_BYTES */
   maxPubsubFrameBytes?: number
+  /** Where a gossip stream failure is reported. @default silent */
+  logger?: Logger
   /** Start once created. @default false */
   start?: boolean
   /** Dial bootstrap peers this often until connected, in ms. @default 5000 */
@@ -70,13 +74,46 @@ function transports (kind: TransportKind): Array<(components: any) => Transport>
   }
 }
 
+/**
+ * Largest gossipsub RPC frame a node reads, in bytes. Our messages are far smaller (heartbeats
+ * 4 KiB, policies 64 KiB); a frame past it ends the gossip stream it came on (see
+ * {@link hangUpOnGossipReadError}). @default 1 MiB
+ */
+export const MAX_PUBSUB_FRAME_BYTES = 1024 * 1024
+
+/** What it-length-prefixed throws on a frame our limits refuse: the peer's framing, not a reset. */
+const FRAMING_ERRORS = new Set(['InvalidDataLengthError', 'InvalidDataLengthLengthError', 'InvalidMessageLengthError'])
+
+/**
+ * gossipsub, when a peer's stream sends a frame over `maxInboundDataLength` (or a bad length),
+ * drops that peer from its router but keeps the connection: neither side hears the other again
+ * until some reconnect, and nothing says why. Hang up instead, with a warning: both sides add each
+ * other back on the next connection (the connectivity loop redials). Other stream failures (a
+ * reset as a duplicate connection closes) keep gossipsub's own handling: hanging up on those would
+ * also cut the connection that replaced it.
+ */
+export function hangUpOnGossipReadError (libp2p: MeshLibp2p, logger: Logger, maxFrameBytes: number): void {
+  const pubsub = libp2p.services.pubsub as unknown as { handlePeerReadStreamError?: (err: unknown, peerId: PeerId) => void }
+  const original = pubsub.handlePeerReadStreamError?.bind(pubsub)
+  if (original == null) throw new Error('gossipsub no longer has handlePeerReadStreamError: review hangUpOnGossipReadError')
+  const log = logger.child('gossip')
+  pubsub.handlePeerReadStreamError = (err, peerId) => {
+    original(err, peerId)
+    if (!FRAMING_ERRORS.has((err as { name?: string } | undefined)?.name ?? '')) return
+    if (libp2p.getConnections(peerId).every(c => c.status !== 'open')) return
+    log.warn('a peer sent a gossip frame over the limit; hanging up so both sides rejoin', { peer: peerId.toString(), maxFrameBytes, err })
+    libp2p.hangUp(peerId).catch((hangUpErr: unknown) => { log.debug('hang-up failed', { peer: peerId.toString(), err: hangUpErr }) })
+  }
+}
+
 export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2p> {
   const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
   if ((init.bootstrap ?? []).length > 0) {
     peerDiscovery.push(bootstrap({ list: init.bootstrap ?? [], timeout: 0, tagTTL: Infinity }))
   }
   if (init.mdns === true) peerDiscovery.push(mdns({ serviceTag: 'tutti.local' }))
-  return await createLibp2p<MeshServices>({
+  const maxFrameBytes = init.maxPubsubFrameBytes ?? MAX_PUBSUB_FRAME_BYTES
+  const node = await createLibp2p<MeshServices>({
     start: init.start ?? false,
     privateKey: init.privateKey,
     datastore: init.datastore,
@@ -103,7 +140,7 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
       pubsub: gossipsub({
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
-        maxInboundDataLength: init.maxPubsubFrameBytes ?? 1024 * 1024,
+        maxInboundDataLength: maxFrameBytes,
         // Tutti nodes of one fleet are all behind the same pnet key; peer exchange on prune
         // helps a node that only knows its bootstrap peer find the rest.
         doPX: true,
@@ -125,28 +162,6 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
       })
     }
   })
-}
-
-export interface DialerLibp2pInit {
-  privateKey: PrivateKey
-  swarmKey: Uint8Array
-  /** @default 'tcp' */
-  transport?: TransportKind
-}
-
-/**
- * A dial-only libp2p node for the admin CLI: same transport, private network, encryption and
- * muxer as the mesh, no listeners, no gossip, no DHT. It never joins the fleet; it only asks.
- */
-export async function createDialerLibp2p (init: DialerLibp2pInit): Promise<Libp2p<{ identify: Identify }>> {
-  return await createLibp2p({
-    privateKey: init.privateKey,
-    addresses: { listen: [] },
-    transports: transports(init.transport ?? 'tcp'),
-    connectionProtector: tuttiPreSharedKey({ psk: init.swarmKey }),
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    connectionMonitor: { enabled: false },
-    services: { identify: identify() }
-  })
+  hangUpOnGossipReadError(node, init.logger ?? silentLogger, maxFrameBytes)
+  return node
 }

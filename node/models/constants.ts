@@ -48,6 +48,9 @@ export const MIN_OPSET = 7
 /** Versions of each model a store keeps: the active one and the one before it (rollback needs no download). @default 2 */
 export const DEFAULT_RETAIN_VERSIONS = 2
 
+/** Most versions of each model a node may be told to keep (`--keep-versions`). */
+export const MAX_KEEP_VERSIONS = 100
+
 /** File names inside a package directory written by `pack`. */
 export const PACKAGE_ENVELOPE_FILE = 'manifest.envelope'
 export const PACKAGE_MANIFEST_JSON_FILE = 'manifest.json'

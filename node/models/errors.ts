@@ -18,6 +18,8 @@ export const ModelErrorCode = {
   NotAdminSigner: 'ERR_NOT_ADMIN_SIGNER',
   ManifestCidMismatch: 'ERR_MANIFEST_CID_MISMATCH',
   VersionConflict: 'ERR_MODEL_VERSION_CONFLICT',
+  VersionAmbiguous: 'ERR_MODEL_VERSION_AMBIGUOUS',
+  ModelMismatch: 'ERR_MODEL_MISMATCH',
   ChunkMismatch: 'ERR_CHUNK_MISMATCH',
   ChunkUnknown: 'ERR_CHUNK_UNKNOWN',
   ChunksMissing: 'ERR_CHUNKS_MISSING',
@@ -132,6 +134,25 @@ export class VersionConflictError extends ModelError {
   constructor (readonly ref: string, readonly existingCid: string, readonly cid: string) {
     super(ModelErrorCode.VersionConflict, `${ref} is already held as ${existingCid}; a different manifest (${cid}) cannot reuse the version: bump it`)
     this.name = 'VersionConflictError'
+  }
+}
+
+/**
+ * NAME@VERSION names more than one signed manifest in the fleet (the same name and version packed
+ * twice and pushed to different peers): nothing is chosen for the operator. Lists every CID.
+ */
+export class AmbiguousVersionError extends ModelError {
+  constructor (readonly ref: string, readonly cids: string[]) {
+    super(ModelErrorCode.VersionAmbiguous, `${ref} names ${cids.length} different manifests in the fleet: ${cids.join(' and ')}; give the CID of the one you mean, and pack the other under a new version`)
+    this.name = 'AmbiguousVersionError'
+  }
+}
+
+/** A manifest CID turned out to be signed under another name or version than the one asked for. */
+export class ModelMismatchError extends ModelError {
+  constructor (readonly cid: string, readonly actual: string, readonly wanted: string) {
+    super(ModelErrorCode.ModelMismatch, `${cid} is ${actual}, not the ${wanted} it was asked for`)
+    this.name = 'ModelMismatchError'
   }
 }
 

@@ -8,16 +8,18 @@ import { z } from 'zod'
 import { compare as compareSemver } from 'semver'
 import { ChunkServer } from '../../protocols/chunks/index.js'
 import { AdminErrorCode, AdminRequestError } from '../../protocols/admin/index.js'
-import { Fetcher, announce, libp2pProviders } from '../fetcher/index.js'
+import { Fetcher, FetchAbortedError, announce, libp2pProviders } from '../fetcher/index.js'
 import { TokenBucket } from '../ratelimit/token-bucket.js'
 import { isManifestCid } from '../../core/cid.js'
 import { asAdminError } from '../admin-errors.js'
 import { adminParams, base64Bytes, boundedString, modelRef } from '../admin-params.js'
 import { timeoutSignal } from '../../core/abort.js'
-import { ModelError, ModelErrorCode, ModelNotFoundError } from './errors.js'
+import { AmbiguousVersionError, ModelError, ModelErrorCode, ModelMismatchError, ModelNotFoundError } from './errors.js'
 import { MAX_ENVELOPE_BYTES } from './constants.js'
 import { ModelStore } from './store.js'
-import { pickAnnouncedVersion } from './versions.js'
+import { announcedCandidates, announcedConflicts, announcersOf, refParts } from './versions.js'
+import { requestManifest } from '../../protocols/chunks/index.js'
+import { peerIdFromString } from '@libp2p/peer-id'
 import type { Clock } from '../../core/clock.js'
 import type { FleetConfig } from '../fleet/fleet.js'
 import type { Logger } from '../../core/logger.js'
@@ -50,8 +52,8 @@ export interface ModelServiceInit {
 }
 
 export interface ModelServiceComponents {
-  /** Content routing (announcing what this node holds) and the peer disconnect event. */
-  libp2p: Pick<Libp2p, 'contentRouting' | 'addEventListener' | 'removeEventListener'>
+  /** Content routing (announcing what this node holds), the peer disconnect event, and dialing (asking a peer for a manifest). */
+  libp2p: Pick<Libp2p, 'contentRouting' | 'addEventListener' | 'removeEventListener' | 'dialProtocol'>
   /** The open model store; the service closes it on stop. */
   store: ModelStore
   /** Shares what the store holds; the service starts and stops it. */
@@ -112,6 +114,34 @@ export async function openModelParts (components: ModelPartsComponents, init: Mo
 
 export type JobState = 'running' | 'done' | 'failed'
 
+/** What a model reference resolved to. */
+export interface ResolvedModel {
+  cid: string
+  name?: string
+  version?: string
+  /** The signed manifest was checked (held here, or fetched from a peer and verified). */
+  verified: boolean
+}
+
+/** A NAME@VERSION that names more than one signed manifest in the fleet. */
+export interface VersionConflict {
+  name: string
+  version: string
+  /** Every manifest CID of it, verified, with the peers that announce it; `here` when this node holds it. */
+  cids: Array<{ cid: string, peers: string[], here: boolean }>
+}
+
+/** How long a peer gets to hand over a manifest whose announcement is being checked, in ms. */
+const MANIFEST_CHECK_TIMEOUT_MS = 5_000
+/** Peers asked for one announced manifest before it counts as unverifiable. */
+const MANIFEST_CHECK_PEERS = 3
+/** How long an announced manifest nobody could hand over is not asked for again, in ms. */
+const MANIFEST_RECHECK_MS = 30_000
+/** Manifest identities remembered (a CID's manifest never changes). */
+const MAX_IDENTITIES = 1024
+/** Apparent conflicts checked per listing. */
+const MAX_CONFLICTS_CHECKED = 16
+
 /** A download the CLI can follow: `models.pull` / `models.push` start one, `models.job` reads it. */
 export interface ModelJob {
   id: string
@@ -128,13 +158,49 @@ export interface ModelJob {
   error?: { code: string, message: string }
 }
 
+/** What a pull returns: the verified manifest, the assembled file, and the download's figures. */
+export interface PullResult {
+  manifest: VerifiedManifest
+  path: string
+  fetch: FetchResult
+}
+
+interface SharedPull {
+  promise: Promise<PullResult>
+  controller: AbortController
+  listeners: Set<(p: FetchProgress) => void>
+  callers: number
+  settled: boolean
+}
+
+/** `promise`, or a rejection with `error(reason)` as soon as `signal` aborts (the work goes on). */
+async function untilAborted<T> (promise: Promise<T>, signal: AbortSignal | undefined, error: (reason: unknown) => Error): Promise<T> {
+  if (signal == null) return await promise
+  if (signal.aborted) throw error(signal.reason)
+  let onAbort: (() => void) | undefined
+  try {
+    return await Promise.race([promise, new Promise<never>((_resolve, reject) => {
+      onAbort = () => { reject(error(signal.reason)) }
+      signal.addEventListener('abort', onAbort, { once: true })
+    })])
+  } finally {
+    if (onAbort != null) signal.removeEventListener('abort', onAbort)
+  }
+}
+
 export class ModelService {
   private readonly components: ModelServiceComponents
   private readonly init: Partial<ModelServiceInit>
   private readonly log: Logger
   private readonly jobs = new Map<string, ModelJob>()
   private readonly inflight = new Map<string, Promise<ModelJob>>()
+  /** Downloads in progress by CID, shared by every caller of pull(). */
+  private readonly pulls = new Map<string, SharedPull>()
   private readonly controller = new AbortController()
+  /** Manifest CID -> the name and version its signed manifest carries (checked once, kept). */
+  private readonly identities = new Map<string, { name: string, version: string }>()
+  /** Manifest CID -> until when (clock ms) nobody could hand its manifest over. */
+  private readonly unverifiable = new Map<string, number>()
   private started = false
 
   constructor (components: ModelServiceComponents, init: Partial<ModelServiceInit> = {}) {
@@ -206,27 +272,151 @@ export class ModelService {
   }
 
   /**
-   * A manifest CID for `ref`: a CID as is; NAME@VERSION or NAME from the local store, else from
-   * what peers announce in their heartbeats (the highest version for a bare NAME).
+   * What `ref` means: a CID as is; NAME@VERSION or NAME from the local store, else from what peers
+   * announce in their heartbeats (the highest version for a bare NAME). An announcement is only a
+   * claim (any member can announce any NAME@VERSION for any CID), so every announced candidate is
+   * checked against its signed manifest, fetched from a peer that announces it: one signed under
+   * another name or version is skipped (the next candidate is tried). NAME@VERSION with two signed
+   * manifests in the fleet throws {@link AmbiguousVersionError} naming both; nothing verifiable,
+   * {@link ModelNotFoundError}.
    */
-  resolveCid (ref: string): string {
-    if (isManifestCid(ref as unknown)) return ref
-    try {
-      return this.store.resolve(ref).cid
-    } catch (err) {
-      if (!(err instanceof ModelNotFoundError)) throw err
+  async resolve (ref: string, options: AbortOptions = {}): Promise<ResolvedModel> {
+    if (isManifestCid(ref as unknown)) {
+      // What it is, when this node or a peer announcing it can show its signed manifest.
+      const id = await this.identify(ref, this.components.members(), options)
+      return id != null ? { cid: ref, ...id, verified: true } : { cid: ref, verified: false }
     }
-    const [name, version] = ref.split('@') as [string, string | undefined]
-    const chosen = pickAnnouncedVersion(name, version, this.components.members())
-    if (chosen == null) throw new ModelNotFoundError(ref)
-    return chosen.cid
+    const at = ref.indexOf('@')
+    const name = at < 0 ? ref : ref.slice(0, at)
+    const version = at < 0 ? undefined : ref.slice(at + 1)
+    const members = this.components.members()
+    if (version == null) {
+      try {
+        const local = this.store.resolve(name)
+        return { cid: local.cid, name, version: local.manifest.version, verified: true }
+      } catch (err) {
+        if (!(err instanceof ModelNotFoundError)) throw err
+      }
+    }
+    const candidates = announcedCandidates(name, version, members)
+    const local = version != null ? this.store.list().find(e => e.name === name && e.version === version) : undefined
+    const versions = [...new Set([...(local != null ? [local.version] : []), ...candidates.map(c => c.version)])]
+    for (const v of versions) {
+      const cids = [...new Set([...(local?.version === v ? [local.cid] : []), ...candidates.filter(c => c.version === v).map(c => c.cid)])]
+      const genuine: string[] = []
+      for (const cid of cids) {
+        const id = await this.identify(cid, members, options)
+        if (id?.name === name && id.version === v) genuine.push(cid)
+        else if (id != null) this.log.warn('a peer announces a manifest under a name or version it is not signed with', { cid, announced: `${name}@${v}`, signed: `${id.name}@${id.version}` })
+      }
+      if (genuine.length > 1) throw new AmbiguousVersionError(`${name}@${v}`, genuine.sort())
+      if (genuine.length === 1) return { cid: genuine[0]!, name, version: v, verified: true }
+    }
+    throw new ModelNotFoundError(ref)
+  }
+
+  /** The manifest CID `ref` resolves to; see {@link resolve}. */
+  async resolveCid (ref: string, options: AbortOptions = {}): Promise<string> {
+    if (isManifestCid(ref as unknown)) return ref
+    return (await this.resolve(ref, options)).cid
+  }
+
+  /**
+   * NAME@VERSIONs that name two or more signed manifests among what this node holds and live peers
+   * announce (each CID checked against its signed manifest, so a lying announcement makes none).
+   */
+  async conflicts (options: AbortOptions = {}): Promise<VersionConflict[]> {
+    const members = this.components.members()
+    const out: VersionConflict[] = []
+    for (const c of announcedConflicts(this.store.list(), members).slice(0, MAX_CONFLICTS_CHECKED)) {
+      const cids: VersionConflict['cids'] = []
+      for (const entry of c.cids) {
+        const id = await this.identify(entry.cid, members, options)
+        if (id?.name === c.name && id.version === c.version) cids.push(entry)
+      }
+      if (cids.length > 1) out.push({ name: c.name, version: c.version, cids: cids.sort((a, b) => a.cid < b.cid ? -1 : 1) })
+    }
+    return out
+  }
+
+  /**
+   * The name and version `cid`'s signed manifest carries: from the store, from what was checked
+   * before, or fetched from peers announcing it and verified against the fleet's admins (not
+   * stored). Undefined when no peer hands over a manifest that verifies.
+   */
+  private async identify (cid: string, members: MemberInfo[], options: AbortOptions): Promise<{ name: string, version: string } | undefined> {
+    const held = this.store.list().find(e => e.cid === cid)
+    if (held != null) return { name: held.name, version: held.version }
+    const known = this.identities.get(cid)
+    if (known != null) return known
+    const now = this.components.clock.now()
+    if ((this.unverifiable.get(cid) ?? 0) > now) return undefined
+    const signal = options.signal == null ? this.controller.signal : AbortSignal.any([options.signal, this.controller.signal])
+    const client = { libp2p: this.components.libp2p, clock: this.components.clock }
+    for (const peer of announcersOf(cid, members.filter(m => !m.self)).slice(0, MANIFEST_CHECK_PEERS)) {
+      try {
+        const envelope = await requestManifest(client, peerIdFromString(peer), cid, { signal, timeoutMs: MANIFEST_CHECK_TIMEOUT_MS })
+        const { manifest } = await this.store.verifyEnvelope(envelope, cid, { signal })
+        const id = { name: manifest.name, version: manifest.version }
+        if (this.identities.size >= MAX_IDENTITIES) this.identities.delete(this.identities.keys().next().value!)
+        this.identities.set(cid, id)
+        return id
+      } catch (err) {
+        signal.throwIfAborted()
+        this.log.debug('a peer did not hand over a verifiable manifest it announces', { cid, peer, err })
+      }
+    }
+    if (this.unverifiable.size >= MAX_IDENTITIES) this.unverifiable.clear()
+    this.unverifiable.set(cid, now + MANIFEST_RECHECK_MS)
+    return undefined
   }
 
   /** Downloads (or resumes) a model and assembles it. */
-  async pull (ref: string, options: AbortOptions & { onProgress?: (p: FetchProgress) => void } = {}): Promise<{ manifest: VerifiedManifest, path: string, fetch: FetchResult }> {
-    const cid = this.resolveCid(ref)
-    const signal = options.signal == null ? this.controller.signal : AbortSignal.any([options.signal, this.controller.signal])
-    const fetch = await this.fetcher.fetch(cid, { signal, onProgress: options.onProgress })
+  async pull (ref: string, options: AbortOptions & { onProgress?: (p: FetchProgress) => void } = {}): Promise<PullResult> {
+    const cid = await this.resolveCid(ref, options)
+    // One download per CID: a second caller (an activation while a prefetch or a CLI pull of
+    // the same model runs) joins it, and it is aborted only once every caller has given up.
+    let shared = this.pulls.get(cid)
+    if (shared == null) {
+      const controller = new AbortController()
+      const listeners = new Set<(p: FetchProgress) => void>()
+      const entry: SharedPull = {
+        controller,
+        listeners,
+        callers: 0,
+        settled: false,
+        promise: this.pullOnce(cid, AbortSignal.any([controller.signal, this.controller.signal]), p => { for (const l of listeners) l(p) })
+      }
+      entry.promise.then(() => { entry.settled = true }, () => { entry.settled = true }).finally(() => {
+        if (this.pulls.get(cid) === entry) this.pulls.delete(cid)
+      })
+      this.pulls.set(cid, entry)
+      shared = entry
+    }
+    const entry = shared
+    entry.callers++
+    if (options.onProgress != null) entry.listeners.add(options.onProgress)
+    let result: PullResult
+    try {
+      result = await untilAborted(entry.promise, options.signal, reason => new FetchAbortedError(cid, { cause: reason }))
+    } finally {
+      entry.callers--
+      if (options.onProgress != null) entry.listeners.delete(options.onProgress)
+      if (entry.callers === 0 && !entry.settled) entry.controller.abort(options.signal?.reason ?? new Error('every caller gave up'))
+    }
+    // The signed manifest must be what the caller asked for (callers of one CID may name it differently).
+    const m = result.manifest.manifest
+    const want = refParts(ref)
+    if (want != null && (m.name !== want.name || (want.version != null && m.version !== want.version))) {
+      throw new ModelMismatchError(cid, `${m.name}@${m.version}`, ref)
+    }
+    return result
+  }
+
+  private async pullOnce (cid: string, signal: AbortSignal, onProgress: (p: FetchProgress) => void): Promise<PullResult> {
+    // Peers whose heartbeats say they hold it (complete or partial) are asked first.
+    const holders = announcersOf(cid, this.components.members().filter(m => !m.self)).map(id => peerIdFromString(id))
+    const fetch = await this.fetcher.fetch(cid, { signal, onProgress, holders })
     const path = await this.store.assemble(cid, { signal })
     void announce(this.components.libp2p, cid, { signal: timeoutSignal(this.components.clock, 30_000, { signal: this.controller.signal }) })
       .catch(err => { this.log.debug('announce failed', { cid, err }) })
@@ -235,8 +425,8 @@ export class ModelService {
   }
 
   /** Starts a pull as a job (joins the running one for the same CID). */
-  startJob (kind: ModelJob['kind'], ref: string): ModelJob {
-    const cid = this.resolveCid(ref)
+  async startJob (kind: ModelJob['kind'], ref: string, options: AbortOptions = {}): Promise<ModelJob> {
+    const cid = await this.resolveCid(ref, options)
     const running = [...this.jobs.values()].find(j => j.cid === cid && j.state === 'running')
     if (running != null) return running
     const job: ModelJob = { id: randomBytes(6).toString('hex'), kind, ref, cid, state: 'running', startedMs: this.components.clock.now() }
@@ -292,7 +482,7 @@ export class ModelService {
     return job
   }
 
-  describe (ref: string): { entry?: ModelEntry, manifest: VerifiedManifest['manifest'], cid: string, signer: string, holders: Array<{ peerId: string, state: string }> } {
+  describe (ref: string): { entry?: ModelEntry, manifest: VerifiedManifest['manifest'], cid: string, signer: string, holders: Array<{ peerId: string, state: string }>, conflict?: VersionConflict } {
     const verified = this.store.resolve(ref)
     const entry = this.store.list().find(e => e.cid === verified.cid)
     const holders = this.components.members().filter(m => m.status !== 'dead')
@@ -303,28 +493,26 @@ export class ModelService {
   /** Admin methods: models.list, models.get, models.pull, models.push, models.job. */
   adminHandlers (): Record<string, AdminHandler> {
     const refParam = (params: Record<string, unknown>): string => adminParams(refParams, params).ref
-    const notFound = <T>(fn: () => T): T => {
+    const notFound = async <T>(fn: () => T | Promise<T>): Promise<T> => {
       try {
-        return fn()
+        return await fn()
       } catch (err) {
-        throw asAdminError(err, { notFoundHint: ' (not held by this peer, and no peer announces it)' })
+        throw asAdminError(err, { notFoundHint: ' (not held by this peer, and no peer announces it with a signed manifest that matches)' })
       }
     }
     return {
-      'models.list': async () => ({ models: this.list() }),
-      'models.get': async (params) => notFound(() => this.describe(refParam(params))),
-      // NAME@VERSION (or NAME, or a CID) to the manifest CID, from the store or, when this peer does
-      // not hold it, from what live peers announce (then unverified here: devices check the signed
-      // manifest's name and version before they activate it).
-      'models.resolve': async (params) => notFound(() => {
-        const ref = refParam(params)
-        const cid = this.resolveCid(ref)
-        const local = this.store.list().some(e => e.cid === cid) ? this.store.resolve(cid) : undefined
-        if (local != null) return { cid, name: local.manifest.name, version: local.manifest.version, verified: true }
-        const announced = this.components.members().flatMap(m => m.models).find(m => m.cid === cid)
-        return { cid, name: announced?.name, version: announced?.version, verified: false }
+      // With the NAME@VERSIONs that name two signed manifests in the fleet (flagged, never chosen).
+      'models.list': async (_params, ctx) => ({ models: this.list(), conflicts: await this.conflicts({ signal: ctx.signal }) }),
+      'models.get': async (params, ctx) => await notFound(async () => {
+        const d = this.describe(refParam(params))
+        const conflict = (await this.conflicts({ signal: ctx.signal })).find(c => c.name === d.manifest.name && c.version === d.manifest.version)
+        return conflict == null ? d : { ...d, conflict }
       }),
-      'models.pull': async (params) => notFound(() => this.startJob('pull', refParam(params))),
+      // NAME@VERSION (or NAME, or a CID) to the manifest CID, from the store or, when this peer does
+      // not hold it, from what live peers announce, checked against the signed manifest fetched
+      // from them (a CID no peer can show a manifest for comes back unverified, without a name).
+      'models.resolve': async (params, ctx) => await notFound(async () => await this.resolve(refParam(params), { signal: ctx.signal })),
+      'models.pull': async (params, ctx) => await notFound(async () => await this.startJob('pull', refParam(params), { signal: ctx.signal })),
       'models.push': async (params) => {
         const { envelope } = adminParams(pushParams, params)
         let verified: VerifiedManifest
@@ -334,7 +522,7 @@ export class ModelService {
           throw asAdminError(err)
         }
         // The pushing CLI is connected and serves the chunks; the fetcher asks connected peers.
-        return this.startJob('push', verified.cid)
+        return await this.startJob('push', verified.cid)
       },
       'models.job': async (params) => {
         const { id } = adminParams(jobParams, params)

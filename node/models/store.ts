@@ -87,7 +87,8 @@ export class ModelStore implements ChunkStore {
   private readonly stateFile: string
   private readonly fleet: () => FleetConfig
   private readonly log: Logger
-  private readonly retainVersions: number
+  /** Versions of each model kept: the active one and the ones active before it. */
+  readonly keepVersions: number
   private readonly keepChunks: boolean
   private readonly onProgress: ModelStoreInit['onAssembleProgress']
   private readonly manifests = new Map<string, VerifiedManifest>()
@@ -109,7 +110,7 @@ export class ModelStore implements ChunkStore {
     const fleet = init.fleet
     this.fleet = typeof fleet === 'function' ? fleet : () => fleet
     this.log = (init.logger ?? silentLogger).child('models')
-    this.retainVersions = Math.max(1, init.retainVersions ?? DEFAULT_RETAIN_VERSIONS)
+    this.keepVersions = Math.max(1, init.retainVersions ?? DEFAULT_RETAIN_VERSIONS)
     this.keepChunks = init.keepChunksAfterAssembly ?? false
     this.onProgress = init.onAssembleProgress
   }
@@ -190,6 +191,14 @@ export class ModelStore implements ChunkStore {
   }
 
   // ---- Store API ----
+
+  /**
+   * Verifies an envelope against this store's trust root and `expectedCid` without storing it
+   * (what a peer's announcement really names). Throws as {@link openEnvelope}.
+   */
+  async verifyEnvelope (envelope: Uint8Array, expectedCid: string, options: AbortOptions = {}): Promise<VerifiedManifest> {
+    return await openEnvelope(envelope, this.fleet(), { expectedCid, signal: options.signal })
+  }
 
   /**
    * Imports a package directory written by `pack`: verifies the envelope against the fleet and the
@@ -324,6 +333,23 @@ export class ModelStore implements ChunkStore {
         this.log.info('model activated', { model: ref, cid, previous: p.active })
       }
       return { active: cid, previous: this.state.models[name]!.history[0] }
+    })
+  }
+
+  /**
+   * Makes no version of `name` active (it is no longer served): the active one becomes the
+   * previous, the rollback target. Returns the manifest CID that was active, if any.
+   */
+  async clearActive (name: string, options: AbortOptions = {}): Promise<string | undefined> {
+    options.signal?.throwIfAborted()
+    return await this.serial(async () => {
+      const p = this.state.models[name]
+      if (p?.active == null) return undefined
+      const was = p.active
+      this.state.models[name] = { history: [was, ...p.history.filter(c => c !== was)] }
+      await this.saveState()
+      this.log.info('model deactivated', { model: name, cid: was })
+      return was
     })
   }
 
@@ -490,7 +516,7 @@ export class ModelStore implements ChunkStore {
   private async collect (protect: ReadonlySet<string>): Promise<GcResult> {
     const entries = [...this.manifests.values()].map(v => ({ cid: v.cid, name: v.manifest.name, version: v.manifest.version, addedSeq: this.state.manifests[v.cid]?.addedSeq ?? 0 }))
     // Never remove what is being assembled right now.
-    const doomed = planRetention(this.state, entries, this.retainVersions, new Set([...protect, ...this.assembling.keys()]))
+    const doomed = planRetention(this.state, entries, this.keepVersions, new Set([...protect, ...this.assembling.keys()]))
     let bytesFreed = 0
     for (const cid of doomed) {
       const v = this.manifests.get(cid)!

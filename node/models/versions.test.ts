@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { pickAnnouncedVersion } from './versions.js'
+import { announcedCandidates, announcedConflicts, announcersOf, pickAnnouncedVersion } from './versions.js'
 import type { VersionHolder } from './versions.js'
 
 type Held = VersionHolder['models'][number]
@@ -29,4 +29,32 @@ describe('pickAnnouncedVersion: which manifest NAME[@VERSION] means from what pe
   it('reports the version and its holders', () => {
     expect(pickAnnouncedVersion('face', undefined, [peer([m('1.0.0', 'a')]), peer([m('1.0.0', 'a', 'staged')])])).toEqual({ cid: 'a', version: '1.0.0', holders: 2 })
   })
+})
+
+describe('announcedCandidates and announcedConflicts: what peers claim, to be checked against signed manifests', () => {
+  const at = (peerId: string, models: Held[], status: VersionHolder['status'] = 'alive'): VersionHolder => ({ peerId, status, models })
+
+  it('lists every candidate best first with the peers announcing it', () => {
+    const members = [at('p1', [m('2.0.0', 'b'), m('1.0.0', 'a')]), at('p2', [m('2.0.0', 'b')]), at('p3', [m('99.0.0', 'a')]), at('p4', [m('3.0.0', 'z')], 'dead')]
+    expect(announcedCandidates('face', undefined, members)).toEqual([
+      { cid: 'a', version: '99.0.0', peers: ['p3'] },
+      { cid: 'b', version: '2.0.0', peers: ['p1', 'p2'] },
+      { cid: 'a', version: '1.0.0', peers: ['p1'] }
+    ])
+    expect(announcedCandidates('face', '2.0.0', members).map(c => c.cid)).toEqual(['b'])
+    expect(announcersOf('a', members)).toEqual(['p1', 'p3'])
+  })
+
+  const cases: Array<{ name: string, held: Array<{ name: string, version: string, cid: string }>, members: VersionHolder[], want: string[] }> = [
+    { name: 'one CID everywhere is no conflict', held: [{ name: 'face', version: '1.0.0', cid: 'a' }], members: [at('p1', [m('1.0.0', 'a')])], want: [] },
+    { name: 'held here and another CID on a peer', held: [{ name: 'face', version: '1.0.0', cid: 'a' }], members: [at('p1', [m('1.0.0', 'b', 'partial')])], want: ['face@1.0.0:a,b'] },
+    { name: 'two peers, two CIDs', held: [], members: [at('p1', [m('1.0.0', 'a')]), at('p2', [m('1.0.0', 'b', 'staged')])], want: ['face@1.0.0:a,b'] },
+    { name: 'dead peers do not count', held: [], members: [at('p1', [m('1.0.0', 'a')]), at('p2', [m('1.0.0', 'b')], 'dead')], want: [] },
+    { name: 'different versions are no conflict', held: [], members: [at('p1', [m('1.0.0', 'a')]), at('p2', [m('2.0.0', 'b')])], want: [] }
+  ]
+  for (const c of cases) {
+    it(c.name, () => {
+      expect(announcedConflicts(c.held, c.members).map(x => `${x.name}@${x.version}:${x.cids.map(y => y.cid).sort().join(',')}`)).toEqual(c.want)
+    })
+  }
 })

@@ -4,8 +4,9 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ManualClock } from '../../core/clock.js'
 import { silentLogger } from '../../core/logger.js'
-import { AgentErrorCode, RolloutAgent } from './agent.js'
-import type { AgentServing, CommandInput } from './agent.js'
+import { AgentErrorCode, checkCommand, retryDelayMs, RolloutAgent } from './agent.js'
+import { FetchStalledError, NoProvidersError } from '../fetcher/errors.js'
+import type { AgentServing, CommandCheckInput, CommandInput } from './agent.js'
 import type { RolloutSpec } from './spec.js'
 import type { PolicyControl } from '../policy/document.js'
 import type { VerifiedPolicy } from '../policy/document.js'
@@ -115,5 +116,93 @@ describe('the rollout agent: what a device accepts from a coordinator', () => {
     expect(second.agent.get('r')).toMatchObject({ acceptor: { promised: 9, promisedTo: COORD }, device: { kind: 'Active' }, cid: CID_NEW })
     await expect(second.agent.command(cmd({ epoch: 8 }))).rejects.toMatchObject({ code: AgentErrorCode.StaleEpoch })
     expect(second.agent.heartbeatRollouts(8)).toEqual([{ name: 'r', policyVersion: 5, state: 'Active', reason: '', epoch: 9 }])
+  })
+
+  it('retries a download that found no holder or stalled, within activationTimeout, and fails at once on anything else', async () => {
+    const clock = new ManualClock()
+    const serving = fakeServing()
+    const failures = [new NoProvidersError(CID_NEW, 'no holder'), new FetchStalledError(CID_NEW, 1, 'stalled')]
+    const activate = serving.activate
+    serving.activate = async (ref, limits, options) => {
+      options.onPhase?.('downloading')
+      const err = failures.shift()
+      if (err != null) throw err
+      return await activate(ref, limits, options)
+    }
+    const agent = new RolloutAgent({ clock, logger: silentLogger, peerId: 'me', serving, policy: () => held(5), attributes: () => ({ battery: '80' }) })
+    await agent.command(cmd())
+    await clock.advanceAsync(0)
+    expect(agent.get('r')?.device?.kind).toBe('Downloading')
+    await clock.advanceAsync(retryDelayMs(0))
+    expect(agent.get('r')?.device?.kind).toBe('Downloading')
+    await clock.advanceAsync(retryDelayMs(1))
+    expect(agent.get('r')?.device).toEqual({ kind: 'Active' })
+
+    // The version's own fault (here: a model that does not load) is not retried.
+    const bad = fakeServing()
+    bad.activate = async (_ref, _limits, options) => {
+      options.onPhase?.('downloading')
+      throw Object.assign(new Error('onnxruntime cannot load it'), { code: 'ERR_MODEL_LOAD' })
+    }
+    const other = new RolloutAgent({ clock, logger: silentLogger, peerId: 'me', serving: bad, policy: () => held(5), attributes: () => ({ battery: '80' }) })
+    await other.command(cmd())
+    await clock.advanceAsync(0)
+    expect(other.get('r')?.device?.kind).toBe('Failed')
+  })
+
+  it('ends TimedOut when the retries outlast activationTimeout', async () => {
+    const clock = new ManualClock()
+    const serving = fakeServing()
+    serving.activate = async (_ref, _limits, options) => {
+      options.onPhase?.('downloading')
+      throw new NoProvidersError(CID_NEW, 'no holder')
+    }
+    const agent = new RolloutAgent({ clock, logger: silentLogger, peerId: 'me', serving, policy: () => held(5), attributes: () => ({ battery: '80' }) })
+    await agent.command(cmd())
+    await clock.advanceAsync(60_000)
+    expect(agent.get('r')?.device).toEqual({ kind: 'TimedOut' })
+  })
+
+  it.each([
+    [0, 1000], [1, 2000], [4, 16_000], [5, 30_000], [100, 30_000]
+  ])('waits retryDelayMs(%i) = %i ms', (attempt, ms) => {
+    expect(retryDelayMs(attempt)).toBe(ms)
+  })
+})
+
+describe('checkCommand (the pure checks of a wave command)', () => {
+  const policy = { version: 5, control: { deleted: false, undo: false }, spec: { selector: { matchLabels: { class: 'camera' } }, model: { cid: 'bagaaieranew' } } } as unknown as NonNullable<CommandCheckInput['policy']>
+  const base: CommandCheckInput = {
+    policy,
+    record: { acceptor: { promised: 2, promisedTo: 'c1' } },
+    cmd: { rollout: 'r', policyVersion: 5, epoch: 2, coordinator: 'c1', action: 'activate' },
+    attributes: { class: 'camera' },
+    activating: false,
+    reverting: false
+  }
+  const run = (patch: Partial<CommandCheckInput>, cmd: Partial<CommandCheckInput['cmd']> = {}): string => {
+    const r = checkCommand({ ...base, ...patch, cmd: { ...base.cmd, ...cmd } })
+    return r.kind === 'refuse' ? `${r.code}${r.retryable ? ' (retryable)' : ''}` : `accept ${r.start}${r.setPolicyVersion ? '' : ' (version kept)'}`
+  }
+  it.each<[string, Partial<CommandCheckInput>, Partial<CommandCheckInput['cmd']>, string]>([
+    ['an activation of the promised coordinator', {}, {}, 'accept activation'],
+    ['no policy held yet', { policy: undefined }, {}, 'ERR_POLICY_UNKNOWN (retryable)'],
+    ['the command is for a newer policy', {}, { policyVersion: 6 }, 'ERR_POLICY_UNKNOWN (retryable)'],
+    ['the command is for an older policy', {}, { policyVersion: 4 }, 'ERR_POLICY_NEWER (retryable)'],
+    ['a deleted rollout', { policy: { ...policy, control: { deleted: true, undo: false } } }, {}, 'ERR_POLICY_ENDED'],
+    ['a stale epoch', {}, { epoch: 1 }, 'ERR_STALE_EPOCH'],
+    ['the same epoch from another coordinator', {}, { coordinator: 'c2' }, 'ERR_STALE_EPOCH'],
+    ['a higher epoch implies its prepare', {}, { epoch: 3, coordinator: 'c2' }, 'accept activation'],
+    ['an activation while undone', { policy: { ...policy, control: { deleted: false, undo: true } } }, {}, 'ERR_POLICY_ENDED'],
+    ['a device that does not match', { attributes: { class: 'gateway' } }, {}, 'ERR_NOT_TARGET'],
+    ['already Active on the CID', { record: { acceptor: { promised: 2, promisedTo: 'c1' }, cid: 'bagaaieranew', device: { kind: 'Active' } } }, {}, 'accept none'],
+    ['Failed on the CID: no retry', { record: { acceptor: { promised: 2, promisedTo: 'c1' }, cid: 'bagaaieranew', device: { kind: 'Failed', reason: 'x' } } }, {}, 'accept none'],
+    ['an activation already running', { activating: true }, {}, 'accept none'],
+    ['a revert of nothing', {}, { action: 'revert' }, 'ERR_NOTHING_TO_REVERT'],
+    ['a revert of an activation', { record: { acceptor: { promised: 2, promisedTo: 'c1' }, cid: 'bagaaieranew', device: { kind: 'Loading' } } }, { action: 'revert' }, 'accept revert'],
+    ['a revert while one runs', { reverting: true, record: { acceptor: { promised: 2, promisedTo: 'c1' }, cid: 'bagaaieranew', device: { kind: 'RollingBack' } } }, { action: 'revert' }, 'accept none'],
+    ['a revert of a rolled-back device', { record: { acceptor: { promised: 2, promisedTo: 'c1' }, cid: 'bagaaieranew', device: { kind: 'RolledBack' } } }, { action: 'revert' }, 'accept none (version kept)']
+  ])('%s', (_, patch, cmd, expected) => {
+    expect(run(patch, cmd)).toBe(expected)
   })
 })

@@ -9,7 +9,8 @@
 import { readFile } from 'node:fs/promises'
 import { z } from 'zod'
 import { TuttiError } from '../../core/errors.js'
-import { timeoutSignal } from '../../core/abort.js'
+import { delay, timeoutSignal } from '../../core/abort.js'
+import { FetchErrorCode } from '../fetcher/errors.js'
 import { writeFileAtomic } from '../fs.js'
 import { matchesSelector } from '../../core/selector.js'
 import { onCommand, onPrepare } from './epoch.js'
@@ -33,6 +34,8 @@ export interface AgentServing {
   activeOf(name: string): { version: string, cid: string, limits: ResourceLimits } | undefined
   /** Whether a version is complete in the local store (a rollback needs no download). */
   isLocal(cid: string): boolean
+  /** Downloads a version into the store without activating it (a rollout's `prefetch`). */
+  prefetch?(cid: string, options: AbortOptions): Promise<void>
 }
 
 export type ActivationPhase = 'downloading' | 'verifying' | 'loading' | 'smoke-test'
@@ -94,12 +97,75 @@ export function isRetryableRefusal (code: string): boolean {
   return code === AgentErrorCode.PolicyUnknown || code === AgentErrorCode.PolicyNewer
 }
 
+/** Download failures a later try can get past: no holder answered, or the transfer stalled. */
+export function isTransientDownloadFailure (err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code
+  return code === FetchErrorCode.NoProviders || code === FetchErrorCode.Stalled
+}
+
+/** The wait before retry `attempt` (0-based) of a failed download: 1 s, doubling, at most 30 s. */
+export function retryDelayMs (attempt: number): number {
+  return Math.min(30_000, 1000 * 2 ** Math.min(attempt, 15))
+}
+
 /** A command refused by this device; `retryable` when a later try can succeed (see {@link isRetryableRefusal}). */
 export class AgentRefusal extends TuttiError {
   constructor (code: typeof AgentErrorCode[keyof typeof AgentErrorCode], message: string, retryable = false) {
     super(code, message, { retryable })
     this.name = 'AgentRefusal'
   }
+}
+
+/** What {@link checkCommand} looks at: the policy held, this device's record, the command. */
+export interface CommandCheckInput {
+  /** The policy this device holds for the rollout (verified), if any. */
+  policy?: { version: number, control: { deleted: boolean, undo: boolean }, spec: Pick<RolloutSpec, 'selector' | 'model'> }
+  record: Pick<AgentRecord, 'acceptor' | 'cid' | 'device'>
+  cmd: Pick<CommandInput, 'rollout' | 'policyVersion' | 'epoch' | 'coordinator' | 'action'>
+  /** This device's labels and live properties. */
+  attributes: Record<string, string>
+  /** An activation (or a revert) of this rollout runs on this device now. */
+  activating: boolean
+  reverting: boolean
+}
+
+/** A command this device must refuse, or accept: the acceptor state to keep and what to start. */
+export type CommandCheck =
+  | { kind: 'refuse', code: typeof AgentErrorCode[keyof typeof AgentErrorCode], message: string, retryable: boolean }
+  | { kind: 'accept', acceptor: AcceptorState, setPolicyVersion: boolean, start: 'activation' | 'revert' | 'none' }
+
+/**
+ * The checks a wave command must pass on a device, in order (docs/ROLLOUTS.md, "Trust model"):
+ * the policy held (at the command's version, not deleted), the epoch rules (`onCommand`), then
+ * for an activation the undo flag and the selector over the device's own attributes, for a revert
+ * that the rollout changed something here. An accepted activation starts nothing when one runs
+ * already or the device has settled on this CID (Active, or Failed / TimedOut / RolledBack: no
+ * retry within a generation). Pure; the agent persists and acts on the answer.
+ */
+export function checkCommand (input: CommandCheckInput): CommandCheck {
+  const { policy, record, cmd } = input
+  const refuse = (code: typeof AgentErrorCode[keyof typeof AgentErrorCode], message: string, retryable = false): CommandCheck => ({ kind: 'refuse', code, message, retryable })
+  if (policy == null) return refuse(AgentErrorCode.PolicyUnknown, `this node holds no policy for rollout ${cmd.rollout} (yet)`, true)
+  if (policy.version < cmd.policyVersion) return refuse(AgentErrorCode.PolicyUnknown, `this node holds version ${policy.version} of ${cmd.rollout}, the command is for ${cmd.policyVersion}`, true)
+  // The coordinator is behind, not this device: it retries once the newer version reaches it.
+  if (policy.version > cmd.policyVersion) return refuse(AgentErrorCode.PolicyNewer, `this node holds version ${policy.version} of ${cmd.rollout}, newer than the command's ${cmd.policyVersion}`, true)
+  if (policy.control.deleted) return refuse(AgentErrorCode.PolicyEnded, `rollout ${cmd.rollout} is deleted`)
+  const fence = onCommand(record.acceptor, cmd.epoch, cmd.coordinator)
+  if (fence.kind !== 'accepted') {
+    return refuse(AgentErrorCode.StaleEpoch, `epoch ${cmd.epoch} from ${cmd.coordinator} is stale: this node promised epoch ${record.acceptor.promised}${record.acceptor.promisedTo != null ? ` to ${record.acceptor.promisedTo}` : ''}`)
+  }
+  if (cmd.action === 'activate') {
+    if (policy.control.undo) return refuse(AgentErrorCode.PolicyEnded, `rollout ${cmd.rollout} is being undone`)
+    if (!matchesSelector(policy.spec.selector, input.attributes)) return refuse(AgentErrorCode.NotTarget, `this node does not match the selector of ${cmd.rollout}`)
+    const done = record.device?.kind === 'Active' && record.cid === policy.spec.model.cid
+    // Failed and TimedOut devices are not retried within one generation of the rollout.
+    const settled = record.cid === policy.spec.model.cid && (record.device?.kind === 'Failed' || record.device?.kind === 'TimedOut' || record.device?.kind === 'RolledBack')
+    const busy = input.activating || input.reverting
+    return { kind: 'accept', acceptor: fence.state, setPolicyVersion: true, start: !busy && !done && !settled ? 'activation' : 'none' }
+  }
+  if (record.device?.kind === 'RolledBack') return { kind: 'accept', acceptor: fence.state, setPolicyVersion: false, start: 'none' }
+  if (record.cid == null) return refuse(AgentErrorCode.NothingToRevert, `rollout ${cmd.rollout} changed nothing on this node`)
+  return { kind: 'accept', acceptor: fence.state, setPolicyVersion: true, start: input.reverting ? 'none' : 'revert' }
 }
 
 export interface PrepareAnswer {
@@ -205,6 +271,20 @@ export class RolloutAgent {
     return [...this.records.values()].map(r => structuredClone(r))
   }
 
+  /**
+   * Manifest CIDs a rollout on this device may still need: the version it put here and the one
+   * it would revert to. Retention keeps them; a rollout whose policy is deleted needs none.
+   */
+  referencedCids (): string[] {
+    const out = new Set<string>()
+    for (const r of this.records.values()) {
+      if (this.c.policy(r.rollout)?.doc.control.deleted === true) continue
+      if (r.cid != null) out.add(r.cid)
+      if (r.previous != null) out.add(r.previous.cid)
+    }
+    return [...out]
+  }
+
   /** What heartbeats carry: the newest records first, at most `max`. */
   heartbeatRollouts (max: number): HeartbeatRollout[] {
     return [...this.records.values()]
@@ -238,38 +318,21 @@ export class RolloutAgent {
    */
   async command (cmd: CommandInput): Promise<AgentRecord> {
     const verified = this.c.policy(cmd.rollout)
-    if (verified == null) throw new AgentRefusal(AgentErrorCode.PolicyUnknown, `this node holds no policy for rollout ${cmd.rollout} (yet)`, true)
-    const policy = verified.doc
-    if (policy.version < cmd.policyVersion) throw new AgentRefusal(AgentErrorCode.PolicyUnknown, `this node holds version ${policy.version} of ${cmd.rollout}, the command is for ${cmd.policyVersion}`, true)
-    // The coordinator is behind, not this device: it retries once the newer version reaches it.
-    if (policy.version > cmd.policyVersion) throw new AgentRefusal(AgentErrorCode.PolicyNewer, `this node holds version ${policy.version} of ${cmd.rollout}, newer than the command's ${cmd.policyVersion}`, true)
-    if (policy.control.deleted) throw new AgentRefusal(AgentErrorCode.PolicyEnded, `rollout ${cmd.rollout} is deleted`)
     const record = this.recordFor(cmd.rollout)
-    const fence = onCommand(record.acceptor, cmd.epoch, cmd.coordinator)
-    if (fence.kind !== 'accepted') {
-      throw new AgentRefusal(AgentErrorCode.StaleEpoch, `epoch ${cmd.epoch} from ${cmd.coordinator} is stale: this node promised epoch ${record.acceptor.promised}${record.acceptor.promisedTo != null ? ` to ${record.acceptor.promisedTo}` : ''}`)
-    }
-    const spec = policy.spec as RolloutSpec
-    if (cmd.action === 'activate') {
-      if (policy.control.undo) throw new AgentRefusal(AgentErrorCode.PolicyEnded, `rollout ${cmd.rollout} is being undone`)
-      if (!matchesSelector(spec.selector, this.c.attributes())) throw new AgentRefusal(AgentErrorCode.NotTarget, `this node does not match the selector of ${cmd.rollout}`)
-    } else if (record.cid == null || record.device?.kind === 'RolledBack') {
-      if (record.device?.kind === 'RolledBack') {
-        record.acceptor = fence.state
-        await this.persist(cmd.rollout)
-        return structuredClone(record)
-      }
-      throw new AgentRefusal(AgentErrorCode.NothingToRevert, `rollout ${cmd.rollout} changed nothing on this node`)
-    }
-    record.acceptor = fence.state
-    record.policyVersion = cmd.policyVersion
-    if (cmd.action === 'activate') {
-      const busy = this.running.has(cmd.rollout) || this.running.has(`${cmd.rollout}:revert`)
-      const done = record.device?.kind === 'Active' && record.cid === spec.model.cid
-      // Failed and TimedOut devices are not retried within one generation of the rollout.
-      const settled = record.cid === spec.model.cid && (record.device?.kind === 'Failed' || record.device?.kind === 'TimedOut' || record.device?.kind === 'RolledBack')
-      if (!busy && !done && !settled) this.startActivation(record, spec)
-    } else if (!this.running.has(`${cmd.rollout}:revert`) && record.device?.kind !== 'RolledBack') {
+    const check = checkCommand({
+      policy: verified?.doc == null ? undefined : { version: verified.doc.version, control: verified.doc.control, spec: verified.doc.spec as RolloutSpec },
+      record,
+      cmd,
+      attributes: this.c.attributes(),
+      activating: this.running.has(cmd.rollout),
+      reverting: this.running.has(`${cmd.rollout}:revert`)
+    })
+    if (check.kind === 'refuse') throw new AgentRefusal(check.code, check.message, check.retryable)
+    record.acceptor = check.acceptor
+    if (check.setPolicyVersion) record.policyVersion = cmd.policyVersion
+    const spec = verified!.doc.spec as RolloutSpec
+    if (check.start === 'activation') this.startActivation(record, spec)
+    else if (check.start === 'revert') {
       this.running.get(cmd.rollout)?.abort(new TuttiError('ERR_REVERTING', 'the rollout is being reverted'))
       this.startRevert(record, spec)
     }
@@ -324,16 +387,30 @@ export class RolloutAgent {
     const limits: ResourceLimits = { ...spec.resources.limits }
     const work = (async () => {
       try {
-        await this.c.serving.activate(cid, limits, {
-          signal,
-          expect: { name: spec.model.name, version: spec.model.version },
-          onPhase: phase => {
-            const event: DeviceEvent | undefined = phase === 'downloading'
-              ? { type: 'downloadStarted' }
-              : phase === 'verifying' ? { type: 'downloaded' } : phase === 'loading' ? { type: 'verified' } : { type: 'loaded' }
-            if (event != null) this.apply(record, event)
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await this.c.serving.activate(cid, limits, {
+              signal,
+              expect: { name: spec.model.name, version: spec.model.version },
+              onPhase: phase => {
+                // A retried download starts again in the state it is already in.
+                if (phase === 'downloading' && record.device?.kind === 'Downloading') return
+                const event: DeviceEvent | undefined = phase === 'downloading'
+                  ? { type: 'downloadStarted' }
+                  : phase === 'verifying' ? { type: 'downloaded' } : phase === 'loading' ? { type: 'verified' } : { type: 'loaded' }
+                if (event != null) this.apply(record, event)
+              }
+            })
+            break
+          } catch (err) {
+            // No holder reachable, or a stalled transfer: the network's doing (a partition, a
+            // restart), not the version's. Try again until activationTimeout says otherwise.
+            if (!isTransientDownloadFailure(err) || signal.aborted || this.stopped) throw err
+            const waitMs = retryDelayMs(attempt)
+            this.log.info('model download failed; retrying', { rollout: record.rollout, cid, attempt: attempt + 1, inMs: waitMs, err })
+            await delay(this.c.clock, waitMs, signal)
           }
-        })
+        }
         // A model without a sample input has no smoke test: loaded is the last phase reported.
         if (record.device?.kind === 'Loading') this.apply(record, { type: 'loaded' })
         this.apply(record, { type: 'smokePassed' })

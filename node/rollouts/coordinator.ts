@@ -6,7 +6,8 @@
  * is in the pure cores; this class only gathers inputs, sends messages and publishes progress.
  */
 import { hrwRank } from './hrw.js'
-import { hasMajority, nextEpoch } from './epoch.js'
+import { nextEpoch } from './epoch.js'
+import { leadershipMove, quorumOf, refusalFences } from './leadership.js'
 import { decide, effectiveSteps, nextPhase } from './plan.js'
 import { isFinal } from './device.js'
 import { matchesSelector } from '../../core/selector.js'
@@ -65,6 +66,8 @@ export interface CoordinatorComponents {
   latestProgress: () => { progress: RolloutProgress, receivedMs: number } | undefined
   /** Highest epoch this node's own acceptor promised for the rollout. */
   ownPromised: () => number
+  /** True while the node's view is still filling after a (re)start: it does not contend then. */
+  settling?: () => boolean
   rpc: CoordinatorRpc
   publishProgress: (progress: RolloutProgress) => Promise<void>
 }
@@ -74,6 +77,8 @@ export interface CoordinatorInit {
   staleAfterMs: number
   /** Publish progress at least this often while leading. */
   progressEveryMs: number
+  /** After being fenced off, wait this long times 0.5 to 1.5 (random) before contending again. @default staleAfterMs */
+  fencedBackoffMs?: number
   /** Messages in flight at once. @default 16 */
   concurrency?: number
   /** Deadline of one message to a device, ms. @default 5000 */
@@ -106,7 +111,7 @@ export class RolloutCoordinator {
   constructor (rollout: string, components: CoordinatorComponents, init: CoordinatorInit) {
     this.rollout = rollout
     this.c = components
-    this.init = { concurrency: 16, rpcTimeoutMs: 5000, ...init }
+    this.init = { concurrency: 16, rpcTimeoutMs: 5000, fencedBackoffMs: init.staleAfterMs, ...init }
     this.log = components.logger.child('coordinator', { rollout })
   }
 
@@ -196,19 +201,27 @@ export class RolloutCoordinator {
     // highest-ranked live candidate takes it.
     const current = latest?.progress.coordinator
     const fresh = latest != null && now - latest.receivedMs <= this.init.staleAfterMs
-    if (this.role.kind === 'follower') {
-      if (current != null && current !== this.c.peerId && fresh && aliveIds.has(current)) return
+    const move = leadershipMove({
+      self: this.c.peerId,
+      leadingEpoch: this.role.kind === 'leading' ? this.role.epoch : undefined,
+      current: latest == null ? undefined : { coordinator: latest.progress.coordinator, epoch: latest.progress.epoch },
+      fresh,
+      currentAlive: current != null && aliveIds.has(current),
       // Fenced off a moment ago: the coordinator that won is about to publish; do not duel it.
-      if (now < this.deferUntil) return
-      const ranked = hrwRank(this.rollout, [...aliveIds].filter(id => id === this.c.peerId || id !== current || !fresh))
-      if (ranked[0] !== this.c.peerId) return
+      deferred: now < this.deferUntil,
+      settling: this.c.settling?.() === true,
+      first: this.role.kind === 'leading' ? undefined : hrwRank(this.rollout, [...aliveIds].filter(id => id === this.c.peerId || id !== current || !fresh))[0]
+    })
+    if (move.kind === 'follow') return
+    if (move.kind === 'stepDown') {
+      this.stepDown(move.reason)
+      return
+    }
+    if (move.kind === 'takeOver') {
       const epoch = nextEpoch([this.maxSeenEpoch, this.c.ownPromised(), latest?.progress.epoch ?? 0])
       this.role = { kind: 'leading', epoch, promised: new Set(), established: false }
       this.progress = this.adopt(latest?.progress, policy, spec, epoch, now)
       this.log.info('taking over the rollout', { epoch, previous: current })
-    } else if (current != null && current !== this.c.peerId && latest != null && latest.progress.epoch > this.role.epoch && aliveIds.has(current)) {
-      this.stepDown(`coordinator ${current} holds the higher epoch ${latest.progress.epoch}`)
-      return
     }
     const role = this.role as Extract<Role, { kind: 'leading' }>
 
@@ -220,12 +233,11 @@ export class RolloutCoordinator {
     // and only promises from live ones: the minority side of a partition sees the others dead
     // and must not make a majority of itself, nor keep one it had before the split. Commands
     // still go only to live targets.
-    const quorum = view.filter(m => matchesSelector(spec.selector, { ...m.props, ...m.labels })).map(m => m.peerId)
-    const livePromises = quorum.filter(t => role.promised.has(t) && aliveIds.has(t))
-    const promisedTargets = livePromises.length
-    if (!hasMajority(livePromises, quorum)) {
+    const quorum = quorumOf(view.filter(m => matchesSelector(spec.selector, { ...m.props, ...m.labels })).map(m => m.peerId), role.promised, id => aliveIds.has(id))
+    const promisedTargets = quorum.promised
+    if (!quorum.reached) {
       role.established = false
-      this.setMessage(`waiting for a majority of the ${quorum.length} targets to promise epoch ${role.epoch} (${promisedTargets} did)`)
+      this.setMessage(`waiting for a majority of the ${quorum.size} targets to promise epoch ${role.epoch} (${promisedTargets} did)`)
       await this.maybePublish(now, false)
       return
     }
@@ -401,7 +413,7 @@ export class RolloutCoordinator {
         this.maxSeenEpoch = Math.max(this.maxSeenEpoch, reply.promisedEpoch)
         // A higher epoch, or the same one promised to another candidate (two took over at once):
         // step back; the randomized wait in fenced() breaks the tie.
-        if (reply.promisedEpoch > role.epoch || (reply.promisedEpoch === role.epoch && reply.promisedTo !== this.c.peerId)) {
+        if (refusalFences(role.epoch, this.c.peerId, reply)) {
           this.fenced(role, reply.promisedEpoch, reply.promisedTo)
         }
       }
@@ -411,7 +423,7 @@ export class RolloutCoordinator {
   /** Another coordinator holds a higher epoch: stop; the next tick decides whether to take over with a higher one. */
   private fenced (role: Extract<Role, { kind: 'leading' }>, epoch: number, holder?: string): void {
     if (this.role !== role) return
-    this.deferUntil = this.c.clock.now() + Math.round(this.init.staleAfterMs * (0.5 + this.c.random()))
+    this.deferUntil = this.c.clock.now() + Math.round(this.init.fencedBackoffMs * (0.5 + this.c.random()))
     this.stepDown(`epoch ${role.epoch} is fenced off by epoch ${epoch}${holder != null ? ` of ${holder}` : ''}`)
   }
 

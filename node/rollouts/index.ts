@@ -52,3 +52,8 @@ export {
   decide, effectiveSteps, nextPhase, rateBudget, ratePerMinute, rolloutProgressSummary, wantedCount
 } from './plan.js'
 export type { ControllerInput, Decision, ProgressState, RolloutControl, RolloutPhase, RolloutProgressSummary } from './plan.js'
+
+export { checkCommand } from './agent.js'
+export type { CommandCheck, CommandCheckInput } from './agent.js'
+export { isNewerProgress, leadershipMove, quorumOf, refusalFences } from './leadership.js'
+export type { LeadershipInput, LeadershipMove } from './leadership.js'

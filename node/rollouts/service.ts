@@ -15,9 +15,10 @@ import {
 import { MAX_HEARTBEAT_ROLLOUTS } from '../../protocols/heartbeat/index.js'
 import { writeFileAtomic } from '../fs.js'
 import { matchesSelector } from '../../core/selector.js'
-import { RolloutAgent, AgentRefusal, isRetryableRefusal } from './agent.js'
+import { RolloutAgent, AgentRefusal, isRetryableRefusal, retryDelayMs } from './agent.js'
 import { RolloutCoordinator } from './coordinator.js'
 import { hrwRank } from './hrw.js'
+import { isNewerProgress } from './leadership.js'
 import { planPreview } from './preview.js'
 import { rolloutProgressSummary } from './plan.js'
 import { rolloutSpecIssues } from './spec.js'
@@ -67,6 +68,13 @@ export interface RolloutServiceInit {
   heartbeatMs?: number
 }
 
+interface Prefetch {
+  controller?: AbortController
+  attempt: number
+  retryAtMs: number
+  work: Promise<void>
+}
+
 interface ProgressEntry {
   progress: RolloutProgress
   envelope: Uint8Array
@@ -94,6 +102,10 @@ export class RolloutService {
   private running = false
   private ticking = false
   private tickAgain = false
+  /** When start() ran (this node's clock): the view settles for two intervals after it. */
+  private startedMs = 0
+  /** Prefetches by model CID: running (with a controller), or failed and waiting for retryAtMs. */
+  private readonly prefetches = new Map<string, Prefetch>()
   /** The tick in progress, if any: stop() waits for it. */
   private tickRun?: Promise<void>
   /** Aborted by stop(): ends the messages a tick waits on. */
@@ -120,6 +132,7 @@ export class RolloutService {
     await this.agent.start()
     await this.loadProgress()
     this.stopping = new AbortController()
+    this.startedMs = this.c.clock.now()
     this.running = true
     this.server = new RolloutServer({ libp2p: this.c.streams, acceptor: this.acceptor(), clock: this.c.clock, logger: this.log })
     await this.server.start()
@@ -138,11 +151,78 @@ export class RolloutService {
     this.c.pubsub.unsubscribe(ROLLOUT_PROGRESS_TOPIC)
     this.c.pubsub.removeValidator(ROLLOUT_PROGRESS_TOPIC)
     // Nothing of this service writes to the data directory once stop() returns.
+    for (const p of this.prefetches.values()) p.controller?.abort(new Error('the rollout service is stopping'))
+    await Promise.allSettled([...this.prefetches.values()].map(async p => await p.work))
     await this.tickRun
     await this.savingProgress
     await this.server?.stop()
     this.server = undefined
     await this.agent.stop()
+  }
+
+  /**
+   * The model CIDs that rollouts with `prefetch` want on this node now: a matching node, a
+   * rollout neither deleted, undone nor over (aborted, rolled back).
+   */
+  private wantedPrefetches (): Set<string> {
+    const wanted = new Set<string>()
+    const serving = this.c.serving
+    if (serving.prefetch == null) return wanted
+    const attrs = this.c.attributes()
+    for (const { doc } of this.c.policies.list()) {
+      const spec = doc.spec as RolloutSpec
+      if (spec?.strategy?.prefetch !== true || doc.control.deleted || doc.control.undo) continue
+      const progress = this.progress.get(doc.name)?.progress
+      if (progress != null && progress.cid === spec.model.cid && (progress.phase === 'Aborted' || progress.phase === 'RolledBack')) continue
+      if (!matchesSelector(spec.selector, attrs)) continue
+      wanted.add(spec.model.cid)
+    }
+    return wanted
+  }
+
+  /** Starts the prefetches rollouts want and stops those no longer wanted (each tick). */
+  private reconcilePrefetches (): void {
+    const prefetch = this.c.serving.prefetch
+    if (prefetch == null || !this.running) return
+    const wanted = this.wantedPrefetches()
+    const now = this.c.clock.now()
+    for (const [cid, p] of this.prefetches) {
+      if (!wanted.has(cid)) {
+        p.controller?.abort(new Error('no rollout wants this model on this node any more'))
+        if (p.controller == null) this.prefetches.delete(cid)
+      }
+    }
+    for (const cid of wanted) {
+      const held = this.prefetches.get(cid)
+      if (held?.controller != null || (held != null && now < held.retryAtMs) || this.c.serving.isLocal(cid)) continue
+      const controller = new AbortController()
+      const attempt = held == null ? 0 : held.attempt + 1
+      const entry: Prefetch = { controller, attempt, retryAtMs: 0, work: Promise.resolve() }
+      this.prefetches.set(cid, entry)
+      this.log.info('prefetching a rollout\'s model', { cid, attempt: attempt + 1 })
+      entry.work = prefetch(cid, { signal: AbortSignal.any([controller.signal, this.stopping.signal]) }).then(() => {
+        this.prefetches.delete(cid)
+        this.log.info('rollout model prefetched', { cid })
+        this.c.nudge?.()
+      }, (err: unknown) => {
+        entry.controller = undefined
+        if (controller.signal.aborted || !this.running) {
+          this.prefetches.delete(cid)
+          return
+        }
+        // Tried again on a later tick: the network's doing or not, nothing is activated here.
+        entry.retryAtMs = this.c.clock.now() + retryDelayMs(attempt)
+        this.log.warn('prefetching a rollout\'s model failed', { cid, err, retryInMs: entry.retryAtMs - this.c.clock.now() })
+      })
+    }
+  }
+
+  /**
+   * Model CIDs retention must keep on this node: those its rollout records activate or revert to,
+   * and those a rollout with `prefetch` wants here (downloaded ahead, not active yet).
+   */
+  referencedCids (): string[] {
+    return [...new Set([...this.agent.referencedCids(), ...this.wantedPrefetches()])]
   }
 
   /** Rollout state for heartbeats. */
@@ -192,6 +272,7 @@ export class RolloutService {
         }
         await this.coordinatorFor(doc.name).tick({ signal: this.stopping.signal })
       }
+      this.reconcilePrefetches()
     } catch (err) {
       this.log.warn('rollout tick failed', { err })
     } finally {
@@ -221,12 +302,18 @@ export class RolloutService {
         latestProgress: () => this.progress.get(name),
         ownPromised: () => this.agent.get(name)?.acceptor.promised ?? 0,
         rpc: this.rpc(),
-        publishProgress: async progress => { await this.publishProgress(progress) }
+        publishProgress: async progress => { await this.publishProgress(progress) },
+        // Two intervals after a (re)start: every live member's heartbeat, and a live
+        // coordinator's progress, has reached this node by then.
+        settling: () => this.c.clock.now() - this.startedMs < 2 * this.init.heartbeatMs
       }, {
-        // Failure detection marks a silent peer suspect after ~2 intervals; a coordinator
-        // publishes at least every interval, so 3 intervals of silence means it is gone.
-        staleAfterMs: 3 * this.init.heartbeatMs,
-        progressEveryMs: this.init.heartbeatMs
+        // A coordinator that stops (crash, pause, partition) goes suspect after 3 heartbeat
+        // intervals, and that is what hands the rollout on. Stale progress from a coordinator
+        // still heard alive is the backstop for one that is stuck: at 10 intervals, so that a
+        // busy event loop publishing late does not hand the rollout back and forth.
+        staleAfterMs: 10 * this.init.heartbeatMs,
+        progressEveryMs: this.init.heartbeatMs,
+        fencedBackoffMs: 3 * this.init.heartbeatMs
       })
       this.coordinators.set(name, c)
     }
@@ -252,11 +339,7 @@ export class RolloutService {
 
   private storeProgress (progress: RolloutProgress, envelope: Uint8Array): boolean {
     const held = this.progress.get(progress.rollout)
-    if (held != null) {
-      const a = held.progress
-      const newer = progress.epoch > a.epoch || (progress.epoch === a.epoch && progress.seq > a.seq) || progress.policyVersion > a.policyVersion
-      if (!newer) return false
-    }
+    if (!isNewerProgress(progress, held?.progress)) return false
     if (held?.progress.phase !== progress.phase) this.record(progress.rollout, `phase ${progress.phase}`, { epoch: progress.epoch, coordinator: progress.coordinator, step: progress.step, message: progress.message, trip: progress.trip })
     if (held != null && held.progress.coordinator !== progress.coordinator) this.record(progress.rollout, 'coordinator changed', { from: held.progress.coordinator, to: progress.coordinator, epoch: progress.epoch })
     this.progress.set(progress.rollout, { progress, envelope, receivedMs: this.c.clock.now() })

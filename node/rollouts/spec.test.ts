@@ -124,6 +124,17 @@ describe('parseRolloutManifest', () => {
     expect(spec.strategy.rate).toEqual({ maxPerMinute: 30 })
   })
 
+  it('carries prefetch only when true (a node of an older build refuses unknown fields), and checks its type', () => {
+    const on = parseRolloutManifest(withStrategy('    prefetch: true\n    steps:\n      - setPercent: 100\n')).spec
+    expect(on.strategy.prefetch).toBe(true)
+    expect(rolloutSpecIssues({ ...on, model: { ...on.model, cid: CID } })).toEqual([])
+    const off = parseRolloutManifest(withStrategy('    prefetch: false\n    steps:\n      - setPercent: 100\n')).spec
+    expect('prefetch' in off.strategy).toBe(false)
+    expect(issuesOf(() => parseRolloutManifest(withStrategy('    prefetch: yes please\n    steps:\n      - setPercent: 100\n')))).toEqual([
+      { path: 'spec.strategy.prefetch', message: 'must be true or false' }
+    ])
+  })
+
   it('collects every issue, each with its field path', () => {
     const text = `apiVersion: tutti.dev/v2
 kind: Rolout

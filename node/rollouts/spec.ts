@@ -61,6 +61,12 @@ export interface RolloutSpec {
     activationTimeoutMs: number
     abort: AbortCriterion[]
     rollback: 'automatic' | 'manual'
+    /**
+     * Every matching node downloads the model as soon as it holds the policy, and activates it
+     * only when its wave comes (present only when true: nodes of an older build refuse unknown
+     * fields).
+     */
+    prefetch?: true
   }
 }
 
@@ -320,7 +326,8 @@ const strategyInput = z.strictObject({
   }).optional(),
   activationTimeout: durationText.optional(),
   abort: z.array(criterionSchema(false)).max(MAX_ABORT_CRITERIA, `must have at most ${MAX_ABORT_CRITERIA} criteria`).optional(),
-  rollback: z.enum(['automatic', 'manual']).optional()
+  rollback: z.enum(['automatic', 'manual']).optional(),
+  prefetch: z.boolean().optional()
 }).superRefine((s, ctx) => {
   if (s.maxPerMinute !== undefined && s.exponentialRate !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['exponentialRate'], message: 'cannot be combined with maxPerMinute (give one rate)' })
@@ -400,6 +407,7 @@ function toIssues (issues: readonly z.core.$ZodIssue[], root: unknown): Manifest
  *     activationTimeout: 10m
  *     abort: [ { failureType: FAILED, thresholdPercentage: 10, minNodes: 5 }, { metric: errorRate, max: 0.02 } ]
  *     rollback: automatic
+ *     prefetch: true                             # every target downloads now, activates in its wave
  * ```
  *
  * The text is bounded to {@link MAX_MANIFEST_BYTES} before parsing and its aliases to
@@ -429,7 +437,8 @@ export function parseRolloutManifest (yamlText: string): { name: string, spec: R
         rate: normalizeRate(strategy),
         activationTimeoutMs: strategy.activationTimeout ?? DEFAULT_ACTIVATION_TIMEOUT_MS,
         abort: strategy.abort ?? [],
-        rollback: strategy.rollback ?? 'automatic'
+        rollback: strategy.rollback ?? 'automatic',
+        ...(strategy.prefetch === true ? { prefetch: true as const } : {})
       }
     }
   }
@@ -489,7 +498,8 @@ const specSchema = z.strictObject({
     rate: rateNormalized,
     activationTimeoutMs: durationMs,
     abort: z.array(criterionSchema(true)).max(MAX_ABORT_CRITERIA, `must have at most ${MAX_ABORT_CRITERIA} criteria`),
-    rollback: z.enum(['automatic', 'manual'])
+    rollback: z.enum(['automatic', 'manual']),
+    prefetch: z.literal(true).optional()
   })
 })
 

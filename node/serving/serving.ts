@@ -12,7 +12,10 @@ import { formatIssues, schemaIssues } from '../../core/schema.js'
 import { asAdminError } from '../admin-errors.js'
 import { adminParams, boundedString, modelRef } from '../admin-params.js'
 import { writeFileAtomic } from '../fs.js'
-import { ModelErrorCode } from '../models/errors.js'
+import { ModelErrorCode, ModelMismatchError } from '../models/errors.js'
+import { refParts } from '../models/versions.js'
+import { InferenceError, InferenceErrorCode } from '../inference/errors.js'
+import { isManifestCid } from '../../core/cid.js'
 import type { AdminHandler } from '../../protocols/admin/index.js'
 import type { HeartbeatModel } from '../../protocols/heartbeat/index.js'
 import type { InferenceRuntime, VersionStatus } from '../inference/runtime.js'
@@ -27,6 +30,8 @@ export interface ServingComponents {
   /** Absent on a node without a model store: nothing can be activated. */
   models?: ModelService
   logger: Logger
+  /** Manifest CIDs retention must keep whatever it plans (what rollouts on this node reference). @default none */
+  referenced?: () => Iterable<string>
 }
 
 export interface ServingInit {
@@ -34,30 +39,38 @@ export interface ServingInit {
   stateFile?: string
 }
 
+const LimitsSchema = z.object({
+  cpu: z.union([z.string(), z.number()], { error: 'must be a quantity' }).optional(),
+  memory: z.union([z.string(), z.number()], { error: 'must be a quantity' }).optional()
+}, { error: 'must be an object' }) satisfies z.ZodType<ResourceLimits>
+
 const ServingStateSchema = z.object({
   version: z.literal(1, { error: 'must be 1' }),
   active: z.record(z.string(), z.object({
     version: z.string({ error: 'must be a string' }),
     cid: z.string({ error: 'must be a string' }),
-    limits: z.object({
-      cpu: z.union([z.string(), z.number()], { error: 'must be a quantity' }).optional(),
-      memory: z.union([z.string(), z.number()], { error: 'must be a quantity' }).optional()
-    }, { error: 'must be an object' }) satisfies z.ZodType<ResourceLimits>
-  }, { error: 'must be an object' }), { error: 'must be an object' })
+    limits: LimitsSchema
+  }, { error: 'must be an object' }), { error: 'must be an object' }),
+  /** The limits of each model on this node, whichever version runs (and while none does). */
+  limits: z.record(z.string(), LimitsSchema, { error: 'must be an object' }).optional()
 }, { error: 'not an object' })
 
 const QUANTITY = 'a quantity like "500m" or "256Mi"'
-/** A limit as the CLI sends it; null or absent is no limit. What it means is resolveLimits' to say. */
+/**
+ * A limit as the CLI sends it: absent keeps the model's limit on this node, null removes it. What
+ * a quantity means is resolveLimits' to say.
+ */
 const limitParam = z.union([
   boundedString(QUANTITY, 32),
   z.number().min(0, `must be ${QUANTITY}`).max(Number.MAX_SAFE_INTEGER, `must be ${QUANTITY}`)
-], { error: `must be ${QUANTITY}` }).nullish().transform(v => v ?? undefined)
+], { error: `must be ${QUANTITY}` }).nullable().optional()
 const limitParams = { cpu: limitParam, memory: limitParam }
 const activateParams = z.object({ ref: modelRef, ...limitParams })
-const deactivateParams = z.object({ name: boundedString('a model name', 64) })
+const deactivateParams = z.object({ name: modelRef })
+const undoParams = z.object({ name: boundedString('a model name', 200) })
 const shadowParams = z.object({
   ref: modelRef,
-  fraction: z.number({ error: 'must be a number between 0 and 1' }).min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').default(0.1),
+  fraction: z.number({ error: 'must be a number above 0, at most 1' }).gt(0, 'must be above 0, at most 1').max(1, 'must be above 0, at most 1').default(0.1),
   ...limitParams
 })
 
@@ -65,6 +78,22 @@ const shadowParams = z.object({
 type ServingState = z.infer<typeof ServingStateSchema>
 
 const MAX_STATE_BYTES = 1024 * 1024
+
+/** Codes of serving errors. Match on these, never on messages. */
+export const ServingErrorCode = {
+  /** Nothing of the model (or not that version) is served on this node. */
+  NotServed: 'ERR_NOT_SERVED',
+  /** `undo` found no previous version of the model on this node. */
+  NothingToUndo: 'ERR_NOTHING_TO_UNDO'
+} as const
+
+/** What {@link Serving.deactivate} stopped: the model (its active version) or only its shadow. */
+export interface DeactivationResult {
+  name: string
+  /** The version that stopped being served (absent when none was recorded, only loaded ones). */
+  version?: string
+  stopped: 'active' | 'shadow'
+}
 
 export class ServingError extends TuttiError {
   constructor (code: string, message: string, options: { cause?: unknown } = {}) {
@@ -89,6 +118,27 @@ export interface ServingActivateOptions extends AbortOptions {
   localOnly?: boolean
   /** Refuse, before loading, a manifest whose signed name or version differs (a pinned rollout). */
   expect?: { name?: string, version?: string }
+  /**
+   * Take each limit `limits` leaves out from the model's limits on this node (the manual path:
+   * limits survive a version change unless given again). Without it `limits` is the whole set.
+   */
+  inheritLimits?: boolean
+}
+
+/** Limits as an operator changes them: a quantity sets one, null removes it, absent keeps it. */
+export interface LimitsChange {
+  cpu?: string | number | null
+  memory?: string | number | null
+}
+
+/** `current` with `change` applied (pure): the limits a model runs under after an activation. */
+export function applyLimits (current: ResourceLimits, change: LimitsChange): ResourceLimits {
+  const out: ResourceLimits = {}
+  for (const key of ['cpu', 'memory'] as const) {
+    const v = change[key] === undefined ? current[key] : change[key]
+    if (v != null) out[key] = v
+  }
+  return out
 }
 
 export interface ActivationResult {
@@ -97,6 +147,10 @@ export interface ActivationResult {
   cid: string
   previous?: string
   status: VersionStatus
+  /** Versions retention removed from this node's store after the activation (any model's). */
+  removed: Array<{ name: string, version: string, cid: string }>
+  /** Versions of each model this node keeps (`--keep-versions`). */
+  keepVersions: number
 }
 
 export class Serving {
@@ -132,7 +186,9 @@ export class Serving {
     for (const [name, a] of Object.entries(this.state.active)) {
       if (aborted()) throw new RestoreAbortedError({ cause: options.signal?.reason })
       try {
-        await this.activate(`${name}@${a.version}`, a.limits, options)
+        // By the CID that was active: the name alone may have become ambiguous in the fleet since.
+        const ref = isManifestCid(a.cid as unknown) ? a.cid : `${name}@${a.version}`
+        await this.activate(ref, a.limits, { ...options, expect: { name, version: a.version } })
       } catch (err) {
         if (aborted()) throw new RestoreAbortedError({ cause: err })
         this.log.error('could not restore an active model', { model: `${name}@${a.version}`, err })
@@ -141,10 +197,10 @@ export class Serving {
   }
 
   /** Activates a model version (fetching it first if this node lacks it). */
-  async activate (ref: string, limits: ResourceLimits = {}, options: ServingActivateOptions = {}): Promise<ActivationResult> {
+  async activate (ref: string, change: LimitsChange = {}, options: ServingActivateOptions = {}): Promise<ActivationResult> {
     const models = this.requireModels()
     let verified: VerifiedManifest
-    const cid = models.resolveCid(ref)
+    const cid = await models.resolveCid(ref, options)
     if (!models.store.isComplete(cid)) {
       if (options.localOnly === true) throw new ServingError(ModelErrorCode.ModelIncomplete, `${ref} is not complete in this node's store (a rollback never downloads)`)
       this.log.info('fetching a model to activate it', { ref, cid })
@@ -161,21 +217,47 @@ export class Serving {
     const path = models.store.modelPath(cid)
     if (path == null) throw new ServingError(ModelErrorCode.ModelIncomplete, `${ref} is not complete on this node`)
     const m = verified.manifest
-    const want = options.expect
-    if (want != null && ((want.name != null && want.name !== m.name) || (want.version != null && want.version !== m.version))) {
-      throw new ServingError('ERR_MODEL_MISMATCH', `${cid} is ${m.name}@${m.version}, not the ${want.name ?? m.name}@${want.version ?? m.version} it was asked for`)
+    // What was asked for, by the ref itself (NAME@VERSION) or by a pinned rollout, against what
+    // the admin signed: a CID announced under another name never gets loaded in its place.
+    const want = { ...refParts(ref), ...options.expect }
+    if ((want.name != null && want.name !== m.name) || (want.version != null && want.version !== m.version)) {
+      throw new ModelMismatchError(cid, `${m.name}@${m.version}`, `${want.name ?? m.name}@${want.version ?? m.version}`)
     }
+    const limits = applyLimits(options.inheritLimits === true ? this.limitsOf(m.name) : {}, change)
     options.onPhase?.('loading')
     const status = await this.components.runtime.activate({ ...m, path }, limits, { signal: options.signal, onPhase: options.onPhase })
     const { previous } = await models.store.setActive(m.name, m.version, options)
     this.state.active[m.name] = { version: m.version, cid, limits }
+    this.state.limits = { ...this.state.limits, [m.name]: limits }
     await this.save()
-    // Retention: keep the active and the previous version; older ones go.
-    await models.store.gc({ protect: [cid] }).catch(err => { this.log.warn('model gc failed', { err }) })
+    // Retention: keep the active version and those active before it, up to keepVersions; older
+    // ones go, except what a rollout here still references.
+    const held = new Map(models.store.list().map(e => [e.cid, e]))
+    const gc = await models.store.gc({ protect: [cid, ...(this.components.referenced?.() ?? [])] })
+      .catch(err => { this.log.warn('model gc failed', { err }); return undefined })
+    const removed = (gc?.removed ?? []).flatMap(c => {
+      const e = held.get(c)
+      return e == null ? [] : [{ name: e.name, version: e.version, cid: c }]
+    })
     verified = models.store.resolve(cid)
     const prev = previous != null ? models.store.list().find(e => e.cid === previous) : undefined
-    this.log.info('model active', { model: `${m.name}@${m.version}`, cid, previous: prev?.version })
-    return { name: m.name, version: m.version, cid, previous: prev?.version, status }
+    this.log.info('model active', { model: `${m.name}@${m.version}`, cid, previous: prev?.version, removed: removed.map(r => `${r.name}@${r.version}`) })
+    return { name: m.name, version: m.version, cid, previous: prev?.version, status, removed, keepVersions: models.store.keepVersions }
+  }
+
+  /**
+   * Switches `name` back to its previous version (the one active before, kept complete by
+   * retention) under the model's limits on this node. Throws ERR_NOTHING_TO_UNDO without one.
+   */
+  async undo (name: string, options: AbortOptions = {}): Promise<ActivationResult> {
+    const { previous } = this.requireModels().store.pointers(name)
+    if (previous == null) throw new ServingError(ServingErrorCode.NothingToUndo, `${name} has no previous version on this node to switch back to`)
+    return await this.activate(previous, {}, { ...options, inheritLimits: true, localOnly: true })
+  }
+
+  /** The limits of a model on this node: those of its last activation, whichever version. */
+  limitsOf (name: string): ResourceLimits {
+    return { ...(this.state.limits?.[name] ?? this.state.active[name]?.limits) }
   }
 
   /** The active version of a model on this node, with its limits. */
@@ -189,22 +271,87 @@ export class Serving {
     return this.components.models?.store.isComplete(cid) ?? false
   }
 
-  /** Stops serving a model (every loaded version of it). */
-  async deactivate (name: string, options: AbortOptions = {}): Promise<void> {
-    await this.components.runtime.deactivate(name, undefined, options)
+  /**
+   * Stops serving a model: `NAME` (every loaded version of it), `NAME@VERSION` (the active version,
+   * which stops the model, or the shadow, which stops only the shadow) or a manifest CID. The
+   * store then has no active version of it (the one that was becomes the previous), so listings
+   * and heartbeats show what is served. Throws ERR_NOT_SERVED when nothing of it is.
+   */
+  async deactivate (ref: string, options: AbortOptions = {}): Promise<DeactivationResult> {
+    const { name, version } = this.parseServedRef(ref)
+    const runtime = this.components.runtime.status().models.find(m => m.name === name)
+    const stored = this.components.models?.store.pointers(name).active
+    const storedVersion = stored != null ? this.components.models?.store.list().find(e => e.cid === stored)?.version : undefined
+    const active = runtime?.active ?? this.state.active[name]?.version ?? storedVersion
+    const shadow = runtime?.shadow?.version
+    if (version != null && version === shadow && version !== active) {
+      await this.components.runtime.stopShadow(name, options)
+      this.log.info('model shadow stopped', { model: `${name}@${version}` })
+      return { name, version, stopped: 'shadow' }
+    }
+    if (active == null && runtime == null) {
+      throw new ServingError(ServingErrorCode.NotServed, `${name} is not served on this node${shadow != null ? ` (its shadow is ${name}@${shadow})` : ''}`)
+    }
+    if (version != null && version !== active) {
+      throw new ServingError(ServingErrorCode.NotServed, `${name}@${version} is not served on this node: ${active != null ? `the active version is ${name}@${active}` : `no version of ${name} is active`}${shadow != null ? `, the shadow ${name}@${shadow}` : ''}`)
+    }
+    if (runtime != null) {
+      try {
+        await this.components.runtime.deactivate(name, undefined, options)
+      } catch (err) {
+        // Unloaded meanwhile (or never restored): what is recorded as served is cleared all the same.
+        if ((err as { code?: string }).code !== InferenceErrorCode.ModelNotFound) throw err
+      }
+    }
     delete this.state.active[name]
     await this.save()
-    this.log.info('model deactivated', { model: name })
+    await this.components.models?.store.clearActive(name, options)
+    this.log.info('model deactivated', { model: name, version: active })
+    return { name, version: active, stopped: 'active' }
   }
 
-  /** Runs `ref` as a shadow beside the active version of its model on a sampled fraction. */
-  async shadow (ref: string, fraction: number, limits: ResourceLimits = {}, options: AbortOptions = {}): Promise<VersionStatus> {
+  /** NAME, NAME@VERSION or a held manifest CID, as a name and an optional version. */
+  private parseServedRef (ref: string): { name: string, version?: string } {
+    const parts = refParts(ref)
+    if (parts != null) return parts
+    const m = this.requireModels().store.resolve(ref).manifest
+    return { name: m.name, version: m.version }
+  }
+
+  /**
+   * Runs `ref` as a shadow beside the active version of its model on a sampled `fraction` (0 < f
+   * <= 1) of requests. Throws ERR_NO_ACTIVE_VERSION, before any download, when no version of the
+   * model is active here: there is nothing to compare against.
+   */
+  async shadow (ref: string, fraction: number, change: LimitsChange = {}, options: AbortOptions & { inheritLimits?: boolean } = {}): Promise<VersionStatus> {
     const models = this.requireModels()
-    const cid = models.resolveCid(ref)
+    const asked = refParts(ref)
+    if (asked != null) this.requireActive(asked.name)
+    const cid = await models.resolveCid(ref, options)
     if (!models.store.isComplete(cid)) await models.pull(cid, options)
     const m = models.store.resolve(cid).manifest
+    if (asked != null && (asked.name !== m.name || (asked.version != null && asked.version !== m.version))) throw new ModelMismatchError(cid, `${m.name}@${m.version}`, ref)
+    this.requireActive(m.name)
     const path = models.store.modelPath(cid)!
-    return await this.components.runtime.shadow({ ...m, path }, limits, { ...options, fraction })
+    const limits = applyLimits(options.inheritLimits === true ? this.limitsOf(m.name) : {}, change)
+    return await this.components.runtime.shadow({ ...m, path }, limits, { signal: options.signal, fraction })
+  }
+
+  /** Stops the shadow of a model (`NAME` or `NAME@VERSION` of the shadow). Throws ERR_NOT_SERVED when none runs. */
+  async unshadow (ref: string, options: AbortOptions = {}): Promise<DeactivationResult> {
+    const { name, version } = this.parseServedRef(ref)
+    const shadow = this.components.runtime.status().models.find(m => m.name === name)?.shadow
+    if (shadow == null || (version != null && version !== shadow.version)) {
+      throw new ServingError(ServingErrorCode.NotServed, `${version != null ? `${name}@${version} is not the shadow of ${name}` : `no shadow of ${name} runs`} on this node${shadow != null ? ` (the shadow is ${name}@${shadow.version})` : ''}`)
+    }
+    await this.components.runtime.stopShadow(name, options)
+    this.log.info('model shadow stopped', { model: `${name}@${shadow.version}` })
+    return { name, version: shadow.version, stopped: 'shadow' }
+  }
+
+  private requireActive (name: string): void {
+    if (this.components.runtime.status().models.find(m => m.name === name)?.active != null) return
+    throw new InferenceError(InferenceErrorCode.NoActiveVersion, `${name} has no active version on this node: activate one before shadowing it (tutti model activate ${name}@VERSION)`)
   }
 
   /** Heartbeat entries: held models from the store with the runtime's summaries merged in. */
@@ -221,16 +368,24 @@ export class Serving {
     return {
       'model.activate': async (params, ctx) => await adminErrors(async () => {
         const { ref, ...limits } = adminParams(activateParams, params)
-        return await this.activate(ref, limits, { signal: ctx.signal })
+        return await this.activate(ref, limits, { signal: ctx.signal, inheritLimits: true })
       }),
+      'model.undo': async (params, ctx) => await adminErrors(async () => {
+        const { name } = adminParams(undoParams, params)
+        return await this.undo(name, { signal: ctx.signal })
+      }),
+      // `name` is NAME, NAME@VERSION or a manifest CID (the field kept its first name).
       'model.deactivate': async (params, ctx) => await adminErrors(async () => {
         const { name } = adminParams(deactivateParams, params)
-        await this.deactivate(name, { signal: ctx.signal })
-        return { name }
+        return await this.deactivate(name, { signal: ctx.signal })
+      }),
+      'model.unshadow': async (params, ctx) => await adminErrors(async () => {
+        const { name } = adminParams(undoParams, params)
+        return await this.unshadow(name, { signal: ctx.signal })
       }),
       'model.shadow': async (params, ctx) => await adminErrors(async () => {
         const { ref, fraction, ...limits } = adminParams(shadowParams, params)
-        return await this.shadow(ref, fraction, limits, { signal: ctx.signal })
+        return await this.shadow(ref, fraction, limits, { signal: ctx.signal, inheritLimits: true })
       })
     }
   }

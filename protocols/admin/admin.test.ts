@@ -22,6 +22,7 @@ describe('describeDialError: one sentence from error names and codes, never mess
     { name: 'an unreachable host', err: withCode('connect EHOSTUNREACH', 'EHOSTUNREACH'), want: /^the address is unreachable$/ },
     { name: 'an unreachable network', err: withCode('connect ENETUNREACH', 'ENETUNREACH'), want: /^the address is unreachable$/ },
     { name: 'a failed handshake: another fleet', err: named('EncryptionFailedError', 'read ECONNRESET'), want: /^the peer dropped the connection during the handshake \(a different fleet/ },
+    { name: 'another node of the same fleet at that address', err: named('EncryptionFailedError', 'x', { cause: named('UnexpectedPeerError', 'Payload identity key does not match') }), want: /^the node at that address has another peer id than the one asked for/ },
     { name: 'a timeout', err: new TimeoutError('The operation was aborted due to timeout'), want: /^the peer did not complete a connection in time/ },
     { name: 'an abort', err: new AbortError(), want: /^the peer did not complete a connection in time/ },
     { name: 'a stream reset is a reset, not another fleet', err: new StreamResetError('The stream has been reset'), want: /^the connection was reset before the peer answered$/ },

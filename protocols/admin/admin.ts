@@ -1,8 +1,8 @@
 import { pbStream } from '@libp2p/utils'
 import { AdminRequest, AdminResponse } from './pb/admin.js'
 import {
-  ADMIN_PROTOCOL, ADMIN_VERSION, DEFAULT_REQUEST_TIMEOUT_MS, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES,
-  REQUEST_READ_TIMEOUT_MS
+  ADMIN_PROTOCOL, ADMIN_VERSION, DEFAULT_REQUEST_TIMEOUT_MS, LENGTH_PREFIX_BYTES, MAX_LARGE_REQUEST_BYTES, MAX_REQUEST_BYTES,
+  MAX_RESPONSE_BYTES, REQUEST_READ_TIMEOUT_MS
 } from './constants.js'
 import { AdminErrorCode, AdminRemoteError, AdminRequestError, AdminTransportError } from './errors.js'
 import { timeoutSignal } from '../../core/abort.js'
@@ -26,14 +26,24 @@ export interface AdminServerInit {
   logger: Logger
   /** Times the request read, the handler and the response write. */
   clock: Pick<Clock, 'setTimeout'>
-  /** @default MAX_REQUEST_BYTES */
+  /** Largest request of any method, and of anyone who is not an admin, in bytes. @default MAX_REQUEST_BYTES */
   maxRequestBytes?: number
+  /**
+   * Methods that take larger requests from admins, with their limit in bytes (at most
+   * MAX_LARGE_REQUEST_BYTES): `models.push` carries a manifest envelope of up to 1 MiB.
+   * @default none
+   */
+  methodRequestBytes?: Record<string, number>
 }
 
 const encoder = new TextEncoder()
+
+/** Largest result a server sends: what a client reads, less room for the envelope's other fields. */
+const MAX_RESULT_BYTES = MAX_RESPONSE_BYTES - 64 * 1024
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
-function parseJsonObject (bytes: Uint8Array, what: string): Record<string, unknown> {
+/** The params (or result) of an admin message: a UTF-8 JSON object. Throws AdminRequestError (ERR_BAD_REQUEST). */
+export function parseJsonObject (bytes: Uint8Array, what: string): Record<string, unknown> {
   if (bytes.byteLength === 0) return {}
   let value: unknown
   try {
@@ -54,13 +64,21 @@ function parseJsonObject (bytes: Uint8Array, what: string): Record<string, unkno
 export function createAdminStreamHandler (init: AdminServerInit): (stream: Stream, connection: Connection) => Promise<void> {
   const log = init.logger.child('admin')
   const maxBytes = init.maxRequestBytes ?? MAX_REQUEST_BYTES
+  const methodBytes = init.methodRequestBytes ?? {}
+  for (const [method, limit] of Object.entries(methodBytes)) {
+    if (!(Number.isSafeInteger(limit) && limit > 0 && limit <= MAX_LARGE_REQUEST_BYTES)) throw new RangeError(`the request limit of ${method} must be an integer in [1, ${MAX_LARGE_REQUEST_BYTES}]`)
+  }
+  const largest = Math.max(maxBytes, ...Object.values(methodBytes))
   return async (stream, connection) => {
     const caller = connection.remotePeer.toString()
-    const pb = pbStream(stream, { maxDataLength: maxBytes })
+    // Only an admin may send a request past maxBytes (and only to a method that takes one).
+    const readLimit = init.authorize(caller) ? largest : maxBytes
+    const pb = pbStream(stream, { maxDataLength: readLimit })
     const respond = async (res: Partial<AdminResponse>): Promise<void> => {
       await pb.write({ ok: false, errorCode: '', errorMessage: '', result: new Uint8Array(), ...res }, AdminResponse, { signal: timeoutSignal(init.clock, REQUEST_READ_TIMEOUT_MS) })
     }
-    try {
+    // Answers the request; each refusal returns early, and the stream is closed below either way.
+    const serve = async (): Promise<void> => {
       let req: AdminRequest
       try {
         req = await pb.read(AdminRequest, { signal: timeoutSignal(init.clock, REQUEST_READ_TIMEOUT_MS) })
@@ -83,11 +101,22 @@ export function createAdminStreamHandler (init: AdminServerInit): (stream: Strea
         await respond({ errorCode: AdminErrorCode.UnknownMethod, errorMessage: `unknown method "${req.method.slice(0, 100)}"` })
         return
       }
+      const limit = Object.hasOwn(methodBytes, req.method) ? methodBytes[req.method]! : maxBytes
+      if (req.params.byteLength > limit) {
+        await respond({ errorCode: AdminErrorCode.BadRequest, errorMessage: `the params of ${req.method} are larger than ${limit} bytes` })
+        return
+      }
       try {
         const params = parseJsonObject(req.params, 'params')
         const result = await handler(params, { caller, signal: timeoutSignal(init.clock, DEFAULT_REQUEST_TIMEOUT_MS) })
+        const bytes = encoder.encode(JSON.stringify(result ?? null))
+        if (bytes.byteLength > MAX_RESULT_BYTES) {
+          log.warn('admin result too large to send', { caller, method: req.method, bytes: bytes.byteLength })
+          await respond({ errorCode: AdminErrorCode.ResponseTooLarge, errorMessage: `the result of ${req.method} is ${bytes.byteLength} bytes, more than the ${MAX_RESULT_BYTES} an admin client reads` })
+          return
+        }
         log.debug('served admin request', { caller, method: req.method })
-        await respond({ ok: true, result: encoder.encode(JSON.stringify(result ?? null)) })
+        await respond({ ok: true, result: bytes })
       } catch (err) {
         if (err instanceof AdminRequestError) {
           await respond({ errorCode: err.code, errorMessage: err.message })
@@ -96,12 +125,20 @@ export function createAdminStreamHandler (init: AdminServerInit): (stream: Strea
           await respond({ errorCode: AdminErrorCode.Internal, errorMessage: `${req.method} failed: ${(err as Error).message}` })
         }
       }
+    }
+    try {
+      await serve()
     } catch (err) {
       log.debug('admin stream ended early', { caller, err })
       stream.abort(err as Error)
       return
     }
-    await stream.close().catch(err => { log.debug('closing admin stream failed', { err }) })
+    // Every answered request closes its stream, refusals included: a stream left open counts
+    // against the connection's inbound stream limit until no admin call gets through.
+    await stream.close().catch(err => {
+      log.debug('closing admin stream failed', { err })
+      stream.abort(err as Error)
+    })
   }
 }
 
@@ -125,7 +162,9 @@ export async function callAdmin<T = unknown> (libp2p: Pick<Libp2p, 'dialProtocol
   } catch (err) {
     throw new AdminTransportError(describeDialError(err), { cause: err })
   }
-  const pb = pbStream(stream, { maxDataLength: options.maxResponseBytes ?? MAX_RESPONSE_BYTES })
+  const maxResponseBytes = options.maxResponseBytes ?? MAX_RESPONSE_BYTES
+  // maxBufferSize too: pbStream buffers at most 4 MiB by default, whatever maxDataLength says.
+  const pb = pbStream(stream, { maxDataLength: maxResponseBytes, maxBufferSize: maxResponseBytes + LENGTH_PREFIX_BYTES })
   let res: AdminResponse
   try {
     await pb.write({ version: ADMIN_VERSION, method, params: encoder.encode(JSON.stringify(params)) }, AdminRequest, { signal })
@@ -175,6 +214,8 @@ export function describeDialError (err: unknown): string {
   if (named('UnsupportedProtocolError')) return `the peer does not speak ${ADMIN_PROTOCOL} (a different Tutti version?)`
   if (coded('ECONNREFUSED')) return 'connection refused: nothing is listening at that address'
   if (coded('EHOSTUNREACH', 'ENETUNREACH')) return 'the address is unreachable'
+  // Checked before the handshake failure that wraps it, when libp2p keeps the cause.
+  if (named('UnexpectedPeerError')) return 'the node at that address has another peer id than the one asked for (same network key: the same fleet)'
   if (named('EncryptionFailedError')) {
     return 'the peer dropped the connection during the handshake (a different fleet: its network key does not match)'
   }

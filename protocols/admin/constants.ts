@@ -7,6 +7,16 @@ export const ADMIN_VERSION = 1
 /** Largest request a peer reads, in bytes, checked before decoding. @default 64 KiB */
 export const MAX_REQUEST_BYTES = 64 * 1024
 
+/**
+ * Largest request an admin may send to a method given a larger limit (`methodRequestBytes`), in
+ * bytes: a peer reads up to this from an admin, and only `MAX_REQUEST_BYTES` from anyone else.
+ * Fits a 1 MiB manifest envelope in base64 (1.4 MiB) with room to spare. @default 2 MiB
+ */
+export const MAX_LARGE_REQUEST_BYTES = 2 * 1024 * 1024
+
+/** Bytes a length prefix adds in front of a message (a varint of up to 16 MiB). */
+export const LENGTH_PREFIX_BYTES = 4
+
 /** Largest response a client reads, in bytes, checked before decoding. @default 16 MiB */
 export const MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 

@@ -7,6 +7,8 @@ export const AdminErrorCode = {
   UnsupportedVersion: 'ERR_UNSUPPORTED_VERSION',
   BadRequest: 'ERR_BAD_REQUEST',
   NotFound: 'ERR_NOT_FOUND',
+  /** The result is larger than an admin client reads (MAX_RESPONSE_BYTES). */
+  ResponseTooLarge: 'ERR_RESPONSE_TOO_LARGE',
   Internal: 'ERR_INTERNAL'
 } as const
 

@@ -6,5 +6,5 @@
  */
 export * from './constants.js'
 export * from './errors.js'
-export { createAdminStreamHandler, callAdmin, describeDialError } from './admin.js'
+export { createAdminStreamHandler, callAdmin, describeDialError, parseJsonObject } from './admin.js'
 export type { AdminContext, AdminHandler, AdminServerInit, AdminCallOptions } from './admin.js'

@@ -106,6 +106,13 @@ describe('heartbeat encoding', () => {
     expect(decodeHeartbeat(encodeHeartbeat(hb))).toEqual(hb)
   })
 
+  it('carries the sender\'s own restart count, and reads its absence (an older sender) as none announced', () => {
+    const hb = realistic({ restarts: 3 })
+    expect(decodeHeartbeat(encodeHeartbeat(hb)).restarts).toBe(3)
+    expect(decodeHeartbeat(encodeHeartbeat(realistic())).restarts).toBeUndefined()
+    expectInvalid(encodeError(realistic({ restarts: -1 })), /restarts must be an integer/)
+  })
+
   it('round-trips a heartbeat with no labels or properties', () => {
     const hb = realistic({ labels: {}, props: {}, seq: 1, uptimeMs: 0, sentMs: BOOT })
     expect(decodeHeartbeat(encodeHeartbeat(hb))).toEqual(hb)
@@ -274,7 +281,7 @@ describe('model state in heartbeats', () => {
     const hb = realistic({
       models: [
         { name: 'vad', version: '1.0.0', cid: CID, state: 'active', stats },
-        { name: 'vad', version: '1.1.0', cid: CID, state: 'staged', stats: { ...stats, ag: 0.987 } },
+        { name: 'vad', version: '1.1.0', cid: CID, state: 'staged', stats: { ...stats, ag: 0.987, sc: 1150, fr: 0.1 } },
         { name: 'face-detector', version: '2.0.0-rc.1', cid: CID, state: 'partial' }
       ]
     })
@@ -355,7 +362,7 @@ describe('rollout state in heartbeats', () => {
     const rollouts = Array.from({ length: MAX_HEARTBEAT_ROLLOUTS }, (_, i) => worstRollout(i))
     const section = encodeHeartbeat(realistic({ rollouts })).byteLength - encodeHeartbeat(realistic()).byteLength
     expect(section).toBe(MAX_HEARTBEAT_ROLLOUTS * 235) // the figure constants.ts budgets with
-    const models = Array.from({ length: MAX_HEARTBEAT_MODELS }, (_, i) => ({ name: `model-${i}`, version: '10.2.0-rc.1', cid: CID, state: 'active' as const, stats: { ...stats, ag: 0.99 } }))
+    const models = Array.from({ length: MAX_HEARTBEAT_MODELS }, (_, i) => ({ name: `model-${i}`, version: '10.2.0-rc.1', cid: CID, state: 'active' as const, stats: { ...stats, ag: 0.99, sc: 123_456, fr: 0.125 } }))
     const bytes = encodeHeartbeat(realistic({ models, rollouts }))
     expect(bytes.byteLength).toBeLessThanOrEqual(MAX_HEARTBEAT_BYTES)
     expect(decodeHeartbeat(bytes).rollouts).toEqual(rollouts)

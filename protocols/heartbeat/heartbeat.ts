@@ -1,17 +1,18 @@
 import { Heartbeat as HeartbeatPb } from './pb/heartbeat.js'
 import {
-  HEARTBEAT_SCHEMA, MAX_HEARTBEAT_BYTES, MAX_HEARTBEAT_MODELS, MAX_HEARTBEAT_ROLLOUTS, MAX_INTERVAL_MS, MAX_KEY_LENGTH,
+  HEARTBEAT_SCHEMA, MAX_HEARTBEAT_BYTES, MAX_HEARTBEAT_MODELS, MAX_HEARTBEAT_ROLLOUTS, MAX_INTERVAL_MS,
   MAX_LABELS, MAX_MODEL_FIELD_LENGTH, MAX_PROPS, MAX_ROLLOUT_NAME_LENGTH, MAX_ROLLOUT_REASON_LENGTH,
   MAX_ROLLOUT_STATE_LENGTH, MAX_VALUE_LENGTH, MIN_INTERVAL_MS, MAX_TIMESTAMP_MS, MAX_UPTIME_MS, MAX_CLOCK_AHEAD_MS,
   MAX_FLEET_SIZE, NUMERIC_PROPS
 } from './constants.js'
 import { InvalidHeartbeatError, UnsupportedHeartbeatSchemaError } from './errors.js'
+import { checkKeyValue } from './labels.js'
 import type { Heartbeat, HeartbeatModel, HeartbeatModelState, HeartbeatRollout } from './index.js'
+
+export { checkKeyValue }
 
 const MODEL_STATES = new Set<string>(['active', 'previous', 'staged', 'partial'])
 const MODEL_FIELD_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/
-
-const KEY_RE = /^[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?$/
 
 /** A DNS label, as a rollout's metadata.name. */
 const ROLLOUT_NAME_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/
@@ -19,16 +20,6 @@ const ROLLOUT_NAME_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/
 const ROLLOUT_STATE_RE = /^[A-Z][A-Za-z0-9]*$/
 /** Printable ASCII: one byte per character, nothing that moves a terminal's cursor. */
 const REASON_RE = /^[\x20-\x7e]*$/
-
-/** Why a label or property key/value cannot be used, or undefined when it can. */
-export function checkKeyValue (key: string, value: string): string | undefined {
-  if (key.length === 0 || key.length > MAX_KEY_LENGTH) return `key "${key.slice(0, 80)}" must be 1-${MAX_KEY_LENGTH} characters`
-  if (!KEY_RE.test(key)) return `key "${key}" may hold only letters, digits, '.', '_', '/', '-' and must start and end with a letter or digit`
-  if (value.length > MAX_VALUE_LENGTH) return `value of "${key}" is longer than ${MAX_VALUE_LENGTH} characters`
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(value)) return `value of "${key}" contains control characters`
-  return undefined
-}
 
 /**
  * Any text (an error message, say) as a heartbeat reason: characters outside printable ASCII
@@ -75,6 +66,7 @@ export function encodeHeartbeat (hb: Heartbeat): Uint8Array {
     labels: new Map(Object.entries(hb.labels)),
     props: new Map(Object.entries(hb.props)),
     fleetSize: hb.fleetSize,
+    restarts: hb.restarts ?? 0,
     models: (hb.models ?? []).map(m => ({
       name: m.name,
       version: m.version,
@@ -82,7 +74,7 @@ export function encodeHeartbeat (hb: Heartbeat): Uint8Array {
       state: m.state,
       stats: m.stats == null
         ? undefined
-        : { requests: BigInt(m.stats.n), errors: BigInt(m.stats.e), p50Ms: m.stats.p50, p95Ms: m.stats.p95, p99Ms: m.stats.p99, nonFinite: BigInt(m.stats.nf), memoryMib: m.stats.mb, agreement: m.stats.ag }
+        : { requests: BigInt(m.stats.n), errors: BigInt(m.stats.e), p50Ms: m.stats.p50, p95Ms: m.stats.p95, p99Ms: m.stats.p99, nonFinite: BigInt(m.stats.nf), memoryMib: m.stats.mb, agreement: m.stats.ag, shadowCompared: m.stats.sc == null ? undefined : BigInt(m.stats.sc), shadowFraction: m.stats.fr }
     })),
     rollouts: (hb.rollouts ?? []).map(r => ({
       name: r.name,
@@ -133,6 +125,7 @@ export function decodeHeartbeat (bytes: Uint8Array, maxBytes = MAX_HEARTBEAT_BYT
     labels: Object.fromEntries(pb.labels),
     props: Object.fromEntries(pb.props),
     fleetSize: pb.fleetSize,
+    ...(pb.restarts > 0 ? { restarts: pb.restarts } : {}),
     models: pb.models.map(m => {
       const model: HeartbeatModel = { name: m.name, version: m.version, cid: m.cid, state: m.state as HeartbeatModelState }
       if (m.stats != null) {
@@ -147,6 +140,8 @@ export function decodeHeartbeat (bytes: Uint8Array, maxBytes = MAX_HEARTBEAT_BYT
           mb: st.memoryMib
         }
         if (st.agreement != null) model.stats.ag = float32ToDecimal(st.agreement)
+        if (st.shadowCompared != null) model.stats.sc = toSafeNumber('stats.shadowCompared', st.shadowCompared)
+        if (st.shadowFraction != null) model.stats.fr = float32ToDecimal(st.shadowFraction)
       }
       return model
     })
@@ -206,6 +201,7 @@ function validateHeartbeat (hb: Heartbeat): void {
   if (/[\u0000-\u001f\u007f]/.test(hb.nodeVersion)) throw new InvalidHeartbeatError('nodeVersion contains control characters')
   if (!Number.isInteger(hb.fleetSize) || hb.fleetSize < 1) throw new InvalidHeartbeatError('fleetSize must be at least 1 (the sender counts itself)')
   if (hb.fleetSize > MAX_FLEET_SIZE) throw new InvalidHeartbeatError(`fleetSize must be at most ${MAX_FLEET_SIZE}`)
+  if (hb.restarts !== undefined && (!Number.isInteger(hb.restarts) || hb.restarts < 0 || hb.restarts > 0xffffffff)) throw new InvalidHeartbeatError('restarts must be an integer in [0, 2^32)')
   checkMap('labels', hb.labels, MAX_LABELS)
   checkMap('props', hb.props, MAX_PROPS)
   checkProps(hb.props)
@@ -243,11 +239,12 @@ function checkModels (models: HeartbeatModel[]): void {
     if (!MODEL_STATES.has(m.state)) throw new InvalidHeartbeatError(`models: unknown state "${String(m.state).slice(0, 20)}"`)
     const st = m.stats
     if (st != null) {
-      const counts = [st.n, st.e, st.nf, st.mb]
+      const counts = [st.n, st.e, st.nf, st.mb, st.sc ?? 0]
       const times = [st.p50, st.p95, st.p99]
       if (!counts.every(v => Number.isSafeInteger(v) && v >= 0) || st.mb > 0xffffffff) throw new InvalidHeartbeatError('models: stats counts must be non-negative integers')
       if (!times.every(v => Number.isFinite(v) && v >= 0)) throw new InvalidHeartbeatError('models: stats latencies must be finite and non-negative')
       if (st.ag != null && !(st.ag >= 0 && st.ag <= 1)) throw new InvalidHeartbeatError('models: stats agreement must be between 0 and 1')
+      if (st.fr != null && !(st.fr > 0 && st.fr <= 1)) throw new InvalidHeartbeatError('models: stats shadow fraction must be above 0, at most 1')
     }
   }
 }

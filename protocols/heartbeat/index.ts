@@ -5,7 +5,8 @@
  */
 export * from './constants.js'
 export * from './errors.js'
-export { encodeHeartbeat, decodeHeartbeat, checkHeartbeatClock, checkKeyValue, heartbeatReason } from './heartbeat.js'
+export { encodeHeartbeat, decodeHeartbeat, checkHeartbeatClock, heartbeatReason } from './heartbeat.js'
+export { checkKeyValue } from './labels.js'
 export type { DecodeHeartbeatOptions } from './heartbeat.js'
 
 /** A decoded, validated heartbeat. Times are milliseconds since the epoch on the sender's clock. */
@@ -25,6 +26,11 @@ export interface Heartbeat {
   props: Record<string, string>
   /** Peers the sender considers alive, itself included. */
   fleetSize: number
+  /**
+   * How many times the sender has restarted, by its own count (kept in its data directory).
+   * Absent (and 0 on the wire) from a node without one, or older than the field.
+   */
+  restarts?: number
   /** Models the sender holds. Absent and empty mean the same. */
   models?: HeartbeatModel[]
   /** Rollouts the sender takes part in, at most MAX_HEARTBEAT_ROLLOUTS. Absent and empty mean the same. */
@@ -77,4 +83,8 @@ export interface InferenceStats {
   mb: number
   /** Shadow agreement rate, 0..1 (shadow versions only). */
   ag?: number
+  /** Samples compared with the active version, the basis of `ag` (shadow versions only). */
+  sc?: number
+  /** Fraction of requests the shadow is sampled on, 0..1 (shadow versions only). */
+  fr?: number
 }

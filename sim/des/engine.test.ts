@@ -1,13 +1,13 @@
 import { readFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import { parseScenario } from '../scenario.js'
-import { runRollout } from './engine.js'
+import { runDes } from './engine.js'
 import { checkInvariants } from './invariants.js'
 
-describe('des engine, first cut', () => {
+describe('des engine', () => {
   it('rolls the NaN version back at 200 nodes with every invariant holding', async () => {
     const s = parseScenario(await readFile(new URL('../scenarios/bad-model-rollback.yaml', import.meta.url), 'utf8'))
-    const r = runRollout(s, 200)
+    const r = runDes(s, { nodes: 200 })
     const violations = checkInvariants(r.events, s.invariants, { convergenceWithinMs: s.convergenceWithinMs, endMs: s.durationMs })
     expect(violations, `seed ${s.seed}`).toEqual([])
     expect(r.phase).toBe('RolledBack')

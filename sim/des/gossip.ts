@@ -61,11 +61,42 @@ export class PolicyGossip {
     private readonly random: () => number,
     private readonly link: LinkShape,
     n: number,
-    degree: number,
-    private readonly onAccept: (event: PolicyAccepted) => void
+    private readonly degree: number,
+    private readonly onAccept: (event: PolicyAccepted) => void,
+    /** The shape of one link, when links differ (default: `link` everywhere). */
+    private readonly linkOf: (from: number, to: number) => LinkShape = () => link
   ) {
     this.adj = randomRegularGraph(n, degree, random)
     this.nodes = Array.from({ length: n }, () => ({ up: true, group: 0, held: new Map() }))
+  }
+
+  /** A node joins: it connects to `degree` random nodes and syncs with them. Returns its index. */
+  join (group = 0): number {
+    const i = this.nodes.length
+    this.nodes.push({ up: true, group, held: new Map() })
+    const links = new Set<number>()
+    for (let t = 0; t < this.degree * 4 && links.size < Math.min(this.degree, i); t++) links.add(Math.floor(this.random() * i))
+    this.adj.push([...links].sort((a, b) => a - b))
+    for (const p of links) this.adj[p]!.push(i)
+    this.syncAround([i])
+    return i
+  }
+
+  /**
+   * Anti-entropy round: every live node syncs with one random neighbour (the policy sync protocol
+   * does so every 30 s); only heads that differ cost messages.
+   */
+  antiEntropy (): void {
+    for (let i = 0; i < this.nodes.length; i++) {
+      const a = this.nodes[i]!
+      const adj = this.adj[i]!
+      if (!a.up || adj.length === 0) continue
+      const j = adj[Math.floor(this.random() * adj.length)]!
+      const b = this.nodes[j]!
+      if (!b.up || a.group !== b.group) continue
+      for (const p of a.held.values()) if (b.held.get(p.name)?.version !== p.version) this.send(i, j, p)
+      for (const p of b.held.values()) if (a.held.get(p.name)?.version !== p.version) this.send(j, i, p)
+    }
   }
 
   neighbours (node: number): readonly number[] {
@@ -90,11 +121,12 @@ export class PolicyGossip {
 
   private send (from: number, to: number, policy: GossipPolicy): void {
     this.messages++
-    if (this.random() < this.link.loss) {
+    const link = this.linkOf(from, to)
+    if (this.random() < link.loss) {
       this.dropped++
       return
     }
-    const delay = this.link.latencyMs + (this.link.jitterMs > 0 ? this.random() * this.link.jitterMs : 0)
+    const delay = link.latencyMs + (link.jitterMs > 0 ? this.random() * link.jitterMs : 0)
     this.clock.setTimeout(() => {
       const a = this.nodes[from]!
       const b = this.nodes[to]!
@@ -134,6 +166,11 @@ export class PolicyGossip {
     })
     for (const s of this.nodes) s.group = 0
     this.syncAround(cut)
+  }
+
+  /** Moves one node to a group (a node that joins during a partition). */
+  setGroup (node: number, group: number): void {
+    this.nodes[node]!.group = group
   }
 
   /** A crash: the node stops receiving; its store (on disk) survives. */

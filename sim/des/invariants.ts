@@ -14,7 +14,14 @@ export type SimEvent =
   | { t: number, type: 'commandAccepted', node: number, rollout: string, epoch: number, coordinator: string, action: 'activate' | 'revert' }
   | { t: number, type: 'down', node: number, how: 'crash' | 'pause' }
   | { t: number, type: 'up', node: number, how: 'restart' | 'resume' | 'join' }
+  | { t: number, type: 'commandRefused', node: number, rollout: string, epoch: number, coordinator: string, code: string }
+  | { t: number, type: 'deviceState', node: number, rollout: string, state: string, reason?: string }
+  | { t: number, type: 'coordinator', node: number, rollout: string, epoch: number, action: 'takeOver' | 'established' | 'stepDown', reason?: string }
+  | { t: number, type: 'phase', rollout: string, phase: string, epoch: number, coordinator: string, step: number, trip?: string }
+  | { t: number, type: 'partitioned', groups: number[] }
   | { t: number, type: 'healed' }
+  | { t: number, type: 'fault', action: string, nodes: number }
+  | { t: number, type: 'digestCheck', node: number, file: string, ok: boolean }
   | { t: number, type: 'end', rollout: string, phase: string, reachableTargets: number, targets: number }
 
 export interface Violation {
@@ -70,25 +77,35 @@ function checkEpochs (events: readonly SimEvent[]): Violation | undefined {
  */
 function checkConvergence (events: readonly SimEvent[], withinMs: number, endMs: number): Violation | undefined {
   let lastHeal = 0
-  for (const e of events) if (e.type === 'healed') lastHeal = e.t
+  const lives = new Map<number, Array<Extract<SimEvent, { type: 'down' | 'up' }>>>()
+  const nodes = new Set<number>()
+  for (const e of events) {
+    if (e.type === 'healed') lastHeal = e.t
+    if ('node' in e) nodes.add(e.node)
+    if (e.type === 'down' || e.type === 'up') {
+      const list = lives.get(e.node) ?? []
+      list.push(e)
+      lives.set(e.node, list)
+    }
+  }
   const applied = events.filter((e): e is Extract<SimEvent, { type: 'rolloutApplied' }> => e.type === 'rolloutApplied')
   for (const a of applied) {
     const base = Math.max(a.t, lastHeal)
     const heldAt = new Map<number, number>()
-    const nodes = new Set<number>()
     for (const e of events) {
-      if ('node' in e) nodes.add(e.node)
       if (e.type === 'policyHeld' && e.rollout === a.rollout && e.policyVersion >= a.policyVersion && !heldAt.has(e.node)) heldAt.set(e.node, e.t)
     }
-    // Liveness as of each node's deadline.
-    for (const node of nodes) {
-      let deadline = base + withinMs
+    // Liveness as of each node's deadline; a node that came back gets withinMs from its return.
+    for (const node of [...nodes].sort((x, y) => x - y)) {
+      const life = lives.get(node) ?? []
+      // A node that joined later is judged from its join.
+      const joined = life[0]?.type === 'up' && life[0].how === 'join' ? life[0].t : 0
+      let deadline = Math.max(base, joined) + withinMs
       let live = true
-      for (const e of events) {
-        if (!('node' in e) || e.node !== node) continue
+      for (const e of life) {
         if (e.t > deadline) break
         if (e.type === 'down') live = false
-        if (e.type === 'up') { live = true; deadline = Math.max(deadline, e.t + withinMs) }
+        else { live = true; deadline = Math.max(deadline, e.t + withinMs) }
       }
       if (!live || deadline > endMs) continue
       const t = heldAt.get(node)
@@ -112,6 +129,14 @@ function checkEnds (events: readonly SimEvent[]): Violation | undefined {
   return undefined
 }
 
+/** Every model file found complete in a store after a restart verifies against its digest. */
+function checkDigests (events: readonly SimEvent[]): Violation | undefined {
+  for (const e of events) {
+    if (e.type === 'digestCheck' && !e.ok) return { invariant: 'digests', message: `node ${e.node}: ${e.file} fails its digest after a restart`, event: e }
+  }
+  return undefined
+}
+
 /** Runs the named checks; the first violation of each, in the order asked. */
 export function checkInvariants (events: readonly SimEvent[], names: readonly InvariantName[], options: { convergenceWithinMs: number, endMs: number }): Violation[] {
   const out: Violation[] = []
@@ -122,6 +147,7 @@ export function checkInvariants (events: readonly SimEvent[], names: readonly In
       case 'singleCoordinator': v = checkEpochs(events); break
       case 'policyConvergence': v = checkConvergence(events, options.convergenceWithinMs, options.endMs); break
       case 'rolloutEnds': v = checkEnds(events); break
+      case 'digests': v = checkDigests(events); break
       default: {
         const never: never = name
         throw new TypeError(`unknown invariant ${String(never)}`)

@@ -13,6 +13,7 @@ export interface Heartbeat {
   labels: Map<string, string>
   props: Map<string, string>
   fleetSize: number
+  restarts: number
   models: ModelState[]
   rollouts: RolloutState[]
 }
@@ -305,6 +306,11 @@ export namespace Heartbeat {
           w.uint32(obj.fleetSize)
         }
 
+        if ((obj.restarts != null && obj.restarts !== 0)) {
+          w.uint32(88)
+          w.uint32(obj.restarts)
+        }
+
         if (obj.models != null && obj.models.length > 0) {
           for (const value of obj.models) {
             w.uint32(162)
@@ -334,6 +340,7 @@ export namespace Heartbeat {
           labels: new Map<string, string>(),
           props: new Map<string, string>(),
           fleetSize: 0,
+          restarts: 0,
           models: [],
           rollouts: []
         }
@@ -400,6 +407,10 @@ export namespace Heartbeat {
             }
             case 10: {
               obj.fleetSize = reader.uint32()
+              break
+            }
+            case 11: {
+              obj.restarts = reader.uint32()
               break
             }
             case 20: {
@@ -530,6 +541,13 @@ export namespace Heartbeat {
               }
               break
             }
+            case 11: {
+              yield {
+                field: `${prefix}.restarts`,
+                value: reader.uint32()
+              }
+              break
+            }
             case 20: {
               if (opts.limits?.models != null && obj.models === opts.limits.models) {
                 throw new MaxLengthError('Streaming decode error - repeated field "models" had too many elements')
@@ -630,6 +648,11 @@ export namespace Heartbeat {
     value: number
   }
 
+  export interface HeartbeatRestartsFieldEvent {
+    field: '$.restarts'
+    value: number
+  }
+
   export interface HeartbeatModelsNameFieldEvent {
     field: '$.models[].name'
     value: string
@@ -702,6 +725,18 @@ export namespace Heartbeat {
     index: number
   }
 
+  export interface HeartbeatModelsStatsShadowComparedFieldEvent {
+    field: '$.models[].stats.shadowCompared'
+    value: bigint
+    index: number
+  }
+
+  export interface HeartbeatModelsStatsShadowFractionFieldEvent {
+    field: '$.models[].stats.shadowFraction'
+    value: number
+    index: number
+  }
+
   export interface HeartbeatRolloutsNameFieldEvent {
     field: '$.rollouts[].name'
     value: string
@@ -740,7 +775,7 @@ export namespace Heartbeat {
     return decodeMessage(buf, Heartbeat.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Generator<HeartbeatSchemaFieldEvent | HeartbeatBootMsFieldEvent | HeartbeatSeqFieldEvent | HeartbeatSentMsFieldEvent | HeartbeatIntervalMsFieldEvent | HeartbeatNodeVersionFieldEvent | HeartbeatUptimeMsFieldEvent | HeartbeatLabelsFieldEvent | HeartbeatPropsFieldEvent | HeartbeatFleetSizeFieldEvent | HeartbeatModelsNameFieldEvent | HeartbeatModelsVersionFieldEvent | HeartbeatModelsCidFieldEvent | HeartbeatModelsStateFieldEvent | HeartbeatModelsStatsRequestsFieldEvent | HeartbeatModelsStatsErrorsFieldEvent | HeartbeatModelsStatsP50MsFieldEvent | HeartbeatModelsStatsP95MsFieldEvent | HeartbeatModelsStatsP99MsFieldEvent | HeartbeatModelsStatsNonFiniteFieldEvent | HeartbeatModelsStatsMemoryMibFieldEvent | HeartbeatModelsStatsAgreementFieldEvent | HeartbeatRolloutsNameFieldEvent | HeartbeatRolloutsPolicyVersionFieldEvent | HeartbeatRolloutsStateFieldEvent | HeartbeatRolloutsReasonFieldEvent | HeartbeatRolloutsEpochFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Generator<HeartbeatSchemaFieldEvent | HeartbeatBootMsFieldEvent | HeartbeatSeqFieldEvent | HeartbeatSentMsFieldEvent | HeartbeatIntervalMsFieldEvent | HeartbeatNodeVersionFieldEvent | HeartbeatUptimeMsFieldEvent | HeartbeatLabelsFieldEvent | HeartbeatPropsFieldEvent | HeartbeatFleetSizeFieldEvent | HeartbeatRestartsFieldEvent | HeartbeatModelsNameFieldEvent | HeartbeatModelsVersionFieldEvent | HeartbeatModelsCidFieldEvent | HeartbeatModelsStateFieldEvent | HeartbeatModelsStatsRequestsFieldEvent | HeartbeatModelsStatsErrorsFieldEvent | HeartbeatModelsStatsP50MsFieldEvent | HeartbeatModelsStatsP95MsFieldEvent | HeartbeatModelsStatsP99MsFieldEvent | HeartbeatModelsStatsNonFiniteFieldEvent | HeartbeatModelsStatsMemoryMibFieldEvent | HeartbeatModelsStatsAgreementFieldEvent | HeartbeatModelsStatsShadowComparedFieldEvent | HeartbeatModelsStatsShadowFractionFieldEvent | HeartbeatRolloutsNameFieldEvent | HeartbeatRolloutsPolicyVersionFieldEvent | HeartbeatRolloutsStateFieldEvent | HeartbeatRolloutsReasonFieldEvent | HeartbeatRolloutsEpochFieldEvent> {
     return streamMessage(buf, Heartbeat.codec(), opts)
   }
 }
@@ -1130,6 +1165,16 @@ export namespace ModelState {
     value: number
   }
 
+  export interface ModelStateStatsShadowComparedFieldEvent {
+    field: '$.stats.shadowCompared'
+    value: bigint
+  }
+
+  export interface ModelStateStatsShadowFractionFieldEvent {
+    field: '$.stats.shadowFraction'
+    value: number
+  }
+
   export function encode (obj: Partial<ModelState>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, ModelState.codec())
   }
@@ -1138,7 +1183,7 @@ export namespace ModelState {
     return decodeMessage(buf, ModelState.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ModelState>): Generator<ModelStateNameFieldEvent | ModelStateVersionFieldEvent | ModelStateCidFieldEvent | ModelStateStateFieldEvent | ModelStateStatsRequestsFieldEvent | ModelStateStatsErrorsFieldEvent | ModelStateStatsP50MsFieldEvent | ModelStateStatsP95MsFieldEvent | ModelStateStatsP99MsFieldEvent | ModelStateStatsNonFiniteFieldEvent | ModelStateStatsMemoryMibFieldEvent | ModelStateStatsAgreementFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ModelState>): Generator<ModelStateNameFieldEvent | ModelStateVersionFieldEvent | ModelStateCidFieldEvent | ModelStateStateFieldEvent | ModelStateStatsRequestsFieldEvent | ModelStateStatsErrorsFieldEvent | ModelStateStatsP50MsFieldEvent | ModelStateStatsP95MsFieldEvent | ModelStateStatsP99MsFieldEvent | ModelStateStatsNonFiniteFieldEvent | ModelStateStatsMemoryMibFieldEvent | ModelStateStatsAgreementFieldEvent | ModelStateStatsShadowComparedFieldEvent | ModelStateStatsShadowFractionFieldEvent> {
     return streamMessage(buf, ModelState.codec(), opts)
   }
 }
@@ -1152,6 +1197,8 @@ export interface InferenceStats {
   nonFinite: bigint
   memoryMib: number
   agreement?: number
+  shadowCompared?: bigint
+  shadowFraction?: number
 }
 
 export namespace InferenceStats {
@@ -1204,6 +1251,16 @@ export namespace InferenceStats {
           w.float(obj.agreement)
         }
 
+        if (obj.shadowCompared != null) {
+          w.uint32(72)
+          w.uint64(obj.shadowCompared)
+        }
+
+        if (obj.shadowFraction != null) {
+          w.uint32(85)
+          w.float(obj.shadowFraction)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -1254,6 +1311,14 @@ export namespace InferenceStats {
             }
             case 8: {
               obj.agreement = reader.float()
+              break
+            }
+            case 9: {
+              obj.shadowCompared = reader.uint64()
+              break
+            }
+            case 10: {
+              obj.shadowFraction = reader.float()
               break
             }
             default: {
@@ -1327,6 +1392,20 @@ export namespace InferenceStats {
               }
               break
             }
+            case 9: {
+              yield {
+                field: `${prefix}.shadowCompared`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 10: {
+              yield {
+                field: `${prefix}.shadowFraction`,
+                value: reader.float()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1379,6 +1458,16 @@ export namespace InferenceStats {
     value: number
   }
 
+  export interface InferenceStatsShadowComparedFieldEvent {
+    field: '$.shadowCompared'
+    value: bigint
+  }
+
+  export interface InferenceStatsShadowFractionFieldEvent {
+    field: '$.shadowFraction'
+    value: number
+  }
+
   export function encode (obj: Partial<InferenceStats>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, InferenceStats.codec())
   }
@@ -1387,7 +1476,7 @@ export namespace InferenceStats {
     return decodeMessage(buf, InferenceStats.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<InferenceStats>): Generator<InferenceStatsRequestsFieldEvent | InferenceStatsErrorsFieldEvent | InferenceStatsP50MsFieldEvent | InferenceStatsP95MsFieldEvent | InferenceStatsP99MsFieldEvent | InferenceStatsNonFiniteFieldEvent | InferenceStatsMemoryMibFieldEvent | InferenceStatsAgreementFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<InferenceStats>): Generator<InferenceStatsRequestsFieldEvent | InferenceStatsErrorsFieldEvent | InferenceStatsP50MsFieldEvent | InferenceStatsP95MsFieldEvent | InferenceStatsP99MsFieldEvent | InferenceStatsNonFiniteFieldEvent | InferenceStatsMemoryMibFieldEvent | InferenceStatsAgreementFieldEvent | InferenceStatsShadowComparedFieldEvent | InferenceStatsShadowFractionFieldEvent> {
     return streamMessage(buf, InferenceStats.codec(), opts)
   }
 }

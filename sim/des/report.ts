@@ -1,0 +1,124 @@
+/**
+ * The readable summary of a run (Markdown): the outcome and its times, every invariant's verdict,
+ * coordinator changes with their epochs, convergence after each heal, bytes from the origin and
+ * from peers, heartbeat bytes per node (measured, and modelled with and without aggregation),
+ * the simulator's speed, and links to the plots. Pure over the engine's result.
+ */
+import { heartbeatCost } from './heartbeats.js'
+import type { EngineResult } from './engine.js'
+import type { SimEvent, Violation } from './invariants.js'
+import type { InvariantName, Scenario } from '../scenario.js'
+
+const s1 = (ms: number): string => ms < 10_000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`
+
+export interface Figures {
+  /** Last node to hold the policy, after the apply. */
+  policyConvergenceMs?: number
+  /** Per heal: how long until every node up at the heal held the policy. */
+  heals: Array<{ atMs: number, lacking: number, convergedAfterMs?: number }>
+  completedAtMs?: number
+  rolledBackAtMs?: number
+  applyToAllActiveMs?: number
+  originCopies: number
+  peerCopies: number
+  heartbeatBytesPerNodePerSec: number
+  nodeSecondsPerWallSecond: number
+}
+
+export function figures (r: EngineResult, wallMs: number): Figures {
+  const firstHeld = new Map<number, number>()
+  const up = new Set<number>()
+  const heals: Figures['heals'] = []
+  let completedAtMs: number | undefined
+  let rolledBackAtMs: number | undefined
+  for (const e of r.events) {
+    if (e.type === 'policyHeld' && !firstHeld.has(e.node)) firstHeld.set(e.node, e.t)
+    if (e.type === 'phase' && e.phase === 'Completed' && completedAtMs === undefined) completedAtMs = e.t
+    if (e.type === 'phase' && e.phase === 'RolledBack' && rolledBackAtMs === undefined) rolledBackAtMs = e.t
+  }
+  // Which nodes were up at each heal.
+  const down = new Set<number>()
+  for (const e of r.events) {
+    if (e.type === 'down') down.add(e.node)
+    if (e.type === 'up') down.delete(e.node)
+    if (e.type === 'running') up.add(e.node)
+    if (e.type === 'healed') {
+      const lacking = [...up].filter(n => !down.has(n) && !((firstHeld.get(n) ?? Number.POSITIVE_INFINITY) <= e.t))
+      const times = lacking.map(n => firstHeld.get(n))
+      const converged = times.every(t => t !== undefined) ? Math.max(e.t, ...(times as number[])) - e.t : undefined
+      heals.push(converged === undefined ? { atMs: e.t, lacking: lacking.length } : { atMs: e.t, lacking: lacking.length, convergedAfterMs: converged })
+    }
+  }
+  const held = [...firstHeld.values()]
+  return {
+    ...(held.length > 0 ? { policyConvergenceMs: Math.max(...held) - r.applyAtMs } : {}),
+    heals,
+    ...(completedAtMs !== undefined ? { completedAtMs } : {}),
+    ...(rolledBackAtMs !== undefined ? { rolledBackAtMs } : {}),
+    ...(r.end.allActiveAtMs !== undefined ? { applyToAllActiveMs: r.end.allActiveAtMs - r.applyAtMs } : {}),
+    originCopies: r.originBytes / r.modelBytes,
+    peerCopies: r.peerBytes / r.modelBytes,
+    heartbeatBytesPerNodePerSec: r.heartbeat.bytesReceivedPerNodePerSec,
+    nodeSecondsPerWallSecond: (r.nodes * r.simulatedMs / 1000) / Math.max(0.001, wallMs / 1000)
+  }
+}
+
+export function summarize (scenario: Scenario, r: EngineResult, f: Figures, violations: Violation[], wallMs: number, plots: Array<{ file: string, title: string }>): string {
+  const lines: string[] = []
+  const verdict = violations.length === 0 ? 'all hold' : `${violations.length} violated`
+  lines.push(`# ${scenario.name} (seed ${scenario.seed}, ${r.nodes} nodes, ${Math.round(r.simulatedMs / 1000)} s simulated)`, '')
+  lines.push(`- outcome: ${r.phase}; invariants: ${verdict}`)
+  lines.push(`- apply at ${s1(r.applyAtMs)}; ${f.completedAtMs !== undefined ? `Completed at ${s1(f.completedAtMs)} (${s1(f.completedAtMs - r.applyAtMs)} after the apply)` : 'never Completed'}${f.rolledBackAtMs !== undefined ? `; RolledBack at ${s1(f.rolledBackAtMs)} (${s1(f.rolledBackAtMs - r.applyAtMs)} after the apply)` : ''}`)
+  lines.push(`- apply -> 100% Active: ${f.applyToAllActiveMs !== undefined ? s1(f.applyToAllActiveMs) : `not reached (${r.end.active} of ${r.end.targets} live targets Active at the end)`}`)
+  lines.push(`- policy convergence (the last node to hold the policy, after the apply): ${f.policyConvergenceMs !== undefined ? s1(f.policyConvergenceMs) : 'none held it'}`)
+  for (const h of f.heals) {
+    lines.push(`- heal at ${s1(h.atMs)}: ${h.lacking} live node(s) lacked the policy; ${h.convergedAfterMs !== undefined ? `every one held it ${s1(h.convergedAfterMs)} later` : 'some never got it'}`)
+  }
+  lines.push(`- model bytes: ${f.originCopies.toFixed(2)} copies from the origin, ${f.peerCopies.toFixed(2)} from peers (model ${(r.modelBytes / 1048576).toFixed(0)} MiB)`)
+  lines.push(`- policy gossip: ${r.gossip.messages} messages, ${r.gossip.dropped} dropped`)
+  lines.push(`- speed: ${Math.round(wallMs)} ms wall, ${Math.round(f.nodeSecondsPerWallSecond).toLocaleString('en-US')} simulated node-seconds per wall second`, '')
+
+  lines.push('## Invariants', '')
+  const names: InvariantName[] = scenario.invariants
+  for (const name of names) {
+    const v = violations.find(x => x.invariant === name)
+    lines.push(v === undefined ? `- ${name}: holds` : `- ${name}: VIOLATED (seed ${scenario.seed}): ${v.message}${v.event !== undefined ? `; first violating event: \`${JSON.stringify(v.event)}\`` : ''}`)
+  }
+  for (const v of violations.filter(x => !names.includes(x.invariant))) lines.push(`- ${v.invariant}: VIOLATED: ${v.message}`)
+  lines.push('')
+
+  lines.push('## Coordinator changes', '', '| t | node | what | epoch | why |', '|---:|---|---|---:|---|')
+  const coord = r.events.filter((e): e is Extract<SimEvent, { type: 'coordinator' }> => e.type === 'coordinator')
+  for (const e of coord.slice(0, 200)) lines.push(`| ${s1(e.t)} | ${e.node} | ${e.action} | ${e.epoch} | ${e.reason ?? ''} |`)
+  if (coord.length > 200) lines.push(`| ... | | ${coord.length - 200} more in timeline.jsonl | | |`)
+  const stale = r.events.filter(e => e.type === 'commandRefused').length
+  lines.push('', `Commands refused for a stale epoch: ${stale}.`, '')
+
+  lines.push('## Rollout phases', '', '| t | phase | epoch | coordinator | step | trip |', '|---:|---|---:|---|---:|---|')
+  for (const e of r.events) if (e.type === 'phase') lines.push(`| ${s1(e.t)} | ${e.phase} | ${e.epoch} | ${e.coordinator} | ${e.step} | ${e.trip ?? ''} |`)
+  lines.push('')
+
+  lines.push('## Faults', '')
+  for (const e of r.events) {
+    if (e.type === 'partitioned') lines.push(`- ${s1(e.t)}: partition into groups of ${e.groups.join(' | ')}`)
+    else if (e.type === 'healed') lines.push(`- ${s1(e.t)}: heal`)
+    else if (e.type === 'fault') lines.push(`- ${s1(e.t)}: ${e.action} on ${e.nodes} node(s)`)
+  }
+  const downs = r.events.filter(e => e.type === 'down').length
+  const ups = r.events.filter(e => e.type === 'up').length
+  lines.push(`- ${downs} crash or pause event(s), ${ups} restart, resume or join event(s)`, '')
+
+  lines.push('## Heartbeats', '')
+  lines.push(`Measured in this run: ${Math.round(f.heartbeatBytesPerNodePerSec)} B/s received per node (mean interval ${Math.round(r.heartbeat.meanIntervalMs / 1000)} s, ${r.heartbeat.beats} beats).`)
+  lines.push('Modelled (node/membership/interval.ts; the aggregation is the plan of docs/HEARTBEATS.md, not built in the node):', '')
+  lines.push('| fleet size | every heartbeat to every node, B/s per node | with shard digests, B/s per node |', '|---:|---:|---:|')
+  for (const n of [...new Set([100, 230, 1_000, 10_000, 100_000, r.nodes])].sort((a, b) => a - b)) {
+    const c = heartbeatCost(n)
+    lines.push(`| ${n.toLocaleString('en-US')} | ${Math.round(c.flatBytesPerSec).toLocaleString('en-US')} | ${Math.round(c.shardedBytesPerSec).toLocaleString('en-US')} |`)
+  }
+  lines.push('')
+  lines.push('## Plots', '')
+  for (const p of plots) lines.push(`- [${p.title}](${p.file})`)
+  if (plots.length === 0) lines.push('- none (--no-plots)')
+  return lines.join('\n') + '\n'
+}

@@ -210,11 +210,27 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
       }
     }))
     const seenMs = new Map<string, number>()
+    const failed = new Set<string>()
     const files = procs.map(p => join(p.dir, 'models', 'models', `${cfg.cid}.onnx`))
-    while (seenMs.size < procs.length && Date.now() - t0 < cfg.timeoutMs) {
+    let lastJobCheck = Date.now()
+    while (seenMs.size + failed.size < procs.length && Date.now() - t0 < cfg.timeoutMs) {
       await Promise.all(procs.map(async (p, i) => {
         if (!seenMs.has(p.node.name) && await exists(files[i]!)) seenMs.set(p.node.name, Date.now() - t0)
       }))
+      // A job that failed will not finish: every 5 s, ask the nodes not done yet (a few hundred bytes).
+      if (Date.now() - lastJobCheck >= 5000) {
+        lastJobCheck = Date.now()
+        await Promise.all(procs.map(async (p, i) => {
+          const id = jobs[i]!.job?.id
+          if (seenMs.has(p.node.name) || failed.has(p.node.name)) return
+          if (id == null) {
+            failed.add(p.node.name)
+            return
+          }
+          const job = await callAdmin<ModelJob>(libp2p, multiaddr(p.addr!), 'models.job', { id }, { signal: AbortSignal.timeout(5000) }).catch(() => undefined)
+          if (job?.state === 'failed') failed.add(p.node.name)
+        }))
+      }
       await sleep(100)
     }
     const wallMs = Date.now() - t0
@@ -222,7 +238,7 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
     const fromAfter = new Map(downloaders.map(n => [n.name, perSource ? lab.bytesFrom(n) : new Map<string, number>()]))
     const cpuAfter = new Map([...pids].map(([name, pid]) => [name, cpuSeconds(pid)]))
     const byIp = new Map([originProc, ...procs].map(p => [p.node.ip, p]))
-    cfg.log(`  tutti: ${seenMs.size}/${procs.length} done after ${(wallMs / 1000).toFixed(1)} s`)
+    cfg.log(`  tutti: ${seenMs.size}/${procs.length} done after ${(wallMs / 1000).toFixed(1)} s${failed.size > 0 ? `, ${failed.size} failed` : ''}`)
 
     const nodes: NodeResult[] = await Promise.all(procs.map(async (p, i) => {
       const started = jobs[i]!

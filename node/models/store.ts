@@ -78,6 +78,8 @@ export interface GcResult {
 }
 
 const TMP_RE = /^\..+\.tmp$/
+/** Chunk writes queued at most per model file being written during a download (see streamChunk). */
+const MAX_QUEUED_STREAM_WRITES = 8
 const MODEL_EXT = '.onnx'
 
 /** The model store. Create it with {@link ModelStore.open}. */
@@ -99,6 +101,8 @@ export class ModelStore implements ChunkStore {
   private readonly assembling = new Map<string, Promise<string>>()
   /** Model files being written while their chunks arrive (manifest CID -> temp file). */
   private readonly partials = new Map<string, Promise<PartialModel>>()
+  /** Chunk writes queued for each of those files. */
+  private readonly streamQueue = new Map<string, number>()
   private readonly shutdown = new AbortController()
   private state: StoreState = emptyState()
   private queue: Promise<unknown> = Promise.resolve()
@@ -487,11 +491,20 @@ export class ModelStore implements ChunkStore {
         partial = PartialModel.create(manifest, this.modelFile(owner))
         this.partials.set(owner, partial)
       }
+      // A disk slower than the download would queue chunk after chunk in memory: past a few
+      // queued writes a chunk is left out here, and finishing writes it from its chunk file.
+      const queued = this.streamQueue.get(owner) ?? 0
+      if (queued >= MAX_QUEUED_STREAM_WRITES) continue
+      this.streamQueue.set(owner, queued + 1)
       const indexes = manifest.chunks.flatMap((c, i) => c === cid ? [i] : [])
       partial.then(async p => { await p.write(indexes, bytes) }).catch(async err => {
         this.log.warn('writing a chunk into the model file failed; it will be assembled from the chunk files', { cid: owner, chunk: cid, err })
         if (this.partials.get(owner) === partial) await this.dropPartial(owner)
-      }).catch(err => { this.log.debug('dropping a failed model file', { cid: owner, err }) })
+      }).catch(err => { this.log.debug('dropping a failed model file', { cid: owner, err }) }).finally(() => {
+        const left = (this.streamQueue.get(owner) ?? 1) - 1
+        if (left > 0) this.streamQueue.set(owner, left)
+        else this.streamQueue.delete(owner)
+      })
     }
   }
 

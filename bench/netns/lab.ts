@@ -12,9 +12,10 @@
  *   lab.partition([a], [b]); lab.heal()              // nftables drop between groups
  *   lab.setLoss(a, 0.01)                             // 1 % of a's packets dropped, each way
  *   lab.setLinkUp(a, false)                          // a cut off from everyone
+ *   lab.countSources(a, [b]); lab.bytesFrom(a)       // bytes a received from b (nftables counters)
  *   await lab.stopProcesses(); lab.destroy()         // SIGTERM, then namespaces, veths, bridge gone
  *
- * Names: namespace `tlab-ID-NAME`, bridge `tlID-br`, host side of node i's veth `tlIDhI`, all
+ * Names: namespace `tlab-ID-NAME`, bridge `tlIDbr`, host side of node i's veth `tlIDhI`, all
  * in 10.213.K.0/24 (bridge .1, node i at .(i + 2)), ID and K random per lab. A state file
  * /run/tutti-lab/ID.json names the lab's owner process; `createLab` removes every lab whose owner
  * is gone (its namespaces, links and the processes still in them), so a crashed run leaves nothing

@@ -331,7 +331,8 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
       random,
       knownPeers: () => this.membership.view().filter(m => m.status !== 'dead').map(m => m.peerId),
       lastHeardMs: () => this.membership.lastHeardMs(),
-      gossipPeerCount: mesh.pubsub.peerCount?.bind(mesh.pubsub)
+      gossipPeerCount: mesh.pubsub.peerCount?.bind(mesh.pubsub),
+      ...mesh.gossipRepair
     }, {
       bootstrap: init.bootstrap,
       targetPeers: init.targetPeers,

@@ -1,4 +1,4 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { InferenceSession } from 'onnxruntime-node'
@@ -91,6 +91,28 @@ describe('the model store', () => {
     // Chunk files are gone once the model file serves them.
     expect(await readdir(join(dir, 'store', 'chunks'))).toEqual([])
     expect(bytesMatchCid(pkg.manifest.chunks[n - 1]!, (await store.getChunk(pkg.manifest.chunks[n - 1]!))!)).toBe(true)
+  })
+
+  it('writes the model file while the chunks arrive, in any order: assembling reads no chunk file back', async () => {
+    const dir = await tmp.make()
+    // At most 8 chunks: more writes than that queued behind a slow disk are left to the chunk files.
+    const pkg = await packMatMul(dir, adminKey, { chunkBytes: 8192, weightsBytes: 40_000 })
+    const n = pkg.manifest.chunks.length
+    expect(n).toBeGreaterThan(3)
+    expect(n).toBeLessThanOrEqual(8)
+    const store = await openStore(join(dir, 'store'))
+    // Odd chunks first, then even ones backwards: the whole-file digest cannot simply follow along.
+    await fetchInto(store, pkg, i => i % 2 === 1)
+    const source = await readPackageDir(pkg.dir)
+    for (let i = n - 1; i >= 0; i--) {
+      if (i % 2 === 0) await store.putChunk(pkg.manifest.chunks[i]!, await source.readChunk(i))
+    }
+    // Behind the store's back: were assembly to read the chunk files, it would find them gone.
+    const chunkDir = join(dir, 'store', 'chunks')
+    for (const f of await readdir(chunkDir)) await rm(join(chunkDir, f))
+    const path = await store.assemble(pkg.cid)
+    expect(Buffer.compare(await readFile(path), await readFile(pkg.files.model))).toBe(0)
+    expect((await readdir(join(dir, 'store', 'models'))).filter(f => f.endsWith('.tmp'))).toEqual([])
   })
 
   it('refuses a chunk whose bytes do not match its CID, and stores nothing', async () => {

@@ -27,6 +27,13 @@ export const DEFAULT_ENDGAME_CHUNKS = 4
 /** In the endgame, peers asked for the same chunk at once. @default 2 */
 export const DEFAULT_ENDGAME_DUPLICATES = 2
 
+/**
+ * In the endgame a chunk gets a second peer only when its outstanding request is expected to
+ * deliver it more than this many times later than the second peer would alone (see schedule.ts).
+ * @default 2
+ */
+export const DEFAULT_ENDGAME_LATE_FACTOR = 2
+
 /** After a peer's WATCH fails or ends, a new one is opened no sooner than this, in ms. @default 1000 */
 export const DEFAULT_HAVE_REFRESH_MS = 1000
 

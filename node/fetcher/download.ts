@@ -46,7 +46,18 @@ interface ActiveRequest {
   cancelled: boolean
   /** When the request was sent, or its previous chunk arrived, in ms. */
   sinceMs: number
+  /** Bytes received since `sinceMs` (of the chunk now coming in). */
+  received: number
+  /** When the first of those bytes came in: a request may wait for an upload slot before any does. */
+  firstByteMs?: number
 }
+
+/**
+ * A request that has had no byte for this long counts as late in the endgame; one that has had
+ * bytes only for less than `RATE_SETTLE_MS` does not count as late yet: its rate is not known.
+ */
+const ENDGAME_SILENT_MS = 5000
+const RATE_SETTLE_MS = 1000
 
 /** Peer-fault codes of a manifest envelope: the peer is penalised and another one asked. */
 const BAD_MANIFEST_CODES: ReadonlySet<string> = new Set([
@@ -223,7 +234,8 @@ export class Download {
       maxInFlight: this.init.maxInFlight,
       maxChunksPerRequest: this.init.maxChunksPerRequest,
       endgameChunks: this.init.endgameChunks,
-      endgameDuplicates: this.init.endgameDuplicates
+      endgameDuplicates: this.init.endgameDuplicates,
+      endgameLateFactor: this.init.endgameLateFactor
     }
     while (!this.done.every(Boolean)) {
       this.signal.throwIfAborted()
@@ -231,7 +243,7 @@ export class Download {
       const now = this.c.clock.now()
       this.discover(now)
       const views = this.views(now)
-      const plan = planRequests({ done: this.done, asked: this.asked, peers: views, rank: this.rank, failed: this.failed }, params, now)
+      const plan = planRequests({ done: this.done, asked: this.asked, peers: views, rank: this.rank, failed: this.failed, sizes: this.sizes, etaMs: this.etas(now) }, params, now)
       for (const req of plan) this.launch(req.peer, req.chunks)
       this.refreshOffers(now)
       this.updateSeeds(now)
@@ -239,6 +251,37 @@ export class Download {
       this.emit(false)
       await this.idle(this.init.tickMs)
     }
+  }
+
+  /**
+   * When each chunk being fetched is expected: per outstanding request, what is left of it up to
+   * that chunk over the rate the request has been delivering at since its first byte. A request
+   * may wait for an upload slot at the sender before its first byte (seen on real links: 3 s of
+   * nothing, then the whole chunk in 4 s), so one with no byte yet counts as on time (ETA 0) until
+   * ENDGAME_SILENT_MS, then as late (no ETA); one whose rate is not measured yet as on time.
+   */
+  private etas (now: number): Map<number, number> {
+    const out = new Map<number, number>()
+    for (const r of this.active) {
+      if (r.cancelled) continue
+      let eta: (ahead: number) => number
+      if (r.firstByteMs == null) {
+        if (now - r.sinceMs >= ENDGAME_SILENT_MS) continue
+        eta = () => 0
+      } else if (now - r.firstByteMs < RATE_SETTLE_MS) {
+        eta = () => 0
+      } else {
+        const rate = r.received * 1000 / (now - r.firstByteMs)
+        eta = ahead => Math.max(0, ahead) * 1000 / rate
+      }
+      let ahead = -r.received
+      for (const i of r.chunks) {
+        if (!r.pending.has(i)) continue
+        ahead += this.sizes[i]!
+        out.set(i, Math.min(out.get(i) ?? Number.POSITIVE_INFINITY, eta(ahead)))
+      }
+    }
+    return out
   }
 
   private views (now: number): PeerView[] {
@@ -258,7 +301,7 @@ export class Download {
   private launch (peerId: string, chunks: number[]): void {
     const peer = this.peers.get(peerId)
     if (peer == null) return
-    const req: ActiveRequest = { peer, chunks, pending: new Set(chunks), controller: new AbortController(), cancelled: false, sinceMs: this.c.clock.now() }
+    const req: ActiveRequest = { peer, chunks, pending: new Set(chunks), controller: new AbortController(), cancelled: false, sinceMs: this.c.clock.now(), received: 0 }
     this.active.add(req)
     peer.inFlight += chunks.length
     for (const i of chunks) {
@@ -274,6 +317,8 @@ export class Download {
       downloadLimiter: this.c.downloadLimiter,
       onPiece: bytes => {
         this.bytesReceived += bytes
+        req.received += bytes
+        req.firstByteMs ??= this.c.clock.now()
         peer.bytes += bytes
         this.rate.add(this.c.clock.now(), bytes)
       },
@@ -299,6 +344,8 @@ export class Download {
     const now = this.c.clock.now()
     const sample = bytes.byteLength * 1000 / Math.max(1, now - req.sinceMs)
     req.sinceMs = now
+    req.received = Math.max(0, req.received - bytes.byteLength)
+    req.firstByteMs = req.received > 0 ? now : undefined
     req.peer.rateBytesPerSec = req.peer.rateBytesPerSec === 0 ? sample : (req.peer.rateBytesPerSec + sample) / 2
     if (!this.stored[index]) {
       await this.c.store.putChunk(cid, bytes, { signal: this.signal })
@@ -333,6 +380,7 @@ export class Download {
   }
 
   private cancel (req: ActiveRequest, why: string): void {
+    if (req.cancelled) return
     req.cancelled = true
     req.controller.abort(new Error(why))
   }

@@ -3,7 +3,7 @@ import { ConfigError } from '../../core/errors.js'
 import { isManifestCid } from '../../core/cid.js'
 import { randomSeed, seededRandom } from '../../core/random.js'
 import {
-  DEFAULT_BUSY_BACKOFF_MS, DEFAULT_ENDGAME_CHUNKS, DEFAULT_ENDGAME_DUPLICATES, DEFAULT_FAILURE_BACKOFF_MS,
+  DEFAULT_BUSY_BACKOFF_MS, DEFAULT_ENDGAME_CHUNKS, DEFAULT_ENDGAME_DUPLICATES, DEFAULT_ENDGAME_LATE_FACTOR, DEFAULT_FAILURE_BACKOFF_MS,
   DEFAULT_HAVE_REFRESH_MS, DEFAULT_MANIFEST_TIMEOUT_MS, DEFAULT_MAX_CHUNKS_PER_REQUEST, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_IN_FLIGHT_PER_PEER,
   DEFAULT_MAX_PEER_FAILURES, DEFAULT_MAX_PEERS, DEFAULT_PROGRESS_INTERVAL_MS, DEFAULT_TICK_MS,
   DEFAULT_RATE_WINDOW_MS, DEFAULT_REDISCOVER_MS, DEFAULT_RESCAN_MS, DEFAULT_STALL_TIMEOUT_MS
@@ -51,6 +51,8 @@ export interface FetcherInit {
   endgameChunks?: number
   /** Endgame: peers asked for the same chunk at once. @default DEFAULT_ENDGAME_DUPLICATES */
   endgameDuplicates?: number
+  /** Endgame: how late a chunk must be expected before another peer is asked too; 0 asks at once. @default DEFAULT_ENDGAME_LATE_FACTOR */
+  endgameLateFactor?: number
   /** @default DEFAULT_HAVE_REFRESH_MS */
   haveRefreshMs?: number
   /** @default DEFAULT_TICK_MS */
@@ -143,6 +145,7 @@ function resolveInit (init: FetcherInit): ResolvedFetcherInit {
     maxChunksPerRequest: init.maxChunksPerRequest ?? DEFAULT_MAX_CHUNKS_PER_REQUEST,
     endgameChunks: init.endgameChunks ?? DEFAULT_ENDGAME_CHUNKS,
     endgameDuplicates: init.endgameDuplicates ?? DEFAULT_ENDGAME_DUPLICATES,
+    endgameLateFactor: init.endgameLateFactor ?? DEFAULT_ENDGAME_LATE_FACTOR,
     haveRefreshMs: init.haveRefreshMs ?? DEFAULT_HAVE_REFRESH_MS,
     tickMs: init.tickMs ?? DEFAULT_TICK_MS,
     idleTimeoutMs: init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
@@ -157,7 +160,9 @@ function resolveInit (init: FetcherInit): ResolvedFetcherInit {
     progressIntervalMs: init.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS,
     rateWindowMs: init.rateWindowMs ?? DEFAULT_RATE_WINDOW_MS
   }
+  if (!(Number.isFinite(r.endgameLateFactor) && r.endgameLateFactor >= 0)) throw new ConfigError(`fetcher endgameLateFactor must be a number >= 0, not ${r.endgameLateFactor}`)
   for (const [k, v] of Object.entries(r)) {
+    if (k === 'endgameLateFactor') continue
     const min = k === 'endgameChunks' ? 0 : 1
     if (!Number.isSafeInteger(v) || v < min) throw new ConfigError(`fetcher ${k} must be an integer >= ${min}, not ${v}`)
   }

@@ -108,6 +108,23 @@ describe('planRequests', () => {
     expect(plan(s, { ...params, endgameDuplicates: 3 })).toEqual(['b:3*', 'c:3*'])
   })
 
+  it('in the endgame asks a second peer only for a chunk expected late, not for one on time', () => {
+    // Chunk 2 is 1000 bytes: its request at a will deliver it in 9 s; b alone would take 1 s (1000 B/s).
+    // Chunk 3 will arrive from a in 1.5 s: not worth a second copy at b (1 s alone, factor 2).
+    const s = state('xx..', [peer('a', 'xxxx', { inFlight: 2, rateBytesPerSec: 100 }), peer('b', 'xxxx', { rateBytesPerSec: 1000 })], {
+      asked: new Map([[2, new Set(['a'])], [3, new Set(['a'])]]),
+      sizes: [1000, 1000, 1000, 1000],
+      etaMs: new Map([[2, 9000], [3, 1500]])
+    })
+    const late = { ...params, endgameLateFactor: 2 }
+    expect(plan(s, late)).toEqual(['b:2*'])
+    // Both on time: no duplicate at all, however idle b is.
+    expect(plan({ ...s, etaMs: new Map([[2, 1500], [3, 1500]]) }, late)).toEqual([])
+    // A request with nothing measured yet (no ETA) counts as late; factor 0 duplicates at once.
+    expect(plan({ ...s, etaMs: new Map([[3, 1500]]) }, late)).toEqual(['b:2*'])
+    expect(plan(s, { ...late, endgameLateFactor: 0 })).toEqual(['b:2*', 'b:3*'])
+  })
+
   it('keeps out of the endgame while more than endgameChunks chunks are missing', () => {
     const asked = new Map([[1, new Set(['a'])], [2, new Set(['a'])], [3, new Set(['a'])]])
     const s = state('x...', [peer('a', 'xxxx', { inFlight: 3 }), peer('b', 'xxxx')], { asked })

@@ -2,13 +2,23 @@
  * Keeps a node connected: redials bootstrap peers while it has no connection (they may start
  * after it, or come back after a crash), and, while it has fewer than `targetPeers` connections,
  * dials members it has heard of, so the mesh does not hang on the bootstrap peer alone.
+ *
+ * It also mends gossip. gossipsub keeps one outbound stream per peer and opens it when a
+ * connection is identified, skipping peers that already have one. With two connections to a
+ * peer (common: both sides dial), the stream can live on the one that then closes; gossipsub
+ * drops it, the peer stays connected on the other, and no new stream is ever opened: the peer no
+ * longer hears this node ("connected but deaf" on its side). A peer found so two checks in a row
+ * gets its connection identified again, which makes libp2p hand it to gossipsub again, which
+ * opens the stream. When this node itself hears nothing, it hangs up only the members that have
+ * no live stream to it (they reconnect with fresh streams), never other sessions (admin CLIs)
+ * nor peers whose streams are fine.
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { timeoutSignal } from '../../core/abort.js'
 import type { Clock, TimerHandle } from '../../core/clock.js'
 import type { Logger } from '../../core/logger.js'
-import type { Libp2p, PeerInfo } from '@libp2p/interface'
+import type { AbortOptions, Connection, Libp2p, PeerInfo } from '@libp2p/interface'
 
 /** How long one dial or hang-up may take before it is given up (ms). */
 const DIAL_TIMEOUT_MS = 5000
@@ -36,12 +46,50 @@ export interface ConnectivityComponents {
   knownPeers: () => string[]
   /** When a heartbeat from another peer was last heard (undefined: never). */
   lastHeardMs?: () => number | undefined
+  /** The pubsub router (gossipsub): its peers, protocol ids and outbound streams. Without it gossip is not mended. */
+  pubsub?: PubsubRouter
+  /** Identify (re-run on a connection, it hands the connection to gossipsub again). */
+  identify?: { identify: (connection: Connection, options?: AbortOptions) => Promise<unknown> }
   /**
    * How many connected peers speak gossip. Only they can be heard: an admin CLI connected for a
    * long push must not make a lone node think it is deaf and cut that connection.
    * @default every connection counts
    */
   gossipPeerCount?: () => number
+}
+
+/** What connectivity reads of gossipsub. */
+export interface PubsubRouter {
+  getPeers: () => Array<{ toString: () => string }>
+  protocols: string[]
+  /**
+   * gossipsub's outbound stream per peer id (public on its class, not on its exported interface):
+   * an entry left for a stream that is gone would block a new one, so a repair removes it.
+   */
+  streamsOutbound?: Map<string, unknown>
+}
+
+/** The gossip streams of one connected pubsub peer, as seen on this node's open connections. */
+export interface PeerGossip {
+  peer: string
+  /** An open outbound pubsub stream on an open connection (this node can talk to the peer). */
+  outbound: boolean
+  /** An open inbound pubsub stream (the peer can talk to this node). */
+  inbound: boolean
+}
+
+/**
+ * Which peers need their outbound gossip stream re-opened: those without one now that had none
+ * at the previous check too (a stream being opened for a fresh connection is not yet missing).
+ */
+export function planGossipRepair (peers: PeerGossip[], missingBefore: ReadonlySet<string>): { reopen: string[], missing: Set<string> } {
+  const missing = new Set(peers.filter(p => !p.outbound).map(p => p.peer))
+  return { reopen: [...missing].filter(p => missingBefore.has(p)), missing }
+}
+
+/** When this node hears nothing: the peers to hang up, those that have no live stream to it. */
+export function deafHangUps (peers: PeerGossip[]): string[] {
+  return peers.filter(p => !p.inbound).map(p => p.peer)
 }
 
 /** Picks which known peers to dial: not connected, not self, shuffled, enough to reach the target. */
@@ -67,6 +115,7 @@ export class Connectivity {
   private controller?: AbortController
   private startedMs = 0
   private lastRejoinMs = 0
+  private missingOutbound = new Set<string>()
 
   constructor (components: ConnectivityComponents, init: ConnectivityInit = {}) {
     this.components = components
@@ -121,22 +170,30 @@ export class Connectivity {
     return now - since > this.deafAfterMs
   }
 
-  private async check (): Promise<void> {
+  /** One round: mend gossip streams, handle deafness, dial. The timer runs it every checkIntervalMs. */
+  async check (): Promise<void> {
     const { libp2p } = this.components
     const signal = this.controller?.signal
-    let connected = new Set(libp2p.getConnections().map(c => c.remotePeer.toString()))
+    const connected = new Set(libp2p.getConnections().map(c => c.remotePeer.toString()))
     const dials: Array<Promise<unknown>> = []
     const now = this.components.clock.now()
-    if (this.isDeaf(now, this.components.gossipPeerCount?.() ?? connected.size)) {
+    const gossip = this.gossipState()
+    await this.repairGossip(gossip)
+    const hearable = this.components.gossipPeerCount?.() ?? (this.components.pubsub != null ? gossip.length : connected.size)
+    if (this.isDeaf(now, hearable)) {
       this.lastRejoinMs = now
-      this.log.warn('connected but hearing no heartbeats; dropping connections and rejoining', { peers: connected.size, deafAfterMs: this.deafAfterMs })
-      await Promise.all([...connected].map(async p => {
+      const hangUps = deafHangUps(gossip)
+      this.log.warn('connected but hearing no heartbeats; hanging up the peers with no live gossip stream to this node and dialling more', {
+        peers: connected.size, pubsubPeers: gossip.length, hangUps: hangUps.length, deafAfterMs: this.deafAfterMs
+      })
+      await Promise.all(hangUps.map(async p => {
+        connected.delete(p)
         await libp2p.hangUp(peerIdFromString(p), { signal: timeoutSignal(this.components.clock, DIAL_TIMEOUT_MS, { signal }) }).catch(err => { this.log.debug('hang-up failed', { peer: p, err }) })
       }))
-      connected = new Set()
       // Peers from the peer store too: the view may be empty, precisely because we were deaf.
       for (const peer of await this.storedPeers()) {
         if (dials.length >= this.targetPeers) break
+        if (connected.has(peer)) continue
         dials.push(libp2p.dial(peerIdFromString(peer), { signal: timeoutSignal(this.components.clock, DIAL_TIMEOUT_MS, { signal }) }).catch(err => {
           this.log.debug('dial to stored peer failed', { peer, err })
         }))
@@ -156,6 +213,42 @@ export class Connectivity {
       }))
     }
     await Promise.all(dials)
+  }
+
+  /** The gossip streams of every connected peer gossipsub knows, from the open connections' streams. */
+  private gossipState (): PeerGossip[] {
+    const { pubsub, libp2p } = this.components
+    if (pubsub == null) return []
+    const protocols = new Set(pubsub.protocols)
+    const state: PeerGossip[] = []
+    for (const id of pubsub.getPeers()) {
+      const peer = id.toString()
+      const conns = libp2p.getConnections(peerIdFromString(peer)).filter(c => c.status === 'open')
+      if (conns.length === 0) continue
+      const live = (direction: 'inbound' | 'outbound'): boolean => conns.some(c => c.streams.some(s =>
+        s.direction === direction && s.status === 'open' && s.protocol != null && protocols.has(s.protocol)))
+      state.push({ peer, outbound: live('outbound'), inbound: live('inbound') })
+    }
+    return state
+  }
+
+  /** Re-opens the outbound gossip stream of peers that lost theirs (see the file comment). */
+  private async repairGossip (gossip: PeerGossip[]): Promise<void> {
+    const { pubsub, identify, libp2p } = this.components
+    if (pubsub == null || identify == null) return
+    const { reopen, missing } = planGossipRepair(gossip, this.missingOutbound)
+    this.missingOutbound = missing
+    const signal = this.controller?.signal
+    await Promise.all(reopen.map(async peer => {
+      const conn = libp2p.getConnections(peerIdFromString(peer)).filter(c => c.status === 'open').at(-1)
+      if (conn == null) return
+      // gossipsub opens no stream for a peer it still lists one for, even a dead one.
+      pubsub.streamsOutbound?.delete(peer)
+      this.log.info('re-opening the gossip stream a peer lost', { peer, connections: libp2p.getConnections(peerIdFromString(peer)).length })
+      await identify.identify(conn, { signal: timeoutSignal(this.components.clock, DIAL_TIMEOUT_MS, { signal }) }).catch(err => {
+        this.log.debug('identify to re-open a gossip stream failed', { peer, err })
+      })
+    }))
   }
 
   private async storedPeers (): Promise<string[]> {

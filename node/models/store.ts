@@ -22,7 +22,7 @@ import { join } from 'node:path'
 import { compare as compareSemver } from 'semver'
 import { writeFileAtomic } from '../fs.js'
 import { silentLogger } from '../../core/logger.js'
-import { writeVerifiedModel } from './assemble.js'
+import { PartialModel } from './assemble.js'
 import { bytesMatchCid, isManifestCid, isRawCid } from '../../core/cid.js'
 import { DEFAULT_RETAIN_VERSIONS, MAX_CHUNK_BYTES, MAX_ENVELOPE_BYTES } from './constants.js'
 import {
@@ -78,6 +78,8 @@ export interface GcResult {
 }
 
 const TMP_RE = /^\..+\.tmp$/
+/** Chunk writes queued at most per model file being written during a download (see streamChunk). */
+const MAX_QUEUED_STREAM_WRITES = 8
 const MODEL_EXT = '.onnx'
 
 /** The model store. Create it with {@link ModelStore.open}. */
@@ -97,6 +99,10 @@ export class ModelStore implements ChunkStore {
   private readonly chunkFiles = new Set<string>()
   private readonly complete = new Set<string>()
   private readonly assembling = new Map<string, Promise<string>>()
+  /** Model files being written while their chunks arrive (manifest CID -> temp file). */
+  private readonly partials = new Map<string, Promise<PartialModel>>()
+  /** Chunk writes queued for each of those files. */
+  private readonly streamQueue = new Map<string, number>()
   private readonly shutdown = new AbortController()
   private state: StoreState = emptyState()
   private queue: Promise<unknown> = Promise.resolve()
@@ -124,6 +130,7 @@ export class ModelStore implements ChunkStore {
   async close (): Promise<void> {
     this.shutdown.abort(new Error('model store closed'))
     await Promise.allSettled([...this.assembling.values()])
+    await Promise.allSettled([...this.partials.keys()].map(async cid => { await this.dropPartial(cid) }))
     await this.queue.catch(() => undefined)
   }
 
@@ -160,6 +167,7 @@ export class ModelStore implements ChunkStore {
     if (this.holdsChunk(cid)) return
     await writeFileAtomic(join(this.dirs.chunks, cid), bytes)
     this.chunkFiles.add(cid)
+    this.streamChunk(cid, bytes)
   }
 
   async getManifest (cid: string, options: AbortOptions = {}): Promise<VerifiedManifest | undefined> {
@@ -409,6 +417,9 @@ export class ModelStore implements ChunkStore {
   private unindex (cid: string): void {
     const v = this.manifests.get(cid)
     if (v == null) return
+    if (this.partials.has(cid)) {
+      this.dropPartial(cid).catch(err => { this.log.debug('removing a partial model file failed', { cid, err }) })
+    }
     this.manifests.delete(cid)
     this.byRef.delete(`${v.manifest.name}@${v.manifest.version}`)
     this.complete.delete(cid)
@@ -443,7 +454,19 @@ export class ModelStore implements ChunkStore {
     const signal = options.signal == null ? this.shutdown.signal : AbortSignal.any([options.signal, this.shutdown.signal])
     const target = this.modelFile(cid)
     const chunks = manifest.chunks.length
-    await writeVerifiedModel(manifest, target, source, { signal, onChunk: async chunk => { await this.onProgress?.({ cid, chunk, chunks }) } })
+    const onChunk = async (chunk: number): Promise<void> => { await this.onProgress?.({ cid, chunk, chunks }) }
+    const streamed = this.partials.get(cid)
+    this.partials.delete(cid)
+    let partial = streamed != null ? await streamed.catch(() => undefined) : undefined
+    try {
+      await (partial ?? await PartialModel.create(manifest, target)).finish(source, { signal, onChunk })
+    } catch (err) {
+      // The file written while chunks arrived failed (a write error): start over from the chunks.
+      if (partial == null || signal.aborted || (err as { code?: string }).code === 'ERR_DIGEST_MISMATCH') throw err
+      this.log.warn('the model file written during the download failed; assembling it again from the chunks', { cid, err })
+      partial = undefined
+      await (await PartialModel.create(manifest, target)).finish(source, { signal, onChunk })
+    }
     // Between the rename and here a crash leaves both the model and its chunks: gc removes the chunks.
     await this.serial(async () => {
       if (!this.manifests.has(cid)) return
@@ -452,6 +475,43 @@ export class ModelStore implements ChunkStore {
     })
     this.log.info('model assembled', { cid, model: `${manifest.name}@${manifest.version}`, bytes: manifest.size })
     return target
+  }
+
+  /**
+   * Writes a just-stored chunk into the model file of every incomplete manifest that lists it,
+   * in the background: putChunk does not wait, assembly does (docs in assemble.ts). A write that
+   * fails only costs the head start: assembly then writes the file from the chunk files.
+   */
+  private streamChunk (cid: string, bytes: Uint8Array): void {
+    for (const owner of this.owners.get(cid) ?? []) {
+      if (this.complete.has(owner) || this.assembling.has(owner)) continue
+      const { manifest } = this.manifests.get(owner)!
+      let partial = this.partials.get(owner)
+      if (partial == null) {
+        partial = PartialModel.create(manifest, this.modelFile(owner))
+        this.partials.set(owner, partial)
+      }
+      // A disk slower than the download would queue chunk after chunk in memory: past a few
+      // queued writes a chunk is left out here, and finishing writes it from its chunk file.
+      const queued = this.streamQueue.get(owner) ?? 0
+      if (queued >= MAX_QUEUED_STREAM_WRITES) continue
+      this.streamQueue.set(owner, queued + 1)
+      const indexes = manifest.chunks.flatMap((c, i) => c === cid ? [i] : [])
+      partial.then(async p => { await p.write(indexes, bytes) }).catch(async err => {
+        this.log.warn('writing a chunk into the model file failed; it will be assembled from the chunk files', { cid: owner, chunk: cid, err })
+        if (this.partials.get(owner) === partial) await this.dropPartial(owner)
+      }).catch(err => { this.log.debug('dropping a failed model file', { cid: owner, err }) }).finally(() => {
+        const left = (this.streamQueue.get(owner) ?? 1) - 1
+        if (left > 0) this.streamQueue.set(owner, left)
+        else this.streamQueue.delete(owner)
+      })
+    }
+  }
+
+  private async dropPartial (cid: string): Promise<void> {
+    const partial = this.partials.get(cid)
+    this.partials.delete(cid)
+    await (await partial?.catch(() => undefined))?.discard()
   }
 
   private async dropChunkFilesServedByModels (candidates: Iterable<string>): Promise<number> {

@@ -1,0 +1,266 @@
+/**
+ * Model distribution on real links: N + 1 `tutti node start` processes, each in its own network
+ * namespace on a bridge, every node's uplink and downlink capped with `tc tbf`, bytes counted by
+ * the kernel; side by side, in the same run and on the same links, `curl` in every namespace from
+ * `python3 -m http.server` in the origin's. Root only (exits 2 and says why otherwise).
+ *
+ *   npm run bench -- netns [--nodes 5] [--size-mib 20] [--rate-mbit 10] [--runs 1]
+ *                          [--chunk-kib 1024] [--heartbeat-ms 5000] [--timeout-s T] [--settle-s 60]
+ *                          [--idle-s 10] [--queue-ms 100] [--no-http] [--keep]
+ *
+ * Reported per run (T_min = F * 8 / RATE, times from the start barrier): origin egress / F,
+ * bytes received / (N x F), p50 / T_min, last / T_min, done count, CPU core-seconds per MiB moved
+ * per node, the start skew, and the HTTP baseline's last / T_min. See docs/BENCHMARKS.md.
+ */
+import { createHash } from 'node:crypto'
+import { rmSync } from 'node:fs'
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { initFleet } from '../../node/fleet/fleet.js'
+import { pack } from '../../node/models/pack.js'
+import { buildMatMulModel } from '../../node/models/testing/onnx-builder.js'
+import { fmt, machine, median, print, ratio, sum, table, writeResults } from '../lib/stats.js'
+import { labUnavailable } from './lab.js'
+import { runOnce } from './run.js'
+import type { Lab } from './lab.js'
+import type { NodeResult, RunResult, SideResult } from './run.js'
+
+const MIB = 1024 * 1024
+
+interface Options {
+  nodes: number
+  sizeMiB: number
+  rateMbit: number
+  runs: number
+  chunkKiB: number
+  heartbeatMs: number
+  timeoutS: number
+  settleS: number
+  idleS: number
+  queueMs: number
+  http: boolean
+  keep: boolean
+}
+
+function usage (message: string): never {
+  process.stderr.write(`netns: ${message}\n`)
+  process.exit(2)
+}
+
+function parseOptions (argv: string[]): Options {
+  let values
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        nodes: { type: 'string', default: '5' },
+        'size-mib': { type: 'string', default: '20' },
+        'rate-mbit': { type: 'string', default: '10' },
+        runs: { type: 'string', default: '1' },
+        'chunk-kib': { type: 'string', default: '1024' },
+        'heartbeat-ms': { type: 'string', default: '5000' },
+        'timeout-s': { type: 'string' },
+        'settle-s': { type: 'string', default: '60' },
+        'idle-s': { type: 'string', default: '10' },
+        'queue-ms': { type: 'string', default: '100' },
+        'no-http': { type: 'boolean', default: false },
+        keep: { type: 'boolean', default: false }
+      }
+    }).values
+  } catch (err) {
+    usage((err as Error).message)
+  }
+  const num = (flag: string, value: string, min: number, integer = false): number => {
+    const n = Number(value)
+    if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) usage(`--${flag} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got "${value}"`)
+    return n
+  }
+  const sizeMiB = num('size-mib', values['size-mib'], 0.01)
+  const rateMbit = num('rate-mbit', values['rate-mbit'], 0.1)
+  const nodes = num('nodes', values.nodes, 1, true)
+  if (nodes > 200) usage('--nodes must be at most 200')
+  const tMinS = sizeMiB * MIB * 8 / (rateMbit * 1e6)
+  return {
+    nodes,
+    sizeMiB,
+    rateMbit,
+    runs: num('runs', values.runs, 1, true),
+    chunkKiB: num('chunk-kib', values['chunk-kib'], 1, true),
+    heartbeatMs: num('heartbeat-ms', values['heartbeat-ms'], 50, true),
+    // Long enough for plain HTTP (N x T_min) with room to spare.
+    timeoutS: values['timeout-s'] != null ? num('timeout-s', values['timeout-s'], 1) : Math.ceil(60 + 2 * nodes * tMinS),
+    settleS: num('settle-s', values['settle-s'], 0),
+    idleS: num('idle-s', values['idle-s'], 0),
+    queueMs: num('queue-ms', values['queue-ms'], 1),
+    http: !values['no-http'],
+    keep: values.keep
+  }
+}
+
+interface Summary {
+  done: number
+  originEgressPerF: number
+  receivedPerNF: number
+  p50PerTmin: number
+  lastPerTmin: number
+  cpuSPerMiBMoved: number
+  cpuSPerMiBMovedMax: number
+  /** Median CPU s per MiB moved after subtracting each node's idle CPU rate over the window. */
+  cpuSPerMiBMovedBeyondIdle: number
+}
+
+function summarize (side: SideResult, n: number, sizeBytes: number, tMinMs: number): Summary {
+  const done = side.nodes.filter(x => x.doneMs != null && x.sha256ok)
+  const times = side.nodes.map(x => x.doneMs != null && x.sha256ok ? x.doneMs : Number.POSITIVE_INFINITY)
+  const perMiB = side.nodes.map(x => x.cpuS / ((x.rxBytes + x.txBytes) / MIB)).filter(Number.isFinite)
+  // The same without what the node burns idle (heartbeats, gossip, timers) over the window.
+  const movingPerMiB = side.nodes.map(x => (x.cpuS - (x.idleCpuCores ?? Number.NaN) * side.wallMs / 1000) / ((x.rxBytes + x.txBytes) / MIB)).filter(Number.isFinite)
+  return {
+    done: done.length,
+    originEgressPerF: side.originTxBytes / sizeBytes,
+    receivedPerNF: sum(side.nodes.map(x => x.rxBytes)) / (n * sizeBytes),
+    p50PerTmin: median(times) / tMinMs,
+    lastPerTmin: Math.max(...times) / tMinMs,
+    cpuSPerMiBMoved: median(perMiB),
+    cpuSPerMiBMovedMax: perMiB.length > 0 ? Math.max(...perMiB) : Number.NaN,
+    cpuSPerMiBMovedBeyondIdle: median(movingPerMiB)
+  }
+}
+
+/** Ethernet + IPv4 + TCP with timestamps: what each packet adds to its payload on the wire. */
+const HEADER_BYTES = 14 + 20 + 32
+
+/**
+ * Where a node's received bytes went, as fractions of F: headers (per packet), background (the
+ * idle rate over the node's download time), chunk bytes the fetcher counted beyond F (endgame
+ * duplicates, chunks cut off part-way), and the rest, which no counter sees (bytes of requests
+ * already cancelled still arriving, HAVE/WATCH and manifest exchanges).
+ */
+function breakdown (x: NodeResult, sizeBytes: number): string[] {
+  if (x.fetcherBytesReceived == null || x.doneMs == null) return ['-', '-', '-', '-']
+  const headers = x.rxPackets * HEADER_BYTES
+  const idle = (x.idleRxBytesPerSec ?? 0) * x.doneMs / 1000
+  const extraCounted = x.fetcherBytesReceived - sizeBytes
+  const rest = x.rxBytes - headers - idle - x.fetcherBytesReceived
+  return [headers, idle, extraCounted, rest].map(b => fmt(b / sizeBytes, 3))
+}
+
+function nodeRows (nodes: NodeResult[], tMinMs: number): string[][] {
+  const s = (ms: number | null | undefined): string => ms == null ? '-' : fmt(ms / 1000, 1)
+  return nodes.map(x => [
+    x.name, x.state, x.sha256ok ? 'ok' : 'BAD', s(x.ackMs), s(x.startedMs), s(x.doneMs),
+    x.doneMs != null ? fmt(x.doneMs / tMinMs, 2) : '-', s(x.fetchMs), s(x.assembleMs),
+    fmt(x.rxBytes / MIB, 2), fmt(x.txBytes / MIB, 2),
+    x.fetcherBytesReceived != null ? fmt(ratio(x.rxBytes, x.fetcherBytesReceived), 3) : '-',
+    x.fromPeers != null ? fmt(x.fromPeers * 100, 0) : '-', fmt(x.cpuS, 2)
+  ])
+}
+
+async function main (): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2))
+  const why = labUnavailable()
+  if (why != null) {
+    process.stderr.write(`netns: cannot run here: ${why}\n`)
+    process.exit(2)
+  }
+
+  let lab: Lab | undefined
+  let work: string | undefined
+  const cleanup = (): void => {
+    lab?.destroy()
+    lab = undefined
+    if (work != null && !opts.keep) rmSync(work, { recursive: true, force: true })
+  }
+  process.on('exit', cleanup)
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.on(signal, () => {
+      process.stderr.write(`netns: ${signal}: removing the lab\n`)
+      cleanup()
+      process.exit(code)
+    })
+  }
+
+  work = await mkdtemp(join(tmpdir(), 'tutti-netns-'))
+  try {
+    const fleet = await initFleet({ dir: join(work, 'fleet'), name: 'netns-bench' })
+    const modelPath = join(work, 'model-src.onnx')
+    await writeFile(modelPath, buildMatMulModel({ inputSize: 256, weightsBytes: Math.round(opts.sizeMiB * MIB), seed: 7 }))
+    const packed = await pack(modelPath, { name: 'netns-bench', version: '1.0.0', adminKey: fleet.adminKey, chunkBytes: opts.chunkKiB * 1024, outDir: join(work, 'package') })
+    const bytes = await readFile(packed.files.model)
+    const sha256 = createHash('sha256').update(bytes).digest('hex')
+    const sizeBytes = bytes.byteLength
+    const tMinMs = sizeBytes * 8 / (opts.rateMbit * 1e6) * 1000
+    print(`netns: N = ${opts.nodes}, F = ${(sizeBytes / MIB).toFixed(2)} MiB in ${packed.manifest.chunks.length} chunks, ${opts.rateMbit} Mbit/s each way, T_min = ${fmt(tMinMs / 1000, 1)} s, ${opts.runs} run(s); work dir ${work}`)
+
+    const runs: RunResult[] = []
+    for (let run = 1; run <= opts.runs; run++) {
+      runs.push(await runOnce({
+        run,
+        nodes: opts.nodes,
+        rateMbit: opts.rateMbit,
+        queueMs: opts.queueMs,
+        heartbeatMs: opts.heartbeatMs,
+        timeoutMs: opts.timeoutS * 1000,
+        settleMs: opts.settleS * 1000,
+        idleMs: opts.idleS * 1000,
+        http: opts.http,
+        workDir: work,
+        fleetFile: fleet.fleetFile,
+        adminKeyFile: fleet.adminKeyFile,
+        packageDir: packed.dir,
+        modelFile: packed.files.model,
+        cid: packed.cid,
+        sizeBytes,
+        sha256,
+        log: line => { print(line) },
+        onLab: l => { lab = l }
+      }))
+      const r = runs.at(-1)!
+      print(`\nrun ${run}, Tutti per node (seconds from the start barrier; rx/fetcher = kernel bytes received / the fetcher's own count):`)
+      print(table(['node', 'state', 'sha256', 'ack', 'started', 'done', 'done/T_min', 'fetch', 'assemble', 'rx MiB', 'tx MiB', 'rx/fetcher', '% from peers', 'CPU s'], nodeRows(r.tutti.nodes, tMinMs)))
+      print('\nbytes received beyond F, per node, as fractions of F: TCP/IP headers, background (idle rate x download time), chunk bytes the fetcher counted beyond F, the rest (no counter sees it):')
+      print(table(['node', 'headers', 'background', 'fetcher extra', 'unseen', 'from each sender: kernel MiB / fetcher MiB'], r.tutti.nodes.map(x => [x.name, ...breakdown(x, sizeBytes),
+        (x.sources ?? []).filter(y => y.kernelBytes > 64 * 1024).map(y => `${y.from} ${fmt(y.kernelBytes / MIB, 2)}/${fmt(y.fetcherBytes / MIB, 2)}`).join(', ')])))
+      print(`start skew: ${fmt(r.tutti.startSkewAckMs, 0)} ms between the admin answers, ${fmt(r.tutti.startSkewNodeMs, 0)} ms between the jobs' own start times\n`)
+    }
+
+    const rows = runs.flatMap(r => {
+      const t = summarize(r.tutti, opts.nodes, sizeBytes, tMinMs)
+      const h = r.http != null ? summarize(r.http, opts.nodes, sizeBytes, tMinMs) : undefined
+      return [{ r, t, h }]
+    })
+    print(`N = ${opts.nodes}, F = ${(sizeBytes / MIB).toFixed(2)} MiB, ${opts.rateMbit} Mbit/s both ways, T_min = ${fmt(tMinMs / 1000, 1)} s`)
+    print(table(
+      ['run', 'origin egress / F', 'bytes received / (N x F)', 'p50 / T_min', 'last / T_min', 'done', 'CPU s / MiB moved (median, max; median beyond idle)', 'start skew ms', 'HTTP last / T_min', 'HTTP done', 'HTTP origin egress / F'],
+      rows.map(({ r, t, h }) => [
+        String(r.run), fmt(t.originEgressPerF, 3), fmt(t.receivedPerNF, 3), fmt(t.p50PerTmin, 2), fmt(t.lastPerTmin, 2),
+        `${t.done}/${opts.nodes}`, `${fmt(t.cpuSPerMiBMoved, 3)}, ${fmt(t.cpuSPerMiBMovedMax, 3)}; ${fmt(t.cpuSPerMiBMovedBeyondIdle, 3)}`, fmt(Math.max(r.tutti.startSkewAckMs, r.tutti.startSkewNodeMs), 0),
+        h != null ? fmt(h.lastPerTmin, 2) : '-', h != null ? `${h.done}/${opts.nodes}` : '-', h != null ? fmt(h.originEgressPerF, 3) : '-'
+      ])
+    ))
+    const result = {
+      benchmark: 'netns',
+      date: new Date().toISOString(),
+      machine: machine(),
+      options: opts,
+      model: { cid: packed.cid, sizeBytes, chunks: packed.manifest.chunks.length, sha256 },
+      tMinMs,
+      runs: rows.map(({ r, t, h }) => ({ run: r.run, tutti: { summary: t, ...r.tutti }, http: r.http != null ? { summary: h, ...r.http } : undefined }))
+    }
+    // The latest run as netns.json, and one file per setup so runs at several N are all kept.
+    const file = await writeResults('netns', result)
+    const kept = await writeResults(`netns-n${opts.nodes}-${opts.sizeMiB}mib-${opts.rateMbit}mbit`, result)
+    print(`\nresults: ${file} (and ${kept})`)
+    if (rows.some(({ t }) => t.done < opts.nodes)) process.exitCode = 1
+  } finally {
+    cleanup()
+    if (opts.keep) print(`kept ${work}`)
+  }
+}
+
+main().catch(err => {
+  process.stderr.write(`netns: ${(err as Error).stack ?? String(err)}\n`)
+  process.exitCode = 1
+})

@@ -1,0 +1,380 @@
+/**
+ * One run of the netns benchmark on a fresh lab: an origin holding the model and N downloaders,
+ * each a `tutti node start` process in its own namespace, every link capped both ways. All pulls
+ * start at once (one admin call per node, issued together from this process over connections
+ * opened beforehand); then, on the same links, the same N namespaces fetch the same file from
+ * `python3 -m http.server` in the origin's namespace with `curl`.
+ */
+import { createHash } from 'node:crypto'
+import { createReadStream, openSync, closeSync } from 'node:fs'
+import { access, mkdir, readFile } from 'node:fs/promises'
+import { connect } from 'node:net'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { multiaddr } from '@multiformats/multiaddr'
+import { callAdmin } from '../../protocols/admin/index.js'
+import { loadAdminKey, loadFleet, swarmKey } from '../../node/fleet/fleet.js'
+import { createDialerLibp2p } from '../../node/mesh/dialer.js'
+import { ModelStore } from '../../node/models/store.js'
+import { createLab, cpuSeconds, nftAvailable } from './lab.js'
+import type { ChildProcess } from 'node:child_process'
+import type { Libp2p } from '@libp2p/interface'
+import type { Counters, Lab, LabNode } from './lab.js'
+import type { ModelJob } from '../../node/models/service.js'
+
+const BIN = fileURLToPath(new URL('../../bin/tutti.js', import.meta.url))
+const TUTTI_PORT = 7410
+const HTTP_PORT = 8000
+
+export interface RunConfig {
+  run: number
+  nodes: number
+  rateMbit: number
+  queueMs: number
+  heartbeatMs: number
+  timeoutMs: number
+  settleMs: number
+  /** The idle window before the barrier in which background traffic is measured. */
+  idleMs: number
+  http: boolean
+  workDir: string
+  fleetFile: string
+  adminKeyFile: string
+  packageDir: string
+  modelFile: string
+  cid: string
+  sizeBytes: number
+  sha256: string
+  log: (line: string) => void
+  /** Called with the lab as soon as it exists, so a signal handler can destroy it. */
+  onLab: (lab: Lab | undefined) => void
+}
+
+export interface NodeResult {
+  name: string
+  /** ms from the start barrier to the model on disk (job finished), or null if it never was. */
+  doneMs: number | null
+  /** ms from the barrier to the admin call's answer. */
+  ackMs: number | null
+  /** ms from the barrier to the node's own job start (same host clock). */
+  startedMs: number | null
+  /** The fetcher's download time, and the time between it and the job's end (assembly). */
+  fetchMs?: number
+  assembleMs?: number
+  state: string
+  error?: string
+  sha256ok: boolean
+  rxBytes: number
+  txBytes: number
+  rxPackets: number
+  /** Bytes per second the node received while the mesh stood idle before the barrier (gossip, DHT, pings). */
+  idleRxBytesPerSec?: number
+  /** CPU cores the node used in that idle window. */
+  idleCpuCores?: number
+  /** What the fetcher itself counted as received (chunk payloads and framing it saw). */
+  fetcherBytesReceived?: number
+  cpuS: number
+  fromPeers?: number
+  /**
+   * Per sending node: IP bytes the kernel counted from it (nftables; headers included) and chunk
+   * bytes the fetcher counted from it. Absent without nft.
+   */
+  sources?: Array<{ from: string, kernelBytes: number, fetcherBytes: number }>
+}
+
+export interface SideResult {
+  nodes: NodeResult[]
+  originTxBytes: number
+  originCpuS: number
+  wallMs: number
+}
+
+export interface RunResult {
+  run: number
+  tutti: SideResult & { settleMs: number, aliveAtBarrier: number[], startSkewAckMs: number, startSkewNodeMs: number }
+  http?: SideResult
+}
+
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+async function sha256File (file: string): Promise<string | undefined> {
+  try {
+    const hash = createHash('sha256')
+    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer)
+    return hash.digest('hex')
+  } catch {
+    return undefined
+  }
+}
+
+async function exists (file: string): Promise<boolean> {
+  try {
+    await access(file)
+    return true
+  } catch {
+    return false
+  }
+}
+
+function delta (a: Counters, b: Counters): Counters {
+  return { rxBytes: b.rxBytes - a.rxBytes, txBytes: b.txBytes - a.txBytes, rxPackets: b.rxPackets - a.rxPackets, txPackets: b.txPackets - a.txPackets }
+}
+
+interface Proc { node: LabNode, dir: string, child: ChildProcess, peerId?: string, addr?: string }
+
+/** Starts `tutti node start` in the node's namespace and waits for its node.json. */
+async function startTutti (lab: Lab, node: LabNode, dir: string, cfg: RunConfig, bootstrap?: string): Promise<Proc> {
+  await mkdir(dir, { recursive: true })
+  const log = openSync(join(dir, 'node.log'), 'a')
+  const args = [BIN, 'node', 'start', '--data', dir, '--fleet', cfg.fleetFile, '--listen', `/ip4/${node.ip}/tcp/${TUTTI_PORT}`,
+    '--api', '127.0.0.1:0', '--heartbeat-ms', String(cfg.heartbeatMs), ...(bootstrap != null ? ['--bootstrap', bootstrap] : [])]
+  const child = lab.spawn(node, process.execPath, args, { stdio: ['ignore', log, log], env: { ...process.env, TUTTI_DEBUG: '' } })
+  closeSync(log)
+  const proc: Proc = { node, dir, child }
+  // 21 node processes starting at once on 2 cores take a while.
+  const deadline = Date.now() + 120_000
+  for (;;) {
+    try {
+      const info = JSON.parse(await readFile(join(dir, 'node.json'), 'utf8')) as { peerId: string }
+      proc.peerId = info.peerId
+      proc.addr = `/ip4/${node.ip}/tcp/${TUTTI_PORT}/p2p/${info.peerId}`
+      return proc
+    } catch {
+      // not written yet
+    }
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${node.name} exited before it started; see ${join(dir, 'node.log')}`)
+    if (Date.now() > deadline) throw new Error(`${node.name} did not start within 120 s; see ${join(dir, 'node.log')}`)
+    await sleep(100)
+  }
+}
+
+async function aliveSeen (libp2p: Libp2p, proc: Proc): Promise<number> {
+  try {
+    const res = await callAdmin<{ nodes: Array<{ status: string }> }>(libp2p, multiaddr(proc.addr!), 'nodes.list', {}, { signal: AbortSignal.timeout(5000) })
+    return res.nodes.filter(n => n.status === 'alive').length
+  } catch {
+    return 0
+  }
+}
+
+async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg: RunConfig): Promise<RunResult['tutti']> {
+  const runDir = join(cfg.workDir, `run-${cfg.run}`)
+  // The origin holds the model before it starts: imported into its store as `tutti model push` would.
+  const originDir = join(runDir, 'origin')
+  const fleet = await loadFleet(cfg.fleetFile)
+  const store = await ModelStore.open({ root: join(originDir, 'models'), fleet })
+  await store.importPackage(cfg.packageDir)
+  await store.close()
+  const originProc = await startTutti(lab, origin, originDir, cfg)
+  const procs = await Promise.all(downloaders.map(async n => await startTutti(lab, n, join(runDir, n.name), cfg, originProc.addr)))
+  cfg.log(`  tutti: ${procs.length + 1} processes up`)
+
+  const { key } = await loadAdminKey(cfg.adminKeyFile)
+  const libp2p = await createDialerLibp2p({ privateKey: key, swarmKey: swarmKey(fleet) })
+  await libp2p.start()
+  try {
+    // Settle: every node sees every node alive (or the settle time runs out), connections open.
+    const settleStart = Date.now()
+    let alive: number[] = []
+    for (;;) {
+      alive = await Promise.all(procs.map(async p => await aliveSeen(libp2p, p)))
+      if (alive.every(a => a >= procs.length + 1) || Date.now() - settleStart > cfg.settleMs) break
+      await sleep(1000)
+    }
+    const settleMs = Date.now() - settleStart
+    cfg.log(`  tutti: mesh settled in ${(settleMs / 1000).toFixed(1)} s (alive seen: min ${Math.min(...alive)} of ${procs.length + 1})`)
+
+    const all = [origin, ...downloaders]
+    const perSource = nftAvailable()
+    if (perSource) for (const n of downloaders) lab.countSources(n, all.filter(x => x !== n))
+    // Background traffic (heartbeats, gossip, DHT, pings) with no download running.
+    const pids = new Map([originProc, ...procs].map(p => [p.node.name, p.child.pid!]))
+    const idleStart = new Map(all.map(n => [n.name, lab.counters(n)]))
+    const idleCpuStart = new Map([...pids].map(([name, pid]) => [name, cpuSeconds(pid)]))
+    const idleT0 = Date.now()
+    await sleep(cfg.idleMs)
+    const idleS = (Date.now() - idleT0) / 1000
+    const idleRate = new Map(all.map(n => [n.name, (lab.counters(n).rxBytes - idleStart.get(n.name)!.rxBytes) / idleS]))
+    const idleCpu = new Map([...pids].map(([name, pid]) => [name, (cpuSeconds(pid) - idleCpuStart.get(name)!) / idleS]))
+    const before = new Map(all.map(n => [n.name, lab.counters(n)]))
+    const fromBefore = new Map(downloaders.map(n => [n.name, perSource ? lab.bytesFrom(n) : new Map<string, number>()]))
+    const cpuBefore = new Map([...pids].map(([name, pid]) => [name, cpuSeconds(pid)]))
+    const t0 = Date.now()
+    // The barrier: one admin call per node, all issued in the same tick over open connections.
+    const jobs = await Promise.all(procs.map(async p => {
+      try {
+        const job = await callAdmin<ModelJob>(libp2p, multiaddr(p.addr!), 'models.pull', { ref: cfg.cid }, { signal: AbortSignal.timeout(30_000) })
+        return { job, ackMs: Date.now() - t0 }
+      } catch (err) {
+        return { error: (err as Error).message, ackMs: Date.now() - t0 }
+      }
+    }))
+    const seenMs = new Map<string, number>()
+    const failed = new Set<string>()
+    const files = procs.map(p => join(p.dir, 'models', 'models', `${cfg.cid}.onnx`))
+    let lastJobCheck = Date.now()
+    while (seenMs.size + failed.size < procs.length && Date.now() - t0 < cfg.timeoutMs) {
+      await Promise.all(procs.map(async (p, i) => {
+        if (!seenMs.has(p.node.name) && await exists(files[i]!)) seenMs.set(p.node.name, Date.now() - t0)
+      }))
+      // A job that failed will not finish: every 5 s, ask the nodes not done yet (a few hundred bytes).
+      if (Date.now() - lastJobCheck >= 5000) {
+        lastJobCheck = Date.now()
+        await Promise.all(procs.map(async (p, i) => {
+          const id = jobs[i]!.job?.id
+          if (seenMs.has(p.node.name) || failed.has(p.node.name)) return
+          if (id == null) {
+            failed.add(p.node.name)
+            return
+          }
+          const job = await callAdmin<ModelJob>(libp2p, multiaddr(p.addr!), 'models.job', { id }, { signal: AbortSignal.timeout(5000) }).catch(() => undefined)
+          if (job?.state === 'failed') failed.add(p.node.name)
+        }))
+      }
+      await sleep(100)
+    }
+    const wallMs = Date.now() - t0
+    const after = new Map(all.map(n => [n.name, lab.counters(n)]))
+    const fromAfter = new Map(downloaders.map(n => [n.name, perSource ? lab.bytesFrom(n) : new Map<string, number>()]))
+    const cpuAfter = new Map([...pids].map(([name, pid]) => [name, cpuSeconds(pid)]))
+    const byIp = new Map([originProc, ...procs].map(p => [p.node.ip, p]))
+    cfg.log(`  tutti: ${seenMs.size}/${procs.length} done after ${(wallMs / 1000).toFixed(1)} s${failed.size > 0 ? `, ${failed.size} failed` : ''}`)
+
+    const nodes: NodeResult[] = await Promise.all(procs.map(async (p, i) => {
+      const started = jobs[i]!
+      let job = started.job
+      if (job != null) {
+        try {
+          job = await callAdmin<ModelJob>(libp2p, multiaddr(p.addr!), 'models.job', { id: job.id }, { signal: AbortSignal.timeout(10_000) })
+        } catch {
+          // keep the first answer
+        }
+      }
+      const d = delta(before.get(p.node.name)!, after.get(p.node.name)!)
+      const sha = await sha256File(files[i]!)
+      const doneMs = job?.state === 'done' && job.finishedMs != null ? job.finishedMs - t0 : seenMs.get(p.node.name) ?? null
+      return {
+        name: p.node.name,
+        doneMs,
+        ackMs: started.ackMs,
+        startedMs: job != null ? job.startedMs - t0 : null,
+        fetchMs: job?.result?.durationMs,
+        assembleMs: job?.result != null && job.finishedMs != null ? job.finishedMs - job.startedMs - job.result.durationMs : undefined,
+        state: job?.state ?? 'not started',
+        error: started.error ?? job?.error?.message,
+        sha256ok: sha === cfg.sha256,
+        rxBytes: d.rxBytes,
+        txBytes: d.txBytes,
+        rxPackets: d.rxPackets,
+        idleRxBytesPerSec: idleRate.get(p.node.name),
+        idleCpuCores: idleCpu.get(p.node.name),
+        fetcherBytesReceived: job?.result?.bytesReceived,
+        cpuS: cpuAfter.get(p.node.name)! - cpuBefore.get(p.node.name)!,
+        fromPeers: job?.result != null ? job.result.peers.filter(x => x.peerId !== originProc.peerId).reduce((a, x) => a + x.chunks, 0) / Math.max(1, job.result.chunksFetched) : undefined,
+        sources: perSource
+          ? [...fromAfter.get(p.node.name)!].map(([ip, bytes]) => {
+              const sender = byIp.get(ip)
+              return {
+                from: sender?.node.name ?? ip,
+                kernelBytes: bytes - (fromBefore.get(p.node.name)!.get(ip) ?? 0),
+                fetcherBytes: job?.result?.peers.find(x => x.peerId === sender?.peerId)?.bytes ?? 0
+              }
+            })
+          : undefined
+      }
+    }))
+    const acks = nodes.map(n => n.ackMs).filter((x): x is number => x != null)
+    const starts = nodes.map(n => n.startedMs).filter((x): x is number => x != null)
+    return {
+      nodes,
+      originTxBytes: delta(before.get(origin.name)!, after.get(origin.name)!).txBytes,
+      originCpuS: cpuAfter.get(origin.name)! - cpuBefore.get(origin.name)!,
+      wallMs,
+      settleMs,
+      aliveAtBarrier: alive,
+      startSkewAckMs: acks.length > 0 ? Math.max(...acks) - Math.min(...acks) : Number.NaN,
+      startSkewNodeMs: starts.length > 0 ? Math.max(...starts) - Math.min(...starts) : Number.NaN
+    }
+  } finally {
+    await libp2p.stop()
+  }
+}
+
+async function listening (host: string, port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const ok = await new Promise<boolean>(resolve => {
+      const socket = connect({ host, port }, () => { socket.end(); resolve(true) })
+      socket.once('error', () => { resolve(false) })
+    })
+    if (ok) return
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`)
+    await sleep(100)
+  }
+}
+
+async function httpSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg: RunConfig): Promise<SideResult> {
+  const runDir = join(cfg.workDir, `run-${cfg.run}`, 'http')
+  await mkdir(runDir, { recursive: true })
+  const server = lab.spawn(origin, 'python3', ['-m', 'http.server', String(HTTP_PORT), '--bind', origin.ip, '--directory', cfg.packageDir],
+    { stdio: ['ignore', 'ignore', 'ignore'] })
+  await listening(origin.ip, HTTP_PORT, 30_000)
+  const all = [origin, ...downloaders]
+  const before = new Map(all.map(n => [n.name, lab.counters(n)]))
+  const cpuBefore = cpuSeconds(server.pid!)
+  const url = `http://${origin.ip}:${HTTP_PORT}/model.onnx`
+  const t0 = Date.now()
+  const results = await Promise.all(downloaders.map(async n => {
+    const out = join(runDir, `${n.name}.onnx`)
+    const child = lab.spawn(n, 'curl', ['-sS', '--fail', '-o', out, url], { stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    child.stderr!.on('data', (d: Buffer) => { stderr += d.toString() })
+    const timer = setTimeout(() => child.kill('SIGKILL'), cfg.timeoutMs)
+    const code = await new Promise<number | null>(resolve => child.once('exit', c => { resolve(c) }))
+    clearTimeout(timer)
+    return { node: n, out, code, ms: Date.now() - t0, stderr: stderr.trim() }
+  }))
+  const wallMs = Date.now() - t0
+  const after = new Map(all.map(n => [n.name, lab.counters(n)]))
+  const originCpuS = cpuSeconds(server.pid!) - cpuBefore
+  server.kill('SIGTERM')
+  const nodes = await Promise.all(results.map(async r => {
+    const d = delta(before.get(r.node.name)!, after.get(r.node.name)!)
+    const ok = r.code === 0 && await sha256File(r.out) === cfg.sha256
+    return {
+      name: r.node.name,
+      doneMs: r.code === 0 ? r.ms : null,
+      ackMs: null,
+      startedMs: null,
+      state: r.code === 0 ? 'done' : `curl exit ${String(r.code)}`,
+      error: r.stderr !== '' ? r.stderr : undefined,
+      sha256ok: ok,
+      rxBytes: d.rxBytes,
+      txBytes: d.txBytes,
+      rxPackets: d.rxPackets,
+      cpuS: Number.NaN
+    }
+  }))
+  cfg.log(`  http: ${nodes.filter(n => n.doneMs != null).length}/${nodes.length} done after ${(wallMs / 1000).toFixed(1)} s`)
+  return { nodes, originTxBytes: delta(before.get(origin.name)!, after.get(origin.name)!).txBytes, originCpuS, wallMs }
+}
+
+/** One run on a fresh lab, destroyed before it returns (or throws). */
+export async function runOnce (cfg: RunConfig): Promise<RunResult> {
+  const lab = createLab()
+  cfg.onLab(lab)
+  try {
+    const cap = { mbit: cfg.rateMbit, queueMs: cfg.queueMs }
+    const origin = lab.addNode('origin', { up: cap, down: cap })
+    const downloaders = Array.from({ length: cfg.nodes }, (_, i) => lab.addNode(`n${i + 1}`, { up: cap, down: cap }))
+    cfg.log(`run ${cfg.run}: lab ${lab.id}, ${cfg.nodes} downloaders + origin on ${lab.bridge}, ${cfg.rateMbit} Mbit/s each way`)
+    const tutti = await tuttiSide(lab, origin, downloaders, cfg)
+    await lab.stopProcesses()
+    const http = cfg.http ? await httpSide(lab, origin, downloaders, cfg) : undefined
+    await lab.stopProcesses()
+    return { run: cfg.run, tutti, http }
+  } finally {
+    lab.destroy()
+    cfg.onLab(undefined)
+  }
+}

@@ -22,8 +22,12 @@ const BATTERY = [80, 90, 70, 30, 60]
 const CHAIN_SIZE = 256
 const CHAIN_DEPTH = 32
 const CHAIN_BATCH = 256
-/** Far below what one request of the slow version takes even on an idle machine (~100s of ms). */
-const SLOW_P95_MAX_MS = 40
+/**
+ * Below what one request of the slow version takes on an idle machine: 9-10 ms here when idle
+ * (onnxruntime's GEMM at ~100 GFLOP/s), seconds when loaded. It was 40 ms, which only a loaded
+ * machine exceeded: on an idle one the version never tripped the gate and the test waited forever.
+ */
+const SLOW_P95_MAX_MS = 2
 
 describe('rollouts on a changing fleet of real nodes', () => {
   const dirs = new TempDirs()
@@ -187,7 +191,7 @@ describe('rollouts on a changing fleet of real nodes', () => {
     rollback: automatic
 `), '5.0.0')
     try {
-      await waitFor('live-slow rolled back', () => progressOf(nodes[3]!, name)?.phase === 'RolledBack', 240_000)
+      await waitFor('live-slow rolled back', () => progressOf(nodes[3]!, name)?.phase === 'RolledBack', 120_000)
       await waitFor('every node back on what it ran', () => nodes.every((n, i) => servedVersion(n) === before[i]), 30_000)
     } finally {
       traffic = false
@@ -205,8 +209,7 @@ describe('rollouts on a changing fleet of real nodes', () => {
     expect(reverted.length).toBeLessThanOrEqual(2)
     for (const s of watch.samples) s.forEach((v, i) => { expect([before[i], '5.0.0']).toContain(v) })
     expect(Math.max(...watch.samples.map(s => s.filter(v => v === '5.0.0').length))).toBeGreaterThanOrEqual(1)
-    // Slow requests of 0.5 G multiply-adds each on a loaded machine: minutes, not seconds, beside the suite.
-  }, 300_000)
+  }, 180_000)
 
   it('with prefetch, every target downloads the version at once and only its wave runs it', async () => {
     const name = await apply(nodes[2]!, rolloutYaml('live-prefetch', '6.0.0', `  selector: {}

@@ -20,6 +20,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { bytesMatchCid } from '../core/cid.js'
 import { silentLogger } from '../core/logger.js'
+import { seededRandom } from '../core/random.js'
 import { loadAdminKey, loadFleet, initFleet } from '../node/fleet/fleet.js'
 import { ModelStore } from '../node/models/store.js'
 import { pack } from '../node/models/pack.js'
@@ -47,18 +48,8 @@ if (!(Number.isSafeInteger(kills) && kills >= 1) || !(maxDelayMs >= 0)) {
   process.exit(2)
 }
 
-/** A seeded PRNG (mulberry32): the same --seed kills at the same moments of the same actions. */
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-const random = prng(Number(values.seed))
+// Seeded: the same --seed kills at the same moments of the same actions.
+const random = seededRandom(Number(values.seed))
 
 const VERSIONS = ['1.0.0', '2.0.0', '3.0.0', '4.0.0']
 const ACTIONS = ['pull', 'activate', 'rollout', 'startup'] as const

@@ -20,13 +20,15 @@ import {
 } from '../protocols/chunks/index.js'
 import { ChunkResponse } from '../protocols/chunks/pb/chunks.js'
 import { createTestFleet, waitFor } from '../sim/local-mesh.js'
-import type { FetcherInit } from '../node/fetcher/index.js'
+import type { FetcherInit, FetchResult } from '../node/fetcher/index.js'
+import type { TestModel } from '../node/fetcher/testing.js'
+import type { MemoryChunkStore } from '../node/models/memory-chunk-store.js'
 import type { FleetConfig } from '../node/fleet/fleet.js'
 import type { SingleKadDHT } from '@libp2p/kad-dht'
 import type { MeshLibp2p } from '../node/mesh/libp2p.js'
 import type { ChunkStore, VerifiedManifest } from '../node/models/types.js'
 import type { ChunkServerInit } from '../protocols/chunks/index.js'
-import type { AbortOptions, ConnectionGater } from '@libp2p/interface'
+import type { AbortOptions, ConnectionGater, PrivateKey } from '@libp2p/interface'
 
 interface TestNode {
   libp2p: MeshLibp2p
@@ -89,6 +91,21 @@ describe('model distribution over /tutti/chunks/1.0.0', () => {
     const node = { libp2p, store, server, address }
     nodes.push(node)
     return node
+  }
+
+  /** A fleet and a node holding all `chunks` 16 KiB chunks of a seeded model. */
+  async function seededHolder (chunks: number, seed: number): Promise<{ fleet: FleetConfig, adminKey: PrivateKey, model: TestModel, holder: TestNode }> {
+    const { fleet, adminKey } = await createTestFleet()
+    const model = await makeTestModel(seededBytes(chunks * 16 * 1024, seed), adminKey, { chunkBytes: 16 * 1024 })
+    const holderStore = fleetMemoryStore(fleet)
+    await seedStore(holderStore, model)
+    return { fleet, adminKey, model, holder: await startNode(fleet, holderStore) }
+  }
+
+  /** The download assembled the model's exact bytes and got `chunks` chunks from `holder`. */
+  async function expectAllFrom (store: MemoryChunkStore, model: TestModel, result: FetchResult, holder: TestNode, chunks: number): Promise<void> {
+    expect(rawCid(await store.assemble(model.sealed.cid))).toBe(model.sealed.manifest.digest)
+    expect(result.peers.find(p => p.peerId === holder.libp2p.peerId.toString())?.chunks).toBe(chunks)
   }
 
   function fetcherFor (node: TestNode, init: FetcherInit = {}): Fetcher {
@@ -293,11 +310,7 @@ describe('model distribution over /tutti/chunks/1.0.0', () => {
   it('reaches the only holder past a peer cap filled with peers that lack the model', async () => {
     // At N = 20 a fetcher with 16 peer places could fill them all with peers that had no manifest
     // and turn the holder away for good: "none of 16 peer(s) gave it" (docs/BENCHMARKS.md).
-    const { fleet, adminKey } = await createTestFleet()
-    const model = await makeTestModel(seededBytes(4 * 16 * 1024, 7), adminKey, { chunkBytes: 16 * 1024 })
-    const holderStore = fleetMemoryStore(fleet)
-    await seedStore(holderStore, model)
-    const holder = await startNode(fleet, holderStore)
+    const { fleet, model, holder } = await seededHolder(4, 7)
     const empty = await Promise.all([0, 1, 2].map(async () => await startNode(fleet, fleetMemoryStore(fleet))))
     const store = fleetMemoryStore(fleet)
     const me = await startNode(fleet, store)
@@ -314,16 +327,11 @@ describe('model distribution over /tutti/chunks/1.0.0', () => {
     }, { maxPeers: 2, rediscoverMs: 3_600_000, manifestTimeoutMs: 120_000 })
     const result = await fetcher.fetch(model.sealed.cid)
 
-    expect(rawCid(await store.assemble(model.sealed.cid))).toBe(model.sealed.manifest.digest)
-    expect(result.peers.find(p => p.peerId === holder.libp2p.peerId.toString())?.chunks).toBe(4)
+    await expectAllFrom(store, model, result, holder, 4)
   })
 
   it('asks the holders it is told of (heartbeats) first, also one it is not connected to', async () => {
-    const { fleet, adminKey } = await createTestFleet()
-    const model = await makeTestModel(seededBytes(2 * 16 * 1024, 9), adminKey, { chunkBytes: 16 * 1024 })
-    const holderStore = fleetMemoryStore(fleet)
-    await seedStore(holderStore, model)
-    const holder = await startNode(fleet, holderStore)
+    const { fleet, model, holder } = await seededHolder(2, 9)
     const empty = await Promise.all([0, 1].map(async () => await startNode(fleet, fleetMemoryStore(fleet))))
     const store = fleetMemoryStore(fleet)
     const me = await startNode(fleet, store)
@@ -332,18 +340,13 @@ describe('model distribution over /tutti/chunks/1.0.0', () => {
     // No provider records, no rescans: only the hint leads to the holder.
     const fetcher = new Fetcher({ libp2p: me.libp2p, store, clock: systemClock, logger: silentLogger }, { rescanMs: 3_600_000, manifestTimeoutMs: 20_000 })
     const result = await fetcher.fetch(model.sealed.cid, { holders: [holder.libp2p.peerId] })
-    expect(rawCid(await store.assemble(model.sealed.cid))).toBe(model.sealed.manifest.digest)
-    expect(result.peers.find(p => p.peerId === holder.libp2p.peerId.toString())?.chunks).toBe(2)
+    await expectAllFrom(store, model, result, holder, 2)
   })
 
   it('gives a holder it left out after failures another chance once it is reachable again', async () => {
     // The partition test's case: a download that starts behind a cut fails every exchange with
     // the holders, leaves them out, and must take them back after the heal.
-    const { fleet, adminKey } = await createTestFleet()
-    const model = await makeTestModel(seededBytes(3 * 16 * 1024, 8), adminKey, { chunkBytes: 16 * 1024 })
-    const holderStore = fleetMemoryStore(fleet)
-    await seedStore(holderStore, model)
-    const holder = await startNode(fleet, holderStore)
+    const { fleet, model, holder } = await seededHolder(3, 8)
     let cut = true
     const store = fleetMemoryStore(fleet)
     const me = await startNode(fleet, store, { gater: { denyDialPeer: (peer: { toString: () => string }) => cut && peer.toString() === holder.libp2p.peerId.toString() } })
@@ -365,16 +368,11 @@ describe('model distribution over /tutti/chunks/1.0.0', () => {
       }
     })
     expect(healed).toBe(true)
-    expect(rawCid(await store.assemble(model.sealed.cid))).toBe(model.sealed.manifest.digest)
-    expect(result.peers.find(p => p.peerId === holder.libp2p.peerId.toString())?.chunks).toBe(3)
+    await expectAllFrom(store, model, result, holder, 3)
   })
 
   it('finds a holder it is not connected to through the DHT', async () => {
-    const { fleet, adminKey } = await createTestFleet()
-    const model = await makeTestModel(seededBytes(6 * 16 * 1024, 6), adminKey, { chunkBytes: 16 * 1024 })
-    const holderStore = fleetMemoryStore(fleet)
-    await seedStore(holderStore, model)
-    const holder = await startNode(fleet, holderStore)
+    const { fleet, model, holder } = await seededHolder(6, 6)
     const middle = await startNode(fleet, fleetMemoryStore(fleet))
     const store = fleetMemoryStore(fleet)
     const me = await startNode(fleet, store)
@@ -387,8 +385,7 @@ describe('model distribution over /tutti/chunks/1.0.0', () => {
     const fetcher = new Fetcher({ libp2p: me.libp2p, store, clock: systemClock, logger: silentLogger, findProviders: libp2pProviders(me.libp2p) })
     const result = await fetcher.fetch(model.sealed.cid)
 
-    expect(rawCid(await store.assemble(model.sealed.cid))).toBe(model.sealed.manifest.digest)
-    expect(result.peers.find(p => p.peerId === holder.libp2p.peerId.toString())?.chunks).toBe(6)
+    await expectAllFrom(store, model, result, holder, 6)
   })
 })
 

@@ -16,7 +16,7 @@ import { ChunkVerificationError, ChunkUnknownError, NotAdminSignerError } from '
 import { ModelStore } from '../node/models/store.js'
 import { TokenBucket } from '../node/ratelimit/token-bucket.js'
 import {
-  CHUNKS_PROTOCOL, ChunkErrorCode, ChunkRemoteError, ChunkServer, MAX_CHUNKS_PER_REQUEST, MAX_REQUEST_BYTES, requestChunks, requestHave, watchHave
+  CHUNKS_PROTOCOL, ChunkErrorCode, ChunkRemoteError, ChunkServer, DEFAULT_SEED_MAX_OFFERS, DEFAULT_SEED_OFFER_PER_PEER, MAX_CHUNKS_PER_REQUEST, MAX_REQUEST_BYTES, requestChunks, requestHave, watchHave
 } from '../protocols/chunks/index.js'
 import { ChunkResponse } from '../protocols/chunks/pb/chunks.js'
 import { createTestFleet, waitFor } from '../sim/local-mesh.js'
@@ -279,6 +279,33 @@ describe('model distribution over /tutti/chunks/1.0.0', () => {
     await Promise.all(slow)
     await waitFor('the holder to close both streams', () => holder.server.stats().activeStreams === 0, 10_000)
     expect(holder.server.stats().busy).toBe(1)
+  })
+
+  it('offers a small model whole to every asker and spreads a larger one chunk by chunk (super-seeding)', async () => {
+    const { fleet, adminKey } = await createTestFleet()
+    const ask = async (holder: TestNode, me: TestNode, model: TestModel): Promise<number> => {
+      const count = model.sealed.manifest.chunks.length
+      const none = new Array<boolean>(count).fill(false)
+      const answer = await requestHave({ libp2p: me.libp2p, clock: systemClock }, holder.libp2p.peerId, model.sealed.cid, {
+        chunkCount: count, have: none, want: none.map(() => true)
+      })
+      return answer.offers.filter(Boolean).length
+    }
+    // 8 chunks of 4 KiB (32 KiB, under DEFAULT_SUPER_SEED_MIN_BYTES) and 32 of 16 KiB (512 KiB).
+    const small = await makeTestModel(seededBytes(8 * 4 * 1024, 21), adminKey, { chunkBytes: 4 * 1024 })
+    const large = await makeTestModel(seededBytes(32 * 16 * 1024, 22), adminKey, { chunkBytes: 16 * 1024 })
+    const holderStore = fleetMemoryStore(fleet)
+    await seedStore(holderStore, small)
+    await seedStore(holderStore, large)
+    const holder = await startNode(fleet, holderStore)
+    const askers = await Promise.all([0, 1, 2].map(async () => await startNode(fleet, fleetMemoryStore(fleet))))
+    for (const a of askers) await connect(a, holder)
+    for (const a of askers) expect(await ask(holder, a, small)).toBe(8)
+    const offered = []
+    for (const a of askers) offered.push(await ask(holder, a, large))
+    expect(offered[0]).toBeGreaterThan(0)
+    expect(offered.every(n => n <= DEFAULT_SEED_OFFER_PER_PEER)).toBe(true)
+    expect(offered.reduce((x, y) => x + y, 0)).toBeLessThanOrEqual(DEFAULT_SEED_MAX_OFFERS)
   })
 
   it('tells a watching peer of a chunk as soon as the holder stores it', async () => {

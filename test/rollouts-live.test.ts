@@ -211,14 +211,29 @@ describe('rollouts on a changing fleet of real nodes', () => {
     expect(Math.max(...watch.samples.map(s => s.filter(v => v === '5.0.0').length))).toBeGreaterThanOrEqual(1)
   }, 180_000)
 
-  it('with prefetch, every target downloads the version at once and only its wave runs it', async () => {
+  it('with prefetch, every target downloads the version once the canary wave is done, and only its wave runs it', async () => {
+    const heldBefore = nodes.map(n => n.serving.isLocal(cids['6.0.0']!))
     const name = await apply(nodes[2]!, rolloutYaml('live-prefetch', '6.0.0', `  selector: {}
   strategy:
     steps: [ {setPercent: 20}, {pause: {}}, {setPercent: 100} ]
     prefetch: true
 `), '6.0.0')
     const cid = cids['6.0.0']!
-    await waitFor('every node holding 6.0.0', () => nodes.every(n => n.serving.isLocal(cid)), 60_000)
+    // Until the canary wave is done, only the nodes it commands download: a node that holds the
+    // version while the rollout it knows of is still at step 0 and was not commanded prefetched early.
+    const early = new Set<number>()
+    const sampler = setInterval(() => {
+      nodes.forEach((n, i) => {
+        const p = progressOf(n, name)
+        if (!heldBefore[i]! && (p == null || p.step === 0) && n.serving.isLocal(cid) && n.rollouts!.agent.get(name)?.device == null) early.add(i)
+      })
+    }, 5)
+    try {
+      await waitFor('every node holding 6.0.0', () => nodes.every(n => n.serving.isLocal(cid)), 60_000)
+    } finally {
+      clearInterval(sampler)
+    }
+    expect([...early]).toEqual([])
     await waitFor('the 20% wave at the pause', () => progressOf(nodes[2]!, name)?.step === 1, 60_000)
     expect(nodes.filter(n => servedVersion(n) === '6.0.0')).toHaveLength(1)
   })

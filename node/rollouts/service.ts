@@ -162,7 +162,9 @@ export class RolloutService {
 
   /**
    * The model CIDs that rollouts with `prefetch` want on this node now: a matching node, a
-   * rollout neither deleted, undone nor over (aborted, rolled back).
+   * rollout neither deleted, undone nor over (aborted, rolled back), whose first step is done. The
+   * canary wave downloads alone: the rest of the fleet downloading beside it would slow the one
+   * wave that must be quick, and spend every target's bandwidth on a version the canary may abort.
    */
   private wantedPrefetches (): Set<string> {
     const wanted = new Set<string>()
@@ -173,7 +175,8 @@ export class RolloutService {
       const spec = doc.spec as RolloutSpec
       if (spec?.strategy?.prefetch !== true || doc.control.deleted || doc.control.undo) continue
       const progress = this.progress.get(doc.name)?.progress
-      if (progress != null && progress.cid === spec.model.cid && (progress.phase === 'Aborted' || progress.phase === 'RolledBack')) continue
+      if (progress == null || progress.cid !== spec.model.cid || progress.phase === 'Aborted' || progress.phase === 'RolledBack') continue
+      if (progress.step < 1 && progress.phase !== 'Completed') continue
       if (!matchesSelector(spec.selector, attrs)) continue
       wanted.add(spec.model.cid)
     }

@@ -62,9 +62,9 @@ export interface RolloutSpec {
     abort: AbortCriterion[]
     rollback: 'automatic' | 'manual'
     /**
-     * Every matching node downloads the model as soon as it holds the policy, and activates it
-     * only when its wave comes (present only when true: nodes of an older build refuse unknown
-     * fields).
+     * Every matching node downloads the model once the first step (the canary wave) is done, and
+     * activates it only when its wave comes (present only when true: nodes of an older build
+     * refuse unknown fields).
      */
     prefetch?: true
   }

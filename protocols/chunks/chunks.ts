@@ -11,7 +11,7 @@ import {
   CHUNKS_PROTOCOL, CHUNKS_VERSION, DEFAULT_MAX_QUEUED_UPLOADS, DEFAULT_MAX_STREAMS_PER_PEER, DEFAULT_MAX_STREAMS_TOTAL,
   DEFAULT_PIECE_BYTES, DEFAULT_SEED_MAX_OFFERS, DEFAULT_SEED_OFFER_PER_PEER, DEFAULT_SEED_OFFER_TTL_MS, DEFAULT_SEED_REPLICA_TARGET,
   DEFAULT_UPLOAD_SLOTS, SEED_SEEN_TTL_MS,
-  DEFAULT_MAX_WATCHES, DEFAULT_MAX_WATCHES_PER_PEER, MAX_CHUNKS_PER_REQUEST, MAX_PIECE_BYTES, MAX_REQUEST_BYTES,
+  DEFAULT_MAX_WATCHES, DEFAULT_MAX_WATCHES_PER_PEER, DEFAULT_SUPER_SEED_MIN_BYTES, MAX_CHUNKS_PER_REQUEST, MAX_PIECE_BYTES, MAX_REQUEST_BYTES,
   REQUEST_READ_TIMEOUT_MS, WATCH_DEBOUNCE_MS, WATCH_RECHECK_MS, WRITE_TIMEOUT_MS
 } from './constants.js'
 import { ChunkErrorCode, ChunkTimeoutError } from './errors.js'
@@ -64,6 +64,11 @@ export interface ChunkServerInit {
    * offer that peer only a few of those, least offered first (see offers.ts). @default true
    */
   superSeed?: boolean
+  /**
+   * Models of at most this many bytes are offered whole to every asker even with `superSeed`.
+   * @default DEFAULT_SUPER_SEED_MIN_BYTES
+   */
+  superSeedMinBytes?: number
   /** @default DEFAULT_SEED_OFFER_PER_PEER */
   seedOfferPerPeer?: number
   /** @default DEFAULT_SEED_MAX_OFFERS */
@@ -117,6 +122,7 @@ function resolveInit (init: ChunkServerInit): Resolved {
     uploadSlots: init.uploadSlots ?? DEFAULT_UPLOAD_SLOTS,
     maxQueuedUploads: init.maxQueuedUploads ?? DEFAULT_MAX_QUEUED_UPLOADS,
     superSeed: init.superSeed ?? true,
+    superSeedMinBytes: init.superSeedMinBytes ?? DEFAULT_SUPER_SEED_MIN_BYTES,
     seedOfferPerPeer: init.seedOfferPerPeer ?? DEFAULT_SEED_OFFER_PER_PEER,
     seedMaxOffers: init.seedMaxOffers ?? DEFAULT_SEED_MAX_OFFERS,
     seedOfferTtlMs: init.seedOfferTtlMs ?? DEFAULT_SEED_OFFER_TTL_MS,
@@ -126,6 +132,7 @@ function resolveInit (init: ChunkServerInit): Resolved {
   for (const k of positive) {
     if (!Number.isSafeInteger(r[k]) || r[k] < 1) throw new ConfigError(`chunk server ${k} must be a positive integer, not ${r[k]}`)
   }
+  if (!Number.isSafeInteger(r.superSeedMinBytes) || r.superSeedMinBytes < 0) throw new ConfigError(`chunk server superSeedMinBytes must be an integer >= 0, not ${r.superSeedMinBytes}`)
   if (!Number.isSafeInteger(r.maxQueuedUploads) || r.maxQueuedUploads < 0) throw new ConfigError(`chunk server maxQueuedUploads must be an integer >= 0, not ${r.maxQueuedUploads}`)
   if (r.pieceBytes > MAX_PIECE_BYTES) throw new ConfigError(`chunk server pieceBytes must be at most ${MAX_PIECE_BYTES}, not ${r.pieceBytes}`)
   if (r.maxChunksPerRequest > MAX_CHUNKS_PER_REQUEST) throw new ConfigError(`chunk server maxChunksPerRequest must be at most ${MAX_CHUNKS_PER_REQUEST}`)
@@ -401,7 +408,7 @@ export class ChunkServer {
     const count = chunks.length
     const held = await this.held(vm)
     const complete = held.every(Boolean)
-    if (complete && this.init.superSeed && req.want.byteLength > 0) {
+    if (complete && this.init.superSeed && vm.manifest.size > this.init.superSeedMinBytes && req.want.byteLength > 0) {
       let has: boolean[], wants: boolean[]
       try {
         has = req.have.byteLength > 0 ? decodeBitfield(req.have, count, 'have') : new Array<boolean>(count).fill(false)

@@ -90,6 +90,15 @@ export const DEFAULT_SEED_MAX_OFFERS = 8
  */
 export const DEFAULT_SEED_REPLICA_TARGET = 1
 
+/**
+ * Models at most this size are not super-seeded: a complete holder offers all of it to every
+ * asker. Spreading the seed's upload pays when the upload is the bottleneck; a model this small
+ * costs a whole fleet's copies less upload than one round of waiting for the swarm to spread it
+ * (at 10 Mbit/s, 20 copies of 64 KiB are 1 s of upload; each WATCH round trip through the swarm
+ * costs more than that on a busy device). @default 64 KiB
+ */
+export const DEFAULT_SUPER_SEED_MIN_BYTES = 64 * 1024
+
 /** How long what an asker said it holds counts for a complete holder, in ms. @default 2 min */
 export const SEED_SEEN_TTL_MS = 120_000
 

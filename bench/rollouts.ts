@@ -30,6 +30,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { linearClassifier } from '../node/inference/testing/models.js'
 import { pack } from '../node/models/pack.js'
+import { DEFAULT_INTERVAL } from '../node/membership/interval.js'
 import { fullyConverged, startLocalMesh, waitFor, createTestFleet } from '../sim/local-mesh.js'
 import { TempDirs } from '../test/models-helpers.js'
 import { OPEN, rolloutYaml, signedRollout } from '../test/rollout-helpers.js'
@@ -104,21 +105,29 @@ function parseOptions (argv: string[]): Options {
 }
 
 const heartbeatFor = (o: Options, size: number): number => o.heartbeatMs ?? (size <= SMALL_MESH ? SMALL_HEARTBEAT_MS : LARGE_HEARTBEAT_MS)
+/**
+ * apply runs with what a fleet runs: the node's own adaptive heartbeat interval (base 5 s, longer
+ * as N grows), unless --heartbeat-ms pins one. Nothing in a rollout's progress waits on a
+ * heartbeat (the coordinator asks devices in flight directly), so a shorter interval only adds
+ * gossip, which on one event loop carrying every node is CPU taken from the rollout.
+ */
+const applyHeartbeat = (o: Options): number | 'adaptive' => o.heartbeatMs ?? 'adaptive'
 const log = (line: string): void => { process.stderr.write(`  ${line}\n`) }
 
 /** A mesh of N nodes with data dirs (stores, policies, rollout state on disk), fully converged. */
-async function startMesh (dirs: TempDirs, fleet: FleetConfig, size: number, heartbeatMs: number, timeoutMs: number): Promise<LocalMesh> {
+async function startMesh (dirs: TempDirs, fleet: FleetConfig, size: number, heartbeatMs: number | 'adaptive', timeoutMs: number): Promise<LocalMesh> {
   const dir = await dirs.make('tutti-bench-rollouts-')
   const t = performance.now()
+  const base = heartbeatMs === 'adaptive' ? DEFAULT_INTERVAL.baseIntervalMs : heartbeatMs
   const mesh = await startLocalMesh({
     size,
     fleet,
-    heartbeatMs,
+    heartbeatMs: base,
     node: i => ({
       dataDir: join(dir, `n${i}`),
       labels: { class: 'camera' },
-      // Pinned: the adaptive interval would stretch with N (node/membership/interval.ts).
-      heartbeat: { baseIntervalMs: heartbeatMs, budgetBytesPerSec: Number.MAX_SAFE_INTEGER }
+      // Pinned unless 'adaptive': the adaptive interval would stretch with N (node/membership/interval.ts).
+      heartbeat: heartbeatMs === 'adaptive' ? { baseIntervalMs: base } : { baseIntervalMs: heartbeatMs, budgetBytesPerSec: Number.MAX_SAFE_INTEGER }
     })
   })
   try {
@@ -127,7 +136,7 @@ async function startMesh (dirs: TempDirs, fleet: FleetConfig, size: number, hear
     await mesh.stop()
     throw err
   }
-  log(`N=${size}: mesh converged in ${((performance.now() - t) / 1000).toFixed(1)} s (heartbeat ${heartbeatMs} ms)`)
+  log(`N=${size}: mesh converged in ${((performance.now() - t) / 1000).toFixed(1)} s (heartbeat ${heartbeatMs === 'adaptive' ? `adaptive, now ${Math.max(...mesh.nodes.map(n => n.membership.currentIntervalMs()))} ms` : `${heartbeatMs} ms`})`)
   return mesh
 }
 
@@ -440,9 +449,8 @@ interface ApplyTrial {
 
 async function applyRun (o: Options, dirs: TempDirs, size: number): Promise<ApplyTrial[]> {
   const trials = o.trials ?? (size <= SMALL_MESH ? 3 : 2)
-  const heartbeatMs = heartbeatFor(o, size)
   const { fleet, adminKey } = await createTestFleet('bench-rollouts')
-  const mesh = await startMesh(dirs, fleet, size, heartbeatMs, o.timeoutMs)
+  const mesh = await startMesh(dirs, fleet, size, applyHeartbeat(o), o.timeoutMs)
   const nodes = mesh.nodes
   const dir = await dirs.make('tutti-bench-models-')
   const results: ApplyTrial[] = []
@@ -519,10 +527,10 @@ async function apply (o: Options, dirs: TempDirs): Promise<Record<string, unknow
     const spread = (f: (r: ApplyTrial) => number, digits: number): string => `${fmt(Math.min(...results.map(f)), digits)}-${fmt(Math.max(...results.map(f)), digits)}`
     rows.push([String(size), String(results.length), fmt(med(r => r.firstWaveMs), 0), fmt(med(r => r.totalMs), 0), fmt(med(r => r.completedMs), 0),
       fmt(med(r => r.baselineFetchActivateMs), 0), fmt(med(r => r.lowerBoundMs), 0), fmt(med(r => r.ratio), 2), spread(r => r.ratio, 2)])
-    bySize[String(size)] = { heartbeatMs: heartbeatFor(o, size), ratioMedian: med(r => r.ratio), runs: results }
+    bySize[String(size)] = { heartbeatMs: applyHeartbeat(o), ratioMedian: med(r => r.ratio), runs: results }
   }
   print()
-  print(`3. apply -> 100% Active, steps [10%, pause ${o.pauseMs} ms, 100%]${o.prefetch ? ', prefetch' : ''}, a ${MODEL_FEATURES}x4 classifier in ${CHUNK_BYTES}-byte chunks on node 0 only; lower bound = pause + one node alone fetching and activating a model of the same size (memory transport, no rate cap), medians`)
+  print(`3. apply -> 100% Active, steps [10%, pause ${o.pauseMs} ms, 100%]${o.prefetch ? ', prefetch' : ''}, heartbeat ${o.heartbeatMs != null ? `${o.heartbeatMs} ms` : 'adaptive (the node default)'}, a ${MODEL_FEATURES}x4 classifier in ${CHUNK_BYTES}-byte chunks on node 0 only; lower bound = pause + one node alone fetching and activating a model of the same size (memory transport, no rate cap), medians`)
   print(table(['N', 'trials', '10% wave Active (ms)', '100% Active (ms)', 'Completed at node 0 (ms)', 'one node alone (ms)', 'lower bound (ms)', 'ratio (goal <= 1.2)', 'ratio spread'], rows))
   return { pauseMs: o.pauseMs, prefetch: o.prefetch, modelFeatures: MODEL_FEATURES, chunkBytes: CHUNK_BYTES, bySize }
 }

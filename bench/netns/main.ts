@@ -6,11 +6,13 @@
  *
  *   npm run bench -- netns [--nodes 5] [--size-mib 20] [--rate-mbit 10] [--runs 1]
  *                          [--chunk-kib 1024] [--heartbeat-ms 5000] [--timeout-s T] [--settle-s 60]
- *                          [--idle-s 10] [--queue-ms 100] [--no-http] [--keep]
+ *                          [--idle-s 10] [--queue-ms 100] [--no-http] [--no-raw] [--keep]
  *
  * Reported per run (T_min = F * 8 / RATE, times from the start barrier): origin egress / F,
  * bytes received / (N x F), p50 / T_min, last / T_min, done count, CPU core-seconds per MiB moved
- * per node, the start skew, and the HTTP baseline's last / T_min. See docs/BENCHMARKS.md.
+ * per node, the start skew, the HTTP baseline's last / T_min, and the CPU baseline: the same
+ * libp2p stack (TCP, private network, noise, yamux) streaming the file raw from the origin, CPU
+ * per MiB moved per downloader, and Tutti's over it (goal <= 2). See docs/BENCHMARKS.md.
  */
 import { createHash } from 'node:crypto'
 import { rmSync } from 'node:fs'
@@ -41,6 +43,7 @@ interface Options {
   idleS: number
   queueMs: number
   http: boolean
+  raw: boolean
   keep: boolean
 }
 
@@ -66,6 +69,7 @@ function parseOptions (argv: string[]): Options {
         'idle-s': { type: 'string', default: '10' },
         'queue-ms': { type: 'string', default: '100' },
         'no-http': { type: 'boolean', default: false },
+        'no-raw': { type: 'boolean', default: false },
         keep: { type: 'boolean', default: false }
       }
     }).values
@@ -95,6 +99,7 @@ function parseOptions (argv: string[]): Options {
     idleS: num('idle-s', values['idle-s'], 0),
     queueMs: num('queue-ms', values['queue-ms'], 1),
     http: !values['no-http'],
+    raw: !values['no-raw'],
     keep: values.keep
   }
 }
@@ -206,6 +211,7 @@ async function main (): Promise<void> {
         settleMs: opts.settleS * 1000,
         idleMs: opts.idleS * 1000,
         http: opts.http,
+        raw: opts.raw,
         workDir: work,
         fleetFile: fleet.fleetFile,
         adminKeyFile: fleet.adminKeyFile,
@@ -229,7 +235,8 @@ async function main (): Promise<void> {
     const rows = runs.flatMap(r => {
       const t = summarize(r.tutti, opts.nodes, sizeBytes, tMinMs)
       const h = r.http != null ? summarize(r.http, opts.nodes, sizeBytes, tMinMs) : undefined
-      return [{ r, t, h }]
+      const w = r.raw != null ? summarize(r.raw, opts.nodes, sizeBytes, tMinMs) : undefined
+      return [{ r, t, h, w }]
     })
     print(`N = ${opts.nodes}, F = ${(sizeBytes / MIB).toFixed(2)} MiB, ${opts.rateMbit} Mbit/s both ways, T_min = ${fmt(tMinMs / 1000, 1)} s`)
     print(table(
@@ -240,6 +247,17 @@ async function main (): Promise<void> {
         h != null ? fmt(h.lastPerTmin, 2) : '-', h != null ? `${h.done}/${opts.nodes}` : '-', h != null ? fmt(h.originEgressPerF, 3) : '-'
       ])
     ))
+    if (opts.raw) {
+      print('\nCPU per MiB moved, per node: Tutti (over its window; beyond its idle rate) against the same libp2p stack streaming the file raw from the origin (each downloader over its transfer alone), goal <= 2')
+      print(table(
+        ['run', 'Tutti CPU s / MiB (median)', 'beyond idle', 'raw libp2p CPU s / MiB (median downloader)', 'raw origin CPU s / MiB sent', 'Tutti / raw', 'beyond idle / raw', 'raw last / T_min', 'raw done'],
+        rows.map(({ r, t, w }) => w == null
+          ? [String(r.run), '-', '-', '-', '-', '-', '-', '-', '-']
+          : [String(r.run), fmt(t.cpuSPerMiBMoved, 4), fmt(t.cpuSPerMiBMovedBeyondIdle, 4), fmt(w.cpuSPerMiBMoved, 4),
+              fmt(r.raw!.originCpuS / (r.raw!.originTxBytes / MIB), 4), fmt(ratio(t.cpuSPerMiBMoved, w.cpuSPerMiBMoved), 2),
+              fmt(ratio(t.cpuSPerMiBMovedBeyondIdle, w.cpuSPerMiBMoved), 2), fmt(w.lastPerTmin, 2), `${w.done}/${opts.nodes}`])
+      ))
+    }
     const result = {
       benchmark: 'netns',
       date: new Date().toISOString(),
@@ -247,7 +265,7 @@ async function main (): Promise<void> {
       options: opts,
       model: { cid: packed.cid, sizeBytes, chunks: packed.manifest.chunks.length, sha256 },
       tMinMs,
-      runs: rows.map(({ r, t, h }) => ({ run: r.run, tutti: { summary: t, ...r.tutti }, http: r.http != null ? { summary: h, ...r.http } : undefined }))
+      runs: rows.map(({ r, t, h, w }) => ({ run: r.run, tutti: { summary: t, ...r.tutti }, http: r.http != null ? { summary: h, ...r.http } : undefined, raw: r.raw != null ? { summary: w, ...r.raw } : undefined }))
     }
     // The latest run as netns.json, and one file per setup so runs at several N are all kept.
     const file = await writeResults('netns', result)

@@ -23,8 +23,10 @@ import type { Counters, Lab, LabNode } from './lab.js'
 import type { ModelJob } from '../../node/models/service.js'
 
 const BIN = fileURLToPath(new URL('../../bin/tutti.js', import.meta.url))
+const RAW_STREAM = fileURLToPath(new URL('./raw-stream.ts', import.meta.url))
 const TUTTI_PORT = 7410
 const HTTP_PORT = 8000
+const RAW_PORT = 7420
 
 export interface RunConfig {
   run: number
@@ -37,6 +39,8 @@ export interface RunConfig {
   /** The idle window before the barrier in which background traffic is measured. */
   idleMs: number
   http: boolean
+  /** Also run the CPU baseline: the same libp2p stack streaming the file raw from the origin. */
+  raw: boolean
   workDir: string
   fleetFile: string
   adminKeyFile: string
@@ -93,6 +97,8 @@ export interface RunResult {
   run: number
   tutti: SideResult & { settleMs: number, aliveAtBarrier: number[], startSkewAckMs: number, startSkewNodeMs: number }
   http?: SideResult
+  /** The libp2p stack alone; each node's cpuS is its CPU over the transfer only. */
+  raw?: SideResult
 }
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
@@ -359,6 +365,90 @@ async function httpSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg:
   return { nodes, originTxBytes: delta(before.get(origin.name)!, after.get(origin.name)!).txBytes, originCpuS, wallMs }
 }
 
+/** Resolves with the first line `child` prints that `accept` takes, rejects if it exits first. */
+async function lineFrom (child: ChildProcess, accept: (line: string) => boolean, timeoutMs: number, what: string): Promise<string> {
+  return await new Promise<string>((resolve, reject) => {
+    let buffered = ''
+    const timer = setTimeout(() => { finish(new Error(`${what}: nothing after ${timeoutMs} ms`)) }, timeoutMs)
+    const onData = (d: Buffer): void => {
+      buffered += d.toString()
+      const lines = buffered.split('\n')
+      buffered = lines.pop()!
+      const line = lines.find(accept)
+      if (line != null) finish(undefined, line)
+    }
+    const onExit = (code: number | null): void => { finish(new Error(`${what}: exited (${String(code)}) first`)) }
+    function finish (err?: Error, line?: string): void {
+      clearTimeout(timer)
+      child.stdout!.off('data', onData)
+      child.off('exit', onExit)
+      if (err != null) reject(err)
+      else resolve(line!)
+    }
+    child.stdout!.on('data', onData)
+    child.once('exit', onExit)
+  })
+}
+
+/**
+ * The CPU baseline: the origin streams the file over the same libp2p stack (TCP, private network,
+ * noise, yamux) to every downloader at once, nothing else running. Connections are up before the
+ * barrier; each downloader's CPU is its own over the transfer alone.
+ */
+async function rawSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg: RunConfig): Promise<SideResult> {
+  const runDir = join(cfg.workDir, `run-${cfg.run}`, 'raw')
+  await mkdir(runDir, { recursive: true })
+  const tsx = ['--import', 'tsx', RAW_STREAM]
+  const server = lab.spawn(origin, process.execPath, [...tsx, 'serve', '--listen', `/ip4/${origin.ip}/tcp/${RAW_PORT}`, '--fleet', cfg.fleetFile, '--file', cfg.modelFile],
+    { stdio: ['ignore', 'pipe', 'inherit'] })
+  const { peerId } = JSON.parse(await lineFrom(server, l => l.startsWith('{'), 120_000, 'raw-stream serve')) as { peerId: string }
+  const peer = `/ip4/${origin.ip}/tcp/${RAW_PORT}/p2p/${peerId}`
+  const clients = downloaders.map(n => ({
+    node: n,
+    out: join(runDir, `${n.name}.onnx`),
+    child: lab.spawn(n, process.execPath, [...tsx, 'fetch', '--peer', peer, '--fleet', cfg.fleetFile, '--out', join(runDir, `${n.name}.onnx`)],
+      { stdio: ['pipe', 'pipe', 'inherit'] })
+  }))
+  await Promise.all(clients.map(async c => await lineFrom(c.child, l => l.trim() === 'ready', 120_000, `raw-stream fetch on ${c.node.name}`)))
+  const all = [origin, ...downloaders]
+  const before = new Map(all.map(n => [n.name, lab.counters(n)]))
+  const cpuBefore = cpuSeconds(server.pid!)
+  const t0 = Date.now()
+  const results = await Promise.all(clients.map(async c => {
+    const answer = lineFrom(c.child, l => l.startsWith('{'), cfg.timeoutMs, `raw-stream fetch on ${c.node.name}`)
+    c.child.stdin!.write('go\n')
+    try {
+      const r = JSON.parse(await answer) as { bytes: number, ms: number, cpuS: number }
+      return { ...c, ms: Date.now() - t0, r }
+    } catch (err) {
+      c.child.kill('SIGKILL')
+      return { ...c, ms: Date.now() - t0, r: undefined, error: (err as Error).message }
+    }
+  }))
+  const wallMs = Date.now() - t0
+  const after = new Map(all.map(n => [n.name, lab.counters(n)]))
+  const originCpuS = cpuSeconds(server.pid!) - cpuBefore
+  const nodes = await Promise.all(results.map(async x => {
+    const d = delta(before.get(x.node.name)!, after.get(x.node.name)!)
+    const ok = x.r != null && x.r.bytes === cfg.sizeBytes && await sha256File(x.out) === cfg.sha256
+    return {
+      name: x.node.name,
+      doneMs: x.r != null ? x.ms : null,
+      ackMs: null,
+      startedMs: null,
+      state: x.r != null ? 'done' : 'failed',
+      error: 'error' in x ? x.error : undefined,
+      sha256ok: ok,
+      rxBytes: d.rxBytes,
+      txBytes: d.txBytes,
+      rxPackets: d.rxPackets,
+      cpuS: x.r?.cpuS ?? Number.NaN
+    }
+  }))
+  cfg.log(`  raw libp2p: ${nodes.filter(n => n.sha256ok).length}/${nodes.length} done after ${(wallMs / 1000).toFixed(1)} s, origin ${originCpuS.toFixed(2)} CPU s`)
+  return { nodes, originTxBytes: delta(before.get(origin.name)!, after.get(origin.name)!).txBytes, originCpuS, wallMs }
+}
+
 /** One run on a fresh lab, destroyed before it returns (or throws). */
 export async function runOnce (cfg: RunConfig): Promise<RunResult> {
   const lab = createLab()
@@ -372,7 +462,9 @@ export async function runOnce (cfg: RunConfig): Promise<RunResult> {
     await lab.stopProcesses()
     const http = cfg.http ? await httpSide(lab, origin, downloaders, cfg) : undefined
     await lab.stopProcesses()
-    return { run: cfg.run, tutti, http }
+    const raw = cfg.raw ? await rawSide(lab, origin, downloaders, cfg) : undefined
+    await lab.stopProcesses()
+    return { run: cfg.run, tutti, http, raw }
   } finally {
     lab.destroy()
     cfg.onLab(undefined)

@@ -370,6 +370,34 @@ describe('model distribution over /tutti/chunks/1.0.0', () => {
     await expectAllFrom(store, model, result, holder, 2)
   })
 
+  it('does not query content routing while a holder it was told of can deliver, and does once none can', async () => {
+    const { fleet, model, holder } = await seededHolder(2, 11)
+    const lacking = await startNode(fleet, fleetMemoryStore(fleet))
+    const run = async (hint: TestNode): Promise<{ searches: number, result: FetchResult, store: MemoryChunkStore }> => {
+      const store = fleetMemoryStore(fleet)
+      const me = await startNode(fleet, store)
+      for (const n of [holder, lacking]) await me.libp2p.peerStore.merge(n.libp2p.peerId, { multiaddrs: [multiaddr(n.address)] })
+      let searches = 0
+      const fetcher = new Fetcher({
+        libp2p: me.libp2p,
+        store,
+        clock: systemClock,
+        logger: silentLogger,
+        findProviders: async function * () { searches++; yield holder.libp2p.peerId }
+      }, { rescanMs: 3_600_000, manifestTimeoutMs: 60_000 })
+      const result = await fetcher.fetch(model.sealed.cid, { holders: [hint.libp2p.peerId] })
+      return { searches, result, store }
+    }
+    const told = await run(holder)
+    expect(told.searches).toBe(0)
+    await expectAllFrom(told.store, model, told.result, holder, 2)
+    // Told of a peer that lacks the model: the DHT is asked at once, not a rediscovery interval
+    // (15 s by default, longer than this download's whole manifest phase would wait) later.
+    const misled = await run(lacking)
+    expect(misled.searches).toBe(1)
+    await expectAllFrom(misled.store, model, misled.result, holder, 2)
+  })
+
   it('gives a holder it left out after failures another chance once it is reachable again', async () => {
     // The partition test's case: a download that starts behind a cut fails every exchange with
     // the holders, leaves them out, and must take them back after the heal.

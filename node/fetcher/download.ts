@@ -99,6 +99,7 @@ export class Download {
   private lastScanMs = Number.NEGATIVE_INFINITY
   private lastSearchMs = Number.NEGATIVE_INFINITY
   private searching = false
+  private searches = 0
   private finished = false
   private fatal?: unknown
   /** Aborted when the download ends, however it ends: stops its watches and searches. */
@@ -471,7 +472,17 @@ export class Download {
       for (const i of shuffled(conns.length, this.c.random)) this.addPeer(conns[i]!.remotePeer)
     }
     const uncovered = this.phase === 'manifest' || this.done.some((d, i) => !d && ![...this.peers.values()].some(p => !p.banned && !p.dropped && p.offers[i] === true))
-    if (this.c.findProviders != null && !this.searching && uncovered && now - this.lastSearchMs >= this.init.rediscoverMs) {
+    // Peers said to hold the model (heartbeats) come first: content routing is for holders this
+    // node does not know of, and a DHT query walks the network (every node on its way reads its
+    // peer store). So while a hinted holder may still deliver, the first search waits a
+    // rediscovery interval; once none can, it starts at once.
+    const hintsLeft = this.searches === 0 && [...this.hinted].some(id => {
+      const p = this.peers.get(id)
+      return p == null ? this.standby.has(id) : !p.banned && !p.dropped && p.failures === 0 && p.status !== 'no-manifest'
+    })
+    const since = hintsLeft ? now - this.startedMs : now - this.lastSearchMs
+    if (this.c.findProviders != null && !this.searching && uncovered && since >= this.init.rediscoverMs) {
+      this.searches++
       this.searching = true
       this.lastSearchMs = now
       const search = async (): Promise<void> => {

@@ -180,6 +180,50 @@ describe('Membership', () => {
     expect(a.get('peer-b')?.status).toBe('alive')
   })
 
+  it('gives peers more time while its own timers run late (local health), and judges as usual once on time', async () => {
+    // Node A's timers fire late by `lag` (a saturated CPU), and for as long the heartbeats it is
+    // sent wait unread (they are not delivered). Its peer B is alive all along.
+    const lag = { ms: 0 }
+    const run = async (maxScore: number): Promise<{ during: MemberStatus | undefined, score: number, after: MemberStatus | undefined, events: string[] }> => {
+      h = harness()
+      const laggy = {
+        now: () => h.clock.now(),
+        setTimeout: (fn: () => void, ms: number) => h.clock.setTimeout(fn, ms + lag.ms),
+        sleep: async (ms: number, options?: { signal?: AbortSignal }) => { await h.clock.sleep(ms, options) }
+      }
+      const a = h.add('peer-a', { localHealth: { maxScore } }, { clock: laggy as unknown as ManualClock })
+      const b = h.add('peer-b')
+      a.start()
+      b.start()
+      await h.run(2 * BASE_MS + 500)
+      const events = statusEvents(a, 'peer-b')
+      lag.ms = 4 * BASE_MS
+      const held = a.get('peer-b')!.lastSeenMs
+      const deliver = h.bus.inject.bind(h.bus)
+      h.bus.inject = (from, data) => from === 'peer-b' ? {} : deliver(from, data)
+      // The first timer armed after the lag began fires about 5 intervals in, 4 of them late.
+      await h.run(held + 6 * BASE_MS - h.clock.now())
+      const during = a.get('peer-b')?.status
+      const score = a.localHealth()
+      // On time again, and B's heartbeats read again: B alive, the score back to 0.
+      h.bus.inject = deliver
+      lag.ms = 0
+      // (The timer armed while late still fires late once: up to 8, then one down per timer.)
+      await h.run(16 * BASE_MS)
+      return { during, score, after: a.get('peer-b')?.status, events: events.map(e => `${e.from}->${e.to}`) }
+    }
+    const off = await run(0)
+    expect(off.during).not.toBe('alive') // 6 intervals unheard: suspect by its own slowness
+    expect(off.score).toBe(0)
+    for (const m of h.members.values()) m.stop()
+    const on = await run(8)
+    expect(on.score).toBeGreaterThanOrEqual(4)
+    expect(on.during).toBe('alive')
+    expect(on.events).toEqual([])
+    expect(on.after).toBe('alive')
+    expect(h.members.get('peer-a')!.localHealth()).toBe(0)
+  })
+
   it('forgets a dead member forgetAfterMs after it died, without further status events', async () => {
     const [a, , c] = await threeConverged()
     const events = statusEvents(a, 'peer-c')

@@ -5,6 +5,7 @@ import {
 } from '../../protocols/heartbeat/index.js'
 import { DEFAULT_ADMISSION, admitIdentity, isFull, validateAdmission } from './admission.js'
 import { DEFAULT_INTERVAL, jittered, nextIntervalMs, validateInterval } from './interval.js'
+import { DEFAULT_LOCAL_HEALTH, judgedLiveness, nextHealthScore, validateLocalHealth } from './health.js'
 import { DEFAULT_LIVENESS, isCorroborated, nextStatusChangeMs, observe, shouldForget, statusOf, validateLiveness, withSource } from './view.js'
 import type { Heartbeat, HeartbeatModel, HeartbeatRollout } from '../../protocols/heartbeat/index.js'
 import type { Clock, TimerHandle } from '../../core/clock.js'
@@ -12,6 +13,7 @@ import type { Logger } from '../../core/logger.js'
 import type { Properties } from '../telemetry/props.js'
 import type { AdmissionParams, SourceBudget } from './admission.js'
 import type { IntervalParams } from './interval.js'
+import type { LocalHealthParams } from './health.js'
 import type { MemberEntry, MemberStatus, LivenessParams } from './view.js'
 
 /**
@@ -69,6 +71,11 @@ export interface MembershipInit {
   nodeVersion?: string
   interval?: Partial<IntervalParams>
   liveness?: Partial<LivenessParams>
+  /**
+   * How this node stretches the time it gives peers while its own timers run late (health.ts,
+   * after Lifeguard). `{ maxScore: 0 }` turns it off.
+   */
+  localHealth?: Partial<LocalHealthParams>
   /** Bounds on the identities the view tracks and how fast one source adds them (admission.ts). */
   admission?: Partial<AdmissionParams>
   /** Largest heartbeat accepted, in bytes. @default MAX_HEARTBEAT_BYTES */
@@ -130,6 +137,9 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
   private readonly nodeVersion: string
   private readonly intervalParams: IntervalParams
   private readonly liveness: LivenessParams
+  private readonly healthParams: LocalHealthParams
+  /** Local health score (health.ts): 0 while this node's timers fire on time. */
+  private health = 0
   private readonly admission: AdmissionParams
   /** Sources that introduced new relayed identities lately; dropped once their bucket is full. */
   private readonly budgets = new Map<string, SourceBudget>()
@@ -157,6 +167,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     this.nodeVersion = init.nodeVersion ?? '0.0.0'
     this.intervalParams = validateInterval({ ...DEFAULT_INTERVAL, ...init.interval })
     this.liveness = validateLiveness({ ...DEFAULT_LIVENESS, ...init.liveness })
+    this.healthParams = validateLocalHealth({ ...DEFAULT_LOCAL_HEALTH, ...init.localHealth })
     this.admission = validateAdmission({ ...DEFAULT_ADMISSION, ...init.admission })
     this.maxBytes = init.maxHeartbeatBytes ?? MAX_HEARTBEAT_BYTES
     this.intervalMs = this.intervalParams.baseIntervalMs
@@ -230,7 +241,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     const now = this.components.clock.now()
     let n = 0
     for (const entry of this.members.values()) {
-      if (statusOf(entry, now, this.liveness) !== 'dead') n++
+      if (statusOf(entry, now, this.judging()) !== 'dead') n++
     }
     return n
   }
@@ -244,7 +255,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     const now = this.components.clock.now()
     let n = 1 // this node, however late its own last beat was recorded (a blocked event loop)
     for (const entry of this.members.values()) {
-      if (entry.peerId !== this.components.peerId && isCorroborated(entry) && statusOf(entry, now, this.liveness) !== 'dead') n++
+      if (entry.peerId !== this.components.peerId && isCorroborated(entry) && statusOf(entry, now, this.judging()) !== 'dead') n++
     }
     return n
   }
@@ -326,7 +337,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
   private oldestDead (now: number): string | undefined {
     let oldest: MemberEntry | undefined
     for (const entry of this.members.values()) {
-      if (entry.peerId === this.components.peerId || statusOf(entry, now, this.liveness) !== 'dead') continue
+      if (entry.peerId === this.components.peerId || statusOf(entry, now, this.judging()) !== 'dead') continue
       if (oldest == null || entry.receivedMs < oldest.receivedMs) oldest = entry
     }
     return oldest?.peerId
@@ -352,7 +363,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
 
   private record (peerId: string, hb: Heartbeat, bytes = 0, source: string = peerId): void {
     const now = this.components.clock.now()
-    const result = observe(this.members.get(peerId), peerId, hb, now, this.liveness)
+    const result = observe(this.members.get(peerId), peerId, hb, now, this.judging())
     if (result.kind !== 'stale') result.entry = withSource(result.entry, source)
     if (result.kind !== 'stale' && peerId !== this.components.peerId) this.lastHeard = now
     if (result.kind !== 'stale' && peerId !== this.components.peerId && this.listenerCount('heartbeat') > 0) {
@@ -403,11 +414,33 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     const entry = this.members.get(peerId)
     if (entry == null) return 'unknown'
     if (peerId === this.components.peerId) return 'self'
-    if (statusOf(entry, this.components.clock.now(), this.liveness) === 'alive') return 'alive'
+    if (statusOf(entry, this.components.clock.now(), this.judging()) === 'alive') return 'alive'
     this.members.delete(peerId)
     this.lastStatus.delete(peerId)
     this.log.info('forgot peer on request', { peer: peerId })
     return 'forgotten'
+  }
+
+  /** This node's local health score (health.ts): 0 while its timers fire on time. */
+  localHealth (): number {
+    return this.health
+  }
+
+  /** The liveness thresholds peers are judged by now: the configured ones, stretched while this node is slow. */
+  private judging (): LivenessParams {
+    return judgedLiveness(this.liveness, this.health)
+  }
+
+  private noteTimer (latenessMs: number, stepMs: number): void {
+    const before = this.health
+    this.health = nextHealthScore(before, latenessMs, stepMs, this.intervalMs, this.healthParams)
+    if (before === 0 && this.health > 0) {
+      this.log.warn('this node runs late: giving peers more time before suspecting them', { latenessMs, score: this.health, times: 1 + this.health })
+    } else if (before > 0 && this.health === 0) {
+      this.log.info('this node runs on time again: judging peers by the usual thresholds')
+    } else if (this.health > before) {
+      this.log.debug('this node runs late', { latenessMs, score: this.health })
+    }
   }
 
   /** Re-judges every member, announcing status changes and forgetting long-dead peers. */
@@ -418,7 +451,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
       this.budgets.delete(source)
       this.warned.delete(source)
     }
-    for (const d of sweepDecisions(this.members, this.lastStatus, now, this.liveness, this.components.peerId)) {
+    for (const d of sweepDecisions(this.members, this.lastStatus, now, this.judging(), this.components.peerId)) {
       switch (d.kind) {
         case 'forget':
           this.members.delete(d.peerId)
@@ -455,9 +488,11 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     const wait = (): void => {
       if (!this.running) return
       // Also wake when a silent member is due to turn suspect or dead, to see it on the spot.
-      const change = nextStatusChangeMs(this.members, this.components.clock.now(), this.liveness, this.components.peerId)
+      const change = nextStatusChangeMs(this.members, this.components.clock.now(), this.judging(), this.components.peerId)
       const step = Math.max(1, Math.min(sweepEvery, untilBeat, change === undefined ? Infinity : change - this.components.clock.now()))
+      const dueAt = this.components.clock.now() + step
       this.timer = this.components.clock.setTimeout(() => {
+        this.noteTimer(this.components.clock.now() - dueAt, step)
         untilBeat -= step
         if (untilBeat <= 0) {
           this.tick()
@@ -527,7 +562,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     return {
       peerId: entry.peerId,
       self,
-      status: self ? 'alive' : statusOf(entry, now, this.liveness),
+      status: self ? 'alive' : statusOf(entry, now, this.judging()),
       labels: { ...hb.labels },
       props: { ...hb.props },
       nodeVersion: hb.nodeVersion,

@@ -139,6 +139,8 @@ export interface NodeDescription extends MemberInfo {
   addresses: string[]
   /** The answering node's own policy store: what it holds and what it refused, by code. */
   policies?: { held: number, tombstones: number, accepted: number, duplicates: number, rejected: Record<string, number> }
+  /** The answering node's own local health score (membership/health.ts): 0 while its timers run on time. */
+  localHealth?: number
 }
 
 /**
@@ -501,7 +503,7 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
     const connected = member.self || this.libp2p.getConnections(id).length > 0
     if (!member.self) return { ...member, connected, addresses }
     const { held, tombstones, accepted, duplicates, rejected } = this.policies.stats()
-    return { ...member, connected, addresses, policies: { held, tombstones, accepted, duplicates, rejected } }
+    return { ...member, connected, addresses, policies: { held, tombstones, accepted, duplicates, rejected }, localHealth: this.membership.localHealth() }
   }
 
   private nodeFile (): Record<string, unknown> {

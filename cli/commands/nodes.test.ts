@@ -18,4 +18,10 @@ describe('describe node', () => {
     expect(text).toContain('agreement 1 over 6 compared samples')
     expect(text).toContain('clf@1.0.0 active: 60 requests')
   })
+
+  it("shows the answering node's local health: on time, or how much more time it gives its peers", () => {
+    expect(formatDescription('12D3KooWobserver', node)).not.toContain('Local health')
+    expect(formatDescription('12D3KooWobserver', { ...node, self: true, localHealth: 0 })).toMatch(/Local health:\s+0 \(timers on time\)/)
+    expect(formatDescription('12D3KooWobserver', { ...node, self: true, localHealth: 3 })).toContain('3: timers late, peers get 4x the usual time before suspect and dead')
+  })
 })

@@ -154,6 +154,9 @@ export function formatDescription (observer: string, n: NodeDescription): string
     ['Uptime', dead ? `- (was up ${duration(n.uptimeMs)} when last heard)` : duration(n.uptimeMs + n.ageMs)],
     ['Booted', new Date(n.bootMs).toISOString()],
     ['Restarts', String(n.restarts)],
+    ...(n.localHealth != null
+      ? [['Local health', n.localHealth === 0 ? '0 (timers on time)' : `${n.localHealth}: timers late, peers get ${1 + n.localHealth}x the usual time before suspect and dead`] as [string, string]]
+      : []),
     ...(n.policies != null
       ? [['Policies', `${n.policies.held} held (${n.policies.tombstones} deleted), ${n.policies.accepted} accepted, ${n.policies.duplicates} duplicates; rejected: ${Object.entries(n.policies.rejected).filter(([, c]) => c > 0).map(([code, c]) => `${code} ${c}`).join(', ') || 'none'}`] as [string, string]]
       : []),

@@ -59,12 +59,13 @@ function errorOf (fn: () => unknown): Error {
 
 describe('OipBodyParser', () => {
   it('parses a large body in the worker into the same typed tensors as parseOipBody', async () => {
-    const body = { id: 'r1', outputs: [{ name: 'probs' }], inputs: [
+    const inputs = [
       { name: 'x', shape: [2, 3], datatype: 'FP32', data: [[1.5, -2, 3], [4, 5, 6.25]] },
       { name: 'n', shape: [2], datatype: 'INT64', data: [-(2 ** 40), 7] },
       { name: 's', shape: [2], datatype: 'BYTES', data: ['a', 'é'] },
       { name: 'b', shape: [3], datatype: 'BOOL', data: [true, false, 1] }
-    ] }
+    ]
+    const body = { id: 'r1', outputs: [{ name: 'probs' }], inputs }
     const events: string[] = []
     const p = parser(0)
     p.addEventListener('parse:start', e => { events.push(`start ${String(e.detail.offThread)}`) })
@@ -133,6 +134,17 @@ describe('OipBodyParser', () => {
     expect(p.inFlight).toBe(1)
     await p.close()
     expect(await outcome).toMatchObject({ code: InferenceErrorCode.Stopped })
+  })
+
+  it('fails the bodies in a worker that exits with a retryable error, and starts a new one for the next body', async () => {
+    const p = parser(0)
+    await p.parse(bigBody(2))
+    const outcome = p.parse(bigBody(60_000)).then(() => undefined, (err: unknown) => err)
+    // What an out-of-memory kill of the thread looks like from here: it exits with a body inside.
+    await (p as unknown as { worker: { terminate: () => Promise<number> } }).worker.terminate()
+    expect(await outcome).toMatchObject({ code: InferenceErrorCode.InferenceFailed, retryable: true })
+    expect(p.inFlight).toBe(0)
+    expect((await p.parse(bigBody(3))).inputs.x?.dims).toEqual([3, 8])
   })
 
   it('ends an idle worker after idleMs and starts a new one for the next large body', async () => {

@@ -25,7 +25,7 @@ import { randomSeed, seededRandom } from '../core/random.js'
 import { Membership } from './membership/membership.js'
 import { MAX_ENVELOPE_BYTES } from './models/constants.js'
 import { ModelService, openModelParts } from './models/service.js'
-import { InferenceRuntime, inferenceAdminHandlers, registerOipRoutes } from './inference/index.js'
+import { InferenceRuntime, inferenceAdminHandlers, OipBodyParser, registerOipRoutes } from './inference/index.js'
 import { Serving } from './serving/serving.js'
 import { Connectivity } from './mesh/connectivity.js'
 import { createMeshLibp2p } from './mesh/libp2p.js'
@@ -229,6 +229,8 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
   private readonly adminHandlers: Record<string, AdminHandler> = {}
   private readonly router = new ApiRouter()
   private api?: ApiServer
+  /** Parses OIP request bodies, large ones in a worker thread (ended on stop). */
+  private readonly oipParser: OipBodyParser
   private startedAtMs = 0
   private running = false
   private restoreController?: AbortController
@@ -342,6 +344,7 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
       // Deaf: more than the dead threshold of the current interval without hearing anyone.
       deafAfterMs: Math.max(10_000, 8 * (init.heartbeat?.baseIntervalMs ?? 5000))
     })
+    this.oipParser = new OipBodyParser({ clock: this.clock, logger: this.log })
     this.registerBuiltins()
   }
 
@@ -448,6 +451,7 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
     await this.models?.stop()
     await this.api?.close()
     this.api = undefined
+    await this.oipParser.close()
     await this.libp2p.stop()
     await this.datastore?.close()
     if (this.init.dataDir != null) await rm(join(this.init.dataDir, NODE_FILE), { force: true })
@@ -578,7 +582,7 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
     if (this.rollouts != null) {
       for (const [method, handler] of Object.entries(this.rollouts.adminHandlers())) this.handleAdmin(method, handler)
     }
-    registerOipRoutes(this.router, this.inference)
+    registerOipRoutes(this.router, this.inference, { parser: this.oipParser })
     registerNodeRoutes(this.router, {
       peerId: this.peerId,
       info: () => this.info(),

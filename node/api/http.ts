@@ -3,8 +3,9 @@
  * as `{ "error": { "code", "message" } }` with a fitting status. A handler that must answer in
  * another protocol's error shape (the Open Inference Protocol's `{ "error": "..." }`) returns it as
  * an ordinary result with its status. Request bodies are read on demand, size-limited, and only
- * `maxConcurrentBodies` at a time (503 past that): each body is buffered and parsed whole on the
- * event loop, so the cap is what bounds memory and the time heartbeats wait behind parsing.
+ * `maxConcurrentBodies` at a time (503 past that): each body is buffered whole, so the cap is what
+ * bounds memory. Parsing is the handler's: the OIP routes parse large bodies in a worker thread
+ * (inference/body-parser.ts), so heartbeats do not wait behind them.
  * With a `token`, every request must carry `Authorization: Bearer <token>` (401 otherwise).
  */
 import { createHash, timingSafeEqual } from 'node:crypto'

@@ -29,3 +29,12 @@ export const OIP_PLATFORM = 'onnxruntime'
 
 /** A spare inference worker started for an activation that does not come is ended after this long, ms. @default 60000 */
 export const SPARE_TTL_MS = 60_000
+
+/**
+ * OIP request bodies of at least this many bytes are parsed in the request parser's worker thread,
+ * smaller ones on the main thread (where parsing them costs less than the hand-over). @default 64 KiB
+ */
+export const DEFAULT_PARSE_OFF_THREAD_BYTES = 64 * 1024
+
+/** The request parser's worker ends after this long without a body to parse, ms. @default 60000 */
+export const DEFAULT_PARSE_IDLE_MS = 60_000

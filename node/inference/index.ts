@@ -16,6 +16,10 @@ export type {
 export { registerOipRoutes, parseOipBody, parseOipRequest, oipResponse, oipStatus } from './oip.js'
 export type { OipRequest, OipResponse, OipOutput, OipRoutesInit } from './oip.js'
 
+/** Parses OIP request bodies, large ones in a worker thread off the event loop. */
+export { OipBodyParser } from './body-parser.js'
+export type { OipBodyParserInit, OipBodyParserComponents, OipBodyParserEvents, ParseEventDetail } from './body-parser.js'
+
 /** Admin-protocol methods `infer` and `inference.status`. */
 export { inferenceAdminHandlers } from './admin.js'
 

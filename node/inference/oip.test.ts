@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ApiRouter, startApiServer } from '../api/http.js'
 import { silentLogger } from '../../core/logger.js'
 import { inferenceAdminHandlers } from './admin.js'
+import { OipBodyParser } from './body-parser.js'
 import { registerOipRoutes } from './oip.js'
 import { InferenceRuntime } from './runtime.js'
 import { openDirect, SILERO_VAD_PATH } from './testing/direct.js'
@@ -188,6 +189,69 @@ describe('Open Inference Protocol over HTTP', () => {
     expect(res.json.error.code).toBe('ERR_NOT_FOUND')
     const wrongMethod = await http('GET', '/v2/models/clf/infer')
     expect(wrongMethod.status).toBe(405)
+  })
+})
+
+describe('large bodies, parsed off the main thread', () => {
+  const servers: Record<'inThread' | 'offThread', { server: ApiServer, parser: OipBodyParser }> = {} as any
+  beforeAll(async () => {
+    for (const [key, offThreadBytes] of [['inThread', Infinity], ['offThread', 0]] as const) {
+      const router = new ApiRouter()
+      const parser = registerOipRoutes(router, runtime, { parser: new OipBodyParser({}, { offThreadBytes }) })
+      servers[key] = { server: await startApiServer({ router, logger: silentLogger, port: 0 }), parser }
+    }
+  })
+  afterAll(async () => {
+    for (const { server, parser } of Object.values(servers)) {
+      await server.close()
+      await parser.close()
+    }
+  })
+
+  const post = async (url: string, path: string, body: string): Promise<{ status: number, text: string }> => {
+    const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+    return { status: res.status, text: await res.text() }
+  }
+
+  it.each([
+    ['a body that is not JSON', '/v2/models/clf/infer', '{"inputs": ['],
+    ['a body that is not an object', '/v2/models/clf/infer', '"x"'],
+    ['a wrong shape', '/v2/models/clf/infer', JSON.stringify({ inputs: [x(row, [1, 7])] })],
+    ['a wrong datatype', '/v2/models/clf/infer', JSON.stringify({ inputs: [x(row, [1, 8], 'FP64')] })],
+    ['an unsupported datatype', '/v2/models/clf/infer', JSON.stringify({ inputs: [x(row, [1, 8], 'FP8')] })],
+    ['an FP32 value out of range', '/v2/models/clf/infer', JSON.stringify({ inputs: [x([...row.slice(1), 1e39], [1, 8])] })],
+    ['a shape over the element limit', '/v2/models/clf/infer', JSON.stringify({ inputs: [x([1], [1 << 24, 8])] })],
+    ['data nested deeper than its shape', '/v2/models/clf/infer', JSON.stringify({ inputs: [x([[row]], [1, 8])] })],
+    ['too little data', '/v2/models/clf/infer', JSON.stringify({ inputs: [x(row.slice(1), [1, 8])] })],
+    ['an unknown input', '/v2/models/clf/infer', JSON.stringify({ inputs: [{ name: 'y', shape: [1], datatype: 'FP32', data: [1] }] })],
+    ['an unknown output', '/v2/models/clf/infer', JSON.stringify({ inputs: [x(row, [1, 8])], outputs: [{ name: 'nope' }] })],
+    ['an unknown model', '/v2/models/nope/infer', JSON.stringify({ inputs: [x(row, [1, 8])] })],
+    ['a good request', '/v2/models/clf/infer', JSON.stringify({ id: 'same', inputs: [x([...row, ...row], [2, 8])] })]
+  ])('answers %s the same, byte for byte, whichever thread parses it', async (_what, path, body) => {
+    const inThread = await post(servers.inThread.server.url, path, body)
+    const offThread = await post(servers.offThread.server.url, path, body)
+    expect(offThread).toEqual(inThread)
+  })
+
+  it('serves other requests while a large body is parsed in the worker', async () => {
+    const rows = 120_000 // ~11 MB of JSON
+    const body = JSON.stringify({ inputs: [x(new Array(rows).fill(row), [rows, 8])] })
+    const { server, parser } = servers.offThread
+    const events: string[] = []
+    const live = new Promise<void>((resolve, reject) => {
+      parser.addEventListener('parse:start', (e) => {
+        if (e.detail.bytes !== Buffer.byteLength(body)) return
+        events.push('parse started')
+        // A request that arrives while the body is being parsed: on the event loop, it would wait for the parse.
+        void fetch(server.url + '/v2/health/live').then(async res => { events.push(`live ${res.status}`); await res.body?.cancel(); resolve() }, reject)
+      }, { once: true })
+    })
+    parser.addEventListener('parse:end', (e) => { if (e.detail.bytes === Buffer.byteLength(body)) events.push('parse ended') }, { once: true })
+    const res = await post(server.url, '/v2/models/clf/infer', body)
+    await live
+    expect(res.status).toBe(200)
+    expect(JSON.parse(res.text).outputs[0].shape).toEqual([rows, 4])
+    expect(events).toEqual(['parse started', 'live 200', 'parse ended'])
   })
 })
 

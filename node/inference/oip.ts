@@ -5,23 +5,16 @@
  */
 import { ApiError } from '../api/http.js'
 import { NODE_VERSION } from '../version.js'
+import { OipBodyParser } from './body-parser.js'
 import { MAX_OIP_BODY_BYTES, OIP_PLATFORM } from './constants.js'
 import { InferenceError, InferenceErrorCode } from './errors.js'
-import { oipDatatype, oipShape, tensorFromOip, tensorToOip } from './tensors.js'
+import { oipDatatype, oipShape, tensorToOip } from './tensors.js'
 import type { ApiRequest, ApiResult, ApiRouter } from '../api/http.js'
 import type { InferenceRuntime, InferResult } from './runtime.js'
-import type { TensorMap } from './tensors.js'
 import type { TensorSpec } from '../models/types.js'
 
-/** Most input tensors one request may carry. */
-const MAX_INPUTS = 256
-
-/** A parsed OIP inference request. */
-export interface OipRequest {
-  id?: string
-  inputs: TensorMap
-  outputs?: string[]
-}
+export { parseOipBody, parseOipRequest } from './oip-request.js'
+export type { OipRequest } from './oip-request.js'
 
 export interface OipOutput {
   name: string
@@ -35,46 +28,6 @@ export interface OipResponse {
   model_version: string
   id?: string
   outputs: OipOutput[]
-}
-
-function invalid (message: string): InferenceError {
-  return new InferenceError(InferenceErrorCode.InvalidInput, message)
-}
-
-/** Parses an OIP inference request body (already JSON-decoded). Throws ERR_INVALID_INPUT. */
-export function parseOipRequest (body: unknown): OipRequest {
-  if (typeof body !== 'object' || body == null || Array.isArray(body)) throw invalid('the request must be a JSON object with "inputs"')
-  const { id, inputs, outputs } = body as Record<string, unknown>
-  if (id !== undefined && (typeof id !== 'string' || id.length > 256)) throw invalid('"id" must be a string of at most 256 characters')
-  if (!Array.isArray(inputs) || inputs.length === 0) throw invalid('"inputs" must be a non-empty array')
-  if (inputs.length > MAX_INPUTS) throw invalid(`"inputs" has more than ${MAX_INPUTS} tensors`)
-  const map: TensorMap = {}
-  inputs.forEach((input, i) => {
-    const { name, tensor } = tensorFromOip(input, i)
-    if (Object.hasOwn(map, name)) throw invalid(`input "${name}" appears twice`)
-    map[name] = tensor
-  })
-  let names: string[] | undefined
-  if (outputs !== undefined) {
-    if (!Array.isArray(outputs) || outputs.length > MAX_INPUTS) throw invalid('"outputs" must be an array of { "name": ... }')
-    names = outputs.map((o, i) => {
-      const name = typeof o === 'object' && o != null ? (o as Record<string, unknown>).name : undefined
-      if (typeof name !== 'string' || name.length === 0) throw invalid(`outputs[${i}].name must be a non-empty string`)
-      return name
-    })
-  }
-  return { id, inputs: map, outputs: names }
-}
-
-/** Parses an OIP inference request body as received. Throws ERR_INVALID_INPUT. */
-export function parseOipBody (raw: Uint8Array): OipRequest {
-  let json: unknown
-  try {
-    json = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'))
-  } catch {
-    throw invalid('the request body is not valid JSON')
-  }
-  return parseOipRequest(json)
 }
 
 /** The OIP response for a result: outputs in the order the session returned them, data flat. */
@@ -115,14 +68,21 @@ export interface OipRoutesInit {
   maxBodyBytes?: number
   /** Server name in `GET /v2`. @default 'tutti' */
   serverName?: string
+  /**
+   * Parses request bodies, large ones in a worker thread. The caller owns it (closes it when the
+   * API stops). @default a new OipBodyParser, returned by registerOipRoutes
+   */
+  parser?: OipBodyParser
 }
 
 /**
  * Adds the OIP endpoints to a router: `GET /v2`, `GET /v2/health/live`, `GET /v2/health/ready`,
- * `GET /v2/models/{name}[/versions/{v}]`, `GET .../ready`, `POST .../infer`.
+ * `GET /v2/models/{name}[/versions/{v}]`, `GET .../ready`, `POST .../infer`. Returns the body
+ * parser the routes use (`init.parser` or a new one): close it when the API stops.
  */
-export function registerOipRoutes (router: ApiRouter, runtime: InferenceRuntime, init: OipRoutesInit = {}): void {
+export function registerOipRoutes (router: ApiRouter, runtime: InferenceRuntime, init: OipRoutesInit = {}): OipBodyParser {
   const maxBodyBytes = init.maxBodyBytes ?? MAX_OIP_BODY_BYTES
+  const parser = init.parser ?? new OipBodyParser()
   const guard = (fn: (r: ApiRequest) => Promise<ApiResult> | ApiResult) => async (r: ApiRequest): Promise<ApiResult> => {
     try {
       return await fn(r)
@@ -153,7 +113,8 @@ export function registerOipRoutes (router: ApiRouter, runtime: InferenceRuntime,
   const infer = guard(async (r) => {
     // An unknown model or version is answered before a byte of the body is read.
     runtime.describe(r.params.name ?? '', r.params.version)
-    const request = parseOipBody(await r.body(maxBodyBytes))
+    // Off the event loop when the body is large: the node's heartbeats do not wait behind it.
+    const request = await parser.parse(await r.body(maxBodyBytes))
     const name = r.params.name ?? ''
     const result = await runtime.infer(name, r.params.version, request.inputs, { outputs: request.outputs })
     return { body: oipResponse(result, request.id), pretty: false }
@@ -170,4 +131,5 @@ export function registerOipRoutes (router: ApiRouter, runtime: InferenceRuntime,
   router.add('GET', '/v2/models/:name/versions/:version/ready', ready)
   router.add('POST', '/v2/models/:name/infer', infer)
   router.add('POST', '/v2/models/:name/versions/:version/infer', infer)
+  return parser
 }

@@ -6,12 +6,20 @@
  * does (node/fetcher/schedule.ts). The origin (the node the models were pushed to) is one holder
  * among others, so as copies spread it serves less: its egress per model stays near one copy.
  *
- * Bandwidth: each node's upload is a queue (a chunk waits for the sender's earlier chunks), each
- * transfer runs at the slower of the two ends' rates, plus the link latency. Chunks are verified
- * and written whole (atomically), so a crash loses only the chunk in flight.
+ * Bandwidth: each node's upload and each node's download is a queue; a chunk runs at the slower of
+ * the two ends' rates and takes that long of the sender's upload, as soon as it is free, and of the
+ * receiver's download, as soon as that is free and not before the sender has sent it, plus the
+ * link latency. (Booking both ends for one common slot, as this model first did, left a sender
+ * idle while its receiver finished another holder's chunk.) The upload queue is bounded
+ * as the chunk server bounds it (protocols/chunks: DEFAULT_UPLOAD_SLOTS sending plus
+ * DEFAULT_MAX_QUEUED_UPLOADS waiting; past that a request is answered busy): a holder with that
+ * many chunks booked is no candidate, and a downloader that finds every holder it tried busy asks
+ * again after the fetcher's busy cool-down (DEFAULT_BUSY_BACKOFF_MS, jittered up to twice).
+ * Chunks are verified and written whole (atomically), so a crash loses only the chunk in flight.
  */
+import { DEFAULT_BUSY_BACKOFF_MS } from '../../node/fetcher/constants.js'
 import { DEFAULT_CHUNK_BYTES } from '../../node/models/constants.js'
-import { DEFAULT_SEED_REPLICA_TARGET } from '../../protocols/chunks/constants.js'
+import { DEFAULT_MAX_QUEUED_UPLOADS, DEFAULT_SEED_REPLICA_TARGET, DEFAULT_UPLOAD_SLOTS } from '../../protocols/chunks/constants.js'
 import { DEFAULT_WITHHOLD_MS } from '../../protocols/chunks/offers.js'
 import type { SimNode, World } from './world.js'
 
@@ -21,6 +29,10 @@ export const PARALLEL_CHUNKS = 4
 export const CANDIDATE_HOLDERS = 8
 /** Wait before asking again when no holder is reachable, ms. */
 export const RETRY_MS = 2000
+/** pickSource: every holder tried was busy. */
+const BUSY = -2
+/** Chunks a holder has booked (sending or waiting) before it answers busy, as the chunk server does. */
+export const MAX_BOOKED_UPLOADS = DEFAULT_UPLOAD_SLOTS + DEFAULT_MAX_QUEUED_UPLOADS
 
 export interface VersionFile {
   key: string
@@ -44,6 +56,8 @@ export class ChunkTransfer {
   private readonly upFreeAt: number[] = []
   private readonly downFreeAt: number[] = []
   private readonly originServing: number[] = []
+  /** Chunks booked on each node's upload and not yet delivered. */
+  private readonly booked: number[] = []
   readonly stats: TransferStats = { originBytes: 0, peerBytes: 0, uploaded: [] }
 
   constructor (
@@ -117,27 +131,35 @@ export class ChunkTransfer {
       }
       order.sort((a, b) => file.holders[a]!.length - file.holders[b]!.length)
       let waiting = false
+      let busy = false
       for (const chunk of order) {
         if (inFlight >= PARALLEL_CHUNKS) break
         const now = world.now
         if (Number.isNaN(wantSince[chunk]!)) wantSince[chunk] = now
         const bytes = Math.min(this.chunkBytes, file.sizeBytes - chunk * this.chunkBytes)
         const source = this.pickSource(node.i, file, chunk, bytes, now - wantSince[chunk]!)
+        if (source === BUSY) busy = true
         if (source < 0) { waiting = true; continue }
         asked[chunk] = 1
         inFlight++
         if (source === this.origin) this.originServing[chunk] = (this.originServing[chunk] ?? 0) + 1
+        this.booked[source] = (this.booked[source] ?? 0) + 1
         const rate = Math.min(this.rate(source), this.rate(node.i))
-        const start = Math.max(now, this.upFreeAt[source] ?? 0, this.downFreeAt[node.i] ?? 0)
+        // The chunk takes `send` of the sender's upload and `send` of the receiver's download,
+        // each as soon as that link is free: a receiver busy with another holder's chunk does not
+        // hold this sender's upload idle meanwhile.
         const send = (bytes / rate) * 1000
-        this.upFreeAt[source] = start + send
-        this.downFreeAt[node.i] = start + send
-        const at = start + send + world.latency(source, node.i) - now
+        const sent = Math.max(now, this.upFreeAt[source] ?? 0) + send
+        const received = Math.max(sent, (this.downFreeAt[node.i] ?? 0) + send)
+        this.upFreeAt[source] = sent
+        this.downFreeAt[node.i] = received
+        const at = received + world.latency(source, node.i) - now
         const sourceBoot = world.nodes[source]!.boot
         world.after(node, at, () => {
           inFlight--
           asked[chunk] = 0
           if (source === this.origin) this.originServing[chunk]!--
+          this.booked[source]!--
           // The sender must still be there, and the path open, when the last byte arrives.
           if (world.nodes[source]!.boot === sourceBoot && world.canTalk(source, node.i)) {
             if (bits[chunk] === 0) {
@@ -154,7 +176,7 @@ export class ChunkTransfer {
       // One retry at a time: chunks nobody could serve are asked for again a little later.
       if (waiting && inFlight < PARALLEL_CHUNKS && !retrying) {
         retrying = true
-        world.after(node, RETRY_MS, () => { retrying = false; pump() })
+        world.after(node, busy ? DEFAULT_BUSY_BACKOFF_MS * (1 + world.random()) : RETRY_MS, () => { retrying = false; pump() })
       }
     }
     pump()
@@ -164,7 +186,9 @@ export class ChunkTransfer {
    * Of a few holders drawn at random, the reachable one that should deliver the chunk soonest.
    * The origin super-seeds (protocols/chunks/offers.ts): it offers a chunk only while fewer than
    * DEFAULT_SEED_REPLICA_TARGET other nodes hold it and it is not sending it already, or once the
-   * asker has wanted it for DEFAULT_WITHHOLD_MS with nobody else to get it from.
+   * asker has wanted it for DEFAULT_WITHHOLD_MS with nobody else to get it from. A holder with
+   * MAX_BOOKED_UPLOADS chunks booked answers busy. Returns -1 when no holder is reachable, BUSY
+   * when every one tried was busy.
    */
   private pickSource (node: number, file: VersionFile, chunk: number, bytes: number, waitedMs: number): number {
     const world = this.world
@@ -175,15 +199,20 @@ export class ChunkTransfer {
     const sample = holders.length <= CANDIDATE_HOLDERS * 2
     const tries = sample ? holders.length : CANDIDATE_HOLDERS * 2
     let seen = 0
+    let busy = false
     for (let t = 0; t < tries && seen < CANDIDATE_HOLDERS; t++) {
       const h = sample ? holders[t]! : holders[Math.floor(world.random() * holders.length)]!
       if (h === node || !world.canTalk(h, node)) continue
       if (h === this.origin && !originOffers) continue
+      if ((this.booked[h] ?? 0) >= MAX_BOOKED_UPLOADS) { busy = true; continue }
       seen++
       const at = Math.max(world.now, this.upFreeAt[h] ?? 0) + (bytes / Math.min(this.rate(h), this.rate(node))) * 1000
       if (at < bestAt) { best = h; bestAt = at }
     }
-    if (best < 0 && originOffers && this.origin !== node && world.canTalk(this.origin, node)) best = this.origin
-    return best
+    if (best < 0 && originOffers && this.origin !== node && world.canTalk(this.origin, node)) {
+      if ((this.booked[this.origin] ?? 0) < MAX_BOOKED_UPLOADS) best = this.origin
+      else busy = true
+    }
+    return best < 0 && busy ? BUSY : best
   }
 }

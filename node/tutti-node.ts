@@ -37,7 +37,7 @@ import { RolloutService } from './rollouts/service.js'
 import { validateRolloutSpec } from './rollouts/spec.js'
 import { NODE_VERSION } from './version.js'
 import type { ApiServer } from './api/http.js'
-import type { Clock } from '../core/clock.js'
+import type { Clock, TimerHandle } from '../core/clock.js'
 import type { FleetConfig } from './fleet/fleet.js'
 import type { Logger } from '../core/logger.js'
 import type { IntervalParams } from './membership/interval.js'
@@ -143,6 +143,11 @@ export interface NodeDescription extends MemberInfo {
   localHealth?: number
 }
 
+/** How long a heartbeat asked for on a state change waits for further changes to share it, ms. */
+const HEARTBEAT_SOON_MS = 100
+/** Least time between two heartbeats asked for on state changes, ms. */
+const HEARTBEAT_SOON_GAP_MS = 1000
+
 /**
  * Builds the production node: its identity and datastore (under `init.dataDir`), the libp2p mesh
  * of `createMeshLibp2p`, and the model store, chunk server and fetcher (under `dataDir/models` or
@@ -233,6 +238,9 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
   private readonly oipParser: OipBodyParser
   private startedAtMs = 0
   private running = false
+  /** A heartbeat asked for outside the schedule (a device state changed), not yet sent. */
+  private soonTimer?: TimerHandle
+  private lastSoonMs = Number.NEGATIVE_INFINITY
   private restoreController?: AbortController
   private restoringRef?: Promise<void>
 
@@ -320,7 +328,8 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
           prefetch: this.models == null ? undefined : async (cid, options) => { await this.models!.pull(cid, options) }
         },
         view: () => this.membership.view(),
-        attributes: () => ({ ...this.membership.get(this.peerId)?.props, ...this.membership.propertyOverrides(), ...init.labels })
+        attributes: () => ({ ...this.membership.get(this.peerId)?.props, ...this.membership.propertyOverrides(), ...init.labels }),
+        nudge: () => { this.heartbeatSoon() }
       }, {
         dataDir: init.dataDir,
         heartbeatMs: init.heartbeat?.baseIntervalMs,
@@ -441,6 +450,8 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
   /** Stops everything the node runs; a restore in progress is aborted, not waited out. */
   async stop (): Promise<void> {
     this.running = false
+    this.soonTimer?.cancel()
+    this.soonTimer = undefined
     this.restoreController?.abort(new Error('the node is stopping'))
     await this.rollouts?.stop()
     this.connectivity.stop()
@@ -456,6 +467,23 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
     await this.datastore?.close()
     if (this.init.dataDir != null) await rm(join(this.init.dataDir, NODE_FILE), { force: true })
     this.log.info('node stopped')
+  }
+
+  /**
+   * Publishes a heartbeat soon, outside the schedule: this node's rollout state changed, and
+   * every peer (a `rollout status` attached anywhere, the coordinator's view) should see it within
+   * a gossip hop, not an interval (up to 60 s in a large fleet). Changes in quick succession
+   * (Downloading, Verifying, Loading...) share one heartbeat: it waits HEARTBEAT_SOON_MS, and two
+   * are at least HEARTBEAT_SOON_GAP_MS apart.
+   */
+  private heartbeatSoon (): void {
+    if (!this.running || this.soonTimer != null) return
+    const wait = Math.max(HEARTBEAT_SOON_MS, this.lastSoonMs + HEARTBEAT_SOON_GAP_MS - this.clock.now())
+    this.soonTimer = this.clock.setTimeout(() => {
+      this.soonTimer = undefined
+      this.lastSoonMs = this.clock.now()
+      this.membership.publishNow().catch(err => { this.log.debug('heartbeat on a state change failed', { err }) })
+    }, wait)
   }
 
   /** Overrides a live property (or with `undefined` stops overriding it) from the next heartbeat on; the selector of a rollout sees it too. */

@@ -77,12 +77,28 @@ describe('rollouts on a changing fleet of real nodes', () => {
   })
 
   it('gives the version to a node whose battery rises mid-rollout in the wave it falls into, and leaves one whose battery drops on what it runs', async () => {
+    // A device whose state changes heartbeats at once (off schedule, through publishNow, which
+    // the schedule does not use): record what each such heartbeat carried.
+    const offSchedule = nodes.map(() => [] as Array<string | undefined>)
+    const restore = nodes.map((n, i) => {
+      const publishNow = n.membership.publishNow.bind(n.membership)
+      n.membership.publishNow = async () => {
+        offSchedule[i]!.push(n.rollouts!.agent.get('live-v1')?.device?.kind)
+        await publishNow()
+      }
+      return () => { n.membership.publishNow = publishNow }
+    })
     const v1 = await apply(nodes[0]!, rolloutYaml('live-v1', '1.0.0', `  selector: {}
   strategy:
     steps: [ {setPercent: 100} ]
 `), '1.0.0')
     await waitFor('v1 on every node', () => nodes.every(n => servedVersion(n) === '1.0.0'), 60_000)
     await waitFor('live-v1 completed', () => nodes.every(n => progressOf(n, v1)?.phase === 'Completed'), 30_000)
+    try {
+      await waitFor('every node heartbeating its Active state off schedule', () => offSchedule.every(calls => calls.includes('Active')), 30_000)
+    } finally {
+      for (const r of restore) r()
+    }
 
     const watch = sampleVersions(nodes)
     const body = `  selector:

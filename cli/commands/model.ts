@@ -31,7 +31,7 @@ export const registerModels: CommandModule = (program, { io, resource }) => {
     .option('--label <k=v>', 'a label on the manifest (repeatable)', collect)
     .option('--out <dir>', 'where to write the package (default NAME-VERSION)')
     .option('--chunking <cdc|fixed>', 'cdc: chunks cut by content, so a later version shares the unchanged ones (default); fixed: equal chunks (manifest schema 1, for nodes older than schema 2)')
-    .option('--chunk-size <bytes>', 'cdc: the average chunk size, a power of two (default 256Ki, more for files over 1Gi); fixed: the chunk size (default 1Mi)')
+    .option('--chunk-size <bytes>', 'cdc: the average chunk size, a power of two (default 64Ki, more for files over 128Mi); fixed: the chunk size (default 1Mi)')
     .option('--force', 'overwrite an existing package directory')
     .option('--sample <file.json>', 'the sample input to pack, as an inference request body (when none can be generated)')
     .action(async (file: string, opts: PackOptions, command: Command) => { await pack(io, file, opts, command) })

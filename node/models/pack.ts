@@ -54,7 +54,7 @@ export interface PackOptions extends AbortOptions {
   /**
    * 'cdc': the average chunk size, a power of two in [1 KiB, 4 MiB] (min = avg / 4, max = avg * 4);
    * 'fixed': the chunk size.
-   * @default 'cdc': DEFAULT_CDC_AVG_BYTES (256 KiB), doubled until the file makes at most
+   * @default 'cdc': DEFAULT_CDC_AVG_BYTES (64 KiB), doubled until the file makes at most
    * MAX_CHUNKS / 2 average chunks; 'fixed': DEFAULT_CHUNK_BYTES (1 MiB)
    */
   chunkBytes?: number

@@ -177,10 +177,10 @@ function jobSummary (job: ModelJob): string {
   return `${r.chunksFetched} chunks (${bytes(r.bytesFetched)}) in ${duration(r.durationMs)}${r.chunksAlreadyHeld > 0 ? `, ${r.chunksAlreadyHeld} already held` : ''}${sources !== '' ? `; from ${sources}` : ''}`
 }
 
-/** `20.0 MiB in 80 chunks of 256.0 KiB`, or `... in 70 content-defined chunks (avg 256.0 KiB)`. */
+/** `20.0 MiB in 20 chunks of 1.0 MiB`, or `20.0 MiB in 290 chunks (content-defined, avg 64.0 KiB)`. */
 function chunkSummary (m: { size: number, chunks: string[], chunkBytes: number, chunking?: { avgBytes: number } }): string {
   return m.chunking != null
-    ? `${bytes(m.size)} in ${m.chunks.length} content-defined chunks (avg ${bytes(m.chunking.avgBytes)})`
+    ? `${bytes(m.size)} in ${m.chunks.length} chunks (content-defined, avg ${bytes(m.chunking.avgBytes)})`
     : `${bytes(m.size)} in ${m.chunks.length} chunks of ${bytes(m.chunkBytes)}`
 }
 

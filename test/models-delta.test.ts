@@ -56,6 +56,14 @@ describe('delta updates over real nodes', () => {
     expect(fixed.bytesReceived).toBe(models.v2.bytes.byteLength)
   })
 
+  it('shares chunks across models: a node holding model A fetches only what model B does not share with it', async () => {
+    const models = deltaModels('retrain-head')
+    const r = await runDelta({ fleet, adminKey, dir: await dirs.make('tutti-delta-'), models, chunking: 'cdc', v2Name: 'mlp-tuned' })
+    expect(r.sha256Matches).toBe(true)
+    expect(r.chunksAlreadyHeld).toBeGreaterThan(r.chunks / 2)
+    expect(r.bytesReceived / r.changedBytes).toBeLessThanOrEqual(1.2)
+  })
+
   it('pulls an old fixed-chunk (schema 1) package the same way: only the changed chunks move', async () => {
     const models = deltaModels('retrain-head')
     const r = await runDelta({ fleet, adminKey, dir: await dirs.make('tutti-delta-'), models, chunking: 'fixed', chunkBytes: 64 * 1024 })

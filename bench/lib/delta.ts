@@ -1,6 +1,6 @@
 /**
- * Delta updates measured on real nodes: a holder has both versions of a model, a device holds
- * the old one, and the device pulls the new one over /tutti/chunks from the holder. What counts
+ * Delta updates measured on real nodes: a holder has both versions of a model, a device pulls
+ * the old one and then the new one over /tutti/chunks from the holder; the second pull counts. What counts
  * is bytes (the fetcher's), not time, so the numbers do not depend on the machine's load. Used by
  * bench/delta.ts (the table in docs/BENCHMARKS.md) and test/models-delta.test.ts (the property).
  */
@@ -9,10 +9,10 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pack } from '../../node/models/pack.js'
 import { buildMlpModel } from '../../node/models/testing/onnx-builder.js'
-import type { PackChunking } from '../../node/models/pack.js'
-import type { MlpModel, MlpModelOptions } from '../../node/models/testing/onnx-builder.js'
 import { fullyConverged, startLocalMesh, waitFor } from '../../sim/local-mesh.js'
 import type { FleetConfig } from '../../node/fleet/fleet.js'
+import type { PackChunking } from '../../node/models/pack.js'
+import type { MlpModel, MlpModelOptions } from '../../node/models/testing/onnx-builder.js'
 import type { LocalMesh } from '../../sim/local-mesh.js'
 import type { PrivateKey } from '@libp2p/interface'
 
@@ -68,13 +68,15 @@ export interface DeltaRun {
   models: DeltaModels
   chunking: PackChunking
   chunkBytes?: number
+  /** Pack v2 as another model (chunks shared across models, not versions). @default 'mlp', as v1 */
+  v2Name?: string
 }
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
 /**
  * Starts two fresh nodes (memory transport, stores under `dir`), packs v1 and v2, gives node 0
- * both and node 1 v1, has node 1 pull v2, and stops the nodes.
+ * both, has node 1 pull v1 and then v2 (what is measured), and stops the nodes.
  */
 export async function runDelta (run: DeltaRun): Promise<DeltaResult> {
   const { fleet, adminKey, models } = run
@@ -89,10 +91,9 @@ export async function runDelta (run: DeltaRun): Promise<DeltaResult> {
 }
 
 async function measure (mesh: LocalMesh, dir: string, adminKey: PrivateKey, models: DeltaModels, run: DeltaRun): Promise<DeltaResult> {
-  const name = 'mlp'
   const [holder, device] = [mesh.nodes[0]!.models!, mesh.nodes[1]!.models!]
   const packed = []
-  for (const [version, m] of [['1.0.0', models.v1], ['2.0.0', models.v2]] as const) {
+  for (const [name, version, m] of [['mlp', '1.0.0', models.v1], [run.v2Name ?? 'mlp', '2.0.0', models.v2]] as const) {
     const file = join(dir, `${name}-${version}.onnx`)
     await writeFile(file, m.bytes)
     packed.push(await pack(file, { name, version, adminKey, chunking: run.chunking, chunkBytes: run.chunkBytes, outDir: join(dir, `${name}-${version}`) }))
@@ -101,7 +102,7 @@ async function measure (mesh: LocalMesh, dir: string, adminKey: PrivateKey, mode
   await holder.store.importPackage(p1.dir)
   await holder.store.importPackage(p2.dir)
   await holder.announceAll()
-  await device.store.importPackage(p1.dir)
+  await device.pull(p1.cid)
   const pulled = await device.pull(p2.cid)
   return {
     fileBytes: models.v2.bytes.byteLength,

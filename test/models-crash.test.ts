@@ -80,8 +80,8 @@ describe('a model store killed mid-write', () => {
 
   async function setUp (): Promise<{ dir: string, root: string, pkg: PackResult, fleetFile: string }> {
     const dir = await tmp.make()
-    // 64 chunks of 64 KiB.
-    const pkg = await packMatMul(dir, adminKey, { chunkBytes: 64 * 1024, weightsBytes: 64 * 64 * 1024 - 1024 })
+    // 64 chunks of 64 KiB (fixed-size: the crash points are counted in chunks).
+    const pkg = await packMatMul(dir, adminKey, { chunking: 'fixed', chunkBytes: 64 * 1024, weightsBytes: 64 * 64 * 1024 - 1024 })
     expect(pkg.manifest.chunks).toHaveLength(64)
     const fleetFile = join(dir, 'fleet.json')
     await writeFile(fleetFile, JSON.stringify(fleet))

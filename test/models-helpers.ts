@@ -6,7 +6,7 @@ import { createTestFleet } from '../sim/local-mesh.js'
 import { pack } from '../node/models/pack.js'
 import { buildMatMulModel } from '../node/models/testing/onnx-builder.js'
 import type { FleetConfig } from '../node/fleet/fleet.js'
-import type { PackResult } from '../node/models/pack.js'
+import type { PackChunking, PackResult } from '../node/models/pack.js'
 import type { PrivateKey } from '@libp2p/interface'
 
 export const SILERO_VAD = join(import.meta.dirname, '..', 'node_modules', '@ricky0123', 'vad-node', 'dist', 'silero_vad.onnx')
@@ -35,7 +35,9 @@ export async function testFleet (): Promise<{ fleet: FleetConfig, adminKey: Priv
 export interface PackMatMulOptions {
   name?: string
   version?: string
-  /** @default 4096 */
+  /** @default 'cdc' */
+  chunking?: PackChunking
+  /** The chunk size ('fixed') or average chunk size ('cdc'). @default 4096 */
   chunkBytes?: number
   /** Approximate weight bytes. @default 20_000 */
   weightsBytes?: number
@@ -51,6 +53,7 @@ export async function packMatMul (dir: string, adminKey: PrivateKey, options: Pa
     name: options.name ?? 'mm',
     version,
     adminKey,
+    chunking: options.chunking,
     chunkBytes: options.chunkBytes ?? 4096,
     outDir: join(dir, `pkg-${options.name ?? 'mm'}-${version}-${options.seed ?? 1}`),
     clock: FIXED_CLOCK

@@ -3,6 +3,8 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { canonicalJson } from '../core/canonical-json.js'
 import { manifestCid, rawCid } from '../core/cid.js'
+import { cdcParamsFor, chunkLengths } from '../core/cdc.js'
+import { chunkOffsets } from '../node/models/chunking.js'
 import { sealEnvelope } from '../core/envelope.js'
 import { SignedEnvelope } from '../core/pb/envelope.js'
 import { MANIFEST_PAYLOAD_TYPE, MAX_ENVELOPE_BYTES } from '../node/models/constants.js'
@@ -34,6 +36,15 @@ function manifestFor (bytes: Uint8Array, chunkBytes = 1024): ModelManifest {
     memoryEstimateBytes: 1000,
     createdAt: '2026-01-02T03:04:05.000Z'
   }
+}
+
+/** A schema-2 manifest of `bytes` in content-defined chunks of 1 KiB on average. */
+function cdcManifestFor (bytes: Uint8Array): ModelManifest {
+  const params = cdcParamsFor(1024)
+  const chunkSizes = chunkLengths(bytes, params)
+  let at = 0
+  const chunks = chunkSizes.map(l => rawCid(bytes.subarray(at, (at += l))))
+  return { ...manifestFor(bytes), schema: 2, chunking: { method: 'fastcdc/1', ...params }, chunkBytes: params.maxBytes, chunks, chunkSizes }
 }
 
 async function expectCode (promise: Promise<unknown>, code: string): Promise<void> {
@@ -109,8 +120,36 @@ describe('manifest envelopes', () => {
     await expectCode(openEnvelope(await handmadeEnvelope(tooFewChunks, adminKey), fleet), 'ERR_INVALID_MANIFEST')
     const badCid = new TextEncoder().encode(canonicalJson({ ...manifest, digest: 'QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG' }))
     await expectCode(openEnvelope(await handmadeEnvelope(badCid, adminKey), fleet), 'ERR_INVALID_MANIFEST')
-    const newer = new TextEncoder().encode(canonicalJson({ ...manifest, schema: 2 }))
+    const newer = new TextEncoder().encode(canonicalJson({ ...manifest, schema: 3 }))
     await expectCode(openEnvelope(await handmadeEnvelope(newer, adminKey), fleet), 'ERR_INVALID_MANIFEST')
+  })
+
+  it('reads content-defined manifests (schema 2): sizes listed, within the chunking bounds, adding up to size', async () => {
+    const bytes = randomBytes(40_000)
+    const cdc = cdcManifestFor(bytes)
+    expect(cdc.chunks.length).toBeGreaterThan(5)
+    expect(Math.max(...cdc.chunkSizes!)).toBeGreaterThan(1024)
+    const sealed = await sealManifest(cdc, adminKey)
+    const opened = await openEnvelope(sealed.envelope, fleet, { expectedCid: sealed.cid })
+    expect(opened.manifest).toEqual(cdc)
+    expect(chunkOffsets(opened.manifest).map((o, i) => rawCid(bytes.subarray(o, o + cdc.chunkSizes![i]!)))).toEqual(cdc.chunks)
+    const sizes = cdc.chunkSizes!
+    const bad: Array<[string, Record<string, unknown>]> = [
+      ['sizes that do not add up to size', { ...cdc, chunkSizes: [...sizes.slice(0, -1), sizes.at(-1)! + 1] }],
+      ['one size per chunk', { ...cdc, chunkSizes: sizes.slice(1) }],
+      ['a chunk shorter than minBytes before the last', { ...cdc, chunkSizes: [100, sizes[0]! - 100, ...sizes.slice(1)], chunks: [cdc.chunks[0]!, ...cdc.chunks] }],
+      ['a chunk longer than maxBytes', { ...cdc, chunking: { ...cdc.chunking!, maxBytes: 1024 }, chunkBytes: 1024 }],
+      ['chunkBytes other than maxBytes', { ...cdc, chunkBytes: 1024 }],
+      ['an unknown method', { ...cdc, chunking: { ...cdc.chunking!, method: 'rabin' } }],
+      ['an average that is no power of two', { ...cdc, chunking: { ...cdc.chunking!, avgBytes: 1000 } }],
+      ['no chunking', { ...cdc, chunking: undefined }],
+      ['schema 1 with listed sizes', { ...manifest, chunkSizes: [1024, 1024, 1024, 1024, 904] }]
+    ]
+    for (const [why, doc] of bad) {
+      const bytes = new TextEncoder().encode(canonicalJson(doc))
+      const err = await openEnvelope(await handmadeEnvelope(bytes, adminKey), fleet).then(() => undefined, (e: unknown) => e)
+      expect((err as { code?: string })?.code, why).toBe('ERR_INVALID_MANIFEST')
+    }
   })
 
   it('keeps unknown fields a later packer may add, inside the signed bytes', async () => {

@@ -4,6 +4,8 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { InferenceSession } from 'onnxruntime-node'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { bytesMatchCid, rawCid } from '../core/cid.js'
+import { cdcParamsFor, chunkLengths } from '../core/cdc.js'
+import { chunkFileByContent } from '../node/models/chunking.js'
 import { pack } from '../node/models/pack.js'
 import { readPackageDir } from '../node/models/package-dir.js'
 import { toOrtFeeds } from '../node/models/ort-feeds.js'
@@ -38,15 +40,20 @@ describe('pack', () => {
   })
   afterEach(async () => { await tmp.cleanup() })
 
-  it('records the IO signature, opset, size and chunks of the Silero VAD model', async () => {
+  it('records the IO signature, opset, size and content-defined chunks of the Silero VAD model', async () => {
     const dir = await tmp.make()
     const result = await pack(SILERO_VAD, { name: 'silero-vad', version: '4.0.0', labels: { task: 'vad' }, adminKey, outDir: join(dir, 'pkg') })
     const m = result.manifest
     const bytes = new Uint8Array(await readFile(SILERO_VAD))
     expect(m.size).toBe(bytes.byteLength)
     expect(m.opset).toBe(16)
-    expect(m.chunkBytes).toBe(1024 * 1024)
-    expect(m.chunks).toHaveLength(2)
+    // Content-defined by default (schema 2): 64 KiB on average, a quarter to four times that.
+    expect(m.schema).toBe(2)
+    expect(m.chunking).toEqual({ method: 'fastcdc/1', minBytes: 16 * 1024, avgBytes: 64 * 1024, maxBytes: 256 * 1024 })
+    expect(m.chunkBytes).toBe(256 * 1024)
+    expect(m.chunkSizes).toEqual(chunkLengths(bytes, cdcParamsFor(64 * 1024)))
+    expect(m.chunks).toHaveLength(m.chunkSizes!.length)
+    expect(m.chunks.length).toBeGreaterThan(16)
     expect(m.inputs).toEqual([
       { name: 'input', type: 'float32', shape: ['batch', 'sequence'] },
       { name: 'sr', type: 'int64', shape: [] },
@@ -56,8 +63,12 @@ describe('pack', () => {
     expect(m.outputs.map(o => o.name)).toEqual(['output', 'hn', 'cn'])
     expect(m.labels).toEqual({ task: 'vad' })
     expect(m.digest).toBe(rawCid(bytes))
-    expect(m.chunks[0]).toBe(rawCid(bytes.subarray(0, 1024 * 1024)))
-    expect(m.chunks[1]).toBe(rawCid(bytes.subarray(1024 * 1024)))
+    let at = 0
+    m.chunks.forEach((cid, i) => {
+      expect(cid).toBe(rawCid(bytes.subarray(at, at + m.chunkSizes![i]!)))
+      at += m.chunkSizes![i]!
+    })
+    expect(at).toBe(bytes.byteLength)
     expect(m.memoryEstimateBytes).toBeGreaterThan(bytes.byteLength)
     expect(result.header.opsets['ai.onnx.ml']).toBe(3)
     // The package is what pack says it is, and the files on disk verify.
@@ -66,6 +77,16 @@ describe('pack', () => {
     expect(pkg.manifest).toEqual(m)
     expect(Buffer.from(bytes).equals(await readFile(pkg.modelFile))).toBe(true)
     expect(bytesMatchCid(m.chunks[1]!, await pkg.readChunk(1))).toBe(true)
+  })
+
+  it('cuts the same chunks streaming a file (1 MiB reads) as pack cuts from the bytes it holds', async () => {
+    const dir = await tmp.make()
+    const result = await pack(SILERO_VAD, { name: 'silero-vad', version: '4.0.0', adminKey, chunkBytes: 16 * 1024, outDir: join(dir, 'pkg') })
+    const m = result.manifest
+    expect(m.chunks.length).toBeGreaterThan(64)
+    const streamed = await chunkFileByContent(SILERO_VAD, m.chunking!)
+    expect(streamed).toEqual({ chunks: m.chunks, chunkSizes: m.chunkSizes, digest: m.digest, size: m.size })
+    await expectCode(pack(SILERO_VAD, { name: 'silero-vad', version: '4.0.0', adminKey, chunkBytes: 3000, outDir: join(dir, 'bad') }), 'ERR_INVALID_PACK_OPTIONS')
   })
 
   it('records a sample input that runs on the model it was made for', async () => {
@@ -83,10 +104,13 @@ describe('pack', () => {
     expect(y.y!.dims).toEqual([1, mm.manifest.outputs[0]!.shape[1]])
   })
 
-  it('splits a model into fixed-size chunks whose CIDs verify', async () => {
+  it('splits a model into fixed-size chunks whose CIDs verify (chunking fixed: schema 1, as before)', async () => {
     const dir = await tmp.make()
-    const result = await packMatMul(dir, adminKey, { chunkBytes: 4096, weightsBytes: 20_000 })
+    const result = await packMatMul(dir, adminKey, { chunking: 'fixed', chunkBytes: 4096, weightsBytes: 20_000 })
     const bytes = new Uint8Array(await readFile(result.files.model))
+    expect(result.manifest.schema).toBe(1)
+    expect(result.manifest.chunking).toBeUndefined()
+    expect(result.manifest.chunkSizes).toBeUndefined()
     expect(result.manifest.chunks).toHaveLength(Math.ceil(bytes.byteLength / 4096))
     result.manifest.chunks.forEach((cid, i) => {
       expect(bytesMatchCid(cid, bytes.subarray(i * 4096, (i + 1) * 4096))).toBe(true)

@@ -30,7 +30,8 @@ export const registerModels: CommandModule = (program, { io, resource }) => {
     .requiredOption('--version <semver>', 'its version')
     .option('--label <k=v>', 'a label on the manifest (repeatable)', collect)
     .option('--out <dir>', 'where to write the package (default NAME-VERSION)')
-    .option('--chunk-size <bytes>', 'chunk size, e.g. 1Mi or 256Ki (default 1Mi)')
+    .option('--chunking <cdc|fixed>', 'cdc: chunks cut by content, so a later version shares the unchanged ones (default); fixed: equal chunks (manifest schema 1, for nodes older than schema 2)')
+    .option('--chunk-size <bytes>', 'cdc: the average chunk size, a power of two (default 64Ki, more for files over 128Mi); fixed: the chunk size (default 1Mi)')
     .option('--force', 'overwrite an existing package directory')
     .option('--sample <file.json>', 'the sample input to pack, as an inference request body (when none can be generated)')
     .action(async (file: string, opts: PackOptions, command: Command) => { await pack(io, file, opts, command) })
@@ -75,7 +76,7 @@ export const registerModels: CommandModule = (program, { io, resource }) => {
 
 const LS_FORMATS = ['table', 'wide', 'json', 'yaml', 'name'] as const
 
-interface PackOptions { name: string, version: string, label?: string[], out?: string, chunkSize?: string, force?: boolean, sample?: string }
+interface PackOptions { name: string, version: string, label?: string[], out?: string, chunking?: string, chunkSize?: string, force?: boolean, sample?: string }
 interface LimitOptions { cpu?: string, memory?: string }
 
 /**
@@ -109,6 +110,8 @@ async function pack (io: CliIO, file: string, opts: PackOptions, command: Comman
   if (keyFile == null) throw new UsageError('model pack needs --key ADMIN.key (the manifest is signed with it)')
   const labels = keyValues('--label', opts.label, checkKeyValue)
   const chunkBytes = opts.chunkSize != null ? usageQuantity(() => parseBytes(opts.chunkSize!, '--chunk-size')) : undefined
+  const chunking = opts.chunking ?? 'cdc'
+  if (chunking !== 'cdc' && chunking !== 'fixed') throw new UsageError(`--chunking must be cdc or fixed, not ${chunking}`)
   const outDir = resolve(opts.out ?? `${name}-${version}`)
   // The fleet code and onnxruntime are loaded only by the commands that need them.
   const { loadAdminKey } = await import('../../node/fleet/fleet.js')
@@ -117,7 +120,7 @@ async function pack (io: CliIO, file: string, opts: PackOptions, command: Comman
   const sampleInput = opts.sample != null ? sampleFromOipRequest(await readJsonInput(opts.sample), '--sample') : undefined
   let result
   try {
-    result = await pack(file, { name, version, labels, adminKey: key, chunkBytes, outDir, force: opts.force === true, sampleInput })
+    result = await pack(file, { name, version, labels, adminKey: key, chunking, chunkBytes, outDir, force: opts.force === true, sampleInput })
   } catch (err) {
     const code = (err as { code?: unknown }).code
     if (code === 'ERR_INVALID_PACK_OPTIONS') throw new UsageError((err as Error).message)
@@ -128,7 +131,7 @@ async function pack (io: CliIO, file: string, opts: PackOptions, command: Comman
   io.out(`packed ${m.name}@${m.version} into ${result.dir}\n`)
   io.out(describeBlock([
     ['Manifest CID', result.cid],
-    ['Size', `${bytes(m.size)} in ${m.chunks.length} chunks of ${bytes(m.chunkBytes)}`],
+    ['Size', chunkSummary(m)],
     ['Opset', String(m.opset)],
     ['Inputs', m.inputs.map(t => `${t.name} ${t.type}[${t.shape.join(',')}]`)],
     ['Outputs', m.outputs.map(t => `${t.name} ${t.type}[${t.shape.join(',')}]`)],
@@ -172,6 +175,13 @@ function jobSummary (job: ModelJob): string {
   if (r == null) return ''
   const sources = r.peers.filter(p => p.chunks > 0).map(p => `${shortPeer(p.peerId)} ${p.chunks}`).join(', ')
   return `${r.chunksFetched} chunks (${bytes(r.bytesFetched)}) in ${duration(r.durationMs)}${r.chunksAlreadyHeld > 0 ? `, ${r.chunksAlreadyHeld} already held` : ''}${sources !== '' ? `; from ${sources}` : ''}`
+}
+
+/** `20.0 MiB in 20 chunks of 1.0 MiB`, or `20.0 MiB in 290 chunks (content-defined, avg 64.0 KiB)`. */
+function chunkSummary (m: { size: number, chunks: string[], chunkBytes: number, chunking?: { avgBytes: number } }): string {
+  return m.chunking != null
+    ? `${bytes(m.size)} in ${m.chunks.length} chunks (content-defined, avg ${bytes(m.chunking.avgBytes)})`
+    : `${bytes(m.size)} in ${m.chunks.length} chunks of ${bytes(m.chunkBytes)}`
 }
 
 async function push (io: CliIO, dir: string, command: Command): Promise<void> {
@@ -284,7 +294,7 @@ async function describeModel (io: CliIO, ref: string, format: OutputFormat | und
     ['Version', m.version],
     ['Manifest CID', d.cid],
     ['State', d.entry != null ? modelState(d.entry) : '-'],
-    ['Size', `${bytes(m.size)} in ${m.chunks.length} chunks of ${bytes(m.chunkBytes)}`],
+    ['Size', chunkSummary(m)],
     ['Digest', m.digest],
     ['Opset', String(m.opset)],
     ['Inputs', m.inputs.map(t => `${t.name} ${t.type}[${t.shape.join(',')}]`)],

@@ -4,6 +4,7 @@
  * requests, verifies and stores every chunk, and turns failures into cool-downs, bans and retries.
  */
 import { openEnvelopeAnySigner } from '../models/manifest.js'
+import { chunkSizes } from '../models/chunking.js'
 import { bytesMatchCid } from '../../core/cid.js'
 import { ModelErrorCode } from '../models/errors.js'
 import { requestChunks, requestManifest, watchHave } from '../../protocols/chunks/index.js'
@@ -208,9 +209,9 @@ export class Download {
 
   private async prepare (vm: VerifiedManifest): Promise<void> {
     this.vm = vm
-    const { chunks, chunkBytes, size } = vm.manifest
+    const { chunks } = vm.manifest
     const n = chunks.length
-    this.sizes = chunks.map((_, i) => i < n - 1 ? chunkBytes : size - chunkBytes * (n - 1))
+    this.sizes = chunkSizes(vm.manifest)
     const first = new Map<string, number>()
     this.primaryOf = chunks.map((cid, i) => {
       if (!first.has(cid)) first.set(cid, i)

@@ -17,6 +17,7 @@ import { open, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { fsyncDir } from '../fs.js'
 import { bytesMatchCid, fileHasher } from '../../core/cid.js'
+import { chunkOffsets, chunkSizes } from './chunking.js'
 import { ChunksMissingError, ChunkVerificationError, DigestMismatchError } from './errors.js'
 import type { ModelManifest } from './types.js'
 import type { AbortOptions } from '@libp2p/interface'
@@ -35,11 +36,6 @@ export function tempNameFor (target: string): string {
   return join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`)
 }
 
-function range (manifest: ModelManifest, index: number): { offset: number, length: number } {
-  const offset = index * manifest.chunkBytes
-  return { offset, length: Math.min(manifest.chunkBytes, manifest.size - offset) }
-}
-
 /** A model file being written under a temp name, chunk by chunk in any order. */
 export class PartialModel {
   readonly manifest: ModelManifest
@@ -47,6 +43,8 @@ export class PartialModel {
   private readonly tmp: string
   private readonly handle: FileHandle
   private readonly written: boolean[]
+  private readonly offsets: number[]
+  private readonly sizes: number[]
   private readonly whole = fileHasher()
   /** Chunks [0, hashed) are in the whole-file digest. */
   private hashed = 0
@@ -60,6 +58,12 @@ export class PartialModel {
     this.tmp = tmp
     this.handle = handle
     this.written = manifest.chunks.map(() => false)
+    this.offsets = chunkOffsets(manifest)
+    this.sizes = chunkSizes(manifest)
+  }
+
+  private range (index: number): { offset: number, length: number } {
+    return { offset: this.offsets[index]!, length: this.sizes[index]! }
   }
 
   static async create (manifest: ModelManifest, target: string): Promise<PartialModel> {
@@ -84,7 +88,7 @@ export class PartialModel {
       try {
         for (const i of indexes) {
           if (this.written[i] === true) continue
-          const { offset, length } = range(this.manifest, i)
+          const { offset, length } = this.range(i)
           if (length !== bytes.byteLength) throw new ChunkVerificationError(this.manifest.chunks[i]!, `chunk ${i} of ${this.manifest.name} is ${bytes.byteLength} bytes, expected ${length}`)
           for (let done = 0; done < length;) {
             const { bytesWritten } = await this.handle.write(bytes, done, length - done, offset + done)
@@ -160,7 +164,7 @@ export class PartialModel {
       if (indexes.includes(i)) {
         this.whole.update(bytes)
       } else {
-        const { offset, length } = range(this.manifest, i)
+        const { offset, length } = this.range(i)
         const buf = new Uint8Array(length)
         for (let done = 0; done < length;) {
           const { bytesRead } = await this.handle.read(buf, done, length - done, offset + done)

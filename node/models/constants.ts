@@ -6,8 +6,15 @@ import { MAX_CHUNK_BYTES, MAX_ENVELOPE_BYTES, MAX_MANIFEST_CHUNKS } from '../../
 
 export { MAX_CHUNK_BYTES, MAX_ENVELOPE_BYTES }
 
-/** Manifest schema this code writes; a reader refuses a manifest with a higher schema. */
-export const MANIFEST_SCHEMA = 1
+/**
+ * Newest manifest schema this code reads and writes; a reader refuses a manifest with a higher
+ * schema. 1: fixed-size chunks; 2: content-defined chunks with their sizes listed (types.ts).
+ * `pack` writes 2 by default and 1 for `chunking: 'fixed'` (what nodes older than schema 2 read).
+ */
+export const MANIFEST_SCHEMA = 2 as const
+
+/** The schema of a manifest with fixed-size chunks. */
+export const MANIFEST_SCHEMA_FIXED = 1 as const
 
 /**
  * Payload type of a manifest in the signed envelope (core/envelope.ts). Part of the signed bytes,
@@ -17,6 +24,19 @@ export const MANIFEST_PAYLOAD_TYPE = 'tutti/model-manifest/1'
 
 /** Default size of a chunk, in bytes. @default 1 MiB */
 export const DEFAULT_CHUNK_BYTES = 1024 * 1024
+
+/**
+ * Average size of content-defined chunks `pack` cuts (min a quarter, max four times that), for
+ * files up to 128 MiB; larger files get a larger average (`defaultCdcAvgBytes`: the chunk count
+ * stays near 2048). The trade-off (delta granularity vs manifest size, chunk count,
+ * store-and-forward delay) is measured in docs/models.md: a retrained 1.1 MiB head moves 1.06x
+ * its bytes at 64 KiB, 1.33x at 256 KiB, 1.56x at 1 MiB. @default 64 KiB
+ */
+export const DEFAULT_CDC_AVG_BYTES = 64 * 1024
+
+/** Average content-defined chunk sizes `pack` accepts: max = 4 x avg must stay within MAX_CHUNK_BYTES. */
+export const MIN_CDC_PACK_AVG_BYTES = 1024
+export const MAX_CDC_PACK_AVG_BYTES = 4 * 1024 * 1024
 
 /** Smallest chunk a manifest may declare, in bytes. The largest is the chunk protocol's MAX_CHUNK_BYTES. */
 export const MIN_CHUNK_BYTES = 1024

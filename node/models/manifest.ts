@@ -20,6 +20,7 @@ import { checkKeyValue } from '../../protocols/heartbeat/heartbeat.js'
 import { isAdmin } from '../fleet/fleet.js'
 import { canonicalBytes, parseCanonical } from '../../core/canonical-json.js'
 import { isRawCid, manifestCid } from '../../core/cid.js'
+import { checkCdcParams, FASTCDC_METHOD } from '../../core/cdc.js'
 import { EnvelopeError, EnvelopeErrorCode, openEnvelope as openSignedEnvelope, sealEnvelope } from '../../core/envelope.js'
 import {
   MANIFEST_PAYLOAD_TYPE, MANIFEST_SCHEMA, MAX_CHUNK_BYTES, MAX_CHUNKS, MAX_ENVELOPE_BYTES, MAX_MODEL_LABELS,
@@ -78,6 +79,33 @@ function checkTensorSpecs (what: string, specs: unknown, fail: (why: string) => 
 }
 
 /**
+ * Schema 2: `chunking` names a known method with sane sizes, `chunkBytes` is its `maxBytes`, and
+ * `chunkSizes` lists one size per chunk, each in [minBytes, maxBytes] (the last in [1, maxBytes]),
+ * adding up to `size`.
+ */
+function checkChunkLayout (m: Record<string, unknown>, count: number, fail: (why: string) => never): void {
+  const c = m.chunking as Record<string, unknown>
+  if (typeof c !== 'object' || c == null || Array.isArray(c)) fail('schema 2 needs chunking')
+  if (c.method !== FASTCDC_METHOD) fail(`chunking.method ${JSON.stringify(c.method)} is not ${FASTCDC_METHOD}`)
+  const keys = Object.keys(c)
+  if (keys.length !== 4) fail('chunking holds method, minBytes, avgBytes and maxBytes only')
+  const params = { minBytes: c.minBytes as number, avgBytes: c.avgBytes as number, maxBytes: c.maxBytes as number }
+  const problem = checkCdcParams(params)
+  if (problem != null) fail(`chunking: ${problem}`)
+  if (params.maxBytes > MAX_CHUNK_BYTES) fail(`chunking.maxBytes must be at most ${MAX_CHUNK_BYTES}`)
+  if (m.chunkBytes !== params.maxBytes) fail('chunkBytes must equal chunking.maxBytes')
+  const sizes = m.chunkSizes as unknown[]
+  if (!Array.isArray(sizes) || sizes.length !== count) fail(`chunkSizes must list ${count} sizes, one per chunk`)
+  let total = 0
+  for (const [i, s] of sizes.entries()) {
+    const least = i === sizes.length - 1 ? 1 : params.minBytes
+    if (typeof s !== 'number' || !Number.isSafeInteger(s) || s < least || s > params.maxBytes) fail(`chunkSizes[${i}] must be an integer in [${least}, ${params.maxBytes}]`)
+    total += s as number
+  }
+  if (total !== m.size) fail(`chunkSizes add up to ${total} bytes; size is ${m.size as number}`)
+}
+
+/**
  * Checks a parsed manifest document field by field and returns it typed. Unknown top-level fields
  * are allowed (a later packer may add optional ones) and kept. Throws {@link InvalidManifestError}.
  */
@@ -104,7 +132,12 @@ export function validateManifest (doc: unknown): ModelManifest {
   if (typeof m.size !== 'number' || !Number.isSafeInteger(m.size) || m.size < 1) fail('size must be a positive integer')
   if (!Array.isArray(m.chunks) || m.chunks.length > MAX_CHUNKS) fail(`chunks must be a list of at most ${MAX_CHUNKS}`)
   const chunks = m.chunks as unknown[]
-  if (chunks.length !== Math.ceil((m.size as number) / (m.chunkBytes as number))) fail(`${chunks.length} chunks cannot hold ${m.size as number} bytes in chunks of ${m.chunkBytes as number}`)
+  if (m.schema === 1) {
+    if (m.chunking !== undefined || m.chunkSizes !== undefined) fail('chunking and chunkSizes need schema 2')
+    if (chunks.length !== Math.ceil((m.size as number) / (m.chunkBytes as number))) fail(`${chunks.length} chunks cannot hold ${m.size as number} bytes in chunks of ${m.chunkBytes as number}`)
+  } else {
+    checkChunkLayout(m, chunks.length, fail)
+  }
   for (const [i, c] of chunks.entries()) {
     if (!isRawCid(c)) fail(`chunks[${i}] is not a CIDv1 raw sha2-256 base32 string`)
   }

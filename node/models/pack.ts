@@ -3,7 +3,9 @@
  *
  * Package directory layout (what `readPackageDir` and `tutti model push DIR` read):
  *
- *   DIR/model.onnx          the model file, byte for byte; chunk i is bytes [i*chunkBytes, (i+1)*chunkBytes)
+ *   DIR/model.onnx          the model file, byte for byte; chunk i is bytes [offset_i, offset_i + size_i):
+ *                           content-defined chunks (schema 2, the default) list their sizes in the manifest,
+ *                           fixed-size ones (schema 1) are [i*chunkBytes, (i+1)*chunkBytes)
  *   DIR/manifest.json       the manifest, pretty-printed for people; informational, never trusted
  *   DIR/manifest.envelope   the signed envelope (core/envelope.ts, 'tutti/model-manifest/1'), written last: its
  *                           presence marks a complete package
@@ -17,15 +19,17 @@ import { checkKeyValue } from '../../protocols/heartbeat/heartbeat.js'
 import { isoTime, systemClock } from '../../core/clock.js'
 import { pathExists, writeFileAtomic } from '../fs.js'
 import { rawCid } from '../../core/cid.js'
+import { cdcParamsFor, chunkLengths, FASTCDC_METHOD } from '../../core/cdc.js'
 import {
-  DEFAULT_CHUNK_BYTES, MANIFEST_SCHEMA, MAX_CHUNK_BYTES, MAX_CHUNKS, MAX_MODEL_LABELS, MEMORY_FILE_FACTOR,
-  MEMORY_IO_FACTOR, MEMORY_RUNTIME_OVERHEAD_BYTES, MIN_CHUNK_BYTES, PACKAGE_ENVELOPE_FILE,
+  DEFAULT_CDC_AVG_BYTES, DEFAULT_CHUNK_BYTES, MANIFEST_SCHEMA, MANIFEST_SCHEMA_FIXED, MAX_CDC_PACK_AVG_BYTES, MAX_CHUNK_BYTES, MAX_CHUNKS, MAX_MODEL_LABELS, MEMORY_FILE_FACTOR,
+  MEMORY_IO_FACTOR, MEMORY_RUNTIME_OVERHEAD_BYTES, MIN_CDC_PACK_AVG_BYTES, MIN_CHUNK_BYTES, PACKAGE_ENVELOPE_FILE,
   PACKAGE_MANIFEST_JSON_FILE, PACKAGE_MODEL_FILE
 } from './constants.js'
 import { InvalidPackOptionsError, NotOnnxError } from './errors.js'
 import { isModelName, isModelVersion, sealManifest } from './manifest.js'
 import { findRunnableSample, loadOrtSession, readOnnxHeader, sessionSignature } from './onnx-inspect.js'
 import type { Clock } from '../../core/clock.js'
+import type { CdcParams } from '../../core/cdc.js'
 import type { OnnxHeader } from './onnx-inspect.js'
 import type { SampleInput } from './sample.js'
 import type { ModelManifest, TensorSpec } from './types.js'
@@ -40,7 +44,19 @@ export interface PackOptions extends AbortOptions {
   labels?: Record<string, string>
   /** The admin's Ed25519 key: signs the manifest. */
   adminKey: PrivateKey
-  /** @default DEFAULT_CHUNK_BYTES (1 MiB) */
+  /**
+   * How the file is cut: 'cdc' content-defined chunks (FastCDC, core/cdc.ts; manifest schema 2),
+   * so a later version shares its unchanged bytes' chunks; 'fixed' equal chunks (schema 1, what
+   * nodes that predate schema 2 read).
+   * @default 'cdc'
+   */
+  chunking?: PackChunking
+  /**
+   * 'cdc': the average chunk size, a power of two in [1 KiB, 4 MiB] (min = avg / 4, max = avg * 4);
+   * 'fixed': the chunk size.
+   * @default 'cdc': DEFAULT_CDC_AVG_BYTES (64 KiB), doubled until the file makes at most
+   * MAX_CHUNKS / 2 average chunks; 'fixed': DEFAULT_CHUNK_BYTES (1 MiB)
+   */
   chunkBytes?: number
   /** The package directory to write (created if missing). */
   outDir: string
@@ -53,6 +69,8 @@ export interface PackOptions extends AbortOptions {
   /** Stamps `createdAt`. @default systemClock */
   clock?: Pick<Clock, 'now'>
 }
+
+export type PackChunking = 'cdc' | 'fixed'
 
 export interface PackResult {
   /** The manifest CID. */
@@ -72,6 +90,26 @@ export function estimateMemoryBytes (fileBytes: number, ioBytes: number): number
   return Math.ceil(fileBytes * MEMORY_FILE_FACTOR + ioBytes * MEMORY_IO_FACTOR + MEMORY_RUNTIME_OVERHEAD_BYTES)
 }
 
+/**
+ * The schema-2 fields of `bytes` cut by content. pack holds the whole file anyway (onnxruntime
+ * loads it), so it cuts what it read: the bytes checked, cut and written are the same.
+ * (`chunkFileByContent` in chunking.ts cuts a file as it streams, for files not held.)
+ */
+function cdcLayout (bytes: Uint8Array, params: CdcParams): Pick<ModelManifest, 'schema' | 'chunking' | 'chunks' | 'chunkSizes' | 'digest'> {
+  const chunking = { method: FASTCDC_METHOD, ...params } as const
+  const chunkSizes = chunkLengths(bytes, params)
+  if (chunkSizes.length > MAX_CHUNKS) {
+    throw new InvalidPackOptionsError(`the file makes ${chunkSizes.length} chunks of ${params.avgBytes} bytes on average, more than ${MAX_CHUNKS}; use a larger average chunk size`)
+  }
+  const chunks: string[] = []
+  let at = 0
+  for (const len of chunkSizes) {
+    chunks.push(rawCid(bytes.subarray(at, at + len)))
+    at += len
+  }
+  return { schema: MANIFEST_SCHEMA, chunking, chunks, chunkSizes, digest: rawCid(bytes) }
+}
+
 /** CIDs of the fixed-size chunks of `bytes`, in order. */
 export function chunkCids (bytes: Uint8Array, chunkBytes: number): string[] {
   const cids: string[] = []
@@ -81,13 +119,27 @@ export function chunkCids (bytes: Uint8Array, chunkBytes: number): string[] {
   return cids
 }
 
-function checkPackOptions (options: PackOptions): { chunkBytes: number, labels: Record<string, string> } {
+interface CheckedPackOptions {
+  chunking: PackChunking
+  /** Undefined: the default for the file's size. */
+  chunkBytes?: number
+  labels: Record<string, string>
+}
+
+function checkPackOptions (options: PackOptions): CheckedPackOptions {
   const fail = (why: string): never => { throw new InvalidPackOptionsError(why) }
   if (!isModelName(options.name)) fail(`model name ${JSON.stringify(options.name)} must be 1-64 letters, digits, ".", "_" or "-", starting and ending with a letter or digit`)
   if (!isModelVersion(options.version)) fail(`version ${JSON.stringify(options.version)} is not semver (e.g. 1.2.0)`)
-  const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES
-  if (!Number.isSafeInteger(chunkBytes) || chunkBytes < MIN_CHUNK_BYTES || chunkBytes > MAX_CHUNK_BYTES) {
-    fail(`chunkBytes must be an integer in [${MIN_CHUNK_BYTES}, ${MAX_CHUNK_BYTES}]`)
+  const chunking = options.chunking ?? 'cdc'
+  if (chunking !== 'cdc' && chunking !== 'fixed') fail(`chunking must be "cdc" or "fixed", not ${JSON.stringify(chunking)}`)
+  const chunkBytes = options.chunkBytes
+  if (chunkBytes != null) {
+    if (chunking === 'fixed' && (!Number.isSafeInteger(chunkBytes) || chunkBytes < MIN_CHUNK_BYTES || chunkBytes > MAX_CHUNK_BYTES)) {
+      fail(`chunkBytes must be an integer in [${MIN_CHUNK_BYTES}, ${MAX_CHUNK_BYTES}]`)
+    }
+    if (chunking === 'cdc' && (!Number.isSafeInteger(chunkBytes) || chunkBytes < MIN_CDC_PACK_AVG_BYTES || chunkBytes > MAX_CDC_PACK_AVG_BYTES || (chunkBytes & (chunkBytes - 1)) !== 0)) {
+      fail(`the average chunk size of content-defined chunks must be a power of two in [${MIN_CDC_PACK_AVG_BYTES}, ${MAX_CDC_PACK_AVG_BYTES}]`)
+    }
   }
   const labels = { ...(options.labels ?? {}) }
   if (Object.keys(labels).length > MAX_MODEL_LABELS) fail(`at most ${MAX_MODEL_LABELS} labels`)
@@ -99,7 +151,18 @@ function checkPackOptions (options: PackOptions): { chunkBytes: number, labels: 
   for (const [dim, size] of Object.entries(options.dimHints ?? {})) {
     if (!Number.isSafeInteger(size) || size < 0) fail(`dimHints.${dim} must be a non-negative integer`)
   }
-  return { chunkBytes, labels }
+  return { chunking, chunkBytes, labels }
+}
+
+/**
+ * The average content-defined chunk size for a file of `size` bytes: DEFAULT_CDC_AVG_BYTES,
+ * doubled while the file would make more than MAX_CHUNKS / 2 average chunks (the actual count
+ * varies; the margin keeps it under MAX_CHUNKS).
+ */
+export function defaultCdcAvgBytes (size: number): number {
+  let avg = DEFAULT_CDC_AVG_BYTES
+  while (avg < MAX_CDC_PACK_AVG_BYTES && size / avg > MAX_CHUNKS / 2) avg *= 2
+  return avg
 }
 
 /** The facts `pack` measures about an ONNX file, with onnxruntime. */
@@ -136,7 +199,7 @@ export async function inspectModel (bytes: Uint8Array, options: { source?: strin
  * manifest signed by `adminKey`. Changes nothing on disk unless all of that succeeds.
  */
 export async function pack (file: string, options: PackOptions): Promise<PackResult> {
-  const { chunkBytes, labels } = checkPackOptions(options)
+  const { chunking, chunkBytes: chosenBytes, labels } = checkPackOptions(options)
   const source = resolve(file)
   const dir = resolve(options.outDir)
   let info
@@ -147,6 +210,8 @@ export async function pack (file: string, options: PackOptions): Promise<PackRes
   }
   if (!info.isFile()) throw new InvalidPackOptionsError(`${source} is not a file`)
   if (info.size === 0) throw new NotOnnxError(`${source} is empty`)
+  const cdc = chunking === 'cdc' ? cdcParamsFor(chosenBytes ?? defaultCdcAvgBytes(info.size)) : undefined
+  const chunkBytes = cdc?.maxBytes ?? chosenBytes ?? DEFAULT_CHUNK_BYTES
   if (info.size > chunkBytes * MAX_CHUNKS) {
     throw new InvalidPackOptionsError(`${source} is ${info.size} bytes: more than ${MAX_CHUNKS} chunks of ${chunkBytes}; use larger chunks (at most ${MAX_CHUNK_BYTES})`)
   }
@@ -157,16 +222,17 @@ export async function pack (file: string, options: PackOptions): Promise<PackRes
   const bytes = new Uint8Array(await readFile(source, { signal: options.signal }))
   const facts = await inspectModel(bytes, { source, sampleInput: options.sampleInput, dimHints: options.dimHints })
   options.signal?.throwIfAborted()
+  const layout = cdc == null
+    ? { schema: MANIFEST_SCHEMA_FIXED, chunks: chunkCids(bytes, chunkBytes), digest: rawCid(bytes) }
+    : cdcLayout(bytes, cdc)
   const manifest: ModelManifest = {
     kind: 'TuttiModel',
-    schema: MANIFEST_SCHEMA,
     name: options.name,
     version: options.version,
     labels,
     size: bytes.byteLength,
     chunkBytes,
-    chunks: chunkCids(bytes, chunkBytes),
-    digest: rawCid(bytes),
+    ...layout,
     opset: facts.header.opset,
     inputs: facts.inputs,
     outputs: facts.outputs,

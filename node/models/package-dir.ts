@@ -5,6 +5,7 @@ import { bytesMatchCid, fileHasher } from '../../core/cid.js'
 import { MAX_ENVELOPE_BYTES, PACKAGE_ENVELOPE_FILE, PACKAGE_MODEL_FILE } from './constants.js'
 import { ChunkVerificationError, DigestMismatchError, InvalidPackageError, ManifestTooLargeError } from './errors.js'
 import { openEnvelope, openEnvelopeAnySigner } from './manifest.js'
+import { chunkOffsets, chunkRange, chunkSizes } from './chunking.js'
 import type { FleetConfig } from '../fleet/fleet.js'
 import type { ModelManifest, VerifiedManifest } from './types.js'
 import type { AbortOptions } from '@libp2p/interface'
@@ -24,11 +25,7 @@ export interface ReadPackageOptions extends AbortOptions {
   verify?: boolean
 }
 
-/** Byte range of chunk `index`. */
-export function chunkRange (manifest: ModelManifest, index: number): { offset: number, length: number } {
-  const offset = index * manifest.chunkBytes
-  return { offset, length: Math.min(manifest.chunkBytes, manifest.size - offset) }
-}
+export { chunkRange }
 
 /**
  * Reads and verifies a package directory: the envelope's signature (and signer, given a fleet),
@@ -99,10 +96,13 @@ export async function verifyFileAgainstManifest (file: string, manifest: ModelMa
   const handle = await open(file, 'r')
   try {
     const whole = fileHasher()
-    const buf = new Uint8Array(manifest.chunkBytes)
+    const sizes = chunkSizes(manifest)
+    const offsets = chunkOffsets(manifest)
+    const buf = new Uint8Array(Math.max(0, ...sizes))
     for (let i = 0; i < manifest.chunks.length; i++) {
       options.signal?.throwIfAborted()
-      const { offset, length } = chunkRange(manifest, i)
+      const offset = offsets[i]!
+      const length = sizes[i]!
       const view = buf.subarray(0, length)
       let done = 0
       while (done < length) {

@@ -23,6 +23,7 @@ import { compare as compareSemver } from 'semver'
 import { writeFileAtomic } from '../fs.js'
 import { silentLogger } from '../../core/logger.js'
 import { PartialModel } from './assemble.js'
+import { chunkOffsets, chunkSizes } from './chunking.js'
 import { bytesMatchCid, isManifestCid, isRawCid } from '../../core/cid.js'
 import { DEFAULT_RETAIN_VERSIONS, MAX_CHUNK_BYTES, MAX_ENVELOPE_BYTES } from './constants.js'
 import {
@@ -212,10 +213,10 @@ export class ModelStore implements ChunkStore {
   async importPackage (dir: string, options: AbortOptions = {}): Promise<VerifiedManifest> {
     const pkg = await readPackageDir(dir, { fleet: this.fleet(), verify: true, signal: options.signal })
     const stored = await this.putManifest(pkg.envelope, options)
-    const { manifest } = stored
+    const offsets = chunkOffsets(stored.manifest)
+    const sizes = chunkSizes(stored.manifest)
     await this.assembleWith(stored.cid, async (i) => {
-      const { offset, length } = chunkRange(manifest, i)
-      return await readRange(pkg.modelFile, offset, length)
+      return await readRange(pkg.modelFile, offsets[i]!, sizes[i]!)
     }, options)
     return stored
   }

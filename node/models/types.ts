@@ -17,19 +17,43 @@ export interface TensorSpec {
   shape: Array<number | string>
 }
 
-/** The signed description of one model version. Its CID addresses the canonical bytes. */
+/**
+ * How a schema-2 manifest's file was cut into chunks: content-defined (core/cdc.ts), so a new
+ * version shares the chunks of its unchanged bytes with the old one.
+ */
+export interface ManifestChunking {
+  /** 'fastcdc/1': FastCDC, normalized level 2, with the gear table of core/cdc.ts. */
+  method: 'fastcdc/1'
+  minBytes: number
+  avgBytes: number
+  maxBytes: number
+}
+
+/**
+ * The signed description of one model version. Its CID addresses the canonical bytes.
+ *
+ * Schema 1: fixed-size chunks, chunk i is bytes [i * chunkBytes, (i + 1) * chunkBytes).
+ * Schema 2: content-defined chunks; `chunking` says how they were cut, `chunkSizes[i]` is chunk
+ * i's length and `chunkBytes` the largest a chunk may be (`chunking.maxBytes`). Nodes that know
+ * only schema 1 refuse a schema-2 manifest ("schema 2 is newer than the supported 1").
+ */
 export interface ModelManifest {
   kind: 'TuttiModel'
-  schema: 1
+  schema: 1 | 2
   name: string
   /** Semver of the model (not of Tutti). */
   version: string
   labels: Record<string, string>
   /** File size in bytes. */
   size: number
+  /** Schema 1: the size of every chunk but the last. Schema 2: the largest chunk size allowed. */
   chunkBytes: number
   /** CIDv1 (raw codec, sha2-256), base32 strings, in file order. */
   chunks: string[]
+  /** Schema 2 only: how the chunks were cut. */
+  chunking?: ManifestChunking
+  /** Schema 2 only: the length of each chunk, in file order; they add up to `size`. */
+  chunkSizes?: number[]
   /** The whole file's sha2-256 digest as a CIDv1 raw string. */
   digest: string
   opset: number

@@ -127,3 +127,54 @@ export function buildMatMulModel (options: MatMulModelOptions = {}): Uint8Array 
     initializer: [floatInitializer('W', [inputSize, outputSize], weights)]
   }, [{ name: 'x', type: 'float32', shape: ['batch', inputSize] }], [{ name: 'y', type: 'float32', shape: ['batch', outputSize] }], { opset: options.opset }).bytes
 }
+
+export interface MlpModelOptions {
+  /** Width of every layer (input, hidden and output): each layer is `x · W + b` then Relu (none after the last). @default 256 */
+  width?: number
+  /** Number of layers. @default 8 */
+  layers?: number
+  /** Seed of each layer's weights, by layer index: a retrained layer is one with a new seed. @default layer => layer + 1 */
+  seedOf?: (layer: number) => number
+  /**
+   * Prefix of every node's name. The nodes are serialized before the initializers, so a new
+   * prefix (a re-export that names nodes differently) shifts every weight byte. @default ''
+   */
+  nodePrefix?: string
+}
+
+/** A built multi-layer model and where each weight tensor's bytes are. */
+export interface MlpModel extends BuiltModel {
+  /** Per layer, the bytes of its W and b (what a retrained layer changes). */
+  layerBytes: number[]
+}
+
+/**
+ * A multi-layer perceptron: float32 input `x` ['batch', width], `layers` dense layers of seeded
+ * weights (W [width, width], b [width]), output `y` ['batch', width]. The initializers are
+ * serialized in layer order, so a v2 that retrains the last layers (new seeds there) changes
+ * the tail of the file and keeps the head byte for byte. 8 layers of width 256 are 2.0 MiB.
+ */
+export function buildMlpModel (options: MlpModelOptions = {}): MlpModel {
+  const width = options.width ?? 256
+  const layers = options.layers ?? 8
+  const seedOf = options.seedOf ?? (l => l + 1)
+  const node: onnxProto.onnx.INodeProto[] = []
+  const initializer: onnxProto.onnx.ITensorProto[] = []
+  const layerBytes: number[] = []
+  const p = options.nodePrefix ?? ''
+  let input = 'x'
+  for (let l = 0; l < layers; l++) {
+    const w = seededWeights(width * width, seedOf(l) * 7919, 1 / Math.sqrt(width))
+    const b = seededWeights(width, seedOf(l) * 7919 + 1, 0.01)
+    initializer.push(floatInitializer(`W${l}`, [width, width], w), floatInitializer(`b${l}`, [width], b))
+    layerBytes.push(w.byteLength + b.byteLength)
+    const last = l === layers - 1
+    node.push({ opType: 'MatMul', input: [input, `W${l}`], output: [`m${l}`], name: `${p}matmul${l}` })
+    node.push({ opType: 'Add', input: [`m${l}`, `b${l}`], output: [last ? 'y' : `a${l}`], name: `${p}add${l}` })
+    if (!last) node.push({ opType: 'Relu', input: [`a${l}`], output: [`h${l}`], name: `${p}relu${l}` })
+    input = `h${l}`
+  }
+  const built = encodeModel({ name: 'mlp', node, initializer },
+    [{ name: 'x', type: 'float32', shape: ['batch', width] }], [{ name: 'y', type: 'float32', shape: ['batch', width] }])
+  return { ...built, layerBytes }
+}

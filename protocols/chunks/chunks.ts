@@ -408,7 +408,7 @@ export class ChunkServer {
     const count = chunks.length
     const held = await this.held(vm)
     const complete = held.every(Boolean)
-    if (complete && this.init.superSeed && vm.manifest.size > this.init.superSeedMinBytes && req.want.byteLength > 0) {
+    if (complete && this.init.superSeed && (vm.manifest.size ?? Number.POSITIVE_INFINITY) > this.init.superSeedMinBytes && req.want.byteLength > 0) {
       let has: boolean[], wants: boolean[]
       try {
         has = req.have.byteLength > 0 ? decodeBitfield(req.have, count, 'have') : new Array<boolean>(count).fill(false)

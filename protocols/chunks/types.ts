@@ -14,6 +14,8 @@ export interface ServedManifest {
   manifest: {
     /** Chunk CIDs in file order: what HAVE and WATCH bitfields index. */
     chunks: readonly string[]
+    /** Bytes of the whole model, when known: small models are offered whole (`superSeedMinBytes`). */
+    size?: number
   }
 }
 

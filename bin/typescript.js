@@ -13,10 +13,11 @@
 //
 // Imported by bin/tutti.js after its Node version check; nothing here runs on import but the
 // registration.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
-import { registerHooks, stripTypeScriptTypes } from 'node:module'
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { registerHooks } from 'node:module'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { compileTs, isOurTs, resolveTs } from '../core/ts-strip.js'
 
 /** Bumped when what this file emits changes, so old cache entries are not reused. */
 const CACHE_FORMAT = 1
@@ -33,18 +34,6 @@ function fnv64 (text) {
     b = Math.imul(b ^ c, 0x01000193) ^ (b >>> 15)
   }
   return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0')
-}
-
-const isOurTs = url => url.startsWith('file:') && url.endsWith('.ts') && !url.includes('/node_modules/')
-
-function resolve (specifier, context, nextResolve) {
-  const parent = context.parentURL
-  if (parent != null && isOurTs(parent) && (specifier.startsWith('./') || specifier.startsWith('../')) && specifier.endsWith('.js')) {
-    const ts = new URL(specifier.slice(0, -3) + '.ts', parent)
-    // Relative to a file that was itself resolved (and realpath'd) already: nothing to add.
-    if (existsSync(ts)) return { url: ts.href, format: 'module', shortCircuit: true }
-  }
-  return nextResolve(specifier, context)
 }
 
 let cacheUsable = process.env.TUTTI_TS_CACHE !== 'off'
@@ -71,35 +60,16 @@ function store (key, code) {
   }
 }
 
-/** stripTypeScriptTypes warns that it is experimental, once; the warning is ours, not the user's. */
-function compile (source, url) {
-  const emit = process.emitWarning
-  process.emitWarning = (warning, ...rest) => {
-    if (String(warning).includes('stripTypeScriptTypes')) return
-    emit.call(process, warning, ...rest)
-  }
-  try {
-    try {
-      return stripTypeScriptTypes(source, { mode: 'strip', sourceUrl: url })
-    } catch (err) {
-      if (err?.code !== 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX') throw err
-      return stripTypeScriptTypes(source, { mode: 'transform', sourceMap: true, sourceUrl: url })
-    }
-  } finally {
-    process.emitWarning = emit
-  }
-}
-
 function load (url, context, nextLoad) {
   if (!isOurTs(url)) return nextLoad(url, context)
   const source = readFileSync(fileURLToPath(url), 'utf8')
   const key = `${fnv64(`${CACHE_FORMAT}\0${process.version}\0${url}\0${source}`)}-${source.length}.js`
   let code = cached(key)
   if (code === undefined) {
-    code = compile(source, url)
+    code = compileTs(source, url)
     store(key, code)
   }
   return { format: 'module', source: code, shortCircuit: true }
 }
 
-registerHooks({ resolve, load })
+registerHooks({ resolve: resolveTs, load })

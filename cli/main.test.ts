@@ -169,7 +169,7 @@ COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); COMPREPLY=(); _tutti; printf '%s\\n' "\$
   it('completes commands, sub-commands, options and choices in bash, from the command tree', () => {
     expect(complete('tutti mo')).toEqual(['model', 'models'])
     expect(complete('tutti --peer /ip4/1.2.3.4 model p')).toEqual(['pack', 'push', 'pull'])
-    expect(complete('tutti models pack --ch')).toEqual(['--chunk-size'])
+    expect(complete('tutti models pack --ch')).toEqual(['--chunking', '--chunk-size'])
     expect(complete('tutti get ')).toEqual(expect.arrayContaining(['nodes', 'models', '--output', '--peer']))
     expect(complete('tutti get nodes -o ')).toEqual(['table', 'wide', 'json', 'yaml', 'name'])
     expect(complete('tutti node start --log-level ')).toEqual(['debug', 'info', 'warn', 'error'])

@@ -8,50 +8,22 @@
 // a .ts file is compiled by Node's own type stripping), then runs oip-request.ts itself: the same
 // checks, the same error messages as a body parsed on the main thread. Messages are documented in
 // body-parser.ts.
-import { existsSync, readFileSync } from 'node:fs'
-import { registerHooks, stripTypeScriptTypes } from 'node:module'
+import { readFileSync } from 'node:fs'
+import { registerHooks } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { parentPort } from 'node:worker_threads'
+import { compileTs, isOurTs, resolveTs } from '../../core/ts-strip.js'
 
 const port = parentPort
 if (port == null) throw new Error('parse-worker.js must run as a worker thread')
 
-const isOurTs = url => url.startsWith('file:') && url.endsWith('.ts') && !url.includes('/node_modules/')
-
 registerHooks({
-  resolve (specifier, context, nextResolve) {
-    const parent = context.parentURL
-    if (parent != null && isOurTs(parent) && (specifier.startsWith('./') || specifier.startsWith('../')) && specifier.endsWith('.js')) {
-      const ts = new URL(specifier.slice(0, -3) + '.ts', parent)
-      if (existsSync(ts)) return { url: ts.href, format: 'module', shortCircuit: true }
-    }
-    return nextResolve(specifier, context)
-  },
+  resolve: resolveTs,
   load (url, context, nextLoad) {
     if (!isOurTs(url)) return nextLoad(url, context)
-    const source = readFileSync(fileURLToPath(url), 'utf8')
-    return { format: 'module', source: compile(source, url), shortCircuit: true }
+    return { format: 'module', source: compileTs(readFileSync(fileURLToPath(url), 'utf8'), url), shortCircuit: true }
   }
 })
-
-/** Strip mode where the file allows it, transform mode for parameter properties and the like. */
-function compile (source, url) {
-  const emit = process.emitWarning
-  process.emitWarning = (warning, ...rest) => {
-    if (String(warning).includes('stripTypeScriptTypes')) return // experimental, and ours, not the user's
-    emit.call(process, warning, ...rest)
-  }
-  try {
-    try {
-      return stripTypeScriptTypes(source, { mode: 'strip', sourceUrl: url })
-    } catch (err) {
-      if (err?.code !== 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX') throw err
-      return stripTypeScriptTypes(source, { mode: 'transform', sourceMap: true, sourceUrl: url })
-    }
-  } finally {
-    process.emitWarning = emit
-  }
-}
 
 const { parseOipBody } = await import('./oip-request.ts')
 

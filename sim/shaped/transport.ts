@@ -250,7 +250,7 @@ class Pipe {
   }
 }
 
-class ShapedConnection extends AbstractMultiaddrConnection {
+export class ShapedConnection extends AbstractMultiaddrConnection {
   pipe!: Pipe
   peer?: ShapedConnection
   private readonly net: ShapedNetwork
@@ -357,7 +357,7 @@ class ShapedTransport implements Transport {
     const hasPeer = ma.getComponents().some(c => c.code === CODE_P2P)
     const listener = this.net.listenerAt((hasPeer ? ma.decapsulateCode(CODE_P2P) : ma).toString())
     if (listener === undefined) throw new ConnectionFailedError(`no shaped listener at ${ma.toString()}`)
-    const [local, remote] = await this.net.connect(this.host, listener, this.components, ma, options.signal)
+    const [local, remote] = await this.net.connect(this.host, listener.host, this.components, ma, options.signal)
     listener.accept(remote)
     try {
       options.signal.throwIfAborted()
@@ -533,8 +533,7 @@ export class ShapedNetwork {
   }
 
   /** A connection pair from `host` to a listener, after one round trip (or never, across a cut). */
-  async connect (host: string, listener: ShapedListener, components: ShapedTransportComponents, remoteAddr: Multiaddr, signal: AbortSignal): Promise<[ShapedConnection, ShapedConnection]> {
-    const to = listener.host
+  async connect (host: string, to: string, components: ShapedTransportComponents, remoteAddr: Multiaddr, signal: AbortSignal): Promise<[ShapedConnection, ShapedConnection]> {
     if (this.linkState(host, to) !== 'open') await this.waitOpen(host, to, signal)
     const shape = this.shapeOf(host, to)
     await this.clock.sleep(2 * shape.latencyMs, { signal })

@@ -401,6 +401,7 @@ export class ShapedNetwork {
   /** Host -> partition group; undefined when the network is whole. */
   private groups?: Map<string, number>
   private readonly stalled = new Set<string>()
+  private readonly conns = new Set<ShapedConnection>()
   private readonly waiters = new Set<{ from: string, to: string, wake: () => void }>()
   private connectionCounter = 0
 
@@ -469,6 +470,11 @@ export class ShapedNetwork {
   unstall (host: string): void {
     this.stalled.delete(host)
     this.changed()
+  }
+
+  /** Resets every connection of `host` at both ends at once (its process died: the kernel sends RSTs). */
+  resetHost (host: string): void {
+    for (const c of [...this.conns]) if (c.pipe.from === host) c.timedOut()
   }
 
   linkState (from: string, to: string): 'open' | 'blocked' | 'stalled' {
@@ -545,6 +551,10 @@ export class ShapedNetwork {
     remote.peer = local
     local.pipe = this.pipe(host, to, remote, local)
     remote.pipe = this.pipe(to, host, local, remote)
+    for (const c of [local, remote]) {
+      this.conns.add(c)
+      c.addEventListener('close', () => { this.conns.delete(c) })
+    }
     return [local, remote]
   }
 

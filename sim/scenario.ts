@@ -11,7 +11,7 @@ import { parseAllDocuments, stringify } from 'yaml'
 import { z } from 'zod'
 import { parseDuration } from '../core/duration.js'
 import { parseBytes, parseByteRate } from '../core/quantity.js'
-import { parseSelector } from '../core/selector.js'
+import { matchesSelector, parseSelector } from '../core/selector.js'
 import { TuttiError, errorMessage } from '../core/errors.js'
 import { parseRolloutManifest } from '../node/rollouts/spec.js'
 import { ManifestValidationError } from '../node/rollouts/errors.js'
@@ -72,6 +72,30 @@ export type NodeSet =
   | { selector: Selector }
   | { count: number }
   | { coordinator: string }
+
+/**
+ * The node indices a set names, among `size` nodes: ranges in order, a selector over each node's
+ * attributes, `count` eligible nodes drawn with `random` (a seeded shuffle), or the coordinator.
+ */
+export function resolveNodeSet (set: NodeSet, size: number, eligible: (i: number) => boolean, attrsOf: (i: number) => Record<string, string>, coordinator: () => number | undefined, random: () => number): number[] {
+  if ('nodes' in set) {
+    const out: number[] = []
+    for (const [lo, hi] of set.nodes) for (let i = lo; i <= Math.min(hi, size - 1); i++) out.push(i)
+    return out.filter(eligible)
+  }
+  const all = Array.from({ length: size }, (_, i) => i)
+  if ('selector' in set) return all.filter(i => eligible(i) && matchesSelector(set.selector, attrsOf(i)))
+  if ('coordinator' in set) {
+    const c = coordinator()
+    return c === undefined ? [] : [c].filter(eligible)
+  }
+  const pool = all.filter(eligible)
+  for (let k = pool.length - 1; k > 0; k--) {
+    const j = Math.floor(random() * (k + 1))
+    ;[pool[k], pool[j]] = [pool[j]!, pool[k]!]
+  }
+  return pool.slice(0, set.count)
+}
 
 export type ScenarioAction =
   | { kind: 'apply', name: string, spec: RolloutSpecInput }

@@ -95,6 +95,22 @@ describe('scenario library on real nodes (inprocess mode, small fleets)', () => 
     expect(events.filter(e => e.type === 'digestCheck').length).toBeGreaterThan(0)
   }, 600_000)
 
+  it('coordinator-pause (6 nodes): a frozen coordinator is replaced with a higher epoch; after its resume it steps down and nothing stale is applied', async () => {
+    const file = await variant('coordinator-pause', doc => {
+      doc.duration = '10m'
+      at(doc, 'apply').apply.spec.strategy.steps = [{ setPercent: 20 }, { pause: '2m' }, { setPercent: 100 }]
+      at(doc, 'pause').at = '1m'
+      at(doc, 'resume').at = '4m'
+    })
+    const { report, events } = await run(file, 6)
+    expect(report.violations, `seed ${report.seed}`).toEqual([])
+    expect(report.phase).toBe('Completed')
+    const paused = events.find((e): e is Extract<SimEvent, { type: 'down' }> => e.type === 'down' && e.how === 'pause')!
+    const resumed = events.find(e => e.type === 'up' && e.how === 'resume')!
+    expect(events.some(e => e.type === 'coordinator' && e.action === 'takeOver' && e.epoch >= 2 && e.node !== paused.node && e.t > paused.t && e.t < resumed.t)).toBe(true)
+    expect(events.some(e => e.type === 'coordinator' && e.action === 'stepDown' && e.node === paused.node && e.t >= resumed.t)).toBe(true)
+  }, 600_000)
+
   it('a deliberately broken run (a stray activation of a third version) is caught, with the first violating event', async () => {
     const file = await variant('bad-model-rollback', doc => {
       doc.duration = '3m'

@@ -33,11 +33,12 @@ describe('sim run', () => {
     expect(await readFile(join(a, 'timeline.jsonl'), 'utf8')).toBe(await readFile(join(b, 'timeline.jsonl'), 'utf8'))
   })
 
-  it('refuses the modes that are not built yet with ERR_SIM_MODE_NOT_BUILT', async () => {
+  it('refuses the modes that are not built yet with ERR_SIM_MODE_NOT_BUILT, from the file or the option', async () => {
     const dir = await tmp()
     const file = join(dir, 'mh.yaml')
-    await writeFile(file, (await readFile(SCENARIO, 'utf8')).replace('mode: des', 'mode: inprocess'))
+    await writeFile(file, (await readFile(SCENARIO, 'utf8')).replace('mode: des', 'mode: multihost'))
     await expect(runScenarioFile(file, { outDir: dir })).rejects.toMatchObject({ code: 'ERR_SIM_MODE_NOT_BUILT' })
+    await expect(runScenarioFile(SCENARIO, { outDir: dir, mode: 'multihost' })).rejects.toMatchObject({ code: 'ERR_SIM_MODE_NOT_BUILT' })
   })
 
   it('reports an expected outcome that was not reached', async () => {

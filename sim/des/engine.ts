@@ -31,8 +31,10 @@ import { SimCoordinators } from './coordinator.js'
 import type { AcceptorState } from '../../node/rollouts/epoch.js'
 import type { DeviceEvent, DeviceState, DeviceStateKind } from '../../node/rollouts/device.js'
 import type { RolloutSpec } from '../../node/rollouts/spec.js'
+import { resolveNodeSet } from '../scenario.js'
 import type { Distribution, NodeSet, Scenario, ScenarioAction, ScenarioModel } from '../scenario.js'
 import type { SimEvent } from './invariants.js'
+import type { RunResult, Sample } from './report.js'
 import type { SimNode } from './world.js'
 import type { CoordinatorHost, DeviceAnswer, SimProgress } from './coordinator.js'
 
@@ -56,34 +58,10 @@ export interface EngineOptions {
   unsafe?: { acceptStaleEpochs?: boolean }
 }
 
-/** One row of the time series the plots draw. */
-export interface Sample {
-  t: number
-  up: number
-  /** Devices per state in the rollout; `none` = never dispatched. */
-  states: Record<DeviceStateKind | 'none', number>
-  policyHolders: number
-  onNew: number
-  originBytes: number
-  peerBytes: number
-}
+export type { Sample } from './report.js'
 
-export interface EngineResult {
-  events: SimEvent[]
-  samples: Sample[]
-  phase: string
-  rollout: string
-  newVersion: string
-  oldVersions: string[]
-  applyAtMs: number
-  modelBytes: number
-  originBytes: number
-  peerBytes: number
-  uploaded: number[]
-  /** Targets (matching, up) at the end, how many run the new version Active, and since when all of them do. */
-  end: { targets: number, active: number, allActiveAtMs?: number }
-  nodes: number
-  simulatedMs: number
+/** The DES run's result: what every mode reports, plus its modelled heartbeats and gossip counts. */
+export interface EngineResult extends RunResult {
   heartbeat: { beats: number, bytesReceivedPerNodePerSec: number, meanIntervalMs: number }
   gossip: { messages: number, dropped: number }
 }
@@ -106,13 +84,23 @@ interface DeviceRecord {
 const KIND_CODE = new Map<DeviceStateKind, number>(DEVICE_STATE_KINDS.map((k, i) => [k, i + 1]))
 const OPEN_CONTROL = { paused: false, resumedThrough: -1, undo: false, deleted: false }
 
-function draw (d: Distribution, random: () => number): string {
+/** One value of a label or property distribution (seeded). */
+export function draw (d: Distribution, random: () => number): string {
   if ('fixed' in d) return d.fixed
   if ('uniform' in d) return String(Math.round(d.uniform[0] + random() * (d.uniform[1] - d.uniform[0])))
   const entries = Object.entries(d.choice)
   let x = random() * entries.reduce((s, [, w]) => s + w, 0)
   for (const [k, w] of entries) { if ((x -= w) < 0) return k }
   return entries[entries.length - 1]![0]
+}
+
+/** One node's properties and labels drawn from the fleet's distributions (properties first). */
+export function drawNode (labels: Record<string, Distribution>, props: Record<string, Distribution>, random: () => number): { labels: Record<string, string>, props: Record<string, string> } {
+  const p: Record<string, string> = {}
+  const l: Record<string, string> = {}
+  for (const [k, d] of Object.entries(props)) p[k] = draw(d, random)
+  for (const [k, d] of Object.entries(labels)) l[k] = draw(d, random)
+  return { labels: l, props: p }
 }
 
 /** Runs one scenario in the discrete-event mode; deterministic from its seed. */
@@ -156,9 +144,8 @@ export function runDes (scenario: Scenario, options: EngineOptions = {}): Engine
   }
 
   const addNode = (labels: Record<string, Distribution>, props: Record<string, Distribution>, how?: 'join'): SimNode => {
-    const attrs: Record<string, string> = {}
-    for (const [k, d] of Object.entries(props)) attrs[k] = draw(d, random)
-    for (const [k, d] of Object.entries(labels)) attrs[k] = draw(d, random)
+    const drawn = drawNode(labels, props, random)
+    const attrs: Record<string, string> = { ...drawn.props, ...drawn.labels }
     const i = world.nodes.length
     const node = world.addNode(`node-${String(i).padStart(6, '0')}`, attrs)
     const running = scenario.initial.find(x => x.model === modelName)?.version
@@ -330,24 +317,8 @@ export function runDes (scenario: Scenario, options: EngineOptions = {}): Engine
 
   // ---- faults ----------------------------------------------------------------------------------
 
-  const resolve = (set: NodeSet, eligible: (node: SimNode) => boolean): SimNode[] => {
-    if ('nodes' in set) {
-      const out: SimNode[] = []
-      for (const [lo, hi] of set.nodes) for (let i = lo; i <= Math.min(hi, world.nodes.length - 1); i++) out.push(world.nodes[i]!)
-      return out.filter(eligible)
-    }
-    if ('selector' in set) return world.nodes.filter(n => eligible(n) && matchesSelector(set.selector, n.attrs))
-    if ('coordinator' in set) {
-      const c = coordinators.current()
-      return c === undefined ? [] : [world.nodes[c]!].filter(eligible)
-    }
-    const pool = world.nodes.filter(eligible)
-    for (let k = pool.length - 1; k > 0; k--) {
-      const j = Math.floor(random() * (k + 1))
-      ;[pool[k], pool[j]] = [pool[j]!, pool[k]!]
-    }
-    return pool.slice(0, set.count)
-  }
+  const resolve = (set: NodeSet, eligible: (node: SimNode) => boolean): SimNode[] =>
+    resolveNodeSet(set, world.nodes.length, i => eligible(world.nodes[i]!), i => world.nodes[i]!.attrs, () => coordinators.current(), random).map(i => world.nodes[i]!)
   const isUp = (n: SimNode): boolean => n.liveness === 'up'
   const crash = (node: SimNode): void => {
     world.crash(node)
@@ -508,6 +479,7 @@ export function runDes (scenario: Scenario, options: EngineOptions = {}): Engine
   if (clock.now() >= apply.atMs) emit({ t: clock.now(), type: 'end', rollout, phase, reachableTargets: Math.max(0, ...reachable.values()), targets })
   const meanNodes = samples.reduce((s, x) => s + x.up, 0) / Math.max(1, samples.length)
   return {
+    mode: 'des',
     events,
     samples,
     phase,

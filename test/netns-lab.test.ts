@@ -1,13 +1,13 @@
 /**
- * The netns lab (bench/netns/lab.ts) on the real kernel: namespaces on a bridge, counters, caps,
+ * The netns lab (sim/netns/lab.ts) on the real kernel: namespaces on a bridge, counters, caps,
  * partitions and loss by nftables, and cleanup. Needs root (skipped, saying why, otherwise);
  * partition and loss also need `nft`.
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
-import { cleanLeftovers, createLab, cpuSeconds, labUnavailable } from '../bench/netns/lab.js'
-import type { Lab, LabNode } from '../bench/netns/lab.js'
+import { cleanLeftovers, createLab, cpuSeconds, labUnavailable } from '../sim/netns/lab.js'
+import type { Lab, LabNode } from '../sim/netns/lab.js'
 
 const why = labUnavailable()
 if (why != null) console.warn(`skipping netns lab test: ${why}`)

@@ -152,6 +152,17 @@ export class MultihostFleet implements RealFleet {
     return this.members.length
   }
 
+  /** The lab's id (its namespaces are `tlab-ID-nI`), while the fleet runs. */
+  get labId (): string | undefined {
+    return this.lab?.id
+  }
+
+  /** The process id of node `i`'s `tutti node start`, while it has one. */
+  pidOf (i: number): number | undefined {
+    const m = this.member(i)
+    return m.state === 'down' ? undefined : m.child?.pid
+  }
+
   async start (init: RealFleetInit, options: AbortOptions = {}): Promise<void> {
     const why = multihostUnavailable(this.options.probe)
     if (why != null) throw new MultihostUnavailableError(why)
@@ -329,6 +340,13 @@ export class MultihostFleet implements RealFleet {
       if (m.state !== 'up') return undefined
       throw err
     }
+  }
+
+  /** Node `i`'s membership view: each member's status, with its index when it is one of ours. */
+  async viewOf (i: number, options: AbortOptions = {}): Promise<Array<{ peerId: string, index?: number, status: string }>> {
+    const res = await this.call<{ nodes: Array<{ peerId: string, status: string }> }>(this.up(i), 'nodes.list', {}, options)
+    const byPeer = new Map(this.members.map(m => [m.peerId, m.index]))
+    return res.nodes.map(n => ({ peerId: n.peerId, status: n.status, ...(byPeer.has(n.peerId) ? { index: byPeer.get(n.peerId)! } : {}) }))
   }
 
   async verifyModels (i: number, options: AbortOptions = {}): Promise<DigestCheck[]> {

@@ -342,11 +342,11 @@ export class MultihostFleet implements RealFleet {
     }
   }
 
-  /** Node `i`'s membership view: each member's status, with its index when it is one of ours. */
-  async viewOf (i: number, options: AbortOptions = {}): Promise<Array<{ peerId: string, index?: number, status: string }>> {
-    const res = await this.call<{ nodes: Array<{ peerId: string, status: string }> }>(this.up(i), 'nodes.list', {}, options)
+  /** Node `i`'s membership view: each member's status and properties, with its index when it is one of ours. */
+  async viewOf (i: number, options: AbortOptions = {}): Promise<Array<{ peerId: string, index?: number, status: string, props: Record<string, unknown> }>> {
+    const res = await this.call<{ nodes: Array<{ peerId: string, status: string, props?: Record<string, unknown> }> }>(this.up(i), 'nodes.list', {}, options)
     const byPeer = new Map(this.members.map(m => [m.peerId, m.index]))
-    return res.nodes.map(n => ({ peerId: n.peerId, status: n.status, ...(byPeer.has(n.peerId) ? { index: byPeer.get(n.peerId)! } : {}) }))
+    return res.nodes.map(n => ({ peerId: n.peerId, status: n.status, props: n.props ?? {}, ...(byPeer.has(n.peerId) ? { index: byPeer.get(n.peerId)! } : {}) }))
   }
 
   async verifyModels (i: number, options: AbortOptions = {}): Promise<DigestCheck[]> {

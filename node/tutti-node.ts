@@ -526,7 +526,7 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
 
   private registerBuiltins (): void {
     if (this.models == null) {
-      for (const method of ['models.list', 'models.get', 'models.pull', 'models.push', 'models.job']) {
+      for (const method of ['models.list', 'models.get', 'models.pull', 'models.push', 'models.job', 'models.serverStats']) {
         this.handleAdmin(method, async () => {
           throw new AdminRequestError('ERR_NO_MODEL_STORE', `peer ${this.peerId} keeps no models (it runs without a data directory)`)
         })

@@ -14,8 +14,8 @@ const probe = (uid: number, missing: string[] = []): LabProbe => ({ platform: 'l
 
 describe('multihost privilege check', () => {
   it('refuses to start as a user other than root, saying it needs root', async () => {
-    const { fleet, adminKey } = await createFleet()
-    const mh = createMultihostFleet({ adminKey, probe: probe(1000), handleSignals: false })
+    const { fleet } = await createFleet()
+    const mh = createMultihostFleet({ probe: probe(1000), handleSignals: false })
     const dir = await mkdtemp(join(tmpdir(), 'tutti-mh-'))
     try {
       await expect(mh.start({ fleet, nodes: [], links: { latencyMs: 0, jitterMs: 0, bytesPerSec: 1e6, loss: 0 }, originBytesPerSec: 1e6, heartbeatMs: 500, timeScale: 1, workDir: dir }))

@@ -37,7 +37,8 @@ import { fileHasher, isManifestCid } from '../../core/cid.js'
 import { silentLogger } from '../../core/logger.js'
 import { callAdmin } from '../../protocols/admin/index.js'
 import { ChunkServer } from '../../protocols/chunks/index.js'
-import { swarmKey } from '../../node/fleet/fleet.js'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { adminIdentity, swarmKey } from '../../node/fleet/fleet.js'
 import { createDialerLibp2p } from '../../node/mesh/dialer.js'
 import { openEnvelope } from '../../node/models/manifest.js'
 import { PackageChunkStore } from '../../node/models/package-store.js'
@@ -79,8 +80,12 @@ export function multihostUnavailable (probe?: LabProbe): string | undefined {
 }
 
 export interface MultihostOptions {
-  /** The fleet's admin key: the fleet calls the nodes' admin protocol as the admin. */
-  adminKey: PrivateKey
+  /**
+   * A key of one of the fleet's admins: the fleet calls the nodes' admin protocol with it. Without
+   * one the fleet makes its own observer key and adds it to the admins of the fleet file its nodes
+   * read (what the runner's admin signs still verifies). @default a new key
+   */
+  adminKey?: PrivateKey
   /** What the privilege check looks at. @default this machine */
   probe?: LabProbe
   /** Progress and what the fleet could not apply, one line each. @default none */
@@ -136,7 +141,7 @@ export class MultihostFleet implements RealFleet {
   private token = ''
   private removeHandlers?: () => void
 
-  constructor (options: MultihostOptions) {
+  constructor (options: MultihostOptions = {}) {
     this.options = options
     const cg = cgroupSupport()
     this.capabilities = { slow: cg?.cpu === true, truePause: true }
@@ -166,10 +171,16 @@ export class MultihostFleet implements RealFleet {
   async start (init: RealFleetInit, options: AbortOptions = {}): Promise<void> {
     const why = multihostUnavailable(this.options.probe)
     if (why != null) throw new MultihostUnavailableError(why)
-    this.init = init
+    let key = this.options.adminKey
+    let fleet = init.fleet
+    if (key == null) {
+      key = await generateKeyPair('Ed25519')
+      fleet = { ...fleet, admins: [...fleet.admins, adminIdentity('sim-observer', key.publicKey)] }
+    }
+    this.init = { ...init, fleet }
     await mkdir(init.workDir, { recursive: true })
     this.fleetFile = join(init.workDir, 'fleet.json')
-    await writeFile(this.fleetFile, JSON.stringify(init.fleet, null, 2) + '\n', { mode: 0o600 })
+    await writeFile(this.fleetFile, JSON.stringify(fleet, null, 2) + '\n', { mode: 0o600 })
     this.tokenFile = join(init.workDir, 'api.token')
     this.token = randomBytes(32).toString('hex')
     await writeFile(this.tokenFile, this.token + '\n', { mode: 0o600 })
@@ -177,7 +188,7 @@ export class MultihostFleet implements RealFleet {
     if (this.options.handleSignals !== false) this.installHandlers()
     this.startMs = Date.now()
     this.say(`lab ${this.lab.id}: ${init.nodes.length} nodes on ${this.lab.bridge}`)
-    this.dialer = await createDialerLibp2p({ privateKey: this.options.adminKey, swarmKey: swarmKey(init.fleet) })
+    this.dialer = await createDialerLibp2p({ privateKey: key, swarmKey: swarmKey(fleet) })
     await this.dialer.start()
     await this.addNodes(init.nodes, options)
   }
@@ -552,7 +563,7 @@ export class MultihostFleet implements RealFleet {
 }
 
 /** A multi-host fleet (see {@link MultihostFleet}); `start` checks that it can run here. */
-export function createMultihostFleet (options: MultihostOptions): MultihostFleet {
+export function createMultihostFleet (options: MultihostOptions = {}): MultihostFleet {
   return new MultihostFleet(options)
 }
 

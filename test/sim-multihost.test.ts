@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -124,7 +124,11 @@ describe.skipIf(why != null)('multihost fleet', () => {
       // Slow: the CPU cap lands in the node's cgroup.
       if (mh.capabilities.slow) {
         await mh.slow(1, { disk: 1, cpu: 4 })
-        expect(cgroupsOf(lab).length).toBeGreaterThan(0)
+        // A quarter of a core: 25 ms of every 100 ms, and node 1's process is in the group.
+        const group = cgroupsOf(lab).find(d => d.endsWith('-n1') && !d.includes('blkio'))!
+        const quota = existsSync(join(group, 'cpu.max')) ? readFileSync(join(group, 'cpu.max'), 'utf8').trim() : `${readFileSync(join(group, 'cpu.cfs_quota_us'), 'utf8').trim()} ${readFileSync(join(group, 'cpu.cfs_period_us'), 'utf8').trim()}`
+        expect(quota).toBe('25000 100000')
+        expect(readFileSync(join(group, 'cgroup.procs'), 'utf8').split('\n')).toContain(String(mh.pidOf(1)))
       }
       await mh.shapeLinks([1], { bytesPerSec: 1_000_000, loss: 0.01 })
     } finally {

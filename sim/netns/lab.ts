@@ -2,8 +2,9 @@
  * A lab of hosts on one Linux machine: each host a network namespace with one interface (`eth0`)
  * on a shared bridge, its uplink and downlink each capped by `tc tbf`, packets dropped at random
  * or between groups by nftables, processes started inside it and stopped with it, and the kernel's
- * own byte counters per link. The netns benchmark runs on it; the simulator's multi-host mode is
- * meant to grow out of it, so it imports only Node built-ins.
+ * own byte counters per link, and CPU and disk caps per process through cgroups (cgroup.ts). The
+ * simulator's multi-host mode (sim/real/multihost.ts) and the netns benchmark (bench/netns) run on
+ * it; it imports only Node built-ins.
  *
  *   const lab = createLab()                          // root only; cleans a crashed lab's leftovers
  *   const a = lab.addNode('a', { mbit: 10 })         // namespace, veth on the bridge, both ways capped
@@ -13,13 +14,14 @@
  *   lab.setLoss(a, 0.01)                             // 1 % of a's packets dropped, each way
  *   lab.setLinkUp(a, false)                          // a cut off from everyone
  *   lab.countSources(a, [b]); lab.bytesFrom(a)       // bytes a received from b (nftables counters)
+ *   lab.capProcess(a, pid, { cpuCores: 0.25 })       // a quarter of a core for that process (cgroups)
  *   await lab.stopProcesses(); lab.destroy()         // SIGTERM, then namespaces, veths, bridge gone
  *
  * Names: namespace `tlab-ID-NAME`, bridge `tlIDbr`, host side of node i's veth `tlIDhI`, all
  * in 10.213.K.0/24 (bridge .1, node i at .(i + 2)), ID and K random per lab. A state file
  * /run/tutti-lab/ID.json names the lab's owner process; `createLab` removes every lab whose owner
- * is gone (its namespaces, links and the processes still in them), so a crashed run leaves nothing
- * behind for long. `destroy` is synchronous so it can run from an 'exit' handler.
+ * is gone (its namespaces, links, cgroups `tutti-lab-ID-NAME` and the processes still in them), so
+ * a crashed run leaves nothing behind for long. `destroy` is synchronous so it can run from an 'exit' handler.
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'

@@ -50,7 +50,7 @@ import type { Properties } from './telemetry/props.js'
 import type { ModelParts, ModelServiceInit } from './models/service.js'
 import type { InferenceRuntimeInit } from './inference/index.js'
 import type { AdminHandler } from '../protocols/admin/index.js'
-import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
+import type { ConnectionGater, PrivateKey, Transport } from '@libp2p/interface'
 
 export const NODE_FILE = 'node.json'
 
@@ -99,6 +99,8 @@ export interface TuttiNodeComponents {
   readProperties?: () => Promise<Properties>
   /** Which peers and connections the mesh refuses (a test's partition). @default allow all */
   connectionGater?: ConnectionGater
+  /** libp2p transports instead of `init.transport`'s (the simulator's shaped network). */
+  transports?: Array<(components: any) => Transport>
 }
 
 /** What a node is assembled from: its mesh, and the parts the factory built for it. */
@@ -168,6 +170,7 @@ export async function createTuttiNode (init: TuttiNodeInit, components: TuttiNod
       mdns: init.mdns,
       datastore,
       connectionGater: components.connectionGater,
+      transports: components.transports,
       logger: components.logger ?? createLogger()
     })
     const modelsRoot = init.models === false ? undefined : init.models?.root ?? (init.dataDir != null ? join(init.dataDir, 'models') : undefined)

@@ -1,5 +1,6 @@
 /**
- * `tutti sim run`: parse a scenario, run it in its mode, check the invariants and the expected
+ * `tutti sim run`: parse a scenario, run it in its mode (`des`, or real nodes through a RealFleet:
+ * `inprocess`; `multihost` once built), check the invariants and the expected
  * outcomes over the recorded history, and write DIR/timeline.jsonl (one event a line),
  * DIR/summary.md (readable, linking the plots) and the plots as SVG.
  */
@@ -12,9 +13,10 @@ import { runDes } from './des/engine.js'
 import { checkInvariants } from './des/invariants.js'
 import { figures, summarize } from './des/report.js'
 import { plotRun } from './des/plots.js'
-import type { EngineOptions, EngineResult } from './des/engine.js'
-import type { Figures } from './des/report.js'
-import type { Scenario } from './scenario.js'
+import type { EngineOptions } from './des/engine.js'
+import type { Figures, RunResult } from './des/report.js'
+import type { RealRunOptions } from './real/runner.js'
+import type { Scenario, SimMode } from './scenario.js'
 import type { SimEvent, Violation } from './des/invariants.js'
 
 export interface RunOptions {
@@ -23,11 +25,16 @@ export interface RunOptions {
   outDir: string
   /** Write the SVG plots. @default true */
   plots?: boolean
+  /** Overrides the scenario's mode. */
+  mode?: SimMode
   /** Engine options for tests (a deliberately broken engine). */
   engine?: Omit<EngineOptions, 'nodes'>
+  /** Options of the real-node modes (time scale, heartbeat, progress, a work directory). */
+  real?: Omit<RealRunOptions, 'nodes'>
 }
 
 export interface RunReport {
+  mode: SimMode
   seed: number
   nodes: number
   phase: string
@@ -39,7 +46,7 @@ export interface RunReport {
 }
 
 /** Checks the invariants and the scenario's `expect` over a finished run. */
-export function judge (scenario: Scenario, result: EngineResult): Violation[] {
+export function judge (scenario: Scenario, result: Pick<RunResult, 'events' | 'phase'>): Violation[] {
   const violations = checkInvariants(result.events, scenario.invariants, { convergenceWithinMs: scenario.convergenceWithinMs, endMs: scenario.durationMs })
   for (const x of scenario.expect) {
     if (result.phase !== x.phase) {
@@ -56,14 +63,42 @@ export function judge (scenario: Scenario, result: EngineResult): Violation[] {
   return violations
 }
 
-/** Runs a scenario file; throws ScenarioError (bad file) or ModeNotBuiltError (inprocess, multihost). */
+/**
+ * Runs a scenario file in its mode (or `options.mode`); throws ScenarioError (bad file),
+ * ModeNotBuiltError (multihost, until it is built) or ERR_SIM_UNSUPPORTED (a scenario the mode
+ * cannot run).
+ */
 export async function runScenarioFile (file: string, options: RunOptions): Promise<RunReport> {
   const scenario = parseScenario(await readFile(file, 'utf8'))
-  if (scenario.mode !== 'des') throw new ModeNotBuiltError(scenario.mode)
   if (options.seed !== undefined) scenario.seed = options.seed
+  const mode = options.mode ?? scenario.mode
   const started = performance.now()
-  const result = runDes(scenario, { ...options.engine, ...(options.nodes !== undefined ? { nodes: options.nodes } : {}) })
+  let result: RunResult
+  switch (mode) {
+    case 'des':
+      result = runDes(scenario, { ...options.engine, ...(options.nodes !== undefined ? { nodes: options.nodes } : {}) })
+      break
+    case 'inprocess': {
+      // Loaded only here: the real nodes bring libp2p, onnxruntime and the rest of the node.
+      const [{ runReal }, { InProcessFleet }] = await Promise.all([import('./real/runner.js'), import('./real/inprocess.js')])
+      result = await runReal(scenario, new InProcessFleet(), { ...options.real, ...(options.nodes !== undefined ? { nodes: options.nodes } : {}) })
+      break
+    }
+    // The multihost fleet (separate `tutti node start` processes in network namespaces) plugs in
+    // here: runReal(scenario, new MultiHostFleet(...), ...), the same runner over RealFleet.
+    case 'multihost':
+      throw new ModeNotBuiltError(mode)
+    default: {
+      const never: never = mode
+      throw new TypeError(`unknown mode ${String(never)}`)
+    }
+  }
   const wallMs = performance.now() - started
+  return await writeRun(scenario, result, wallMs, options)
+}
+
+/** Judges a finished run and writes DIR/timeline.jsonl, DIR/summary.md and the plots. */
+export async function writeRun (scenario: Scenario, result: RunResult, wallMs: number, options: Pick<RunOptions, 'outDir' | 'plots'>): Promise<RunReport> {
   const violations = judge(scenario, result)
   const f = figures(result, wallMs)
   await mkdir(options.outDir, { recursive: true })
@@ -77,5 +112,5 @@ export async function runScenarioFile (file: string, options: RunOptions): Promi
   for (const p of plots) await writeFile(join(options.outDir, p.file), p.svg)
   await writeFile(join(options.outDir, 'summary.md'), summarize(scenario, result, f, violations, wallMs, plots))
   const first = violations[0]?.event
-  return { seed: scenario.seed, nodes: result.nodes, phase: result.phase, violations, wallMs, figures: f, ...(first !== undefined ? { firstViolation: first } : {}) }
+  return { mode: result.mode, seed: scenario.seed, nodes: result.nodes, phase: result.phase, violations, wallMs, figures: f, ...(first !== undefined ? { firstViolation: first } : {}) }
 }

@@ -61,6 +61,8 @@ export interface MeshLibp2pInit {
   bootstrapIntervalMs?: number
   /** Which peers and connections to refuse (tests partition a mesh with it). @default allow all */
   connectionGater?: ConnectionGater
+  /** Transports to use instead of `transport`'s (the simulator's shaped in-memory one). */
+  transports?: Array<(components: any) => Transport>
 }
 
 function transports (kind: TransportKind): Array<(components: any) => Transport> {
@@ -118,7 +120,7 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
     privateKey: init.privateKey,
     datastore: init.datastore,
     addresses: { listen: init.listen ?? [] },
-    transports: transports(init.transport ?? 'tcp'),
+    transports: init.transports ?? transports(init.transport ?? 'tcp'),
     connectionProtector: tuttiPreSharedKey({ psk: init.swarmKey }),
     connectionGater: init.connectionGater,
     connectionEncrypters: [noise()],

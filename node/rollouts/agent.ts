@@ -92,6 +92,17 @@ export const AgentErrorCode = {
   BadCommand: 'ERR_BAD_COMMAND'
 } as const
 
+/**
+ * What the agent logs (info) for every epoch promised and every command accepted or refused, with
+ * `{ rollout, epoch, coordinator }` (plus `action` or `code`): the simulator's real-node runner
+ * rebuilds its history from these lines (sim/real/fleet.ts), in-process or from a `node.log`.
+ */
+export const AGENT_LOG = {
+  promised: 'rollout epoch promised',
+  accepted: 'rollout command accepted',
+  refused: 'rollout command refused'
+} as const
+
 /** Refusals a later try can succeed past: the device or the coordinator does not hold the newest policy yet. */
 export function isRetryableRefusal (code: string): boolean {
   return code === AgentErrorCode.PolicyUnknown || code === AgentErrorCode.PolicyNewer
@@ -307,6 +318,7 @@ export class RolloutAgent {
     if (result.kind === 'promised') {
       record.acceptor = result.state
       await this.persist(rollout)
+      if (result.changed) this.log.info(AGENT_LOG.promised, { rollout, epoch, coordinator: from })
       return { ok: true, promisedEpoch: epoch, promisedTo: from, record: structuredClone(record) }
     }
     return { ok: false, promisedEpoch: record.acceptor.promised, promisedTo: record.acceptor.promisedTo, record: structuredClone(record) }
@@ -327,7 +339,11 @@ export class RolloutAgent {
       activating: this.running.has(cmd.rollout),
       reverting: this.running.has(`${cmd.rollout}:revert`)
     })
-    if (check.kind === 'refuse') throw new AgentRefusal(check.code, check.message, check.retryable)
+    if (check.kind === 'refuse') {
+      this.log.info(AGENT_LOG.refused, { rollout: cmd.rollout, epoch: cmd.epoch, coordinator: cmd.coordinator, code: check.code })
+      throw new AgentRefusal(check.code, check.message, check.retryable)
+    }
+    this.log.info(AGENT_LOG.accepted, { rollout: cmd.rollout, epoch: cmd.epoch, coordinator: cmd.coordinator, action: cmd.action })
     record.acceptor = check.acceptor
     if (check.setPolicyVersion) record.policyVersion = cmd.policyVersion
     const spec = verified!.doc.spec as RolloutSpec

@@ -33,6 +33,7 @@ import type { DeviceEvent, DeviceState, DeviceStateKind } from '../../node/rollo
 import type { RolloutSpec } from '../../node/rollouts/spec.js'
 import type { Distribution, NodeSet, Scenario, ScenarioAction, ScenarioModel } from '../scenario.js'
 import type { SimEvent } from './invariants.js'
+import type { RunResult, Sample } from './report.js'
 import type { SimNode } from './world.js'
 import type { CoordinatorHost, DeviceAnswer, SimProgress } from './coordinator.js'
 
@@ -56,34 +57,10 @@ export interface EngineOptions {
   unsafe?: { acceptStaleEpochs?: boolean }
 }
 
-/** One row of the time series the plots draw. */
-export interface Sample {
-  t: number
-  up: number
-  /** Devices per state in the rollout; `none` = never dispatched. */
-  states: Record<DeviceStateKind | 'none', number>
-  policyHolders: number
-  onNew: number
-  originBytes: number
-  peerBytes: number
-}
+export type { Sample } from './report.js'
 
-export interface EngineResult {
-  events: SimEvent[]
-  samples: Sample[]
-  phase: string
-  rollout: string
-  newVersion: string
-  oldVersions: string[]
-  applyAtMs: number
-  modelBytes: number
-  originBytes: number
-  peerBytes: number
-  uploaded: number[]
-  /** Targets (matching, up) at the end, how many run the new version Active, and since when all of them do. */
-  end: { targets: number, active: number, allActiveAtMs?: number }
-  nodes: number
-  simulatedMs: number
+/** The DES run's result: what every mode reports, plus its modelled heartbeats and gossip counts. */
+export interface EngineResult extends RunResult {
   heartbeat: { beats: number, bytesReceivedPerNodePerSec: number, meanIntervalMs: number }
   gossip: { messages: number, dropped: number }
 }
@@ -106,7 +83,8 @@ interface DeviceRecord {
 const KIND_CODE = new Map<DeviceStateKind, number>(DEVICE_STATE_KINDS.map((k, i) => [k, i + 1]))
 const OPEN_CONTROL = { paused: false, resumedThrough: -1, undo: false, deleted: false }
 
-function draw (d: Distribution, random: () => number): string {
+/** One value of a label or property distribution (seeded). */
+export function draw (d: Distribution, random: () => number): string {
   if ('fixed' in d) return d.fixed
   if ('uniform' in d) return String(Math.round(d.uniform[0] + random() * (d.uniform[1] - d.uniform[0])))
   const entries = Object.entries(d.choice)
@@ -508,6 +486,7 @@ export function runDes (scenario: Scenario, options: EngineOptions = {}): Engine
   if (clock.now() >= apply.atMs) emit({ t: clock.now(), type: 'end', rollout, phase, reachableTargets: Math.max(0, ...reachable.values()), targets })
   const meanNodes = samples.reduce((s, x) => s + x.up, 0) / Math.max(1, samples.length)
   return {
+    mode: 'des',
     events,
     samples,
     phase,

@@ -9,7 +9,7 @@ import { compile } from 'vega-lite'
 import { DEVICE_STATE_KINDS } from '../../node/rollouts/device.js'
 import { heartbeatCost } from './heartbeats.js'
 import type { TopLevelSpec } from 'vega-lite'
-import type { EngineResult } from './engine.js'
+import type { RunResult } from './report.js'
 
 export interface Plot { file: string, title: string, svg: string }
 
@@ -27,7 +27,7 @@ const HEIGHT = 260
 const minutes = (t: number): number => Math.round(t / 600) / 100
 
 /** Every plot of one run. */
-export async function plotRun (r: EngineResult, fleetSizes: readonly number[]): Promise<Plot[]> {
+export async function plotRun (r: RunResult, fleetSizes: readonly number[]): Promise<Plot[]> {
   const states: Array<{ min: number, state: string, devices: number }> = []
   for (const s of r.samples) {
     for (const k of [...DEVICE_STATE_KINDS, 'none'] as const) {
@@ -50,7 +50,7 @@ export async function plotRun (r: EngineResult, fleetSizes: readonly number[]): 
     hb.push({ nodes: n, scheme: 'every heartbeat to every node (built)', bytesPerSec: c.flatBytesPerSec })
     hb.push({ nodes: n, scheme: 'shards + digests (planned, modelled)', bytesPerSec: c.shardedBytesPerSec })
   }
-  hb.push({ nodes: r.nodes, scheme: 'measured in this run', bytesPerSec: r.heartbeat.bytesReceivedPerNodePerSec })
+  if (r.heartbeat !== undefined) hb.push({ nodes: r.nodes, scheme: 'measured in this run', bytesPerSec: r.heartbeat.bytesReceivedPerNodePerSec })
   const xMin = { field: 'min', type: 'quantitative', title: 'minutes' } as const
   const plots: Array<{ file: string, title: string, spec: TopLevelSpec }> = [
     {

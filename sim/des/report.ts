@@ -5,9 +5,49 @@
  * the simulator's speed, and links to the plots. Pure over the engine's result.
  */
 import { heartbeatCost } from './heartbeats.js'
-import type { EngineResult } from './engine.js'
+import type { DeviceStateKind } from '../../node/rollouts/device.js'
 import type { SimEvent, Violation } from './invariants.js'
-import type { InvariantName, Scenario } from '../scenario.js'
+import type { InvariantName, Scenario, SimMode } from '../scenario.js'
+
+/** One row of the time series the plots draw. */
+export interface Sample {
+  t: number
+  up: number
+  /** Devices per state in the rollout; `none` = never dispatched. */
+  states: Record<DeviceStateKind | 'none', number>
+  policyHolders: number
+  onNew: number
+  originBytes: number
+  peerBytes: number
+}
+
+/** What a run of any mode reports: the summary and the plots are drawn from it. */
+export interface RunResult {
+  mode: SimMode
+  events: SimEvent[]
+  samples: Sample[]
+  phase: string
+  rollout: string
+  newVersion: string
+  oldVersions: string[]
+  applyAtMs: number
+  modelBytes: number
+  /** Model bytes sent by the origin (node 0) and by every other node. */
+  originBytes: number
+  peerBytes: number
+  /** Model bytes each node uploaded. */
+  uploaded: number[]
+  /** Targets (matching, up) at the end, how many run the new version Active, and since when all of them do. */
+  end: { targets: number, active: number, allActiveAtMs?: number }
+  nodes: number
+  simulatedMs: number
+  /** Measured heartbeats (the DES counts every one). */
+  heartbeat?: { beats: number, bytesReceivedPerNodePerSec: number, meanIntervalMs: number }
+  /** Policy gossip messages (the DES counts every one). */
+  gossip?: { messages: number, dropped: number }
+  /** Lines a mode adds to the summary's head (its time scale, what it could not do). */
+  notes?: string[]
+}
 
 const s1 = (ms: number): string => ms < 10_000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`
 
@@ -21,11 +61,11 @@ export interface Figures {
   applyToAllActiveMs?: number
   originCopies: number
   peerCopies: number
-  heartbeatBytesPerNodePerSec: number
+  heartbeatBytesPerNodePerSec?: number
   nodeSecondsPerWallSecond: number
 }
 
-export function figures (r: EngineResult, wallMs: number): Figures {
+export function figures (r: RunResult, wallMs: number): Figures {
   const firstHeld = new Map<number, number>()
   const up = new Set<number>()
   const heals: Figures['heals'] = []
@@ -58,15 +98,15 @@ export function figures (r: EngineResult, wallMs: number): Figures {
     ...(r.end.allActiveAtMs !== undefined ? { applyToAllActiveMs: r.end.allActiveAtMs - r.applyAtMs } : {}),
     originCopies: r.originBytes / r.modelBytes,
     peerCopies: r.peerBytes / r.modelBytes,
-    heartbeatBytesPerNodePerSec: r.heartbeat.bytesReceivedPerNodePerSec,
+    ...(r.heartbeat !== undefined ? { heartbeatBytesPerNodePerSec: r.heartbeat.bytesReceivedPerNodePerSec } : {}),
     nodeSecondsPerWallSecond: (r.nodes * r.simulatedMs / 1000) / Math.max(0.001, wallMs / 1000)
   }
 }
 
-export function summarize (scenario: Scenario, r: EngineResult, f: Figures, violations: Violation[], wallMs: number, plots: Array<{ file: string, title: string }>): string {
+export function summarize (scenario: Scenario, r: RunResult, f: Figures, violations: Violation[], wallMs: number, plots: Array<{ file: string, title: string }>): string {
   const lines: string[] = []
   const verdict = violations.length === 0 ? 'all hold' : `${violations.length} violated`
-  lines.push(`# ${scenario.name} (seed ${scenario.seed}, ${r.nodes} nodes, ${Math.round(r.simulatedMs / 1000)} s simulated)`, '')
+  lines.push(`# ${scenario.name} (${r.mode}, seed ${scenario.seed}, ${r.nodes} nodes, ${Math.round(r.simulatedMs / 1000)} s simulated)`, '')
   lines.push(`- outcome: ${r.phase}; invariants: ${verdict}`)
   lines.push(`- apply at ${s1(r.applyAtMs)}; ${f.completedAtMs !== undefined ? `Completed at ${s1(f.completedAtMs)} (${s1(f.completedAtMs - r.applyAtMs)} after the apply)` : 'never Completed'}${f.rolledBackAtMs !== undefined ? `; RolledBack at ${s1(f.rolledBackAtMs)} (${s1(f.rolledBackAtMs - r.applyAtMs)} after the apply)` : ''}`)
   lines.push(`- apply -> 100% Active: ${f.applyToAllActiveMs !== undefined ? s1(f.applyToAllActiveMs) : `not reached (${r.end.active} of ${r.end.targets} live targets Active at the end)`}`)
@@ -75,7 +115,8 @@ export function summarize (scenario: Scenario, r: EngineResult, f: Figures, viol
     lines.push(`- heal at ${s1(h.atMs)}: ${h.lacking} live node(s) lacked the policy; ${h.convergedAfterMs !== undefined ? `every one held it ${s1(h.convergedAfterMs)} later` : 'some never got it'}`)
   }
   lines.push(`- model bytes: ${f.originCopies.toFixed(2)} copies from the origin, ${f.peerCopies.toFixed(2)} from peers (model ${(r.modelBytes / 1048576).toFixed(0)} MiB)`)
-  lines.push(`- policy gossip: ${r.gossip.messages} messages, ${r.gossip.dropped} dropped`)
+  if (r.gossip !== undefined) lines.push(`- policy gossip: ${r.gossip.messages} messages, ${r.gossip.dropped} dropped`)
+  for (const note of r.notes ?? []) lines.push(`- ${note}`)
   lines.push(`- speed: ${Math.round(wallMs)} ms wall, ${Math.round(f.nodeSecondsPerWallSecond).toLocaleString('en-US')} simulated node-seconds per wall second`, '')
 
   lines.push('## Invariants', '')
@@ -109,7 +150,7 @@ export function summarize (scenario: Scenario, r: EngineResult, f: Figures, viol
   lines.push(`- ${downs} crash or pause event(s), ${ups} restart, resume or join event(s)`, '')
 
   lines.push('## Heartbeats', '')
-  lines.push(`Measured in this run: ${Math.round(f.heartbeatBytesPerNodePerSec)} B/s received per node (mean interval ${Math.round(r.heartbeat.meanIntervalMs / 1000)} s, ${r.heartbeat.beats} beats).`)
+  if (r.heartbeat !== undefined) lines.push(`Measured in this run: ${Math.round(r.heartbeat.bytesReceivedPerNodePerSec)} B/s received per node (mean interval ${Math.round(r.heartbeat.meanIntervalMs / 1000)} s, ${r.heartbeat.beats} beats).`)
   lines.push('Modelled (node/membership/interval.ts; the aggregation is the plan of docs/HEARTBEATS.md, not built in the node):', '')
   lines.push('| fleet size | every heartbeat to every node, B/s per node | with shard digests, B/s per node |', '|---:|---:|---:|')
   for (const n of [...new Set([100, 230, 1_000, 10_000, 100_000, r.nodes])].sort((a, b) => a - b)) {

@@ -20,6 +20,7 @@
  * `timeScale` times as fast as the wall clock, or as fast as it can honestly make its nodes'
  * timers go (a fleet of unmodified processes runs at 1). Scenario times are virtual.
  */
+import { AGENT_LOG } from '../../node/rollouts/agent.js'
 import type { Clock } from '../../core/clock.js'
 import type { LogRecord } from '../../core/logger.js'
 import type { FleetConfig } from '../../node/fleet/fleet.js'
@@ -46,6 +47,16 @@ export interface RealFleetInit {
   timeScale: number
   /** A directory the fleet may use (data dirs, logs); it is removed by the caller. */
   workDir: string
+  /** Seeds the fleet's own randomness (link jitter and loss draws, node ids where it picks them). */
+  seed?: number
+}
+
+/** One input of an OIP (KServe v2) inference request. */
+export interface OipInput {
+  name: string
+  datatype: string
+  shape: number[]
+  data: number[]
 }
 
 /** A node's state as its own admin protocol reports it; `undefined` from `observe` when it is down or paused. */
@@ -62,8 +73,13 @@ export interface NodeObservation {
     reason?: string
     /** The epoch this device promised. */
     promised: number
-    progress?: { phase: string, epoch: number, coordinator: string, step: number, trip?: string }
+    /** The newest progress this node heard (`tutti rollout status`); seq and policyVersion order them. */
+    progress?: { phase: string, epoch: number, seq: number, policyVersion: number, coordinator: string, step: number }
   }>
+  /** Chunk data bytes this node's chunk server sent since it (re)started. */
+  chunkBytesSent: number
+  /** Nodes this node's mesh view holds alive, itself included. */
+  aliveSeen: number
 }
 
 /** One log line of one node, with its virtual time. */
@@ -85,12 +101,12 @@ export interface DigestCheck {
  * (node/rollouts/agent.ts, coordinator.ts); they are part of this contract.
  */
 export const NODE_LOG = {
-  /** Device: `{ rollout, epoch, coordinator }` (coordinator = a peer id). */
-  promised: 'rollout epoch promised',
+  /** Device (AGENT_LOG.promised): `{ rollout, epoch, coordinator }` (coordinator = a peer id). */
+  promised: AGENT_LOG.promised,
   /** Device: `{ rollout, epoch, coordinator, action: 'activate' | 'revert' }`. */
-  accepted: 'rollout command accepted',
+  accepted: AGENT_LOG.accepted,
   /** Device: `{ rollout, epoch, coordinator, code }`. */
-  refused: 'rollout command refused',
+  refused: AGENT_LOG.refused,
   /** Coordinator (component `*.coordinator`, field `rollout`): `{ epoch }`. */
   takeOver: 'taking over the rollout',
   /** Coordinator: `{ epoch }`, once a quorum promised. */
@@ -126,7 +142,7 @@ export interface RealFleet {
   /** Hands an admin-signed policy envelope to node `i` (`tutti apply`). */
   applyPolicy(i: number, envelope: Uint8Array, options?: AbortOptions): Promise<void>
   /** An OIP (KServe v2) inference on node `i`'s served `model`; resolves with the response body. */
-  infer(i: number, model: string, request: { inputs: Array<{ name: string, datatype: string, shape: number[], data: number[] }> }, options?: AbortOptions): Promise<unknown>
+  infer(i: number, model: string, request: { inputs: OipInput[] }, options?: AbortOptions): Promise<unknown>
 
   /** Every node is in exactly one group; links between groups are blocked (see the fleet's doc for how). */
   partition(groups: number[][]): Promise<void>

@@ -7,7 +7,7 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -17,7 +17,10 @@ import { createMultihostFleet, multihostUnavailable } from '../sim/real/multihos
 import { pack } from '../node/models/pack.js'
 import { linearClassifier } from '../node/inference/testing/models.js'
 import { cleanLeftovers } from '../sim/netns/lab.js'
+import { runScenarioFile } from '../sim/run.js'
+import { runTutti } from '../cli/process-nodes.js'
 import type { MultihostFleet } from '../sim/real/multihost.js'
+import type { SimEvent } from '../sim/des/invariants.js'
 import type { FleetLogRecord, NodeObservation } from '../sim/real/fleet.js'
 
 const why = multihostUnavailable()
@@ -25,9 +28,12 @@ if (why != null) console.warn(`skipping the multihost fleet test: ${why}`)
 const REPO = join(import.meta.dirname, '..')
 const CHILD = join(import.meta.dirname, 'fixtures', 'multihost-child.ts')
 const LINKS = { latencyMs: 0, jitterMs: 0, bytesPerSec: 5_000_000, loss: 0 }
+const SCENARIO = join(REPO, 'sim', 'scenarios', 'multihost-coordinator-crash.yaml')
+const isRoot = process.getuid?.() === 0
 
+/** The namespaces of lab `lab` (of every lab with ''). */
 function namespacesOf (lab: string): string[] {
-  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map(l => l.split(' ')[0]!).filter(n => n.startsWith(`tlab-${lab}-`))
+  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map(l => l.split(' ')[0]!).filter(n => n.startsWith(lab === '' ? 'tlab-' : `tlab-${lab}-`))
 }
 
 function alive (pid: number): boolean {
@@ -161,4 +167,46 @@ describe.skipIf(why != null)('multihost fleet', () => {
       await until('the node process to be gone', async () => alive(Number(pid)) ? undefined : true, 10_000)
     })
   }
+})
+
+describe('tutti sim run --mode multihost', () => {
+  it.skipIf(process.platform !== 'linux')('as a user other than root says it needs root and exits 2, before building anything', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'tutti-mh-cli-'))
+    try {
+      // As root the same command runs as `nobody` (setpriv), so the check is the real one either way.
+      const prefix = isRoot ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : []
+      const r = await runTutti(['sim', 'run', SCENARIO, '--mode', 'multihost', '--out', join(out, 'run')], { prefix, timeoutMs: 60_000 })
+      expect(r.stderr).toMatch(/simulator mode "multihost" cannot run here: .*need root/)
+      expect(r.code).toBe(2)
+      expect(existsSync(join(out, 'run'))).toBe(false)
+    } finally {
+      await rm(out, { recursive: true, force: true })
+    }
+  })
+
+  it.skipIf(why != null)('runs the coordinator-crash scenario on real node processes and judges it green', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'tutti-mh-run-'))
+    const before = namespacesOf('')
+    try {
+      const report = await runScenarioFile(SCENARIO, { outDir: out, plots: false })
+      expect(report.violations, `seed ${report.seed}`).toEqual([])
+      expect(report.mode).toBe('multihost')
+      expect(report.phase).toBe('Completed')
+      const events = (await readFile(join(out, 'timeline.jsonl'), 'utf8')).trim().split('\n').map(l => JSON.parse(l) as SimEvent)
+      // The coordinator was killed; another node took the rollout over with a higher epoch and drove it.
+      const crash = events.find(e => e.type === 'down' && e.how === 'crash')
+      expect(crash).toBeDefined()
+      const killed = crash!.type === 'down' ? crash!.node : -1
+      const first = events.find(e => e.type === 'coordinator' && e.action === 'established')
+      expect(first?.type === 'coordinator' && first.node).toBe(killed)
+      expect(events.some(e => e.type === 'coordinator' && e.action === 'established' && e.node !== killed && e.epoch > (first as { epoch: number }).epoch)).toBe(true)
+      // It came back on its data directory; its model files verify.
+      expect(events.some(e => e.type === 'up' && e.node === killed && e.how === 'restart')).toBe(true)
+      expect(events.filter(e => e.type === 'digestCheck').length).toBeGreaterThan(0)
+      expect(await readFile(join(out, 'summary.md'), 'utf8')).toContain('outcome: Completed; invariants: all hold')
+      expect(namespacesOf('').filter(n => !before.includes(n))).toEqual([])
+    } finally {
+      await rm(out, { recursive: true, force: true })
+    }
+  }, 300_000)
 })

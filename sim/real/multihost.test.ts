@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { createFleet } from '../../node/fleet/fleet.js'
 import { createMultihostFleet, multihostUnavailable, perHopLoss } from './multihost.js'
+import { runScenarioFile } from '../run.js'
 import type { LabProbe } from '../netns/lab.js'
 
 const probe = (uid: number, missing: string[] = []): LabProbe => ({ platform: 'linux', uid: () => uid, runs: cmd => !missing.includes(cmd) })
@@ -24,6 +25,18 @@ describe('multihost privilege check', () => {
       await expect(readFile(join(dir, 'fleet.json'))).rejects.toMatchObject({ code: 'ENOENT' })
     } finally {
       await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('runScenarioFile refuses a multihost run before it builds anything', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'tutti-mh-run-'))
+    try {
+      const scenario = new URL('../scenarios/multihost-coordinator-crash.yaml', import.meta.url).pathname
+      await expect(runScenarioFile(scenario, { outDir: join(out, 'run'), probe: probe(1000) })).rejects.toMatchObject({ code: 'ERR_SIM_NEEDS_ROOT' })
+      await expect(runScenarioFile(scenario, { outDir: join(out, 'run'), probe: probe(0, ['nft']) })).rejects.toThrow(/`nft` command/)
+      await expect(readFile(join(out, 'run', 'summary.md'))).rejects.toMatchObject({ code: 'ENOENT' })
+    } finally {
+      await rm(out, { recursive: true, force: true })
     }
   })
 

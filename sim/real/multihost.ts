@@ -55,7 +55,7 @@ import type { ModelEntry } from '../../node/models/store.js'
 import type { RolloutStatus } from '../../node/rollouts/service.js'
 import type { Lab, LabNode, LabProbe, RateCap } from '../netns/lab.js'
 import type { LinkShape } from '../scenario.js'
-import type { DigestCheck, FleetCapabilities, FleetLogRecord, FleetNodeSpec, NodeObservation, RealFleet, RealFleetInit } from './fleet.js'
+import type { DigestCheck, FleetCapabilities, FleetLogRecord, FleetNodeSpec, NodeObservation, OipInput, RealFleet, RealFleetInit } from './fleet.js'
 
 /** The `tutti` executable the nodes run. */
 const BIN = fileURLToPath(new URL('../../bin/tutti.js', import.meta.url))
@@ -247,7 +247,7 @@ export class MultihostFleet implements RealFleet {
     await this.call(this.up(i), 'policies.apply', { envelope: Buffer.from(envelope).toString('base64') }, { ...options, timeoutMs: 30_000 })
   }
 
-  async infer (i: number, model: string, request: { inputs: Array<{ name: string, datatype: string, shape: number[], data: number[] }> }, options: AbortOptions = {}): Promise<unknown> {
+  async infer (i: number, model: string, request: { inputs: OipInput[] }, options: AbortOptions = {}): Promise<unknown> {
     const m = this.up(i)
     const signal = options.signal != null ? AbortSignal.any([options.signal, AbortSignal.timeout(30_000)]) : AbortSignal.timeout(30_000)
     const res = await fetch(`http://${m.lab.ip}:${API_PORT}/v2/models/${encodeURIComponent(model)}/infer`, {
@@ -325,11 +325,13 @@ export class MultihostFleet implements RealFleet {
     const m = this.member(i)
     if (m.state !== 'up' || m.peerId == null) return undefined
     try {
-      const [models, rollouts, self] = await Promise.all([
+      const [models, rollouts, view, served] = await Promise.all([
         this.call<{ models: ModelEntry[] }>(m, 'models.list', {}, options),
         this.call<{ rollouts: RolloutStatus[] }>(m, 'rollouts.list', {}, options),
-        this.call<{ node: { rollouts?: Array<{ name: string, epoch?: number }> } }>(m, 'nodes.get', { peerId: m.peerId }, options)
+        this.call<{ nodes: Array<{ status: string, self?: boolean, rollouts?: Array<{ name: string, epoch?: number }> }> }>(m, 'nodes.list', {}, options),
+        this.call<{ stats: { bytesSent: number } | null }>(m, 'models.serverStats', {}, options)
       ])
+      const self = view.nodes.find(n => n.self === true)
       const running: Record<string, string> = {}
       for (const e of models.models) if (e.active) running[e.name] = e.version
       const policies: Record<string, number> = {}
@@ -341,11 +343,11 @@ export class MultihostFleet implements RealFleet {
         out[r.name] = {
           ...(device != null && device.state !== 'NotStarted' ? { state: device.state } : {}),
           ...(device?.reason != null && device.reason !== '' ? { reason: device.reason } : {}),
-          promised: self.node.rollouts?.find(x => x.name === r.name)?.epoch ?? 0,
-          ...(p != null ? { progress: { phase: p.phase, epoch: p.epoch, coordinator: p.coordinator, step: p.step, ...(p.trip != null ? { trip: p.trip } : {}) } } : {})
+          promised: self?.rollouts?.find(x => x.name === r.name)?.epoch ?? 0,
+          ...(p != null ? { progress: { phase: p.phase, epoch: p.epoch, seq: p.seq, policyVersion: p.policyVersion, coordinator: p.coordinator, step: p.step } } : {})
         }
       }
-      return { peerId: m.peerId, running, policies, rollouts: out }
+      return { peerId: m.peerId, running, policies, rollouts: out, chunkBytesSent: served.stats?.bytesSent ?? 0, aliveSeen: view.nodes.filter(n => n.self === true || n.status === 'alive').length }
     } catch (err) {
       // Crashed or paused between the check and the answer: as good as down.
       if (m.state !== 'up') return undefined

@@ -65,7 +65,7 @@ describe.skipIf(why != null)('multihost fleet', () => {
   const dirs: string[] = []
   afterAll(async () => { for (const d of dirs) await rm(d, { recursive: true, force: true }) })
 
-  it('runs node processes that import and activate a real model; crash, restart, pause, partition and props act on them; stop leaves nothing', async () => {
+  it('runs node processes that import and activate a real model; crash, restart, pause, partition, props, caps and a late joiner act on them; stop leaves nothing', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tutti-mh-'))
     dirs.push(dir)
     const { fleet, adminKey } = await createFleet()
@@ -137,6 +137,12 @@ describe.skipIf(why != null)('multihost fleet', () => {
         expect(readFileSync(join(group, 'cgroup.procs'), 'utf8').split('\n')).toContain(String(mh.pidOf(1)))
       }
       await mh.shapeLinks([1], { bytesPerSec: 1_000_000, loss: 0.01 })
+
+      // A late joiner: its own namespace and process, bootstrapped from the live nodes.
+      expect(await mh.addNodes([{ labels: { class: 'late' }, props: {} }])).toEqual([3])
+      pids.push(mh.pidOf(3)!)
+      expect(namespacesOf(lab)).toHaveLength(4)
+      await until('the joiner to see all four alive', async () => (await mh.viewOf(3)).filter(n => n.status === 'alive').length === 4 ? true : undefined)
     } finally {
       await mh.stop()
     }

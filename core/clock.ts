@@ -44,7 +44,8 @@ export function isoTime (ms: number): string {
   return new Date(ms).toISOString()
 }
 
-async function sleepWith (clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+/** `clock.sleep` for any {@link Clock}: resolves after `ms` on it, or rejects with the signal's reason. */
+export async function sleepWith (clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
   signal?.throwIfAborted()
   await new Promise<void>((resolve, reject) => {
     const onAbort = (): void => {

@@ -1,6 +1,6 @@
 /**
  * The simulator's scenario file (YAML): one format for its three modes (`des`, the discrete-event
- * simulation of large fleets; `inprocess`, real nodes in one process; `multihost`, recognised). A
+ * simulation of large fleets; `inprocess`, real nodes in one process; `multihost`, node processes in network namespaces). A
  * scenario names the fleet (node count, label and property distributions, link shape), the models
  * (versions with a size and a behaviour), a timeline of actions and the invariants the run checks.
  * Every problem is reported with its field path (`timeline[2].apply.spec.strategy.steps[0]`).
@@ -11,7 +11,7 @@ import { parseAllDocuments, stringify } from 'yaml'
 import { z } from 'zod'
 import { parseDuration } from '../core/duration.js'
 import { parseBytes, parseByteRate } from '../core/quantity.js'
-import { parseSelector } from '../core/selector.js'
+import { matchesSelector, parseSelector } from '../core/selector.js'
 import { TuttiError, errorMessage } from '../core/errors.js'
 import { parseRolloutManifest } from '../node/rollouts/spec.js'
 import { ManifestValidationError } from '../node/rollouts/errors.js'
@@ -25,7 +25,7 @@ export const MAX_SCENARIO_ALIASES = 100
 /** Most nodes a scenario may ask for (the DES aims at 100,000). */
 export const MAX_SCENARIO_NODES = 1_000_000
 
-/** The simulator's modes. `des` and `inprocess` run; `multihost` is recognised. */
+/** The simulator's modes. */
 export type SimMode = 'des' | 'inprocess' | 'multihost'
 
 /** One problem in a scenario: the field path and what is wrong there. */
@@ -72,6 +72,30 @@ export type NodeSet =
   | { selector: Selector }
   | { count: number }
   | { coordinator: string }
+
+/**
+ * The node indices a set names, among `size` nodes: ranges in order, a selector over each node's
+ * attributes, `count` eligible nodes drawn with `random` (a seeded shuffle), or the coordinator.
+ */
+export function resolveNodeSet (set: NodeSet, size: number, eligible: (i: number) => boolean, attrsOf: (i: number) => Record<string, string>, coordinator: () => number | undefined, random: () => number): number[] {
+  if ('nodes' in set) {
+    const out: number[] = []
+    for (const [lo, hi] of set.nodes) for (let i = lo; i <= Math.min(hi, size - 1); i++) out.push(i)
+    return out.filter(eligible)
+  }
+  const all = Array.from({ length: size }, (_, i) => i)
+  if ('selector' in set) return all.filter(i => eligible(i) && matchesSelector(set.selector, attrsOf(i)))
+  if ('coordinator' in set) {
+    const c = coordinator()
+    return c === undefined ? [] : [c].filter(eligible)
+  }
+  const pool = all.filter(eligible)
+  for (let k = pool.length - 1; k > 0; k--) {
+    const j = Math.floor(random() * (k + 1))
+    ;[pool[k], pool[j]] = [pool[j]!, pool[k]!]
+  }
+  return pool.slice(0, set.count)
+}
 
 export type ScenarioAction =
   | { kind: 'apply', name: string, spec: RolloutSpecInput }
@@ -382,13 +406,5 @@ function toAction (entry: RawEntry, key: typeof ACTION_KEYS[number], path: strin
       const never: never = key
       throw new TypeError(`unknown action ${String(never)}`)
     }
-  }
-}
-
-/** A mode the runner cannot run yet: the CLI exits 2 with this message. */
-export class ModeNotBuiltError extends TuttiError {
-  constructor (mode: SimMode) {
-    super('ERR_SIM_MODE_NOT_BUILT', `simulator mode "${mode}" is not built yet; the modes that exist are "des" (the discrete-event simulation of large fleets) and "inprocess" (real nodes in one process)`)
-    this.name = 'ModeNotBuiltError'
   }
 }

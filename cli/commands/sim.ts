@@ -52,8 +52,14 @@ export const registerSim: CommandModule = (program, { io }) => {
     .option('--no-plots', 'skip the SVG plots')
     .action(async (file: string, opts: { mode?: string, timeScale?: string, seed?: string, nodes?: string, out: string, plots: boolean }) => {
       if (opts.mode !== undefined && !(MODES as readonly string[]).includes(opts.mode)) throw new UsageError(`--mode must be one of ${MODES.join(', ')}`)
-      const [{ runScenarioFile }, { ScenarioError }] = await Promise.all([import('../../sim/run.js'), import('../../sim/scenario.js')])
+      const [{ runScenarioFile }, { ScenarioError }, { createUncaughtExceptionHandler }, { createLogger }] = await Promise.all([
+        import('../../sim/run.js'), import('../../sim/scenario.js'), import('../../node/mesh/uncaught.js'), import('../../core/logger.js')
+      ])
       const line = progressLine(io)
+      // Real nodes in this process: a connection's error thrown from a socket event must not end
+      // the run (as in `tutti node start`); anything else still does.
+      const onUncaught = createUncaughtExceptionHandler({ logger: createLogger({ level: 'warn', component: 'sim' }), exit: code => process.exit(code) })
+      process.on('uncaughtException', onUncaught)
       const timeScale = scaleOption(opts.timeScale)
       let report
       try {
@@ -68,10 +74,11 @@ export const registerSim: CommandModule = (program, { io }) => {
       } catch (err) {
         if (err instanceof ScenarioError) throw new UsageError(`${file}: ${err.message}`)
         const code = (err as { code?: string }).code
-        if (code === 'ERR_SIM_MODE_NOT_BUILT' || code === 'ERR_SIM_UNSUPPORTED' || code === 'ERR_SIM_NEEDS_ROOT') throw new UsageError((err as Error).message)
+        if (code === 'ERR_SIM_UNSUPPORTED' || code === 'ERR_SIM_NEEDS_ROOT') throw new UsageError((err as Error).message)
         throw err
       } finally {
         line.done()
+        process.off('uncaughtException', onUncaught)
       }
       io.out(`${report.phase} after ${Math.round(report.wallMs)} ms (${report.mode}, seed ${report.seed}, ${report.nodes} nodes); ${opts.out}/summary.md\n`)
       const first = report.violations[0]

@@ -31,6 +31,7 @@ import { SimCoordinators } from './coordinator.js'
 import type { AcceptorState } from '../../node/rollouts/epoch.js'
 import type { DeviceEvent, DeviceState, DeviceStateKind } from '../../node/rollouts/device.js'
 import type { RolloutSpec } from '../../node/rollouts/spec.js'
+import { resolveNodeSet } from '../scenario.js'
 import type { Distribution, NodeSet, Scenario, ScenarioAction, ScenarioModel } from '../scenario.js'
 import type { SimEvent } from './invariants.js'
 import type { RunResult, Sample } from './report.js'
@@ -93,6 +94,15 @@ export function draw (d: Distribution, random: () => number): string {
   return entries[entries.length - 1]![0]
 }
 
+/** One node's properties and labels drawn from the fleet's distributions (properties first). */
+export function drawNode (labels: Record<string, Distribution>, props: Record<string, Distribution>, random: () => number): { labels: Record<string, string>, props: Record<string, string> } {
+  const p: Record<string, string> = {}
+  const l: Record<string, string> = {}
+  for (const [k, d] of Object.entries(props)) p[k] = draw(d, random)
+  for (const [k, d] of Object.entries(labels)) l[k] = draw(d, random)
+  return { labels: l, props: p }
+}
+
 /** Runs one scenario in the discrete-event mode; deterministic from its seed. */
 export function runDes (scenario: Scenario, options: EngineOptions = {}): EngineResult {
   const n0 = options.nodes ?? scenario.fleet.nodes
@@ -134,9 +144,8 @@ export function runDes (scenario: Scenario, options: EngineOptions = {}): Engine
   }
 
   const addNode = (labels: Record<string, Distribution>, props: Record<string, Distribution>, how?: 'join'): SimNode => {
-    const attrs: Record<string, string> = {}
-    for (const [k, d] of Object.entries(props)) attrs[k] = draw(d, random)
-    for (const [k, d] of Object.entries(labels)) attrs[k] = draw(d, random)
+    const drawn = drawNode(labels, props, random)
+    const attrs: Record<string, string> = { ...drawn.props, ...drawn.labels }
     const i = world.nodes.length
     const node = world.addNode(`node-${String(i).padStart(6, '0')}`, attrs)
     const running = scenario.initial.find(x => x.model === modelName)?.version
@@ -308,24 +317,8 @@ export function runDes (scenario: Scenario, options: EngineOptions = {}): Engine
 
   // ---- faults ----------------------------------------------------------------------------------
 
-  const resolve = (set: NodeSet, eligible: (node: SimNode) => boolean): SimNode[] => {
-    if ('nodes' in set) {
-      const out: SimNode[] = []
-      for (const [lo, hi] of set.nodes) for (let i = lo; i <= Math.min(hi, world.nodes.length - 1); i++) out.push(world.nodes[i]!)
-      return out.filter(eligible)
-    }
-    if ('selector' in set) return world.nodes.filter(n => eligible(n) && matchesSelector(set.selector, n.attrs))
-    if ('coordinator' in set) {
-      const c = coordinators.current()
-      return c === undefined ? [] : [world.nodes[c]!].filter(eligible)
-    }
-    const pool = world.nodes.filter(eligible)
-    for (let k = pool.length - 1; k > 0; k--) {
-      const j = Math.floor(random() * (k + 1))
-      ;[pool[k], pool[j]] = [pool[j]!, pool[k]!]
-    }
-    return pool.slice(0, set.count)
-  }
+  const resolve = (set: NodeSet, eligible: (node: SimNode) => boolean): SimNode[] =>
+    resolveNodeSet(set, world.nodes.length, i => eligible(world.nodes[i]!), i => world.nodes[i]!.attrs, () => coordinators.current(), random).map(i => world.nodes[i]!)
   const isUp = (n: SimNode): boolean => n.liveness === 'up'
   const crash = (node: SimNode): void => {
     world.crash(node)

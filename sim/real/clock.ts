@@ -3,7 +3,7 @@
  * clock (every node's timers, heartbeats, rollout pauses and RPC deadlines shrink with it), and a
  * per-node view of it that can be frozen, the in-process approximation of SIGSTOP.
  */
-import { monotonicMs } from '../../core/clock.js'
+import { monotonicMs, sleepWith } from '../../core/clock.js'
 import type { Clock, TimerHandle } from '../../core/clock.js'
 
 /** Virtual time at `scale` x the wall clock. `now()` starts at `originMs`. Timers keep the process alive. */
@@ -25,7 +25,7 @@ export class ScaledClock implements Clock {
   }
 
   async sleep (ms: number, options: { signal?: AbortSignal } = {}): Promise<void> {
-    await sleepOn(this, ms, options.signal)
+    await sleepWith(this, ms, options.signal)
   }
 }
 
@@ -58,7 +58,7 @@ export class FreezableClock implements Clock {
   }
 
   async sleep (ms: number, options: { signal?: AbortSignal } = {}): Promise<void> {
-    await sleepOn(this, ms, options.signal)
+    await sleepWith(this, ms, options.signal)
   }
 
   freeze (): void {
@@ -69,13 +69,4 @@ export class FreezableClock implements Clock {
     this.frozenAt = undefined
     for (const fn of this.due.splice(0)) fn()
   }
-}
-
-async function sleepOn (clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
-  signal?.throwIfAborted()
-  await new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => { handle.cancel(); reject(signal?.reason) }
-    const handle = clock.setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve() }, ms)
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
 }

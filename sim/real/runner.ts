@@ -27,7 +27,7 @@ import { createFleet } from '../../node/fleet/fleet.js'
 import { sealPolicy } from '../../node/policy/document.js'
 import { isNewerProgress } from '../../node/rollouts/leadership.js'
 import { DEVICE_STATE_KINDS } from '../../node/rollouts/device.js'
-import { draw } from '../des/engine.js'
+import { drawNode } from '../des/engine.js'
 import { NODE_LOG } from './fleet.js'
 import { packScenarioModels, simRequest } from './models.js'
 import type { DeviceStateKind } from '../../node/rollouts/device.js'
@@ -35,6 +35,7 @@ import type { RolloutSpec } from '../../node/rollouts/spec.js'
 import type { PolicyDocument } from '../../node/policy/document.js'
 import type { SimEvent } from '../des/invariants.js'
 import type { RunResult, Sample } from '../des/report.js'
+import { resolveNodeSet } from '../scenario.js'
 import type { Distribution, NodeSet, Scenario, ScenarioAction } from '../scenario.js'
 import type { FleetLogRecord, FleetNodeSpec, NodeObservation, RealFleet } from './fleet.js'
 
@@ -115,13 +116,7 @@ export async function runReal (scenario: Scenario, fleet: RealFleet, options: Re
   let lastPhaseKey = ''
   const name = (peer: string): string => { const i = indexOf.get(peer); return i === undefined ? peer : `node-${i}` }
 
-  const drawSpec = (labels: Record<string, Distribution>, props: Record<string, Distribution>): FleetNodeSpec => {
-    const p: Record<string, string> = {}
-    const l: Record<string, string> = {}
-    for (const [k, d] of Object.entries(props)) p[k] = draw(d, random)
-    for (const [k, d] of Object.entries(labels)) l[k] = draw(d, random)
-    return { labels: l, props: p }
-  }
+  const drawSpec = (labels: Record<string, Distribution>, props: Record<string, Distribution>): FleetNodeSpec => drawNode(labels, props, random)
   const track = (specs: FleetNodeSpec[], first: number, how: Status): void => {
     specs.forEach((s, k) => {
       status[first + k] = how
@@ -276,21 +271,8 @@ export async function runReal (scenario: Scenario, fleet: RealFleet, options: Re
     background.push(observer)
     background.push(traffic(fleet, () => done, status, modelName, options.requestsPerSec ?? 1, random))
 
-    const resolve = (set: NodeSet, eligible: (i: number) => boolean): number[] => {
-      const all = status.map((_, i) => i)
-      if ('nodes' in set) return set.nodes.flatMap(([lo, hi]) => all.filter(i => i >= lo && i <= hi)).filter(eligible)
-      if ('selector' in set) return all.filter(i => eligible(i) && matchesSelector(set.selector, attrs[i]!))
-      if ('coordinator' in set) {
-        const c = newest === undefined ? undefined : indexOf.get(newest.coordinator)
-        return c === undefined ? [] : [c].filter(eligible)
-      }
-      const pool = all.filter(eligible)
-      for (let k = pool.length - 1; k > 0; k--) {
-        const j = Math.floor(random() * (k + 1))
-        ;[pool[k], pool[j]] = [pool[j]!, pool[k]!]
-      }
-      return pool.slice(0, set.count)
-    }
+    const resolve = (set: NodeSet, eligible: (i: number) => boolean): number[] =>
+      resolveNodeSet(set, status.length, eligible, i => attrs[i]!, () => newest === undefined ? undefined : indexOf.get(newest.coordinator), random)
     const crash = async (i: number): Promise<void> => {
       status[i] = 'down'
       emit({ t: now(), type: 'down', node: i, how: 'crash' })

@@ -1,0 +1,126 @@
+/**
+ * Library scenarios in the `inprocess` mode: real TuttiNodes on the shaped transport, at sizes and
+ * durations a busy CI machine affords. Each is the library file with its node ranges fitted to the
+ * smaller fleet, its timeline compressed (the same story, shorter pauses) and its models at 1 MiB;
+ * the checker is the one the DES runs use. Nothing waits on wall time: the runner follows the
+ * fleet's virtual clock, and each run is judged over its recorded history.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parse, stringify } from 'yaml'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runScenarioFile } from '../run.js'
+import type { RunReport } from '../run.js'
+import type { SimEvent } from '../des/invariants.js'
+
+const library = (name: string): string => new URL(`../scenarios/${name}.yaml`, import.meta.url).pathname
+let out: string
+beforeAll(async () => { out = await mkdtemp(join(tmpdir(), 'tutti-sim-inproc-')) })
+afterAll(async () => { await rm(out, { recursive: true, force: true }) })
+
+type Doc = Record<string, any>
+
+/** The library scenario, edited for a small in-process fleet, written to a temp file. */
+async function variant (name: string, edit: (doc: Doc) => void): Promise<string> {
+  const doc = parse(await readFile(library(name), 'utf8')) as Doc
+  doc.mode = 'inprocess'
+  for (const m of doc.models) for (const v of m.versions) v.size = '1MiB'
+  edit(doc)
+  const file = join(out, `${name}-${Math.random().toString(36).slice(2)}.yaml`)
+  await writeFile(file, stringify(doc))
+  return file
+}
+
+async function run (file: string, nodes: number, unsafe?: NonNullable<NonNullable<Parameters<typeof runScenarioFile>[1]['real']>['unsafe']>): Promise<{ report: RunReport, events: SimEvent[] }> {
+  const dir = join(out, `run-${Math.random().toString(36).slice(2)}`)
+  const report = await runScenarioFile(file, { outDir: dir, nodes, plots: false, real: { timeScale: 10, ...(unsafe !== undefined ? { unsafe } : {}) } })
+  const events = (await readFile(join(dir, 'timeline.jsonl'), 'utf8')).trim().split('\n').map(l => JSON.parse(l) as SimEvent)
+  return { report, events }
+}
+
+const at = (doc: Doc, key: string): Doc => doc.timeline.find((e: Doc) => e[key] !== undefined)
+
+describe('scenario library on real nodes (inprocess mode, small fleets)', () => {
+  it('bad-model-rollback (6 nodes): the NaN canary trips nonFiniteRate and the rollout is rolled back', async () => {
+    const file = await variant('bad-model-rollback', doc => {
+      doc.duration = '6m'
+      // 1% of 6 nodes is one canary; a one-minute bake (1 request/s) trips the gate.
+      at(doc, 'apply').apply.spec.strategy.steps = [{ setPercent: 1 }, { pause: '1m' }, { setPercent: 100 }]
+    })
+    const { report, events } = await run(file, 6)
+    expect(report.violations, `seed ${report.seed}`).toEqual([])
+    expect(report.phase).toBe('RolledBack')
+    expect(events.some(e => e.type === 'running' && e.version === '3.0.0')).toBe(true)
+    expect(events.some(e => e.type === 'commandAccepted' && e.action === 'revert')).toBe(true)
+  }, 600_000)
+
+  it('partition-during-rollout (6 nodes): nothing moves on the minority side before the heal, then it converges and completes', async () => {
+    const file = await variant('partition-during-rollout', doc => {
+      doc.duration = '12m'
+      doc.timeline = doc.timeline.filter((e: Doc) => e.apply !== undefined)
+      const apply = doc.timeline[0]
+      apply.apply.spec.strategy.steps = [{ setPercent: 10 }, { pause: '1m' }, { setPercent: 50 }, { setPercent: 100 }]
+      doc.timeline = [
+        { at: '20s', partition: [{ nodes: '0-1' }] },
+        apply,
+        { at: '3m', heal: true },
+        { at: '5m', partition: [{ nodes: '5' }] },
+        { at: '7m', heal: true }
+      ]
+    })
+    const { report, events } = await run(file, 6)
+    expect(report.violations, `seed ${report.seed}`).toEqual([])
+    expect(report.phase).toBe('Completed')
+    const heal = events.find(e => e.type === 'healed')!
+    expect(events.some(e => e.type === 'commandAccepted' && e.t < heal.t)).toBe(false)
+    expect(report.figures.heals[0]!.lacking).toBeGreaterThan(0)
+    expect(report.figures.heals[0]!.convergedAfterMs).toBeDefined()
+  }, 600_000)
+
+  it('coordinator-crash (6 nodes): a successor takes over with a higher epoch and completes; the restarted node verifies its files', async () => {
+    const file = await variant('coordinator-crash', doc => {
+      doc.duration = '12m'
+      at(doc, 'apply').apply.spec.strategy.steps = [{ setPercent: 20 }, { pause: '2m' }, { setPercent: 100 }]
+      at(doc, 'killCoordinator').at = '1m'
+      at(doc, 'restart').at = '6m'
+    })
+    const { report, events } = await run(file, 6)
+    expect(report.violations, `seed ${report.seed}`).toEqual([])
+    expect(report.phase).toBe('Completed')
+    const takeovers = events.filter((e): e is Extract<SimEvent, { type: 'coordinator' }> => e.type === 'coordinator' && e.action === 'takeOver')
+    expect(takeovers.some(e => e.epoch >= 2)).toBe(true)
+    const kill = events.find(e => e.type === 'down')!
+    expect(takeovers.find(e => e.epoch >= 2)!.t).toBeGreaterThan(kill.t)
+    expect(events.filter(e => e.type === 'digestCheck').length).toBeGreaterThan(0)
+  }, 600_000)
+
+  it('coordinator-pause (6 nodes): a frozen coordinator is replaced with a higher epoch; after its resume it steps down and nothing stale is applied', async () => {
+    const file = await variant('coordinator-pause', doc => {
+      doc.duration = '10m'
+      at(doc, 'apply').apply.spec.strategy.steps = [{ setPercent: 20 }, { pause: '2m' }, { setPercent: 100 }]
+      at(doc, 'pause').at = '1m'
+      at(doc, 'resume').at = '4m'
+    })
+    const { report, events } = await run(file, 6)
+    expect(report.violations, `seed ${report.seed}`).toEqual([])
+    expect(report.phase).toBe('Completed')
+    const paused = events.find((e): e is Extract<SimEvent, { type: 'down' }> => e.type === 'down' && e.how === 'pause')!
+    const resumed = events.find(e => e.type === 'up' && e.how === 'resume')!
+    expect(events.some(e => e.type === 'coordinator' && e.action === 'takeOver' && e.epoch >= 2 && e.node !== paused.node && e.t > paused.t && e.t < resumed.t)).toBe(true)
+    expect(events.some(e => e.type === 'coordinator' && e.action === 'stepDown' && e.node === paused.node && e.t >= resumed.t)).toBe(true)
+  }, 600_000)
+
+  it('a deliberately broken run (a stray activation of a third version) is caught, with the first violating event', async () => {
+    const file = await variant('bad-model-rollback', doc => {
+      doc.duration = '3m'
+      doc.models[0].versions.push({ version: '9.9.9', size: '1MiB', behaviour: 'good' })
+      doc.invariants = ['versions']
+      doc.expect = []
+    })
+    const { report } = await run(file, 3, { strayActivation: { atMs: 60_000, node: 1, model: 'detector', version: '9.9.9' } })
+    const v = report.violations.find(x => x.invariant === 'versions')
+    expect(v?.message).toMatch(/node 1 runs detector@9\.9\.9/)
+    expect(report.firstViolation).toMatchObject({ type: 'running', node: 1, version: '9.9.9' })
+  }, 600_000)
+})

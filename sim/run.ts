@@ -94,6 +94,10 @@ export async function runScenarioFile (file: string, options: RunOptions): Promi
       const why = multihostUnavailable(options.probe)
       if (why != null) throw new MultihostUnavailableError(why)
       result = await runReal(scenario, new MultihostFleet(), { heartbeatMs: 1000, timeScale: 1, ...options.real, ...(options.nodes !== undefined ? { nodes: options.nodes } : {}) })
+      const shaped = [scenario.fleet.links, ...scenario.timeline.flatMap(e => e.action.kind === 'shapeLinks' ? [e.action.links] : [])]
+      if (shaped.some(l => (l.latencyMs ?? 0) > 0 || (l.jitterMs ?? 0) > 0)) {
+        result.notes = [...(result.notes ?? []), 'link latency and jitter are not applied in multihost mode (no `tc netem` in this kernel): only bandwidth and loss']
+      }
       break
     }
     default: {

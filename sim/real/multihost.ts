@@ -12,7 +12,7 @@
  * | pause / resume | SIGSTOP / SIGCONT |
  * | drainBattery | the admin call `node.setProperty` (the next heartbeat carries it) |
  * | slow | cgroups: CPU to 1/cpu of a core (cpu.max or cfs quota), disk to 100 MiB/s / disk (io.max or blkio throttle) |
- * | latency, jitter | not applied: `tc netem` is not in this kernel (the fleet logs that it ignored them) |
+ * | latency, jitter | not applied: `tc netem` is not in this kernel (sim/run.ts notes it in the summary) |
  *
  * The fleet observes the nodes from the root namespace, through the bridge, which partitions do not
  * cut: the admin protocol (as the fleet's admin) for state, the HTTP API for inference, and every
@@ -23,13 +23,13 @@
  * cgroups, processes) goes on `stop()`, on process exit, on SIGINT/SIGTERM, and a crashed run's
  * leftovers at the next lab's creation.
  */
-import { closeSync, createWriteStream, openSync } from 'node:fs'
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
-import { createReadStream } from 'node:fs'
 import { randomBytes } from 'node:crypto'
-import { createInterface } from 'node:readline'
+import { closeSync, createReadStream, createWriteStream, openSync } from 'node:fs'
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { TuttiError } from '../../core/errors.js'
 import { systemClock } from '../../core/clock.js'
@@ -37,7 +37,6 @@ import { fileHasher, isManifestCid } from '../../core/cid.js'
 import { silentLogger } from '../../core/logger.js'
 import { callAdmin } from '../../protocols/admin/index.js'
 import { ChunkServer } from '../../protocols/chunks/index.js'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import { adminIdentity, swarmKey } from '../../node/fleet/fleet.js'
 import { createDialerLibp2p } from '../../node/mesh/dialer.js'
 import { openEnvelope } from '../../node/models/manifest.js'

@@ -148,7 +148,8 @@ export async function runReal (scenario: Scenario, fleet: RealFleet, options: Re
       case NODE_LOG.stepDown: {
         if (!f.component.endsWith('coordinator')) return
         const action = f.msg === NODE_LOG.takeOver ? 'takeOver' : f.msg === NODE_LOG.established ? 'established' : 'stepDown'
-        emit({ t, type: 'coordinator', node: r.node, rollout: str('rollout'), epoch: num('epoch'), action, ...(f.why !== undefined ? { reason: str('why') } : {}) })
+        const why = f.why === undefined ? undefined : str('why').replace(/12D3Koo[1-9A-HJ-NP-Za-km-z]+/g, peer => name(peer))
+        emit({ t, type: 'coordinator', node: r.node, rollout: str('rollout'), epoch: num('epoch'), action, ...(why !== undefined ? { reason: why } : {}) })
       }
     }
   }

@@ -50,6 +50,8 @@ export class InProcessFleet implements RealFleet {
   private readonly listeners = new Set<(r: FleetLogRecord) => void>()
   private readonly tag = `sim-${process.pid}-${fleets++}`
   private stopped = false
+  /** Boots so far (restarts included): each boot's randomness is seeded apart. */
+  private boots = 0
 
   /** Virtual ms since the start; timers in virtual time. */
   readonly clock: Clock = {
@@ -280,8 +282,6 @@ export class InProcessFleet implements RealFleet {
     await node.start()
     this.slots[i] = { state: 'up', node, clock, spec }
   }
-
-  private boots = 0
 }
 
 const host = (i: number): string => `n${i}`

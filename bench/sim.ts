@@ -1,6 +1,7 @@
 /**
- * The simulator as the fleet grows, in the discrete-event mode (`--mode des`, the default) or on
- * real nodes in one process (`--mode inprocess`): simulated node-seconds per wall second, the
+ * The simulator as the fleet grows, in the discrete-event mode (`--mode des`, the default), on
+ * real nodes in one process (`--mode inprocess`) or on node processes in network namespaces
+ * (`--mode multihost`, root): simulated node-seconds per wall second, the
  * largest fleet it handles on this machine within a wall budget, and the rollout's figures at each
  * size (heartbeat bytes per node per second, measured (DES) and modelled with and without the
  * planned shard aggregation; policy convergence; origin egress per model; apply -> 100% Active):
@@ -8,14 +9,17 @@
  *   npm run bench -- sim [--sizes 1000,10000,100000] [--scenario sim/scenarios/large-fleet-10k.yaml]
  *                        [--seed N] [--budget-s 900]
  *   npm run bench -- sim --mode inprocess [--sizes 5,10,25,50,100] [--time-scale 10] [--model-mib 4]
+ *   npm run bench -- sim --mode multihost [--sizes 4,8,16,32] [--scenario sim/scenarios/multihost-coordinator-crash.yaml]
  *
  * Sizes run in increasing order; once one takes longer than --budget-s of wall time the larger
  * ones are skipped (reported as such), so "largest fleet" is the last size that finished.
  * In-process, `--model-mib` replaces every model version's size (real bytes through real nodes;
  * the scenario's 20 MiB times 100 nodes would measure the disk more than the simulator) and
- * `--time-scale` is the virtual seconds per wall second the nodes run at.
- * Results: bench/results/sim.json (DES) or bench/results/sim-inprocess.json. See docs/SIMULATOR.md
- * and docs/BENCHMARKS.md.
+ * `--time-scale` is the virtual seconds per wall second the nodes run at. Multi-host runs the
+ * scenario as written, at the wall clock's pace (1 s heartbeats), and also reports the CPU its node
+ * processes used per node (cores, from the reaped children's times in /proc/self/stat).
+ * Results: bench/results/sim.json (DES), sim-inprocess.json or sim-multihost.json. See
+ * docs/SIMULATOR.md and docs/BENCHMARKS.md.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import os from 'node:os'
@@ -26,6 +30,7 @@ import { parseScenario } from '../sim/scenario.js'
 import { runDes } from '../sim/des/engine.js'
 import { runReal } from '../sim/real/runner.js'
 import { InProcessFleet } from '../sim/real/inprocess.js'
+import { MultihostFleet, multihostUnavailable } from '../sim/real/multihost.js'
 import { judge } from '../sim/run.js'
 import type { RunResult } from '../sim/des/report.js'
 import { figures } from '../sim/des/report.js'
@@ -35,7 +40,7 @@ const { values } = parseArgs({
   options: {
     mode: { type: 'string', default: 'des' },
     sizes: { type: 'string' },
-    scenario: { type: 'string', default: 'sim/scenarios/large-fleet-10k.yaml' },
+    scenario: { type: 'string' },
     seed: { type: 'string' },
     'budget-s': { type: 'string', default: '900' },
     'time-scale': { type: 'string', default: '10' },
@@ -43,17 +48,30 @@ const { values } = parseArgs({
   }
 })
 const mode = values.mode
-if (mode !== 'des' && mode !== 'inprocess') {
-  console.error('--mode is des or inprocess')
+if (mode !== 'des' && mode !== 'inprocess' && mode !== 'multihost') {
+  console.error('--mode is des, inprocess or multihost')
   process.exit(2)
 }
-const sizes = (values.sizes ?? (mode === 'des' ? '1000,10000,100000' : '5,10,25,50,100')).split(',').map(s => Number(s.trim())).filter(n => Number.isInteger(n) && n > 0).sort((a, b) => a - b)
+const why = mode === 'multihost' ? multihostUnavailable() : undefined
+if (why != null) {
+  console.error(`multihost: ${why}`)
+  process.exit(2)
+}
+const scenarioFile = values.scenario ?? (mode === 'multihost' ? 'sim/scenarios/multihost-coordinator-crash.yaml' : 'sim/scenarios/large-fleet-10k.yaml')
+const sizes = (values.sizes ?? (mode === 'des' ? '1000,10000,100000' : mode === 'inprocess' ? '5,10,25,50,100' : '4,8,16,32')).split(',').map(s => Number(s.trim())).filter(n => Number.isInteger(n) && n > 0).sort((a, b) => a - b)
 if (sizes.length === 0) {
   console.error('--sizes takes positive integers, e.g. 1000,10000')
   process.exit(2)
 }
 const budgetMs = Number(values['budget-s']) * 1000
-const text = await readFile(values.scenario, 'utf8')
+const text = await readFile(scenarioFile, 'utf8')
+
+/** CPU seconds of this process and of its exited, reaped children (multihost's node processes): utime + stime + cutime + cstime. */
+async function treeCpuSeconds (): Promise<number> {
+  const stat = await readFile('/proc/self/stat', 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number)
+  return (fields[11]! + fields[12]! + fields[13]! + fields[14]!) / 100
+}
 
 interface Row {
   nodes: number
@@ -69,6 +87,8 @@ interface Row {
   originCopiesPerModel?: number
   applyToAllActiveMs?: number
   heapMiB?: number
+  /** Multihost: CPU cores the whole process tree used per node over the run (set-up included). */
+  cpuCoresPerNode?: number
 }
 
 const rows: Row[] = []
@@ -84,10 +104,17 @@ for (const n of sizes) {
   if (values.seed !== undefined) scenario.seed = Number(values.seed)
   let result: RunResult
   let wallMs: number
+  let cpuCoresPerNode: number | undefined
   if (mode === 'des') {
     const started = performance.now()
     result = runDes(scenario, { nodes: n })
     wallMs = performance.now() - started
+  } else if (mode === 'multihost') {
+    const cpu0 = await treeCpuSeconds()
+    const started = performance.now()
+    result = await runReal(scenario, new MultihostFleet(), { nodes: n, heartbeatMs: 1000, timeScale: 1 })
+    wallMs = performance.now() - started
+    cpuCoresPerNode = (await treeCpuSeconds() - cpu0) / (wallMs / 1000) / n
   } else {
     for (const m of scenario.models) for (const v of m.versions) v.sizeBytes = Number(values['model-mib']) * 1048576
     const started = performance.now()
@@ -105,15 +132,16 @@ for (const n of sizes) {
     ...(f.policyConvergenceMs !== undefined ? { policyConvergenceMs: f.policyConvergenceMs } : {}),
     originCopiesPerModel: f.originCopies,
     ...(f.applyToAllActiveMs !== undefined ? { applyToAllActiveMs: f.applyToAllActiveMs } : {}),
-    heapMiB: process.memoryUsage().heapUsed / 1048576
+    heapMiB: process.memoryUsage().heapUsed / 1048576,
+    ...(cpuCoresPerNode !== undefined ? { cpuCoresPerNode } : {})
   }
   rows.push(row)
-  console.error(`${n} nodes: ${result.phase} in ${(wallMs / 1000).toFixed(1)} s wall`)
+  console.error(`${n} nodes: ${result.phase} in ${(wallMs / 1000).toFixed(1)} s wall${cpuCoresPerNode !== undefined ? `, ${cpuCoresPerNode.toFixed(3)} CPU cores per node` : ''}`)
   if (wallMs > budgetMs) over = true
 }
 
 const fmt = (x: number | undefined, d = 0): string => x === undefined ? '-' : x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d })
-console.log(`scenario ${values.scenario}, mode ${mode}${mode === 'inprocess' ? ` (time scale ${values['time-scale']}, models ${values['model-mib']} MiB)` : ''}, ${os.cpus().length} cpus, node ${process.version}`)
+console.log(`scenario ${scenarioFile}, mode ${mode}${mode === 'inprocess' ? ` (time scale ${values['time-scale']}, models ${values['model-mib']} MiB)` : ''}, ${os.cpus().length} cpus, node ${process.version}`)
 console.log('| nodes | outcome | wall s | node-s / wall-s | heartbeat B/s per node (measured) | modelled flat | modelled with shard digests | policy convergence s | origin copies per model | apply -> 100% Active s | invariants |')
 console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|')
 for (const r of rows) {
@@ -123,8 +151,12 @@ for (const r of rows) {
   }
   console.log(`| ${fmt(r.nodes)} | ${r.outcome} | ${fmt(r.wallMs! / 1000, 1)} | ${fmt(r.nodeSecondsPerWallSecond)} | ${fmt(r.heartbeatBytesPerNodePerSec)} | ${fmt(r.modelledFlatBytesPerNodePerSec)} | ${fmt(r.modelledShardedBytesPerNodePerSec)} | ${fmt(r.policyConvergenceMs === undefined ? undefined : r.policyConvergenceMs / 1000, 1)} | ${fmt(r.originCopiesPerModel, 2)} | ${fmt(r.applyToAllActiveMs === undefined ? undefined : r.applyToAllActiveMs / 1000, 1)} | ${r.violations!.length === 0 ? 'all hold' : r.violations!.join('; ')} |`)
 }
+if (mode === 'multihost') {
+  console.log('\n| nodes | CPU cores per node (the node processes and the simulator, set-up included) |\n|---:|---:|')
+  for (const r of rows) if (r.cpuCoresPerNode !== undefined) console.log(`| ${r.nodes} | ${fmt(r.cpuCoresPerNode, 3)} |`)
+}
 const done = rows.filter(r => r.skipped === undefined)
 console.log(`largest fleet in ${mode} mode within ${values['budget-s']} s: ${fmt(done[done.length - 1]?.nodes)} nodes`)
 await mkdir('bench/results', { recursive: true })
-const meta = mode === 'des' ? {} : { timeScale: Number(values['time-scale']), modelMiB: Number(values['model-mib']) }
-await writeFile(join('bench/results', mode === 'des' ? 'sim.json' : 'sim-inprocess.json'), JSON.stringify({ scenario: values.scenario, mode, ...meta, cpus: os.cpus().length, node: process.version, rows }, null, 2) + '\n')
+const meta = mode === 'des' ? {} : mode === 'multihost' ? { timeScale: 1, heartbeatMs: 1000 } : { timeScale: Number(values['time-scale']), modelMiB: Number(values['model-mib']) }
+await writeFile(join('bench/results', `${mode === 'des' ? 'sim' : `sim-${mode}`}.json`), JSON.stringify({ scenario: scenarioFile, mode, ...meta, cpus: os.cpus().length, node: process.version, rows }, null, 2) + '\n')

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { LevelDatastore } from 'datastore-level'
 import { z } from 'zod'
+import { checkKeyValue } from '../protocols/heartbeat/labels.js'
 import { createAdminStreamHandler, ADMIN_PROTOCOL, AdminErrorCode, AdminRequestError } from '../protocols/admin/index.js'
 import { adminParams, base64Bytes, boundedString, rolloutName } from './admin-params.js'
 import { MAX_POLICY_BYTES } from '../protocols/policy/constants.js'
@@ -199,6 +200,14 @@ export async function createTuttiNode (init: TuttiNodeInit, components: TuttiNod
 const nodesGetParams = z.object({ peerId: boundedString('a peer id or a unique suffix of one', 128) })
 const policiesGetParams = z.object({ name: rolloutName })
 const policiesApplyParams = z.object({ envelope: base64Bytes('policy envelope', MAX_POLICY_BYTES) })
+/** `node.setProperty`: a live property's override (a value), or none (`value` left out). */
+const setPropertyParams = z.object({
+  key: boundedString('a property key', 256),
+  value: boundedString('a property value', 1024).optional()
+}).superRefine((p, ctx) => {
+  const problem = checkKeyValue(p.key, p.value ?? '')
+  if (problem != null) ctx.addIssue({ code: 'custom', message: problem, path: ['key'] })
+})
 
 function listenAddresses (init: TuttiNodeInit): string[] {
   return init.listen ?? ((init.transport ?? 'tcp') === 'tcp' ? ['/ip4/0.0.0.0/tcp/0'] : [])
@@ -554,7 +563,7 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
 
   private registerBuiltins (): void {
     if (this.models == null) {
-      for (const method of ['models.list', 'models.get', 'models.pull', 'models.push', 'models.job']) {
+      for (const method of ['models.list', 'models.get', 'models.pull', 'models.push', 'models.job', 'models.serverStats']) {
         this.handleAdmin(method, async () => {
           throw new AdminRequestError('ERR_NO_MODEL_STORE', `peer ${this.peerId} keeps no models (it runs without a data directory)`)
         })
@@ -562,6 +571,15 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
     }
     this.handleAdmin('node.info', async () => this.info())
     this.handleAdmin('nodes.list', async () => ({ observer: this.peerId, nodes: this.nodes() }))
+    // A live property changed at run time (a battery draining, in the simulator; an operator's
+    // override otherwise): the next heartbeat carries it and rollout selectors see it.
+    this.handleAdmin('node.setProperty', async (params) => {
+      const { key, value } = adminParams(setPropertyParams, params)
+      this.setProperty(key, value)
+      this.log.info('property set', { key, value })
+      this.rollouts?.kick()
+      return { observer: this.peerId, key, value: value ?? null }
+    })
     this.handleAdmin('nodes.get', async (params) => {
       const { peerId: id } = adminParams(nodesGetParams, params)
       const match = this.resolvePeerId(id)

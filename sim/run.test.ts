@@ -33,12 +33,13 @@ describe('sim run', () => {
     expect(await readFile(join(a, 'timeline.jsonl'), 'utf8')).toBe(await readFile(join(b, 'timeline.jsonl'), 'utf8'))
   })
 
-  it('refuses the modes that are not built yet with ERR_SIM_MODE_NOT_BUILT, from the file or the option', async () => {
+  it('refuses multihost without root with ERR_SIM_NEEDS_ROOT, from the file or the option (the check is injected)', async () => {
     const dir = await tmp()
     const file = join(dir, 'mh.yaml')
+    const probe = { platform: 'linux', uid: () => 1000, runs: () => true }
     await writeFile(file, (await readFile(SCENARIO, 'utf8')).replace('mode: des', 'mode: multihost'))
-    await expect(runScenarioFile(file, { outDir: dir })).rejects.toMatchObject({ code: 'ERR_SIM_MODE_NOT_BUILT' })
-    await expect(runScenarioFile(SCENARIO, { outDir: dir, mode: 'multihost' })).rejects.toMatchObject({ code: 'ERR_SIM_MODE_NOT_BUILT' })
+    await expect(runScenarioFile(file, { outDir: dir, probe })).rejects.toMatchObject({ code: 'ERR_SIM_NEEDS_ROOT' })
+    await expect(runScenarioFile(SCENARIO, { outDir: dir, mode: 'multihost', probe })).rejects.toMatchObject({ code: 'ERR_SIM_NEEDS_ROOT' })
   })
 
   it('reports an expected outcome that was not reached', async () => {

@@ -1,6 +1,6 @@
 /**
  * `tutti sim run`: parse a scenario, run it in its mode (`des`, or real nodes through a RealFleet:
- * `inprocess`; `multihost` once built), check the invariants and the expected
+ * `inprocess`, `multihost`), check the invariants and the expected
  * outcomes over the recorded history, and write DIR/timeline.jsonl (one event a line),
  * DIR/summary.md (readable, linking the plots) and the plots as SVG.
  */
@@ -8,7 +8,7 @@ import { createWriteStream } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { once } from 'node:events'
 import { join } from 'node:path'
-import { ModeNotBuiltError, parseScenario } from './scenario.js'
+import { parseScenario } from './scenario.js'
 import { runDes } from './des/engine.js'
 import { checkInvariants } from './des/invariants.js'
 import { figures, summarize } from './des/report.js'
@@ -17,6 +17,7 @@ import type { EngineOptions } from './des/engine.js'
 import type { Figures, RunResult } from './des/report.js'
 import type { RealRunOptions } from './real/runner.js'
 import type { Scenario, SimMode } from './scenario.js'
+import type { LabProbe } from './netns/lab.js'
 import type { SimEvent, Violation } from './des/invariants.js'
 
 export interface RunOptions {
@@ -29,6 +30,8 @@ export interface RunOptions {
   mode?: SimMode
   /** Engine options for tests (a deliberately broken engine). */
   engine?: Omit<EngineOptions, 'nodes'>
+  /** What multihost's privilege check looks at (tests). @default this machine */
+  probe?: LabProbe
   /** Options of the real-node modes (time scale, heartbeat, progress, a work directory). */
   real?: Omit<RealRunOptions, 'nodes'>
 }
@@ -65,8 +68,8 @@ export function judge (scenario: Scenario, result: Pick<RunResult, 'events' | 'p
 
 /**
  * Runs a scenario file in its mode (or `options.mode`); throws ScenarioError (bad file),
- * ModeNotBuiltError (multihost, until it is built) or ERR_SIM_UNSUPPORTED (a scenario the mode
- * cannot run).
+ * ERR_SIM_UNSUPPORTED (a scenario the mode cannot run) or ERR_SIM_NEEDS_ROOT (multihost without
+ * root, `ip`, `tc` or `nft`; checked before anything is built).
  */
 export async function runScenarioFile (file: string, options: RunOptions): Promise<RunReport> {
   const scenario = parseScenario(await readFile(file, 'utf8'))
@@ -84,10 +87,19 @@ export async function runScenarioFile (file: string, options: RunOptions): Promi
       result = await runReal(scenario, new InProcessFleet(), { ...options.real, ...(options.nodes !== undefined ? { nodes: options.nodes } : {}) })
       break
     }
-    // The multihost fleet (separate `tutti node start` processes in network namespaces) plugs in
-    // here: runReal(scenario, new MultiHostFleet(...), ...), the same runner over RealFleet.
-    case 'multihost':
-      throw new ModeNotBuiltError(mode)
+    case 'multihost': {
+      // Separate `tutti node start` processes in network namespaces: root only, checked before
+      // anything is built. They run at the wall clock's pace, so heartbeats are 1 s unless asked.
+      const [{ runReal }, { MultihostFleet, MultihostUnavailableError, multihostUnavailable }] = await Promise.all([import('./real/runner.js'), import('./real/multihost.js')])
+      const why = multihostUnavailable(options.probe)
+      if (why != null) throw new MultihostUnavailableError(why)
+      result = await runReal(scenario, new MultihostFleet(), { heartbeatMs: 1000, timeScale: 1, ...options.real, ...(options.nodes !== undefined ? { nodes: options.nodes } : {}) })
+      const shaped = [scenario.fleet.links, ...scenario.timeline.flatMap(e => e.action.kind === 'shapeLinks' ? [e.action.links] : [])]
+      if (shaped.some(l => (l.latencyMs ?? 0) > 0 || (l.jitterMs ?? 0) > 0)) {
+        result.notes = [...(result.notes ?? []), 'link latency and jitter are not applied in multihost mode (no `tc netem` in this kernel): only bandwidth and loss']
+      }
+      break
+    }
     default: {
       const never: never = mode
       throw new TypeError(`unknown mode ${String(never)}`)

@@ -1,6 +1,6 @@
 /**
  * The simulator's scenario file (YAML): one format for its three modes (`des`, the discrete-event
- * simulation of large fleets; `inprocess`, real nodes in one process; `multihost`, recognised). A
+ * simulation of large fleets; `inprocess`, real nodes in one process; `multihost`, node processes in network namespaces). A
  * scenario names the fleet (node count, label and property distributions, link shape), the models
  * (versions with a size and a behaviour), a timeline of actions and the invariants the run checks.
  * Every problem is reported with its field path (`timeline[2].apply.spec.strategy.steps[0]`).
@@ -25,7 +25,7 @@ export const MAX_SCENARIO_ALIASES = 100
 /** Most nodes a scenario may ask for (the DES aims at 100,000). */
 export const MAX_SCENARIO_NODES = 1_000_000
 
-/** The simulator's modes. `des` and `inprocess` run; `multihost` is recognised. */
+/** The simulator's modes. */
 export type SimMode = 'des' | 'inprocess' | 'multihost'
 
 /** One problem in a scenario: the field path and what is wrong there. */
@@ -406,13 +406,5 @@ function toAction (entry: RawEntry, key: typeof ACTION_KEYS[number], path: strin
       const never: never = key
       throw new TypeError(`unknown action ${String(never)}`)
     }
-  }
-}
-
-/** A mode the runner cannot run yet: the CLI exits 2 with this message. */
-export class ModeNotBuiltError extends TuttiError {
-  constructor (mode: SimMode) {
-    super('ERR_SIM_MODE_NOT_BUILT', `simulator mode "${mode}" is not built yet; the modes that exist are "des" (the discrete-event simulation of large fleets) and "inprocess" (real nodes in one process)`)
-    this.name = 'ModeNotBuiltError'
   }
 }

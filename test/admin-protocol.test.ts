@@ -124,6 +124,24 @@ describe('the admin protocol between real nodes', () => {
     expect(await bad('rollouts.plan', { name: 'r', spec: { model: { cid: 'nope' } } })).toMatch(/^spec\.model\.cid: must be a model manifest CID.*; spec\.selector: /)
   })
 
+  it('node.setProperty overrides a live property: the next heartbeat carries it to the others; a bad key changes nothing', async () => {
+    const one = multiaddr(mesh.nodes[1]!.addresses()[0]!)
+    expect(await callAdmin(admin, one, 'node.setProperty', { key: 'battery', value: '12' })).toMatchObject({ key: 'battery', value: '12' })
+    const seen = async (): Promise<unknown> => (await callAdmin<{ nodes: MemberInfo[] }>(admin, target, 'nodes.list')).nodes.find(n => n.peerId === mesh.nodes[1]!.peerId)?.props.battery
+    await waitFor('node 0 to hear battery=12 from node 1', async () => await seen() === '12', 10_000)
+    const err = await remoteError(callAdmin(admin, one, 'node.setProperty', { key: 'bad key', value: '1' }))
+    expect(err.code).toBe(AdminErrorCode.BadRequest)
+    expect(err.message).toMatch(/^key: key "bad key" may hold only/)
+    expect(mesh.nodes[1]!.membership.propertyOverrides()).toEqual({ battery: '12' })
+    // Without a value the override is lifted.
+    expect(await callAdmin(admin, one, 'node.setProperty', { key: 'battery' })).toMatchObject({ key: 'battery', value: null })
+    expect(mesh.nodes[1]!.membership.propertyOverrides()).toEqual({})
+  })
+
+  it('models.serverStats of a node without a model store answers ERR_NO_MODEL_STORE', async () => {
+    expect((await remoteError(callAdmin(admin, target, 'models.serverStats'))).code).toBe('ERR_NO_MODEL_STORE')
+  })
+
   it('refuses a peer that is in the fleet but not an admin: ERR_NOT_AUTHORIZED', async () => {
     const outsider = await client(fleet, await generateKeyPair('Ed25519'))
     clients.push(outsider)

@@ -24,9 +24,9 @@ import { initFleet } from '../../node/fleet/fleet.js'
 import { pack } from '../../node/models/pack.js'
 import { buildMatMulModel } from '../../node/models/testing/onnx-builder.js'
 import { fmt, machine, median, print, ratio, sum, table, writeResults } from '../lib/stats.js'
-import { labUnavailable } from './lab.js'
+import { labUnavailable } from '../../sim/netns/lab.js'
 import { runOnce } from './run.js'
-import type { Lab } from './lab.js'
+import type { Lab } from '../../sim/netns/lab.js'
 import type { NodeResult, RunResult, SideResult } from './run.js'
 
 const MIB = 1024 * 1024

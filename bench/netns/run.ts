@@ -16,10 +16,10 @@ import { callAdmin } from '../../protocols/admin/index.js'
 import { loadAdminKey, loadFleet, swarmKey } from '../../node/fleet/fleet.js'
 import { createDialerLibp2p } from '../../node/mesh/dialer.js'
 import { ModelStore } from '../../node/models/store.js'
-import { createLab, cpuSeconds, nftAvailable } from './lab.js'
+import { createLab, cpuSeconds, nftAvailable } from '../../sim/netns/lab.js'
 import type { ChildProcess } from 'node:child_process'
 import type { Libp2p } from '@libp2p/interface'
-import type { Counters, Lab, LabNode } from './lab.js'
+import type { Counters, Lab, LabNode } from '../../sim/netns/lab.js'
 import type { ModelJob } from '../../node/models/service.js'
 
 const BIN = fileURLToPath(new URL('../../bin/tutti.js', import.meta.url))

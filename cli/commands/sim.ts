@@ -74,7 +74,7 @@ export const registerSim: CommandModule = (program, { io }) => {
       } catch (err) {
         if (err instanceof ScenarioError) throw new UsageError(`${file}: ${err.message}`)
         const code = (err as { code?: string }).code
-        if (code === 'ERR_SIM_MODE_NOT_BUILT' || code === 'ERR_SIM_UNSUPPORTED') throw new UsageError((err as Error).message)
+        if (code === 'ERR_SIM_UNSUPPORTED' || code === 'ERR_SIM_NEEDS_ROOT') throw new UsageError((err as Error).message)
         throw err
       } finally {
         line.done()

@@ -503,6 +503,8 @@ export class ModelService {
     return {
       // With the NAME@VERSIONs that name two signed manifests in the fleet (flagged, never chosen).
       'models.list': async (_params, ctx) => ({ models: this.list(), conflicts: await this.conflicts({ signal: ctx.signal }) }),
+      // What this peer's chunk server has sent since the node started (the simulator's upload figures).
+      'models.serverStats': async () => ({ stats: this.serverStats() ?? null }),
       'models.get': async (params, ctx) => await notFound(async () => {
         const d = this.describe(refParam(params))
         const conflict = (await this.conflicts({ signal: ctx.signal })).find(c => c.name === d.manifest.name && c.version === d.manifest.version)

@@ -2,8 +2,9 @@
  * A lab of hosts on one Linux machine: each host a network namespace with one interface (`eth0`)
  * on a shared bridge, its uplink and downlink each capped by `tc tbf`, packets dropped at random
  * or between groups by nftables, processes started inside it and stopped with it, and the kernel's
- * own byte counters per link. The netns benchmark runs on it; the simulator's multi-host mode is
- * meant to grow out of it, so it imports only Node built-ins.
+ * own byte counters per link, and CPU and disk caps per process through cgroups (cgroup.ts). The
+ * simulator's multi-host mode (sim/real/multihost.ts) and the netns benchmark (bench/netns) run on
+ * it; it imports only Node built-ins.
  *
  *   const lab = createLab()                          // root only; cleans a crashed lab's leftovers
  *   const a = lab.addNode('a', { mbit: 10 })         // namespace, veth on the bridge, both ways capped
@@ -13,19 +14,22 @@
  *   lab.setLoss(a, 0.01)                             // 1 % of a's packets dropped, each way
  *   lab.setLinkUp(a, false)                          // a cut off from everyone
  *   lab.countSources(a, [b]); lab.bytesFrom(a)       // bytes a received from b (nftables counters)
+ *   lab.capProcess(a, pid, { cpuCores: 0.25 })       // a quarter of a core for that process (cgroups)
  *   await lab.stopProcesses(); lab.destroy()         // SIGTERM, then namespaces, veths, bridge gone
  *
  * Names: namespace `tlab-ID-NAME`, bridge `tlIDbr`, host side of node i's veth `tlIDhI`, all
  * in 10.213.K.0/24 (bridge .1, node i at .(i + 2)), ID and K random per lab. A state file
  * /run/tutti-lab/ID.json names the lab's owner process; `createLab` removes every lab whose owner
- * is gone (its namespaces, links and the processes still in them), so a crashed run leaves nothing
- * behind for long. `destroy` is synchronous so it can run from an 'exit' handler.
+ * is gone (its namespaces, links, cgroups `tutti-lab-ID-NAME` and the processes still in them), so
+ * a crashed run leaves nothing behind for long. `destroy` is synchronous so it can run from an 'exit' handler.
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { capProcess, removeGroups } from './cgroup.js'
 import type { ChildProcess, SpawnOptions } from 'node:child_process'
+import type { ProcessCaps } from './cgroup.js'
 
 /** Where labs record their owner process. */
 const STATE_DIR = '/run/tutti-lab'
@@ -44,16 +48,41 @@ export class LabError extends Error {
   }
 }
 
-/** Why a lab cannot run here, or undefined when it can. */
-export function labUnavailable (): string | undefined {
-  if (process.platform !== 'linux') return 'network namespaces need Linux'
-  if (process.getuid?.() !== 0) return 'network namespaces, veths and tc need root (run it as root, e.g. with sudo)'
-  for (const [cmd, args] of [['ip', ['netns', 'list']], ['tc', ['-V']]] as const) {
+/** What `labUnavailable` looks at; tests hand in their own to check the refusal. */
+export interface LabProbe {
+  platform: string
+  /** The effective user id (0 is root), undefined where the platform has none. */
+  uid: () => number | undefined
+  /** Whether `cmd args` runs and exits 0. */
+  runs: (cmd: string, args: readonly string[]) => boolean
+}
+
+/** This machine. */
+export const systemProbe: LabProbe = {
+  platform: process.platform,
+  uid: () => process.getuid?.(),
+  runs: (cmd, args) => {
     try {
       execFileSync(cmd, args, { stdio: 'ignore' })
+      return true
     } catch {
-      return `the \`${cmd}\` command (iproute2) is not available`
+      return false
     }
+  }
+}
+
+/**
+ * Why a lab cannot run here, or undefined when it can: Linux, root, iproute2's `ip` and `tc`,
+ * and with `nft: true` also nftables' `nft` (partitions, loss and per-source counts need it).
+ */
+export function labUnavailable (options: { nft?: boolean, probe?: LabProbe } = {}): string | undefined {
+  const probe = options.probe ?? systemProbe
+  if (probe.platform !== 'linux') return 'network namespaces need Linux'
+  if (probe.uid() !== 0) return 'network namespaces, veths and tc need root (run it as root, e.g. with sudo)'
+  const tools: Array<[string, string[], string]> = [['ip', ['netns', 'list'], 'iproute2'], ['tc', ['-V'], 'iproute2']]
+  if (options.nft === true) tools.push(['nft', ['--version'], 'nftables'])
+  for (const [cmd, args, pkg] of tools) {
+    if (!probe.runs(cmd, args)) return `the \`${cmd}\` command (${pkg}) is not available`
   }
   return undefined
 }
@@ -177,6 +206,7 @@ function removeLab (id: string): void {
     tryRun('ip', ['netns', 'del', ns])
   }
   for (const link of links().filter(l => l.startsWith(`tl${id}`))) tryRun('ip', ['link', 'del', link])
+  removeGroups(id)
 }
 
 /** Removes the labs whose owner process is gone, and lab namespaces no state file claims. */
@@ -214,6 +244,7 @@ export function cleanLeftovers (): string[] {
     removeLab(id)
     removed.push(id)
   }
+  removeGroups(id => !owned.has(id))
   return [...new Set(removed)]
 }
 
@@ -380,11 +411,24 @@ export class Lab {
     return child
   }
 
+  /**
+   * Caps a process of the node (CPU share, disk rate) through cgroups; fields left undefined lift
+   * their cap. See sim/netns/cgroup.ts for what a disk cap does and does not slow.
+   */
+  capProcess (node: LabNode, pid: number, caps: ProcessCaps): void {
+    try {
+      capProcess(this.id, node.name, pid, caps)
+    } catch (err) {
+      throw new LabError('ERR_LAB_COMMAND', `cannot cap ${node.name}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
   /** Sends SIGTERM to every process the lab started, and SIGKILL to those still running after `graceMs`. */
   async stopProcesses (graceMs = 10_000): Promise<void> {
     const running = [...this.children].filter(c => c.exitCode === null && c.signalCode === null)
     await Promise.all(running.map(async child => {
       const exited = new Promise<void>(resolve => child.once('exit', () => { resolve() }))
+      child.kill('SIGCONT') // a paused (SIGSTOPped) process would not act on SIGTERM
       child.kill('SIGTERM')
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
       await exited

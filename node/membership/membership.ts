@@ -1,18 +1,26 @@
 import { TypedEventEmitter } from 'main-event'
 import {
-  HEARTBEAT_TOPIC, MAX_HEARTBEAT_BYTES, MAX_HEARTBEAT_MODELS, MAX_HEARTBEAT_ROLLOUTS, decodeHeartbeat, encodeHeartbeat,
+  HEARTBEAT_DIGEST_TOPIC, HEARTBEAT_TOPIC, MAX_DIGEST_BYTES, MAX_HEARTBEAT_BYTES, MAX_HEARTBEAT_MODELS, MAX_HEARTBEAT_ROLLOUTS,
+  decodeHeartbeat, decodeSignedDigest, encodeDigest, encodeHeartbeat, encodeSignedDigest, shardTopic,
   InvalidHeartbeatError, UnsupportedHeartbeatSchemaError
 } from '../../protocols/heartbeat/index.js'
+import { planDigest } from './aggregation.js'
+import {
+  DEFAULT_AGGREGATION, acceptsAggregator, aggregatorRole, digestIntervalMs, peerHash, peerTag, rankAggregators,
+  shardBitsFor, shardOf, validateAggregation
+} from './shards.js'
 import { DEFAULT_ADMISSION, admitIdentity, isFull, validateAdmission } from './admission.js'
 import { DEFAULT_INTERVAL, jittered, nextIntervalMs, validateInterval } from './interval.js'
-import { DEFAULT_LIVENESS, isCorroborated, nextStatusChangeMs, observe, shouldForget, statusOf, validateLiveness, withSource } from './view.js'
-import type { Heartbeat, HeartbeatModel, HeartbeatRollout } from '../../protocols/heartbeat/index.js'
+import { DEFAULT_LIVENESS, isCorroborated, nextStatusChangeMs, observe, observeDigest, shouldForget, statusOf, validateLiveness, withSource } from './view.js'
+import type { Heartbeat, HeartbeatDigest, HeartbeatModel, HeartbeatRollout } from '../../protocols/heartbeat/index.js'
+import type { AggregationParams, AggregatorRole } from './shards.js'
+import type { ShardMember } from './aggregation.js'
 import type { Clock, TimerHandle } from '../../core/clock.js'
 import type { Logger } from '../../core/logger.js'
 import type { Properties } from '../telemetry/props.js'
 import type { AdmissionParams, SourceBudget } from './admission.js'
 import type { IntervalParams } from './interval.js'
-import type { MemberEntry, MemberStatus, LivenessParams } from './view.js'
+import type { DigestListing, DigestObservation, MemberEntry, MemberStatus, LivenessParams } from './view.js'
 
 /**
  * What each heartbeat costs on the wire beyond its payload, from the message layout: gossipsub's
@@ -58,6 +66,16 @@ export interface MembershipComponents {
    * (a later issue). Must answer fast: it runs in the gossip validator. @default every identity
    */
   admit?: (peerId: string, context: { source: string }) => boolean
+  /**
+   * Signs a digest payload with this node's key. Without it the node never publishes a digest,
+   * even where it ranks as its shard's aggregator. @default none
+   */
+  signDigest?: (payload: Uint8Array) => Uint8Array | Promise<Uint8Array>
+  /**
+   * Whether `signature` is `aggregator`'s over `payload`. Must answer fast (it runs in the gossip
+   * validator). Without it a digest is trusted on gossip's own signature of its author. @default none
+   */
+  verifyDigest?: (aggregator: string, payload: Uint8Array, signature: Uint8Array) => boolean
 }
 
 export interface MembershipInit {
@@ -73,6 +91,8 @@ export interface MembershipInit {
   admission?: Partial<AdmissionParams>
   /** Largest heartbeat accepted, in bytes. @default MAX_HEARTBEAT_BYTES */
   maxHeartbeatBytes?: number
+  /** When heartbeats are sharded and how digests are sized (shards.ts, docs/HEARTBEATS.md). */
+  aggregation?: Partial<AggregationParams>
 }
 
 /** One peer as this node sees it. */
@@ -98,6 +118,13 @@ export interface MemberInfo {
   ageMs: number
   firstSeenMs: number
   restarts: number
+  /**
+   * How this node knows the peer: from its own heartbeats, or from a shard digest (the detail then
+   * lacks inference stats and volatile properties such as `mem.free`; see docs/HEARTBEATS.md).
+   */
+  via?: 'heartbeat' | 'digest'
+  /** The aggregator whose digest last refreshed the peer, when one did. */
+  aggregator?: string
 }
 
 export interface MembershipStats {
@@ -108,6 +135,24 @@ export interface MembershipStats {
   stale: number
   /** Heartbeats of new identities refused by the admission check, the view cap or a source's rate. */
   limited: number
+  /** Shard digests this node published, and those it accepted, rejected (invalid) or ignored. */
+  digestsPublished: number
+  digestsAccepted: number
+  digestsRejected: number
+  digestsIgnored: number
+}
+
+/** Where this node stands in heartbeat aggregation. */
+export interface ShardingStatus {
+  /** Bits of the shard name (2^bits shards); 0: not sharded. */
+  bits: number
+  shard: number
+  /** The topic this node's heartbeats go on. */
+  topic: string
+  role: AggregatorRole
+  /** Every shard topic is subscribed (a rollout coordinator here). */
+  watchingAll: boolean
+  digestIntervalMs?: number
 }
 
 export interface MembershipEvents {
@@ -116,6 +161,10 @@ export interface MembershipEvents {
   'member:restarted': CustomEvent<MemberInfo>
   /** Every accepted heartbeat from another peer (for metrics and benchmarks). */
   'heartbeat': CustomEvent<{ peerId: string, seq: number, sentMs: number, receivedMs: number, bytes: number }>
+  /** This node's aggregator role or shard changed. */
+  'sharding': CustomEvent<ShardingStatus>
+  /** A shard digest was accepted (for tests and benchmarks). */
+  'digest': CustomEvent<{ aggregator: string, shardBits: number, shardIndex: number, entries: number, tagged: number, bytes: number }>
 }
 
 /**
@@ -139,7 +188,31 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
   private readonly log: Logger
   private readonly members = new Map<string, MemberEntry>()
   private readonly lastStatus = new Map<string, MemberStatus>()
-  private readonly stats: MembershipStats = { published: 0, accepted: 0, rejected: 0, ignored: 0, stale: 0, limited: 0 }
+  private readonly stats: MembershipStats = { published: 0, accepted: 0, rejected: 0, ignored: 0, stale: 0, limited: 0, digestsPublished: 0, digestsAccepted: 0, digestsRejected: 0, digestsIgnored: 0 }
+  private readonly aggregation: AggregationParams
+  private readonly selfHash: Buffer
+  /** sha256 of each member's id, for its shard and tag; kept as long as the member. */
+  private readonly hashes = new Map<string, Buffer>()
+  /** Members by tag, rebuilt when the membership changed. */
+  private tagIndex?: Map<number, string[]>
+  private shardBits = 0
+  private shardIndex = 0
+  private role: AggregatorRole = 'none'
+  private watchAll = false
+  /** Shard topics subscribed now. */
+  private readonly shardTopics = new Set<string>()
+  private digestTimer?: TimerHandle
+  private digestSeq = 0
+  private digestRound = 0
+  private digestEveryMs?: number
+  /** Running mean of the digests this node published, bytes (sizes the digest interval). */
+  private digestBytes = 0
+  /** Detail of each peer as last listed in full by this node's digests. */
+  private digestSent = new Map<string, string>()
+  /** Newest digest seen per aggregator, to drop replays and late copies. */
+  private readonly digestSeen = new Map<string, { bootMs: number, seq: number }>()
+  /** The digest the validator just decoded, so receive() does not decode it again. */
+  private lastDecoded?: { data: Uint8Array, digest: HeartbeatDigest }
   private bootMs = 0
   private restarts = 0
   private seq = 0
@@ -159,6 +232,8 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     this.liveness = validateLiveness({ ...DEFAULT_LIVENESS, ...init.liveness })
     this.admission = validateAdmission({ ...DEFAULT_ADMISSION, ...init.admission })
     this.maxBytes = init.maxHeartbeatBytes ?? MAX_HEARTBEAT_BYTES
+    this.aggregation = validateAggregation({ ...DEFAULT_AGGREGATION, ...init.aggregation })
+    this.selfHash = peerHash(components.peerId)
     this.intervalMs = this.intervalParams.baseIntervalMs
     this.log = components.logger.child('membership')
   }
@@ -177,6 +252,9 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     const { transport } = this.components
     transport.setValidator(HEARTBEAT_TOPIC, (from, data, source) => this.validate(from, data, source))
     transport.subscribe(HEARTBEAT_TOPIC, (from, data, source) => { this.receive(from, data, source) })
+    // Digests are heard at any fleet size: a node that does not shard yet still sees those that do.
+    transport.setValidator(HEARTBEAT_DIGEST_TOPIC, (from, data, source) => this.validateDigest(from, data, source))
+    transport.subscribe(HEARTBEAT_DIGEST_TOPIC, (from, data) => { this.receiveDigest(from, data) })
     this.tick()
   }
 
@@ -185,8 +263,20 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     this.running = false
     this.timer?.cancel()
     this.timer = undefined
-    this.components.transport.unsubscribe(HEARTBEAT_TOPIC)
-    this.components.transport.removeValidator(HEARTBEAT_TOPIC)
+    this.digestTimer?.cancel()
+    this.digestTimer = undefined
+    const { transport } = this.components
+    for (const topic of this.shardTopics) {
+      transport.unsubscribe(topic)
+      transport.removeValidator(topic)
+    }
+    this.shardTopics.clear()
+    this.shardBits = 0
+    this.role = 'none'
+    transport.unsubscribe(HEARTBEAT_DIGEST_TOPIC)
+    transport.removeValidator(HEARTBEAT_DIGEST_TOPIC)
+    transport.unsubscribe(HEARTBEAT_TOPIC)
+    transport.removeValidator(HEARTBEAT_TOPIC)
   }
 
   /**
@@ -314,8 +404,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     if (decision.evictDead) {
       const dead = this.oldestDead(now)
       if (dead != null) {
-        this.members.delete(dead)
-        this.lastStatus.delete(dead)
+        this.dropMember(dead)
         this.log.info('forgot dead peer to make room', { peer: dead })
       }
     }
@@ -332,7 +421,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     return oldest?.peerId
   }
 
-  private receive (from: string, data: Uint8Array, source: string = from): void {
+  private receive (from: string, data: Uint8Array, source: string = from, onShard = false): void {
     let hb: Heartbeat
     try {
       hb = decodeHeartbeat(data, this.maxBytes, { receivedMs: this.components.clock.now() })
@@ -347,13 +436,22 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
       this.stats.limited++
       return
     }
-    this.record(from, hb, data.byteLength, source)
+    this.record(from, hb, data.byteLength, source, onShard)
   }
 
-  private record (peerId: string, hb: Heartbeat, bytes = 0, source: string = peerId): void {
+  private record (peerId: string, hb: Heartbeat, bytes = 0, source: string = peerId, onShard = false): void {
     const now = this.components.clock.now()
-    const result = observe(this.members.get(peerId), peerId, hb, now, this.liveness)
-    if (result.kind !== 'stale') result.entry = withSource(result.entry, source)
+    const held = this.members.get(peerId)
+    let result = observe(held, peerId, hb, now, this.liveness)
+    // The same beat a digest already told of, without its stats: first-hand detail wins the tie.
+    if (result.kind === 'stale' && held?.detailFromDigest === true && held.heartbeat.bootMs === hb.bootMs && held.heartbeat.seq === hb.seq) {
+      result = { kind: 'updated', entry: { ...held, heartbeat: hb, receivedMs: Math.max(now, held.receivedMs) } }
+    }
+    if (result.kind !== 'stale') {
+      // Heard first-hand: what digests said of it no longer applies.
+      const { viaDigest: _via, detailFromDigest: _detail, heardOnShard: _shard, ...entry } = withSource(result.entry, source)
+      result.entry = onShard || peerId === this.components.peerId ? { ...entry, heardOnShard: true } : entry
+    }
     if (result.kind !== 'stale' && peerId !== this.components.peerId) this.lastHeard = now
     if (result.kind !== 'stale' && peerId !== this.components.peerId && this.listenerCount('heartbeat') > 0) {
       this.safeDispatch('heartbeat', { peerId, seq: hb.seq, sentMs: hb.sentMs, receivedMs: now, bytes })
@@ -362,21 +460,29 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
       case 'stale':
         this.stats.stale++
         return
+      default:
+        if (peerId !== this.components.peerId) this.stats.accepted++
+        this.apply(peerId, result, now)
+    }
+  }
+
+  /** Stores an observation (of a heartbeat or a digest listing) and announces what changed. */
+  private apply (peerId: string, result: Exclude<DigestObservation, { kind: 'stale' }>, now: number): void {
+    switch (result.kind) {
       case 'joined':
         this.members.set(peerId, result.entry)
-        if (peerId !== this.components.peerId) {
-          this.stats.accepted++
-          this.log.info('peer joined', { peer: peerId, labels: hb.labels })
-        }
-        this.lastStatus.set(peerId, 'alive')
+        this.tagIndex = undefined
+        if (peerId !== this.components.peerId) this.log.info('peer joined', { peer: peerId, labels: result.entry.heartbeat.labels, via: result.entry.viaDigest?.aggregator })
+        this.lastStatus.set(peerId, statusOf(result.entry, now, this.liveness))
         this.safeDispatch('member:joined', this.toInfo(result.entry, now))
         return
+      case 'refreshed':
       case 'restarted':
       case 'updated': {
         this.members.set(peerId, result.entry)
-        if (peerId !== this.components.peerId) this.stats.accepted++
         const before = this.lastStatus.get(peerId)
-        if (before != null && before !== 'alive') {
+        const after = statusOf(result.entry, now, this.liveness)
+        if (before != null && before !== after && after === 'alive') {
           this.lastStatus.set(peerId, 'alive')
           this.log.info('peer is alive again', { peer: peerId, was: before })
           this.safeDispatch('member:status', { peerId, from: before, to: 'alive' })
@@ -394,6 +500,15 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     }
   }
 
+  private dropMember (peerId: string): void {
+    this.members.delete(peerId)
+    this.lastStatus.delete(peerId)
+    this.hashes.delete(peerId)
+    this.digestSent.delete(peerId)
+    this.digestSeen.delete(peerId)
+    this.tagIndex = undefined
+  }
+
   /**
    * Drops a peer from the view now (`tutti delete node`), as the sweep does once it has been dead
    * for `forgetAfterMs`. Refused for this node and for a peer still alive, which its next
@@ -404,8 +519,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     if (entry == null) return 'unknown'
     if (peerId === this.components.peerId) return 'self'
     if (statusOf(entry, this.components.clock.now(), this.liveness) === 'alive') return 'alive'
-    this.members.delete(peerId)
-    this.lastStatus.delete(peerId)
+    this.dropMember(peerId)
     this.log.info('forgot peer on request', { peer: peerId })
     return 'forgotten'
   }
@@ -421,8 +535,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     for (const d of sweepDecisions(this.members, this.lastStatus, now, this.liveness, this.components.peerId)) {
       switch (d.kind) {
         case 'forget':
-          this.members.delete(d.peerId)
-          this.lastStatus.delete(d.peerId)
+          this.dropMember(d.peerId)
           this.log.info('forgot dead peer', { peer: d.peerId })
           break
         case 'status':
@@ -442,7 +555,10 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     if (!this.running) return
     this.sweep()
     const fleet = this.corroboratedCount()
-    this.intervalMs = nextIntervalMs(this.intervalMs, fleet, this.lastBytes, this.intervalParams)
+    this.updateSharding(fleet)
+    // Sharded, a node hears heartbeats of its shard only: the interval is sized on the shard.
+    const heard = this.shardBits === 0 ? fleet : this.shardPopulation()
+    this.intervalMs = nextIntervalMs(this.intervalMs, heard, this.lastBytes, this.intervalParams)
     // Re-check frequently enough to notice suspect/dead peers on time even at long intervals.
     const sweepEvery = Math.min(this.intervalMs, this.intervalParams.baseIntervalMs)
     let untilBeat = jittered(this.intervalMs, this.components.random)
@@ -501,7 +617,290 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     this.lastBytes = data.byteLength + GOSSIP_ENVELOPE_BYTES
     this.record(this.components.peerId, hb)
     this.stats.published++
-    await this.components.transport.publish(HEARTBEAT_TOPIC, data)
+    await this.components.transport.publish(this.heartbeatTopic(), data)
+  }
+
+  private heartbeatTopic (): string {
+    return this.shardBits === 0 ? HEARTBEAT_TOPIC : shardTopic(this.shardBits, this.shardIndex)
+  }
+
+  // ---- aggregation (shards.ts, aggregation.ts, docs/HEARTBEATS.md) ---------------------------
+
+  /** Where this node stands in heartbeat aggregation now. */
+  sharding (): ShardingStatus {
+    return {
+      bits: this.shardBits,
+      shard: this.shardIndex,
+      topic: this.heartbeatTopic(),
+      role: this.role,
+      watchingAll: this.watchAll,
+      ...(this.digestEveryMs != null ? { digestIntervalMs: this.digestEveryMs } : {})
+    }
+  }
+
+  /**
+   * Hear every shard first-hand (on), or only this node's own (off). A rollout coordinator turns it
+   * on while it leads: its selector and gates then read exact, fresh properties and inference stats
+   * of every target, not the digests' projection (docs/HEARTBEATS.md).
+   */
+  watchAllShards (on: boolean): void {
+    if (this.watchAll === on) return
+    this.watchAll = on
+    this.log.info(on ? 'watching every shard' : 'watching only this node\'s shard', { bits: this.shardBits })
+    if (this.running) this.updateTopics()
+  }
+
+  private hashOf (peerId: string): Buffer {
+    if (peerId === this.components.peerId) return this.selfHash
+    let h = this.hashes.get(peerId)
+    if (h == null) {
+      h = peerHash(peerId)
+      if (this.members.has(peerId)) this.hashes.set(peerId, h)
+    }
+    return h
+  }
+
+  /** Live members (this node included) whose hash puts them in shard `index` of 2^`bits`. */
+  private liveInShard (bits: number, index: number, now = this.components.clock.now()): Array<{ id: string, hash: Buffer }> {
+    const out: Array<{ id: string, hash: Buffer }> = []
+    for (const entry of this.members.values()) {
+      const h = this.hashOf(entry.peerId)
+      if (shardOf(h, bits) !== index) continue
+      if (entry.peerId !== this.components.peerId && statusOf(entry, now, this.liveness) !== 'alive') continue
+      out.push({ id: entry.peerId, hash: h })
+    }
+    if (shardOf(this.selfHash, bits) === index && !out.some(c => c.id === this.components.peerId)) out.push({ id: this.components.peerId, hash: this.selfHash })
+    return out
+  }
+
+  /** Members of this node's shard it counts for its interval: corroborated and not dead, itself included. */
+  private shardPopulation (): number {
+    const now = this.components.clock.now()
+    let n = 1
+    for (const entry of this.members.values()) {
+      if (entry.peerId === this.components.peerId || !isCorroborated(entry) || statusOf(entry, now, this.liveness) === 'dead') continue
+      if (shardOf(this.hashOf(entry.peerId), this.shardBits) === this.shardIndex) n++
+    }
+    return n
+  }
+
+  /** Re-decides the shard bits on the fleet estimate, the topics, and this node's aggregator role. */
+  private updateSharding (fleet: number): void {
+    const bits = shardBitsFor(fleet, this.shardBits, this.aggregation)
+    if (bits !== this.shardBits) {
+      this.log.info(bits === 0 ? 'heartbeats no longer sharded' : 'heartbeats sharded', { fleet, bits, shards: 2 ** bits })
+      this.shardBits = bits
+      this.shardIndex = shardOf(this.selfHash, bits)
+      this.digestSent = new Map()
+      this.digestRound = 0
+    }
+    this.updateTopics()
+    this.updateRole()
+  }
+
+  private updateTopics (): void {
+    const { transport } = this.components
+    const want = new Set<string>()
+    if (this.shardBits > 0) {
+      if (this.watchAll) for (let i = 0; i < 2 ** this.shardBits; i++) want.add(shardTopic(this.shardBits, i))
+      else want.add(shardTopic(this.shardBits, this.shardIndex))
+    }
+    for (const topic of [...this.shardTopics]) {
+      if (want.has(topic)) continue
+      transport.unsubscribe(topic)
+      transport.removeValidator(topic)
+      this.shardTopics.delete(topic)
+    }
+    const own = this.shardBits > 0 ? shardTopic(this.shardBits, this.shardIndex) : undefined
+    for (const topic of want) {
+      if (this.shardTopics.has(topic)) continue
+      const onShard = topic === own
+      transport.setValidator(topic, (from, data, source) => this.validate(from, data, source))
+      transport.subscribe(topic, (from, data, source) => { this.receive(from, data, source, onShard) })
+      this.shardTopics.add(topic)
+    }
+  }
+
+  private updateRole (): void {
+    const before = this.role
+    if (this.shardBits === 0 || this.components.signDigest == null) {
+      this.role = 'none'
+    } else {
+      const ranked = rankAggregators(this.shardBits, this.shardIndex, this.liveInShard(this.shardBits, this.shardIndex))
+      this.role = aggregatorRole(this.components.peerId, ranked, this.aggregation)
+    }
+    if (this.role === 'serving' && this.digestTimer == null) {
+      // The first digest soon (spread a little), so remote shards learn this one right away.
+      this.scheduleDigest(jittered(Math.min(this.intervalMs, this.intervalParams.baseIntervalMs), this.components.random) / 2)
+    }
+    if (this.role !== 'serving') {
+      this.digestTimer?.cancel()
+      this.digestTimer = undefined
+      this.digestEveryMs = undefined
+    }
+    if (before !== this.role) {
+      this.log.info('aggregator role', { role: this.role, from: before, bits: this.shardBits, shard: this.shardIndex })
+      this.safeDispatch('sharding', this.sharding())
+    }
+  }
+
+  private scheduleDigest (ms: number): void {
+    this.digestTimer?.cancel()
+    this.digestTimer = this.components.clock.setTimeout(() => {
+      this.digestTimer = undefined
+      if (!this.running) return
+      this.sweep()
+      this.updateRole()
+      if (this.role !== 'serving') return
+      void this.publishDigest().catch(err => { this.log.warn('digest publish failed', { err }) })
+      this.scheduleDigest(jittered(this.digestEveryMs ?? this.intervalParams.baseIntervalMs, this.components.random))
+    }, Math.max(1, ms))
+  }
+
+  /** Publishes one digest of what this node heard first-hand on its shard topic. */
+  private async publishDigest (): Promise<void> {
+    const sign = this.components.signDigest
+    if (sign == null) return
+    const now = this.components.clock.now()
+    const members: ShardMember[] = []
+    for (const entry of this.members.values()) {
+      if (entry.heardOnShard !== true || entry.detailFromDigest === true) continue
+      const self = entry.peerId === this.components.peerId
+      if (!self && statusOf(entry, now, this.liveness) === 'dead') continue
+      members.push({ peerId: entry.peerId, tag: peerTag(this.hashOf(entry.peerId)), ageMs: self ? 0 : now - entry.receivedMs, heartbeat: entry.heartbeat })
+    }
+    const fullRound = this.digestRound % this.aggregation.fullEveryDigests === 0
+    this.digestRound++
+    const plan = planDigest(members, this.digestSent, fullRound)
+    const shards = 2 ** this.shardBits
+    const every = digestIntervalMs(shards, this.digestBytes > 0 ? this.digestBytes : 512, this.intervalParams, this.aggregation)
+    const payload = encodeDigest({
+      shardBits: this.shardBits,
+      shardIndex: this.shardIndex,
+      aggregator: this.components.peerId,
+      bootMs: this.bootMs,
+      seq: ++this.digestSeq,
+      intervalMs: every,
+      fleetSize: this.corroboratedCount(),
+      entries: plan.entries,
+      tagged: plan.tagged
+    })
+    const data = encodeSignedDigest(payload, await sign(payload))
+    if (!this.running) return
+    this.digestSent = plan.sent
+    const bytes = data.byteLength + GOSSIP_ENVELOPE_BYTES
+    this.digestBytes = this.digestBytes === 0 ? bytes : 0.8 * this.digestBytes + 0.2 * bytes
+    this.digestEveryMs = digestIntervalMs(shards, this.digestBytes, this.intervalParams, this.aggregation)
+    this.stats.digestsPublished++
+    await this.components.transport.publish(HEARTBEAT_DIGEST_TOPIC, data)
+  }
+
+  private decodeDigestOnce (data: Uint8Array): HeartbeatDigest {
+    if (this.lastDecoded?.data === data) return this.lastDecoded.digest
+    const { digest, payload, signature } = decodeSignedDigest(data, MAX_DIGEST_BYTES)
+    const verify = this.components.verifyDigest
+    if (verify != null && !verify(digest.aggregator, payload, signature)) throw new InvalidHeartbeatError('digest signature does not verify')
+    this.lastDecoded = { data, digest }
+    return digest
+  }
+
+  /**
+   * The validator of the digest topic. Rejected (penalised): undecodable or oversized, signed by
+   * another key than its gossip author, or claiming a shard its author is not in. Ignored: a
+   * replay or late copy, or an author that does not rank among the shard's serving and standby
+   * aggregators in this node's view (views differ a little; that is no offence).
+   */
+  validateDigest (from: string, data: Uint8Array, _source: string = from): ValidationResult {
+    if (from === this.components.peerId) return 'ignore'
+    let digest: HeartbeatDigest
+    try {
+      digest = this.decodeDigestOnce(data)
+    } catch (err) {
+      if (err instanceof UnsupportedHeartbeatSchemaError) {
+        this.stats.digestsIgnored++
+        return 'ignore'
+      }
+      this.stats.digestsRejected++
+      this.log.warn('rejected digest', { from, bytes: data.byteLength, reason: (err as Error).message })
+      return 'reject'
+    }
+    if (digest.aggregator !== from || shardOf(this.hashOf(from), digest.shardBits) !== digest.shardIndex) {
+      this.stats.digestsRejected++
+      this.log.warn('rejected digest', { from, reason: digest.aggregator !== from ? 'signed by another peer than its author' : 'its author is not in the shard it claims' })
+      return 'reject'
+    }
+    const seen = this.digestSeen.get(from)
+    if (seen != null && (digest.bootMs < seen.bootMs || (digest.bootMs === seen.bootMs && digest.seq <= seen.seq))) {
+      this.stats.digestsIgnored++
+      return 'ignore'
+    }
+    const candidates = this.liveInShard(digest.shardBits, digest.shardIndex)
+    if (!candidates.some(c => c.id === from)) candidates.push({ id: from, hash: this.hashOf(from) })
+    if (!acceptsAggregator(from, rankAggregators(digest.shardBits, digest.shardIndex, candidates), this.aggregation)) {
+      this.stats.digestsIgnored++
+      this.log.debug('ignored digest of a peer that is no aggregator of its shard here', { from, bits: digest.shardBits, shard: digest.shardIndex })
+      return 'ignore'
+    }
+    return 'accept'
+  }
+
+  private receiveDigest (from: string, data: Uint8Array): void {
+    let digest: HeartbeatDigest
+    try {
+      digest = this.decodeDigestOnce(data)
+    } catch (err) {
+      if (!(err instanceof InvalidHeartbeatError || err instanceof UnsupportedHeartbeatSchemaError)) throw err
+      this.stats.digestsRejected++
+      return
+    }
+    if (digest.aggregator !== from) return
+    this.lastDecoded = undefined
+    const seen = this.digestSeen.get(from)
+    if (seen != null && (digest.bootMs < seen.bootMs || (digest.bootMs === seen.bootMs && digest.seq <= seen.seq))) return
+    if (this.digestSeen.size >= this.admission.maxMembers) this.digestSeen.clear()
+    this.digestSeen.set(from, { bootMs: digest.bootMs, seq: digest.seq })
+    this.stats.digestsAccepted++
+    const via = { aggregator: from, intervalMs: digest.intervalMs }
+    for (const e of digest.entries) this.merge(e.peerId, { ageMs: e.ageMs, heartbeat: e.heartbeat }, via)
+    if (digest.tagged.length > 0) {
+      const index = this.tags()
+      for (const t of digest.tagged) {
+        const ids = (index.get(t.tag) ?? []).filter(id => shardOf(this.hashOf(id), digest.shardBits) === digest.shardIndex)
+        // An unknown tag (this node joined since the peer was last listed in full) or an ambiguous one: wait for a full listing.
+        if (ids.length === 1) this.merge(ids[0]!, { ageMs: t.ageMs }, via)
+      }
+    }
+    if (this.listenerCount('digest') > 0) {
+      this.safeDispatch('digest', { aggregator: from, shardBits: digest.shardBits, shardIndex: digest.shardIndex, entries: digest.entries.length, tagged: digest.tagged.length, bytes: data.byteLength })
+    }
+  }
+
+  private tags (): Map<number, string[]> {
+    if (this.tagIndex != null) return this.tagIndex
+    const index = new Map<number, string[]>()
+    for (const id of this.members.keys()) {
+      const tag = peerTag(this.hashOf(id))
+      const list = index.get(tag)
+      if (list == null) index.set(tag, [id])
+      else list.push(id)
+    }
+    this.tagIndex = index
+    return index
+  }
+
+  /** Folds one digest listing into the view (view.ts `observeDigest`), admission first for a new peer. */
+  private merge (peerId: string, listed: DigestListing, via: { aggregator: string, intervalMs: number }): void {
+    if (peerId === this.components.peerId) return
+    const now = this.components.clock.now()
+    const held = this.members.get(peerId)
+    if (held == null && !this.admitNew(peerId, via.aggregator)) {
+      this.stats.limited++
+      return
+    }
+    const result = observeDigest(held, peerId, listed, via, now, this.liveness)
+    if (result.kind === 'stale') return
+    result.entry = withSource(result.entry, via.aggregator)
+    this.apply(peerId, result, now)
   }
 
   /** Drops rollout state, then model state, until the heartbeat encodes. */
@@ -541,6 +940,8 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
       lastSeenMs: entry.receivedMs,
       ageMs: Math.max(0, now - entry.receivedMs),
       firstSeenMs: entry.firstSeenMs,
+      via: entry.detailFromDigest === true ? 'digest' : 'heartbeat',
+      ...(entry.viaDigest != null ? { aggregator: entry.viaDigest.aggregator } : {}),
       // The node's own count where it announces one; a peer that saw more (the node lost its data
       // directory, or is older than the field) keeps what it saw.
       restarts: self ? hb.restarts ?? 0 : Math.max(hb.restarts ?? 0, entry.restarts)

@@ -356,6 +356,7 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
       knownPeers: () => this.membership.view().filter(m => m.status !== 'dead').map(m => m.peerId),
       lastHeardMs: () => this.membership.lastHeardMs(),
       gossipPeerCount: mesh.pubsub.peerCount?.bind(mesh.pubsub),
+      shardPeers: () => this.membership.shardPeers(),
       ...mesh.gossipRepair
     }, {
       bootstrap: init.bootstrap,

@@ -6,7 +6,7 @@ import {
 } from '../../protocols/heartbeat/index.js'
 import { planDigest } from './aggregation.js'
 import {
-  DEFAULT_AGGREGATION, acceptsAggregator, aggregatorRole, digestIntervalMs, peerHash, peerTag, rankAggregators,
+  DEFAULT_AGGREGATION, acceptsAggregator, aggregatorRole, digestIntervalMs, fleetShardBits, peerHash, peerTag, rankAggregators,
   shardBitsFor, shardOf, validateAggregation
 } from './shards.js'
 import { DEFAULT_ADMISSION, admitIdentity, isFull, validateAdmission } from './admission.js'
@@ -28,6 +28,9 @@ import type { DigestListing, DigestObservation, MemberEntry, MemberStatus, Liven
  * 140 bytes, yamux and noise framing about 30 more.
  */
 const GOSSIP_ENVELOPE_BYTES = 170
+
+/** Digests whose shard bits a node weighs to agree with the fleet on them. */
+const RECENT_DIGEST_BITS = 32
 
 /** Accept, ignore (drop, do not forward, no penalty) or reject (drop and penalise the sender). */
 export type ValidationResult = 'accept' | 'ignore' | 'reject'
@@ -211,6 +214,8 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
   private digestSent = new Map<string, string>()
   /** Newest digest seen per aggregator, to drop replays and late copies. */
   private readonly digestSeen = new Map<string, { bootMs: number, seq: number }>()
+  /** Shard bits of the digests accepted lately, newest last (at most RECENT_DIGEST_BITS). */
+  private readonly recentBits: number[] = []
   /** The digest the validator just decoded, so receive() does not decode it again. */
   private lastDecoded?: { data: Uint8Array, digest: HeartbeatDigest }
   private bootMs = 0
@@ -650,6 +655,12 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     if (this.running) this.updateTopics()
   }
 
+  /** Live peers of this node's shard (itself left out); empty while heartbeats are not sharded. */
+  shardPeers (): string[] {
+    if (this.shardBits === 0) return []
+    return this.liveInShard(this.shardBits, this.shardIndex).map(c => c.id).filter(id => id !== this.components.peerId)
+  }
+
   private hashOf (peerId: string): Buffer {
     if (peerId === this.components.peerId) return this.selfHash
     let h = this.hashes.get(peerId)
@@ -686,7 +697,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
 
   /** Re-decides the shard bits on the fleet estimate, the topics, and this node's aggregator role. */
   private updateSharding (fleet: number): void {
-    const bits = shardBitsFor(fleet, this.shardBits, this.aggregation)
+    const bits = shardBitsFor(fleet, this.shardBits, this.aggregation, fleetShardBits(this.recentBits, this.shardBits))
     if (bits !== this.shardBits) {
       this.log.info(bits === 0 ? 'heartbeats no longer sharded' : 'heartbeats sharded', { fleet, bits, shards: 2 ** bits })
       this.shardBits = bits
@@ -711,12 +722,10 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
       transport.removeValidator(topic)
       this.shardTopics.delete(topic)
     }
-    const own = this.shardBits > 0 ? shardTopic(this.shardBits, this.shardIndex) : undefined
     for (const topic of want) {
       if (this.shardTopics.has(topic)) continue
-      const onShard = topic === own
       transport.setValidator(topic, (from, data, source) => this.validate(from, data, source))
-      transport.subscribe(topic, (from, data, source) => { this.receive(from, data, source, onShard) })
+      transport.subscribe(topic, (from, data, source) => { this.receive(from, data, source, true) })
       this.shardTopics.add(topic)
     }
   }
@@ -764,7 +773,9 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     const now = this.components.clock.now()
     const members: ShardMember[] = []
     for (const entry of this.members.values()) {
+      // First-hand on a shard topic and in this shard (a coordinator here hears the others too).
       if (entry.heardOnShard !== true || entry.detailFromDigest === true) continue
+      if (shardOf(this.hashOf(entry.peerId), this.shardBits) !== this.shardIndex) continue
       const self = entry.peerId === this.components.peerId
       if (!self && statusOf(entry, now, this.liveness) === 'dead') continue
       members.push({ peerId: entry.peerId, tag: peerTag(this.hashOf(entry.peerId)), ageMs: self ? 0 : now - entry.receivedMs, heartbeat: entry.heartbeat })
@@ -859,6 +870,8 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     if (seen != null && (digest.bootMs < seen.bootMs || (digest.bootMs === seen.bootMs && digest.seq <= seen.seq))) return
     if (this.digestSeen.size >= this.admission.maxMembers) this.digestSeen.clear()
     this.digestSeen.set(from, { bootMs: digest.bootMs, seq: digest.seq })
+    this.recentBits.push(digest.shardBits)
+    if (this.recentBits.length > RECENT_DIGEST_BITS) this.recentBits.shift()
     this.stats.digestsAccepted++
     const via = { aggregator: from, intervalMs: digest.intervalMs }
     for (const e of digest.entries) this.merge(e.peerId, { ageMs: e.ageMs, heartbeat: e.heartbeat }, via)

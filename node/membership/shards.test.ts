@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { DEFAULT_INTERVAL, receivedBytesPerSec } from './interval.js'
 import {
-  DEFAULT_AGGREGATION, MAX_SHARD_BITS, acceptsAggregator, aggregatorRole, digestIntervalMs, peerHash, peerTag, rankAggregators,
+  DEFAULT_AGGREGATION, MAX_SHARD_BITS, acceptsAggregator, aggregatorRole, digestIntervalMs, fleetShardBits, peerHash, peerTag, rankAggregators,
   shardBitsFor, shardOf, validateAggregation
 } from './shards.js'
 
@@ -29,6 +29,24 @@ describe('shardBitsFor: how many shards a fleet is split into', () => {
       expect(shardBitsFor(c.n, c.current, P)).toBe(c.want)
     })
   }
+
+  it('follows the bits the fleet uses when they are reasonable here, so nodes agree', () => {
+    // 1,900 nodes: 3 bits (237 a shard) and 4 bits (119) are both within bounds.
+    expect(shardBitsFor(1_900, 3, P, 4)).toBe(4)
+    expect(shardBitsFor(1_900, 4, P, 3)).toBe(3)
+    expect(shardBitsFor(1_900, 0, P, 3)).toBe(3)
+    // 10 bits would be 2 a shard: not followed.
+    expect(shardBitsFor(1_900, 3, P, 10)).toBe(3)
+    // Below the threshold nothing is followed.
+    expect(shardBitsFor(200, 0, P, 1)).toBe(0)
+  })
+
+  it('fleetShardBits: the bits most recent digests use, when more than use ours', () => {
+    expect(fleetShardBits([], 3)).toBeUndefined()
+    expect(fleetShardBits([3, 4, 4], 3)).toBe(4)
+    expect(fleetShardBits([3, 3, 4, 4], 3)).toBeUndefined()
+    expect(fleetShardBits([2, 2, 2], 0)).toBe(2)
+  })
 
   it('a small shard size forces sharding in a test mesh', () => {
     expect(shardBitsFor(16, 0, { ...P, shardAboveNodes: 8, minShardSize: 4 })).toBe(2)

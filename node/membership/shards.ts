@@ -69,18 +69,37 @@ export function validateAggregation (p: AggregationParams): AggregationParams {
  * `minShardSize` (at least 1 bit). Hysteresis keeps `currentBits` while it stays reasonable, so a
  * wobbling estimate does not move everyone between topics: sharding ends only below 80% of the
  * threshold, and the bit count changes only when shards would hold under 80% of `minShardSize` or
- * 2.5 times it or more.
+ * 2.5 times it or more. `fleetBits`, the bits most digests heard lately use, wins whenever it is
+ * within those bounds, so that nodes agree.
  */
-export function shardBitsFor (fleetSize: number, currentBits: number, params: AggregationParams = DEFAULT_AGGREGATION): number {
+export function shardBitsFor (fleetSize: number, currentBits: number, params: AggregationParams = DEFAULT_AGGREGATION, fleetBits?: number): number {
   const n = Math.max(1, fleetSize)
   if (currentBits === 0 && n < params.shardAboveNodes) return 0
   if (currentBits > 0 && n < 0.8 * params.shardAboveNodes) return 0
-  const target = Math.min(MAX_SHARD_BITS, Math.max(1, Math.floor(Math.log2(n / params.minShardSize))))
-  if (currentBits > 0) {
-    const perShard = n / 2 ** currentBits
-    if (perShard >= 0.8 * params.minShardSize && perShard < 2.5 * params.minShardSize) return currentBits
+  const inBand = (bits: number): boolean => {
+    const perShard = n / 2 ** bits
+    return bits >= 1 && bits <= MAX_SHARD_BITS && perShard >= 0.8 * params.minShardSize && perShard < 2.5 * params.minShardSize
   }
-  return target
+  // What the rest of the fleet uses, when it is reasonable here too: nodes whose estimates
+  // crossed a boundary at different moments end up on the same shards.
+  if (fleetBits != null && inBand(fleetBits)) return fleetBits
+  if (currentBits > 0 && inBand(currentBits)) return currentBits
+  return Math.min(MAX_SHARD_BITS, Math.max(1, Math.floor(Math.log2(n / params.minShardSize))))
+}
+
+/**
+ * The shard bits most of the digests heard lately use (`recent`, newest last), if more of them use
+ * it than use `currentBits`; otherwise undefined. What {@link shardBitsFor} converges on.
+ */
+export function fleetShardBits (recent: readonly number[], currentBits: number): number | undefined {
+  const counts = new Map<number, number>()
+  for (const b of recent) counts.set(b, (counts.get(b) ?? 0) + 1)
+  let best: number | undefined
+  let bestCount = counts.get(currentBits) ?? 0
+  for (const [b, c] of counts) {
+    if (c > bestCount) { best = b; bestCount = c }
+  }
+  return best
 }
 
 /** sha256 of the peer id's string form: the shard prefix and the aggregator distance come from it. */

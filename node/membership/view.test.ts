@@ -235,6 +235,8 @@ describe('observeDigest: merging a shard digest into the view', () => {
     // name, held, listing, kind, seq after, receivedMs after
     ['newer detail never overrides live first-hand detail: freshness only', firstHand, { ageMs: 100, heartbeat: hb(T0, 11) }, 'refreshed', 10, NOW - 100],
     ['an older listing of a live first-hand peer changes nothing', firstHand, { ageMs: 4000, heartbeat: hb(T0, 9) }, 'stale', undefined, undefined],
+    ['a peer heard alive on a shard topic is left alone', { ...firstHand, heardOnShard: true }, { ageMs: 0, heartbeat: hb(T0, 11) }, 'stale', undefined, undefined],
+    ['first-hand detail kept alive only by digests is updated by newer digest detail', { ...firstHand, viaDigest: VIA }, { ageMs: 100, heartbeat: hb(T0, 11) }, 'updated', 11, NOW - 100],
     ['newer detail replaces detail that came from a digest', fromDigest, { ageMs: 2000, heartbeat: hb(T0, 12) }, 'updated', 12, NOW - 2000],
     ['newer detail replaces first-hand detail gone quiet (missed heartbeats)', entry(hb(T0, 10), NOW - 5000), { ageMs: 100, heartbeat: hb(T0, 14) }, 'updated', 14, NOW - 100],
     ['a later boot listed in full is a restart', fromDigest, { ageMs: 0, heartbeat: hb(T0 + 50_000, 1) }, 'restarted', 1, NOW],

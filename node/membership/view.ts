@@ -35,7 +35,7 @@ export interface MemberEntry {
   viaDigest?: { aggregator: string, intervalMs: number }
   /** The heartbeat detail came from a digest (no inference stats, no volatile properties). */
   detailFromDigest?: boolean
-  /** The latest first-hand heartbeat arrived on a shard topic (what an aggregator lists). */
+  /** The latest first-hand heartbeat arrived on a shard topic (what an aggregator lists, for its own shard). */
   heardOnShard?: boolean
 }
 
@@ -167,8 +167,9 @@ export type DigestObservation = Observation | { kind: 'refreshed', entry: Member
  * trusted); the entry is then judged by the digest's interval as well as its own.
  *
  * - A peer not known yet joins, if listed in full; a tag alone says nothing of who it is: stale.
+ * - A peer this node hears on a shard topic itself, and hears alive, is left alone.
  * - Full detail replaces what is held only if the held detail also came from a digest, or the
- *   first-hand detail is no longer alive, and then only if it is newer by boot and seq
+ *   first-hand detail is no longer kept alive by its own heartbeats, and then only if it is newer by boot and seq
  *   ({@link observe}): a digest never overrides fresher first-hand detail (which carries the
  *   inference stats a digest leaves out).
  * - Otherwise it refreshes the peer's freshness, only forward in time and only for the boot held.
@@ -182,8 +183,11 @@ export function observeDigest (previous: MemberEntry | undefined, peerId: string
     if (hb == null) return { kind: 'stale' }
     return { kind: 'joined', entry: { peerId, heartbeat: hb, receivedMs: heardAt, firstSeenMs: now, restarts: 0, viaDigest: via, detailFromDigest: true } }
   }
-  const firstHandAlive = previous.detailFromDigest !== true && statusOf(previous, now, params) === 'alive'
-  if (hb != null && !firstHandAlive) {
+  // Kept current by its own heartbeats: alive on first-hand freshness, detail first-hand.
+  const firstHand = previous.detailFromDigest !== true && previous.viaDigest == null && statusOf(previous, now, params) === 'alive'
+  // Heard on a shard topic, as well as the aggregator hears it: the digest adds nothing.
+  if (firstHand && previous.heardOnShard === true) return { kind: 'stale' }
+  if (hb != null && !firstHand) {
     const o = observe(previous, peerId, hb, heardAt, params)
     if (o.kind === 'updated' || o.kind === 'restarted') {
       const receivedMs = o.kind === 'updated' ? Math.max(previous.receivedMs, heardAt) : heardAt

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { encodeHeartbeat } from '../../protocols/heartbeat/index.js'
-import { detailKey, planDigest, projectForDigest } from './aggregation.js'
+import { detailKey, estimateDigestBytes, planDigest, projectForDigest, rolloutKey } from './aggregation.js'
 import type { Heartbeat } from '../../protocols/heartbeat/index.js'
 import type { ShardMember } from './aggregation.js'
 
@@ -23,12 +23,13 @@ describe('projectForDigest: a heartbeat as a digest carries it', () => {
     expect(encodeHeartbeat(p).byteLength).toBeLessThan(encodeHeartbeat(hb()).byteLength)
   })
 
-  it('its detail does not change with seq, times, mem.free or stats; it does with battery, state, boot', () => {
+  it('its detail does not change with seq, times, mem.free, stats or rollout state; it does with battery and boot', () => {
     const key = detailKey(projectForDigest(hb()))
     expect(detailKey(projectForDigest(hb({ seq: 9, sentMs: 1_060_000, uptimeMs: 60_000, props: { battery: '80', 'mem.free': '1', cpus: '4' } })))).toBe(key)
+    expect(detailKey(projectForDigest(hb({ rollouts: [{ name: 'r', policyVersion: 1, state: 'Loading', reason: '', epoch: 1 }] })))).toBe(key)
     expect(detailKey(projectForDigest(hb({ props: { battery: '79', cpus: '4' } })))).not.toBe(key)
     expect(detailKey(projectForDigest(hb({ bootMs: 1_000_001 })))).not.toBe(key)
-    expect(detailKey(projectForDigest(hb({ rollouts: [{ name: 'r', policyVersion: 1, state: 'Loading', reason: '', epoch: 1 }] })))).not.toBe(key)
+    expect(rolloutKey(projectForDigest(hb({ rollouts: [{ name: 'r', policyVersion: 1, state: 'Loading', reason: '', epoch: 1 }] })))).not.toBe(rolloutKey(projectForDigest(hb())))
   })
 })
 
@@ -56,12 +57,30 @@ describe('planDigest: in full or by tag', () => {
     expect([...planDigest([member('a')], sent, false).sent.keys()]).toEqual(['a'])
   })
 
-  it('past the size limit, the rest go by tag and stay unsent, for the next digest', () => {
+  it('a peer whose rollout state alone changed goes as a rollout update, not in full', () => {
+    const sent = planDigest(members, new Map(), true).sent
+    const loading = [{ name: 'r', policyVersion: 1, state: 'Loading', reason: '', epoch: 1 }]
+    const plan = planDigest([member('a'), member('b', { rollouts: loading })], sent, false)
+    expect(plan.entries).toEqual([])
+    expect(plan.updated).toEqual([{ tag: 'b'.charCodeAt(0), ageMs: 1500, rollouts: loading }])
+    expect(plan.tagged.map(t => t.tag)).toEqual(['a'.charCodeAt(0)])
+    // Sent now: the same state again goes by tag.
+    expect(planDigest([member('b', { rollouts: loading })], plan.sent, false).updated).toEqual([])
+  })
+
+  it('past the bytes of full entries a digest may carry, the rest go by tag and stay unsent, for the next digest', () => {
     const one = encodeHeartbeat(projectForDigest(hb())).byteLength + 1 + 12
-    // Room for two entries above the 16 KiB headroom.
-    const plan = planDigest(members, new Map(), true, 16 * 1024 + 2 * one)
+    const plan = planDigest(members, new Map(), true, 2 * one)
     expect(plan.entries.map(e => e.peerId)).toEqual(['a', 'b'])
     expect(plan.tagged.map(t => t.tag)).toEqual(['c'.charCodeAt(0)])
     expect(plan.sent.has('c')).toBe(false)
+    expect(planDigest(members, plan.sent, false, 2 * one).entries.map(e => e.peerId)).toEqual(['c'])
+    // One entry always goes, however small the allowance: the listing makes progress.
+    expect(planDigest(members, new Map(), true, 1).entries).toHaveLength(1)
+  })
+
+  it('estimates a digest\'s bytes a little over what the encoder writes', () => {
+    const plan = planDigest(members, new Map(), true)
+    expect(estimateDigestBytes(plan)).toBeGreaterThan(plan.entries.reduce((n, e) => n + encodeHeartbeat(e.heartbeat).byteLength, 0))
   })
 })

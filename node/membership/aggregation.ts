@@ -3,8 +3,8 @@
  * digest carries it (no inference stats, no volatile properties), whether it goes in full or by
  * tag, and the size bound. The shell that times and publishes digests is in membership.ts.
  */
-import { encodeHeartbeat, MAX_DIGEST_BYTES } from '../../protocols/heartbeat/index.js'
-import type { DigestEntry, DigestTag, Heartbeat } from '../../protocols/heartbeat/index.js'
+import { encodeHeartbeat } from '../../protocols/heartbeat/index.js'
+import type { DigestEntry, DigestRolloutUpdate, DigestTag, Heartbeat } from '../../protocols/heartbeat/index.js'
 
 /**
  * Properties that change on nearly every heartbeat: a digest that carried them would list every
@@ -25,9 +25,14 @@ export function projectForDigest (hb: Heartbeat): Heartbeat {
   }
 }
 
-/** What must reach receivers again when it changes: everything of the projection but seq and times. */
+/** What must reach receivers again in full when it changes: everything of the projection but seq, times and rollout state. */
 export function detailKey (projected: Heartbeat): string {
-  return JSON.stringify([projected.bootMs, projected.intervalMs, projected.nodeVersion, projected.restarts ?? 0, projected.labels, projected.props, projected.models ?? [], projected.rollouts ?? []])
+  return JSON.stringify([projected.bootMs, projected.intervalMs, projected.nodeVersion, projected.restarts ?? 0, projected.labels, projected.props, projected.models ?? []])
+}
+
+/** The rollout state, which a digest can send on its own (a rollout changes it on every target). */
+export function rolloutKey (projected: Heartbeat): string {
+  return JSON.stringify(projected.rollouts ?? [])
 }
 
 /** One peer the aggregator holds alive or suspect in its shard. */
@@ -42,39 +47,60 @@ export interface ShardMember {
 export interface DigestPlan {
   entries: DigestEntry[]
   tagged: DigestTag[]
-  /** Detail keys of the peers listed in full: what the aggregator now counts as sent. */
+  updated: DigestRolloutUpdate[]
+  /** What the aggregator now counts as sent of each member: its detail and rollout keys. */
   sent: Map<string, string>
 }
 
-/** Room kept for the digest's header, the tags and the signature when filling full entries. */
-const HEADROOM_BYTES = 16 * 1024
+/**
+ * Bytes of full entries one digest carries at most, by default: a fleet's cold start (every peer
+ * new) is spread over several digests, each paced by its size, rather than one huge one. @default 8192
+ */
+export const DIGEST_FULL_BYTES = 8 * 1024
 
 /**
- * Which members go in full and which by tag. In full: every member on a full round; otherwise the
- * ones whose detail changed since they were last listed in full (`sent`), new ones included. Full
- * entries stop once the digest would pass {@link MAX_DIGEST_BYTES} (less headroom); the rest go by
- * tag and stay unsent, so the next digest lists them.
+ * How each member goes in the digest. In full: members not listed yet, or whose detail
+ * ({@link detailKey}) changed, up to `fullBudgetBytes` of them (the rest stay unsent and go by tag,
+ * for the next digests). As a rollout update: members whose rollout state alone changed. By tag:
+ * everyone else. A full round forgets what was sent, so every member is listed in full again over
+ * the next digests (how a node that joined since learns them).
  */
-export function planDigest (members: readonly ShardMember[], sent: ReadonlyMap<string, string>, fullRound: boolean, maxBytes = MAX_DIGEST_BYTES): DigestPlan {
+export function planDigest (members: readonly ShardMember[], sent: ReadonlyMap<string, string>, fullRound: boolean, fullBudgetBytes = DIGEST_FULL_BYTES): DigestPlan {
   const entries: DigestEntry[] = []
   const tagged: DigestTag[] = []
+  const updated: DigestRolloutUpdate[] = []
   const nextSent = new Map<string, string>()
   let bytes = 0
   for (const m of members) {
     const projected = projectForDigest(m.heartbeat)
-    const key = detailKey(projected)
-    const was = sent.get(m.peerId)
-    if (was != null) nextSent.set(m.peerId, was)
-    if (fullRound || was !== key) {
+    const detail = detailKey(projected)
+    const rollouts = rolloutKey(projected)
+    const was = fullRound ? undefined : sent.get(m.peerId)
+    const [wasDetail, wasRollouts] = was == null ? [undefined, undefined] : was.split('\n')
+    const ageMs = Math.max(0, Math.round(m.ageMs))
+    if (wasDetail !== detail) {
       const size = encodeHeartbeat(projected).byteLength + m.peerId.length + 12
-      if (bytes + size <= maxBytes - HEADROOM_BYTES) {
+      if (bytes + size <= fullBudgetBytes || entries.length === 0) {
         bytes += size
-        entries.push({ peerId: m.peerId, ageMs: Math.max(0, Math.round(m.ageMs)), heartbeat: projected })
-        nextSent.set(m.peerId, key)
+        entries.push({ peerId: m.peerId, ageMs, heartbeat: projected })
+        nextSent.set(m.peerId, `${detail}\n${rollouts}`)
         continue
       }
+      tagged.push({ tag: m.tag, ageMs })
+      continue
     }
-    tagged.push({ tag: m.tag, ageMs: Math.max(0, m.ageMs) })
+    nextSent.set(m.peerId, `${detail}\n${rollouts}`)
+    if (wasRollouts !== rollouts) updated.push({ tag: m.tag, ageMs, rollouts: projected.rollouts ?? [] })
+    else tagged.push({ tag: m.tag, ageMs })
   }
-  return { entries, tagged, sent: nextSent }
+  return { entries, tagged, updated, sent: nextSent }
+}
+
+/**
+ * A digest's bytes on the wire, estimated before it is encoded and signed (it carries the wait it
+ * was sized on): header and envelope 400, tags 5 bytes, rollout updates 40, full entries 300 and
+ * their peer id; a little over what the encoder writes, so the budget holds.
+ */
+export function estimateDigestBytes (plan: Pick<DigestPlan, 'entries' | 'tagged' | 'updated'>): number {
+  return 400 + 5 * plan.tagged.length + 40 * plan.updated.length + plan.entries.reduce((n, e) => n + 300 + e.peerId.length, 0)
 }

@@ -4,7 +4,7 @@ import {
   decodeHeartbeat, decodeSignedDigest, encodeDigest, encodeHeartbeat, encodeSignedDigest, shardTopic,
   InvalidHeartbeatError, UnsupportedHeartbeatSchemaError
 } from '../../protocols/heartbeat/index.js'
-import { planDigest } from './aggregation.js'
+import { estimateDigestBytes, planDigest } from './aggregation.js'
 import {
   DEFAULT_AGGREGATION, acceptsAggregator, aggregatorRole, digestIntervalMs, fleetShardBits, peerHash, peerTag, rankAggregators,
   shardBitsFor, shardOf, validateAggregation
@@ -208,8 +208,6 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
   private digestSeq = 0
   private digestRound = 0
   private digestEveryMs?: number
-  /** Running mean of the digests this node published, bytes (sizes the digest interval). */
-  private digestBytes = 0
   /** Detail of each peer as last listed in full by this node's digests. */
   private digestSent = new Map<string, string>()
   /** Newest digest seen per aggregator, to drop replays and late copies. */
@@ -782,9 +780,10 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     }
     const fullRound = this.digestRound % this.aggregation.fullEveryDigests === 0
     this.digestRound++
-    const plan = planDigest(members, this.digestSent, fullRound)
+    const plan = planDigest(members, this.digestSent, fullRound, this.aggregation.digestFullBytes)
     const shards = 2 ** this.shardBits
-    const every = digestIntervalMs(shards, this.digestBytes > 0 ? this.digestBytes : 512, this.intervalParams, this.aggregation)
+    // The wait announced is sized on this digest (on an estimate: the digest carries it).
+    const every = digestIntervalMs(shards, estimateDigestBytes(plan), this.intervalParams, this.aggregation)
     const payload = encodeDigest({
       shardBits: this.shardBits,
       shardIndex: this.shardIndex,
@@ -794,14 +793,14 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
       intervalMs: every,
       fleetSize: this.corroboratedCount(),
       entries: plan.entries,
-      tagged: plan.tagged
+      tagged: plan.tagged,
+      updated: plan.updated
     })
     const data = encodeSignedDigest(payload, await sign(payload))
     if (!this.running) return
     this.digestSent = plan.sent
-    const bytes = data.byteLength + GOSSIP_ENVELOPE_BYTES
-    this.digestBytes = this.digestBytes === 0 ? bytes : 0.8 * this.digestBytes + 0.2 * bytes
-    this.digestEveryMs = digestIntervalMs(shards, this.digestBytes, this.intervalParams, this.aggregation)
+    // The wait is the one announced: receivers judge the ages they learn here by it.
+    this.digestEveryMs = every
     this.stats.digestsPublished++
     await this.components.transport.publish(HEARTBEAT_DIGEST_TOPIC, data)
   }
@@ -875,16 +874,20 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     this.stats.digestsAccepted++
     const via = { aggregator: from, intervalMs: digest.intervalMs }
     for (const e of digest.entries) this.merge(e.peerId, { ageMs: e.ageMs, heartbeat: e.heartbeat }, via)
-    if (digest.tagged.length > 0) {
+    const byTag: Array<{ tag: number, listing: DigestListing }> = [
+      ...digest.tagged.map(t => ({ tag: t.tag, listing: { ageMs: t.ageMs } })),
+      ...(digest.updated ?? []).map(u => ({ tag: u.tag, listing: { ageMs: u.ageMs, rollouts: u.rollouts } }))
+    ]
+    if (byTag.length > 0) {
       const index = this.tags()
-      for (const t of digest.tagged) {
-        const ids = (index.get(t.tag) ?? []).filter(id => shardOf(this.hashOf(id), digest.shardBits) === digest.shardIndex)
+      for (const { tag, listing } of byTag) {
+        const ids = (index.get(tag) ?? []).filter(id => shardOf(this.hashOf(id), digest.shardBits) === digest.shardIndex)
         // An unknown tag (this node joined since the peer was last listed in full) or an ambiguous one: wait for a full listing.
-        if (ids.length === 1) this.merge(ids[0]!, { ageMs: t.ageMs }, via)
+        if (ids.length === 1) this.merge(ids[0]!, listing, via)
       }
     }
     if (this.listenerCount('digest') > 0) {
-      this.safeDispatch('digest', { aggregator: from, shardBits: digest.shardBits, shardIndex: digest.shardIndex, entries: digest.entries.length, tagged: digest.tagged.length, bytes: data.byteLength })
+      this.safeDispatch('digest', { aggregator: from, shardBits: digest.shardBits, shardIndex: digest.shardIndex, entries: digest.entries.length, tagged: digest.tagged.length + (digest.updated ?? []).length, bytes: data.byteLength })
     }
   }
 

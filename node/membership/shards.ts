@@ -39,9 +39,18 @@ export interface AggregationParams {
   digestBudgetBytesPerSec: number
   /**
    * Every this many digests, an aggregator lists every peer in full (otherwise only peers whose
-   * detail changed; the rest by a 4-byte tag), so a node that just joined learns them. @default 5
+   * detail changed; the rest by a 4-byte tag), so a node that just joined learns them. Full
+   * listings are most of a digest's bytes: at 20, a third of them in a shard of 150. @default 20
    */
   fullEveryDigests: number
+  /**
+   * Copies of each digest a node receives on average. Digests are larger than gossipsub's IDONTWANT
+   * threshold (512 bytes), so a node that has one tells its mesh peers not to send it again; most
+   * duplicates never leave (heartbeats, below it, are budgeted at 3). @default 1.5
+   */
+  digestAmplification: number
+  /** Bytes of full entries one digest carries at most (aggregation.ts `planDigest`). @default 8192 */
+  digestFullBytes: number
 }
 
 export const DEFAULT_AGGREGATION: AggregationParams = {
@@ -50,7 +59,9 @@ export const DEFAULT_AGGREGATION: AggregationParams = {
   aggregators: 2,
   standby: 2,
   digestBudgetBytesPerSec: 4096,
-  fullEveryDigests: 5
+  fullEveryDigests: 20,
+  digestAmplification: 1.5,
+  digestFullBytes: 8 * 1024
 }
 
 export function validateAggregation (p: AggregationParams): AggregationParams {
@@ -60,6 +71,8 @@ export function validateAggregation (p: AggregationParams): AggregationParams {
   if (!(Number.isSafeInteger(p.standby) && p.standby >= 0)) throw new RangeError('standby must be an integer >= 0')
   if (!(p.digestBudgetBytesPerSec > 0)) throw new RangeError('digestBudgetBytesPerSec must be > 0')
   if (!(Number.isSafeInteger(p.fullEveryDigests) && p.fullEveryDigests >= 1)) throw new RangeError('fullEveryDigests must be an integer >= 1')
+  if (!(p.digestAmplification >= 1)) throw new RangeError('digestAmplification must be >= 1')
+  if (!(p.digestFullBytes >= 512)) throw new RangeError('digestFullBytes must be >= 512')
   return p
 }
 
@@ -171,13 +184,15 @@ export function acceptsAggregator (author: string, rankedWithAuthor: readonly st
 }
 
 /**
- * The digest interval: what one node receives of digests, `aggregators` digests of `digestBytes`
- * per shard, each arriving `amplification` times, stays under the digest budget. Never below the
- * heartbeat base interval; at most {@link DIGEST_INTERVAL_MAX_MS}.
+ * The wait after a digest of `digestBytes`: what one node receives of digests, `aggregators`
+ * digests per shard, each arriving `digestAmplification` times, stays under the digest budget.
+ * Sized on the digest just sent, so a large one (a cold start, a full round) is followed by a
+ * longer quiet. Never below the heartbeat base interval; at most {@link DIGEST_INTERVAL_MAX_MS}.
  */
 export function digestIntervalMs (shards: number, digestBytes: number, interval: IntervalParams, params: AggregationParams = DEFAULT_AGGREGATION): number {
   return targetIntervalMs(Math.max(1, shards) * params.aggregators, digestBytes, {
     ...interval,
+    amplification: params.digestAmplification,
     budgetBytesPerSec: params.digestBudgetBytesPerSec,
     maxIntervalMs: DIGEST_INTERVAL_MAX_MS
   })

@@ -157,6 +157,8 @@ export function validateLiveness (params: LivenessParams): LivenessParams {
 export interface DigestListing {
   ageMs: number
   heartbeat?: Heartbeat
+  /** The peer's rollout states, when only they changed (a rollout update). */
+  rollouts?: Heartbeat['rollouts']
 }
 
 export type DigestObservation = Observation | { kind: 'refreshed', entry: MemberEntry }
@@ -172,6 +174,8 @@ export type DigestObservation = Observation | { kind: 'refreshed', entry: Member
  *   first-hand detail is no longer kept alive by its own heartbeats, and then only if it is newer by boot and seq
  *   ({@link observe}): a digest never overrides fresher first-hand detail (which carries the
  *   inference stats a digest leaves out).
+ * - A rollout update (the rollout states alone) replaces the held ones on the same terms, if it is
+ *   not older than what is held.
  * - Otherwise it refreshes the peer's freshness, only forward in time and only for the boot held.
  * A peer the aggregator no longer lists (dead in its view) is simply not refreshed: it ages out as
  * any silent peer does.
@@ -196,6 +200,11 @@ export function observeDigest (previous: MemberEntry | undefined, peerId: string
   }
   // A listing of another boot says nothing of the boot held.
   if (hb != null && hb.bootMs !== previous.heartbeat.bootMs) return { kind: 'stale' }
+  if (listed.rollouts != null && !firstHand && heardAt >= previous.receivedMs) {
+    const { rollouts: _held, ...rest } = previous.heartbeat
+    const heartbeat = listed.rollouts.length > 0 ? { ...rest, rollouts: listed.rollouts } : rest
+    return { kind: 'updated', entry: { ...previous, heartbeat, receivedMs: heardAt, viaDigest: via, detailFromDigest: true } }
+  }
   if (heardAt <= previous.receivedMs) return { kind: 'stale' }
   return { kind: 'refreshed', entry: { ...previous, receivedMs: heardAt, viaDigest: via } }
 }

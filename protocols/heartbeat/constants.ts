@@ -115,5 +115,9 @@ export const MAX_DIGEST_BYTES = 256 * 1024
 /** Most peers one digest lists, in full and by tag together. @default 2048 */
 export const MAX_DIGEST_ENTRIES = 2048
 
-/** Longest digest interval an aggregator announces, in ms (a receiver rejects longer). @default 10 minutes */
-export const DIGEST_INTERVAL_MAX_MS = 10 * 60_000
+/**
+ * Longest digest interval an aggregator announces, in ms (a receiver rejects longer). The digest
+ * interval stretches with the number of shards so that digest bytes per node stay under their
+ * budget; at 100,000 nodes that is about 20 minutes (docs/HEARTBEATS.md). @default 30 minutes
+ */
+export const DIGEST_INTERVAL_MAX_MS = 30 * 60_000

@@ -6,11 +6,11 @@
 import { HeartbeatDigest as DigestPb, SignedDigest as SignedPb } from './pb/digest.js'
 import {
   DIGEST_INTERVAL_MAX_MS, DIGEST_SCHEMA, HEARTBEAT_SHARD_TOPIC_PREFIX, MAX_DIGEST_BYTES, MAX_DIGEST_ENTRIES,
-  MAX_FLEET_SIZE, MAX_HEARTBEAT_BYTES, MAX_SHARD_BITS, MAX_TIMESTAMP_MS, MIN_INTERVAL_MS
+  MAX_FLEET_SIZE, MAX_HEARTBEAT_BYTES, MAX_HEARTBEAT_ROLLOUTS, MAX_SHARD_BITS, MAX_TIMESTAMP_MS, MIN_INTERVAL_MS
 } from './constants.js'
 import { InvalidHeartbeatError, UnsupportedHeartbeatSchemaError } from './errors.js'
-import { decodeHeartbeat, encodeHeartbeat } from './heartbeat.js'
-import type { Heartbeat } from './index.js'
+import { checkRollouts, decodeHeartbeat, encodeHeartbeat } from './heartbeat.js'
+import type { Heartbeat, HeartbeatRollout } from './index.js'
 
 export { DIGEST_INTERVAL_MAX_MS, MAX_SHARD_BITS }
 
@@ -29,6 +29,11 @@ export interface DigestTag {
   ageMs: number
 }
 
+/** One peer whose rollout state alone changed: its tag, age and rollout states now. */
+export interface DigestRolloutUpdate extends DigestTag {
+  rollouts: HeartbeatRollout[]
+}
+
 export interface HeartbeatDigest {
   shardBits: number
   shardIndex: number
@@ -40,6 +45,8 @@ export interface HeartbeatDigest {
   fleetSize: number
   entries: DigestEntry[]
   tagged: DigestTag[]
+  /** Absent and empty mean the same. */
+  updated?: DigestRolloutUpdate[]
 }
 
 /** The gossip topic of shard `index` of 2^`bits`. */
@@ -66,7 +73,8 @@ function check (d: HeartbeatDigest): void {
   if (!Number.isSafeInteger(d.seq) || d.seq < 1) throw new InvalidHeartbeatError('digest seq must be a positive integer')
   if (!Number.isInteger(d.intervalMs) || d.intervalMs < MIN_INTERVAL_MS || d.intervalMs > DIGEST_INTERVAL_MAX_MS) throw new InvalidHeartbeatError(`digest intervalMs must be ${MIN_INTERVAL_MS}-${DIGEST_INTERVAL_MAX_MS}`)
   if (!Number.isInteger(d.fleetSize) || d.fleetSize < 1 || d.fleetSize > MAX_FLEET_SIZE) throw new InvalidHeartbeatError('digest fleetSize is out of range')
-  if (d.entries.length + d.tagged.length > MAX_DIGEST_ENTRIES) throw new InvalidHeartbeatError(`digest lists ${d.entries.length + d.tagged.length} peers, at most ${MAX_DIGEST_ENTRIES}`)
+  const listed = d.entries.length + d.tagged.length + (d.updated ?? []).length
+  if (listed > MAX_DIGEST_ENTRIES) throw new InvalidHeartbeatError(`digest lists ${listed} peers, at most ${MAX_DIGEST_ENTRIES}`)
   const seen = new Set<string>()
   for (const e of d.entries) {
     if (e.peerId.length === 0 || e.peerId.length > 128) throw new InvalidHeartbeatError('digest entry peer must be a peer id')
@@ -74,10 +82,11 @@ function check (d: HeartbeatDigest): void {
     seen.add(e.peerId)
     if (!Number.isInteger(e.ageMs) || e.ageMs < 0 || e.ageMs > 0xffffffff) throw new InvalidHeartbeatError('digest entry ageMs is out of range')
   }
-  for (const t of d.tagged) {
+  for (const t of [...d.tagged, ...(d.updated ?? [])]) {
     if (!Number.isInteger(t.tag) || t.tag < 0 || t.tag > 0xffffffff) throw new InvalidHeartbeatError('digest tag is out of range')
     if (!Number.isInteger(t.ageMs) || t.ageMs < 0) throw new InvalidHeartbeatError('digest tag age is out of range')
   }
+  for (const u of d.updated ?? []) checkRollouts(u.rollouts)
 }
 
 /** The digest's payload bytes (what the aggregator signs). Enforces the limits a receiver will. */
@@ -97,7 +106,12 @@ export function encodeDigest (d: HeartbeatDigest): Uint8Array {
     fleetSize: d.fleetSize,
     entries: d.entries.map(e => ({ peer: e.peerId, ageMs: e.ageMs, heartbeat: encodeHeartbeat(e.heartbeat) as Uint8Array<ArrayBuffer> })),
     tags,
-    tagAgeS: d.tagged.map(t => Math.ceil(t.ageMs / 1000))
+    tagAgeS: d.tagged.map(t => Math.ceil(t.ageMs / 1000)),
+    updates: (d.updated ?? []).map(u => ({
+      tag: u.tag,
+      ageS: Math.ceil(u.ageMs / 1000),
+      rollouts: u.rollouts.map(r => ({ name: r.name, policyVersion: BigInt(r.policyVersion), state: r.state, reason: r.reason, epoch: BigInt(r.epoch) }))
+    }))
   })
 }
 
@@ -125,7 +139,7 @@ export function decodeSignedDigest (bytes: Uint8Array, maxBytes = MAX_DIGEST_BYT
   let pb: DigestPb
   try {
     signed = SignedPb.decode(bytes)
-    pb = DigestPb.decode(signed.payload, { limits: { entries: MAX_DIGEST_ENTRIES, tagAgeS: MAX_DIGEST_ENTRIES } })
+    pb = DigestPb.decode(signed.payload, { limits: { entries: MAX_DIGEST_ENTRIES, tagAgeS: MAX_DIGEST_ENTRIES, updates: MAX_DIGEST_ENTRIES, updates$: { rollouts: MAX_HEARTBEAT_ROLLOUTS } } })
   } catch (err) {
     throw new InvalidHeartbeatError('digest does not decode', { cause: err })
   }
@@ -143,7 +157,12 @@ export function decodeSignedDigest (bytes: Uint8Array, maxBytes = MAX_DIGEST_BYT
     intervalMs: pb.intervalMs,
     fleetSize: pb.fleetSize,
     entries: pb.entries.map(e => ({ peerId: e.peer, ageMs: e.ageMs, heartbeat: decodeHeartbeat(e.heartbeat, MAX_HEARTBEAT_BYTES) })),
-    tagged: pb.tagAgeS.map((s, i) => ({ tag: view.getUint32(4 * i), ageMs: s * 1000 }))
+    tagged: pb.tagAgeS.map((s, i) => ({ tag: view.getUint32(4 * i), ageMs: s * 1000 })),
+    ...(pb.updates.length === 0 ? {} : { updated: pb.updates.map(u => ({
+      tag: u.tag,
+      ageMs: u.ageS * 1000,
+      rollouts: u.rollouts.map(r => ({ name: r.name, policyVersion: toNumber('rollout policyVersion', r.policyVersion), state: r.state, reason: r.reason, epoch: toNumber('rollout epoch', r.epoch) }))
+    })) })
   }
   check(digest)
   return { digest, payload: signed.payload, signature: signed.signature }

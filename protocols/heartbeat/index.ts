@@ -89,4 +89,4 @@ export interface InferenceStats {
   fr?: number
 }
 export { encodeDigest, encodeSignedDigest, decodeSignedDigest, shardTopic, parseShardTopic } from './digest.js'
-export type { HeartbeatDigest, DigestEntry, DigestTag } from './digest.js'
+export type { HeartbeatDigest, DigestEntry, DigestTag, DigestRolloutUpdate } from './digest.js'

@@ -127,6 +127,7 @@ export interface HeartbeatDigest {
   entries: DigestEntry[]
   tags: Uint8Array<ArrayBuffer>
   tagAgeS: number[]
+  updates: RolloutUpdate[]
 }
 
 export namespace HeartbeatDigest {
@@ -198,6 +199,13 @@ export namespace HeartbeatDigest {
           }
         }
 
+        if (obj.updates != null && obj.updates.length > 0) {
+          for (const value of obj.updates) {
+            w.uint32(106)
+            RolloutUpdate.codec().encode(value, w)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -213,7 +221,8 @@ export namespace HeartbeatDigest {
           fleetSize: 0,
           entries: [],
           tags: uint8ArrayAlloc(0),
-          tagAgeS: []
+          tagAgeS: [],
+          updates: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -276,6 +285,16 @@ export namespace HeartbeatDigest {
               obj.tagAgeS.push(reader.uint32())
               break
             }
+            case 13: {
+              if (opts.limits?.updates != null && obj.updates.length === opts.limits.updates) {
+                throw new MaxLengthError('Decode error - repeated field "updates" had too many elements')
+              }
+
+              obj.updates.push(RolloutUpdate.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.updates$
+              }))
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -287,7 +306,8 @@ export namespace HeartbeatDigest {
       }, function * (reader, length, prefix, opts = {}) {
         const obj = {
           entries: 0,
-          tagAgeS: 0
+          tagAgeS: 0,
+          updates: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -392,6 +412,24 @@ export namespace HeartbeatDigest {
 
               break
             }
+            case 13: {
+              if (opts.limits?.updates != null && obj.updates === opts.limits.updates) {
+                throw new MaxLengthError('Streaming decode error - repeated field "updates" had too many elements')
+              }
+
+              for (const evt of RolloutUpdate.codec().stream(reader, reader.uint32(), `${prefix}.updates[]`, {
+                limits: opts.limits?.updates$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.updates
+                }
+              }
+
+              obj.updates++
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -473,6 +511,48 @@ export namespace HeartbeatDigest {
     value: number
   }
 
+  export interface HeartbeatDigestUpdatesTagFieldEvent {
+    field: '$.updates[].tag'
+    value: number
+    index: number
+  }
+
+  export interface HeartbeatDigestUpdatesAgeSFieldEvent {
+    field: '$.updates[].ageS'
+    value: number
+    index: number
+  }
+
+  export interface HeartbeatDigestUpdatesRolloutsNameFieldEvent {
+    field: '$.updates[].rollouts[].name'
+    value: string
+    index: number
+  }
+
+  export interface HeartbeatDigestUpdatesRolloutsPolicyVersionFieldEvent {
+    field: '$.updates[].rollouts[].policyVersion'
+    value: bigint
+    index: number
+  }
+
+  export interface HeartbeatDigestUpdatesRolloutsStateFieldEvent {
+    field: '$.updates[].rollouts[].state'
+    value: string
+    index: number
+  }
+
+  export interface HeartbeatDigestUpdatesRolloutsReasonFieldEvent {
+    field: '$.updates[].rollouts[].reason'
+    value: string
+    index: number
+  }
+
+  export interface HeartbeatDigestUpdatesRolloutsEpochFieldEvent {
+    field: '$.updates[].rollouts[].epoch'
+    value: bigint
+    index: number
+  }
+
   export function encode (obj: Partial<HeartbeatDigest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, HeartbeatDigest.codec())
   }
@@ -481,8 +561,372 @@ export namespace HeartbeatDigest {
     return decodeMessage(buf, HeartbeatDigest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<HeartbeatDigest>): Generator<HeartbeatDigestSchemaFieldEvent | HeartbeatDigestShardBitsFieldEvent | HeartbeatDigestShardIndexFieldEvent | HeartbeatDigestAggregatorFieldEvent | HeartbeatDigestBootMsFieldEvent | HeartbeatDigestSeqFieldEvent | HeartbeatDigestIntervalMsFieldEvent | HeartbeatDigestFleetSizeFieldEvent | HeartbeatDigestEntriesPeerFieldEvent | HeartbeatDigestEntriesAgeMsFieldEvent | HeartbeatDigestEntriesHeartbeatFieldEvent | HeartbeatDigestTagsFieldEvent | HeartbeatDigestTagAgeSFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<HeartbeatDigest>): Generator<HeartbeatDigestSchemaFieldEvent | HeartbeatDigestShardBitsFieldEvent | HeartbeatDigestShardIndexFieldEvent | HeartbeatDigestAggregatorFieldEvent | HeartbeatDigestBootMsFieldEvent | HeartbeatDigestSeqFieldEvent | HeartbeatDigestIntervalMsFieldEvent | HeartbeatDigestFleetSizeFieldEvent | HeartbeatDigestEntriesPeerFieldEvent | HeartbeatDigestEntriesAgeMsFieldEvent | HeartbeatDigestEntriesHeartbeatFieldEvent | HeartbeatDigestTagsFieldEvent | HeartbeatDigestTagAgeSFieldEvent | HeartbeatDigestUpdatesTagFieldEvent | HeartbeatDigestUpdatesAgeSFieldEvent | HeartbeatDigestUpdatesRolloutsNameFieldEvent | HeartbeatDigestUpdatesRolloutsPolicyVersionFieldEvent | HeartbeatDigestUpdatesRolloutsStateFieldEvent | HeartbeatDigestUpdatesRolloutsReasonFieldEvent | HeartbeatDigestUpdatesRolloutsEpochFieldEvent> {
     return streamMessage(buf, HeartbeatDigest.codec(), opts)
+  }
+}
+
+export interface RolloutUpdate {
+  tag: number
+  ageS: number
+  rollouts: DigestRollout[]
+}
+
+export namespace RolloutUpdate {
+  let _codec: Codec<RolloutUpdate>
+
+  export const codec = (): Codec<RolloutUpdate> => {
+    if (_codec == null) {
+      _codec = message<RolloutUpdate>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.tag != null && obj.tag !== 0)) {
+          w.uint32(13)
+          w.fixed32(obj.tag)
+        }
+
+        if ((obj.ageS != null && obj.ageS !== 0)) {
+          w.uint32(16)
+          w.uint32(obj.ageS)
+        }
+
+        if (obj.rollouts != null && obj.rollouts.length > 0) {
+          for (const value of obj.rollouts) {
+            w.uint32(26)
+            DigestRollout.codec().encode(value, w)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          tag: 0,
+          ageS: 0,
+          rollouts: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.tag = reader.fixed32()
+              break
+            }
+            case 2: {
+              obj.ageS = reader.uint32()
+              break
+            }
+            case 3: {
+              if (opts.limits?.rollouts != null && obj.rollouts.length === opts.limits.rollouts) {
+                throw new MaxLengthError('Decode error - repeated field "rollouts" had too many elements')
+              }
+
+              obj.rollouts.push(DigestRollout.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.rollouts$
+              }))
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          rollouts: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.tag`,
+                value: reader.fixed32()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.ageS`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 3: {
+              if (opts.limits?.rollouts != null && obj.rollouts === opts.limits.rollouts) {
+                throw new MaxLengthError('Streaming decode error - repeated field "rollouts" had too many elements')
+              }
+
+              for (const evt of DigestRollout.codec().stream(reader, reader.uint32(), `${prefix}.rollouts[]`, {
+                limits: opts.limits?.rollouts$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.rollouts
+                }
+              }
+
+              obj.rollouts++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface RolloutUpdateTagFieldEvent {
+    field: '$.tag'
+    value: number
+  }
+
+  export interface RolloutUpdateAgeSFieldEvent {
+    field: '$.ageS'
+    value: number
+  }
+
+  export interface RolloutUpdateRolloutsNameFieldEvent {
+    field: '$.rollouts[].name'
+    value: string
+    index: number
+  }
+
+  export interface RolloutUpdateRolloutsPolicyVersionFieldEvent {
+    field: '$.rollouts[].policyVersion'
+    value: bigint
+    index: number
+  }
+
+  export interface RolloutUpdateRolloutsStateFieldEvent {
+    field: '$.rollouts[].state'
+    value: string
+    index: number
+  }
+
+  export interface RolloutUpdateRolloutsReasonFieldEvent {
+    field: '$.rollouts[].reason'
+    value: string
+    index: number
+  }
+
+  export interface RolloutUpdateRolloutsEpochFieldEvent {
+    field: '$.rollouts[].epoch'
+    value: bigint
+    index: number
+  }
+
+  export function encode (obj: Partial<RolloutUpdate>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, RolloutUpdate.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RolloutUpdate>): RolloutUpdate {
+    return decodeMessage(buf, RolloutUpdate.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RolloutUpdate>): Generator<RolloutUpdateTagFieldEvent | RolloutUpdateAgeSFieldEvent | RolloutUpdateRolloutsNameFieldEvent | RolloutUpdateRolloutsPolicyVersionFieldEvent | RolloutUpdateRolloutsStateFieldEvent | RolloutUpdateRolloutsReasonFieldEvent | RolloutUpdateRolloutsEpochFieldEvent> {
+    return streamMessage(buf, RolloutUpdate.codec(), opts)
+  }
+}
+
+export interface DigestRollout {
+  name: string
+  policyVersion: bigint
+  state: string
+  reason: string
+  epoch: bigint
+}
+
+export namespace DigestRollout {
+  let _codec: Codec<DigestRollout>
+
+  export const codec = (): Codec<DigestRollout> => {
+    if (_codec == null) {
+      _codec = message<DigestRollout>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.name != null && obj.name !== '')) {
+          w.uint32(10)
+          w.string(obj.name)
+        }
+
+        if ((obj.policyVersion != null && obj.policyVersion !== 0n)) {
+          w.uint32(16)
+          w.uint64(obj.policyVersion)
+        }
+
+        if ((obj.state != null && obj.state !== '')) {
+          w.uint32(26)
+          w.string(obj.state)
+        }
+
+        if ((obj.reason != null && obj.reason !== '')) {
+          w.uint32(34)
+          w.string(obj.reason)
+        }
+
+        if ((obj.epoch != null && obj.epoch !== 0n)) {
+          w.uint32(40)
+          w.uint64(obj.epoch)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          name: '',
+          policyVersion: 0n,
+          state: '',
+          reason: '',
+          epoch: 0n
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.name = reader.string()
+              break
+            }
+            case 2: {
+              obj.policyVersion = reader.uint64()
+              break
+            }
+            case 3: {
+              obj.state = reader.string()
+              break
+            }
+            case 4: {
+              obj.reason = reader.string()
+              break
+            }
+            case 5: {
+              obj.epoch = reader.uint64()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.name`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.policyVersion`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.state`,
+                value: reader.string()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.reason`,
+                value: reader.string()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.epoch`,
+                value: reader.uint64()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface DigestRolloutNameFieldEvent {
+    field: '$.name'
+    value: string
+  }
+
+  export interface DigestRolloutPolicyVersionFieldEvent {
+    field: '$.policyVersion'
+    value: bigint
+  }
+
+  export interface DigestRolloutStateFieldEvent {
+    field: '$.state'
+    value: string
+  }
+
+  export interface DigestRolloutReasonFieldEvent {
+    field: '$.reason'
+    value: string
+  }
+
+  export interface DigestRolloutEpochFieldEvent {
+    field: '$.epoch'
+    value: bigint
+  }
+
+  export function encode (obj: Partial<DigestRollout>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, DigestRollout.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DigestRollout>): DigestRollout {
+    return decodeMessage(buf, DigestRollout.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DigestRollout>): Generator<DigestRolloutNameFieldEvent | DigestRolloutPolicyVersionFieldEvent | DigestRolloutStateFieldEvent | DigestRolloutReasonFieldEvent | DigestRolloutEpochFieldEvent> {
+    return streamMessage(buf, DigestRollout.codec(), opts)
   }
 }
 

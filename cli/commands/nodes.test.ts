@@ -18,4 +18,9 @@ describe('describe node', () => {
     expect(text).toContain('agreement 1 over 6 compared samples')
     expect(text).toContain('clf@1.0.0 active: 60 requests')
   })
+  it('says a node outside the observer\'s shard is known from a shard digest, and what that leaves out', () => {
+    const text = formatDescription('12D3KooWobserver', { ...node, via: 'digest', aggregator: '12D3KooWaggregatorXYZ' })
+    expect(text).toMatch(/Known from:?\s+the shard digest of \S*gatorXYZ \(no inference stats, no mem.free/)
+    expect(formatDescription('12D3KooWobserver', node)).not.toContain('Known from')
+  })
 })

@@ -1,8 +1,8 @@
 /**
  * The discrete-event simulator (DES mode) as the fleet grows: simulated node-seconds per wall
  * second, the largest fleet it handles on this machine within a wall budget, and the rollout's
- * figures at each size (heartbeat bytes per node per second, measured and modelled with and
- * without the planned shard aggregation; policy convergence; origin egress per model;
+ * figures at each size (heartbeat bytes per node per second, measured with the node's shard
+ * aggregation and modelled with and without it; policy convergence; origin egress per model;
  * apply -> 100% Active):
  *
  *   npm run bench -- sim [--sizes 1000,10000,100000] [--scenario sim/scenarios/large-fleet-10k.yaml]
@@ -47,6 +47,9 @@ interface Row {
   violations?: string[]
   nodeSecondsPerWallSecond?: number
   heartbeatBytesPerNodePerSec?: number
+  digestBytesPerNodePerSec?: number
+  shards: number
+  digestIntervalMs: number
   modelledFlatBytesPerNodePerSec: number
   modelledShardedBytesPerNodePerSec: number
   policyConvergenceMs?: number
@@ -59,7 +62,13 @@ const rows: Row[] = []
 let over = false
 for (const n of sizes) {
   const cost = heartbeatCost(n)
-  const base: Row = { nodes: n, modelledFlatBytesPerNodePerSec: cost.flatBytesPerSec, modelledShardedBytesPerNodePerSec: cost.shardedBytesPerSec }
+  const base: Row = {
+    nodes: n,
+    shards: cost.shardBits === 0 ? 1 : 2 ** cost.shardBits,
+    digestIntervalMs: cost.digestIntervalMs,
+    modelledFlatBytesPerNodePerSec: cost.flatBytesPerSec,
+    modelledShardedBytesPerNodePerSec: cost.shardedBytesPerSec
+  }
   if (over) {
     rows.push({ ...base, skipped: `a smaller size took longer than --budget-s ${values['budget-s']}` })
     continue
@@ -77,6 +86,7 @@ for (const n of sizes) {
     violations: judge(scenario, result).map(v => `${v.invariant}: ${v.message}`),
     nodeSecondsPerWallSecond: f.nodeSecondsPerWallSecond,
     heartbeatBytesPerNodePerSec: f.heartbeatBytesPerNodePerSec,
+    digestBytesPerNodePerSec: f.digestBytesPerNodePerSec,
     ...(f.policyConvergenceMs !== undefined ? { policyConvergenceMs: f.policyConvergenceMs } : {}),
     originCopiesPerModel: f.originCopies,
     ...(f.applyToAllActiveMs !== undefined ? { applyToAllActiveMs: f.applyToAllActiveMs } : {}),
@@ -89,14 +99,15 @@ for (const n of sizes) {
 
 const fmt = (x: number | undefined, d = 0): string => x === undefined ? '-' : x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d })
 console.log(`scenario ${values.scenario}, ${os.cpus().length} cpus, node ${process.version}`)
-console.log('| nodes | outcome | wall s | node-s / wall-s | heartbeat B/s per node (measured) | modelled flat | modelled with shard digests | policy convergence s | origin copies per model | apply -> 100% Active s | invariants |')
-console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|')
+console.log('| nodes | outcome | wall s | node-s / wall-s | heartbeat bytes per node per second, measured | of which digests | shards | digest interval s | modelled, every heartbeat to every node | modelled, with shards and digests | policy convergence s | origin copies per model | apply -> 100% Active s | invariants |')
+console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|')
 for (const r of rows) {
+  const shards = `${fmt(r.shards)} | ${r.digestIntervalMs === 0 ? '-' : fmt(r.digestIntervalMs / 1000)}`
   if (r.skipped !== undefined) {
-    console.log(`| ${fmt(r.nodes)} | skipped | - | - | - | ${fmt(r.modelledFlatBytesPerNodePerSec)} | ${fmt(r.modelledShardedBytesPerNodePerSec)} | - | - | - | ${r.skipped} |`)
+    console.log(`| ${fmt(r.nodes)} | skipped | - | - | - | - | ${shards} | ${fmt(r.modelledFlatBytesPerNodePerSec)} | ${fmt(r.modelledShardedBytesPerNodePerSec)} | - | - | - | ${r.skipped} |`)
     continue
   }
-  console.log(`| ${fmt(r.nodes)} | ${r.outcome} | ${fmt(r.wallMs! / 1000, 1)} | ${fmt(r.nodeSecondsPerWallSecond)} | ${fmt(r.heartbeatBytesPerNodePerSec)} | ${fmt(r.modelledFlatBytesPerNodePerSec)} | ${fmt(r.modelledShardedBytesPerNodePerSec)} | ${fmt(r.policyConvergenceMs === undefined ? undefined : r.policyConvergenceMs / 1000, 1)} | ${fmt(r.originCopiesPerModel, 2)} | ${fmt(r.applyToAllActiveMs === undefined ? undefined : r.applyToAllActiveMs / 1000, 1)} | ${r.violations!.length === 0 ? 'all hold' : r.violations!.join('; ')} |`)
+  console.log(`| ${fmt(r.nodes)} | ${r.outcome} | ${fmt(r.wallMs! / 1000, 1)} | ${fmt(r.nodeSecondsPerWallSecond)} | ${fmt(r.heartbeatBytesPerNodePerSec)} | ${fmt(r.digestBytesPerNodePerSec)} | ${shards} | ${fmt(r.modelledFlatBytesPerNodePerSec)} | ${fmt(r.modelledShardedBytesPerNodePerSec)} | ${fmt(r.policyConvergenceMs === undefined ? undefined : r.policyConvergenceMs / 1000, 1)} | ${fmt(r.originCopiesPerModel, 2)} | ${fmt(r.applyToAllActiveMs === undefined ? undefined : r.applyToAllActiveMs / 1000, 1)} | ${r.violations!.length === 0 ? 'all hold' : r.violations!.join('; ')} |`)
 }
 const done = rows.filter(r => r.skipped === undefined)
 console.log(`largest fleet in DES mode: ${fmt(done[done.length - 1]?.nodes)} nodes`)

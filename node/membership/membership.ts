@@ -1,20 +1,15 @@
 import { TypedEventEmitter } from 'main-event'
 import {
-  HEARTBEAT_DIGEST_TOPIC, HEARTBEAT_TOPIC, MAX_DIGEST_BYTES, MAX_HEARTBEAT_BYTES, MAX_HEARTBEAT_MODELS, MAX_HEARTBEAT_ROLLOUTS,
-  decodeHeartbeat, decodeSignedDigest, encodeDigest, encodeHeartbeat, encodeSignedDigest, shardTopic,
+  HEARTBEAT_TOPIC, MAX_HEARTBEAT_BYTES, MAX_HEARTBEAT_MODELS, MAX_HEARTBEAT_ROLLOUTS, decodeHeartbeat, encodeHeartbeat,
   InvalidHeartbeatError, UnsupportedHeartbeatSchemaError
 } from '../../protocols/heartbeat/index.js'
-import { estimateDigestBytes, planDigest } from './aggregation.js'
-import {
-  DEFAULT_AGGREGATION, acceptsAggregator, aggregatorRole, digestIntervalMs, fleetShardBits, peerHash, peerTag, rankAggregators,
-  shardBitsFor, shardOf, validateAggregation
-} from './shards.js'
+import { Aggregation } from './sharding.js'
+import { DEFAULT_AGGREGATION, validateAggregation } from './shards.js'
 import { DEFAULT_ADMISSION, admitIdentity, isFull, validateAdmission } from './admission.js'
 import { DEFAULT_INTERVAL, jittered, nextIntervalMs, validateInterval } from './interval.js'
 import { DEFAULT_LIVENESS, isCorroborated, nextStatusChangeMs, observe, observeDigest, shouldForget, statusOf, validateLiveness, withSource } from './view.js'
-import type { Heartbeat, HeartbeatDigest, HeartbeatModel, HeartbeatRollout } from '../../protocols/heartbeat/index.js'
+import type { Heartbeat, HeartbeatModel, HeartbeatRollout } from '../../protocols/heartbeat/index.js'
 import type { AggregationParams, AggregatorRole } from './shards.js'
-import type { ShardMember } from './aggregation.js'
 import type { Clock, TimerHandle } from '../../core/clock.js'
 import type { Logger } from '../../core/logger.js'
 import type { Properties } from '../telemetry/props.js'
@@ -28,9 +23,6 @@ import type { DigestListing, DigestObservation, MemberEntry, MemberStatus, Liven
  * 140 bytes, yamux and noise framing about 30 more.
  */
 const GOSSIP_ENVELOPE_BYTES = 170
-
-/** Digests whose shard bits a node weighs to agree with the fleet on them. */
-const RECENT_DIGEST_BITS = 32
 
 /** Accept, ignore (drop, do not forward, no penalty) or reject (drop and penalise the sender). */
 export type ValidationResult = 'accept' | 'ignore' | 'reject'
@@ -192,30 +184,8 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
   private readonly members = new Map<string, MemberEntry>()
   private readonly lastStatus = new Map<string, MemberStatus>()
   private readonly stats: MembershipStats = { published: 0, accepted: 0, rejected: 0, ignored: 0, stale: 0, limited: 0, digestsPublished: 0, digestsAccepted: 0, digestsRejected: 0, digestsIgnored: 0 }
-  private readonly aggregation: AggregationParams
-  private readonly selfHash: Buffer
-  /** sha256 of each member's id, for its shard and tag; kept as long as the member. */
-  private readonly hashes = new Map<string, Buffer>()
-  /** Members by tag, rebuilt when the membership changed. */
-  private tagIndex?: Map<number, string[]>
-  private shardBits = 0
-  private shardIndex = 0
-  private role: AggregatorRole = 'none'
-  private watchAll = false
-  /** Shard topics subscribed now. */
-  private readonly shardTopics = new Set<string>()
-  private digestTimer?: TimerHandle
-  private digestSeq = 0
-  private digestRound = 0
-  private digestEveryMs?: number
-  /** Detail of each peer as last listed in full by this node's digests. */
-  private digestSent = new Map<string, string>()
-  /** Newest digest seen per aggregator, to drop replays and late copies. */
-  private readonly digestSeen = new Map<string, { bootMs: number, seq: number }>()
-  /** Shard bits of the digests accepted lately, newest last (at most RECENT_DIGEST_BITS). */
-  private readonly recentBits: number[] = []
-  /** The digest the validator just decoded, so receive() does not decode it again. */
-  private lastDecoded?: { data: Uint8Array, digest: HeartbeatDigest }
+  /** Shard topics, aggregator role and digests (sharding.ts). */
+  private readonly aggregation: Aggregation
   private bootMs = 0
   private restarts = 0
   private seq = 0
@@ -235,10 +205,32 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     this.liveness = validateLiveness({ ...DEFAULT_LIVENESS, ...init.liveness })
     this.admission = validateAdmission({ ...DEFAULT_ADMISSION, ...init.admission })
     this.maxBytes = init.maxHeartbeatBytes ?? MAX_HEARTBEAT_BYTES
-    this.aggregation = validateAggregation({ ...DEFAULT_AGGREGATION, ...init.aggregation })
-    this.selfHash = peerHash(components.peerId)
     this.intervalMs = this.intervalParams.baseIntervalMs
     this.log = components.logger.child('membership')
+    this.aggregation = new Aggregation({
+      peerId: components.peerId,
+      clock: components.clock,
+      random: components.random,
+      log: this.log,
+      transport: components.transport,
+      members: this.members,
+      liveness: this.liveness,
+      interval: this.intervalParams,
+      stats: this.stats,
+      maxMembers: this.admission.maxMembers,
+      signDigest: components.signDigest,
+      verifyDigest: components.verifyDigest,
+      running: () => this.running,
+      bootMs: () => this.bootMs,
+      intervalMs: () => this.intervalMs,
+      corroboratedCount: () => this.corroboratedCount(),
+      sweep: () => { this.sweep() },
+      validateHeartbeat: (from, data, source) => this.validate(from, data, source),
+      receiveHeartbeat: (from, data, source, onShard) => { this.receive(from, data, source, onShard) },
+      merge: (peerId, listed, via) => { this.merge(peerId, listed, via) },
+      dispatch: (type, detail) => { this.safeDispatch(type, detail) },
+      listening: type => this.listenerCount(type) > 0
+    }, validateAggregation({ ...DEFAULT_AGGREGATION, ...init.aggregation }))
   }
 
   /**
@@ -255,9 +247,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     const { transport } = this.components
     transport.setValidator(HEARTBEAT_TOPIC, (from, data, source) => this.validate(from, data, source))
     transport.subscribe(HEARTBEAT_TOPIC, (from, data, source) => { this.receive(from, data, source) })
-    // Digests are heard at any fleet size: a node that does not shard yet still sees those that do.
-    transport.setValidator(HEARTBEAT_DIGEST_TOPIC, (from, data, source) => this.validateDigest(from, data, source))
-    transport.subscribe(HEARTBEAT_DIGEST_TOPIC, (from, data) => { this.receiveDigest(from, data) })
+    this.aggregation.start()
     this.tick()
   }
 
@@ -266,18 +256,8 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     this.running = false
     this.timer?.cancel()
     this.timer = undefined
-    this.digestTimer?.cancel()
-    this.digestTimer = undefined
+    this.aggregation.stop()
     const { transport } = this.components
-    for (const topic of this.shardTopics) {
-      transport.unsubscribe(topic)
-      transport.removeValidator(topic)
-    }
-    this.shardTopics.clear()
-    this.shardBits = 0
-    this.role = 'none'
-    transport.unsubscribe(HEARTBEAT_DIGEST_TOPIC)
-    transport.removeValidator(HEARTBEAT_DIGEST_TOPIC)
     transport.unsubscribe(HEARTBEAT_TOPIC)
     transport.removeValidator(HEARTBEAT_TOPIC)
   }
@@ -474,7 +454,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     switch (result.kind) {
       case 'joined':
         this.members.set(peerId, result.entry)
-        this.tagIndex = undefined
+        this.aggregation.joined()
         if (peerId !== this.components.peerId) this.log.info('peer joined', { peer: peerId, labels: result.entry.heartbeat.labels, via: result.entry.viaDigest?.aggregator })
         this.lastStatus.set(peerId, statusOf(result.entry, now, this.liveness))
         this.safeDispatch('member:joined', this.toInfo(result.entry, now))
@@ -506,10 +486,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
   private dropMember (peerId: string): void {
     this.members.delete(peerId)
     this.lastStatus.delete(peerId)
-    this.hashes.delete(peerId)
-    this.digestSent.delete(peerId)
-    this.digestSeen.delete(peerId)
-    this.tagIndex = undefined
+    this.aggregation.forget(peerId)
   }
 
   /**
@@ -558,9 +535,9 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     if (!this.running) return
     this.sweep()
     const fleet = this.corroboratedCount()
-    this.updateSharding(fleet)
+    this.aggregation.update(fleet)
     // Sharded, a node hears heartbeats of its shard only: the interval is sized on the shard.
-    const heard = this.shardBits === 0 ? fleet : this.shardPopulation()
+    const heard = this.aggregation.status().bits === 0 ? fleet : this.aggregation.shardPopulation()
     this.intervalMs = nextIntervalMs(this.intervalMs, heard, this.lastBytes, this.intervalParams)
     // Re-check frequently enough to notice suspect/dead peers on time even at long intervals.
     const sweepEvery = Math.min(this.intervalMs, this.intervalParams.baseIntervalMs)
@@ -620,25 +597,14 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     this.lastBytes = data.byteLength + GOSSIP_ENVELOPE_BYTES
     this.record(this.components.peerId, hb)
     this.stats.published++
-    await this.components.transport.publish(this.heartbeatTopic(), data)
+    await this.components.transport.publish(this.aggregation.heartbeatTopic(), data)
   }
 
-  private heartbeatTopic (): string {
-    return this.shardBits === 0 ? HEARTBEAT_TOPIC : shardTopic(this.shardBits, this.shardIndex)
-  }
-
-  // ---- aggregation (shards.ts, aggregation.ts, docs/HEARTBEATS.md) ---------------------------
+  // ---- aggregation (sharding.ts, docs/HEARTBEATS.md) --------------------------------------------
 
   /** Where this node stands in heartbeat aggregation now. */
   sharding (): ShardingStatus {
-    return {
-      bits: this.shardBits,
-      shard: this.shardIndex,
-      topic: this.heartbeatTopic(),
-      role: this.role,
-      watchingAll: this.watchAll,
-      ...(this.digestEveryMs != null ? { digestIntervalMs: this.digestEveryMs } : {})
-    }
+    return this.aggregation.status()
   }
 
   /**
@@ -647,261 +613,17 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
    * of every target, not the digests' projection (docs/HEARTBEATS.md).
    */
   watchAllShards (on: boolean): void {
-    if (this.watchAll === on) return
-    this.watchAll = on
-    this.log.info(on ? 'watching every shard' : 'watching only this node\'s shard', { bits: this.shardBits })
-    if (this.running) this.updateTopics()
+    this.aggregation.watchAllShards(on)
   }
 
   /** Live peers of this node's shard (itself left out); empty while heartbeats are not sharded. */
   shardPeers (): string[] {
-    if (this.shardBits === 0) return []
-    return this.liveInShard(this.shardBits, this.shardIndex).map(c => c.id).filter(id => id !== this.components.peerId)
+    return this.aggregation.shardPeers()
   }
 
-  private hashOf (peerId: string): Buffer {
-    if (peerId === this.components.peerId) return this.selfHash
-    let h = this.hashes.get(peerId)
-    if (h == null) {
-      h = peerHash(peerId)
-      if (this.members.has(peerId)) this.hashes.set(peerId, h)
-    }
-    return h
-  }
-
-  /** Live members (this node included) whose hash puts them in shard `index` of 2^`bits`. */
-  private liveInShard (bits: number, index: number, now = this.components.clock.now()): Array<{ id: string, hash: Buffer }> {
-    const out: Array<{ id: string, hash: Buffer }> = []
-    for (const entry of this.members.values()) {
-      const h = this.hashOf(entry.peerId)
-      if (shardOf(h, bits) !== index) continue
-      if (entry.peerId !== this.components.peerId && statusOf(entry, now, this.liveness) !== 'alive') continue
-      out.push({ id: entry.peerId, hash: h })
-    }
-    if (shardOf(this.selfHash, bits) === index && !out.some(c => c.id === this.components.peerId)) out.push({ id: this.components.peerId, hash: this.selfHash })
-    return out
-  }
-
-  /** Members of this node's shard it counts for its interval: corroborated and not dead, itself included. */
-  private shardPopulation (): number {
-    const now = this.components.clock.now()
-    let n = 1
-    for (const entry of this.members.values()) {
-      if (entry.peerId === this.components.peerId || !isCorroborated(entry) || statusOf(entry, now, this.liveness) === 'dead') continue
-      if (shardOf(this.hashOf(entry.peerId), this.shardBits) === this.shardIndex) n++
-    }
-    return n
-  }
-
-  /** Re-decides the shard bits on the fleet estimate, the topics, and this node's aggregator role. */
-  private updateSharding (fleet: number): void {
-    const bits = shardBitsFor(fleet, this.shardBits, this.aggregation, fleetShardBits(this.recentBits, this.shardBits))
-    if (bits !== this.shardBits) {
-      this.log.info(bits === 0 ? 'heartbeats no longer sharded' : 'heartbeats sharded', { fleet, bits, shards: 2 ** bits })
-      this.shardBits = bits
-      this.shardIndex = shardOf(this.selfHash, bits)
-      this.digestSent = new Map()
-      this.digestRound = 0
-    }
-    this.updateTopics()
-    this.updateRole()
-  }
-
-  private updateTopics (): void {
-    const { transport } = this.components
-    const want = new Set<string>()
-    if (this.shardBits > 0) {
-      if (this.watchAll) for (let i = 0; i < 2 ** this.shardBits; i++) want.add(shardTopic(this.shardBits, i))
-      else want.add(shardTopic(this.shardBits, this.shardIndex))
-    }
-    for (const topic of [...this.shardTopics]) {
-      if (want.has(topic)) continue
-      transport.unsubscribe(topic)
-      transport.removeValidator(topic)
-      this.shardTopics.delete(topic)
-    }
-    for (const topic of want) {
-      if (this.shardTopics.has(topic)) continue
-      transport.setValidator(topic, (from, data, source) => this.validate(from, data, source))
-      transport.subscribe(topic, (from, data, source) => { this.receive(from, data, source, true) })
-      this.shardTopics.add(topic)
-    }
-  }
-
-  private updateRole (): void {
-    const before = this.role
-    if (this.shardBits === 0 || this.components.signDigest == null) {
-      this.role = 'none'
-    } else {
-      const ranked = rankAggregators(this.shardBits, this.shardIndex, this.liveInShard(this.shardBits, this.shardIndex))
-      this.role = aggregatorRole(this.components.peerId, ranked, this.aggregation)
-    }
-    if (this.role === 'serving' && this.digestTimer == null) {
-      // The first digest soon (spread a little), so remote shards learn this one right away.
-      this.scheduleDigest(jittered(Math.min(this.intervalMs, this.intervalParams.baseIntervalMs), this.components.random) / 2)
-    }
-    if (this.role !== 'serving') {
-      this.digestTimer?.cancel()
-      this.digestTimer = undefined
-      this.digestEveryMs = undefined
-    }
-    if (before !== this.role) {
-      this.log.info('aggregator role', { role: this.role, from: before, bits: this.shardBits, shard: this.shardIndex })
-      this.safeDispatch('sharding', this.sharding())
-    }
-  }
-
-  private scheduleDigest (ms: number): void {
-    this.digestTimer?.cancel()
-    this.digestTimer = this.components.clock.setTimeout(() => {
-      this.digestTimer = undefined
-      if (!this.running) return
-      this.sweep()
-      this.updateRole()
-      if (this.role !== 'serving') return
-      void this.publishDigest().catch(err => { this.log.warn('digest publish failed', { err }) })
-      this.scheduleDigest(jittered(this.digestEveryMs ?? this.intervalParams.baseIntervalMs, this.components.random))
-    }, Math.max(1, ms))
-  }
-
-  /** Publishes one digest of what this node heard first-hand on its shard topic. */
-  private async publishDigest (): Promise<void> {
-    const sign = this.components.signDigest
-    if (sign == null) return
-    const now = this.components.clock.now()
-    const members: ShardMember[] = []
-    for (const entry of this.members.values()) {
-      // First-hand on a shard topic and in this shard (a coordinator here hears the others too).
-      if (entry.heardOnShard !== true || entry.detailFromDigest === true) continue
-      if (shardOf(this.hashOf(entry.peerId), this.shardBits) !== this.shardIndex) continue
-      const self = entry.peerId === this.components.peerId
-      if (!self && statusOf(entry, now, this.liveness) === 'dead') continue
-      members.push({ peerId: entry.peerId, tag: peerTag(this.hashOf(entry.peerId)), ageMs: self ? 0 : now - entry.receivedMs, heartbeat: entry.heartbeat })
-    }
-    const fullRound = this.digestRound % this.aggregation.fullEveryDigests === 0
-    this.digestRound++
-    const plan = planDigest(members, this.digestSent, fullRound, this.aggregation.digestFullBytes)
-    const shards = 2 ** this.shardBits
-    // The wait announced is sized on this digest (on an estimate: the digest carries it).
-    const every = digestIntervalMs(shards, estimateDigestBytes(plan), this.intervalParams, this.aggregation)
-    const payload = encodeDigest({
-      shardBits: this.shardBits,
-      shardIndex: this.shardIndex,
-      aggregator: this.components.peerId,
-      bootMs: this.bootMs,
-      seq: ++this.digestSeq,
-      intervalMs: every,
-      fleetSize: this.corroboratedCount(),
-      entries: plan.entries,
-      tagged: plan.tagged,
-      updated: plan.updated
-    })
-    const data = encodeSignedDigest(payload, await sign(payload))
-    if (!this.running) return
-    this.digestSent = plan.sent
-    // The wait is the one announced: receivers judge the ages they learn here by it.
-    this.digestEveryMs = every
-    this.stats.digestsPublished++
-    await this.components.transport.publish(HEARTBEAT_DIGEST_TOPIC, data)
-  }
-
-  private decodeDigestOnce (data: Uint8Array): HeartbeatDigest {
-    if (this.lastDecoded?.data === data) return this.lastDecoded.digest
-    const { digest, payload, signature } = decodeSignedDigest(data, MAX_DIGEST_BYTES)
-    const verify = this.components.verifyDigest
-    if (verify != null && !verify(digest.aggregator, payload, signature)) throw new InvalidHeartbeatError('digest signature does not verify')
-    this.lastDecoded = { data, digest }
-    return digest
-  }
-
-  /**
-   * The validator of the digest topic. Rejected (penalised): undecodable or oversized, signed by
-   * another key than its gossip author, or claiming a shard its author is not in. Ignored: a
-   * replay or late copy, or an author that does not rank among the shard's serving and standby
-   * aggregators in this node's view (views differ a little; that is no offence).
-   */
-  validateDigest (from: string, data: Uint8Array, _source: string = from): ValidationResult {
-    if (from === this.components.peerId) return 'ignore'
-    let digest: HeartbeatDigest
-    try {
-      digest = this.decodeDigestOnce(data)
-    } catch (err) {
-      if (err instanceof UnsupportedHeartbeatSchemaError) {
-        this.stats.digestsIgnored++
-        return 'ignore'
-      }
-      this.stats.digestsRejected++
-      this.log.warn('rejected digest', { from, bytes: data.byteLength, reason: (err as Error).message })
-      return 'reject'
-    }
-    if (digest.aggregator !== from || shardOf(this.hashOf(from), digest.shardBits) !== digest.shardIndex) {
-      this.stats.digestsRejected++
-      this.log.warn('rejected digest', { from, reason: digest.aggregator !== from ? 'signed by another peer than its author' : 'its author is not in the shard it claims' })
-      return 'reject'
-    }
-    const seen = this.digestSeen.get(from)
-    if (seen != null && (digest.bootMs < seen.bootMs || (digest.bootMs === seen.bootMs && digest.seq <= seen.seq))) {
-      this.stats.digestsIgnored++
-      return 'ignore'
-    }
-    const candidates = this.liveInShard(digest.shardBits, digest.shardIndex)
-    if (!candidates.some(c => c.id === from)) candidates.push({ id: from, hash: this.hashOf(from) })
-    if (!acceptsAggregator(from, rankAggregators(digest.shardBits, digest.shardIndex, candidates), this.aggregation)) {
-      this.stats.digestsIgnored++
-      this.log.debug('ignored digest of a peer that is no aggregator of its shard here', { from, bits: digest.shardBits, shard: digest.shardIndex })
-      return 'ignore'
-    }
-    return 'accept'
-  }
-
-  private receiveDigest (from: string, data: Uint8Array): void {
-    let digest: HeartbeatDigest
-    try {
-      digest = this.decodeDigestOnce(data)
-    } catch (err) {
-      if (!(err instanceof InvalidHeartbeatError || err instanceof UnsupportedHeartbeatSchemaError)) throw err
-      this.stats.digestsRejected++
-      return
-    }
-    if (digest.aggregator !== from) return
-    this.lastDecoded = undefined
-    const seen = this.digestSeen.get(from)
-    if (seen != null && (digest.bootMs < seen.bootMs || (digest.bootMs === seen.bootMs && digest.seq <= seen.seq))) return
-    if (this.digestSeen.size >= this.admission.maxMembers) this.digestSeen.clear()
-    this.digestSeen.set(from, { bootMs: digest.bootMs, seq: digest.seq })
-    this.recentBits.push(digest.shardBits)
-    if (this.recentBits.length > RECENT_DIGEST_BITS) this.recentBits.shift()
-    this.stats.digestsAccepted++
-    const via = { aggregator: from, intervalMs: digest.intervalMs }
-    for (const e of digest.entries) this.merge(e.peerId, { ageMs: e.ageMs, heartbeat: e.heartbeat }, via)
-    const byTag: Array<{ tag: number, listing: DigestListing }> = [
-      ...digest.tagged.map(t => ({ tag: t.tag, listing: { ageMs: t.ageMs } })),
-      ...(digest.updated ?? []).map(u => ({ tag: u.tag, listing: { ageMs: u.ageMs, rollouts: u.rollouts } }))
-    ]
-    if (byTag.length > 0) {
-      const index = this.tags()
-      for (const { tag, listing } of byTag) {
-        const ids = (index.get(tag) ?? []).filter(id => shardOf(this.hashOf(id), digest.shardBits) === digest.shardIndex)
-        // An unknown tag (this node joined since the peer was last listed in full) or an ambiguous one: wait for a full listing.
-        if (ids.length === 1) this.merge(ids[0]!, listing, via)
-      }
-    }
-    if (this.listenerCount('digest') > 0) {
-      this.safeDispatch('digest', { aggregator: from, shardBits: digest.shardBits, shardIndex: digest.shardIndex, entries: digest.entries.length, tagged: digest.tagged.length + (digest.updated ?? []).length, bytes: data.byteLength })
-    }
-  }
-
-  private tags (): Map<number, string[]> {
-    if (this.tagIndex != null) return this.tagIndex
-    const index = new Map<number, string[]>()
-    for (const id of this.members.keys()) {
-      const tag = peerTag(this.hashOf(id))
-      const list = index.get(tag)
-      if (list == null) index.set(tag, [id])
-      else list.push(id)
-    }
-    this.tagIndex = index
-    return index
+  /** The validator of the digest topic (sharding.ts). */
+  validateDigest (from: string, data: Uint8Array, source: string = from): ValidationResult {
+    return this.aggregation.validateDigest(from, data, source)
   }
 
   /** Folds one digest listing into the view (view.ts `observeDigest`), admission first for a new peer. */

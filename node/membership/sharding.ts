@@ -12,7 +12,7 @@ import {
 import { estimateDigestBytes, planDigest } from './aggregation.js'
 import { jittered } from './interval.js'
 import {
-  acceptsAggregator, aggregatorRole, digestIntervalMs, fleetShardBits, peerHash, peerTag, rankAggregators, shardBitsFor, shardOf
+  acceptsAggregator, aggregatorRole, digestFullBudgetBytes, digestIntervalMs, fleetShardBits, peerHash, peerTag, rankAggregators, shardBitsFor, shardOf
 } from './shards.js'
 import { isCorroborated, statusOf } from './view.js'
 import type { HeartbeatDigest } from '../../protocols/heartbeat/index.js'
@@ -72,6 +72,8 @@ export class Aggregation {
   private digestSeq = 0
   private digestRound = 0
   private digestEveryMs?: number
+  /** When the wait announced by this node's last digest ends (this node's clock). */
+  private notBeforeMs = 0
   /** Detail of each peer as last listed in full by this node's digests. */
   private digestSent = new Map<string, string>()
   /** Newest digest seen per aggregator, to drop replays and late copies. */
@@ -245,8 +247,10 @@ export class Aggregation {
       this.role = aggregatorRole(this.host.peerId, ranked, this.params)
     }
     if (this.role === 'serving' && this.digestTimer == null) {
-      // The first digest soon (spread a little), so remote shards learn this one right away.
-      this.scheduleDigest(jittered(Math.min(this.host.intervalMs(), this.host.interval.baseIntervalMs), this.host.random) / 2)
+      // The first digest soon (spread a little), so remote shards learn this one right away; but
+      // not before the wait the last digest announced (a role that flaps must not beat the budget).
+      const soon = jittered(Math.min(this.host.intervalMs(), this.host.interval.baseIntervalMs), this.host.random) / 2
+      this.scheduleDigest(Math.max(soon, this.notBeforeMs - this.host.clock.now()))
     }
     if (this.role !== 'serving') {
       this.digestTimer?.cancel()
@@ -261,21 +265,28 @@ export class Aggregation {
 
   private scheduleDigest (ms: number): void {
     this.digestTimer?.cancel()
-    this.digestTimer = this.host.clock.setTimeout(() => {
-      this.digestTimer = undefined
+    // The timer stays set while its digest is built and signed, so updateRole does not start another.
+    const timer = this.host.clock.setTimeout(() => {
       if (!this.host.running()) return
       this.host.sweep()
       this.updateRole()
       if (this.role !== 'serving') return
-      void this.publishDigest().catch(err => { this.host.log.warn('digest publish failed', { err }) })
-      this.scheduleDigest(jittered(this.digestEveryMs ?? this.host.interval.baseIntervalMs, this.host.random))
+      const next = (waitMs: number): void => {
+        // Only later than announced, never sooner: receivers judge ages by the announced wait.
+        if (this.digestTimer === timer && this.role === 'serving' && this.host.running()) this.scheduleDigest(waitMs * (1 + 0.1 * this.host.random()))
+      }
+      this.publishDigest().then(every => { next(every ?? this.host.interval.baseIntervalMs) }, err => {
+        this.host.log.warn('digest publish failed', { err })
+        next(this.digestEveryMs ?? this.host.interval.baseIntervalMs)
+      })
     }, Math.max(1, ms))
+    this.digestTimer = timer
   }
 
-  /** Publishes one digest of what this node heard first-hand on its shard topic. */
-  private async publishDigest (): Promise<void> {
+  /** Publishes one digest of what this node heard first-hand on its shard topic; returns the wait it announced. */
+  private async publishDigest (): Promise<number | undefined> {
     const sign = this.host.signDigest
-    if (sign == null) return
+    if (sign == null) return undefined
     const now = this.host.clock.now()
     const members: ShardMember[] = []
     for (const entry of this.host.members.values()) {
@@ -288,7 +299,7 @@ export class Aggregation {
     }
     const fullRound = this.digestRound % this.params.fullEveryDigests === 0
     this.digestRound++
-    const plan = planDigest(members, this.digestSent, fullRound, this.params.digestFullBytes)
+    const plan = planDigest(members, this.digestSent, fullRound, digestFullBudgetBytes(2 ** this.shardBits, members.length, this.params))
     const shards = 2 ** this.shardBits
     // The wait announced is sized on this digest (on an estimate: the digest carries it).
     const every = digestIntervalMs(shards, estimateDigestBytes(plan), this.host.interval, this.params)
@@ -305,12 +316,14 @@ export class Aggregation {
       updated: plan.updated
     })
     const data = encodeSignedDigest(payload, await sign(payload))
-    if (!this.host.running()) return
+    if (!this.host.running()) return undefined
     this.digestSent = plan.sent
     // The wait is the one announced: receivers judge the ages they learn here by it.
     this.digestEveryMs = every
+    this.notBeforeMs = this.host.clock.now() + every
     this.host.stats.digestsPublished++
     await this.host.transport.publish(HEARTBEAT_DIGEST_TOPIC, data)
+    return every
   }
 
   private decodeDigestOnce (data: Uint8Array): HeartbeatDigest {

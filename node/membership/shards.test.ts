@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { DEFAULT_INTERVAL, receivedBytesPerSec } from './interval.js'
 import {
-  DEFAULT_AGGREGATION, MAX_SHARD_BITS, acceptsAggregator, aggregatorRole, digestIntervalMs, fleetShardBits, peerHash, peerTag, rankAggregators,
+  DEFAULT_AGGREGATION, MAX_SHARD_BITS, acceptsAggregator, aggregatorRole, digestFullBudgetBytes, digestIntervalMs, fleetShardBits, peerHash, peerTag, rankAggregators,
   shardBitsFor, shardOf, validateAggregation
 } from './shards.js'
 
@@ -116,6 +116,19 @@ describe('aggregators: the peers XOR-closest to the shard key', () => {
 
   it('another shard key ranks the same peers differently', () => {
     expect(rankAggregators(3, 5, members)).not.toEqual(rankAggregators(3, 6, members))
+  })
+})
+
+describe('digestFullBudgetBytes: full entries a digest may carry', () => {
+  it('8 KiB while the wait stays under its cap; less in very large fleets, never so much the budget breaks', () => {
+    expect(digestFullBudgetBytes(8, 125, P)).toBe(P.digestFullBytes)
+    expect(digestFullBudgetBytes(64, 156, P)).toBe(P.digestFullBytes)
+    const at100k = digestFullBudgetBytes(512, 195, P)
+    expect(at100k).toBeLessThan(P.digestFullBytes)
+    expect(at100k).toBeGreaterThan(2000)
+    const whole = at100k + 400 + 5 * 195
+    expect(digestIntervalMs(512, whole, DEFAULT_INTERVAL, P)).toBeLessThanOrEqual(30 * 60_000)
+    expect(receivedBytesPerSec(512 * P.aggregators, whole, 30 * 60_000, P.digestAmplification)).toBeLessThanOrEqual(P.digestBudgetBytesPerSec)
   })
 })
 

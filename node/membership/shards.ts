@@ -184,6 +184,19 @@ export function acceptsAggregator (author: string, rankedWithAuthor: readonly st
 }
 
 /**
+ * The bytes of full entries a digest may carry in a fleet of `shards` shards whose members are
+ * `members`: at most `digestFullBytes`, and no more than keeps the digest's wait within
+ * {@link DIGEST_INTERVAL_MAX_MS} (past that the budget would no longer hold: at 100,000 nodes a
+ * digest may be about 4.8 KB, 3.4 KB of it full entries). Full listings then take more digests,
+ * not more bytes a second.
+ */
+export function digestFullBudgetBytes (shards: number, members: number, params: AggregationParams = DEFAULT_AGGREGATION): number {
+  const fits = (DIGEST_INTERVAL_MAX_MS / 1000) * params.digestBudgetBytesPerSec / (Math.max(1, shards) * params.aggregators * params.digestAmplification)
+  // What the rest of the digest costs: header and envelope, and a tag for every other member.
+  return Math.max(0, Math.min(params.digestFullBytes, Math.floor(fits - 400 - 5 * members)))
+}
+
+/**
  * The wait after a digest of `digestBytes`: what one node receives of digests, `aggregators`
  * digests per shard, each arriving `digestAmplification` times, stays under the digest budget.
  * Sized on the digest just sent, so a large one (a cold start, a full round) is followed by a

@@ -17,7 +17,7 @@
 import { encodeDigest, encodeSignedDigest } from '../../protocols/heartbeat/index.js'
 import { estimateDigestBytes, planDigest } from '../../node/membership/aggregation.js'
 import { DEFAULT_INTERVAL, receivedBytesPerSec, targetIntervalMs } from '../../node/membership/interval.js'
-import { DEFAULT_AGGREGATION, digestIntervalMs, peerHash, peerTag, rankAggregators, shardBitsFor, shardOf } from '../../node/membership/shards.js'
+import { DEFAULT_AGGREGATION, digestFullBudgetBytes, digestIntervalMs, peerHash, peerTag, rankAggregators, shardBitsFor, shardOf } from '../../node/membership/shards.js'
 import type { Heartbeat } from '../../protocols/heartbeat/index.js'
 import type { ShardMember } from '../../node/membership/aggregation.js'
 import type { IntervalParams } from '../../node/membership/interval.js'
@@ -108,7 +108,7 @@ export function heartbeatCost (fleetSize: number, params: HeartbeatCostParams = 
   // Steady state: the changed peers go as rollout updates, the rest by tag; every
   // fullEveryDigests the shard is listed in full again, at most digestFullBytes a digest.
   const changed = Math.ceil(params.changedFraction * shard)
-  const perFull = Math.max(1, Math.floor(a.digestFullBytes / 300))
+  const perFull = Math.max(1, Math.floor(digestFullBudgetBytes(shards, shard, a) / 300))
   const relisting = Math.ceil(shard / perFull)
   const plain = digestWireBytes(0, shard - changed, changed)
   const full = digestWireBytes(perFull, shard - perFull - changed, changed)
@@ -242,7 +242,7 @@ export class HeartbeatTraffic {
       })
       const full = s.round > 0 && s.round % a.fullEveryDigests === 0
       s.round++
-      const plan = planDigest(members, s.sent, full, a.digestFullBytes)
+      const plan = planDigest(members, s.sent, full, digestFullBudgetBytes(2 ** s.bits, members.length, a))
       s.sent = plan.sent
       const bytes = this.sizeOf(plan.entries.length, plan.tagged.length, plan.updated.length)
       // Paced as the node paces it: on its estimate of the digest just sent.

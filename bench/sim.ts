@@ -1,10 +1,10 @@
 /**
  * The simulator as the fleet grows, in the discrete-event mode (`--mode des`, the default), on
  * real nodes in one process (`--mode inprocess`) or on node processes in network namespaces
- * (`--mode multihost`, root): simulated node-seconds per wall second, the
- * largest fleet it handles on this machine within a wall budget, and the rollout's figures at each
- * size (heartbeat bytes per node per second, measured (DES) and modelled with and without the
- * planned shard aggregation; policy convergence; origin egress per model; apply -> 100% Active):
+ * (`--mode multihost`, root): simulated node-seconds per wall second, the largest fleet it
+ * handles on this machine within a wall budget, and the rollout's figures at each size
+ * (heartbeat bytes per node per second, measured with the node's shard aggregation (DES) and
+ * modelled with and without it; policy convergence; origin egress per model; apply -> 100% Active):
  *
  *   npm run bench -- sim [--sizes 1000,10000,100000] [--scenario sim/scenarios/large-fleet-10k.yaml]
  *                        [--seed N] [--budget-s 900]
@@ -81,6 +81,9 @@ interface Row {
   violations?: string[]
   nodeSecondsPerWallSecond?: number
   heartbeatBytesPerNodePerSec?: number
+  digestBytesPerNodePerSec?: number
+  shards: number
+  digestIntervalMs: number
   modelledFlatBytesPerNodePerSec: number
   modelledShardedBytesPerNodePerSec: number
   policyConvergenceMs?: number
@@ -95,7 +98,13 @@ const rows: Row[] = []
 let over = false
 for (const n of sizes) {
   const cost = heartbeatCost(n)
-  const base: Row = { nodes: n, modelledFlatBytesPerNodePerSec: cost.flatBytesPerSec, modelledShardedBytesPerNodePerSec: cost.shardedBytesPerSec }
+  const base: Row = {
+    nodes: n,
+    shards: cost.shardBits === 0 ? 1 : 2 ** cost.shardBits,
+    digestIntervalMs: cost.digestIntervalMs,
+    modelledFlatBytesPerNodePerSec: cost.flatBytesPerSec,
+    modelledShardedBytesPerNodePerSec: cost.shardedBytesPerSec
+  }
   if (over) {
     rows.push({ ...base, skipped: `a smaller size took longer than --budget-s ${values['budget-s']}` })
     continue
@@ -129,6 +138,7 @@ for (const n of sizes) {
     violations: judge(scenario, result).map(v => `${v.invariant}: ${v.message}`),
     nodeSecondsPerWallSecond: f.nodeSecondsPerWallSecond,
     heartbeatBytesPerNodePerSec: f.heartbeatBytesPerNodePerSec,
+    digestBytesPerNodePerSec: f.digestBytesPerNodePerSec,
     ...(f.policyConvergenceMs !== undefined ? { policyConvergenceMs: f.policyConvergenceMs } : {}),
     originCopiesPerModel: f.originCopies,
     ...(f.applyToAllActiveMs !== undefined ? { applyToAllActiveMs: f.applyToAllActiveMs } : {}),
@@ -142,14 +152,15 @@ for (const n of sizes) {
 
 const fmt = (x: number | undefined, d = 0): string => x === undefined ? '-' : x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d })
 console.log(`scenario ${scenarioFile}, mode ${mode}${mode === 'inprocess' ? ` (time scale ${values['time-scale']}, models ${values['model-mib']} MiB)` : ''}, ${os.cpus().length} cpus, node ${process.version}`)
-console.log('| nodes | outcome | wall s | node-s / wall-s | heartbeat B/s per node (measured) | modelled flat | modelled with shard digests | policy convergence s | origin copies per model | apply -> 100% Active s | invariants |')
-console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|')
+console.log('| nodes | outcome | wall s | node-s / wall-s | heartbeat bytes per node per second, measured | of which digests | shards | digest interval s | modelled, every heartbeat to every node | modelled, with shards and digests | policy convergence s | origin copies per model | apply -> 100% Active s | invariants |')
+console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|')
 for (const r of rows) {
+  const shards = `${fmt(r.shards)} | ${r.digestIntervalMs === 0 ? '-' : fmt(r.digestIntervalMs / 1000)}`
   if (r.skipped !== undefined) {
-    console.log(`| ${fmt(r.nodes)} | skipped | - | - | - | ${fmt(r.modelledFlatBytesPerNodePerSec)} | ${fmt(r.modelledShardedBytesPerNodePerSec)} | - | - | - | ${r.skipped} |`)
+    console.log(`| ${fmt(r.nodes)} | skipped | - | - | - | - | ${shards} | ${fmt(r.modelledFlatBytesPerNodePerSec)} | ${fmt(r.modelledShardedBytesPerNodePerSec)} | - | - | - | ${r.skipped} |`)
     continue
   }
-  console.log(`| ${fmt(r.nodes)} | ${r.outcome} | ${fmt(r.wallMs! / 1000, 1)} | ${fmt(r.nodeSecondsPerWallSecond)} | ${fmt(r.heartbeatBytesPerNodePerSec)} | ${fmt(r.modelledFlatBytesPerNodePerSec)} | ${fmt(r.modelledShardedBytesPerNodePerSec)} | ${fmt(r.policyConvergenceMs === undefined ? undefined : r.policyConvergenceMs / 1000, 1)} | ${fmt(r.originCopiesPerModel, 2)} | ${fmt(r.applyToAllActiveMs === undefined ? undefined : r.applyToAllActiveMs / 1000, 1)} | ${r.violations!.length === 0 ? 'all hold' : r.violations!.join('; ')} |`)
+  console.log(`| ${fmt(r.nodes)} | ${r.outcome} | ${fmt(r.wallMs! / 1000, 1)} | ${fmt(r.nodeSecondsPerWallSecond)} | ${fmt(r.heartbeatBytesPerNodePerSec)} | ${fmt(r.digestBytesPerNodePerSec)} | ${shards} | ${fmt(r.modelledFlatBytesPerNodePerSec)} | ${fmt(r.modelledShardedBytesPerNodePerSec)} | ${fmt(r.policyConvergenceMs === undefined ? undefined : r.policyConvergenceMs / 1000, 1)} | ${fmt(r.originCopiesPerModel, 2)} | ${fmt(r.applyToAllActiveMs === undefined ? undefined : r.applyToAllActiveMs / 1000, 1)} | ${r.violations!.length === 0 ? 'all hold' : r.violations!.join('; ')} |`)
 }
 if (mode === 'multihost') {
   console.log('\n| nodes | CPU cores per node (the node processes and the simulator, set-up included) |\n|---:|---:|')

@@ -42,6 +42,7 @@ import type { Clock, TimerHandle } from '../core/clock.js'
 import type { FleetConfig } from './fleet/fleet.js'
 import type { Logger } from '../core/logger.js'
 import type { IntervalParams } from './membership/interval.js'
+import type { AggregationParams } from './membership/shards.js'
 import type { MemberInfo } from './membership/membership.js'
 import type { LivenessParams } from './membership/view.js'
 import type { MeshLibp2p, TransportKind } from './mesh/libp2p.js'
@@ -78,6 +79,12 @@ export interface TuttiNodeInit {
   mdns?: boolean
   heartbeat?: Partial<IntervalParams>
   liveness?: Partial<LivenessParams>
+  /**
+   * Heartbeat aggregation: from which fleet size heartbeats are sharded, how large shards are,
+   * how digests are sized (node/membership/shards.ts, docs/HEARTBEATS.md). Tests force sharding
+   * in small meshes with a low `shardAboveNodes` and `minShardSize`.
+   */
+  aggregation?: Partial<AggregationParams>
   /** Connections a node tries to keep. @default 6 */
   targetPeers?: number
   /** Redial/connectivity check period, in ms. @default 2000 */
@@ -213,6 +220,18 @@ function listenAddresses (init: TuttiNodeInit): string[] {
   return init.listen ?? ((init.transport ?? 'tcp') === 'tcp' ? ['/ip4/0.0.0.0/tcp/0'] : [])
 }
 
+/**
+ * Whether `signature` is the key of `peerId`'s over `data` (a shard digest's aggregator). Ed25519
+ * keys are embedded in their peer ids and verify synchronously on Node; anything else fails.
+ */
+function verifyPeerSignature (peerId: string, data: Uint8Array, signature: Uint8Array): boolean {
+  try {
+    return peerIdFromString(peerId).publicKey?.verify(data, signature) === true
+  } catch {
+    return false
+  }
+}
+
 function nodeLogger (logger: Logger | undefined, peerId: string): Logger {
   return (logger ?? createLogger()).child('node', { peer: peerId.slice(-8) })
 }
@@ -301,13 +320,16 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
       transport: mesh.pubsub,
       readProperties: parts.readProperties ?? (async () => await readDeviceProperties()),
       readModels: () => this.serving.heartbeatModels(),
-      readRollouts: () => this.rollouts?.heartbeatRollouts() ?? []
+      readRollouts: () => this.rollouts?.heartbeatRollouts() ?? [],
+      ...(parts.privateKey != null ? { signDigest: async (payload: Uint8Array) => await parts.privateKey!.sign(payload) } : {}),
+      verifyDigest: verifyPeerSignature
     }, {
       labels: init.labels,
       propertyOverrides: init.props,
       nodeVersion: NODE_VERSION,
       interval: init.heartbeat,
-      liveness: init.liveness
+      liveness: init.liveness,
+      aggregation: init.aggregation
     })
     this.policies = new PolicyService({
       clock: this.clock,
@@ -341,7 +363,9 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
         },
         view: () => this.membership.view(),
         attributes: () => ({ ...this.membership.get(this.peerId)?.props, ...this.membership.propertyOverrides(), ...init.labels }),
-        nudge: () => { this.heartbeatSoon() }
+        nudge: () => { this.heartbeatSoon() },
+        // A coordinator hears every shard first-hand while it leads (docs/HEARTBEATS.md).
+        onLeading: leading => { this.membership.watchAllShards(leading) }
       }, {
         dataDir: init.dataDir,
         heartbeatMs: init.heartbeat?.baseIntervalMs,
@@ -357,6 +381,7 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
       knownPeers: () => this.membership.view().filter(m => m.status !== 'dead').map(m => m.peerId),
       lastHeardMs: () => this.membership.lastHeardMs(),
       gossipPeerCount: mesh.pubsub.peerCount?.bind(mesh.pubsub),
+      shardPeers: () => this.membership.shardPeers(),
       ...mesh.gossipRepair
     }, {
       bootstrap: init.bootstrap,

@@ -26,6 +26,8 @@ export const registerNode: CommandModule = (program, { io }) => {
     .option('--api-token-file <file>', 'bearer token the API requires (created 0600 if missing); needed beyond loopback')
     .option('--mdns', 'discover peers on the LAN with mDNS')
     .option('--heartbeat-ms <ms>', 'base heartbeat interval (grows with fleet size)', positiveInt('--heartbeat-ms'), 5000)
+    .option('--shard-above <nodes>', 'fleet size from which heartbeats are sharded and aggregated (default 240; docs/HEARTBEATS.md)', positiveInt('--shard-above'))
+    .option('--shard-size <nodes>', 'fewest nodes a heartbeat shard holds; shards hold this to twice this (default 100)', positiveInt('--shard-size'))
     .option('--upload-limit <rate>', 'cap on model chunks served to peers per second, e.g. 20Mbit, 2MiB')
     .option('--download-limit <rate>', 'cap on model chunks fetched from peers per second')
     .option('--keep-versions <n>', 'versions of each model the store keeps, the active one included (kept for later starts; default 2)', positiveInt('--keep-versions'))
@@ -48,6 +50,8 @@ interface NodeStartOptions {
   apiTokenFile?: string
   mdns?: boolean
   heartbeatMs: number
+  shardAbove?: number
+  shardSize?: number
   uploadLimit?: string
   downloadLimit?: string
   memoryReserve?: string
@@ -97,6 +101,7 @@ async function start (io: CliIO, opts: NodeStartOptions, command: Command): Prom
   }
   const heartbeatMs = opts.heartbeatMs
   if (heartbeatMs < 50) throw new UsageError('--heartbeat-ms must be at least 50')
+  if (opts.shardAbove != null && opts.shardAbove < 2) throw new UsageError('--shard-above must be at least 2')
   const listen = await multiaddrs('--listen', opts.listen ?? [])
   const uploadBytesPerSec = parseRate('--upload-limit', opts.uploadLimit)
   const downloadBytesPerSec = parseRate('--download-limit', opts.downloadLimit)
@@ -124,6 +129,10 @@ async function start (io: CliIO, opts: NodeStartOptions, command: Command): Prom
     api,
     mdns: opts.mdns === true,
     heartbeat: { baseIntervalMs: heartbeatMs },
+    aggregation: {
+      ...(opts.shardAbove != null ? { shardAboveNodes: opts.shardAbove } : {}),
+      ...(opts.shardSize != null ? { minShardSize: opts.shardSize } : {})
+    },
     models: { uploadBytesPerSec, downloadBytesPerSec, retainVersions: opts.keepVersions },
     inference: { memoryReserveBytes }
   }, { logger })

@@ -24,4 +24,10 @@ describe('describe node', () => {
     expect(formatDescription('12D3KooWobserver', { ...node, self: true, localHealth: 0 })).toMatch(/Local health:\s+0 \(timers on time\)/)
     expect(formatDescription('12D3KooWobserver', { ...node, self: true, localHealth: 3 })).toContain('3: timers late, peers get 4x the usual time before suspect and dead')
   })
+
+  it('says a node outside the observer\'s shard is known from a shard digest, and what that leaves out', () => {
+    const text = formatDescription('12D3KooWobserver', { ...node, via: 'digest', aggregator: '12D3KooWaggregatorXYZ' })
+    expect(text).toMatch(/Known from:?\s+the shard digest of \S*gatorXYZ \(no inference stats, no mem.free/)
+    expect(formatDescription('12D3KooWobserver', node)).not.toContain('Known from')
+  })
 })

@@ -148,6 +148,12 @@ export function formatDescription (observer: string, n: NodeDescription): string
     ['Peer ID', n.peerId],
     ['Status', n.self ? 'alive (this is the peer that answered)' : `${n.status} (last heard ${duration(n.ageMs)} ago; heartbeat every ${duration(n.intervalMs)})`],
     ['Seen by', observer],
+    // Past the aggregation threshold, a node outside the observer's shard is known from digests.
+    ...(n.via === 'digest' || n.aggregator != null
+      ? [['Known from', n.via === 'digest'
+          ? `the shard digest of ${shortPeer(n.aggregator ?? '?')} (no inference stats, no mem.free: describe it on the node itself for those)`
+          : `its heartbeats; last kept fresh by the shard digest of ${shortPeer(n.aggregator ?? '?')}`]] as Array<[string, string]>
+      : []),
     ['Connected', n.self ? '-' : n.connected ? 'yes' : 'no'],
     ['Addresses', n.addresses],
     ['Version', n.nodeVersion],

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { ManualClock } from '../../core/clock.js'
 import { silentLogger } from '../../core/logger.js'
-import { encodeHeartbeat } from '../../protocols/heartbeat/index.js'
+import { HEARTBEAT_TOPIC, encodeHeartbeat } from '../../protocols/heartbeat/index.js'
 import { DEFAULT_ADMISSION, admitIdentity, refill, validateAdmission } from './admission.js'
 import { Membership } from './membership.js'
 import type { AdmissionDecision, AdmissionInput, AdmissionParams } from './admission.js'
@@ -49,9 +49,9 @@ describe('Membership admission (validator with the propagation source)', () => {
     const m = new Membership({
       clock, logger: silentLogger, random: () => 0.5, peerId: 'self', readProperties: async () => ({}), admit: init.admit,
       transport: {
-        subscribe: (_t, fn) => { onMessage = fn },
+        subscribe: (t, fn) => { if (t === HEARTBEAT_TOPIC) onMessage = fn },
         unsubscribe: () => {},
-        setValidator: (_t, fn) => { validate = fn },
+        setValidator: (t, fn) => { if (t === HEARTBEAT_TOPIC) validate = fn },
         removeValidator: () => {},
         publish: async () => {}
       }

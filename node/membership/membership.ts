@@ -3,18 +3,21 @@ import {
   HEARTBEAT_TOPIC, MAX_HEARTBEAT_BYTES, MAX_HEARTBEAT_MODELS, MAX_HEARTBEAT_ROLLOUTS, decodeHeartbeat, encodeHeartbeat,
   InvalidHeartbeatError, UnsupportedHeartbeatSchemaError
 } from '../../protocols/heartbeat/index.js'
+import { Aggregation } from './sharding.js'
+import { DEFAULT_AGGREGATION, validateAggregation } from './shards.js'
 import { DEFAULT_ADMISSION, admitIdentity, isFull, validateAdmission } from './admission.js'
 import { DEFAULT_INTERVAL, jittered, nextIntervalMs, validateInterval } from './interval.js'
 import { DEFAULT_LOCAL_HEALTH, judgedLiveness, nextHealthScore, validateLocalHealth } from './health.js'
-import { DEFAULT_LIVENESS, isCorroborated, nextStatusChangeMs, observe, shouldForget, statusOf, validateLiveness, withSource } from './view.js'
+import { DEFAULT_LIVENESS, isCorroborated, nextStatusChangeMs, observe, observeDigest, shouldForget, statusOf, validateLiveness, withSource } from './view.js'
 import type { Heartbeat, HeartbeatModel, HeartbeatRollout } from '../../protocols/heartbeat/index.js'
+import type { AggregationParams, AggregatorRole } from './shards.js'
 import type { Clock, TimerHandle } from '../../core/clock.js'
 import type { Logger } from '../../core/logger.js'
 import type { Properties } from '../telemetry/props.js'
 import type { AdmissionParams, SourceBudget } from './admission.js'
 import type { IntervalParams } from './interval.js'
 import type { LocalHealthParams } from './health.js'
-import type { MemberEntry, MemberStatus, LivenessParams } from './view.js'
+import type { DigestListing, DigestObservation, MemberEntry, MemberStatus, LivenessParams } from './view.js'
 
 /**
  * What each heartbeat costs on the wire beyond its payload, from the message layout: gossipsub's
@@ -60,6 +63,16 @@ export interface MembershipComponents {
    * (a later issue). Must answer fast: it runs in the gossip validator. @default every identity
    */
   admit?: (peerId: string, context: { source: string }) => boolean
+  /**
+   * Signs a digest payload with this node's key. Without it the node never publishes a digest,
+   * even where it ranks as its shard's aggregator. @default none
+   */
+  signDigest?: (payload: Uint8Array) => Uint8Array | Promise<Uint8Array>
+  /**
+   * Whether `signature` is `aggregator`'s over `payload`. Must answer fast (it runs in the gossip
+   * validator). Without it a digest is trusted on gossip's own signature of its author. @default none
+   */
+  verifyDigest?: (aggregator: string, payload: Uint8Array, signature: Uint8Array) => boolean
 }
 
 export interface MembershipInit {
@@ -80,6 +93,8 @@ export interface MembershipInit {
   admission?: Partial<AdmissionParams>
   /** Largest heartbeat accepted, in bytes. @default MAX_HEARTBEAT_BYTES */
   maxHeartbeatBytes?: number
+  /** When heartbeats are sharded and how digests are sized (shards.ts, docs/HEARTBEATS.md). */
+  aggregation?: Partial<AggregationParams>
 }
 
 /** One peer as this node sees it. */
@@ -105,6 +120,13 @@ export interface MemberInfo {
   ageMs: number
   firstSeenMs: number
   restarts: number
+  /**
+   * How this node knows the peer: from its own heartbeats, or from a shard digest (the detail then
+   * lacks inference stats and volatile properties such as `mem.free`; see docs/HEARTBEATS.md).
+   */
+  via?: 'heartbeat' | 'digest'
+  /** The aggregator whose digest last refreshed the peer, when one did. */
+  aggregator?: string
 }
 
 export interface MembershipStats {
@@ -115,6 +137,24 @@ export interface MembershipStats {
   stale: number
   /** Heartbeats of new identities refused by the admission check, the view cap or a source's rate. */
   limited: number
+  /** Shard digests this node published, and those it accepted, rejected (invalid) or ignored. */
+  digestsPublished: number
+  digestsAccepted: number
+  digestsRejected: number
+  digestsIgnored: number
+}
+
+/** Where this node stands in heartbeat aggregation. */
+export interface ShardingStatus {
+  /** Bits of the shard name (2^bits shards); 0: not sharded. */
+  bits: number
+  shard: number
+  /** The topic this node's heartbeats go on. */
+  topic: string
+  role: AggregatorRole
+  /** Every shard topic is subscribed (a rollout coordinator here). */
+  watchingAll: boolean
+  digestIntervalMs?: number
 }
 
 export interface MembershipEvents {
@@ -123,6 +163,10 @@ export interface MembershipEvents {
   'member:restarted': CustomEvent<MemberInfo>
   /** Every accepted heartbeat from another peer (for metrics and benchmarks). */
   'heartbeat': CustomEvent<{ peerId: string, seq: number, sentMs: number, receivedMs: number, bytes: number }>
+  /** This node's aggregator role or shard changed. */
+  'sharding': CustomEvent<ShardingStatus>
+  /** A shard digest was accepted (for tests and benchmarks). */
+  'digest': CustomEvent<{ aggregator: string, shardBits: number, shardIndex: number, entries: number, tagged: number, bytes: number }>
 }
 
 /**
@@ -149,7 +193,9 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
   private readonly log: Logger
   private readonly members = new Map<string, MemberEntry>()
   private readonly lastStatus = new Map<string, MemberStatus>()
-  private readonly stats: MembershipStats = { published: 0, accepted: 0, rejected: 0, ignored: 0, stale: 0, limited: 0 }
+  private readonly stats: MembershipStats = { published: 0, accepted: 0, rejected: 0, ignored: 0, stale: 0, limited: 0, digestsPublished: 0, digestsAccepted: 0, digestsRejected: 0, digestsIgnored: 0 }
+  /** Shard topics, aggregator role and digests (sharding.ts). */
+  private readonly aggregation: Aggregation
   private bootMs = 0
   private restarts = 0
   private seq = 0
@@ -172,6 +218,30 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     this.maxBytes = init.maxHeartbeatBytes ?? MAX_HEARTBEAT_BYTES
     this.intervalMs = this.intervalParams.baseIntervalMs
     this.log = components.logger.child('membership')
+    this.aggregation = new Aggregation({
+      peerId: components.peerId,
+      clock: components.clock,
+      random: components.random,
+      log: this.log,
+      transport: components.transport,
+      members: this.members,
+      liveness: this.liveness,
+      interval: this.intervalParams,
+      stats: this.stats,
+      maxMembers: this.admission.maxMembers,
+      signDigest: components.signDigest,
+      verifyDigest: components.verifyDigest,
+      running: () => this.running,
+      bootMs: () => this.bootMs,
+      intervalMs: () => this.intervalMs,
+      corroboratedCount: () => this.corroboratedCount(),
+      sweep: () => { this.sweep() },
+      validateHeartbeat: (from, data, source) => this.validate(from, data, source),
+      receiveHeartbeat: (from, data, source, onShard) => { this.receive(from, data, source, onShard) },
+      merge: (peerId, listed, via) => { this.merge(peerId, listed, via) },
+      dispatch: (type, detail) => { this.safeDispatch(type, detail) },
+      listening: type => this.listenerCount(type) > 0
+    }, validateAggregation({ ...DEFAULT_AGGREGATION, ...init.aggregation }))
   }
 
   /**
@@ -188,6 +258,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     const { transport } = this.components
     transport.setValidator(HEARTBEAT_TOPIC, (from, data, source) => this.validate(from, data, source))
     transport.subscribe(HEARTBEAT_TOPIC, (from, data, source) => { this.receive(from, data, source) })
+    this.aggregation.start()
     this.tick()
   }
 
@@ -196,8 +267,10 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     this.running = false
     this.timer?.cancel()
     this.timer = undefined
-    this.components.transport.unsubscribe(HEARTBEAT_TOPIC)
-    this.components.transport.removeValidator(HEARTBEAT_TOPIC)
+    this.aggregation.stop()
+    const { transport } = this.components
+    transport.unsubscribe(HEARTBEAT_TOPIC)
+    transport.removeValidator(HEARTBEAT_TOPIC)
   }
 
   /**
@@ -325,8 +398,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     if (decision.evictDead) {
       const dead = this.oldestDead(now)
       if (dead != null) {
-        this.members.delete(dead)
-        this.lastStatus.delete(dead)
+        this.dropMember(dead)
         this.log.info('forgot dead peer to make room', { peer: dead })
       }
     }
@@ -343,7 +415,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     return oldest?.peerId
   }
 
-  private receive (from: string, data: Uint8Array, source: string = from): void {
+  private receive (from: string, data: Uint8Array, source: string = from, onShard = false): void {
     let hb: Heartbeat
     try {
       hb = decodeHeartbeat(data, this.maxBytes, { receivedMs: this.components.clock.now() })
@@ -358,13 +430,22 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
       this.stats.limited++
       return
     }
-    this.record(from, hb, data.byteLength, source)
+    this.record(from, hb, data.byteLength, source, onShard)
   }
 
-  private record (peerId: string, hb: Heartbeat, bytes = 0, source: string = peerId): void {
+  private record (peerId: string, hb: Heartbeat, bytes = 0, source: string = peerId, onShard = false): void {
     const now = this.components.clock.now()
-    const result = observe(this.members.get(peerId), peerId, hb, now, this.judging())
-    if (result.kind !== 'stale') result.entry = withSource(result.entry, source)
+    const held = this.members.get(peerId)
+    let result = observe(held, peerId, hb, now, this.judging())
+    // The same beat a digest already told of, without its stats: first-hand detail wins the tie.
+    if (result.kind === 'stale' && held?.detailFromDigest === true && held.heartbeat.bootMs === hb.bootMs && held.heartbeat.seq === hb.seq) {
+      result = { kind: 'updated', entry: { ...held, heartbeat: hb, receivedMs: Math.max(now, held.receivedMs) } }
+    }
+    if (result.kind !== 'stale') {
+      // Heard first-hand: what digests said of it no longer applies.
+      const { viaDigest: _via, detailFromDigest: _detail, heardOnShard: _shard, ...entry } = withSource(result.entry, source)
+      result.entry = onShard || peerId === this.components.peerId ? { ...entry, heardOnShard: true } : entry
+    }
     if (result.kind !== 'stale' && peerId !== this.components.peerId) this.lastHeard = now
     if (result.kind !== 'stale' && peerId !== this.components.peerId && this.listenerCount('heartbeat') > 0) {
       this.safeDispatch('heartbeat', { peerId, seq: hb.seq, sentMs: hb.sentMs, receivedMs: now, bytes })
@@ -373,21 +454,29 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
       case 'stale':
         this.stats.stale++
         return
+      default:
+        if (peerId !== this.components.peerId) this.stats.accepted++
+        this.apply(peerId, result, now)
+    }
+  }
+
+  /** Stores an observation (of a heartbeat or a digest listing) and announces what changed. */
+  private apply (peerId: string, result: Exclude<DigestObservation, { kind: 'stale' }>, now: number): void {
+    switch (result.kind) {
       case 'joined':
         this.members.set(peerId, result.entry)
-        if (peerId !== this.components.peerId) {
-          this.stats.accepted++
-          this.log.info('peer joined', { peer: peerId, labels: hb.labels })
-        }
-        this.lastStatus.set(peerId, 'alive')
+        this.aggregation.joined()
+        if (peerId !== this.components.peerId) this.log.info('peer joined', { peer: peerId, labels: result.entry.heartbeat.labels, via: result.entry.viaDigest?.aggregator })
+        this.lastStatus.set(peerId, statusOf(result.entry, now, this.judging()))
         this.safeDispatch('member:joined', this.toInfo(result.entry, now))
         return
+      case 'refreshed':
       case 'restarted':
       case 'updated': {
         this.members.set(peerId, result.entry)
-        if (peerId !== this.components.peerId) this.stats.accepted++
         const before = this.lastStatus.get(peerId)
-        if (before != null && before !== 'alive') {
+        const after = statusOf(result.entry, now, this.judging())
+        if (before != null && before !== after && after === 'alive') {
           this.lastStatus.set(peerId, 'alive')
           this.log.info('peer is alive again', { peer: peerId, was: before })
           this.safeDispatch('member:status', { peerId, from: before, to: 'alive' })
@@ -405,6 +494,12 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     }
   }
 
+  private dropMember (peerId: string): void {
+    this.members.delete(peerId)
+    this.lastStatus.delete(peerId)
+    this.aggregation.forget(peerId)
+  }
+
   /**
    * Drops a peer from the view now (`tutti delete node`), as the sweep does once it has been dead
    * for `forgetAfterMs`. Refused for this node and for a peer still alive, which its next
@@ -415,8 +510,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     if (entry == null) return 'unknown'
     if (peerId === this.components.peerId) return 'self'
     if (statusOf(entry, this.components.clock.now(), this.judging()) === 'alive') return 'alive'
-    this.members.delete(peerId)
-    this.lastStatus.delete(peerId)
+    this.dropMember(peerId)
     this.log.info('forgot peer on request', { peer: peerId })
     return 'forgotten'
   }
@@ -454,8 +548,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     for (const d of sweepDecisions(this.members, this.lastStatus, now, this.judging(), this.components.peerId)) {
       switch (d.kind) {
         case 'forget':
-          this.members.delete(d.peerId)
-          this.lastStatus.delete(d.peerId)
+          this.dropMember(d.peerId)
           this.log.info('forgot dead peer', { peer: d.peerId })
           break
         case 'status':
@@ -475,7 +568,10 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     if (!this.running) return
     this.sweep()
     const fleet = this.corroboratedCount()
-    this.intervalMs = nextIntervalMs(this.intervalMs, fleet, this.lastBytes, this.intervalParams)
+    this.aggregation.update(fleet)
+    // Sharded, a node hears heartbeats of its shard only: the interval is sized on the shard.
+    const heard = this.aggregation.status().bits === 0 ? fleet : this.aggregation.shardPopulation()
+    this.intervalMs = nextIntervalMs(this.intervalMs, heard, this.lastBytes, this.intervalParams)
     // Re-check frequently enough to notice suspect/dead peers on time even at long intervals.
     const sweepEvery = Math.min(this.intervalMs, this.intervalParams.baseIntervalMs)
     let untilBeat = jittered(this.intervalMs, this.components.random)
@@ -536,7 +632,48 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     this.lastBytes = data.byteLength + GOSSIP_ENVELOPE_BYTES
     this.record(this.components.peerId, hb)
     this.stats.published++
-    await this.components.transport.publish(HEARTBEAT_TOPIC, data)
+    await this.components.transport.publish(this.aggregation.heartbeatTopic(), data)
+  }
+
+  // ---- aggregation (sharding.ts, docs/HEARTBEATS.md) --------------------------------------------
+
+  /** Where this node stands in heartbeat aggregation now. */
+  sharding (): ShardingStatus {
+    return this.aggregation.status()
+  }
+
+  /**
+   * Hear every shard first-hand (on), or only this node's own (off). A rollout coordinator turns it
+   * on while it leads: its selector and gates then read exact, fresh properties and inference stats
+   * of every target, not the digests' projection (docs/HEARTBEATS.md).
+   */
+  watchAllShards (on: boolean): void {
+    this.aggregation.watchAllShards(on)
+  }
+
+  /** Live peers of this node's shard (itself left out); empty while heartbeats are not sharded. */
+  shardPeers (): string[] {
+    return this.aggregation.shardPeers()
+  }
+
+  /** The validator of the digest topic (sharding.ts). */
+  validateDigest (from: string, data: Uint8Array, source: string = from): ValidationResult {
+    return this.aggregation.validateDigest(from, data, source)
+  }
+
+  /** Folds one digest listing into the view (view.ts `observeDigest`), admission first for a new peer. */
+  private merge (peerId: string, listed: DigestListing, via: { aggregator: string, intervalMs: number }): void {
+    if (peerId === this.components.peerId) return
+    const now = this.components.clock.now()
+    const held = this.members.get(peerId)
+    if (held == null && !this.admitNew(peerId, via.aggregator)) {
+      this.stats.limited++
+      return
+    }
+    const result = observeDigest(held, peerId, listed, via, now, this.judging())
+    if (result.kind === 'stale') return
+    result.entry = withSource(result.entry, via.aggregator)
+    this.apply(peerId, result, now)
   }
 
   /** Drops rollout state, then model state, until the heartbeat encodes. */
@@ -576,6 +713,8 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
       lastSeenMs: entry.receivedMs,
       ageMs: Math.max(0, now - entry.receivedMs),
       firstSeenMs: entry.firstSeenMs,
+      via: entry.detailFromDigest === true ? 'digest' : 'heartbeat',
+      ...(entry.viaDigest != null ? { aggregator: entry.viaDigest.aggregator } : {}),
       // The node's own count where it announces one; a peer that saw more (the node lost its data
       // directory, or is older than the field) keeps what it saw.
       restarts: self ? hb.restarts ?? 0 : Math.max(hb.restarts ?? 0, entry.restarts)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_LIVENESS, MAX_PAST_BOOTS, nextStatusChangeMs, observe, shouldForget, statusOf, validateLiveness } from './view.js'
+import { DEFAULT_LIVENESS, MAX_PAST_BOOTS, judgedIntervalMs, nextStatusChangeMs, observe, observeDigest, shouldForget, statusOf, validateLiveness } from './view.js'
 import type { Heartbeat } from '../../protocols/heartbeat/index.js'
 import type { LivenessParams, MemberEntry, MemberStatus } from './view.js'
 
@@ -208,5 +208,55 @@ describe('observe replayed heartbeats', () => {
     expect(e.pastBoots).toHaveLength(MAX_PAST_BOOTS)
     expect(e.pastBoots?.at(-1)).toBe(T0 + (MAX_PAST_BOOTS + 3) * 1000)
     expect(e.restarts).toBe(MAX_PAST_BOOTS + 4)
+  })
+})
+
+describe('observeDigest: merging a shard digest into the view', () => {
+  const VIA = { aggregator: 'agg', intervalMs: 20_000 }
+  const NOW = T0 + 100_000
+
+  it('a peer listed in full joins, heard ageMs ago on the receiver\'s clock, judged by the digest interval too', () => {
+    const r = observeDigest(undefined, PEER, { ageMs: 3000, heartbeat: hb(T0, 5) }, VIA, NOW)
+    expect(r).toEqual({ kind: 'joined', entry: { peerId: PEER, heartbeat: hb(T0, 5), receivedMs: NOW - 3000, firstSeenMs: NOW, restarts: 0, viaDigest: VIA, detailFromDigest: true } })
+    if (r.kind !== 'joined') throw new Error('unreachable')
+    expect(judgedIntervalMs(r.entry)).toBe(20_000)
+    // 3 of the digest's intervals, not of the peer's own 1 s: still alive 50 s later.
+    expect(statusOf(r.entry, NOW + 50_000)).toBe('alive')
+    expect(statusOf(r.entry, NOW + 70_000)).toBe('suspect')
+  })
+
+  it('a tag alone never adds a peer (it does not say who it is)', () => {
+    expect(observeDigest(undefined, PEER, { ageMs: 0 }, VIA, NOW)).toEqual({ kind: 'stale' })
+  })
+
+  const firstHand = entry(hb(T0, 10), NOW - 500)
+  const fromDigest = { ...entry(hb(T0, 10), NOW - 8000), viaDigest: VIA, detailFromDigest: true }
+  it.each<[string, MemberEntry, { ageMs: number, heartbeat?: Heartbeat }, string, number | undefined, number | undefined]>([
+    // name, held, listing, kind, seq after, receivedMs after
+    ['newer detail never overrides live first-hand detail: freshness only', firstHand, { ageMs: 100, heartbeat: hb(T0, 11) }, 'refreshed', 10, NOW - 100],
+    ['an older listing of a live first-hand peer changes nothing', firstHand, { ageMs: 4000, heartbeat: hb(T0, 9) }, 'stale', undefined, undefined],
+    ['a peer heard alive on a shard topic is left alone', { ...firstHand, heardOnShard: true }, { ageMs: 0, heartbeat: hb(T0, 11) }, 'stale', undefined, undefined],
+    ['first-hand detail kept alive only by digests is updated by newer digest detail', { ...firstHand, viaDigest: VIA }, { ageMs: 100, heartbeat: hb(T0, 11) }, 'updated', 11, NOW - 100],
+    ['newer detail replaces detail that came from a digest', fromDigest, { ageMs: 2000, heartbeat: hb(T0, 12) }, 'updated', 12, NOW - 2000],
+    ['newer detail replaces first-hand detail gone quiet (missed heartbeats)', entry(hb(T0, 10), NOW - 5000), { ageMs: 100, heartbeat: hb(T0, 14) }, 'updated', 14, NOW - 100],
+    ['a later boot listed in full is a restart', fromDigest, { ageMs: 0, heartbeat: hb(T0 + 50_000, 1) }, 'restarted', 1, NOW],
+    ['a listing of an older boot says nothing of the boot held', fromDigest, { ageMs: 0, heartbeat: hb(T0 - 50_000, 99) }, 'stale', undefined, undefined],
+    ['a tag refreshes a peer heard longer ago', fromDigest, { ageMs: 1000 }, 'refreshed', 10, NOW - 1000],
+    ['a tag older than what is held changes nothing (time only moves forward)', fromDigest, { ageMs: 9000 }, 'stale', undefined, undefined]
+  ])('%s', (_name, held, listed, kind, seq, receivedMs) => {
+    const r = observeDigest(held, PEER, listed, VIA, NOW)
+    expect(r.kind).toBe(kind)
+    if (r.kind === 'stale') return
+    expect(r.entry.heartbeat.seq).toBe(seq)
+    expect(r.entry.receivedMs).toBe(receivedMs)
+    expect(r.entry.viaDigest).toEqual(VIA)
+  })
+
+  it('a peer the digests stop listing ages out as any silent peer', () => {
+    const r = observeDigest(undefined, PEER, { ageMs: 0, heartbeat: hb(T0, 5) }, VIA, NOW)
+    if (r.kind !== 'joined') throw new Error('unreachable')
+    expect(statusOf(r.entry, NOW + 6 * 20_000)).toBe('suspect')
+    expect(statusOf(r.entry, NOW + 6 * 20_000 + 1)).toBe('dead')
+    expect(nextStatusChangeMs([[PEER, r.entry]], NOW, DEFAULT_LIVENESS, 'self')).toBe(NOW + 3 * 20_000 + 1)
   })
 })

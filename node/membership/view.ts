@@ -27,6 +27,23 @@ export interface MemberEntry {
    * itself when heard directly. Absent means not recorded (counts as corroborated).
    */
   sources?: string[]
+  /**
+   * Set while the entry's freshness (`receivedMs`) last came from a shard digest rather than a
+   * heartbeat: the aggregator that listed it, and its digest interval, by which the entry's age is
+   * judged (docs/HEARTBEATS.md, "Aggregation"). Absent: heard first-hand.
+   */
+  viaDigest?: { aggregator: string, intervalMs: number }
+  /** The heartbeat detail came from a digest (no inference stats, no volatile properties). */
+  detailFromDigest?: boolean
+  /** The latest first-hand heartbeat arrived on a shard topic (what an aggregator lists, for its own shard). */
+  heardOnShard?: boolean
+}
+
+/** The interval an entry's age is judged by: its sender's, or the digest's it was last refreshed by, if longer. */
+export function judgedIntervalMs (entry: Pick<MemberEntry, 'heartbeat' | 'viaDigest'>): number {
+  const own = entry.heartbeat.intervalMs
+  const viaDigest = entry.viaDigest?.intervalMs ?? 0
+  return viaDigest > own ? viaDigest : own
 }
 
 /** Heard from itself, or relayed by two different peers: not only one peer's word. */
@@ -98,7 +115,7 @@ export function observe (previous: MemberEntry | undefined, peerId: string, hb: 
 /** Alive, suspect or dead, by how many of its own intervals have passed since it was heard. */
 export function statusOf (entry: MemberEntry, now: number, params: LivenessParams = DEFAULT_LIVENESS): MemberStatus {
   const age = Math.max(0, now - entry.receivedMs)
-  const interval = entry.heartbeat.intervalMs
+  const interval = judgedIntervalMs(entry)
   if (age <= params.suspectAfterIntervals * interval) return 'alive'
   if (age <= params.deadAfterIntervals * interval) return 'suspect'
   return 'dead'
@@ -116,7 +133,7 @@ export function nextStatusChangeMs (entries: Iterable<[string, MemberEntry]>, no
     if (peerId === self) continue
     for (const intervals of [params.suspectAfterIntervals, params.deadAfterIntervals]) {
       // statusOf: the status changes once the age exceeds the threshold, 1 ms after it.
-      const at = entry.receivedMs + intervals * entry.heartbeat.intervalMs + 1
+      const at = entry.receivedMs + intervals * judgedIntervalMs(entry) + 1
       if (at > now && (next === undefined || at < next)) next = at
     }
   }
@@ -125,7 +142,7 @@ export function nextStatusChangeMs (entries: Iterable<[string, MemberEntry]>, no
 
 /** Whether a dead entry has been dead long enough to drop from the view. */
 export function shouldForget (entry: MemberEntry, now: number, params: LivenessParams = DEFAULT_LIVENESS): boolean {
-  const deadAt = entry.receivedMs + params.deadAfterIntervals * entry.heartbeat.intervalMs
+  const deadAt = entry.receivedMs + params.deadAfterIntervals * judgedIntervalMs(entry)
   return now - deadAt > params.forgetAfterMs
 }
 
@@ -134,4 +151,60 @@ export function validateLiveness (params: LivenessParams): LivenessParams {
   if (!(params.deadAfterIntervals > params.suspectAfterIntervals)) throw new RangeError('deadAfterIntervals must be greater than suspectAfterIntervals')
   if (!(params.forgetAfterMs >= 0)) throw new RangeError('forgetAfterMs must be >= 0')
   return params
+}
+
+/** A digest's listing of one peer: its age at the aggregator, and its heartbeat when listed in full. */
+export interface DigestListing {
+  ageMs: number
+  heartbeat?: Heartbeat
+  /** The peer's rollout states, when only they changed (a rollout update). */
+  rollouts?: Heartbeat['rollouts']
+}
+
+export type DigestObservation = Observation | { kind: 'refreshed', entry: MemberEntry }
+
+/**
+ * Folds one peer's listing in a shard digest into what was known of it. The peer was heard
+ * `ageMs` before the digest arrived, on the receiver's clock (no clock of the aggregator's is
+ * trusted); the entry is then judged by the digest's interval as well as its own.
+ *
+ * - A peer not known yet joins, if listed in full; a tag alone says nothing of who it is: stale.
+ * - A peer this node hears on a shard topic itself, and hears alive, is left alone.
+ * - Full detail replaces what is held only if the held detail also came from a digest, or the
+ *   first-hand detail is no longer kept alive by its own heartbeats, and then only if it is newer by boot and seq
+ *   ({@link observe}): a digest never overrides fresher first-hand detail (which carries the
+ *   inference stats a digest leaves out).
+ * - A rollout update (the rollout states alone) replaces the held ones on the same terms, if it is
+ *   not older than what is held.
+ * - Otherwise it refreshes the peer's freshness, only forward in time and only for the boot held.
+ * A peer the aggregator no longer lists (dead in its view) is simply not refreshed: it ages out as
+ * any silent peer does.
+ */
+export function observeDigest (previous: MemberEntry | undefined, peerId: string, listed: DigestListing, via: { aggregator: string, intervalMs: number }, now: number, params: LivenessParams = DEFAULT_LIVENESS): DigestObservation {
+  const heardAt = now - listed.ageMs
+  const hb = listed.heartbeat
+  if (previous == null) {
+    if (hb == null) return { kind: 'stale' }
+    return { kind: 'joined', entry: { peerId, heartbeat: hb, receivedMs: heardAt, firstSeenMs: now, restarts: 0, viaDigest: via, detailFromDigest: true } }
+  }
+  // Kept current by its own heartbeats: alive on first-hand freshness, detail first-hand.
+  const firstHand = previous.detailFromDigest !== true && previous.viaDigest == null && statusOf(previous, now, params) === 'alive'
+  // Heard on a shard topic, as well as the aggregator hears it: the digest adds nothing.
+  if (firstHand && previous.heardOnShard === true) return { kind: 'stale' }
+  if (hb != null && !firstHand) {
+    const o = observe(previous, peerId, hb, heardAt, params)
+    if (o.kind === 'updated' || o.kind === 'restarted') {
+      const receivedMs = o.kind === 'updated' ? Math.max(previous.receivedMs, heardAt) : heardAt
+      return { kind: o.kind, entry: { ...o.entry, receivedMs, viaDigest: via, detailFromDigest: true } }
+    }
+  }
+  // A listing of another boot says nothing of the boot held.
+  if (hb != null && hb.bootMs !== previous.heartbeat.bootMs) return { kind: 'stale' }
+  if (listed.rollouts != null && !firstHand && heardAt >= previous.receivedMs) {
+    const { rollouts: _held, ...rest } = previous.heartbeat
+    const heartbeat = listed.rollouts.length > 0 ? { ...rest, rollouts: listed.rollouts } : rest
+    return { kind: 'updated', entry: { ...previous, heartbeat, receivedMs: heardAt, viaDigest: via, detailFromDigest: true } }
+  }
+  if (heardAt <= previous.receivedMs) return { kind: 'stale' }
+  return { kind: 'refreshed', entry: { ...previous, receivedMs: heardAt, viaDigest: via } }
 }

@@ -35,6 +35,12 @@ export interface ConnectivityInit {
    * @default 60000
    */
   deafAfterMs?: number
+  /**
+   * Connections to keep to peers of this node's heartbeat shard (`shardPeers`), dialled beyond
+   * `targetPeers` if need be: gossip on a shard topic travels only between connected subscribers.
+   * @default 3
+   */
+  minShardPeers?: number
 }
 
 export interface ConnectivityComponents {
@@ -56,6 +62,8 @@ export interface ConnectivityComponents {
    * @default every connection counts
    */
   gossipPeerCount?: () => number
+  /** Live peers of this node's heartbeat shard; empty while heartbeats are not sharded. @default none */
+  shardPeers?: () => string[]
 }
 
 /** What connectivity reads of gossipsub. */
@@ -111,6 +119,7 @@ export class Connectivity {
   private readonly checkIntervalMs: number
   private readonly log: Logger
   private readonly deafAfterMs: number
+  private readonly minShardPeers: number
   private timer?: TimerHandle
   private controller?: AbortController
   private startedMs = 0
@@ -123,6 +132,7 @@ export class Connectivity {
     this.targetPeers = init.targetPeers ?? 6
     this.checkIntervalMs = init.checkIntervalMs ?? 2000
     this.deafAfterMs = init.deafAfterMs ?? 60_000
+    this.minShardPeers = init.minShardPeers ?? 3
     this.log = components.logger.child('connectivity')
   }
 
@@ -207,6 +217,16 @@ export class Connectivity {
       }
     }
     const self = libp2p.peerId.toString()
+    const shard = this.components.shardPeers?.() ?? []
+    if (shard.length > 0) {
+      const connectedInShard = new Set(shard.filter(p => connected.has(p)))
+      for (const peer of chooseDials(shard, connectedInShard, self, this.minShardPeers, this.components.random)) {
+        connected.add(peer)
+        dials.push(libp2p.dial(peerIdFromString(peer), { signal: timeoutSignal(this.components.clock, DIAL_TIMEOUT_MS, { signal }) }).catch(err => {
+          this.log.debug('dial to a peer of this shard failed', { peer, err })
+        }))
+      }
+    }
     for (const peer of chooseDials(this.components.knownPeers(), connected, self, this.targetPeers, this.components.random)) {
       dials.push(libp2p.dial(peerIdFromString(peer), { signal: timeoutSignal(this.components.clock, DIAL_TIMEOUT_MS, { signal }) }).catch(err => {
         this.log.debug('dial to known peer failed', { peer, err })

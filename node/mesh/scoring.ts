@@ -10,13 +10,22 @@
  * the topics that validate (heartbeat, policy, rollout progress) penalise invalid messages,
  * squared, with a decay so that an honest peer that sent a few recovers in seconds.
  */
-import { HEARTBEAT_TOPIC } from '../../protocols/heartbeat/constants.js'
+import { HEARTBEAT_DIGEST_TOPIC, HEARTBEAT_TOPIC, MAX_SHARD_BITS } from '../../protocols/heartbeat/constants.js'
+import { shardTopic } from '../../protocols/heartbeat/digest.js'
 import { POLICY_TOPIC } from '../../protocols/policy/constants.js'
 import { ROLLOUT_PROGRESS_TOPIC } from '../../protocols/rollout/constants.js'
 import type { PeerScoreParams, PeerScoreThresholds, TopicScoreParams } from '@libp2p/gossipsub/score'
 
+/**
+ * Every shard heartbeat topic a node may use (`tutti/heartbeat/1/s<bits>/<index>`, bits 1 to
+ * MAX_SHARD_BITS: 2046 topics). gossipsub scores only topics named in its parameters, which are
+ * fixed when it starts, and the shard a node is in moves with the fleet size, so all are named.
+ */
+export const SHARD_TOPICS: readonly string[] = Array.from({ length: MAX_SHARD_BITS }, (_, b) => b + 1)
+  .flatMap(bits => Array.from({ length: 2 ** bits }, (_, i) => shardTopic(bits, i)))
+
 /** Topics whose messages a validator checks, so a rejected message says something of its sender. */
-export const SCORED_TOPICS: readonly string[] = [HEARTBEAT_TOPIC, POLICY_TOPIC, ROLLOUT_PROGRESS_TOPIC]
+export const SCORED_TOPICS: readonly string[] = [HEARTBEAT_TOPIC, HEARTBEAT_DIGEST_TOPIC, ...SHARD_TOPICS, POLICY_TOPIC, ROLLOUT_PROGRESS_TOPIC]
 
 /**
  * Peer ids one IP address may show before P6 penalises them: a NAT in front of a site's
@@ -66,8 +75,10 @@ export function fleetTopicScoreParams (): Partial<TopicScoreParams> {
 
 /** The `scoreParams` every mesh node passes to gossipsub. */
 export function fleetScoreParams (): Partial<PeerScoreParams> {
+  const shared = fleetTopicScoreParams() as TopicScoreParams
   return {
-    topics: Object.fromEntries(SCORED_TOPICS.map(t => [t, fleetTopicScoreParams() as TopicScoreParams])),
+    // One params object shared by every topic: 2000 shard topics need not be 2000 copies.
+    topics: Object.fromEntries(SCORED_TOPICS.map(t => [t, shared])),
     topicScoreCap: 10,
     appSpecificScore: () => 0,
     appSpecificWeight: 0,

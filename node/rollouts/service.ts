@@ -58,6 +58,11 @@ export interface RolloutServiceComponents {
   attributes: () => Record<string, string>
   /** Ask for a heartbeat soon: device state changed. */
   nudge?: () => void
+  /**
+   * Told when this node starts or stops leading at least one rollout (after a tick that changed
+   * it): the node then hears every heartbeat shard first-hand (docs/HEARTBEATS.md). @default none
+   */
+  onLeading?: (leading: boolean) => void
 }
 
 export interface RolloutServiceInit {
@@ -102,6 +107,8 @@ export class RolloutService {
   private running = false
   private ticking = false
   private tickAgain = false
+  /** Whether this node led a rollout as of the last tick (what onLeading was last told). */
+  private leadingAny = false
   /** When start() ran (this node's clock): the view settles for two intervals after it. */
   private startedMs = 0
   /** Prefetches by model CID: running (with a controller), or failed and waiting for retryAtMs. */
@@ -276,6 +283,7 @@ export class RolloutService {
         await this.coordinatorFor(doc.name).tick({ signal: this.stopping.signal })
       }
       this.reconcilePrefetches()
+      this.noteLeading()
     } catch (err) {
       this.log.warn('rollout tick failed', { err })
     } finally {
@@ -290,6 +298,19 @@ export class RolloutService {
       }
       this.schedule(wait)
     }
+  }
+
+  /** Whether a coordinator here leads a rollout now. */
+  leading (): boolean {
+    for (const c of this.coordinators.values()) if (c.status().leading) return true
+    return false
+  }
+
+  private noteLeading (): void {
+    const leading = this.leading()
+    if (leading === this.leadingAny) return
+    this.leadingAny = leading
+    this.c.onLeading?.(leading)
   }
 
   private coordinatorFor (name: string): RolloutCoordinator {

@@ -85,3 +85,39 @@ export const NUMERIC_PROPS: Readonly<Record<string, { min: number, max: number, 
   'mem.total': { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true },
   'mem.free': { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }
 }
+
+/**
+ * Gossip topic shard digests are published on (docs/HEARTBEATS.md, "Aggregation"): every node
+ * subscribes, whatever the fleet size, so a node that does not shard yet still hears nodes that do.
+ */
+export const HEARTBEAT_DIGEST_TOPIC = 'tutti/heartbeat/1/digest'
+
+/** Prefix of the shard topics: `tutti/heartbeat/1/s<bits>/<index>` (see `shardTopic`). */
+export const HEARTBEAT_SHARD_TOPIC_PREFIX = 'tutti/heartbeat/1/s'
+
+/** Schema revision of the digest this code writes; a receiver ignores a higher one. */
+export const DIGEST_SCHEMA = 1
+
+/**
+ * Most bits of the peer-id hash a shard name uses: 2^10 = 1024 shards, 100,000-200,000 nodes at
+ * 100-200 a shard. Bounds the shard topics a node may be asked to score. @default 10
+ */
+export const MAX_SHARD_BITS = 10
+
+/**
+ * Largest digest accepted, in bytes, checked before decoding. A shard holds at most about 250
+ * nodes before it splits (node/membership/shards.ts); listed in full at a realistic 300 bytes
+ * each that is 75 KB, and an aggregator that would go past this limit lists the rest by tag
+ * (4 bytes + age) until its next digest. @default 262144
+ */
+export const MAX_DIGEST_BYTES = 256 * 1024
+
+/** Most peers one digest lists, in full and by tag together. @default 2048 */
+export const MAX_DIGEST_ENTRIES = 2048
+
+/**
+ * Longest digest interval an aggregator announces, in ms (a receiver rejects longer). The digest
+ * interval stretches with the number of shards so that digest bytes per node stay under their
+ * budget; at 100,000 nodes that is about 20 minutes (docs/HEARTBEATS.md). @default 30 minutes
+ */
+export const DIGEST_INTERVAL_MAX_MS = 30 * 60_000

@@ -209,7 +209,8 @@ function validateHeartbeat (hb: Heartbeat): void {
   checkRollouts(hb.rollouts ?? [])
 }
 
-function checkRollouts (rollouts: HeartbeatRollout[]): void {
+/** Throws {@link InvalidHeartbeatError} unless `rollouts` is a valid rollout section (as a heartbeat's). */
+export function checkRollouts (rollouts: HeartbeatRollout[]): void {
   if (rollouts.length > MAX_HEARTBEAT_ROLLOUTS) throw new InvalidHeartbeatError(`rollouts: ${rollouts.length} entries, at most ${MAX_HEARTBEAT_ROLLOUTS}`)
   const seen = new Set<string>()
   for (const r of rollouts) {

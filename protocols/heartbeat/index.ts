@@ -88,3 +88,5 @@ export interface InferenceStats {
   /** Fraction of requests the shadow is sampled on, 0..1 (shadow versions only). */
   fr?: number
 }
+export { encodeDigest, encodeSignedDigest, decodeSignedDigest, shardTopic, parseShardTopic } from './digest.js'
+export type { HeartbeatDigest, DigestEntry, DigestTag, DigestRolloutUpdate } from './digest.js'

@@ -62,7 +62,15 @@ export type { Sample } from './report.js'
 
 /** The DES run's result: what every mode reports, plus its modelled heartbeats and gossip counts. */
 export interface EngineResult extends RunResult {
-  heartbeat: { beats: number, bytesReceivedPerNodePerSec: number, meanIntervalMs: number }
+  heartbeat: {
+    beats: number
+    /** Heartbeats and digests together. */
+    bytesReceivedPerNodePerSec: number
+    /** Of which digests. */
+    digestBytesReceivedPerNodePerSec: number
+    digests: number
+    meanIntervalMs: number
+  }
   gossip: { messages: number, dropped: number }
 }
 
@@ -497,6 +505,8 @@ export function runDes (scenario: Scenario, options: EngineOptions = {}): Engine
     heartbeat: {
       beats: world.hbBeats,
       bytesReceivedPerNodePerSec: world.hbBytesReceived / Math.max(1, meanNodes) / (scenario.durationMs / 1000),
+      digestBytesReceivedPerNodePerSec: world.traffic.digestBytesReceived / Math.max(1, meanNodes) / (scenario.durationMs / 1000),
+      digests: world.traffic.digests,
       meanIntervalMs: world.nodes.reduce((s, n) => s + n.intervalMs, 0) / Math.max(1, world.nodes.length)
     },
     gossip: { messages: gossip.messages, dropped: gossip.dropped }

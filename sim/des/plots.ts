@@ -2,7 +2,7 @@
  * The run's plots as SVG, drawn with Vega-Lite and rendered by Vega in Node (no browser): device
  * states over time, policy spread and the new version's reach, model bytes from the origin and
  * from peers, bytes each node uploaded, and heartbeat bytes per node as the fleet grows (with and
- * without the shard aggregation docs/HEARTBEATS.md plans).
+ * without the shard aggregation of docs/HEARTBEATS.md).
  */
 import * as vega from 'vega'
 import { compile } from 'vega-lite'
@@ -47,8 +47,8 @@ export async function plotRun (r: RunResult, fleetSizes: readonly number[]): Pro
   const hb: Array<{ nodes: number, scheme: string, bytesPerSec: number }> = []
   for (const n of fleetSizes) {
     const c = heartbeatCost(n)
-    hb.push({ nodes: n, scheme: 'every heartbeat to every node (built)', bytesPerSec: c.flatBytesPerSec })
-    hb.push({ nodes: n, scheme: 'shards + digests (planned, modelled)', bytesPerSec: c.shardedBytesPerSec })
+    hb.push({ nodes: n, scheme: 'every heartbeat to every node (below the threshold)', bytesPerSec: c.flatBytesPerSec })
+    hb.push({ nodes: n, scheme: 'shards + digests (built, modelled)', bytesPerSec: c.shardedBytesPerSec })
   }
   if (r.heartbeat !== undefined) hb.push({ nodes: r.nodes, scheme: 'measured in this run', bytesPerSec: r.heartbeat.bytesReceivedPerNodePerSec })
   const xMin = { field: 'min', type: 'quantitative', title: 'minutes' } as const

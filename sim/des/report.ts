@@ -1,7 +1,8 @@
 /**
  * The readable summary of a run (Markdown): the outcome and its times, every invariant's verdict,
  * coordinator changes with their epochs, convergence after each heal, bytes from the origin and
- * from peers, heartbeat bytes per node (measured, and modelled with and without aggregation),
+ * from peers, heartbeat bytes per node (measured with the node's aggregation, and modelled with and
+ * without it),
  * the simulator's speed, and links to the plots. Pure over the engine's result.
  */
 import { heartbeatCost } from './heartbeats.js'
@@ -42,7 +43,7 @@ export interface RunResult {
   nodes: number
   simulatedMs: number
   /** Measured heartbeats (the DES counts every one). */
-  heartbeat?: { beats: number, bytesReceivedPerNodePerSec: number, meanIntervalMs: number }
+  heartbeat?: { beats: number, bytesReceivedPerNodePerSec: number, digestBytesReceivedPerNodePerSec: number, digests: number, meanIntervalMs: number }
   /** Policy gossip messages (the DES counts every one). */
   gossip?: { messages: number, dropped: number }
   /** Lines a mode adds to the summary's head (its time scale, what it could not do). */
@@ -62,6 +63,8 @@ export interface Figures {
   originCopies: number
   peerCopies: number
   heartbeatBytesPerNodePerSec?: number
+  /** Of which shard digests. */
+  digestBytesPerNodePerSec?: number
   nodeSecondsPerWallSecond: number
 }
 
@@ -98,7 +101,7 @@ export function figures (r: RunResult, wallMs: number): Figures {
     ...(r.end.allActiveAtMs !== undefined ? { applyToAllActiveMs: r.end.allActiveAtMs - r.applyAtMs } : {}),
     originCopies: r.originBytes / r.modelBytes,
     peerCopies: r.peerBytes / r.modelBytes,
-    ...(r.heartbeat !== undefined ? { heartbeatBytesPerNodePerSec: r.heartbeat.bytesReceivedPerNodePerSec } : {}),
+    ...(r.heartbeat !== undefined ? { heartbeatBytesPerNodePerSec: r.heartbeat.bytesReceivedPerNodePerSec, digestBytesPerNodePerSec: r.heartbeat.digestBytesReceivedPerNodePerSec } : {}),
     nodeSecondsPerWallSecond: (r.nodes * r.simulatedMs / 1000) / Math.max(0.001, wallMs / 1000)
   }
 }
@@ -150,12 +153,13 @@ export function summarize (scenario: Scenario, r: RunResult, f: Figures, violati
   lines.push(`- ${downs} crash or pause event(s), ${ups} restart, resume or join event(s)`, '')
 
   lines.push('## Heartbeats', '')
-  if (r.heartbeat !== undefined) lines.push(`Measured in this run: ${Math.round(r.heartbeat.bytesReceivedPerNodePerSec)} B/s received per node (mean interval ${Math.round(r.heartbeat.meanIntervalMs / 1000)} s, ${r.heartbeat.beats} beats).`)
-  lines.push('Modelled (node/membership/interval.ts; the aggregation is the plan of docs/HEARTBEATS.md, not built in the node):', '')
-  lines.push('| fleet size | every heartbeat to every node, B/s per node | with shard digests, B/s per node |', '|---:|---:|---:|')
+  const here = heartbeatCost(r.nodes)
+  if (r.heartbeat !== undefined) lines.push(`Measured in this run, with the node's aggregation (sim/des/heartbeats.ts over node/membership/shards.ts): ${Math.round(r.heartbeat.bytesReceivedPerNodePerSec)} B/s received per node, of which ${Math.round(r.heartbeat.digestBytesReceivedPerNodePerSec)} B/s shard digests (${here.shardBits === 0 ? 'not sharded at this size' : `${2 ** here.shardBits} shards, ${r.heartbeat.digests} digests`}; mean interval ${Math.round(r.heartbeat.meanIntervalMs / 1000)} s, ${r.heartbeat.beats} beats).`)
+  lines.push('Modelled at steady state (the same functions; 1% of a shard changed per digest):', '')
+  lines.push('| fleet size | every heartbeat to every node, B/s per node | with shards and digests, B/s per node | shards | digest interval |', '|---:|---:|---:|---:|---:|')
   for (const n of [...new Set([100, 230, 1_000, 10_000, 100_000, r.nodes])].sort((a, b) => a - b)) {
     const c = heartbeatCost(n)
-    lines.push(`| ${n.toLocaleString('en-US')} | ${Math.round(c.flatBytesPerSec).toLocaleString('en-US')} | ${Math.round(c.shardedBytesPerSec).toLocaleString('en-US')} |`)
+    lines.push(`| ${n.toLocaleString('en-US')} | ${Math.round(c.flatBytesPerSec).toLocaleString('en-US')} | ${Math.round(c.shardedBytesPerSec).toLocaleString('en-US')} | ${c.shardBits === 0 ? '-' : 2 ** c.shardBits} | ${c.shardBits === 0 ? '-' : s1(c.digestIntervalMs)} |`)
   }
   lines.push('')
   lines.push('## Plots', '')

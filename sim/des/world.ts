@@ -13,6 +13,7 @@
  */
 import { nextIntervalMs, jittered, DEFAULT_INTERVAL } from '../../node/membership/interval.js'
 import { DEFAULT_LIVENESS, statusOf } from '../../node/membership/view.js'
+import { HeartbeatTraffic } from './heartbeats.js'
 import type { ManualClock } from '../../core/clock.js'
 import type { MemberEntry, MemberStatus } from '../../node/membership/view.js'
 import type { LinkShape } from '../scenario.js'
@@ -73,8 +74,14 @@ export class World<P extends { epoch: number, seq: number, policyVersion: number
   private readonly topo: Int32Array[] = []
   private nextSeg = 1
   private segPop = new Map<number, number>()
-  /** Heartbeat bytes received by all nodes, for the per-node rate. */
-  hbBytesReceived = 0
+  /**
+   * Heartbeat and digest bytes the nodes receive, with the node's own aggregation past the
+   * threshold (heartbeats.ts): a beat reaches the sender's shard, digests every node.
+   */
+  readonly traffic: HeartbeatTraffic
+  /** Bumped whenever who runs, or where, changes. */
+  popVersion = 0
+  private digestsStarted = false
   hbBeats = 0
   readonly pubs: Array<Publication<P>> = []
   /** Each node's newest progress (persisted) and when it arrived (0 after a restart). */
@@ -92,7 +99,11 @@ export class World<P extends { epoch: number, seq: number, policyVersion: number
     private readonly isNewer: (a: P, b: P | undefined) => boolean
   ) {
     this.lossHash = seed >>> 0
+    this.traffic = new HeartbeatTraffic(this)
   }
+
+  /** Heartbeat and digest bytes received by all nodes, for the per-node rate. */
+  get hbBytesReceived (): number { return this.traffic.bytesReceived }
 
   get now (): number { return this.clock.now() }
 
@@ -249,6 +260,7 @@ export class World<P extends { epoch: number, seq: number, policyVersion: number
   private popDirty = true
   private recount (): void {
     this.popDirty = true
+    this.popVersion++
   }
 
   /** Running nodes in a segment: what each node's fleet-size estimate is based on. */
@@ -321,14 +333,23 @@ export class World<P extends { epoch: number, seq: number, policyVersion: number
    * beat says about the rollout.
    */
   startHeartbeats (node: SimNode, state: () => { kind: number, activeAt: number }): void {
+    if (!this.digestsStarted) {
+      this.digestsStarted = true
+      const round = (): void => {
+        this.traffic.digestRound()
+        this.clock.setTimeout(round, DEFAULT_INTERVAL.baseIntervalMs)
+      }
+      this.clock.setTimeout(round, DEFAULT_INTERVAL.baseIntervalMs)
+    }
     const beat = (): void => {
       const now = this.now
       const seg = this.segOf(node.i)
-      const pop = this.segmentPopulation(seg)
-      node.intervalMs = nextIntervalMs(node.intervalMs, pop, HEARTBEAT_BYTES)
+      const s = state()
+      // Who hears the beat (the shard, once sharded) is what the node sizes its interval on.
+      const heard = this.traffic.beat(node.i, seg, s.kind)
+      node.intervalMs = nextIntervalMs(node.intervalMs, heard, HEARTBEAT_BYTES)
       const k = node.i * RING + (node.beats % RING)
       node.beats++
-      const s = state()
       this.beatT[k] = now
       this.beatSeg[k] = seg
       this.beatIv[k] = node.intervalMs
@@ -339,7 +360,6 @@ export class World<P extends { epoch: number, seq: number, policyVersion: number
         node.hbAttrsVersion++
       }
       this.hbBeats++
-      this.hbBytesReceived += HEARTBEAT_BYTES * AMPLIFICATION * Math.max(0, pop - 1)
       this.after(node, jittered(node.intervalMs, this.random), beat)
     }
     beat()

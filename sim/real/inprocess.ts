@@ -23,7 +23,7 @@ import { join } from 'node:path'
 import { createLogger } from '../../core/logger.js'
 import { seededRandom } from '../../core/random.js'
 import { TuttiError } from '../../core/errors.js'
-import { chunkCids } from '../../node/models/pack.js'
+import { rawCid } from '../../core/cid.js'
 import { TuttiNode } from '../../node/tutti-node.js'
 import { ShapedNetwork } from '../shaped/transport.js'
 import { FreezableClock, ScaledClock } from './clock.js'
@@ -208,8 +208,8 @@ export class InProcessFleet implements RealFleet {
       const m = await store.getManifest(e.cid, options)
       if (path === undefined || m === undefined) continue
       const bytes = new Uint8Array(await readFile(path))
-      const cids = chunkCids(bytes, m.manifest.chunkBytes)
-      out.push({ file: `${e.name}@${e.version}`, ok: cids.length === m.manifest.chunks.length && cids.every((c, k) => c === m.manifest.chunks[k]) })
+      // The whole file against the manifest's digest: right for fixed and content-defined chunks alike.
+      out.push({ file: `${e.name}@${e.version}`, ok: rawCid(bytes) === m.manifest.digest })
     }
     return out
   }

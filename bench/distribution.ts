@@ -33,6 +33,7 @@ import { rawCid } from '../core/cid.js'
 import { TokenBucket } from '../node/ratelimit/token-bucket.js'
 import { CHUNKS_PROTOCOL, ChunkServer } from '../protocols/chunks/index.js'
 import { createTestFleet } from '../sim/local-mesh.js'
+import { parseTransferTuning } from '../node/models/transfer-tuning.js'
 import { fmt, machine, median, print, seededRandom, sum, table, writeResults } from './lib/stats.js'
 import type { FetcherInit, FetchResult } from '../node/fetcher/index.js'
 import type { TestModel } from '../node/fetcher/testing.js'
@@ -63,19 +64,9 @@ interface Options {
   fetcher: FetcherInit
 }
 
-const SERVER_KEYS = new Set(['uploadSlots', 'maxQueuedUploads', 'seedOfferPerPeer', 'seedMaxOffers', 'pieceBytes', 'maxStreamsPerPeer', 'maxStreamsTotal'])
-
 function overrides (text: string): { server: ChunkServerInit, fetcher: FetcherInit } {
-  const server: Record<string, number | boolean> = {}
-  const fetcher: Record<string, number> = {}
-  for (const pair of text.split(',').filter(Boolean)) {
-    const [k, v] = pair.split('=')
-    if (k == null || v == null) throw new Error(`--set wants key=value pairs, not ${pair}`)
-    if (k === 'superSeed') server[k] = v === 'true'
-    else if (SERVER_KEYS.has(k)) server[k] = Number(v)
-    else fetcher[k] = Number(v)
-  }
-  return { server: server as ChunkServerInit, fetcher: fetcher as FetcherInit }
+  const { fetcher, chunkServer } = parseTransferTuning(text.split(','))
+  return { server: chunkServer, fetcher }
 }
 
 function parseScenario (text: string): Scenario {

@@ -16,7 +16,7 @@ import { ChunkVerificationError, ChunkUnknownError, NotAdminSignerError } from '
 import { ModelStore } from '../node/models/store.js'
 import { TokenBucket } from '../node/ratelimit/token-bucket.js'
 import {
-  CHUNKS_PROTOCOL, ChunkErrorCode, ChunkRemoteError, ChunkServer, DEFAULT_SEED_MAX_OFFERS, DEFAULT_SEED_OFFER_PER_PEER, MAX_CHUNKS_PER_REQUEST, MAX_REQUEST_BYTES, requestChunks, requestHave, watchHave
+  CHUNKS_PROTOCOL, ChunkErrorCode, ChunkRemoteError, ChunkServer, DEFAULT_SEED_MAX_OFFERS, DEFAULT_SEED_OFFER_PER_PEER, DEFAULT_UNIT_BYTES, chunksPerUnit, MAX_CHUNKS_PER_REQUEST, MAX_REQUEST_BYTES, requestChunks, requestHave, watchHave
 } from '../protocols/chunks/index.js'
 import { ChunkResponse } from '../protocols/chunks/pb/chunks.js'
 import { createTestFleet, waitFor } from '../sim/local-mesh.js'
@@ -176,7 +176,8 @@ describe('model distribution over /tutti/chunks/1.0.0', () => {
     const me = await startNode(fleet, store)
     await connect(me, liar, ...honest)
 
-    const fetcher = fetcherFor(me, { maxInFlightPerPeer: 1 })
+    // One chunk per request (no units): what the liar sent is then exactly what was asked of it.
+    const fetcher = fetcherFor(me, { maxInFlightPerPeer: 1, unitBytes: 0 })
     const result = await fetcher.fetch(model.sealed.cid)
 
     expect(rawCid(await store.assemble(model.sealed.cid))).toBe(model.sealed.manifest.digest)
@@ -291,9 +292,12 @@ describe('model distribution over /tutti/chunks/1.0.0', () => {
       })
       return answer.offers.filter(Boolean).length
     }
-    // 8 chunks of 4 KiB (32 KiB, under DEFAULT_SUPER_SEED_MIN_BYTES) and 32 of 16 KiB (512 KiB).
+    // 8 chunks of 4 KiB (32 KiB, under DEFAULT_SUPER_SEED_MIN_BYTES) and 64 of 64 KiB (4 MiB): the
+    // seed's limits count units of DEFAULT_UNIT_BYTES, here 4 chunks.
     const small = await makeTestModel(seededBytes(8 * 4 * 1024, 21), adminKey, { chunkBytes: 4 * 1024 })
-    const large = await makeTestModel(seededBytes(32 * 16 * 1024, 22), adminKey, { chunkBytes: 16 * 1024 })
+    const large = await makeTestModel(seededBytes(64 * 64 * 1024, 22), adminKey, { chunkBytes: 64 * 1024 })
+    const unit = chunksPerUnit(64 * 64 * 1024, 64, DEFAULT_UNIT_BYTES)
+    expect(unit).toBe(4)
     const holderStore = fleetMemoryStore(fleet)
     await seedStore(holderStore, small)
     await seedStore(holderStore, large)
@@ -304,8 +308,9 @@ describe('model distribution over /tutti/chunks/1.0.0', () => {
     const offered = []
     for (const a of askers) offered.push(await ask(holder, a, large))
     expect(offered[0]).toBeGreaterThan(0)
-    expect(offered.every(n => n <= DEFAULT_SEED_OFFER_PER_PEER)).toBe(true)
-    expect(offered.reduce((x, y) => x + y, 0)).toBeLessThanOrEqual(DEFAULT_SEED_MAX_OFFERS)
+    expect(offered.every(n => n <= DEFAULT_SEED_OFFER_PER_PEER * unit)).toBe(true)
+    expect(offered.reduce((x, y) => x + y, 0)).toBeLessThanOrEqual(DEFAULT_SEED_MAX_OFFERS * unit)
+    expect(DEFAULT_SEED_MAX_OFFERS * unit).toBeLessThan(64)
   })
 
   it('tells a watching peer of a chunk as soon as the holder stores it', async () => {

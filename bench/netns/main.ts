@@ -5,8 +5,12 @@
  * `python3 -m http.server` in the origin's. Root only (exits 2 and says why otherwise).
  *
  *   npm run bench -- netns [--nodes 5] [--size-mib 20] [--rate-mbit 10] [--runs 1]
- *                          [--chunk-kib 1024] [--heartbeat-ms 5000] [--timeout-s T] [--settle-s 60]
- *                          [--idle-s 10] [--queue-ms 100] [--no-http] [--no-raw] [--keep]
+ *                          [--chunk-kib KIB] [--set KEY=VALUE,...] [--heartbeat-ms 5000] [--timeout-s T]
+ *                          [--settle-s 60] [--idle-s 10] [--queue-ms 100] [--no-http] [--no-raw] [--keep]
+ *
+ * --chunk-kib: the average content-defined chunk size `pack` cuts (default: pack's own, 64 KiB up
+ * to 128 MiB files, what users run); --set: fetcher and chunk server settings every node starts
+ * with (`tutti node start --transfer`, node/models/transfer-tuning.ts).
  *
  * Reported per run (T_min = F * 8 / RATE, times from the start barrier): origin egress / F,
  * bytes received / (N x F), p50 / T_min, last / T_min, done count, CPU core-seconds per MiB moved
@@ -26,6 +30,7 @@ import { buildMatMulModel } from '../../node/models/testing/onnx-builder.js'
 import { fmt, machine, median, print, ratio, sum, table, writeResults } from '../lib/stats.js'
 import { labUnavailable } from '../../sim/netns/lab.js'
 import { runOnce } from './run.js'
+import { parseTransferTuning } from '../../node/models/transfer-tuning.js'
 import type { Lab } from '../../sim/netns/lab.js'
 import type { NodeResult, RunResult, SideResult } from './run.js'
 
@@ -36,7 +41,10 @@ interface Options {
   sizeMiB: number
   rateMbit: number
   runs: number
-  chunkKiB: number
+  /** Average (CDC) chunk size in KiB; undefined: what `pack` picks (what users run). */
+  chunkKiB?: number
+  /** `--transfer` settings for every node (`--set maxInFlight=8,uploadSlots=3`). */
+  transfer: string[]
   heartbeatMs: number
   timeoutS: number
   settleS: number
@@ -45,6 +53,17 @@ interface Options {
   http: boolean
   raw: boolean
   keep: boolean
+}
+
+/** `--set` pairs, checked here as `tutti node start --transfer` would check them. */
+function transferPairs (text: string): string[] {
+  const pairs = text.split(',').map(p => p.trim()).filter(p => p !== '')
+  try {
+    parseTransferTuning(pairs)
+  } catch (err) {
+    usage(`--set: ${(err as Error).message}`)
+  }
+  return pairs
 }
 
 function usage (message: string): never {
@@ -62,7 +81,8 @@ function parseOptions (argv: string[]): Options {
         'size-mib': { type: 'string', default: '20' },
         'rate-mbit': { type: 'string', default: '10' },
         runs: { type: 'string', default: '1' },
-        'chunk-kib': { type: 'string', default: '1024' },
+        'chunk-kib': { type: 'string' },
+        set: { type: 'string', default: '' },
         'heartbeat-ms': { type: 'string', default: '5000' },
         'timeout-s': { type: 'string' },
         'settle-s': { type: 'string', default: '60' },
@@ -91,7 +111,8 @@ function parseOptions (argv: string[]): Options {
     sizeMiB,
     rateMbit,
     runs: num('runs', values.runs, 1, true),
-    chunkKiB: num('chunk-kib', values['chunk-kib'], 1, true),
+    chunkKiB: values['chunk-kib'] != null ? num('chunk-kib', values['chunk-kib'], 1, true) : undefined,
+    transfer: transferPairs(values.set),
     heartbeatMs: num('heartbeat-ms', values['heartbeat-ms'], 50, true),
     // Long enough for plain HTTP (N x T_min) with room to spare.
     timeoutS: values['timeout-s'] != null ? num('timeout-s', values['timeout-s'], 1) : Math.ceil(60 + 2 * nodes * tMinS),
@@ -192,7 +213,7 @@ async function main (): Promise<void> {
     const fleet = await initFleet({ dir: join(work, 'fleet'), name: 'netns-bench' })
     const modelPath = join(work, 'model-src.onnx')
     await writeFile(modelPath, buildMatMulModel({ inputSize: 256, weightsBytes: Math.round(opts.sizeMiB * MIB), seed: 7 }))
-    const packed = await pack(modelPath, { name: 'netns-bench', version: '1.0.0', adminKey: fleet.adminKey, chunkBytes: opts.chunkKiB * 1024, outDir: join(work, 'package') })
+    const packed = await pack(modelPath, { name: 'netns-bench', version: '1.0.0', adminKey: fleet.adminKey, ...(opts.chunkKiB != null ? { chunkBytes: opts.chunkKiB * 1024 } : {}), outDir: join(work, 'package') })
     const bytes = await readFile(packed.files.model)
     const sha256 = createHash('sha256').update(bytes).digest('hex')
     const sizeBytes = bytes.byteLength
@@ -207,6 +228,7 @@ async function main (): Promise<void> {
         rateMbit: opts.rateMbit,
         queueMs: opts.queueMs,
         heartbeatMs: opts.heartbeatMs,
+        transfer: opts.transfer,
         timeoutMs: opts.timeoutS * 1000,
         settleMs: opts.settleS * 1000,
         idleMs: opts.idleS * 1000,

@@ -34,6 +34,8 @@ export interface RunConfig {
   rateMbit: number
   queueMs: number
   heartbeatMs: number
+  /** `tutti node start --transfer` pairs for every node. */
+  transfer: string[]
   timeoutMs: number
   settleMs: number
   /** The idle window before the barrier in which background traffic is measured. */
@@ -133,7 +135,8 @@ async function startTutti (lab: Lab, node: LabNode, dir: string, cfg: RunConfig,
   await mkdir(dir, { recursive: true })
   const log = openSync(join(dir, 'node.log'), 'a')
   const args = [BIN, 'node', 'start', '--data', dir, '--fleet', cfg.fleetFile, '--listen', `/ip4/${node.ip}/tcp/${TUTTI_PORT}`,
-    '--api', '127.0.0.1:0', '--heartbeat-ms', String(cfg.heartbeatMs), ...(bootstrap != null ? ['--bootstrap', bootstrap] : [])]
+    '--api', '127.0.0.1:0', '--heartbeat-ms', String(cfg.heartbeatMs),
+    ...cfg.transfer.flatMap(t => ['--transfer', t]), ...(bootstrap != null ? ['--bootstrap', bootstrap] : [])]
   const child = lab.spawn(node, process.execPath, args, { stdio: ['ignore', log, log], env: { ...process.env, TUTTI_DEBUG: '' } })
   closeSync(log)
   const proc: Proc = { node, dir, child }

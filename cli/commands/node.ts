@@ -11,6 +11,8 @@ import type { Command } from 'commander'
 import type { CliIO } from '../io.js'
 import type { CommandModule, GlobalOptions } from '../program.js'
 import type { LogLevel } from '../../core/logger.js'
+import type { FetcherInit } from '../../node/fetcher/fetcher.js'
+import type { ChunkServerInit } from '../../protocols/chunks/chunks.js'
 
 /** `tutti node start`. */
 export const registerNode: CommandModule = (program, { io }) => {
@@ -30,6 +32,7 @@ export const registerNode: CommandModule = (program, { io }) => {
     .option('--shard-size <nodes>', 'fewest nodes a heartbeat shard holds; shards hold this to twice this (default 100)', positiveInt('--shard-size'))
     .option('--upload-limit <rate>', 'cap on model chunks served to peers per second, e.g. 20Mbit, 2MiB')
     .option('--download-limit <rate>', 'cap on model chunks fetched from peers per second')
+    .option('--transfer <key=value>', 'override a fetcher or chunk server default (maxInFlight=8, uploadSlots=3), repeatable; for tuning on real links (docs/models.md)', collect)
     .option('--keep-versions <n>', 'versions of each model the store keeps, the active one included (kept for later starts; default 2)', positiveInt('--keep-versions'))
     .option('--memory-reserve <bytes>', 'memory kept free for the device; models that would use it are refused (default 256Mi)')
     .addOption(new Option('--log-level <level>', 'logs are JSON lines on stderr').choices(['debug', 'info', 'warn', 'error']).default('info'))
@@ -54,6 +57,7 @@ interface NodeStartOptions {
   shardSize?: number
   uploadLimit?: string
   downloadLimit?: string
+  transfer?: string[]
   memoryReserve?: string
   keepVersions?: number
   logLevel: LogLevel
@@ -87,6 +91,17 @@ async function multiaddrs (flag: string, values: string[]): Promise<string[]> {
   return values
 }
 
+/** `--transfer` pairs, checked before the node starts (loaded only when given: the CLI starts light). */
+async function transferTuning (pairs: string[]): Promise<{ fetcher?: FetcherInit, chunkServer?: ChunkServerInit }> {
+  if (pairs.length === 0) return {}
+  const { parseTransferTuning } = await import('../../node/models/transfer-tuning.js')
+  try {
+    return parseTransferTuning(pairs)
+  } catch (err) {
+    throw new UsageError(`--transfer: ${(err as Error).message}`)
+  }
+}
+
 async function start (io: CliIO, opts: NodeStartOptions, command: Command): Promise<void> {
   const data = opts.data
   const fleetFile = command.optsWithGlobals<GlobalOptions>().fleet
@@ -107,6 +122,7 @@ async function start (io: CliIO, opts: NodeStartOptions, command: Command): Prom
   const downloadBytesPerSec = parseRate('--download-limit', opts.downloadLimit)
   const memoryReserveBytes = opts.memoryReserve != null ? usageQuantity(() => parseBytes(opts.memoryReserve!, '--memory-reserve')) : undefined
   const bootstrap = await multiaddrs('--bootstrap', opts.bootstrap ?? [])
+  const transfer = await transferTuning(opts.transfer ?? [])
   if (opts.keepVersions != null && opts.keepVersions > MAX_KEEP_VERSIONS) throw new UsageError(`--keep-versions must be at most ${MAX_KEEP_VERSIONS}, got ${opts.keepVersions}`)
 
   const [{ exposedSecret, loadFleet }, { TuttiNode }, { createUncaughtExceptionHandler }] = await Promise.all([
@@ -133,7 +149,7 @@ async function start (io: CliIO, opts: NodeStartOptions, command: Command): Prom
       ...(opts.shardAbove != null ? { shardAboveNodes: opts.shardAbove } : {}),
       ...(opts.shardSize != null ? { minShardSize: opts.shardSize } : {})
     },
-    models: { uploadBytesPerSec, downloadBytesPerSec, retainVersions: opts.keepVersions },
+    models: { uploadBytesPerSec, downloadBytesPerSec, retainVersions: opts.keepVersions, ...transfer },
     inference: { memoryReserveBytes }
   }, { logger })
   // A node is long-lived infrastructure: a stray rejection in a library is logged, not fatal.

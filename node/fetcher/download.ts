@@ -7,7 +7,7 @@ import { openEnvelopeAnySigner } from '../models/manifest.js'
 import { chunkSizes } from '../models/chunking.js'
 import { bytesMatchCid } from '../../core/cid.js'
 import { ModelErrorCode } from '../models/errors.js'
-import { requestChunks, requestManifest, watchHave } from '../../protocols/chunks/index.js'
+import { chunksPerUnit, MAX_CHUNKS_PER_REQUEST, requestChunks, requestManifest, watchHave } from '../../protocols/chunks/index.js'
 import { BadChunkError, FetchAbortedError, FetchStalledError, NoProvidersError } from './errors.js'
 import { newPeerRecord, peerProgress, pickEvictable, RateWindow } from './peer.js'
 import { shuffled } from '../../core/random.js'
@@ -231,14 +231,18 @@ export class Download {
   // --- main loop ------------------------------------------------------------------------------
 
   private async loop (): Promise<void> {
+    // Limits count units of about `unitBytes` (see constants.ts): `unit` chunks of this model.
+    const unit = chunksPerUnit(this.vm!.manifest.size, this.sizes.length, this.init.unitBytes)
     const params: ScheduleParams = {
-      maxInFlightPerPeer: this.init.maxInFlightPerPeer,
-      maxInFlight: this.init.maxInFlight,
-      maxChunksPerRequest: this.init.maxChunksPerRequest,
-      endgameChunks: this.init.endgameChunks,
+      maxInFlightPerPeer: this.init.maxInFlightPerPeer * unit,
+      maxInFlight: this.init.maxInFlight * unit,
+      maxChunksPerRequest: Math.min(MAX_CHUNKS_PER_REQUEST, Math.max(this.init.maxChunksPerRequest, unit)),
+      maxRequestsPerPeer: unit > 1 ? this.init.maxInFlightPerPeer : undefined,
+      endgameChunks: this.init.endgameChunks * unit,
       endgameDuplicates: this.init.endgameDuplicates,
       endgameLateFactor: this.init.endgameLateFactor
     }
+    this.log.debug('scheduling', { unit, chunkBytes: Math.round((this.vm!.manifest.size ?? 0) / Math.max(1, this.sizes.length)) })
     while (!this.done.every(Boolean)) {
       this.signal.throwIfAborted()
       if (this.fatal != null) throw this.fatal
@@ -293,6 +297,7 @@ export class Download {
         id: p.id,
         offers: p.offers,
         inFlight: p.inFlight,
+        requests: p.requests,
         banned: p.banned || p.dropped,
         cooldownUntilMs: p.cooldownUntilMs,
         score: this.c.scores.get(p.id, now),
@@ -306,6 +311,7 @@ export class Download {
     const req: ActiveRequest = { peer, chunks, pending: new Set(chunks), controller: new AbortController(), cancelled: false, sinceMs: this.c.clock.now(), received: 0 }
     this.active.add(req)
     peer.inFlight += chunks.length
+    peer.requests++
     for (const i of chunks) {
       let s = this.asked.get(i)
       if (s == null) this.asked.set(i, s = new Set())
@@ -334,6 +340,7 @@ export class Download {
     }).catch(err => { this.requestFailed(req, err) }).finally(() => {
       for (const i of [...req.pending]) this.release(req, i)
       this.active.delete(req)
+      peer.requests = Math.max(0, peer.requests - 1)
       this.wake()
     })
   }

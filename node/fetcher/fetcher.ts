@@ -1,4 +1,4 @@
-import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_QUERY_TIMEOUT_MS, MAX_CHUNKS_PER_REQUEST } from '../../protocols/chunks/index.js'
+import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_QUERY_TIMEOUT_MS, DEFAULT_UNIT_BYTES, MAX_CHUNKS_PER_REQUEST } from '../../protocols/chunks/index.js'
 import { ConfigError } from '../../core/errors.js'
 import { isManifestCid } from '../../core/cid.js'
 import { randomSeed, seededRandom } from '../../core/random.js'
@@ -41,13 +41,19 @@ export interface FetcherComponents {
 export interface FetcherInit {
   /** Peers one download talks to at most. @default DEFAULT_MAX_PEERS */
   maxPeers?: number
-  /** Chunks outstanding per peer. @default DEFAULT_MAX_IN_FLIGHT_PER_PEER */
+  /**
+   * The size of the unit the limits below count, in bytes: a unit is `chunksPerUnit` chunks of the
+   * model (about this many bytes of them, at most MAX_CHUNKS_PER_REQUEST); 0 counts single chunks.
+   * @default DEFAULT_UNIT_BYTES
+   */
+  unitBytes?: number
+  /** Units outstanding per peer, in as many requests at most. @default DEFAULT_MAX_IN_FLIGHT_PER_PEER */
   maxInFlightPerPeer?: number
-  /** Chunks outstanding in all. @default DEFAULT_MAX_IN_FLIGHT */
+  /** Units outstanding in all. @default DEFAULT_MAX_IN_FLIGHT */
   maxInFlight?: number
-  /** Chunks per request. @default DEFAULT_MAX_CHUNKS_PER_REQUEST */
+  /** Chunks per request; at least a unit's. @default DEFAULT_MAX_CHUNKS_PER_REQUEST */
   maxChunksPerRequest?: number
-  /** Endgame starts when at most this many chunks are missing; 0 turns it off. @default DEFAULT_ENDGAME_CHUNKS */
+  /** Endgame starts when at most this many units are missing; 0 turns it off. @default DEFAULT_ENDGAME_CHUNKS */
   endgameChunks?: number
   /** Endgame: peers asked for the same chunk at once. @default DEFAULT_ENDGAME_DUPLICATES */
   endgameDuplicates?: number
@@ -137,9 +143,11 @@ export interface FetchResult {
   peers: PeerProgress[]
 }
 
-function resolveInit (init: FetcherInit): ResolvedFetcherInit {
+/** The init with every default filled in; throws ConfigError for a value out of range. */
+export function resolveFetcherInit (init: FetcherInit): ResolvedFetcherInit {
   const r: ResolvedFetcherInit = {
     maxPeers: init.maxPeers ?? DEFAULT_MAX_PEERS,
+    unitBytes: init.unitBytes ?? DEFAULT_UNIT_BYTES,
     maxInFlightPerPeer: init.maxInFlightPerPeer ?? DEFAULT_MAX_IN_FLIGHT_PER_PEER,
     maxInFlight: init.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
     maxChunksPerRequest: init.maxChunksPerRequest ?? DEFAULT_MAX_CHUNKS_PER_REQUEST,
@@ -163,7 +171,7 @@ function resolveInit (init: FetcherInit): ResolvedFetcherInit {
   if (!(Number.isFinite(r.endgameLateFactor) && r.endgameLateFactor >= 0)) throw new ConfigError(`fetcher endgameLateFactor must be a number >= 0, not ${r.endgameLateFactor}`)
   for (const [k, v] of Object.entries(r)) {
     if (k === 'endgameLateFactor') continue
-    const min = k === 'endgameChunks' ? 0 : 1
+    const min = k === 'endgameChunks' || k === 'unitBytes' ? 0 : 1
     if (!Number.isSafeInteger(v) || v < min) throw new ConfigError(`fetcher ${k} must be an integer >= ${min}, not ${v}`)
   }
   if (r.maxChunksPerRequest > MAX_CHUNKS_PER_REQUEST) throw new ConfigError(`fetcher maxChunksPerRequest must be at most ${MAX_CHUNKS_PER_REQUEST}`)
@@ -183,7 +191,7 @@ export class Fetcher {
 
   constructor (components: FetcherComponents, init: FetcherInit = {}) {
     this.components = components
-    this.init = resolveInit(init)
+    this.init = resolveFetcherInit(init)
   }
 
   /**

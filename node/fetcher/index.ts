@@ -15,7 +15,7 @@
  */
 export * from './constants.js'
 export * from './errors.js'
-export { Fetcher } from './fetcher.js'
+export { Fetcher, resolveFetcherInit } from './fetcher.js'
 export type { FetcherComponents, FetcherInit, FetchOptions, FetchProgress, FetchResult, PeerProgress } from './fetcher.js'
 export type { ProviderFinder } from './download.js'
 export { announce, withdraw, libp2pProviders } from './routing.js'

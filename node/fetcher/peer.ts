@@ -12,6 +12,8 @@ export interface PeerRecord {
   offers: boolean[]
   complete: boolean
   inFlight: number
+  /** Requests outstanding (streams): a request may carry several chunks. */
+  requests: number
   banned: boolean
   dropped: boolean
   cooldownUntilMs: number
@@ -39,6 +41,7 @@ export function newPeerRecord (peerId: PeerId, chunkCount: number, key: number):
     offers: new Array<boolean>(chunkCount).fill(false),
     complete: false,
     inFlight: 0,
+    requests: 0,
     banned: false,
     dropped: false,
     cooldownUntilMs: 0,

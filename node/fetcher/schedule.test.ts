@@ -47,6 +47,19 @@ describe('planRequests', () => {
     expect(plan(state('....', [peer('a', 'xxxx', { inFlight: 2 })]))).toEqual([])
   })
 
+  it('keeps the chunks asked of a peer in at most maxRequestsPerPeer requests, however many chunks it frees', () => {
+    const p = { ...params, maxInFlightPerPeer: 8, maxChunksPerRequest: 4, maxRequestsPerPeer: 2, endgameChunks: 0 }
+    // Two requests of four, from nothing.
+    expect(plan(state('..........', [peer('a', 'xxxxxxxxxx')]), p)).toEqual(['a:0,1,2,3', 'a:4,5,6,7'])
+    // One chunk delivered of two open requests: no room for a request of one chunk.
+    expect(plan(state('x.........', [peer('a', 'xxxxxxxxxx', { inFlight: 7, requests: 2 })]), p)).toEqual([])
+    // One request ended: a whole request's worth again, although only one chunk of the other is left.
+    const one = state('xxxx..........', [peer('a', 'xxxxxxxxxxxxxx', { inFlight: 1, requests: 1 })], { asked: new Map([[4, new Set(['a'])]]) })
+    expect(plan(one, p)).toEqual(['a:5,6,7,8'])
+    // Without the limit, every freed chunk is a new request.
+    expect(plan(state('x.........', [peer('a', 'xxxxxxxxxx', { inFlight: 7, requests: 2 })]), { ...p, maxRequestsPerPeer: undefined })).toEqual(['a:1'])
+  })
+
   it('never has more than maxInFlight chunks outstanding in all', () => {
     const s = state('......', [peer('a', 'xxxxxx', { inFlight: 1 }), peer('b', 'xxxxxx'), peer('c', 'xxxxxx')])
     expect(plan(s, { ...params, maxInFlight: 3 })).toEqual(['b:0', 'c:1'])

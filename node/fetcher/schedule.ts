@@ -9,9 +9,9 @@
  *   here plus one, over the rate it has been delivering at (a busy peer delivers slowly, so others
  *   get the work; a peer not measured yet counts as fast as the fastest). Ties go to the better
  *   scored peer. Peers that already failed the chunk are avoided while another offers it.
- * - No peer has more than `maxInFlightPerPeer` chunks outstanding, and no more than `maxInFlight`
- *   are outstanding in all: on a capped link a queue of megabytes delays everything behind it,
- *   libp2p's pings included.
+ * - No peer has more than `maxInFlightPerPeer` chunks outstanding (in at most `maxRequestsPerPeer`
+ *   requests), and no more than `maxInFlight` are outstanding in all: on a capped link a queue of
+ *   megabytes delays everything behind it, libp2p's pings included.
  * - Endgame: once few chunks are missing and all of them are asked for, idle peers are asked for
  *   the same chunks too (up to `endgameDuplicates` peers per chunk); the first copy wins and the
  *   others are cancelled. Only a late chunk gets a second peer: one whose outstanding request is
@@ -30,6 +30,8 @@ export interface PeerView {
   offers: readonly boolean[]
   /** Chunks asked of this peer and neither delivered nor failed yet. */
   inFlight: number
+  /** Requests outstanding at this peer (each may carry several chunks). Undefined: 0. */
+  requests?: number
   /** Served a bad chunk or broke the protocol in this download: never asked again. */
   banned: boolean
   /** Not asked before this time (after a timeout or a busy answer), in ms. */
@@ -69,6 +71,13 @@ export interface ScheduleParams {
   maxInFlight: number
   /** Most chunks in one request. */
   maxChunksPerRequest: number
+  /**
+   * Most requests outstanding per peer: a peer gets new chunks only while it has fewer, and then
+   * at most (this - its requests) x maxChunksPerRequest. With several chunks per request, this
+   * keeps a peer's chunks in few requests: freeing one chunk of a request does not make room for
+   * a request of one chunk. Undefined: no limit besides maxInFlightPerPeer.
+   */
+  maxRequestsPerPeer?: number
   /** Endgame starts when at most this many chunks are missing (and all are asked for). */
   endgameChunks: number
   /** In the endgame, most peers asked for the same chunk at once. */
@@ -99,7 +108,12 @@ export function planRequests (state: ScheduleState, params: ScheduleParams, nowM
   const usable: Candidate[] = state.peers
     .map((peer, order) => ({ peer, order }))
     .filter(c => !c.peer.banned && c.peer.cooldownUntilMs <= nowMs)
-  const capacity = new Map(usable.map(c => [c.peer.id, Math.max(0, params.maxInFlightPerPeer - c.peer.inFlight)]))
+  const capacity = new Map(usable.map(c => {
+    const byRequests = params.maxRequestsPerPeer == null
+      ? Number.POSITIVE_INFINITY
+      : (params.maxRequestsPerPeer - (c.peer.requests ?? 0)) * params.maxChunksPerRequest
+    return [c.peer.id, Math.max(0, Math.min(params.maxInFlightPerPeer - c.peer.inFlight, byRequests))]
+  }))
   const load = new Map(usable.map(c => [c.peer.id, c.peer.inFlight]))
   const fastest = Math.max(0, ...state.peers.map(p => p.rateBytesPerSec))
   let room = params.maxInFlight - state.peers.reduce((n, p) => n + p.inFlight, 0)

@@ -11,7 +11,7 @@ import {
   CHUNKS_PROTOCOL, CHUNKS_VERSION, DEFAULT_MAX_QUEUED_UPLOADS, DEFAULT_MAX_STREAMS_PER_PEER, DEFAULT_MAX_STREAMS_TOTAL,
   DEFAULT_PIECE_BYTES, DEFAULT_SEED_MAX_OFFERS, DEFAULT_SEED_OFFER_PER_PEER, DEFAULT_SEED_OFFER_TTL_MS, DEFAULT_SEED_REPLICA_TARGET,
   DEFAULT_UPLOAD_SLOTS, SEED_SEEN_TTL_MS,
-  DEFAULT_MAX_WATCHES, DEFAULT_MAX_WATCHES_PER_PEER, DEFAULT_SUPER_SEED_MIN_BYTES, MAX_CHUNKS_PER_REQUEST, MAX_PIECE_BYTES, MAX_REQUEST_BYTES,
+  DEFAULT_MAX_WATCHES, DEFAULT_MAX_WATCHES_PER_PEER, DEFAULT_SUPER_SEED_MIN_BYTES, DEFAULT_UNIT_BYTES, MAX_CHUNKS_PER_REQUEST, chunksPerUnit, MAX_PIECE_BYTES, MAX_REQUEST_BYTES,
   REQUEST_READ_TIMEOUT_MS, WATCH_DEBOUNCE_MS, WATCH_RECHECK_MS, WRITE_TIMEOUT_MS
 } from './constants.js'
 import { ChunkErrorCode, ChunkTimeoutError } from './errors.js'
@@ -69,10 +69,15 @@ export interface ChunkServerInit {
    * @default DEFAULT_SUPER_SEED_MIN_BYTES
    */
   superSeedMinBytes?: number
-  /** @default DEFAULT_SEED_OFFER_PER_PEER */
+  /** Offers one asker holds, in units of `unitBytes`. @default DEFAULT_SEED_OFFER_PER_PEER */
   seedOfferPerPeer?: number
-  /** @default DEFAULT_SEED_MAX_OFFERS */
+  /** What the seed commits to at once, in units of `unitBytes`. @default DEFAULT_SEED_MAX_OFFERS */
   seedMaxOffers?: number
+  /**
+   * The seed's offer limits count units of this many bytes (`chunksPerUnit` chunks of a model);
+   * 0 counts single chunks. @default DEFAULT_UNIT_BYTES
+   */
+  unitBytes?: number
   /** @default DEFAULT_SEED_OFFER_TTL_MS */
   seedOfferTtlMs?: number
   /** @default DEFAULT_SEED_REPLICA_TARGET */
@@ -97,6 +102,8 @@ export interface ChunkServerStats {
 
 interface SeedState {
   offers: SeedOfferState
+  /** Chunks of this model per unit of `unitBytes`: the offer limits are multiples of it. */
+  unit: number
   rank: number[]
   indexesByCid: Map<string, number[]>
 }
@@ -110,7 +117,8 @@ const PARTIAL_CACHE_MS = 250
 
 type Resolved = Required<ChunkServerInit>
 
-function resolveInit (init: ChunkServerInit): Resolved {
+/** The init with every default filled in; throws ConfigError for a value out of range. */
+export function resolveChunkServerInit (init: ChunkServerInit): Required<ChunkServerInit> {
   const r: Resolved = {
     maxStreamsPerPeer: init.maxStreamsPerPeer ?? DEFAULT_MAX_STREAMS_PER_PEER,
     maxStreamsTotal: init.maxStreamsTotal ?? DEFAULT_MAX_STREAMS_TOTAL,
@@ -126,12 +134,14 @@ function resolveInit (init: ChunkServerInit): Resolved {
     seedOfferPerPeer: init.seedOfferPerPeer ?? DEFAULT_SEED_OFFER_PER_PEER,
     seedMaxOffers: init.seedMaxOffers ?? DEFAULT_SEED_MAX_OFFERS,
     seedOfferTtlMs: init.seedOfferTtlMs ?? DEFAULT_SEED_OFFER_TTL_MS,
-    seedReplicaTarget: init.seedReplicaTarget ?? DEFAULT_SEED_REPLICA_TARGET
+    seedReplicaTarget: init.seedReplicaTarget ?? DEFAULT_SEED_REPLICA_TARGET,
+    unitBytes: init.unitBytes ?? DEFAULT_UNIT_BYTES
   }
   const positive = ['maxStreamsPerPeer', 'maxStreamsTotal', 'maxWatchesPerPeer', 'maxWatches', 'maxChunksPerRequest', 'maxRequestBytes', 'pieceBytes', 'uploadSlots', 'seedOfferPerPeer', 'seedMaxOffers', 'seedOfferTtlMs', 'seedReplicaTarget'] as const
   for (const k of positive) {
     if (!Number.isSafeInteger(r[k]) || r[k] < 1) throw new ConfigError(`chunk server ${k} must be a positive integer, not ${r[k]}`)
   }
+  if (!Number.isSafeInteger(r.unitBytes) || r.unitBytes < 0) throw new ConfigError(`chunk server unitBytes must be an integer >= 0, not ${r.unitBytes}`)
   if (!Number.isSafeInteger(r.superSeedMinBytes) || r.superSeedMinBytes < 0) throw new ConfigError(`chunk server superSeedMinBytes must be an integer >= 0, not ${r.superSeedMinBytes}`)
   if (!Number.isSafeInteger(r.maxQueuedUploads) || r.maxQueuedUploads < 0) throw new ConfigError(`chunk server maxQueuedUploads must be an integer >= 0, not ${r.maxQueuedUploads}`)
   if (r.pieceBytes > MAX_PIECE_BYTES) throw new ConfigError(`chunk server pieceBytes must be at most ${MAX_PIECE_BYTES}, not ${r.pieceBytes}`)
@@ -170,7 +180,7 @@ export class ChunkServer {
 
   constructor (components: ChunkServerComponents, init: ChunkServerInit = {}) {
     this.components = components
-    this.init = resolveInit(init)
+    this.init = resolveChunkServerInit(init)
     this.log = components.logger.child('chunks')
     this.slots = new Slots(this.init.uploadSlots, this.init.maxQueuedUploads)
   }
@@ -419,11 +429,11 @@ export class ChunkServer {
       const seed = this.seedState(vm)
       const now = this.components.clock.now()
       const ask = { peer, has, wants }
-      const plan = planOffer(seed.offers, ask, this.offerParams(), seed.rank, now)
+      const plan = planOffer(seed.offers, ask, this.offerParams(seed), seed.rank, now)
       const offered = new Set(plan.offer)
       const bitfield = encodeBitfield(count, i => offered.has(i)) as Uint8Array<ArrayBuffer>
       if (unlessEqual != null && equals(bitfield, unlessEqual)) return undefined
-      seed.offers = recordOffer(seed.offers, ask, plan, this.offerParams(), now)
+      seed.offers = recordOffer(seed.offers, ask, plan, this.offerParams(seed), now)
       return { chunkCount: count, bitfield, complete: true }
     }
     const bitfield = encodeBitfield(count, i => held[i] === true) as Uint8Array<ArrayBuffer>
@@ -443,10 +453,10 @@ export class ChunkServer {
     return held
   }
 
-  private offerParams (): SeedOfferParams {
+  private offerParams (seed: SeedState): SeedOfferParams {
     return {
-      perPeer: this.init.seedOfferPerPeer,
-      maxOpen: this.init.seedMaxOffers,
+      perPeer: this.init.seedOfferPerPeer * seed.unit,
+      maxOpen: this.init.seedMaxOffers * seed.unit,
       ttlMs: this.init.seedOfferTtlMs,
       replicaTarget: this.init.seedReplicaTarget,
       seenTtlMs: SEED_SEEN_TTL_MS
@@ -465,7 +475,7 @@ export class ChunkServer {
       }
       const indexesByCid = new Map<string, number[]>()
       vm.manifest.chunks.forEach((cid, i) => { indexesByCid.set(cid, [...(indexesByCid.get(cid) ?? []), i]) })
-      s = { offers: emptyOfferState(count), rank, indexesByCid }
+      s = { offers: emptyOfferState(count), unit: chunksPerUnit(vm.manifest.size, count, this.init.unitBytes), rank, indexesByCid }
       if (this.seeds.size >= MAX_SEED_STATES) this.seeds.delete(this.seeds.keys().next().value!)
       this.seeds.set(vm.cid, s)
     }
@@ -483,7 +493,7 @@ export class ChunkServer {
     let pending = 0
     if (seed != null) {
       for (const cid of req.chunkCids) {
-        for (const i of seed.indexesByCid.get(cid) ?? []) seed.offers = takeOffer(seed.offers, peer, i, this.components.clock.now(), this.offerParams())
+        for (const i of seed.indexesByCid.get(cid) ?? []) seed.offers = takeOffer(seed.offers, peer, i, this.components.clock.now(), this.offerParams(seed))
         seed.offers = serving(seed.offers, 1)
         pending++
       }

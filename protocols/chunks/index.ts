@@ -20,7 +20,7 @@
 export * from './constants.js'
 export * from './errors.js'
 export type { ChunkStore, RateLimiter, ServedManifest } from './types.js'
-export { ChunkServer } from './chunks.js'
+export { ChunkServer, resolveChunkServerInit } from './chunks.js'
 export type { ChunkServerComponents, ChunkServerInit, ChunkServerStats } from './chunks.js'
 export { requestHave, requestManifest, requestChunks, watchHave } from './client.js'
 export type { ChunkClientComponents, QueryOptions, HaveOptions, HaveAnswer, HaveWatch, WatchOptions, WantedChunk, ChunksOptions } from './client.js'

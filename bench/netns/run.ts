@@ -409,7 +409,7 @@ async function rawSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg: 
   const clients = downloaders.map(n => ({
     node: n,
     out: join(runDir, `${n.name}.onnx`),
-    child: lab.spawn(n, process.execPath, [...tsx, 'fetch', '--peer', peer, '--fleet', cfg.fleetFile, '--out', join(runDir, `${n.name}.onnx`)],
+    child: lab.spawn(n, process.execPath, [...tsx, 'fetch', '--peer', peer, '--fleet', cfg.fleetFile, '--out', join(runDir, `${n.name}.onnx`), '--size', String(cfg.sizeBytes)],
       { stdio: ['pipe', 'pipe', 'inherit'] })
   }))
   await Promise.all(clients.map(async c => await lineFrom(c.child, l => l.trim() === 'ready', 120_000, `raw-stream fetch on ${c.node.name}`)))

@@ -379,11 +379,14 @@ export class ChunkServer {
         if (!dirty) {
           // Woken by chunkStored() or a seed's offers moving; without those, look again now and then.
           let timer: TimerHandle | undefined
+          let onAbort: (() => void) | undefined
           await new Promise<void>(resolve => {
             wakeUp = resolve
             timer = this.components.clock.setTimeout(wake, WATCH_RECHECK_MS)
-            signal.addEventListener('abort', () => { resolve() }, { once: true })
+            onAbort = resolve
+            signal.addEventListener('abort', onAbort, { once: true })
           })
+          signal.removeEventListener('abort', onAbort!)
           timer?.cancel()
           wakeUp = undefined
           if (signal.aborted) break

@@ -11,25 +11,25 @@ export const DEFAULT_MAX_PEERS = 16
  */
 
 /**
- * Chunks outstanding per peer (units; see DEFAULT_UNIT_BYTES), in at most this many requests.
- * Two keep a link busy across a round trip; more only queue
- * megabytes on a slow link, where libp2p's pings then wait behind them.
+ * Chunks outstanding per peer (units; see above), in at most this many requests. Two keep a link
+ * busy across a round trip; more only queue megabytes on a slow link, where libp2p's pings then
+ * wait behind them.
  * @default 2
  */
 export const DEFAULT_MAX_IN_FLIGHT_PER_PEER = 2
 
 /**
- * Chunks outstanding in all, across peers (units; see DEFAULT_UNIT_BYTES). About what the download link takes at once: each
- * sender splits its upload over a couple of slots, so a few senders fill a link of the same rate;
+ * Chunks outstanding in all, across peers (units; see above). About what the download link takes
+ * at once: each sender splits its upload over a couple of slots, so a few senders fill a link of the same rate;
  * more would only make every chunk slower to finish, and a chunk is passed on only once whole.
  * @default 4
  */
 export const DEFAULT_MAX_IN_FLIGHT = 4
 
-/** Chunks per request (one stream each), at least one unit's (see DEFAULT_UNIT_BYTES). @default 1 */
+/** Chunks per request (one stream each), at least a unit's (see above). @default 1 */
 export const DEFAULT_MAX_CHUNKS_PER_REQUEST = 1
 
-/** The endgame starts when at most this many chunks (units; see DEFAULT_UNIT_BYTES) are missing. @default 4 */
+/** The endgame starts when at most this many chunks (units; see above) are missing. @default 4 */
 export const DEFAULT_ENDGAME_CHUNKS = 4
 
 /** In the endgame, peers asked for the same chunk at once. @default 2 */

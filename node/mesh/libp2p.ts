@@ -108,6 +108,17 @@ export function hangUpOnGossipReadError (libp2p: MeshLibp2p, logger: Logger, max
   }
 }
 
+
+/**
+ * The connection monitor of every mesh node. Heartbeats judge liveness; the monitor only has to
+ * catch dead sockets. Its adaptive ping timeout starts low, so give it room before a slow link
+ * gets its connection torn down (a ping waits behind whatever the link has queued).
+ */
+export const MESH_CONNECTION_MONITOR = {
+  pingInterval: 15_000,
+  pingTimeout: { minTimeout: 10_000, maxTimeout: 60_000 }
+} as const
+
 export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2p> {
   const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
   if ((init.bootstrap ?? []).length > 0) {
@@ -130,12 +141,7 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
       maxConnections: 200,
       dialTimeout: 10_000
     },
-    connectionMonitor: {
-      // Heartbeats judge liveness; the monitor only has to catch dead sockets. Its adaptive ping
-      // timeout starts low, so give it room before a slow link gets its connection torn down.
-      pingInterval: 15_000,
-      pingTimeout: { minTimeout: 10_000, maxTimeout: 60_000 }
-    },
+    connectionMonitor: MESH_CONNECTION_MONITOR,
     services: {
       identify: identify(),
       ping: ping(),

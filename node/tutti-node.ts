@@ -6,6 +6,7 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { LevelDatastore } from 'datastore-level'
+import { PeerCachingDatastore } from './mesh/peer-datastore.js'
 import { z } from 'zod'
 import { checkKeyValue } from '../protocols/heartbeat/labels.js'
 import { createAdminStreamHandler, ADMIN_PROTOCOL, AdminErrorCode, AdminRequestError } from '../protocols/admin/index.js'
@@ -171,8 +172,12 @@ export async function createTuttiNode (init: TuttiNodeInit, components: TuttiNod
   const config = init.dataDir != null
     ? await updateNodeConfig(init.dataDir, { keepVersions: init.models === false ? undefined : init.models?.retainVersions })
     : undefined
-  const datastore = init.dataDir != null ? new LevelDatastore(join(init.dataDir, 'datastore')) : undefined
-  if (datastore != null) await datastore.open()
+  const level = init.dataDir != null ? new LevelDatastore(join(init.dataDir, 'datastore')) : undefined
+  if (level != null) await level.open()
+  // Peer records in memory, written behind (node/mesh/peer-datastore.ts); the rest goes to LevelDB.
+  const datastore = level != null
+    ? new PeerCachingDatastore(level, { clock: components.clock ?? systemClock, logger: (components.logger ?? createLogger()).child('datastore') })
+    : undefined
   try {
     const transport = init.transport ?? 'tcp'
     const libp2p = await createMeshLibp2p({

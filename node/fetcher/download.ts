@@ -252,7 +252,7 @@ export class Download {
       const plan = planRequests({ done: this.done, asked: this.asked, peers: views, rank: this.rank, failed: this.failed, sizes: this.sizes, etaMs: this.etas(now) }, params, now)
       for (const req of plan) this.launch(req.peer, req.chunks)
       this.refreshOffers(now)
-      this.updateSeeds(now)
+      this.updateSeeds(now, views)
       this.checkStall(now)
       this.emit(false)
       await this.idle(this.init.tickMs)
@@ -479,7 +479,7 @@ export class Download {
       })
       for (const i of shuffled(conns.length, this.c.random)) this.addPeer(conns[i]!.remotePeer)
     }
-    const uncovered = this.phase === 'manifest' || this.done.some((d, i) => !d && ![...this.peers.values()].some(p => !p.banned && !p.dropped && p.offers[i] === true))
+    if (this.c.findProviders == null || this.searching) return
     // Peers said to hold the model (heartbeats) come first: content routing is for holders this
     // node does not know of, and a DHT query walks the network (every node on its way reads its
     // peer store). So while a hinted holder may still deliver, the first search waits a
@@ -489,7 +489,7 @@ export class Download {
       return p == null ? this.standby.has(id) : !p.banned && !p.dropped && p.failures === 0 && p.status !== 'no-manifest'
     })
     const since = hintsLeft ? now - this.startedMs : now - this.lastSearchMs
-    if (this.c.findProviders != null && !this.searching && uncovered && since >= this.init.rediscoverMs) {
+    if (since >= this.init.rediscoverMs && this.uncovered()) {
       this.searches++
       this.searching = true
       this.lastSearchMs = now
@@ -502,6 +502,25 @@ export class Download {
       search().catch(err => { if (!this.signal.aborted) this.log.debug('provider search failed', { err }) })
         .finally(() => { this.searching = false })
     }
+  }
+
+  /** Whether some missing chunk has no offer from any usable peer (or the manifest is not in yet). */
+  private uncovered (): boolean {
+    if (this.phase === 'manifest') return true
+    const usable: PeerRecord[] = []
+    for (const p of this.peers.values()) if (!p.banned && !p.dropped) usable.push(p)
+    for (let i = 0; i < this.done.length; i++) {
+      if (this.done[i] === true) continue
+      let offered = false
+      for (const p of usable) {
+        if (p.offers[i] === true) {
+          offered = true
+          break
+        }
+      }
+      if (!offered) return true
+    }
+    return false
   }
 
   /** Adds a candidate peer; false when it waits in standby for a place (the cap is reached). */
@@ -594,18 +613,21 @@ export class Download {
   }
 
   /** Chunks to ask `peer` to offer: missing, not on their way, and offered by no other peer. */
-  private wantFrom (peer: PeerRecord, now: number): boolean[] {
-    return wantsFrom({ done: this.done, peers: this.views(now) }, peer.id, now).map((w, i) => w && !this.asked.has(i))
+  private wantFrom (peer: PeerRecord, now: number, views: PeerView[] = this.views(now)): boolean[] {
+    return wantsFrom({ done: this.done, peers: views }, peer.id, now).map((w, i) => w && !this.asked.has(i))
   }
 
   /** Tells watched complete holders (seeds) what this node now holds and wants, when that changed. */
-  private updateSeeds (now: number): void {
+  private updateSeeds (now: number, views: PeerView[]): void {
     let held: boolean[] | undefined
+    let count = 0
     for (const p of this.peers.values()) {
       if (p.watch == null || !p.complete || p.banned || p.dropped) continue
-      held ??= this.held()
-      const count = held.filter(Boolean).length
-      const want = this.wantFrom(p, now)
+      if (held == null) {
+        held = this.held()
+        for (const h of held) if (h) count++
+      }
+      const want = this.wantFrom(p, now, views)
       if (p.sent != null && p.sent.held === count && p.sent.want.every((w, i) => w === want[i])) continue
       p.watch.update(held, want)
       p.sent = { held: count, want }

@@ -27,6 +27,14 @@ function plan (s: ScheduleState, p: ScheduleParams = params, now = 0): string[] 
 }
 
 describe('planRequests', () => {
+  it('plans nothing when the download has no room or no peer has capacity, also in the endgame', () => {
+    const full = state('x..', [peer('a', 'xxx', { inFlight: 2 }), peer('b', 'xxx', { inFlight: 2 })], { asked: new Map([[1, new Set(['a'])], [2, new Set(['b'])]]) })
+    expect(plan(full, { ...params, maxInFlight: 4 })).toEqual([])
+    expect(plan(full, { ...params, maxInFlight: 100 })).toEqual([])
+    // With room and capacity the same state gets its endgame duplicates.
+    expect(plan(full, { ...params, maxInFlight: 100, maxInFlightPerPeer: 3 })).toEqual(['b:1*', 'a:2*'])
+  })
+
   it('asks for the rarest chunks first', () => {
     // Chunk 3 is offered by one peer, chunk 1 by two, chunks 0 and 2 by three.
     const s = state('....', [peer('a', 'xxxx'), peer('b', 'xxx.'), peer('c', 'x.x.')])

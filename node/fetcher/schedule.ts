@@ -104,6 +104,10 @@ interface Candidate {
 
 /** What to ask for now. Deterministic in its inputs. */
 export function planRequests (state: ScheduleState, params: ScheduleParams, nowMs: number): PlannedRequest[] {
+  let room = params.maxInFlight - state.peers.reduce((n, p) => n + p.inFlight, 0)
+  // Called on every event of a download (each offer update, each chunk): most calls find no room
+  // or no peer with capacity, and nothing below could be asked then.
+  if (room <= 0) return []
   const live = state.peers.filter(p => !p.banned)
   const usable: Candidate[] = state.peers
     .map((peer, order) => ({ peer, order }))
@@ -114,14 +118,20 @@ export function planRequests (state: ScheduleState, params: ScheduleParams, nowM
       : (params.maxRequestsPerPeer - (c.peer.requests ?? 0)) * params.maxChunksPerRequest
     return [c.peer.id, Math.max(0, Math.min(params.maxInFlightPerPeer - c.peer.inFlight, byRequests))]
   }))
+  let anyCapacity = false
+  for (const n of capacity.values()) if (n > 0) anyCapacity = true
+  if (!anyCapacity) return []
   const load = new Map(usable.map(c => [c.peer.id, c.peer.inFlight]))
   const fastest = Math.max(0, ...state.peers.map(p => p.rateBytesPerSec))
-  let room = params.maxInFlight - state.peers.reduce((n, p) => n + p.inFlight, 0)
 
   const missing: number[] = []
   for (let i = 0; i < state.done.length; i++) if (!state.done[i]) missing.push(i)
   const availability = new Map<number, number>()
-  for (const i of missing) availability.set(i, live.filter(p => p.offers[i] === true).length)
+  for (const i of missing) {
+    let n = 0
+    for (const p of live) if (p.offers[i] === true) n++
+    availability.set(i, n)
+  }
 
   const pick = (chunk: number, exclude: ReadonlySet<string>): Candidate | undefined => {
     const able = usable.filter(c => c.peer.offers[chunk] === true && (capacity.get(c.peer.id) ?? 0) > 0 && !exclude.has(c.peer.id))

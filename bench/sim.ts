@@ -77,6 +77,8 @@ interface Row {
   nodes: number
   wallMs?: number
   skipped?: string
+  /** The run threw (set-up timed out, a download stalled): what it said. */
+  failed?: string
   outcome?: string
   violations?: string[]
   nodeSecondsPerWallSecond?: number
@@ -96,6 +98,7 @@ interface Row {
 
 const rows: Row[] = []
 let over = false
+let overWhy = `a smaller size took longer than --budget-s ${values['budget-s']}`
 for (const n of sizes) {
   const cost = heartbeatCost(n)
   const base: Row = {
@@ -106,7 +109,7 @@ for (const n of sizes) {
     modelledShardedBytesPerNodePerSec: cost.shardedBytesPerSec
   }
   if (over) {
-    rows.push({ ...base, skipped: `a smaller size took longer than --budget-s ${values['budget-s']}` })
+    rows.push({ ...base, skipped: overWhy })
     continue
   }
   const scenario = parseScenario(text)
@@ -114,21 +117,34 @@ for (const n of sizes) {
   let result: RunResult
   let wallMs: number
   let cpuCoresPerNode: number | undefined
-  if (mode === 'des') {
-    const started = performance.now()
-    result = runDes(scenario, { nodes: n })
-    wallMs = performance.now() - started
-  } else if (mode === 'multihost') {
-    const cpu0 = await treeCpuSeconds()
-    const started = performance.now()
-    result = await runReal(scenario, new MultihostFleet(), { nodes: n, heartbeatMs: 1000, timeScale: 1 })
-    wallMs = performance.now() - started
-    cpuCoresPerNode = (await treeCpuSeconds() - cpu0) / (wallMs / 1000) / n
-  } else {
-    for (const m of scenario.models) for (const v of m.versions) v.sizeBytes = Number(values['model-mib']) * 1048576
-    const started = performance.now()
-    result = await runReal(scenario, new InProcessFleet(), { nodes: n, timeScale: Number(values['time-scale']) })
-    wallMs = performance.now() - started
+  const attempt = performance.now()
+  try {
+    if (mode === 'des') {
+      const started = performance.now()
+      result = runDes(scenario, { nodes: n })
+      wallMs = performance.now() - started
+    } else if (mode === 'multihost') {
+      const cpu0 = await treeCpuSeconds()
+      const started = performance.now()
+      result = await runReal(scenario, new MultihostFleet(), { nodes: n, heartbeatMs: 1000, timeScale: 1 })
+      wallMs = performance.now() - started
+      cpuCoresPerNode = (await treeCpuSeconds() - cpu0) / (wallMs / 1000) / n
+    } else {
+      for (const m of scenario.models) for (const v of m.versions) v.sizeBytes = Number(values['model-mib']) * 1048576
+      const started = performance.now()
+      result = await runReal(scenario, new InProcessFleet(), { nodes: n, timeScale: Number(values['time-scale']) })
+      wallMs = performance.now() - started
+    }
+  } catch (err) {
+    // A size the mode cannot run (its set-up times out, a download stalls) is that size's result,
+    // and the largest fleet is below it: larger ones are not tried.
+    const e = err as { code?: string, message?: string }
+    const failed = `${e.code ?? 'Error'}: ${String(e.message ?? err).split('\n')[0]!.slice(0, 300)}`
+    rows.push({ ...base, wallMs: performance.now() - attempt, outcome: 'failed', failed })
+    console.error(`${n} nodes: failed after ${((performance.now() - attempt) / 1000).toFixed(1)} s wall: ${failed}`)
+    over = true
+    overWhy = 'a smaller size failed'
+    continue
   }
   const f = figures(result, wallMs)
   const row: Row = {
@@ -160,13 +176,17 @@ for (const r of rows) {
     console.log(`| ${fmt(r.nodes)} | skipped | - | - | - | - | ${shards} | ${fmt(r.modelledFlatBytesPerNodePerSec)} | ${fmt(r.modelledShardedBytesPerNodePerSec)} | - | - | - | ${r.skipped} |`)
     continue
   }
+  if (r.failed !== undefined) {
+    console.log(`| ${fmt(r.nodes)} | failed | ${fmt(r.wallMs! / 1000, 1)} | - | - | - | ${shards} | ${fmt(r.modelledFlatBytesPerNodePerSec)} | ${fmt(r.modelledShardedBytesPerNodePerSec)} | - | - | - | ${r.failed} |`)
+    continue
+  }
   console.log(`| ${fmt(r.nodes)} | ${r.outcome} | ${fmt(r.wallMs! / 1000, 1)} | ${fmt(r.nodeSecondsPerWallSecond)} | ${fmt(r.heartbeatBytesPerNodePerSec)} | ${fmt(r.digestBytesPerNodePerSec)} | ${shards} | ${fmt(r.modelledFlatBytesPerNodePerSec)} | ${fmt(r.modelledShardedBytesPerNodePerSec)} | ${fmt(r.policyConvergenceMs === undefined ? undefined : r.policyConvergenceMs / 1000, 1)} | ${fmt(r.originCopiesPerModel, 2)} | ${fmt(r.applyToAllActiveMs === undefined ? undefined : r.applyToAllActiveMs / 1000, 1)} | ${r.violations!.length === 0 ? 'all hold' : r.violations!.join('; ')} |`)
 }
 if (mode === 'multihost') {
   console.log('\n| nodes | CPU cores per node (the node processes and the simulator, set-up included) |\n|---:|---:|')
   for (const r of rows) if (r.cpuCoresPerNode !== undefined) console.log(`| ${r.nodes} | ${fmt(r.cpuCoresPerNode, 3)} |`)
 }
-const done = rows.filter(r => r.skipped === undefined)
+const done = rows.filter(r => r.skipped === undefined && r.failed === undefined)
 console.log(`largest fleet in ${mode} mode within ${values['budget-s']} s: ${fmt(done[done.length - 1]?.nodes)} nodes`)
 await mkdir('bench/results', { recursive: true })
 const meta = mode === 'des' ? {} : mode === 'multihost' ? { timeScale: 1, heartbeatMs: 1000 } : { timeScale: Number(values['time-scale']), modelMiB: Number(values['model-mib']) }

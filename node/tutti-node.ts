@@ -60,6 +60,12 @@ export interface TuttiNodeInit {
   fleet: FleetConfig
   /** Persistent identity and datastore live here. Without it, identity and data are in memory. */
   dataDir?: string
+  /**
+   * Peer-store records in memory, written to the datastore behind (node/mesh/peer-datastore.ts).
+   * `false` writes each one to LevelDB at once, as libp2p does: the baseline of
+   * `npm run bench -- peer-store`. @default true
+   */
+  peerRecordCache?: boolean
   /** Identity when there is no dataDir (tests, simulator). @default a fresh Ed25519 key */
   privateKey?: PrivateKey
   /** @default 'tcp' */
@@ -175,9 +181,9 @@ export async function createTuttiNode (init: TuttiNodeInit, components: TuttiNod
   const level = init.dataDir != null ? new LevelDatastore(join(init.dataDir, 'datastore')) : undefined
   if (level != null) await level.open()
   // Peer records in memory, written behind (node/mesh/peer-datastore.ts); the rest goes to LevelDB.
-  const datastore = level != null
-    ? new PeerCachingDatastore(level, { clock: components.clock ?? systemClock, logger: (components.logger ?? createLogger()).child('datastore') })
-    : undefined
+  const datastore = level == null || init.peerRecordCache === false
+    ? level
+    : new PeerCachingDatastore(level, { clock: components.clock ?? systemClock, logger: (components.logger ?? createLogger()).child('datastore') })
   try {
     const transport = init.transport ?? 'tcp'
     const libp2p = await createMeshLibp2p({

@@ -108,7 +108,6 @@ export function hangUpOnGossipReadError (libp2p: MeshLibp2p, logger: Logger, max
   }
 }
 
-
 /**
  * The connection monitor of every mesh node. Heartbeats judge liveness; the monitor only has to
  * catch dead sockets. Its adaptive ping timeout starts low, so give it room before a slow link

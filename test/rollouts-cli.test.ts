@@ -70,6 +70,12 @@ describe('rollouts from the CLI, across processes', () => {
     const dry = await tutti(['apply', '-f', file, '--dry-run'], 1)
     expect(dry.code).toBe(0)
     expect(dry.stdout).toMatch(/matching nodes now: 2/)
+    expect(dry.stdout).not.toMatch(/Warning/)
+    // A bake over fewer nodes than a criterion's minNodes can never conclude: the plan says so.
+    const short = await manifest('det-short', '  selector: {}\n  strategy:\n    steps: [ {setPercent: 1}, {pause: 1m} ]\n    abort: [ { failureType: ALL, thresholdPercentage: 5, minNodes: 5 } ]\n')
+    const warned = await tutti(['apply', '-f', short, '--dry-run'], 1)
+    expect(warned.code).toBe(0)
+    expect(warned.stdout).toMatch(/Warning: step 2 \(pause 1m\) bakes 1 of the 3 node\(s\) matching now, but criterion 1 needs 5: .* until `tutti rollout resume`/)
     const applied = await tutti(['apply', '-f', file], 1)
     expect(applied.stderr).toBe('')
     expect(applied.stdout).toMatch(/rollout\.tutti\.dev\/det-rollout created/)

@@ -51,8 +51,11 @@ export const registerRollouts: CommandModule = (program, { io, resource }) => {
           io.out(format != null ? structured({ name, unchanged: true, version: held.doc.version }, format as 'json' | 'yaml') : `rollout.tutti.dev/${name} unchanged (version ${held.doc.version})\n`)
           return
         }
+        // Warnings as kubectl prints the API server's: on stderr, and they block nothing.
+        const { plan } = await ask<{ plan: PlanView }>('rollouts.plan', { name, spec: pinned })
         const control: PolicyControl = { paused: false, resumedThrough: -1, undo: false, deleted: false }
         const result = await publish(ask, conn, name, pinned, control, held.doc?.version)
+        for (const w of plan.warnings ?? []) io.err(`Warning: ${w}\n`)
         io.out(format != null
           ? structured(result, format as 'json' | 'yaml')
           : `rollout.tutti.dev/${name} ${held.doc == null || held.doc.control.deleted ? 'created' : 'configured'} (version ${result.version}; durable on ${shortPeer(result.observer)}, held by ${result.peers + 1} node(s) so far)\n`)
@@ -212,6 +215,8 @@ interface PlanView {
   matching: Array<{ peerId: string }>
   waves: Array<{ step: number, description: string, nodes: number, peers?: string[] }>
   gates: string[]
+  /** Absent from peers older than the field. */
+  warnings?: string[]
 }
 
 export function formatPlan (name: string, spec: RolloutSpec, plan: PlanView): string {
@@ -219,6 +224,7 @@ export function formatPlan (name: string, spec: RolloutSpec, plan: PlanView): st
   lines.push(`matching nodes now: ${plan.matching.length}${plan.matching.length > 0 ? ` (${plan.matching.map(m => shortPeer(m.peerId)).join(', ')})` : ''}`)
   lines.push('', table(['STEP', 'WHAT', 'NODES'], plan.waves.map(w => [String(w.step + 1), w.description, String(w.nodes)])).trimEnd())
   lines.push('', 'abort if any of:', ...(plan.gates.length > 0 ? plan.gates.map(g => `  - ${g}`) : ['  (no gates)']))
+  for (const w of plan.warnings ?? []) lines.push('', `Warning: ${w}`)
   return lines.join('\n') + '\n'
 }
 

@@ -199,9 +199,22 @@ describe('decide: pauses and gates', () => {
     const d = decide(input({ spec: bake, step: 1, devices: wave, samples: healthy(canaries.slice(0, 2)), now: T0 + 900_000 }))
     expect(d).toEqual({
       kind: 'hold',
-      reason: 'bake window over, criteria inconclusive: errorRate: 2 nodes reporting, 3 needed',
+      reason: 'bake window over, criteria inconclusive: errorRate: 2 nodes reporting, 3 needed (`tutti rollout resume` goes on without them)',
       inconclusive: [{ criterion: 0, reason: 'tooFewNodes', text: 'errorRate: 2 nodes reporting, 3 needed' }]
     })
+  })
+
+  it('an operator resume takes an inconclusive bake as a pass, once its window is over; a trip still aborts', () => {
+    const few = healthy(canaries.slice(0, 2))
+    expect(decide(input({ spec: bake, step: 1, devices: wave, samples: few, now: T0 + 900_000, control: { resumedThrough: 1 } }))).toEqual({
+      kind: 'advance', toStep: 2, reason: 'resumed through step 1 with the criteria inconclusive: errorRate: 2 nodes reporting, 3 needed'
+    })
+    // An earlier resume (of a step before this one) does not count.
+    expect(decide(input({ spec: bake, step: 1, devices: wave, samples: few, now: T0 + 900_000, control: { resumedThrough: 0 } }))).toMatchObject({ kind: 'hold' })
+    // It never cuts the window short.
+    expect(decide(input({ spec: bake, step: 1, devices: wave, samples: few, now: T0 + 599_000, control: { resumedThrough: 1 } }))).toEqual({ kind: 'hold', reason: 'baking: 1s left' })
+    const bad = healthy(canaries).map(s => ({ ...s, stats: { ...s.stats!, e: 10 } }))
+    expect(decide(input({ spec: bake, step: 1, devices: wave, samples: bad, now: T0 + 900_000, control: { resumedThrough: 1 } }))).toMatchObject({ kind: 'abort' })
   })
 
   it('trips at any time: during the bake window, during a wave, while paused', () => {

@@ -229,7 +229,9 @@ function topUp (input: ControllerInput, wanted: number, counts: TargetCounts): D
  *    - setPercent: dispatch until the count is met; the step is done when none of the targets is
  *      still in progress -> advance (or complete after the last step). No targets -> hold.
  *    - pause with a duration (a bake window): keeps the previous percentage topped up; at its end
- *      the criteria must pass to advance (inconclusive holds: never advance on silence).
+ *      the criteria must pass to advance (inconclusive holds: never advance on silence), unless
+ *      `control.resumedThrough >= step`: the operator's resume takes an inconclusive bake as a
+ *      pass once the window is over (it never cuts a window short, and a trip still aborts).
  *    - pause without one: keeps topping up; advances once `control.resumedThrough >= step`.
  */
 export function decide (input: ControllerInput): Decision {
@@ -278,7 +280,11 @@ export function decide (input: ControllerInput): Decision {
   const leftMs = input.progress.stepStartedAt + durationMs - input.now
   if (leftMs > 0) return { kind: 'hold', reason: `baking: ${Math.ceil(leftMs / 1000)}s left` }
   if (gates.kind === 'inconclusive') {
-    return { kind: 'hold', reason: `bake window over, criteria inconclusive: ${gates.reasons.map(r => r.text).join('; ')}`, inconclusive: gates.reasons }
+    const why = gates.reasons.map(r => r.text).join('; ')
+    // The operator's word, as Argo's promote: `tutti rollout resume` takes an inconclusive bake
+    // as a pass (a trip still aborts, above). Silence alone never advances.
+    if (control.resumedThrough >= index) return advance(`resumed through step ${control.resumedThrough} with the criteria inconclusive: ${why}`)
+    return { kind: 'hold', reason: `bake window over, criteria inconclusive: ${why} (\`tutti rollout resume\` goes on without them)`, inconclusive: gates.reasons }
   }
   return advance(`baked ${Math.round(durationMs / 1000)}s, criteria pass`)
 }

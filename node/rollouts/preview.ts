@@ -19,6 +19,11 @@ export interface RolloutPreview {
   waves: Array<{ step: number, description: string, nodes: number, peers: string[] }>
   gates: string[]
   rate: string
+  /**
+   * What will hold the rollout with the nodes matching now: a bake window over fewer nodes than a
+   * criterion's `minNodes` stays inconclusive, so it holds until `tutti rollout resume`.
+   */
+  warnings: string[]
 }
 
 /** Describes one abort criterion the way an operator reads it. */
@@ -42,6 +47,7 @@ export function planPreview (rollout: string, spec: RolloutSpec, nodes: readonly
   const matching = nodes.filter(n => matchesSelector(spec.selector, n.attributes)).map(n => n.peerId)
   const order = hrwRank(`${rollout}/waves`, matching)
   const waves: RolloutPreview['waves'] = []
+  const warnings: string[] = []
   let updated = 0
   effectiveSteps(spec.strategy.steps).forEach((step, i) => {
     if ('setPercent' in step) {
@@ -49,9 +55,15 @@ export function planPreview (rollout: string, spec: RolloutSpec, nodes: readonly
       const peers = order.slice(updated, Math.max(updated, want))
       updated = Math.max(updated, want)
       waves.push({ step: i, description: `setPercent ${step.setPercent}%: ${want} of ${order.length} updated`, nodes: peers.length, peers })
-    } else {
-      waves.push({ step: i, description: step.pause.durationMs == null ? 'pause until `tutti rollout resume`' : `pause ${formatDuration(step.pause.durationMs)} (bake: criteria must pass)`, nodes: 0, peers: [] })
+      return
     }
+    const durationMs = step.pause.durationMs
+    waves.push({ step: i, description: durationMs == null ? 'pause until `tutti rollout resume`' : `pause ${formatDuration(durationMs)} (bake: criteria must pass)`, nodes: 0, peers: [] })
+    if (durationMs == null) return
+    spec.strategy.abort.forEach((c, k) => {
+      if (c.minNodes <= updated) return
+      warnings.push(`step ${i + 1} (pause ${formatDuration(durationMs)}) bakes ${updated} of the ${order.length} node(s) matching now, but criterion ${k + 1} needs ${c.minNodes}: it stays inconclusive and the rollout holds there until \`tutti rollout resume\``)
+    })
   })
-  return { matching: matching.map(peerId => ({ peerId })), waves, gates: spec.strategy.abort.map(describeCriterion), rate: describeRate(spec.strategy.rate) }
+  return { matching: matching.map(peerId => ({ peerId })), waves, gates: spec.strategy.abort.map(describeCriterion), rate: describeRate(spec.strategy.rate), warnings }
 }

@@ -484,7 +484,7 @@ export function runDes (scenario: Scenario, options: EngineOptions = {}): Engine
     const d = devs[node.i]!
     if (d.cid === cid && d.device?.kind === 'Active') { active++; lastActive = Math.max(lastActive, d.activeAt) }
   }
-  if (clock.now() >= apply.atMs) emit({ t: clock.now(), type: 'end', rollout, phase, reachableTargets: Math.max(0, ...reachable.values()), targets })
+  if (clock.now() >= apply.atMs) emit({ t: clock.now(), type: 'end', rollout, phase, reachableTargets: Math.max(0, ...reachable.values()), targets, ...(newest !== undefined && newest.message !== '' ? { message: newest.message } : {}) })
   const meanNodes = samples.reduce((s, x) => s + x.up, 0) / Math.max(1, samples.length)
   return {
     mode: 'des',

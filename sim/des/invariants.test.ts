@@ -36,5 +36,8 @@ describe('invariant checker', () => {
     expect(check([{ t: 9, type: 'end', rollout: 'r', phase: 'Progressing', reachableTargets: 3, targets: 10 }], 'rolloutEnds')).toEqual([])
     expect(check([{ t: 9, type: 'end', rollout: 'r', phase: 'Progressing', reachableTargets: 6, targets: 10 }], 'rolloutEnds')).toHaveLength(1)
     expect(check([{ t: 9, type: 'end', rollout: 'r', phase: 'RolledBack', reachableTargets: 10, targets: 10 }], 'rolloutEnds')).toEqual([])
+    // The coordinator's last word says why it is stuck.
+    expect(check([{ t: 9, type: 'end', rollout: 'r', phase: 'Progressing', reachableTargets: 6, targets: 10, message: 'baking: 5s left' }], 'rolloutEnds')[0]?.message)
+      .toBe('rollout r ended Progressing with 6 of 10 targets reachable (the coordinator: baking: 5s left)')
   })
 })

@@ -22,7 +22,8 @@ export type SimEvent =
   | { t: number, type: 'healed' }
   | { t: number, type: 'fault', action: string, nodes: number }
   | { t: number, type: 'digestCheck', node: number, file: string, ok: boolean }
-  | { t: number, type: 'end', rollout: string, phase: string, reachableTargets: number, targets: number }
+  /** `message`: the coordinator's last word in the newest progress (why it holds, if it does). */
+  | { t: number, type: 'end', rollout: string, phase: string, reachableTargets: number, targets: number, message?: string }
 
 export interface Violation {
   invariant: InvariantName
@@ -123,7 +124,7 @@ function checkEnds (events: readonly SimEvent[]): Violation | undefined {
     if (e.type !== 'end') continue
     if (e.phase === 'Completed' || e.phase === 'RolledBack') continue
     if (e.targets > 0 && e.reachableTargets >= Math.floor(e.targets / 2) + 1) {
-      return { invariant: 'rolloutEnds', message: `rollout ${e.rollout} ended ${e.phase} with ${e.reachableTargets} of ${e.targets} targets reachable`, event: e }
+      return { invariant: 'rolloutEnds', message: `rollout ${e.rollout} ended ${e.phase} with ${e.reachableTargets} of ${e.targets} targets reachable${e.message !== undefined && e.message !== '' ? ` (the coordinator: ${e.message})` : ''}`, event: e }
     }
   }
   return undefined

@@ -111,6 +111,8 @@ export function summarize (scenario: Scenario, r: RunResult, f: Figures, violati
   const verdict = violations.length === 0 ? 'all hold' : `${violations.length} violated`
   lines.push(`# ${scenario.name} (${r.mode}, seed ${scenario.seed}, ${r.nodes} nodes, ${Math.round(r.simulatedMs / 1000)} s simulated)`, '')
   lines.push(`- outcome: ${r.phase}; invariants: ${verdict}`)
+  const end = r.events.find(e => e.type === 'end')
+  if (end?.type === 'end' && end.message !== undefined && r.phase !== 'Completed' && r.phase !== 'RolledBack') lines.push(`- the coordinator's last word: ${end.message}`)
   lines.push(`- apply at ${s1(r.applyAtMs)}; ${f.completedAtMs !== undefined ? `Completed at ${s1(f.completedAtMs)} (${s1(f.completedAtMs - r.applyAtMs)} after the apply)` : 'never Completed'}${f.rolledBackAtMs !== undefined ? `; RolledBack at ${s1(f.rolledBackAtMs)} (${s1(f.rolledBackAtMs - r.applyAtMs)} after the apply)` : ''}`)
   lines.push(`- apply -> 100% Active: ${f.applyToAllActiveMs !== undefined ? s1(f.applyToAllActiveMs) : `not reached (${r.end.active} of ${r.end.targets} live targets Active at the end)`}`)
   lines.push(`- policy convergence (the last node to hold the policy, after the apply): ${f.policyConvergenceMs !== undefined ? s1(f.policyConvergenceMs) : 'none held it'}`)

@@ -429,7 +429,7 @@ export async function runReal (scenario: Scenario, fleet: RealFleet, options: Re
     reachable.set(g, (reachable.get(g) ?? 0) + 1)
     if (state[i] === 'Active' && last[i]?.running[modelName] === newVersion) { active++; lastActive = Math.max(lastActive, activeAt[i] ?? 0) }
   })
-  emit({ t: endAt, type: 'end', rollout, phase, reachableTargets: Math.max(0, ...reachable.values()), targets })
+  emit({ t: endAt, type: 'end', rollout, phase, reachableTargets: Math.max(0, ...reachable.values()), targets, ...(newest?.message !== undefined && newest.message !== '' ? { message: newest.message } : {}) })
   events.sort((a, b) => a.t - b.t)
   const up = uploaded()
   return {

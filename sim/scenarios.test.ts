@@ -59,9 +59,11 @@ describe('scenario library at a size CI can afford (DES mode, seeded)', () => {
     expect(report.phase).toBe('Completed')
     const takeovers = events.filter((e): e is Extract<SimEvent, { type: 'coordinator' }> => e.type === 'coordinator' && e.action === 'takeOver')
     expect(takeovers.some(e => e.epoch >= 2)).toBe(true)
-    // Detected from heartbeat ages: not before the killed node's heartbeats went 3 intervals silent.
+    // Detected from heartbeat ages, not by an oracle: the killed node turns suspect 3 of its
+    // intervals (30-50 s each at 200 nodes) after its last beat, which came up to one interval
+    // before the kill, so the successor takes over well over a minute after the kill.
     const kill = events.find(e => e.type === 'down')!
-    expect(takeovers.find(e => e.epoch >= 2)!.t - kill.t).toBeGreaterThan(3 * 40_000)
+    expect(takeovers.find(e => e.epoch >= 2)!.t - kill.t).toBeGreaterThan(60_000)
   })
 
   it('coordinator-pause: the resumed coordinator is fenced by epochs; no stale-epoch command is applied', async () => {

@@ -22,5 +22,13 @@ export const DEFAULT_MIN_REQUESTS = 20
 /** The window the rate limits (`maxPerMinute`, exponential) count commands over, ms. @default 60000 */
 export const RATE_WINDOW_MS = 60_000
 
+/**
+ * Messages a coordinator keeps in flight at once (prepares, wave commands, polls), each a few
+ * hundred bytes. A new coordinator prepares every live target before it decides anything (so
+ * that a stale coordinator is refused everywhere), which takes about targets x round trip /
+ * this: in the DES, 100,000 targets took 500 s at 16 in flight (docs/SIMULATOR.md). @default 64
+ */
+export const COORDINATOR_CONCURRENCY = 64
+
 /** Longest failure reason a device state keeps, in characters (it travels in heartbeats). @default 120 */
 export const MAX_FAILURE_REASON_LENGTH = 120

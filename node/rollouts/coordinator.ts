@@ -10,6 +10,7 @@ import { nextEpoch } from './epoch.js'
 import { leadershipMove, quorumOf, refusalFences } from './leadership.js'
 import { decide, effectiveSteps, nextPhase } from './plan.js'
 import { isFinal } from './device.js'
+import { COORDINATOR_CONCURRENCY } from './constants.js'
 import { matchesSelector } from '../../core/selector.js'
 import type { Clock } from '../../core/clock.js'
 import type { Logger } from '../../core/logger.js'
@@ -79,7 +80,7 @@ export interface CoordinatorInit {
   progressEveryMs: number
   /** After being fenced off, wait this long times 0.5 to 1.5 (random) before contending again. @default staleAfterMs */
   fencedBackoffMs?: number
-  /** Messages in flight at once. @default 16 */
+  /** Messages in flight at once. @default COORDINATOR_CONCURRENCY (64) */
   concurrency?: number
   /** Deadline of one message to a device, ms. @default 5000 */
   rpcTimeoutMs?: number
@@ -111,7 +112,7 @@ export class RolloutCoordinator {
   constructor (rollout: string, components: CoordinatorComponents, init: CoordinatorInit) {
     this.rollout = rollout
     this.c = components
-    this.init = { concurrency: 16, rpcTimeoutMs: 5000, fencedBackoffMs: init.staleAfterMs, ...init }
+    this.init = { concurrency: COORDINATOR_CONCURRENCY, rpcTimeoutMs: 5000, fencedBackoffMs: init.staleAfterMs, ...init }
     this.log = components.logger.child('coordinator', { rollout })
   }
 

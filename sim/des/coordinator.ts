@@ -17,6 +17,7 @@ import { nextEpoch } from '../../node/rollouts/epoch.js'
 import { decide, effectiveSteps, nextPhase } from '../../node/rollouts/plan.js'
 import { isFinal } from '../../node/rollouts/device.js'
 import { leadershipMove, quorumOf, refusalFences } from '../../node/rollouts/leadership.js'
+import { COORDINATOR_CONCURRENCY } from '../../node/rollouts/constants.js'
 import type { ControllerInput, Decision, RolloutPhase } from '../../node/rollouts/plan.js'
 import type { DeviceStateKind } from '../../node/rollouts/device.js'
 import type { GateSample } from '../../node/rollouts/gates.js'
@@ -37,8 +38,8 @@ export const SETTLE_MS = 10_000
 export const PROGRESS_EVERY_MS = 5000
 /** coordinator.ts IN_FLIGHT_POLL_MS. */
 export const IN_FLIGHT_POLL_MS = 200
-/** Messages in flight at once (`concurrency`). */
-export const CONCURRENCY = 16
+/** Messages in flight at once: the node's own default (`concurrency`). */
+export const CONCURRENCY = COORDINATOR_CONCURRENCY
 export const CANDIDATES_PER_SEGMENT = 8
 export const WOKEN_WINDOW_MS = 180_000
 

@@ -12,8 +12,10 @@
  *                        [--time-scale 10] [--model-mib 4]
  *   npm run bench -- sim --mode multihost [--sizes 4,8,16,32] [--scenario sim/scenarios/multihost-coordinator-crash.yaml]
  *
- * Sizes run in increasing order; once one takes longer than --budget-s of wall time the larger
- * ones are skipped (reported as such), so "largest fleet" is the last size that finished.
+ * Real-node runs print a line of progress (set-up, then virtual time and phase) at most every
+ * 30 s of wall time on stderr. Sizes run in increasing order; once one takes longer than
+ * --budget-s of wall time the larger ones are skipped (reported as such), so "largest fleet" is
+ * the last size that finished.
  * In-process runs coordinator-crash by default, not large-fleet-10k: that one's 1% canary is below
  * its failure gate's `minNodes: 5` under 401 nodes, so its bake can never conclude on the fleets
  * one process holds and the rollout holds there by design (`tutti apply` warns of exactly this).
@@ -33,6 +35,7 @@ import { parseArgs } from 'node:util'
 import { parseScenario } from '../sim/scenario.js'
 import { runDes } from '../sim/des/engine.js'
 import { runReal } from '../sim/real/runner.js'
+import type { RealRunProgress } from '../sim/real/runner.js'
 import { InProcessFleet } from '../sim/real/inprocess.js'
 import { MultihostFleet, multihostUnavailable } from '../sim/real/multihost.js'
 import { judge } from '../sim/run.js'
@@ -122,6 +125,17 @@ for (const n of sizes) {
   let wallMs: number
   let cpuCoresPerNode: number | undefined
   const attempt = performance.now()
+  // Real-node runs take minutes: a line of progress at most every 30 s of wall time (stderr).
+  let lastProgress = ''
+  let lastProgressAt = 0
+  const onProgress = (p: RealRunProgress): void => {
+    const line = p.t < 0 ? `set-up: ${p.what}` : `t=${Math.round(p.t / 1000)}s of ${Math.round(p.durationMs / 1000)}s, ${p.up}/${p.nodes} up, rollout ${p.phase}`
+    if (line === lastProgress && performance.now() - lastProgressAt < 30_000) return
+    if (p.t >= 0 && performance.now() - lastProgressAt < 30_000) return
+    lastProgress = line
+    lastProgressAt = performance.now()
+    console.error(`${n} nodes: ${line}`)
+  }
   try {
     if (mode === 'des') {
       const started = performance.now()
@@ -130,13 +144,13 @@ for (const n of sizes) {
     } else if (mode === 'multihost') {
       const cpu0 = await treeCpuSeconds()
       const started = performance.now()
-      result = await runReal(scenario, new MultihostFleet(), { nodes: n, heartbeatMs: 1000, timeScale: 1 })
+      result = await runReal(scenario, new MultihostFleet(), { nodes: n, heartbeatMs: 1000, timeScale: 1, onProgress })
       wallMs = performance.now() - started
       cpuCoresPerNode = (await treeCpuSeconds() - cpu0) / (wallMs / 1000) / n
     } else {
       for (const m of scenario.models) for (const v of m.versions) v.sizeBytes = Number(values['model-mib']) * 1048576
       const started = performance.now()
-      result = await runReal(scenario, new InProcessFleet(), { nodes: n, timeScale: Number(values['time-scale']) })
+      result = await runReal(scenario, new InProcessFleet(), { nodes: n, timeScale: Number(values['time-scale']), onProgress })
       wallMs = performance.now() - started
     }
   } catch (err) {

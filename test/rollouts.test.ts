@@ -2,7 +2,8 @@
  * Rollouts on real nodes (memory transport, real stores, real onnxruntime): a signed policy is
  * carried out by an elected coordinator in waves, only on the devices its selector picks, a bad
  * version trips its gate and every updated device goes back to its previous version from its own
- * store, and a coordinator that dies is replaced and the rollout completes. At every sample no
+ * store, a bake that cannot conclude holds until the operator resumes it, and a coordinator that
+ * dies is replaced and the rollout completes. At every sample no
  * node runs a version outside {old, new} of the rollout in progress.
  */
 import { join } from 'node:path'
@@ -125,6 +126,31 @@ describe('rollouts on a mesh of real nodes', () => {
     for (const i of [2, 4]) expect(servedVersion(nodes[i]!)).toBe('1.0.0')
     const reverted = CHARGED.map(i => nodes[i]!.rollouts!.agent.get(v3)?.device?.kind)
     expect(reverted.filter(k => k === 'RolledBack')).toHaveLength(1)
+  })
+
+  it('holds a bake whose criteria cannot conclude, says so, and goes on when the operator resumes', async () => {
+    const yaml = rolloutYaml('clf-v2-low', '2.0.0', `  selector:
+    matchExpressions: [ { key: battery, operator: Lt, values: ["50"] } ]
+  strategy:
+    steps: [ {setPercent: 50}, {pause: 2s}, {setPercent: 100} ]
+    abort: [ { failureType: ALL, thresholdPercentage: 50, minNodes: 2 } ]
+`)
+    // Two targets (nodes 2 and 4): the canary is one device, the criterion needs two outcomes.
+    const name = await apply(nodes[0]!, yaml, '2.0.0')
+    await waitFor('the bake held on inconclusive criteria', () => {
+      const p = nodes[2]!.rollouts!.latestProgress(name)?.progress
+      return p != null && p.step === 1 && p.message.includes('criteria inconclusive')
+    }, 60_000)
+    const held = nodes[2]!.rollouts!.latestProgress(name)!.progress
+    expect(held.phase).toBe('Progressing')
+    expect(held.message).toContain('ALL: 1 of 2 nodes needed have an outcome')
+    expect(held.message).toContain('`tutti rollout resume`')
+    expect([2, 4].filter(i => servedVersion(nodes[i]!) === '2.0.0')).toHaveLength(1)
+    // The operator's resume (a signed update with resumedThrough at the held step) passes it.
+    const { envelope } = await signedRollout(adminKey, yaml, cids['2.0.0']!, policyVersion++, { paused: false, resumedThrough: 1, undo: false, deleted: false })
+    await nodes[4]!.policies.apply(envelope)
+    await waitFor('the rollout completed past the bake', () => nodes[4]!.rollouts!.latestProgress(name)?.progress.phase === 'Completed', 60_000)
+    for (const i of [2, 4]) expect(servedVersion(nodes[i]!)).toBe('2.0.0')
   })
 
   it('replaces a coordinator that dies mid-rollout and completes the rollout', async () => {

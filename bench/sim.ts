@@ -126,12 +126,13 @@ for (const n of sizes) {
   let cpuCoresPerNode: number | undefined
   const attempt = performance.now()
   // Real-node runs take minutes: a line of progress at most every 30 s of wall time (stderr).
+  // Set-up lines also when they change.
   let lastProgress = ''
   let lastProgressAt = 0
   const onProgress = (p: RealRunProgress): void => {
     const line = p.t < 0 ? `set-up: ${p.what}` : `t=${Math.round(p.t / 1000)}s of ${Math.round(p.durationMs / 1000)}s, ${p.up}/${p.nodes} up, rollout ${p.phase}`
-    if (line === lastProgress && performance.now() - lastProgressAt < 30_000) return
-    if (p.t >= 0 && performance.now() - lastProgressAt < 30_000) return
+    const due = performance.now() - lastProgressAt >= 30_000
+    if (!due && (p.t >= 0 || line === lastProgress)) return
     lastProgress = line
     lastProgressAt = performance.now()
     console.error(`${n} nodes: ${line}`)

@@ -33,7 +33,7 @@ export const registerRollouts: CommandModule = (program, { io, resource }) => {
   program.command('apply')
     .description('create or update a rollout from a YAML manifest (kind: Rollout)')
     .requiredOption('-f, --filename <file>', 'the manifest')
-    .option('--dry-run', 'print the plan (matching nodes now, waves, gates) and change nothing')
+    .option('--dry-run', 'print the plan (matching nodes now, waves, gates, warnings) and change nothing')
     .option('-o, --output <format>', 'json|yaml')
     .action(async (opts: { filename: string, dryRun?: boolean, output?: string }, command: Command) => {
       const format = outputFormat(opts.output, ['json', 'yaml'])
@@ -130,7 +130,7 @@ export const registerRollouts: CommandModule = (program, { io, resource }) => {
     })
   group.command('pause').description('stop starting new waves (devices keep what they run)').argument('<name>')
     .action(async (name: string, _opts: unknown, command: Command) => { await control(connectionOf(command), name, io, c => ({ ...c, paused: true }), 'paused') })
-  group.command('resume').description('continue a paused rollout, or past a `pause: {}` step').argument('<name>')
+  group.command('resume').description('continue a paused rollout, past a `pause: {}` step, or past a bake held on inconclusive criteria').argument('<name>')
     .action(async (name: string, _opts: unknown, command: Command) => {
       const conn = connectionOf(command)
       const step = await withPeer(conn, async ask => (await ask<{ rollout: RolloutStatus }>('rollouts.get', { name })).rollout.progress?.step ?? 0)

@@ -74,7 +74,7 @@ export interface NodeObservation {
     /** The epoch this device promised. */
     promised: number
     /** The newest progress this node heard (`tutti rollout status`); seq and policyVersion order them. */
-    progress?: { phase: string, epoch: number, seq: number, policyVersion: number, coordinator: string, step: number, message?: string }
+    progress?: { phase: string, epoch: number, seq: number, policyVersion: number, coordinator: string, step: number, message?: string, trip?: string }
   }>
   /** Chunk data bytes this node's chunk server sent since it (re)started. */
   chunkBytesSent: number

@@ -191,7 +191,7 @@ export class InProcessFleet implements RealFleet {
       rollouts[p.doc.name] = {
         ...(d !== undefined ? { state: d.state, ...(d.reason !== '' && d.reason !== undefined ? { reason: d.reason } : {}) } : {}),
         promised: d?.epoch ?? 0,
-        ...(progress !== undefined ? { progress: { phase: progress.phase, epoch: progress.epoch, seq: progress.seq, policyVersion: progress.policyVersion, coordinator: progress.coordinator, step: progress.step, message: progress.message } } : {})
+        ...(progress !== undefined ? { progress: { phase: progress.phase, epoch: progress.epoch, seq: progress.seq, policyVersion: progress.policyVersion, coordinator: progress.coordinator, step: progress.step, message: progress.message, ...(progress.trip !== undefined ? { trip: progress.trip } : {}) } } : {})
       }
     }
     return { peerId: node.peerId, running, policies, rollouts, chunkBytesSent: node.models?.serverStats()?.bytesSent ?? 0, aliveSeen: node.nodes().filter(m => m.self || m.status === 'alive').length }

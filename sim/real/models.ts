@@ -8,13 +8,16 @@
  *   (zeros) passes the smoke test, so only traffic reveals it (the nonFiniteRate gate).
  * - `slow`: `good` followed by a chain of 48 [256 x 256] MatMul + Tanh layers: real compute, so
  *   its latency percentiles are well above `good`'s (how far depends on the machine).
- * - `failing` is not built: `pack` loads every model it packs, so a model that does not load
- *   cannot be packed; a scenario that asks for one is refused (ERR_SIM_UNSUPPORTED).
+ * - `failing`: `y = (x / x) . W`. It loads and runs, so `pack` (which loads every model it packs
+ *   and runs a sample of zeros, without judging the outputs) packs it; but 0 / 0 makes the
+ *   sample's outputs NaN, so every device fails it at its smoke test, the last step of loading
+ *   (`Failed: ... failed its sample input: an output holds NaN or infinity`) and never reaches
+ *   Active, as with the DES's `failing` version (which fails one step earlier, at load). A model
+ *   that does not load at all could not be packed.
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import onnxProto from 'onnx-proto'
-import { TuttiError } from '../../core/errors.js'
 import { encodeModel, floatInitializer, seededWeights } from '../../node/models/testing/onnx-builder.js'
 import { pack } from '../../node/models/pack.js'
 import type { ModelBehaviour, ScenarioModel } from '../scenario.js'
@@ -27,7 +30,6 @@ type Node = onnxProto.onnx.INodeProto
 
 /** The ONNX bytes of one version: about `sizeBytes`, behaving as `behaviour`. */
 export function buildSimModel (sizeBytes: number, behaviour: ModelBehaviour, seed: number): Uint8Array {
-  if (behaviour === 'failing') throw new TuttiError('ERR_SIM_UNSUPPORTED', 'a `failing` version cannot be built for the real-node modes: the packer loads every model it packs')
   const inputSize = SIM_MODEL_FEATURES
   const outputSize = Math.max(1, Math.floor(sizeBytes / (4 * inputSize)))
   const initializer = [floatInitializer('W', [inputSize, outputSize], seededWeights(inputSize * outputSize, seed, 0.05))]
@@ -36,6 +38,10 @@ export function buildSimModel (sizeBytes: number, behaviour: ModelBehaviour, see
   if (behaviour === 'nan') {
     node.push({ opType: 'Sqrt', input: ['x'], output: ['sx'] })
     x = 'sx'
+  }
+  if (behaviour === 'failing') {
+    node.push({ opType: 'Div', input: ['x', 'x'], output: ['ones'] })
+    x = 'ones'
   }
   if (behaviour === 'slow') {
     const width = 256

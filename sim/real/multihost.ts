@@ -343,7 +343,7 @@ export class MultihostFleet implements RealFleet {
           ...(device != null && device.state !== 'NotStarted' ? { state: device.state } : {}),
           ...(device?.reason != null && device.reason !== '' ? { reason: device.reason } : {}),
           promised: self?.rollouts?.find(x => x.name === r.name)?.epoch ?? 0,
-          ...(p != null ? { progress: { phase: p.phase, epoch: p.epoch, seq: p.seq, policyVersion: p.policyVersion, coordinator: p.coordinator, step: p.step, ...(p.message != null ? { message: p.message } : {}) } } : {})
+          ...(p != null ? { progress: { phase: p.phase, epoch: p.epoch, seq: p.seq, policyVersion: p.policyVersion, coordinator: p.coordinator, step: p.step, ...(p.message != null ? { message: p.message } : {}), ...(p.trip != null ? { trip: p.trip } : {}) } } : {})
         }
       }
       return { peerId: m.peerId, running, policies, rollouts: out, chunkBytesSent: served.stats?.bytesSent ?? 0, aliveSeen: view.nodes.filter(n => n.self === true || n.status === 'alive').length }

@@ -186,7 +186,7 @@ export async function runReal (scenario: Scenario, fleet: RealFleet, options: Re
     const key = `${newest.phase}/${newest.epoch}/${newest.coordinator}/${newest.step}`
     if (key !== lastPhaseKey) {
       lastPhaseKey = key
-      emit({ t: now(), type: 'phase', rollout, phase: newest.phase, epoch: newest.epoch, coordinator: name(newest.coordinator), step: newest.step })
+      emit({ t: now(), type: 'phase', rollout, phase: newest.phase, epoch: newest.epoch, coordinator: name(newest.coordinator), step: newest.step, ...(newest.trip !== undefined ? { trip: newest.trip } : {}) })
     }
   }
   /** Chunk bytes each node served since t = 0 (the initial versions' downloads are not counted). */

@@ -55,6 +55,24 @@ describe('scenario library on real nodes (inprocess mode, small fleets)', () => 
     expect(events.some(e => e.type === 'commandAccepted' && e.action === 'revert')).toBe(true)
   }, 600_000)
 
+  it('bad-model-rollback with a `failing` version (4 nodes): every canary fails its smoke test, the FAILED criterion trips, and no node ever runs it', async () => {
+    const file = await variant('bad-model-rollback', doc => {
+      doc.duration = '6m'
+      doc.models[0].versions[1].behaviour = 'failing'
+      const spec = at(doc, 'apply').apply.spec
+      spec.strategy.steps = [{ setPercent: 50 }, { pause: '1m' }, { setPercent: 100 }]
+      spec.strategy.abort = [{ failureType: 'FAILED', thresholdPercentage: 50, minNodes: 2 }]
+    })
+    const { report, events } = await run(file, 4)
+    expect(report.violations, `seed ${report.seed}`).toEqual([])
+    expect(report.phase).toBe('RolledBack')
+    expect(events.some(e => e.type === 'phase' && e.trip !== undefined && /FAILED/.test(e.trip))).toBe(true)
+    expect(events.some(e => e.type === 'running' && e.version === '3.0.0')).toBe(false)
+    const failed = events.filter((e): e is Extract<SimEvent, { type: 'deviceState' }> => e.type === 'deviceState' && e.state === 'Failed')
+    expect(failed.length).toBeGreaterThanOrEqual(2)
+    expect(failed[0]!.reason).toMatch(/failed its sample input: an output holds NaN or infinity/)
+  }, 600_000)
+
   it('partition-during-rollout (6 nodes): nothing moves on the minority side before the heal, then it converges and completes', async () => {
     const file = await variant('partition-during-rollout', doc => {
       doc.duration = '12m'

@@ -130,6 +130,12 @@ export interface RealFleet {
   readonly clock: Clock
   /** Virtual ms per wall ms the fleet runs at. */
   readonly timeScale: number
+  /**
+   * Runs at `scale` x the wall clock from now on (virtual time goes on from where it stands; timers
+   * keep their virtual due times). The runner sets the fleet up at a gentler pace than the scenario
+   * runs at. A fleet that can only run at 1 throws ERR_SIM_UNSUPPORTED for any other scale.
+   */
+  setTimeScale(scale: number): void
   /** Nodes started so far (indices 0..size-1, in start order; addNodes appends). */
   readonly size: number
 

@@ -64,6 +64,10 @@ export class InProcessFleet implements RealFleet {
     return this.base?.scale ?? 1
   }
 
+  setTimeScale (scale: number): void {
+    this.scaled().setScale(scale)
+  }
+
   get size (): number {
     return this.slots.length
   }

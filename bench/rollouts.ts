@@ -455,6 +455,8 @@ interface ApplyTrial {
   directWavesMs: number
   /** 100% Active over those direct waves: what the rollout adds to the transfers themselves. */
   ratioDirect: number
+  /** REPORT requests the devices answered during the rollout (the coordinator's polls of devices in flight). */
+  reports: number
 }
 
 async function applyRun (o: Options, dirs: TempDirs, size: number): Promise<ApplyTrial[]> {
@@ -521,9 +523,12 @@ async function applyRun (o: Options, dirs: TempDirs, size: number): Promise<Appl
         return active === size && completedAt != null
       }
       const done = until(`rollout ${name} Active on all ${size} nodes`, check, o.timeoutMs)
+      const reportsServed = (): number => nodes.reduce((sum, n) => sum + (n.rollouts?.served.report ?? 0), 0)
+      const reports0 = reportsServed()
       const t0 = performance.now()
       await nodes[0]!.policies.apply(envelope)
       await done.promise
+      const reports = reportsServed() - reports0
       const times = activeAt.map(x => x! - t0).sort((x, y) => x - y)
       const totalMs = times[times.length - 1]!
       const lowerBoundMs = o.pauseMs + baselineMs
@@ -539,10 +544,11 @@ async function applyRun (o: Options, dirs: TempDirs, size: number): Promise<Appl
         directWaveAMs: waveAMs,
         directWaveBMs: waveBMs,
         directWavesMs,
-        ratioDirect: ratio(totalMs, directWavesMs)
+        ratioDirect: ratio(totalMs, directWavesMs),
+        reports
       }
       results.push(trial)
-      log(`apply N=${size} trial ${t + 1}/${trials}: 100% Active at ${fmt(totalMs, 0)} ms, lower bound ${fmt(lowerBoundMs, 0)} ms (one node alone: ${fmt(baselineMs, 0)} ms), ratio ${fmt(trial.ratio, 2)}; the same waves directly ${fmt(waveAMs, 0)} + ${o.pauseMs} + ${fmt(waveBMs, 0)} ms, ratio ${fmt(trial.ratioDirect, 2)}`)
+      log(`apply N=${size} trial ${t + 1}/${trials}: 100% Active at ${fmt(totalMs, 0)} ms, lower bound ${fmt(lowerBoundMs, 0)} ms (one node alone: ${fmt(baselineMs, 0)} ms), ratio ${fmt(trial.ratio, 2)}; the same waves directly ${fmt(waveAMs, 0)} + ${o.pauseMs} + ${fmt(waveBMs, 0)} ms, ratio ${fmt(trial.ratioDirect, 2)}; ${reports} REPORT requests answered`)
       await deleteRollout(nodes[0]!, adminKey, name, yaml, cid)
       await sleep(1000)
     }
@@ -562,12 +568,12 @@ async function apply (o: Options, dirs: TempDirs): Promise<Record<string, unknow
     const spread = (f: (r: ApplyTrial) => number, digits: number): string => `${fmt(Math.min(...results.map(f)), digits)}-${fmt(Math.max(...results.map(f)), digits)}`
     rows.push([String(size), String(results.length), fmt(med(r => r.firstWaveMs), 0), fmt(med(r => r.totalMs), 0), fmt(med(r => r.completedMs), 0),
       fmt(med(r => r.baselineFetchActivateMs), 0), fmt(med(r => r.lowerBoundMs), 0), fmt(med(r => r.ratio), 2), spread(r => r.ratio, 2),
-      `${fmt(med(r => r.directWaveAMs), 0)} + ${fmt(med(r => r.directWaveBMs), 0)}`, fmt(med(r => r.ratioDirect), 2), spread(r => r.ratioDirect, 2)])
+      `${fmt(med(r => r.directWaveAMs), 0)} + ${fmt(med(r => r.directWaveBMs), 0)}`, fmt(med(r => r.ratioDirect), 2), spread(r => r.ratioDirect, 2), fmt(med(r => r.reports), 0)])
     bySize[String(size)] = { heartbeatMs: applyHeartbeat(o), ratioMedian: med(r => r.ratio), ratioDirectMedian: med(r => r.ratioDirect), runs: results }
   }
   print()
   print(`3. apply -> 100% Active, steps [10%, pause ${o.pauseMs} ms, 100%]${o.prefetch ? ', prefetch' : ''}, heartbeat ${o.heartbeatMs != null ? `${o.heartbeatMs} ms` : 'adaptive (the node default)'}, a ${MODEL_FEATURES}x4 classifier in ${CHUNK_BYTES}-byte chunks on node 0 only; lower bound = pause + one node alone fetching and activating a model of the same size (memory transport, no rate cap), medians`)
-  print(table(['N', 'trials', '10% wave Active (ms)', '100% Active (ms)', 'Completed at node 0 (ms)', 'one node alone (ms)', 'lower bound (ms)', 'ratio (goal <= 1.2)', 'ratio spread', 'same waves directly (ms)', 'over direct waves', 'spread'], rows))
+  print(table(['N', 'trials', '10% wave Active (ms)', '100% Active (ms)', 'Completed at node 0 (ms)', 'one node alone (ms)', 'lower bound (ms)', 'ratio (goal <= 1.2)', 'ratio spread', 'same waves directly (ms)', 'over direct waves', 'spread', 'REPORT requests'], rows))
   return { pauseMs: o.pauseMs, prefetch: o.prefetch, modelFeatures: MODEL_FEATURES, chunkBytes: CHUNK_BYTES, bySize }
 }
 

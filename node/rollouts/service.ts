@@ -118,6 +118,8 @@ export class RolloutService {
   /** Aborted by stop(): ends the messages a tick waits on. */
   private stopping = new AbortController()
   private readonly onPolicy = (): void => { this.schedule(0) }
+  /** Requests this node's device answered from coordinators since start, by kind (what a coordinator's asking costs a device). */
+  readonly served = { prepare: 0, command: 0, report: 0 }
 
   constructor (components: RolloutServiceComponents, init: RolloutServiceInit = {}) {
     this.c = components
@@ -414,6 +416,7 @@ export class RolloutService {
   private acceptor (): RolloutAcceptor {
     return {
       prepare: async (from, req) => {
+        this.served.prepare++
         const answer = await this.agent.prepare(req.rollout, req.epoch, from)
         return {
           ok: answer.ok,
@@ -424,6 +427,7 @@ export class RolloutService {
         }
       },
       command: async (_from, _envelope, { verified }) => {
+        this.served.command++
         const { cmd } = verified
         try {
           const record = await this.agent.command(cmd)
@@ -435,6 +439,7 @@ export class RolloutService {
         }
       },
       report: async (_from, rollout) => {
+        this.served.report++
         const record = this.agent.get(rollout)
         return record == null ? emptyReport(rollout) : toReport(record)
       }

@@ -98,6 +98,8 @@ interface Row {
   policyConvergenceMs?: number
   originCopiesPerModel?: number
   applyToAllActiveMs?: number
+  /** DES: REPORT requests coordinators sent (polls of devices in flight). */
+  reportRequests?: number
   heapMiB?: number
   /** Multihost: CPU cores the whole process tree used per node over the run (set-up included). */
   cpuCoresPerNode?: number
@@ -177,11 +179,12 @@ for (const n of sizes) {
     ...(f.policyConvergenceMs !== undefined ? { policyConvergenceMs: f.policyConvergenceMs } : {}),
     originCopiesPerModel: f.originCopies,
     ...(f.applyToAllActiveMs !== undefined ? { applyToAllActiveMs: f.applyToAllActiveMs } : {}),
+    ...(result.coordinatorRequests !== undefined ? { reportRequests: result.coordinatorRequests.report } : {}),
     heapMiB: process.memoryUsage().heapUsed / 1048576,
     ...(cpuCoresPerNode !== undefined ? { cpuCoresPerNode } : {})
   }
   rows.push(row)
-  console.error(`${n} nodes: ${result.phase} in ${(wallMs / 1000).toFixed(1)} s wall${cpuCoresPerNode !== undefined ? `, ${cpuCoresPerNode.toFixed(3)} CPU cores per node` : ''}`)
+  console.error(`${n} nodes: ${result.phase} in ${(wallMs / 1000).toFixed(1)} s wall${cpuCoresPerNode !== undefined ? `, ${cpuCoresPerNode.toFixed(3)} CPU cores per node` : ''}${result.coordinatorRequests !== undefined ? `, coordinator requests ${result.coordinatorRequests.prepare} PREPARE / ${result.coordinatorRequests.command} COMMAND / ${result.coordinatorRequests.report} REPORT` : ''}`)
   if (wallMs > budgetMs) over = true
 }
 

@@ -47,6 +47,26 @@ function fleet (policyAt: Map<string, number>): CoordinatorRpc & { active: Set<s
   }
 }
 
+/** A coordinator on `self` over PEERS, all alive; `latest()` is the progress it last published. */
+function coordinatorOn (clock: ManualClock, self: string, rpc: CoordinatorRpc, policy: () => PolicyDocument, staleAfterMs: number): { coordinator: RolloutCoordinator, latest: () => RolloutProgress | undefined } {
+  let latest: { progress: RolloutProgress, receivedMs: number } | undefined
+  const coordinator = new RolloutCoordinator('r', {
+    clock,
+    random: seededRandom(1),
+    logger: silentLogger,
+    peerId: self,
+    view: () => PEERS.map(p => member(p, p === self, clock.now())),
+    policy,
+    latestProgress: () => latest,
+    ownPromised: () => 0,
+    rpc,
+    publishProgress: async progress => { latest = { progress, receivedMs: clock.now() } }
+  }, { staleAfterMs, progressEveryMs: 1000 })
+  return { coordinator, latest: () => latest?.progress }
+}
+
+const POLICY: PolicyDocument = { kind: 'RolloutPolicy', schema: 1, name: 'r', version: 1, issuedAt: '2026-12-01T00:00:00.000Z', spec: SPEC, control: { paused: false, resumedThrough: -1, undo: false, deleted: false } }
+
 describe('the rollout coordinator', () => {
   it('takes a device that holds a newer policy than the coordinator for a coordinator behind, not a failed device', async () => {
     const clock = new ManualClock(1_000_000)
@@ -55,28 +75,16 @@ describe('the rollout coordinator', () => {
     // The device got version 2 (say, a resume) before the coordinator did.
     const policyAt = new Map(PEERS.map(p => [p, p === device ? 2 : 1]))
     const rpc = fleet(policyAt)
-    let policy: PolicyDocument = { kind: 'RolloutPolicy', schema: 1, name: 'r', version: 1, issuedAt: '2026-12-01T00:00:00.000Z', spec: SPEC, control: { paused: false, resumedThrough: -1, undo: false, deleted: false } }
-    let latest: { progress: RolloutProgress, receivedMs: number } | undefined
-    const coordinator = new RolloutCoordinator('r', {
-      clock,
-      random: seededRandom(1),
-      logger: silentLogger,
-      peerId: self,
-      view: () => PEERS.map(p => member(p, p === self, clock.now())),
-      policy: () => policy,
-      latestProgress: () => latest,
-      ownPromised: () => 0,
-      rpc,
-      publishProgress: async progress => { latest = { progress, receivedMs: clock.now() } }
-    }, { staleAfterMs: 3000, progressEveryMs: 1000 })
+    let policy = POLICY
+    const { coordinator, latest } = coordinatorOn(clock, self, rpc, () => policy, 3000)
 
     await coordinator.tick()
     expect(rpc.active.has(device)).toBe(false)
-    expect(latest?.progress.phase).not.toBe('Completed')
+    expect(latest()?.phase).not.toBe('Completed')
     // Another tick under the old policy changes nothing: the device is not written off as Failed.
     clock.advance(1000)
     await coordinator.tick()
-    expect(latest?.progress.phase).not.toBe('Completed')
+    expect(latest()?.phase).not.toBe('Completed')
 
     // The newer version reaches the coordinator: the device gets the model, and only then is it done.
     policy = { ...policy, version: 2 }
@@ -87,6 +95,47 @@ describe('the rollout coordinator', () => {
     clock.advance(1000)
     await coordinator.tick()
     expect([...rpc.active].sort()).toEqual([...PEERS].sort())
-    expect(latest?.progress.phase).toBe('Completed')
+    expect(latest()?.phase).toBe('Completed')
+  })
+
+  it('asks a device in flight ever less often while its state stands still, and soon again after it changes', async () => {
+    const clock = new ManualClock(1_000_000)
+    const self = hrwRank('r', PEERS)[0]!
+    const device = PEERS.find(p => p !== self)!
+    let state: DeviceAnswer['state'] = 'Downloading'
+    const asked: number[] = []
+    const answer = (peer: string): DeviceAnswer => peer === device
+      ? { state, policyVersion: 1, cid: CID }
+      : { state: 'Active', policyVersion: 1, cid: CID }
+    const rpc: CoordinatorRpc = {
+      prepare: async (peer) => ({ kind: 'promised', device: peer === device ? { policyVersion: 1 } : answer(peer) }),
+      command: async (peer) => ({ kind: 'accepted', device: answer(peer) }),
+      report: async (peer) => {
+        if (peer === device) asked.push(clock.now() - 1_000_000)
+        return answer(peer)
+      }
+    }
+    const { coordinator, latest } = coordinatorOn(clock, self, rpc, () => POLICY, 60_000)
+    // The service's loop: tick, then wait until the coordinator is next due (at most a second).
+    const runUntil = async (t: number): Promise<void> => {
+      while (clock.now() - 1_000_000 < t) {
+        await coordinator.tick()
+        const due = coordinator.nextDueMs()
+        clock.advance(Math.max(20, Math.min(1000, (due ?? Infinity) - clock.now())))
+      }
+    }
+
+    await runUntil(6000)
+    // Dispatched at t = 0 (the first tick): asked at 200, then gaps of 400, 800, 1600, 1600...
+    expect(asked).toEqual([200, 600, 1400, 3000, 4600])
+    state = 'Verifying'
+    await runUntil(7000)
+    // The change is seen at the next ask (6200); the next one comes 200 ms after it, then 400 later.
+    expect(asked.slice(5)).toEqual([6200, 6400, 6800])
+    state = 'Active'
+    await runUntil(9000)
+    expect(asked.length).toBe(9)
+    expect(coordinator.nextDueMs()).toBeUndefined()
+    expect(latest()?.phase).toBe('Completed')
   })
 })

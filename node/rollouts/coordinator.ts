@@ -11,6 +11,7 @@ import { leadershipMove, quorumOf, refusalFences } from './leadership.js'
 import { decide, effectiveSteps, nextPhase } from './plan.js'
 import { isFinal } from './device.js'
 import { COORDINATOR_CONCURRENCY } from './constants.js'
+import { IN_FLIGHT_POLL_MS, nextPollGapMs } from './poll.js'
 import { matchesSelector } from '../../core/selector.js'
 import type { Clock } from '../../core/clock.js'
 import type { Logger } from '../../core/logger.js'
@@ -31,6 +32,9 @@ export interface KnownDevice {
   policyVersion: number
   /** Coordinator clock when learnt. */
   atMs: number
+  /** While in flight: when to ask it next (coordinator clock), and the gap that came to (poll.ts). */
+  pollAtMs?: number
+  pollGapMs?: number
 }
 
 export interface DeviceAnswer {
@@ -124,9 +128,15 @@ export class RolloutCoordinator {
     if (this.role.kind !== 'leading' || this.progress == null) return undefined
     const now = this.c.clock.now()
     let due: number | undefined
-    const inFlight = [...this.devices.values()].some(d => d.state !== undefined && !isFinal(d.state))
-    if (inFlight) due = now + IN_FLIGHT_POLL_MS
     const policy = this.c.policy()
+    // Devices in flight: once the epoch is established, pollInFlight() asks each at its own time,
+    // never sooner than the window it asks together (so a device it skips for any reason cannot
+    // make the ticks spin); before, the promises are asked for again soon.
+    for (const d of this.devices.values()) {
+      if (d.policyVersion !== policy?.version || d.state === undefined || isFinal(d.state)) continue
+      const at = this.role.established ? Math.max(now + IN_FLIGHT_POLL_MS / 2, d.pollAtMs ?? now) : now + IN_FLIGHT_POLL_MS
+      if (due === undefined || at < due) due = at
+    }
     const step = policy == null ? undefined : effectiveSteps((policy.spec as unknown as RolloutSpec).strategy.steps)[this.progress.step]
     if (step != null && 'pause' in step && step.pause.durationMs != null && this.progress.phase === 'Progressing') {
       const end = this.progress.stepStartedAt + step.pause.durationMs
@@ -148,14 +158,27 @@ export class RolloutCoordinator {
       const known = this.devices.get(m.peerId)
       if (known != null && known.atMs >= m.lastSeenMs) continue
       if (r.policyVersion > policyVersion) continue
-      this.devices.set(m.peerId, { state: asKind(r.state), reason: r.reason === '' ? undefined : r.reason, policyVersion: r.policyVersion, atMs: m.lastSeenMs })
+      this.know(m.peerId, { state: asKind(r.state), reason: r.reason === '' ? undefined : r.reason, policyVersion: r.policyVersion, atMs: m.lastSeenMs })
     }
   }
 
   private note (peer: string, device: DeviceAnswer): void {
     // A state about another model (an earlier generation of this rollout) is no state for this one.
     const state = device.cid != null && device.cid !== this.generation ? undefined : device.state
-    this.devices.set(peer, { state, reason: device.reason, policyVersion: device.policyVersion, atMs: this.c.clock.now() })
+    this.know(peer, { state, reason: device.reason, policyVersion: device.policyVersion, atMs: this.c.clock.now() })
+  }
+
+  /** Records what a device said; a change of its state brings its next poll close again. */
+  private know (peer: string, known: KnownDevice): void {
+    const before = this.devices.get(peer)
+    if (before != null && before.state === known.state && before.policyVersion === known.policyVersion) {
+      known.pollAtMs = before.pollAtMs
+      known.pollGapMs = before.pollGapMs
+    } else {
+      known.pollGapMs = nextPollGapMs(undefined, true)
+      known.pollAtMs = this.c.clock.now() + known.pollGapMs
+    }
+    this.devices.set(peer, known)
   }
 
   /** One step. Never throws; never runs twice at once. */
@@ -435,8 +458,17 @@ export class RolloutCoordinator {
   }
 
   private async pollInFlight (role: Extract<Role, { kind: 'leading' }>, policyVersion: number, options: AbortOptions): Promise<void> {
-    const inFlight = [...this.devices.entries()].filter(([, d]) => d.policyVersion === policyVersion && d.state !== undefined && !isFinal(d.state)).map(([p]) => p)
-    await this.forEach(inFlight, async peer => {
+    const now = this.c.clock.now()
+    const due: string[] = []
+    for (const [peer, d] of this.devices) {
+      // Those due soon are asked with those due now: fewer ticks, each asking more devices.
+      if (d.policyVersion !== policyVersion || d.state === undefined || isFinal(d.state) || (d.pollAtMs ?? 0) > now + IN_FLIGHT_POLL_MS / 2) continue
+      // Asked now: the next ask comes later unless the answer shows a change (know()).
+      d.pollGapMs = nextPollGapMs(d.pollGapMs, false)
+      d.pollAtMs = now + d.pollGapMs
+      due.push(peer)
+    }
+    await this.forEach(due, async peer => {
       const device = await this.c.rpc.report(peer, this.rollout, options)
       if (device != null && this.role === role) this.note(peer, device)
     })
@@ -479,9 +511,6 @@ export class RolloutCoordinator {
     await Promise.all(Array.from({ length: Math.min(this.init.concurrency, peers.length) }, worker))
   }
 }
-
-/** How often a coordinator asks devices in flight where they stand, ms. */
-const IN_FLIGHT_POLL_MS = 200
 
 const KINDS = new Set<string>(['Pending', 'Downloading', 'Verifying', 'Loading', 'SmokeTest', 'Active', 'Failed', 'TimedOut', 'RollingBack', 'RolledBack'])
 

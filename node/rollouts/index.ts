@@ -13,6 +13,7 @@
  * - {@link evaluateGates}: the abort criteria over heartbeat stats.
  * - {@link decide}: the coordinator's next move; {@link nextPhase} the phase to record after it;
  *   {@link rolloutProgressSummary} counts for display.
+ * - {@link nextPollGapMs}: how often a coordinator asks a device in flight where it stands.
  *
  * Selectors and durations live in `core/` (`core/selector.ts`, `core/duration.ts`) because the
  * CLI and the policy store use them too; they are re-exported here for the simulator.
@@ -52,6 +53,8 @@ export {
   decide, effectiveSteps, nextPhase, rateBudget, ratePerMinute, rolloutProgressSummary, wantedCount
 } from './plan.js'
 export type { ControllerInput, Decision, ProgressState, RolloutControl, RolloutPhase, RolloutProgressSummary } from './plan.js'
+
+export { IN_FLIGHT_POLL_MAX_MS, IN_FLIGHT_POLL_MS, nextPollGapMs } from './poll.js'
 
 export { checkCommand } from './agent.js'
 export type { CommandCheck, CommandCheckInput } from './agent.js'

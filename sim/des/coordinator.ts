@@ -18,6 +18,7 @@ import { decide, effectiveSteps, nextPhase } from '../../node/rollouts/plan.js'
 import { isFinal } from '../../node/rollouts/device.js'
 import { leadershipMove, quorumOf, refusalFences } from '../../node/rollouts/leadership.js'
 import { COORDINATOR_CONCURRENCY } from '../../node/rollouts/constants.js'
+import { IN_FLIGHT_POLL_MS, nextPollGapMs } from '../../node/rollouts/poll.js'
 import type { ControllerInput, Decision, RolloutPhase } from '../../node/rollouts/plan.js'
 import type { DeviceStateKind } from '../../node/rollouts/device.js'
 import type { GateSample } from '../../node/rollouts/gates.js'
@@ -36,8 +37,6 @@ export const FENCED_BACKOFF_MS = 15_000
 export const SETTLE_MS = 10_000
 /** `progressEveryMs`: one base heartbeat interval. */
 export const PROGRESS_EVERY_MS = 5000
-/** coordinator.ts IN_FLIGHT_POLL_MS. */
-export const IN_FLIGHT_POLL_MS = 200
 /** Messages in flight at once: the node's own default (`concurrency`). */
 export const CONCURRENCY = COORDINATOR_CONCURRENCY
 export const CANDIDATES_PER_SEGMENT = 8
@@ -92,7 +91,7 @@ type Role =
   | { kind: 'leading', epoch: number, promised: Set<string>, established: boolean }
 type Leading = Extract<Role, { kind: 'leading' }>
 
-interface Known { state?: DeviceStateKind, policyVersion: number, atMs: number }
+interface Known { state?: DeviceStateKind, policyVersion: number, atMs: number, pollAtMs?: number, pollGapMs?: number }
 
 /** One node's RolloutCoordinator instance (volatile: a crash loses it). */
 interface Coord {
@@ -120,6 +119,8 @@ export class SimCoordinators {
   private readonly leaders = new Set<number>()
   private readonly woken = new Map<number, number>()
   private started = false
+  /** Requests coordinators sent to other nodes, by kind (a node's own device is answered in place). */
+  readonly requests = { prepare: 0, command: 0, report: 0 }
 
   constructor (private readonly h: CoordinatorHost) {}
 
@@ -229,16 +230,22 @@ export class SimCoordinators {
     co.chain = true
     const now = this.w.now
     const regular = Math.max(started + TICK_MS, now)
-    const due = this.nextDueMs(co, now)
+    const due = this.nextDueMs(i, co, now)
     const at = due === undefined ? regular : Math.min(regular, Math.max(due, now))
     this.w.after(this.w.nodes[i]!, at - now, () => { this.tick(i) })
   }
 
-  private nextDueMs (co: Coord, now: number): number | undefined {
+  private nextDueMs (i: number, co: Coord, now: number): number | undefined {
     if (co.role.kind !== 'leading' || co.progress === undefined) return undefined
     let due: number | undefined
+    // Devices in flight, as the node's coordinator.ts: each at its own poll time once established.
+    const version = this.h.policyAt(i)?.version
+    const established = co.role.established
     for (const d of co.devices.values()) {
-      if (d.state !== undefined && !isFinal(d.state)) { due = now + IN_FLIGHT_POLL_MS; break }
+      if (d.policyVersion !== version || d.state === undefined || isFinal(d.state)) continue
+      const at = established ? Math.max(now + IN_FLIGHT_POLL_MS / 2, d.pollAtMs ?? now) : now + IN_FLIGHT_POLL_MS
+      if (due === undefined || at < due) due = at
+      if (!established) break
     }
     const step = effectiveSteps(this.h.spec.strategy.steps)[co.progress.step]
     if (step !== undefined && 'pause' in step && step.pause.durationMs !== undefined && co.progress.phase === 'Progressing') {
@@ -402,7 +409,15 @@ export class SimCoordinators {
   }
 
   private know (co: Coord, j: number, known: Known): void {
-    const before = co.devices.get(j)?.state
+    const was = co.devices.get(j)
+    const before = was?.state
+    if (was !== undefined && before === known.state && was.policyVersion === known.policyVersion) {
+      known.pollAtMs = was.pollAtMs
+      known.pollGapMs = was.pollGapMs
+    } else {
+      known.pollGapMs = nextPollGapMs(undefined, true)
+      known.pollAtMs = this.w.now + known.pollGapMs
+    }
     co.devices.set(j, known)
     if (before === known.state) return
     const id = this.w.nodes[j]!.id
@@ -567,6 +582,7 @@ export class SimCoordinators {
     const { h, w } = this
     const node = w.nodes[i]!
     this.pool(peers, (j, next) => {
+      if (j !== i) this.requests.prepare++
       w.rpc(node, w.nodes[j]!, () => h.prepare(j, role.epoch, node.id), reply => {
         if (reply !== undefined) {
           this.note(co, j, reply.device)
@@ -595,8 +611,15 @@ export class SimCoordinators {
     const { h, w } = this
     const node = w.nodes[i]!
     const inFlight: number[] = []
-    for (const [j, d] of co.devices) if (d.policyVersion === policyVersion && d.state !== undefined && !isFinal(d.state)) inFlight.push(j)
+    const now = w.now
+    for (const [j, d] of co.devices) {
+      if (d.policyVersion !== policyVersion || d.state === undefined || isFinal(d.state) || (d.pollAtMs ?? 0) > now + IN_FLIGHT_POLL_MS / 2) continue
+      d.pollGapMs = nextPollGapMs(d.pollGapMs, false)
+      d.pollAtMs = now + d.pollGapMs
+      inFlight.push(j)
+    }
     this.pool(inFlight, (j, next) => {
+      if (j !== i) this.requests.report++
       w.rpc(node, w.nodes[j]!, () => h.report(j), device => {
         if (device !== undefined && co.role === role) this.note(co, j, device)
         next()
@@ -610,6 +633,7 @@ export class SimCoordinators {
     const now = w.now
     this.pool(peers.map(id => this.index.get(id)!), (j, next) => {
       co.seq++
+      if (j !== i) this.requests.command++
       w.rpc(node, w.nodes[j]!, () => h.command(j, { policyVersion, epoch: role.epoch, coordinator: node.id, action }), reply => {
         if (reply !== undefined) {
           if (reply.kind === 'accepted') {

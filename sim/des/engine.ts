@@ -72,6 +72,7 @@ export interface EngineResult extends RunResult {
     meanIntervalMs: number
   }
   gossip: { messages: number, dropped: number }
+  coordinatorRequests: { prepare: number, command: number, report: number }
 }
 
 interface DeviceRecord {
@@ -509,6 +510,7 @@ export function runDes (scenario: Scenario, options: EngineOptions = {}): Engine
       digests: world.traffic.digests,
       meanIntervalMs: world.nodes.reduce((s, n) => s + n.intervalMs, 0) / Math.max(1, world.nodes.length)
     },
-    gossip: { messages: gossip.messages, dropped: gossip.dropped }
+    gossip: { messages: gossip.messages, dropped: gossip.dropped },
+    coordinatorRequests: { ...coordinators.requests }
   }
 }

@@ -46,6 +46,8 @@ export interface RunResult {
   heartbeat?: { beats: number, bytesReceivedPerNodePerSec: number, digestBytesReceivedPerNodePerSec: number, digests: number, meanIntervalMs: number }
   /** Policy gossip messages (the DES counts every one). */
   gossip?: { messages: number, dropped: number }
+  /** Requests coordinators sent to devices, by kind (the DES counts every one). */
+  coordinatorRequests?: { prepare: number, command: number, report: number }
   /** Lines a mode adds to the summary's head (its time scale, what it could not do). */
   notes?: string[]
 }
@@ -121,6 +123,7 @@ export function summarize (scenario: Scenario, r: RunResult, f: Figures, violati
   }
   lines.push(`- model bytes: ${f.originCopies.toFixed(2)} copies from the origin, ${f.peerCopies.toFixed(2)} from peers (model ${(r.modelBytes / 1048576).toFixed(0)} MiB)`)
   if (r.gossip !== undefined) lines.push(`- policy gossip: ${r.gossip.messages} messages, ${r.gossip.dropped} dropped`)
+  if (r.coordinatorRequests !== undefined) lines.push(`- coordinator requests to devices: ${r.coordinatorRequests.prepare} PREPARE, ${r.coordinatorRequests.command} COMMAND, ${r.coordinatorRequests.report} REPORT`)
   for (const note of r.notes ?? []) lines.push(`- ${note}`)
   lines.push(`- speed: ${Math.round(wallMs)} ms wall, ${Math.round(f.nodeSecondsPerWallSecond).toLocaleString('en-US')} simulated node-seconds per wall second`, '')
 

@@ -40,18 +40,28 @@ import type { Distribution, NodeSet, Scenario, ScenarioAction } from '../scenari
 import type { FleetLogRecord, FleetNodeSpec, NodeObservation, RealFleet } from './fleet.js'
 
 /**
- * Node-seconds of virtual time per wall second a set-up runs at by default: at most the
- * scenario's own pace, and no more than this many nodes x the scale. In one process every node's
- * periodic work (heartbeats, gossip, retries, timeouts) comes S times as often at a scale of S,
- * while CPU work takes its wall time. Measured on this 2-core machine, 25 nodes and 4 MiB models:
- * starting the nodes took 50 s wall and 56 CPU-s at 10x, 8 s and 10 CPU-s at 1x; activating the
- * initial versions 248 s and 280 CPU-s at 10x, 46 s and 33 CPU-s at 1x.
+ * The load a set-up may put on the one process by default, as nodes^2 x time scale: every node
+ * hears every other's heartbeats and gossip, and at a scale of S every node's periodic work comes
+ * S times as often, while CPU work (hashing, loading, smoke tests) takes its wall time and all of
+ * it shares one JavaScript thread. Measured on this 2-core machine with 4 MiB models: 25 nodes
+ * started in 50 s wall and activated their initial versions in 248 s at 10x, 11 s and 41.5 s at
+ * 4x; 50 nodes started in 120.7 s at 2x (the mesh formed 175 s later, the first 4 activations
+ * took 105 s), in 13.0 s at 1x (mesh 23 s later, activations in batches of 4 taking 9-46 s).
  */
-export const SETUP_NODE_SCALE = 100
+export const SETUP_LOAD = 2500
 
-/** The scale a set-up of `nodes` runs at when not asked: `scale`, lowered to keep nodes x scale <= {@link SETUP_NODE_SCALE}, never below 1. */
+/**
+ * The scale a set-up of `nodes` runs at when not asked: `scale`, lowered to keep
+ * nodes^2 x scale <= {@link SETUP_LOAD} (10x up to 15 nodes, 4x at 25, 1x from 50), never below 1.
+ */
 export function defaultSetupTimeScale (scale: number, nodes: number): number {
-  return Math.min(scale, Math.max(1, Math.floor(SETUP_NODE_SCALE / Math.max(1, nodes))))
+  const n = Math.max(1, nodes)
+  return Math.min(scale, Math.max(1, Math.floor(SETUP_LOAD / (n * n))))
+}
+
+/** The longest set-up of `nodes` by default, wall ms: 180 s, and 8 s a node past 22 nodes (their initial activations take turns). */
+export function defaultSetupTimeoutMs (nodes: number): number {
+  return Math.max(180_000, nodes * 8000)
 }
 
 export interface RealRunOptions {
@@ -72,7 +82,7 @@ export interface RealRunOptions {
   requestsPerSec?: number
   /** Packages and data directories; removed after the run. @default a new directory under the OS temp dir */
   workDir?: string
-  /** Longest wait for the mesh and the initial versions, wall ms. @default 180_000 */
+  /** Longest wait for the mesh and the initial versions, wall ms. @default {@link defaultSetupTimeoutMs} */
   setupTimeoutMs?: number
   /** Called after every observation round. */
   onProgress?: (p: RealRunProgress) => void
@@ -254,7 +264,7 @@ export async function runReal (scenario: Scenario, fleet: RealFleet, options: Re
       seed: scenario.seed
     }, { signal: options.signal })
     for (const p of packed) cids.set(`${p.model}@${p.version}`, (await fleet.importModel(p.dir, { signal: options.signal })).cid)
-    const deadline = Date.now() + (options.setupTimeoutMs ?? 180_000)
+    const deadline = Date.now() + (options.setupTimeoutMs ?? defaultSetupTimeoutMs(n0))
     const waitSetup = async (what: string, ok: () => boolean): Promise<void> => {
       while (!ok()) {
         options.signal?.throwIfAborted()

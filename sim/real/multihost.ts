@@ -127,10 +127,6 @@ export class MultihostFleet implements RealFleet {
   readonly mode = 'multihost' as const
   readonly capabilities: FleetCapabilities
   readonly timeScale = 1
-
-  setTimeScale (scale: number): void {
-    if (scale !== 1) throw new TuttiError('ERR_SIM_UNSUPPORTED', `node processes run at the wall clock's pace: a time scale of ${scale} cannot be honoured`)
-  }
   readonly clock: Clock
   private readonly options: MultihostOptions
   private readonly members: Member[] = []
@@ -154,6 +150,10 @@ export class MultihostFleet implements RealFleet {
       setTimeout: (fn, ms) => systemClock.setTimeout(fn, ms),
       sleep: async (ms, opts) => { await systemClock.sleep(ms, opts) }
     }
+  }
+
+  setTimeScale (scale: number): void {
+    if (scale !== 1) throw new TuttiError('ERR_SIM_UNSUPPORTED', `node processes run at the wall clock's pace: a time scale of ${scale} cannot be honoured`)
   }
 
   get size (): number {

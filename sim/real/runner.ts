@@ -285,6 +285,7 @@ export async function runReal (scenario: Scenario, fleet: RealFleet, options: Re
 
     // ---- the scenario ----------------------------------------------------------------------------
     if (fleet.timeScale !== scale) fleet.setTimeScale(scale)
+    if (options.timeScale !== undefined && options.timeScale !== fleet.timeScale) notes.push(`the fleet runs at ${fleet.timeScale}x the wall clock (asked for ${options.timeScale}x)`)
     t0 = fleet.clock.now()
     for (let i = 0; i < status.length; i++) {
       last[i] = undefined

@@ -278,7 +278,11 @@ export async function runReal (scenario: Scenario, fleet: RealFleet, options: Re
     await waitSetup('every node to see every other alive', () => status.every((_, i) => (last[i]?.aliveSeen ?? 0) >= n0))
     progress('activating the initial versions')
     const activateInitial = async (i: number): Promise<void> => {
-      for (const x of scenario.initial) await fleet.activate(i, cids.get(`${x.model}@${x.version}`)!, { signal: options.signal })
+      for (const x of scenario.initial) {
+        // The limit holds here too (50 nodes' activations once ran minutes past it).
+        if (Date.now() > deadline) throw new TuttiError('ERR_SIM_SETUP', `set-up: timed out activating the initial versions (node ${i} of ${n0} not yet)`)
+        await fleet.activate(i, cids.get(`${x.model}@${x.version}`)!, { signal: options.signal })
+      }
     }
     await inBatches(status.map((_, i) => i), 4, activateInitial)
     await waitSetup('the initial versions everywhere', () => status.every((_, i) => scenario.initial.every(x => last[i]?.running[x.model] === x.version)))

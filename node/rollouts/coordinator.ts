@@ -11,7 +11,8 @@ import { leadershipMove, quorumOf, refusalFences } from './leadership.js'
 import { decide, effectiveSteps, nextPhase } from './plan.js'
 import { isFinal } from './device.js'
 import { COORDINATOR_CONCURRENCY } from './constants.js'
-import { IN_FLIGHT_POLL_MS, nextPollGapMs } from './poll.js'
+import { carryPollSchedule, pollDueAtMs, takeDuePoll } from './poll.js'
+import type { PollSchedule } from './poll.js'
 import { matchesSelector } from '../../core/selector.js'
 import type { Clock } from '../../core/clock.js'
 import type { Logger } from '../../core/logger.js'
@@ -25,16 +26,13 @@ import type { RolloutProgress, RolloutPhase } from '../../protocols/rollout/inde
 import type { AbortOptions } from '@libp2p/interface'
 
 /** A device's state for this rollout as the coordinator last learnt it. */
-export interface KnownDevice {
+export interface KnownDevice extends PollSchedule {
   /** Undefined: the device holds nothing of this rollout (never dispatched). */
   state?: DeviceStateKind
   reason?: string
   policyVersion: number
   /** Coordinator clock when learnt. */
   atMs: number
-  /** While in flight: when to ask it next (coordinator clock), and the gap that came to (poll.ts). */
-  pollAtMs?: number
-  pollGapMs?: number
 }
 
 export interface DeviceAnswer {
@@ -129,12 +127,10 @@ export class RolloutCoordinator {
     const now = this.c.clock.now()
     let due: number | undefined
     const policy = this.c.policy()
-    // Devices in flight: once the epoch is established, pollInFlight() asks each at its own time,
-    // never sooner than the window it asks together (so a device it skips for any reason cannot
-    // make the ticks spin); before, the promises are asked for again soon.
+    // The devices in flight pollInFlight() asks, each at its own time (poll.ts).
     for (const d of this.devices.values()) {
       if (d.policyVersion !== policy?.version || d.state === undefined || isFinal(d.state)) continue
-      const at = this.role.established ? Math.max(now + IN_FLIGHT_POLL_MS / 2, d.pollAtMs ?? now) : now + IN_FLIGHT_POLL_MS
+      const at = pollDueAtMs(d, now, this.role.established)
       if (due === undefined || at < due) due = at
     }
     const step = policy == null ? undefined : effectiveSteps((policy.spec as unknown as RolloutSpec).strategy.steps)[this.progress.step]
@@ -170,15 +166,7 @@ export class RolloutCoordinator {
 
   /** Records what a device said; a change of its state brings its next poll close again. */
   private know (peer: string, known: KnownDevice): void {
-    const before = this.devices.get(peer)
-    if (before != null && before.state === known.state && before.policyVersion === known.policyVersion) {
-      known.pollAtMs = before.pollAtMs
-      known.pollGapMs = before.pollGapMs
-    } else {
-      known.pollGapMs = nextPollGapMs(undefined, true)
-      known.pollAtMs = this.c.clock.now() + known.pollGapMs
-    }
-    this.devices.set(peer, known)
+    this.devices.set(peer, carryPollSchedule(this.devices.get(peer), known, this.c.clock.now()))
   }
 
   /** One step. Never throws; never runs twice at once. */
@@ -461,12 +449,7 @@ export class RolloutCoordinator {
     const now = this.c.clock.now()
     const due: string[] = []
     for (const [peer, d] of this.devices) {
-      // Those due soon are asked with those due now: fewer ticks, each asking more devices.
-      if (d.policyVersion !== policyVersion || d.state === undefined || isFinal(d.state) || (d.pollAtMs ?? 0) > now + IN_FLIGHT_POLL_MS / 2) continue
-      // Asked now: the next ask comes later unless the answer shows a change (know()).
-      d.pollGapMs = nextPollGapMs(d.pollGapMs, false)
-      d.pollAtMs = now + d.pollGapMs
-      due.push(peer)
+      if (d.policyVersion === policyVersion && d.state !== undefined && !isFinal(d.state) && takeDuePoll(d, now)) due.push(peer)
     }
     await this.forEach(due, async peer => {
       const device = await this.c.rpc.report(peer, this.rollout, options)

@@ -54,7 +54,8 @@ export {
 } from './plan.js'
 export type { ControllerInput, Decision, ProgressState, RolloutControl, RolloutPhase, RolloutProgressSummary } from './plan.js'
 
-export { IN_FLIGHT_POLL_MAX_MS, IN_FLIGHT_POLL_MS, nextPollGapMs } from './poll.js'
+export { carryPollSchedule, IN_FLIGHT_POLL_MAX_MS, IN_FLIGHT_POLL_MS, nextPollGapMs, pollDueAtMs, takeDuePoll } from './poll.js'
+export type { PollSchedule } from './poll.js'
 
 export { checkCommand } from './agent.js'
 export type { CommandCheck, CommandCheckInput } from './agent.js'

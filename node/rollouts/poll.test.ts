@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { IN_FLIGHT_POLL_MAX_MS, IN_FLIGHT_POLL_MS, nextPollGapMs } from './poll.js'
+import { carryPollSchedule, IN_FLIGHT_POLL_MAX_MS, IN_FLIGHT_POLL_MS, nextPollGapMs, pollDueAtMs, takeDuePoll } from './poll.js'
+import type { PollSchedule } from './poll.js'
 
 describe('nextPollGapMs', () => {
   it.each([
@@ -27,5 +28,29 @@ describe('nextPollGapMs', () => {
       polls++
     }
     expect(polls).toBe(4 + Math.floor((60_000 - 3000) / IN_FLIGHT_POLL_MAX_MS))
+  })
+})
+
+describe('a device poll schedule', () => {
+  it('keeps its schedule while the state stands still, and starts over when it changes', () => {
+    const before: PollSchedule & { state: string, policyVersion: number } = { state: 'Downloading', policyVersion: 1, pollAtMs: 5000, pollGapMs: 1600 }
+    expect(carryPollSchedule(before, { state: 'Downloading', policyVersion: 1 }, 4000)).toEqual(before)
+    expect(carryPollSchedule(before, { state: 'Verifying', policyVersion: 1 }, 4000)).toEqual({ state: 'Verifying', policyVersion: 1, pollAtMs: 4200, pollGapMs: IN_FLIGHT_POLL_MS })
+    expect(carryPollSchedule(before, { state: 'Downloading', policyVersion: 2 }, 4000)).toMatchObject({ pollAtMs: 4200 })
+    expect(carryPollSchedule(undefined, { state: 'Pending', policyVersion: 1 }, 0)).toMatchObject({ pollAtMs: 200, pollGapMs: 200 })
+  })
+
+  it('asks those due within half the first gap, and pushes their next ask out', () => {
+    const d = { pollAtMs: 1090, pollGapMs: 200 }
+    expect(takeDuePoll(d, 1000)).toBe(true)
+    expect(d).toEqual({ pollAtMs: 1400, pollGapMs: 400 })
+    expect(takeDuePoll(d, 1000)).toBe(false)
+    expect(takeDuePoll({ pollAtMs: 1101 }, 1000)).toBe(false)
+  })
+
+  it('never makes a tick due sooner than the window a poll asks together', () => {
+    expect(pollDueAtMs({ pollAtMs: 0 }, 1000, true)).toBe(1100)
+    expect(pollDueAtMs({ pollAtMs: 2500 }, 1000, true)).toBe(2500)
+    expect(pollDueAtMs({ pollAtMs: 2500 }, 1000, false)).toBe(1200)
   })
 })

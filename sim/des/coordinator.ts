@@ -18,7 +18,8 @@ import { decide, effectiveSteps, nextPhase } from '../../node/rollouts/plan.js'
 import { isFinal } from '../../node/rollouts/device.js'
 import { leadershipMove, quorumOf, refusalFences } from '../../node/rollouts/leadership.js'
 import { COORDINATOR_CONCURRENCY } from '../../node/rollouts/constants.js'
-import { IN_FLIGHT_POLL_MS, nextPollGapMs } from '../../node/rollouts/poll.js'
+import { carryPollSchedule, pollDueAtMs, takeDuePoll } from '../../node/rollouts/poll.js'
+import type { PollSchedule } from '../../node/rollouts/poll.js'
 import type { ControllerInput, Decision, RolloutPhase } from '../../node/rollouts/plan.js'
 import type { DeviceStateKind } from '../../node/rollouts/device.js'
 import type { GateSample } from '../../node/rollouts/gates.js'
@@ -91,7 +92,7 @@ type Role =
   | { kind: 'leading', epoch: number, promised: Set<string>, established: boolean }
 type Leading = Extract<Role, { kind: 'leading' }>
 
-interface Known { state?: DeviceStateKind, policyVersion: number, atMs: number, pollAtMs?: number, pollGapMs?: number }
+interface Known extends PollSchedule { state?: DeviceStateKind, policyVersion: number, atMs: number }
 
 /** One node's RolloutCoordinator instance (volatile: a crash loses it). */
 interface Coord {
@@ -243,7 +244,7 @@ export class SimCoordinators {
     const established = co.role.established
     for (const d of co.devices.values()) {
       if (d.policyVersion !== version || d.state === undefined || isFinal(d.state)) continue
-      const at = established ? Math.max(now + IN_FLIGHT_POLL_MS / 2, d.pollAtMs ?? now) : now + IN_FLIGHT_POLL_MS
+      const at = pollDueAtMs(d, now, established)
       if (due === undefined || at < due) due = at
       if (!established) break
     }
@@ -410,15 +411,8 @@ export class SimCoordinators {
 
   private know (co: Coord, j: number, known: Known): void {
     const was = co.devices.get(j)
+    co.devices.set(j, carryPollSchedule(was, known, this.w.now))
     const before = was?.state
-    if (was !== undefined && before === known.state && was.policyVersion === known.policyVersion) {
-      known.pollAtMs = was.pollAtMs
-      known.pollGapMs = was.pollGapMs
-    } else {
-      known.pollGapMs = nextPollGapMs(undefined, true)
-      known.pollAtMs = this.w.now + known.pollGapMs
-    }
-    co.devices.set(j, known)
     if (before === known.state) return
     const id = this.w.nodes[j]!.id
     if (before === 'Active') co.succeeded--
@@ -613,10 +607,7 @@ export class SimCoordinators {
     const inFlight: number[] = []
     const now = w.now
     for (const [j, d] of co.devices) {
-      if (d.policyVersion !== policyVersion || d.state === undefined || isFinal(d.state) || (d.pollAtMs ?? 0) > now + IN_FLIGHT_POLL_MS / 2) continue
-      d.pollGapMs = nextPollGapMs(d.pollGapMs, false)
-      d.pollAtMs = now + d.pollGapMs
-      inFlight.push(j)
+      if (d.policyVersion === policyVersion && d.state !== undefined && !isFinal(d.state) && takeDuePoll(d, now)) inFlight.push(j)
     }
     this.pool(inFlight, (j, next) => {
       if (j !== i) this.requests.report++

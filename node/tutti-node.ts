@@ -158,6 +158,8 @@ export interface NodeDescription extends MemberInfo {
   policies?: { held: number, tombstones: number, accepted: number, duplicates: number, rejected: Record<string, number> }
   /** The answering node's own local health score (membership/health.ts): 0 while its timers run on time. */
   localHealth?: number
+  /** Requests the answering node's device answered from rollout coordinators since it started, by kind. */
+  rolloutRequests?: { prepare: number, command: number, report: number }
 }
 
 /** How long a heartbeat asked for on a state change waits for further changes to share it, ms. */
@@ -583,7 +585,7 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
     const connected = member.self || this.libp2p.getConnections(id).length > 0
     if (!member.self) return { ...member, connected, addresses }
     const { held, tombstones, accepted, duplicates, rejected } = this.policies.stats()
-    return { ...member, connected, addresses, policies: { held, tombstones, accepted, duplicates, rejected }, localHealth: this.membership.localHealth() }
+    return { ...member, connected, addresses, policies: { held, tombstones, accepted, duplicates, rejected }, localHealth: this.membership.localHealth(), ...(this.rollouts != null ? { rolloutRequests: { ...this.rollouts.served } } : {}) }
   }
 
   private nodeFile (): Record<string, unknown> {

@@ -70,6 +70,11 @@ describe('rollouts on a mesh of real nodes', () => {
     await waitFor('rollout clf-v1 completed everywhere', () => nodes.every(n => phase(n, v1) === 'Completed'), 30_000)
     watch.stop()
     for (const s of watch.samples) for (const v of s) expect([undefined, '1.0.0']).toContain(v)
+    // Every device counts what coordinators asked of it (`describe node` on itself shows it).
+    const asked = await Promise.all(nodes.map(async n => (await n.describe(n.peerId))?.rolloutRequests))
+    expect(asked.every(a => a != null)).toBe(true)
+    expect(asked.reduce((sum, a) => sum + a!.command, 0)).toBeGreaterThanOrEqual(nodes.length - 1)
+    expect(asked.reduce((sum, a) => sum + a!.prepare, 0)).toBeGreaterThanOrEqual(nodes.length - 1)
 
     const watch2 = sampleVersions(nodes)
     const v2 = await apply(nodes[4]!, rolloutYaml('clf-v2', '2.0.0', `  selector:

@@ -25,6 +25,12 @@ describe('describe node', () => {
     expect(formatDescription('12D3KooWobserver', { ...node, self: true, localHealth: 3 })).toContain('3: timers late, peers get 4x the usual time before suspect and dead')
   })
 
+  it('shows what coordinators asked of the answering node, by kind', () => {
+    expect(formatDescription('12D3KooWobserver', node)).not.toContain('Coordinator asks')
+    expect(formatDescription('12D3KooWobserver', { ...node, self: true, rolloutRequests: { prepare: 2, command: 1, report: 17 } }))
+      .toMatch(/Coordinator asks:\s+2 prepare, 1 command, 17 report \(answered since start\)/)
+  })
+
   it('says a node outside the observer\'s shard is known from a shard digest, and what that leaves out', () => {
     const text = formatDescription('12D3KooWobserver', { ...node, via: 'digest', aggregator: '12D3KooWaggregatorXYZ' })
     expect(text).toMatch(/Known from:?\s+the shard digest of \S*gatorXYZ \(no inference stats, no mem.free/)

@@ -166,6 +166,9 @@ export function formatDescription (observer: string, n: NodeDescription): string
     ...(n.policies != null
       ? [['Policies', `${n.policies.held} held (${n.policies.tombstones} deleted), ${n.policies.accepted} accepted, ${n.policies.duplicates} duplicates; rejected: ${Object.entries(n.policies.rejected).filter(([, c]) => c > 0).map(([code, c]) => `${code} ${c}`).join(', ') || 'none'}`] as [string, string]]
       : []),
+    ...(n.rolloutRequests != null
+      ? [['Coordinator asks', `${n.rolloutRequests.prepare} prepare, ${n.rolloutRequests.command} command, ${n.rolloutRequests.report} report (answered since start)`] as [string, string]]
+      : []),
     ...((n.rollouts ?? []).length > 0 ? [['Rollouts', lastAnnounced((n.rollouts ?? []).map(r => `${r.name} v${r.policyVersion}: ${r.state}${r.reason !== '' ? ` (${r.reason})` : ''}, epoch ${r.epoch}`))] as [string, string[]]] : []),
     ['First seen', new Date(n.firstSeenMs).toISOString()],
     ['Fleet size', `${n.fleetSize} (as this node counts it)`],

@@ -7,6 +7,15 @@
  *   npm run bench -- netns [--nodes 5] [--size-mib 20] [--rate-mbit 10] [--runs 1]
  *                          [--chunk-kib KIB] [--set KEY=VALUE,...] [--heartbeat-ms 5000] [--timeout-s T]
  *                          [--settle-s 60] [--idle-s 10] [--queue-ms 100] [--no-http] [--no-raw] [--keep]
+ *                          [--start pull|rollout] [--steps 100] [--prefetch]
+ *
+ * --start rollout: instead of one `models.pull` admin call per node, one signed rollout policy
+ * applied on the first downloader (`tutti apply`), selecting every downloader (not the origin);
+ * the elected coordinator commands the waves of --steps (comma-separated: a percentage, or
+ * `pause:DURATION`; default one wave of 100%), with strategy.prefetch under --prefetch. Done =
+ * the device Active (its own rollouts.json, read from the host), so activation is included;
+ * reported besides: apply -> 100% Active / (timed pauses + T_min) (the rollouts issue's goal,
+ * <= 1.2) and the requests coordinators sent to devices (prepare, command, report).
  *
  * --chunk-kib: the average content-defined chunk size `pack` cuts (default: pack's own, 64 KiB up
  * to 128 MiB files, what users run); --set: fetcher and chunk server settings every node starts
@@ -32,7 +41,8 @@ import { labUnavailable } from '../../sim/netns/lab.js'
 import { runOnce } from './run.js'
 import { parseTransferTuning } from '../../node/models/transfer-tuning.js'
 import type { Lab } from '../../sim/netns/lab.js'
-import type { NodeResult, RunResult, SideResult } from './run.js'
+import { rolloutPlan } from './plan.js'
+import type { NodeResult, RolloutPlan, RunResult, SideResult } from './run.js'
 
 const MIB = 1024 * 1024
 
@@ -53,7 +63,10 @@ interface Options {
   http: boolean
   raw: boolean
   keep: boolean
+  /** Set: the downloads start with this rollout (`--start rollout`); unset: a pull per node. */
+  rollout?: RolloutPlan
 }
+
 
 /** `--set` pairs, checked here as `tutti node start --transfer` would check them. */
 function transferPairs (text: string): string[] {
@@ -90,7 +103,10 @@ function parseOptions (argv: string[]): Options {
         'queue-ms': { type: 'string', default: '100' },
         'no-http': { type: 'boolean', default: false },
         'no-raw': { type: 'boolean', default: false },
-        keep: { type: 'boolean', default: false }
+        keep: { type: 'boolean', default: false },
+        start: { type: 'string', default: 'pull' },
+        steps: { type: 'string' },
+        prefetch: { type: 'boolean', default: false }
       }
     }).values
   } catch (err) {
@@ -106,6 +122,16 @@ function parseOptions (argv: string[]): Options {
   const nodes = num('nodes', values.nodes, 1, true)
   if (nodes > 200) usage('--nodes must be at most 200')
   const tMinS = sizeMiB * MIB * 8 / (rateMbit * 1e6)
+  if (values.start !== 'pull' && values.start !== 'rollout') usage(`--start must be pull or rollout, got "${values.start}"`)
+  if (values.start === 'pull' && (values.steps != null || values.prefetch)) usage('--steps and --prefetch go with --start rollout')
+  let rollout: RolloutPlan | undefined
+  if (values.start === 'rollout') {
+    try {
+      rollout = rolloutPlan(values.steps ?? '100', values.prefetch)
+    } catch (err) {
+      usage((err as Error).message)
+    }
+  }
   return {
     nodes,
     sizeMiB,
@@ -121,7 +147,8 @@ function parseOptions (argv: string[]): Options {
     queueMs: num('queue-ms', values['queue-ms'], 1),
     http: !values['no-http'],
     raw: !values['no-raw'],
-    keep: values.keep
+    keep: values.keep,
+    rollout
   }
 }
 
@@ -184,6 +211,15 @@ function nodeRows (nodes: NodeResult[], tMinMs: number): string[][] {
   ])
 }
 
+function rolloutRows (nodes: NodeResult[], tMinMs: number): string[][] {
+  const s = (ms: number | null | undefined): string => ms == null ? '-' : fmt(ms / 1000, 1)
+  return nodes.map(x => [
+    x.name, x.error != null && x.error !== '' ? `${x.state} (${x.error})` : x.state, x.sha256ok ? 'ok' : 'BAD', s(x.commandMs), s(x.startedMs), s(x.downloadedMs), s(x.doneMs),
+    x.doneMs != null ? fmt(x.doneMs / tMinMs, 2) : '-', fmt(x.rxBytes / MIB, 2), fmt(x.txBytes / MIB, 2),
+    x.asked != null ? `${x.asked.prepare}/${x.asked.command}/${x.asked.report}` : '-', fmt(x.cpuS, 2)
+  ])
+}
+
 async function main (): Promise<void> {
   const opts = parseOptions(process.argv.slice(2))
   const why = labUnavailable()
@@ -242,12 +278,22 @@ async function main (): Promise<void> {
         cid: packed.cid,
         sizeBytes,
         sha256,
+        modelName: packed.manifest.name,
+        modelVersion: packed.manifest.version,
+        rollout: opts.rollout,
         log: line => { print(line) },
         onLab: l => { lab = l }
       }))
       const r = runs.at(-1)!
-      print(`\nrun ${run}, Tutti per node (seconds from the start barrier; rx/fetcher = kernel bytes received / the fetcher's own count):`)
-      print(table(['node', 'state', 'sha256', 'ack', 'started', 'done', 'done/T_min', 'fetch', 'assemble', 'rx MiB', 'tx MiB', 'rx/fetcher', '% from peers', 'CPU s'], nodeRows(r.tutti.nodes, tMinMs)))
+      if (opts.rollout != null) {
+        const o = r.tutti.rollout!
+        print(`\nrun ${run}, Tutti per node, started by rollout ${o.name} (seconds from the start barrier, as each device recorded its states; asked = coordinator requests it answered: prepare/command/report):`)
+        print(table(['node', 'state', 'sha256', 'command', 'downloading', 'downloaded', 'Active', 'Active/T_min', 'rx MiB', 'tx MiB', 'asked', 'CPU s'], rolloutRows(r.tutti.nodes, tMinMs)))
+        print(`rollout: applied in ${o.appliedMs != null ? `${fmt(o.appliedMs, 0)} ms` : `- (${o.error ?? '?'})`}, phase ${o.phase ?? '-'}${o.completedMs != null ? ` (Completed seen at ${fmt(o.completedMs / 1000, 1)} s)` : ''}, coordinator ${o.coordinator ?? '-'} at epoch ${o.epoch ?? '-'}; requests to devices: ${o.requests.prepare} prepare, ${o.requests.command} command, ${o.requests.report} report`)
+      } else {
+        print(`\nrun ${run}, Tutti per node (seconds from the start barrier; rx/fetcher = kernel bytes received / the fetcher's own count):`)
+        print(table(['node', 'state', 'sha256', 'ack', 'started', 'done', 'done/T_min', 'fetch', 'assemble', 'rx MiB', 'tx MiB', 'rx/fetcher', '% from peers', 'CPU s'], nodeRows(r.tutti.nodes, tMinMs)))
+      }
       print('\nbytes received beyond F, per node, as fractions of F: TCP/IP headers, background (idle rate x download time), chunk bytes the fetcher counted beyond F, the rest (no counter sees it):')
       print(table(['node', 'headers', 'background', 'fetcher extra', 'unseen', 'from each sender: kernel MiB / fetcher MiB'], r.tutti.nodes.map(x => [x.name, ...breakdown(x, sizeBytes),
         (x.sources ?? []).filter(y => y.kernelBytes > 64 * 1024).map(y => `${y.from} ${fmt(y.kernelBytes / MIB, 2)}/${fmt(y.fetcherBytes / MIB, 2)}`).join(', ')])))
@@ -269,6 +315,18 @@ async function main (): Promise<void> {
         h != null ? fmt(h.lastPerTmin, 2) : '-', h != null ? `${h.done}/${opts.nodes}` : '-', h != null ? fmt(h.originEgressPerF, 3) : '-'
       ])
     ))
+    if (opts.rollout != null) {
+      const plan = opts.rollout
+      const boundMs = plan.pausesMs + tMinMs
+      print(`\napply -> 100% Active, steps ${plan.steps}${plan.prefetch ? ', prefetch' : ''}; lower bound = timed pauses ${fmt(plan.pausesMs / 1000, 1)} s + T_min ${fmt(tMinMs / 1000, 1)} s (the rollouts issue's goal: <= 1.2)`)
+      print(table(['run', '100% Active s', 'lower bound s', 'ratio', 'p50 Active / T_min', 'Completed seen s', 'phase', 'REPORTs', 'REPORTs per device', 'commands', 'prepares'],
+        rows.map(({ r, t }) => {
+          const o = r.tutti.rollout!
+          const last = t.done === opts.nodes ? t.lastPerTmin * tMinMs : Number.POSITIVE_INFINITY
+          return [String(r.run), fmt(last / 1000, 1), fmt(boundMs / 1000, 1), fmt(last / boundMs, 2), fmt(t.p50PerTmin, 2), o.completedMs != null ? fmt(o.completedMs / 1000, 1) : '-', o.phase ?? '-',
+            String(o.requests.report), fmt(o.requests.report / opts.nodes, 1), String(o.requests.command), String(o.requests.prepare)]
+        })))
+    }
     if (opts.raw) {
       print('\nCPU per MiB moved, per node: Tutti (over its window; beyond its idle rate) against the same libp2p stack streaming the file raw from the origin (each downloader over its transfer alone), goal <= 2')
       print(table(
@@ -292,7 +350,7 @@ async function main (): Promise<void> {
     }
     // The latest run as netns.json, and one file per setup so runs at several N are all kept.
     const file = await writeResults('netns', result)
-    const kept = await writeResults(`netns-n${opts.nodes}-${opts.sizeMiB}mib-${opts.rateMbit}mbit`, result)
+    const kept = await writeResults(`netns-n${opts.nodes}-${opts.sizeMiB}mib-${opts.rateMbit}mbit${opts.rollout != null ? "-rollout" : ""}`, result)
     print(`\nresults: ${file} (and ${kept})`)
     if (rows.some(({ t }) => t.done < opts.nodes)) process.exitCode = 1
   } finally {

@@ -17,8 +17,9 @@ import { loadAdminKey, loadFleet, swarmKey } from '../../node/fleet/fleet.js'
 import { createDialerLibp2p } from '../../node/mesh/dialer.js'
 import { ModelStore } from '../../node/models/store.js'
 import { createLab, cpuSeconds, nftAvailable } from '../../sim/netns/lab.js'
+import { signedRollout } from '../../test/rollout-helpers.js'
 import type { ChildProcess } from 'node:child_process'
-import type { Libp2p } from '@libp2p/interface'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import type { Counters, Lab, LabNode } from '../../sim/netns/lab.js'
 import type { ModelJob } from '../../node/models/service.js'
 
@@ -51,10 +52,27 @@ export interface RunConfig {
   cid: string
   sizeBytes: number
   sha256: string
+  /** The package's model name and version (what a rollout manifest names). */
+  modelName: string
+  modelVersion: string
+  /** Start the downloads with a rollout (one `policies.apply`, as `tutti apply`) instead of a pull per node. */
+  rollout?: RolloutPlan
   log: (line: string) => void
   /** Called with the lab as soon as it exists, so a signal handler can destroy it. */
   onLab: (lab: Lab | undefined) => void
 }
+
+/** The rollout that starts the downloads in `--start rollout` runs: every downloader, none of the origin. */
+export interface RolloutPlan {
+  /** `strategy.steps` as YAML flow text: `[ {setPercent: 10}, {pause: 5s}, {setPercent: 100} ]`. */
+  steps: string
+  prefetch: boolean
+  /** The timed pauses' sum, ms (the lower bound's share that is not transfer). */
+  pausesMs: number
+}
+
+/** Requests a device answered from rollout coordinators (`describe node` on itself). */
+export interface Asked { prepare: number, command: number, report: number }
 
 export interface NodeResult {
   name: string
@@ -64,6 +82,11 @@ export interface NodeResult {
   ackMs: number | null
   /** ms from the barrier to the node's own job start (same host clock). */
   startedMs: number | null
+  /** Rollout runs: ms from the barrier to the device's first rollout state (its command accepted), and to Verifying (downloaded). */
+  commandMs?: number
+  downloadedMs?: number
+  /** Rollout runs: what coordinators asked of this device over the run. */
+  asked?: Asked
   /** The fetcher's download time, and the time between it and the job's end (assembly). */
   fetchMs?: number
   assembleMs?: number
@@ -97,10 +120,25 @@ export interface SideResult {
 
 export interface RunResult {
   run: number
-  tutti: SideResult & { settleMs: number, aliveAtBarrier: number[], startSkewAckMs: number, startSkewNodeMs: number }
+  tutti: SideResult & { settleMs: number, aliveAtBarrier: number[], startSkewAckMs: number, startSkewNodeMs: number, rollout?: RolloutOutcome }
   http?: SideResult
   /** The libp2p stack alone; each node's cpuS is its CPU over the transfer only. */
   raw?: SideResult
+}
+
+export interface RolloutOutcome {
+  name: string
+  /** ms from the barrier to `policies.apply`'s answer (the policy durable on the attached node). */
+  appliedMs: number | null
+  /** As the attached node holds the rollout's progress at the end. */
+  phase?: string
+  coordinator?: string
+  epoch?: number
+  /** ms from the barrier to the attached node holding the progress Completed (what `rollout status` waits for). */
+  completedMs?: number
+  /** Requests all devices answered from coordinators over the run, by kind. */
+  requests: Asked
+  error?: string
 }
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
@@ -135,7 +173,7 @@ async function startTutti (lab: Lab, node: LabNode, dir: string, cfg: RunConfig,
   await mkdir(dir, { recursive: true })
   const log = openSync(join(dir, 'node.log'), 'a')
   const args = [BIN, 'node', 'start', '--data', dir, '--fleet', cfg.fleetFile, '--listen', `/ip4/${node.ip}/tcp/${TUTTI_PORT}`,
-    '--api', '127.0.0.1:0', '--heartbeat-ms', String(cfg.heartbeatMs),
+    '--api', '127.0.0.1:0', '--heartbeat-ms', String(cfg.heartbeatMs), '--label', `role=${bootstrap == null ? 'origin' : 'device'}`,
     ...cfg.transfer.flatMap(t => ['--transfer', t]), ...(bootstrap != null ? ['--bootstrap', bootstrap] : [])]
   const child = lab.spawn(node, process.execPath, args, { stdio: ['ignore', log, log], env: { ...process.env, TUTTI_DEBUG: '' } })
   closeSync(log)
@@ -209,84 +247,58 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
     const fromBefore = new Map(downloaders.map(n => [n.name, perSource ? lab.bytesFrom(n) : new Map<string, number>()]))
     const cpuBefore = new Map([...pids].map(([name, pid]) => [name, cpuSeconds(pid)]))
     const t0 = Date.now()
-    // The barrier: one admin call per node, all issued in the same tick over open connections.
-    const jobs = await Promise.all(procs.map(async p => {
-      try {
-        const job = await callAdmin<ModelJob>(libp2p, multiaddr(p.addr!), 'models.pull', { ref: cfg.cid }, { signal: AbortSignal.timeout(30_000) })
-        return { job, ackMs: Date.now() - t0 }
-      } catch (err) {
-        return { error: (err as Error).message, ackMs: Date.now() - t0 }
+    // Counters and CPU are read the moment the last node is done or failed (`ended`), before the
+    // answers the report needs are asked for.
+    let end: { wallMs: number, after: Map<string, Counters>, fromAfter: Map<string, Map<string, number>>, cpuAfter: Map<string, number> } | undefined
+    const ended = (): void => {
+      end ??= {
+        wallMs: Date.now() - t0,
+        after: new Map(all.map(n => [n.name, lab.counters(n)])),
+        fromAfter: new Map(downloaders.map(n => [n.name, perSource ? lab.bytesFrom(n) : new Map<string, number>()])),
+        cpuAfter: new Map([...pids].map(([name, pid]) => [name, cpuSeconds(pid)]))
       }
-    }))
-    const seenMs = new Map<string, number>()
-    const failed = new Set<string>()
-    const files = procs.map(p => join(p.dir, 'models', 'models', `${cfg.cid}.onnx`))
-    let lastJobCheck = Date.now()
-    while (seenMs.size + failed.size < procs.length && Date.now() - t0 < cfg.timeoutMs) {
-      await Promise.all(procs.map(async (p, i) => {
-        if (!seenMs.has(p.node.name) && await exists(files[i]!)) seenMs.set(p.node.name, Date.now() - t0)
-      }))
-      // A job that failed will not finish: every 5 s, ask the nodes not done yet (a few hundred bytes).
-      if (Date.now() - lastJobCheck >= 5000) {
-        lastJobCheck = Date.now()
-        await Promise.all(procs.map(async (p, i) => {
-          const id = jobs[i]!.job?.id
-          if (seenMs.has(p.node.name) || failed.has(p.node.name)) return
-          if (id == null) {
-            failed.add(p.node.name)
-            return
-          }
-          const job = await callAdmin<ModelJob>(libp2p, multiaddr(p.addr!), 'models.job', { id }, { signal: AbortSignal.timeout(5000) }).catch(() => undefined)
-          if (job?.state === 'failed') failed.add(p.node.name)
-        }))
-      }
-      await sleep(100)
     }
-    const wallMs = Date.now() - t0
-    const after = new Map(all.map(n => [n.name, lab.counters(n)]))
-    const fromAfter = new Map(downloaders.map(n => [n.name, perSource ? lab.bytesFrom(n) : new Map<string, number>()]))
-    const cpuAfter = new Map([...pids].map(([name, pid]) => [name, cpuSeconds(pid)]))
+    const started = cfg.rollout != null
+      ? await startByRollout(libp2p, originProc, procs, cfg, cfg.rollout, key, t0, ended)
+      : await startByPulls(libp2p, procs, cfg, t0, ended)
+    ended()
+    const { wallMs, after, fromAfter, cpuAfter } = end!
     const byIp = new Map([originProc, ...procs].map(p => [p.node.ip, p]))
-    cfg.log(`  tutti: ${seenMs.size}/${procs.length} done after ${(wallMs / 1000).toFixed(1)} s${failed.size > 0 ? `, ${failed.size} failed` : ''}`)
+    const doneCount = started.nodes.filter(x => x.doneMs != null).length
+    cfg.log(`  tutti: ${doneCount}/${procs.length} done after ${(wallMs / 1000).toFixed(1)} s${started.nodes.some(x => x.failed) ? `, ${started.nodes.filter(x => x.failed).length} failed` : ''}`)
 
     const nodes: NodeResult[] = await Promise.all(procs.map(async (p, i) => {
-      const started = jobs[i]!
-      let job = started.job
-      if (job != null) {
-        try {
-          job = await callAdmin<ModelJob>(libp2p, multiaddr(p.addr!), 'models.job', { id: job.id }, { signal: AbortSignal.timeout(10_000) })
-        } catch {
-          // keep the first answer
-        }
-      }
+      const s = started.nodes[i]!
       const d = delta(before.get(p.node.name)!, after.get(p.node.name)!)
-      const sha = await sha256File(files[i]!)
-      const doneMs = job?.state === 'done' && job.finishedMs != null ? job.finishedMs - t0 : seenMs.get(p.node.name) ?? null
+      const sha = await sha256File(modelFile(p, cfg))
       return {
         name: p.node.name,
-        doneMs,
-        ackMs: started.ackMs,
-        startedMs: job != null ? job.startedMs - t0 : null,
-        fetchMs: job?.result?.durationMs,
-        assembleMs: job?.result != null && job.finishedMs != null ? job.finishedMs - job.startedMs - job.result.durationMs : undefined,
-        state: job?.state ?? 'not started',
-        error: started.error ?? job?.error?.message,
+        doneMs: s.doneMs,
+        ackMs: s.ackMs,
+        startedMs: s.startedMs,
+        commandMs: s.commandMs,
+        downloadedMs: s.downloadedMs,
+        asked: s.asked,
+        fetchMs: s.fetchMs,
+        assembleMs: s.assembleMs,
+        state: s.state,
+        error: s.error,
         sha256ok: sha === cfg.sha256,
         rxBytes: d.rxBytes,
         txBytes: d.txBytes,
         rxPackets: d.rxPackets,
         idleRxBytesPerSec: idleRate.get(p.node.name),
         idleCpuCores: idleCpu.get(p.node.name),
-        fetcherBytesReceived: job?.result?.bytesReceived,
+        fetcherBytesReceived: s.fetcherBytesReceived,
         cpuS: cpuAfter.get(p.node.name)! - cpuBefore.get(p.node.name)!,
-        fromPeers: job?.result != null ? job.result.peers.filter(x => x.peerId !== originProc.peerId).reduce((a, x) => a + x.chunks, 0) / Math.max(1, job.result.chunksFetched) : undefined,
+        fromPeers: s.fetcherPeers != null ? s.fetcherPeers.filter(x => x.peerId !== originProc.peerId).reduce((a, x) => a + x.chunks, 0) / Math.max(1, s.chunksFetched ?? 0) : undefined,
         sources: perSource
           ? [...fromAfter.get(p.node.name)!].map(([ip, bytes]) => {
               const sender = byIp.get(ip)
               return {
                 from: sender?.node.name ?? ip,
                 kernelBytes: bytes - (fromBefore.get(p.node.name)!.get(ip) ?? 0),
-                fetcherBytes: job?.result?.peers.find(x => x.peerId === sender?.peerId)?.bytes ?? 0
+                fetcherBytes: s.fetcherPeers?.find(x => x.peerId === sender?.peerId)?.bytes ?? 0
               }
             })
           : undefined
@@ -302,10 +314,199 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
       settleMs,
       aliveAtBarrier: alive,
       startSkewAckMs: acks.length > 0 ? Math.max(...acks) - Math.min(...acks) : Number.NaN,
-      startSkewNodeMs: starts.length > 0 ? Math.max(...starts) - Math.min(...starts) : Number.NaN
+      startSkewNodeMs: starts.length > 0 ? Math.max(...starts) - Math.min(...starts) : Number.NaN,
+      rollout: started.rollout
     }
   } finally {
     await libp2p.stop()
+  }
+}
+
+/** How one node's download went, however it was started (times in ms from the barrier). */
+interface Started {
+  ackMs: number | null
+  startedMs: number | null
+  doneMs: number | null
+  failed: boolean
+  state: string
+  error?: string
+  commandMs?: number
+  downloadedMs?: number
+  asked?: Asked
+  fetchMs?: number
+  assembleMs?: number
+  fetcherBytesReceived?: number
+  fetcherPeers?: Array<{ peerId: string, chunks: number, bytes: number }>
+  chunksFetched?: number
+}
+
+const modelFile = (p: Proc, cfg: RunConfig): string => join(p.dir, 'models', 'models', `${cfg.cid}.onnx`)
+
+/** The pull barrier: one `models.pull` per node, all issued in the same tick over open connections; done = the model on disk. */
+async function startByPulls (libp2p: Libp2p, procs: Proc[], cfg: RunConfig, t0: number, ended: () => void): Promise<{ nodes: Started[], rollout?: undefined }> {
+  const jobs = await Promise.all(procs.map(async p => {
+    try {
+      const job = await callAdmin<ModelJob>(libp2p, multiaddr(p.addr!), 'models.pull', { ref: cfg.cid }, { signal: AbortSignal.timeout(30_000) })
+      return { job, ackMs: Date.now() - t0 }
+    } catch (err) {
+      return { error: (err as Error).message, ackMs: Date.now() - t0 }
+    }
+  }))
+  const seenMs = new Map<string, number>()
+  const failed = new Set<string>()
+  let lastJobCheck = Date.now()
+  while (seenMs.size + failed.size < procs.length && Date.now() - t0 < cfg.timeoutMs) {
+    await Promise.all(procs.map(async p => {
+      if (!seenMs.has(p.node.name) && await exists(modelFile(p, cfg))) seenMs.set(p.node.name, Date.now() - t0)
+    }))
+    // A job that failed will not finish: every 5 s, ask the nodes not done yet (a few hundred bytes).
+    if (Date.now() - lastJobCheck >= 5000) {
+      lastJobCheck = Date.now()
+      await Promise.all(procs.map(async (p, i) => {
+        const id = jobs[i]!.job?.id
+        if (seenMs.has(p.node.name) || failed.has(p.node.name)) return
+        if (id == null) {
+          failed.add(p.node.name)
+          return
+        }
+        const job = await callAdmin<ModelJob>(libp2p, multiaddr(p.addr!), 'models.job', { id }, { signal: AbortSignal.timeout(5000) }).catch(() => undefined)
+        if (job?.state === 'failed') failed.add(p.node.name)
+      }))
+    }
+    await sleep(100)
+  }
+  ended()
+  const nodes = await Promise.all(procs.map(async (p, i): Promise<Started> => {
+    const first = jobs[i]!
+    let job = first.job
+    if (job != null) {
+      try {
+        job = await callAdmin<ModelJob>(libp2p, multiaddr(p.addr!), 'models.job', { id: job.id }, { signal: AbortSignal.timeout(10_000) })
+      } catch {
+        // keep the first answer
+      }
+    }
+    return {
+      ackMs: first.ackMs,
+      startedMs: job != null ? job.startedMs - t0 : null,
+      doneMs: job?.state === 'done' && job.finishedMs != null ? job.finishedMs - t0 : seenMs.get(p.node.name) ?? null,
+      failed: failed.has(p.node.name),
+      state: job?.state ?? 'not started',
+      error: first.error ?? job?.error?.message,
+      fetchMs: job?.result?.durationMs,
+      assembleMs: job?.result != null && job.finishedMs != null ? job.finishedMs - job.startedMs - job.result.durationMs : undefined,
+      fetcherBytesReceived: job?.result?.bytesReceived,
+      fetcherPeers: job?.result?.peers,
+      chunksFetched: job?.result?.chunksFetched
+    }
+  }))
+  return { nodes }
+}
+
+/** One record of a device's `rollouts.json` (node/rollouts/agent.ts), the fields read here. */
+interface DeviceRecord { device?: { kind: string, reason?: string }, updatedMs: number }
+
+async function deviceRecord (p: Proc, rollout: string): Promise<DeviceRecord | undefined> {
+  try {
+    const doc = JSON.parse(await readFile(join(p.dir, 'rollouts.json'), 'utf8')) as { records?: Record<string, DeviceRecord> }
+    return doc.records?.[rollout]
+  } catch {
+    return undefined // not written yet, or read while being replaced
+  }
+}
+
+const ENDED = new Set(['Failed', 'TimedOut', 'RolledBack'])
+
+/**
+ * The rollout barrier: one signed policy applied on the first downloader, as `tutti apply` attached
+ * to it; the elected coordinator then commands the waves. Each device's state comes from its own
+ * `rollouts.json`, read from this host's file system every 200 ms (no traffic on the capped links):
+ * a state's time is the device's own record of it (`updatedMs`, the same host clock). Done = Active.
+ */
+async function startByRollout (libp2p: Libp2p, origin: Proc, procs: Proc[], cfg: RunConfig, plan: RolloutPlan, adminKey: PrivateKey, t0: number, ended: () => void): Promise<{ nodes: Started[], rollout: RolloutOutcome }> {
+  const name = `netns-run-${cfg.run}`
+  const yaml = `apiVersion: tutti.dev/v1
+kind: Rollout
+metadata: { name: ${name} }
+spec:
+  model: { name: ${cfg.modelName}, version: ${cfg.modelVersion} }
+  selector: { matchLabels: { role: device } }
+  strategy:
+    steps: ${plan.steps}
+    activationTimeout: ${Math.ceil(cfg.timeoutMs / 1000)}s${plan.prefetch ? '\n    prefetch: true' : ''}
+`
+  const { envelope } = await signedRollout(adminKey, yaml, cfg.cid, 1)
+  const attached = procs[0]!
+  let appliedMs: number | null = null
+  let error: string | undefined
+  try {
+    await callAdmin(libp2p, multiaddr(attached.addr!), 'policies.apply', { envelope: Buffer.from(envelope).toString('base64') }, { signal: AbortSignal.timeout(30_000) })
+    appliedMs = Date.now() - t0
+  } catch (err) {
+    error = `policies.apply: ${(err as Error).message}`
+  }
+  const firstSeen = procs.map(() => new Map<string, number>())
+  const over = new Set<number>()
+  while (error == null && over.size < procs.length && Date.now() - t0 < cfg.timeoutMs) {
+    await Promise.all(procs.map(async (p, i) => {
+      if (over.has(i)) return
+      const r = await deviceRecord(p, name)
+      const kind = r?.device?.kind
+      if (kind == null || firstSeen[i]!.has(kind)) return
+      firstSeen[i]!.set(kind, r!.updatedMs - t0)
+      if (kind === 'Active' || ENDED.has(kind)) over.add(i)
+    }))
+    await sleep(200)
+  }
+  ended()
+  const asked = await Promise.all(procs.map(async p => {
+    const d = await callAdmin<{ node?: { rolloutRequests?: Asked } }>(libp2p, multiaddr(p.addr!), 'nodes.get', { peerId: p.peerId }, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined)
+    return d?.node?.rolloutRequests
+  }))
+  // What `tutti rollout status` waits for: the coordinator's progress, Completed, on the attached node.
+  type Status = { rollout: { progress?: { phase: string, coordinator: string, epoch: number } } }
+  let status: Status | undefined
+  let completedMs: number | undefined
+  const statusDeadline = Date.now() + 30_000
+  while (error == null) {
+    status = await callAdmin<Status>(libp2p, multiaddr(attached.addr!), 'rollouts.get', { name }, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined)
+    const phase = status?.rollout.progress?.phase
+    if (phase === 'Completed') completedMs = Date.now() - t0
+    if (phase === 'Completed' || phase === 'Aborted' || phase === 'RolledBack' || over.size < procs.length || Date.now() > statusDeadline) break
+    await sleep(250)
+  }
+  const records = await Promise.all(procs.map(async p => await deviceRecord(p, name)))
+  const nodes = procs.map((p, i): Started => {
+    const seen = firstSeen[i]!
+    const last = records[i]?.device
+    const first = [...seen.values()].sort((a, b) => a - b)[0]
+    return {
+      ackMs: i === 0 ? appliedMs : null,
+      startedMs: seen.get('Downloading') ?? first ?? null,
+      doneMs: seen.get('Active') ?? null,
+      failed: last != null && ENDED.has(last.kind),
+      state: last?.kind ?? 'no command',
+      error: last?.reason,
+      commandMs: first,
+      // Phases a moment apart can share one write of the file: the first seen after Downloading.
+      downloadedMs: [seen.get('Verifying'), seen.get('Loading'), seen.get('SmokeTest')].filter((x): x is number => x != null).sort((a, b) => a - b)[0],
+      asked: asked[i]
+    }
+  })
+  const total = (k: keyof Asked): number => asked.reduce((a, x) => a + (x?.[k] ?? 0), 0)
+  const progress = status?.rollout.progress
+  return {
+    nodes,
+    rollout: {
+      name,
+      appliedMs,
+      phase: progress?.phase,
+      coordinator: progress != null ? [origin, ...procs].find(p => p.peerId === progress.coordinator)?.node.name ?? progress.coordinator : undefined,
+      completedMs,
+      epoch: progress?.epoch,
+      requests: { prepare: total('prepare'), command: total('command'), report: total('report') },
+      error
+    }
   }
 }
 

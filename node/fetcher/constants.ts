@@ -74,3 +74,10 @@ export const DEFAULT_PROGRESS_INTERVAL_MS = 250
 
 /** The download rate is averaged over this window, in ms. @default 5000 */
 export const DEFAULT_RATE_WINDOW_MS = 5000
+
+/**
+ * How long after a CID is first to be announced (its manifest in, or its pull done) the DHT
+ * provide runs, in ms; each announce waits 0.5 to 1.5 times this (random), so a wave's devices do
+ * not all walk the DHT at once. 0 announces at once. @default 30 s
+ */
+export const DEFAULT_ANNOUNCE_DELAY_MS = 30_000

@@ -6,8 +6,9 @@ import {
   DEFAULT_BUSY_BACKOFF_MS, DEFAULT_ENDGAME_CHUNKS, DEFAULT_ENDGAME_DUPLICATES, DEFAULT_ENDGAME_LATE_FACTOR, DEFAULT_FAILURE_BACKOFF_MS,
   DEFAULT_HAVE_REFRESH_MS, DEFAULT_MANIFEST_TIMEOUT_MS, DEFAULT_MAX_CHUNKS_PER_REQUEST, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_IN_FLIGHT_PER_PEER,
   DEFAULT_MAX_PEER_FAILURES, DEFAULT_MAX_PEERS, DEFAULT_PROGRESS_INTERVAL_MS, DEFAULT_TICK_MS,
-  DEFAULT_RATE_WINDOW_MS, DEFAULT_REDISCOVER_MS, DEFAULT_RESCAN_MS, DEFAULT_STALL_TIMEOUT_MS
+  DEFAULT_RATE_WINDOW_MS, DEFAULT_REDISCOVER_MS, DEFAULT_RESCAN_MS, DEFAULT_STALL_TIMEOUT_MS, DEFAULT_ANNOUNCE_DELAY_MS
 } from './constants.js'
+import { DeferredAnnouncer } from './announcer.js'
 import { Download } from './download.js'
 import { InvalidManifestCidError } from './errors.js'
 import { PeerScores } from './peer-scores.js'
@@ -25,7 +26,11 @@ export interface FetcherComponents {
   logger: Logger
   /** Finds peers that announced a manifest; see `libp2pProviders`. Without it, only connected peers are asked. */
   findProviders?: ProviderFinder
-  /** Announces that this node holds (part of) a manifest, once it has the manifest; see `announce`. */
+  /**
+   * Announces that this node holds (part of) a manifest (a DHT provide; see `announce`). The
+   * fetcher calls it once per CID, `announceDelayMs` after a download has the manifest or
+   * {@link Fetcher.announceSoon} asks (see announcer.ts).
+   */
   announce?: (manifestCid: string, options?: AbortOptions) => Promise<void>
   /** Paces every byte of chunk data received (this node's download cap). */
   downloadLimiter?: RateLimiter
@@ -85,6 +90,8 @@ export interface FetcherInit {
   progressIntervalMs?: number
   /** @default DEFAULT_RATE_WINDOW_MS */
   rateWindowMs?: number
+  /** Mean wait before a CID's DHT announce, ms; 0 announces at once. @default DEFAULT_ANNOUNCE_DELAY_MS */
+  announceDelayMs?: number
 }
 
 export type ResolvedFetcherInit = Required<FetcherInit>
@@ -166,12 +173,13 @@ export function resolveFetcherInit (init: FetcherInit): ResolvedFetcherInit {
     rescanMs: init.rescanMs ?? DEFAULT_RESCAN_MS,
     rediscoverMs: init.rediscoverMs ?? DEFAULT_REDISCOVER_MS,
     progressIntervalMs: init.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS,
-    rateWindowMs: init.rateWindowMs ?? DEFAULT_RATE_WINDOW_MS
+    rateWindowMs: init.rateWindowMs ?? DEFAULT_RATE_WINDOW_MS,
+    announceDelayMs: init.announceDelayMs ?? DEFAULT_ANNOUNCE_DELAY_MS
   }
   if (!(Number.isFinite(r.endgameLateFactor) && r.endgameLateFactor >= 0)) throw new ConfigError(`fetcher endgameLateFactor must be a number >= 0, not ${r.endgameLateFactor}`)
   for (const [k, v] of Object.entries(r)) {
     if (k === 'endgameLateFactor') continue
-    const min = k === 'endgameChunks' || k === 'unitBytes' ? 0 : 1
+    const min = k === 'endgameChunks' || k === 'unitBytes' || k === 'announceDelayMs' ? 0 : 1
     if (!Number.isSafeInteger(v) || v < min) throw new ConfigError(`fetcher ${k} must be an integer >= ${min}, not ${v}`)
   }
   if (r.maxChunksPerRequest > MAX_CHUNKS_PER_REQUEST) throw new ConfigError(`fetcher maxChunksPerRequest must be at most ${MAX_CHUNKS_PER_REQUEST}`)
@@ -188,10 +196,32 @@ export class Fetcher {
   private readonly init: ResolvedFetcherInit
   private readonly scores = new PeerScores()
   private readonly running = new Set<AbortController>()
+  private readonly random: () => number
+  private readonly announcer?: DeferredAnnouncer
 
   constructor (components: FetcherComponents, init: FetcherInit = {}) {
     this.components = components
     this.init = resolveFetcherInit(init)
+    this.random = components.random ?? seededRandom(randomSeed())
+    const announce = components.announce
+    if (announce != null) {
+      this.announcer = new DeferredAnnouncer({
+        announce,
+        holds: async (cid, options) => await components.store.getManifest(cid, options) != null,
+        clock: components.clock,
+        random: this.random,
+        logger: components.logger.child('announce')
+      }, { delayMs: this.init.announceDelayMs })
+    }
+  }
+
+  /**
+   * Announces (a DHT provide) that this node holds `manifestCid`, once per CID and process, after
+   * `announceDelayMs` (0.5 to 1.5 times it): heartbeats tell the fleet sooner; the record is for
+   * whoever they do not reach. Does nothing without an `announce` component.
+   */
+  announceSoon (manifestCid: string): void {
+    this.announcer?.soon(manifestCid)
   }
 
   /**
@@ -206,7 +236,8 @@ export class Fetcher {
     const signal = options.signal == null ? controller.signal : AbortSignal.any([options.signal, controller.signal])
     const download = new Download({
       ...this.components,
-      random: this.components.random ?? seededRandom(randomSeed()),
+      announce: this.announcer != null ? async cid => { this.announceSoon(cid) } : undefined,
+      random: this.random,
       scores: this.scores
     }, this.init, manifestCid, signal, options.onProgress, options.holders)
     try {
@@ -225,5 +256,6 @@ export class Fetcher {
   stop (): void {
     for (const c of this.running) c.abort(new Error('fetcher stopped'))
     this.running.clear()
+    this.announcer?.stop()
   }
 }

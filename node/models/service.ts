@@ -228,8 +228,9 @@ export class ModelService {
     await this.components.server.start()
     this.started = true
     this.components.libp2p.addEventListener('peer:disconnect', this.onPeerGone)
-    // Provider records for what we hold; the DHT may have no peers yet, so this runs in the background.
-    void this.announceAll().catch(err => { this.log.debug('announcing held models failed', { err }) })
+    // Provider records for what we hold, deferred (fetcher/announcer.ts): the DHT may have no
+    // peers yet, and heartbeats tell the fleet first.
+    for (const entry of this.store.list()) this.fetcher.announceSoon(entry.cid)
   }
 
   private readonly onPeerGone = (evt: CustomEvent<PeerId>): void => {
@@ -247,7 +248,11 @@ export class ModelService {
     await this.components.store.close()
   }
 
-  /** Announces every manifest this node holds, complete or not (it serves what it has verified). */
+  /**
+   * Announces every manifest this node holds, complete or not (it serves what it has verified), at
+   * once: for a caller that just imported a package and wants it found through the DHT now. The
+   * node's own announces (at start, after pulls) are deferred instead ({@link Fetcher.announceSoon}).
+   */
   async announceAll (options: AbortOptions = {}): Promise<void> {
     const signal = options.signal ?? this.controller.signal
     for (const entry of this.store.list()) {
@@ -418,8 +423,7 @@ export class ModelService {
     const holders = announcersOf(cid, this.components.members().filter(m => !m.self)).map(id => peerIdFromString(id))
     const fetch = await this.fetcher.fetch(cid, { signal, onProgress, holders })
     const path = await this.store.assemble(cid, { signal })
-    void announce(this.components.libp2p, cid, { signal: timeoutSignal(this.components.clock, 30_000, { signal: this.controller.signal }) })
-      .catch(err => { this.log.debug('announce failed', { cid, err }) })
+    this.fetcher.announceSoon(cid)
     this.log.info('model pulled', { cid, model: `${fetch.manifest.manifest.name}@${fetch.manifest.manifest.version}`, chunks: fetch.chunksFetched, ms: fetch.durationMs })
     return { manifest: fetch.manifest, path, fetch }
   }

@@ -15,7 +15,7 @@ import type { ChunkServerInit } from '../../protocols/chunks/chunks.js'
 export const FETCHER_TUNING_KEYS = [
   'unitBytes', 'maxPeers', 'maxInFlightPerPeer', 'maxInFlight', 'maxChunksPerRequest', 'endgameChunks', 'endgameDuplicates',
   'endgameLateFactor', 'haveRefreshMs', 'tickMs', 'idleTimeoutMs', 'queryTimeoutMs', 'busyBackoffMs', 'failureBackoffMs',
-  'maxPeerFailures', 'stallTimeoutMs', 'manifestTimeoutMs', 'rescanMs', 'rediscoverMs', 'progressIntervalMs', 'rateWindowMs'
+  'maxPeerFailures', 'stallTimeoutMs', 'manifestTimeoutMs', 'rescanMs', 'rediscoverMs', 'progressIntervalMs', 'rateWindowMs', 'announceDelayMs'
 ] as const satisfies ReadonlyArray<keyof FetcherInit>
 
 export const CHUNK_SERVER_TUNING_KEYS = [

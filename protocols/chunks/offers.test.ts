@@ -158,6 +158,25 @@ describe('seed offers against a member that claims whatever it is offered', () =
     expect(answerP(s, honest, secondAskMs).offer).toEqual(expected)
   })
 
+  it('offers past withholdMs a chunk whose holders, all served by this seed, went quiet (seeds themselves now)', () => {
+    // Two askers took every chunk from this seed and finished: their last word is their last ask.
+    let s = emptyOfferState(4)
+    for (const peer of ['a', 'b']) {
+      for (const c of [0, 1, 2, 3]) s = takeOffer(s, peer, c, 0, p)
+      s = answerP(s, ask(peer, 'xxx.', '...x'), 0).state
+    }
+    s = answerP(s, ask('a', 'xxxx', '....'), 10).state
+    s = answerP(s, ask('b', 'xxxx', '....'), 10).state
+    const late = ask('late', 'xxx.', '...x')
+    // While they may still be asking, their copies count; the late asker starts waiting.
+    const first = answerP(s, late, 20)
+    expect(first.offer).toEqual([])
+    s = first.state
+    expect(answerP(s, late, 20 + withholdMs - 1).offer).toEqual([])
+    // Both quiet for withholdMs and the late asker waited as long: offered, long before seenTtlMs.
+    expect(answerP(s, late, 20 + withholdMs).offer).toEqual([3])
+  })
+
   it('the honest downloader completes from the seed alone while the liar keeps claiming', () => {
     let s = liarClaimsAll(false)
     const got = new Set<number>()

@@ -11,7 +11,11 @@
  * it, to make the seed withhold those chunks from everyone else. So a claim counts as a copy
  * elsewhere in full only for chunks this seed served the claimant (it asked for them, see
  * {@link takeOffer}); other claims count only until an asker has wanted the chunk, without being
- * offered it, for `withholdMs`: past that the seed offers it on what it verified alone.
+ * offered it, for `withholdMs`: past that the seed offers it on what it verified alone. And past
+ * that, a copy counts only while its holder still asks (within `withholdMs`): one that went quiet
+ * finished its download and is a seed running this same rule, or left. Without that, at the end
+ * of a download every other holder was a seed counting the others' copies, and the last asker
+ * waited for their word to age out (`seenTtlMs`, 120 s; seen on real links at N = 20).
  *
  * Pure: the server keeps a {@link SeedOfferState} per manifest and asks {@link planOffer} what to
  * answer, then records the answer with {@link recordOffer}.
@@ -113,10 +117,24 @@ export function planOffer (state: SeedOfferState, ask: OfferAsk, params: SeedOff
     }
     return n
   }
+  // Whether `peer` asked within withholdMs: it is still downloading, so it offers what it holds.
+  // A holder that went quiet is complete (a seed, withholding by this same rule) or gone.
+  const asking = (peer: string): boolean => {
+    const entry = state.seen.get(peer)
+    return entry != null && nowMs - entry.atMs <= withholdMs
+  }
   const elsewhere = (i: number): number => {
     const since = waitingSince?.get(i)
-    const distrust = since != null && nowMs - since >= withholdMs
-    return holders[i]! - (distrust ? unverified(i) : 0) + (openElsewhere.get(i) ?? 0)
+    if (since == null || nowMs - since < withholdMs) return holders[i]! + (openElsewhere.get(i) ?? 0)
+    // The asker has waited: only copies that can still reach it count, those this seed served to
+    // askers still asking, and offers open to them.
+    let n = holders[i]! - unverified(i)
+    for (const [peer, entry] of state.seen) {
+      if (peer === ask.peer || nowMs - entry.atMs > params.seenTtlMs || asking(peer)) continue
+      if (entry.has[i] === true && state.served.get(peer)?.[i] === true) n--
+    }
+    for (const o of othersOpen) if (o.chunk === i && asking(o.peer)) n++
+    return n
   }
   const untakenElsewhere = othersOpen.filter(o => !o.taken).length
   const room = Math.min(params.perPeer - mine.size, params.maxOpen - state.serving - untakenElsewhere - mine.size)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { ManualClock } from '../../core/clock.js'
 import { silentLogger } from '../../core/logger.js'
-import { chooseDials, Connectivity } from './connectivity.js'
+import { chooseDials, Connectivity, needsBootstrap } from './connectivity.js'
 import type { ConnectivityComponents } from './connectivity.js'
 
 describe('chooseDials', () => {
@@ -50,5 +50,41 @@ describe('deafness: connected but hearing no heartbeats', () => {
     const { c } = make(() => undefined)
     expect(c.isDeaf(9_000, 1)).toBe(false)
     expect(c.isDeaf(10_001, 1)).toBe(true)
+  })
+})
+
+describe('bootstrap redials: while no connection reaches the fleet', () => {
+  it.each<[string, string[], string[], boolean]>([
+    ['no connection', [], [], true],
+    ['only an admin CLI attached', ['admin'], [], true],
+    ['only an admin CLI, members known but not connected', ['admin'], ['m1', 'm2'], true],
+    ['connected to the bootstrap peer (not yet heard of)', ['boot'], [], false],
+    ['connected to a member', ['admin', 'm2'], ['m1', 'm2'], false]
+  ])('%s: %s', (_what, connected, members, expected) => {
+    expect(needsBootstrap(new Set(connected), members, ['boot'])).toBe(expected)
+  })
+
+  const BOOT = '12D3KooWGRUVh8sQTNJHNYoDkZzWbCwqHwuTeoxDRZJC7dxZnPUt'
+  const ADMIN = '12D3KooWRoVuuB3SUiMD1zJsbkSo9Rn6L1rMQWDvqP4SRu4oXcnp'
+  const make = (connectedTo: string[]): { c: Connectivity, dialed: string[] } => {
+    const dialed: string[] = []
+    const libp2p = {
+      peerId: { toString: () => 'self' },
+      getConnections: () => connectedTo.map(p => ({ remotePeer: { toString: () => p }, status: 'open', streams: [] })),
+      dial: async (addr: { toString: () => string }) => { dialed.push(addr.toString()) },
+      peerStore: { all: async () => [] }
+    } as unknown as ConnectivityComponents['libp2p']
+    const c = new Connectivity({ libp2p, clock: new ManualClock(0), logger: silentLogger, random: () => 0.5, knownPeers: () => [], lastHeardMs: () => undefined },
+      { bootstrap: [`/ip4/10.0.0.1/tcp/7410/p2p/${BOOT}`] })
+    return { c, dialed }
+  }
+
+  it('dials the bootstrap peer of a node whose one connection is an admin CLI, not one connected to it', async () => {
+    const alone = make([ADMIN])
+    await alone.c.check()
+    expect(alone.dialed).toEqual([`/ip4/10.0.0.1/tcp/7410/p2p/${BOOT}`])
+    const joined = make([BOOT])
+    await joined.c.check()
+    expect(joined.dialed).toEqual([])
   })
 })

@@ -7,7 +7,7 @@
  *   npm run bench -- netns [--nodes 5] [--size-mib 20] [--rate-mbit 10] [--runs 1]
  *                          [--chunk-kib KIB] [--set KEY=VALUE,...] [--heartbeat-ms 5000] [--timeout-s T]
  *                          [--settle-s 60] [--idle-s 10] [--queue-ms 100] [--no-http] [--no-raw] [--keep]
- *                          [--start pull|rollout] [--steps 100] [--prefetch]
+ *                          [--start pull|rollout] [--steps 100] [--prefetch] [--log-level info]
  *
  * --start rollout: instead of one `models.pull` admin call per node, one signed rollout policy
  * applied on the first downloader (`tutti apply`), selecting every downloader (not the origin);
@@ -55,6 +55,8 @@ interface Options {
   chunkKiB?: number
   /** `--transfer` settings for every node (`--set maxInFlight=8,uploadSlots=3`). */
   transfer: string[]
+  /** Every node's `--log-level` (debug: what a --keep'd node.log should show). */
+  logLevel?: string
   heartbeatMs: number
   timeoutS: number
   settleS: number
@@ -106,7 +108,8 @@ function parseOptions (argv: string[]): Options {
         keep: { type: 'boolean', default: false },
         start: { type: 'string', default: 'pull' },
         steps: { type: 'string' },
-        prefetch: { type: 'boolean', default: false }
+        prefetch: { type: 'boolean', default: false },
+        'log-level': { type: 'string' }
       }
     }).values
   } catch (err) {
@@ -122,6 +125,7 @@ function parseOptions (argv: string[]): Options {
   const nodes = num('nodes', values.nodes, 1, true)
   if (nodes > 200) usage('--nodes must be at most 200')
   const tMinS = sizeMiB * MIB * 8 / (rateMbit * 1e6)
+  if (values['log-level'] != null && !['debug', 'info', 'warn', 'error'].includes(values['log-level'])) usage(`--log-level must be debug, info, warn or error, got "${values['log-level']}"`)
   if (values.start !== 'pull' && values.start !== 'rollout') usage(`--start must be pull or rollout, got "${values.start}"`)
   if (values.start === 'pull' && (values.steps != null || values.prefetch)) usage('--steps and --prefetch go with --start rollout')
   let rollout: RolloutPlan | undefined
@@ -148,6 +152,7 @@ function parseOptions (argv: string[]): Options {
     http: !values['no-http'],
     raw: !values['no-raw'],
     keep: values.keep,
+    logLevel: values['log-level'],
     rollout
   }
 }
@@ -265,6 +270,7 @@ async function main (): Promise<void> {
         queueMs: opts.queueMs,
         heartbeatMs: opts.heartbeatMs,
         transfer: opts.transfer,
+        logLevel: opts.logLevel,
         timeoutMs: opts.timeoutS * 1000,
         settleMs: opts.settleS * 1000,
         idleMs: opts.idleS * 1000,
@@ -293,6 +299,12 @@ async function main (): Promise<void> {
       } else {
         print(`\nrun ${run}, Tutti per node (seconds from the start barrier; rx/fetcher = kernel bytes received / the fetcher's own count):`)
         print(table(['node', 'state', 'sha256', 'ack', 'started', 'done', 'done/T_min', 'fetch', 'assemble', 'rx MiB', 'tx MiB', 'rx/fetcher', '% from peers', 'CPU s'], nodeRows(r.tutti.nodes, tMinMs)))
+      }
+      for (const x of r.tutti.nodes.filter(y => y.progress != null)) {
+        const pr = x.progress!
+        const byState = new Map<string, number>()
+        for (const peer of pr.peers) byState.set(peer.state, (byState.get(peer.state) ?? 0) + 1)
+        print(`not finished: ${x.name} had ${pr.chunksDone}/${pr.chunksTotal} chunks after ${fmt(pr.elapsedMs / 1000, 1)} s, ${pr.peers.length} peers (${[...byState].map(([k, v]) => `${v} ${k}`).join(', ')}), ${pr.peers.reduce((a, peer) => a + peer.inFlight, 0)} chunks in flight, offers per peer ${pr.peers.map(peer => peer.offers).join(' ')}`)
       }
       print('\nbytes received beyond F, per node, as fractions of F: TCP/IP headers, background (idle rate x download time), chunk bytes the fetcher counted beyond F, the rest (no counter sees it):')
       print(table(['node', 'headers', 'background', 'fetcher extra', 'unseen', 'from each sender: kernel MiB / fetcher MiB'], r.tutti.nodes.map(x => [x.name, ...breakdown(x, sizeBytes),

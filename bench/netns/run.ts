@@ -22,6 +22,7 @@ import type { ChildProcess } from 'node:child_process'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import type { Counters, Lab, LabNode } from '../../sim/netns/lab.js'
 import type { ModelJob } from '../../node/models/service.js'
+import type { FetchProgress } from '../../node/fetcher/index.js'
 
 const BIN = fileURLToPath(new URL('../../bin/tutti.js', import.meta.url))
 const RAW_STREAM = fileURLToPath(new URL('./raw-stream.ts', import.meta.url))
@@ -37,6 +38,8 @@ export interface RunConfig {
   heartbeatMs: number
   /** `tutti node start --transfer` pairs for every node. */
   transfer: string[]
+  /** `tutti node start --log-level` of every node (their node.log, kept with --keep). @default info */
+  logLevel?: string
   timeoutMs: number
   settleMs: number
   /** The idle window before the barrier in which background traffic is measured. */
@@ -87,6 +90,8 @@ export interface NodeResult {
   downloadedMs?: number
   /** Rollout runs: what coordinators asked of this device over the run. */
   asked?: Asked
+  /** A pull that had not finished when the run ended: its last progress report. */
+  progress?: FetchProgress
   /** The fetcher's download time, and the time between it and the job's end (assembly). */
   fetchMs?: number
   assembleMs?: number
@@ -174,7 +179,7 @@ async function startTutti (lab: Lab, node: LabNode, dir: string, cfg: RunConfig,
   const log = openSync(join(dir, 'node.log'), 'a')
   const args = [BIN, 'node', 'start', '--data', dir, '--fleet', cfg.fleetFile, '--listen', `/ip4/${node.ip}/tcp/${TUTTI_PORT}`,
     '--api', '127.0.0.1:0', '--heartbeat-ms', String(cfg.heartbeatMs), '--label', `role=${bootstrap == null ? 'origin' : 'device'}`,
-    ...cfg.transfer.flatMap(t => ['--transfer', t]), ...(bootstrap != null ? ['--bootstrap', bootstrap] : [])]
+    ...cfg.transfer.flatMap(t => ['--transfer', t]), ...(cfg.logLevel != null ? ['--log-level', cfg.logLevel] : []), ...(bootstrap != null ? ['--bootstrap', bootstrap] : [])]
   const child = lab.spawn(node, process.execPath, args, { stdio: ['ignore', log, log], env: { ...process.env, TUTTI_DEBUG: '' } })
   closeSync(log)
   const proc: Proc = { node, dir, child }
@@ -279,6 +284,7 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
         commandMs: s.commandMs,
         downloadedMs: s.downloadedMs,
         asked: s.asked,
+        progress: s.progress,
         fetchMs: s.fetchMs,
         assembleMs: s.assembleMs,
         state: s.state,
@@ -338,6 +344,8 @@ interface Started {
   fetcherBytesReceived?: number
   fetcherPeers?: Array<{ peerId: string, chunks: number, bytes: number }>
   chunksFetched?: number
+  /** A pull still running at the end: its last progress (what it waits on). */
+  progress?: FetchProgress
 }
 
 const modelFile = (p: Proc, cfg: RunConfig): string => join(p.dir, 'models', 'models', `${cfg.cid}.onnx`)
@@ -397,7 +405,8 @@ async function startByPulls (libp2p: Libp2p, procs: Proc[], cfg: RunConfig, t0: 
       assembleMs: job?.result != null && job.finishedMs != null ? job.finishedMs - job.startedMs - job.result.durationMs : undefined,
       fetcherBytesReceived: job?.result?.bytesReceived,
       fetcherPeers: job?.result?.peers,
-      chunksFetched: job?.result?.chunksFetched
+      chunksFetched: job?.result?.chunksFetched,
+      progress: job?.state === 'running' ? job.progress : undefined
     }
   }))
   return { nodes }

@@ -10,6 +10,7 @@
  * after it is first asked for, out of the burst of transfers a wave is. A CID the store no longer
  * holds when its time comes is not announced; a failed announce may be asked for again.
  */
+import { timeoutSignal } from '../../core/abort.js'
 import type { Clock, TimerHandle } from '../../core/clock.js'
 import type { Logger } from '../../core/logger.js'
 import type { AbortOptions } from '@libp2p/interface'
@@ -71,9 +72,7 @@ export class DeferredAnnouncer {
 
   private async run (cid: string): Promise<void> {
     this.states.set(cid, { kind: 'announcing' })
-    const timeout = new AbortController()
-    const timer = this.c.clock.setTimeout(() => { timeout.abort(new Error(`announce took longer than ${this.timeoutMs} ms`)) }, this.timeoutMs)
-    const signal = AbortSignal.any([this.controller.signal, timeout.signal])
+    const signal = timeoutSignal(this.c.clock, this.timeoutMs, { signal: this.controller.signal, reason: `announce took longer than ${this.timeoutMs} ms` })
     try {
       if (!await this.c.holds(cid, { signal })) {
         this.states.delete(cid)
@@ -85,7 +84,7 @@ export class DeferredAnnouncer {
       this.states.delete(cid)
       if (!this.controller.signal.aborted) this.c.logger.debug('announcing a manifest failed', { cid, err })
     } finally {
-      timer.cancel()
+      signal.clear()
     }
   }
 }

@@ -1,6 +1,7 @@
 /**
- * Keeps a node connected: redials bootstrap peers while it has no connection (they may start
- * after it, or come back after a crash), and, while it has fewer than `targetPeers` connections,
+ * Keeps a node connected: redials bootstrap peers while no connection reaches a fleet member or a
+ * bootstrap peer (they may start after it, or come back after a crash; an admin CLI attached does
+ * not count), and, while it has fewer than `targetPeers` connections,
  * dials members it has heard of, so the mesh does not hang on the bootstrap peer alone.
  *
  * It also mends gossip. gossipsub keeps one outbound stream per peer and opens it when a

@@ -22,6 +22,7 @@ import { createLibp2p } from 'libp2p'
 import { loadFleet, swarmKey } from '../../node/fleet/fleet.js'
 import { tuttiPreSharedKey } from '../../node/mesh/pnet.js'
 import { MESH_CONNECTION_MONITOR } from '../../node/mesh/libp2p.js'
+import { tuneLibp2pStack } from '../../node/mesh/stack-tuning.js'
 import type { Libp2p } from '@libp2p/interface'
 
 export const RAW_PROTOCOL = '/tutti-bench/raw/1.0.0'
@@ -29,6 +30,8 @@ export const RAW_PROTOCOL = '/tutti-bench/raw/1.0.0'
 const PIECE_BYTES = 60 * 1024
 
 async function node (fleetFile: string, listen: string[]): Promise<Libp2p> {
+  // The stack as the nodes run it (TUTTI_STOCK_LIBP2P=1 leaves both as shipped).
+  tuneLibp2pStack()
   const fleet = await loadFleet(fleetFile)
   return await createLibp2p({
     privateKey: await generateKeyPair('Ed25519'),

@@ -9,6 +9,7 @@ import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { tuttiPreSharedKey } from './pnet.js'
+import { tuneLibp2pStack } from './stack-tuning.js'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 
 export interface DialerLibp2pInit {
@@ -18,6 +19,7 @@ export interface DialerLibp2pInit {
 }
 
 export async function createDialerLibp2p (init: DialerLibp2pInit): Promise<Libp2p> {
+  tuneLibp2pStack()
   return await createLibp2p({
     privateKey: init.privateKey,
     addresses: { listen: [] },

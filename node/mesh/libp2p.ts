@@ -17,6 +17,7 @@ import { createLibp2p } from 'libp2p'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { silentLogger } from '../../core/logger.js'
 import { tuttiPreSharedKey } from './pnet.js'
+import { tuneLibp2pStack } from './stack-tuning.js'
 import { FLEET_SCORE_THRESHOLDS, fleetScoreParams } from './scoring.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
@@ -119,6 +120,7 @@ export const MESH_CONNECTION_MONITOR = {
 } as const
 
 export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2p> {
+  tuneLibp2pStack()
   const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
   if ((init.bootstrap ?? []).length > 0) {
     peerDiscovery.push(bootstrap({ list: init.bootstrap ?? [], timeout: 0, tagTTL: Infinity }))

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { decodeBitfield, encodeBitfield } from './bitfield.js'
 import { ChunkProtocolError } from './errors.js'
-import { emptyOfferState, forgetPeer, planOffer, recordOffer, takeOffer } from './offers.js'
+import { DEFAULT_STARVE_MS, emptyOfferState, forgetPeer, planOffer, recordOffer, takeOffer } from './offers.js'
 import type { OfferAsk, SeedOfferParams, SeedOfferState } from './offers.js'
 
 const params: SeedOfferParams = { perPeer: 2, maxOpen: 4, ttlMs: 1000, replicaTarget: 1, seenTtlMs: 60_000 }
@@ -146,7 +146,10 @@ describe('seed offers against a member that claims whatever it is offered', () =
     ['an unverified claim, first ask', false, 100, []],
     ['an unverified claim, asked again before withholdMs', false, 100 + withholdMs - 1, []],
     ['an unverified claim, asked again after withholdMs', false, 100 + withholdMs, [0, 1]],
-    ['copies the seed served the claimant, after withholdMs', true, 100 + withholdMs, []]
+    ['copies the seed served the claimant, after withholdMs', true, 100 + withholdMs, []],
+    ['copies the seed served the claimant, just before starveMs', true, 100 + DEFAULT_STARVE_MS - 1, []],
+    // The claimant keeps asking and serves nobody: past starveMs the honest asker is served anyway.
+    ['copies the seed served the claimant, after starveMs', true, 100 + DEFAULT_STARVE_MS, [0, 1]]
   ])('an honest downloader behind %s (seed served the liar: %s), asking at %i ms, is offered %j', (_what, takeThem, secondAskMs, expected) => {
     let s = liarClaimsAll(takeThem)
     const honest = ask('honest', '........', 'xxxxxxxx')
@@ -175,6 +178,53 @@ describe('seed offers against a member that claims whatever it is offered', () =
     expect(answerP(s, late, 20 + withholdMs - 1).offer).toEqual([])
     // Both quiet for withholdMs and the late asker waited as long: offered, long before seenTtlMs.
     expect(answerP(s, late, 20 + withholdMs).offer).toEqual([3])
+  })
+
+  it('two askers that cannot reach each other, each holding what the other wants, are both served by starveMs', () => {
+    // The seed served a chunk 0 and b chunk 1; a cannot dial b (a one-way partition, a NAT), so a
+    // wants chunk 1 from the seed and b chunk 0. Both still ask, so each copy counts for the
+    // other: without a bound on the wait, neither would ever be offered what it lacks.
+    let s = emptyOfferState(2)
+    const offerAndTake = (peer: string, wants: string, chunk: number): void => {
+      const r = answerP(s, ask(peer, '..', wants), 0)
+      expect(r.offer).toEqual([chunk])
+      s = takeOffer(r.state, peer, chunk, 0, p)
+    }
+    offerAndTake('a', 'x.', 0)
+    offerAndTake('b', '.x', 1)
+    const a = ask('a', 'x.', '.x')
+    const b = ask('b', '.x', 'x.')
+    let offeredA: number[] = []
+    let offeredB: number[] = []
+    let now = 0
+    for (; now <= DEFAULT_STARVE_MS; now += 1000) {
+      const ra = answerP(s, a, now)
+      s = ra.state
+      const rb = answerP(s, b, now)
+      s = rb.state
+      offeredA = ra.offer
+      offeredB = rb.offer
+      if (now === withholdMs) expect([offeredA, offeredB]).toEqual([[], []])
+      if (now < DEFAULT_STARVE_MS) expect([offeredA, offeredB]).toEqual([[], []])
+    }
+    expect([offeredA, offeredB]).toEqual([[1], [0]])
+  })
+
+  it('raises a starveMs below withholdMs to withholdMs: copies the seed served count until then', () => {
+    const quick = { ...p, starveMs: 1 }
+    const answerQ = (st: SeedOfferState, a: OfferAsk, now: number): SeedOfferState => recordOffer(st, a, planOffer(st, a, quick, rank, now), quick, now)
+    let s = emptyOfferState(1)
+    s = answerQ(s, ask('a', '.', 'x'), 0)
+    s = takeOffer(s, 'a', 0, 0, quick)
+    s = answerQ(s, ask('a', 'x', '.'), 0)
+    const late = ask('late', '.', 'x')
+    s = answerQ(s, late, 10)
+    expect(s.waiting.get('late')?.get(0)).toBe(10)
+    // `a` keeps asking, so the copy the seed served it counts until late has waited withholdMs.
+    s = answerQ(s, ask('a', 'x', '.'), 10 + withholdMs - 2)
+    expect(planOffer(s, late, quick, rank, 11).offer).toEqual([])
+    expect(planOffer(s, late, quick, rank, 10 + withholdMs - 1).offer).toEqual([])
+    expect(planOffer(s, late, quick, rank, 10 + withholdMs).offer).toEqual([0])
   })
 
   it('the honest downloader completes from the seed alone while the liar keeps claiming', () => {

@@ -17,6 +17,13 @@
  * of a download every other holder was a seed counting the others' copies, and the last asker
  * waited for their word to age out (`seenTtlMs`, 120 s; seen on real links at N = 20).
  *
+ * A copy the seed counts may still never reach the asker: the asker cannot dial its holder (a
+ * one-way partition, a NAT), or the holder is a member that took every chunk from the seed, keeps
+ * asking and serves nobody. Two askers that cannot reach each other and got different chunks from
+ * the seed would each wait on the other forever. So past `starveMs` of waiting an asker is
+ * offered the chunk whatever the seed counts elsewhere: the seed pays one more copy to an asker
+ * that has found no source for that long, never an unbounded wait.
+ *
  * Pure: the server keeps a {@link SeedOfferState} per manifest and asks {@link planOffer} what to
  * answer, then records the answer with {@link recordOffer}.
  */
@@ -65,10 +72,17 @@ export interface SeedOfferParams {
    * verify stop counting against it, in ms. @default 5000
    */
   withholdMs?: number
+  /**
+   * How long an asker may want a chunk without being offered it before the seed offers it whatever
+   * copies it counts elsewhere, in ms. At least `withholdMs`. @default 20000
+   */
+  starveMs?: number
 }
 
 /** Default {@link SeedOfferParams.withholdMs}. */
 export const DEFAULT_WITHHOLD_MS = 5000
+/** Default {@link SeedOfferParams.starveMs}: four times the withholding. */
+export const DEFAULT_STARVE_MS = 4 * DEFAULT_WITHHOLD_MS
 
 export interface OfferAsk {
   peer: string
@@ -108,6 +122,7 @@ export function planOffer (state: SeedOfferState, ask: OfferAsk, params: SeedOff
     entry.has.forEach((h, i) => { if (h && holders[i] != null) holders[i]-- })
   }
   const withholdMs = params.withholdMs ?? DEFAULT_WITHHOLD_MS
+  const starveMs = Math.max(withholdMs, params.starveMs ?? DEFAULT_STARVE_MS)
   const waitingSince = state.waiting.get(ask.peer)
   const unverified = (i: number): number => {
     let n = 0
@@ -136,6 +151,11 @@ export function planOffer (state: SeedOfferState, ask: OfferAsk, params: SeedOff
     for (const o of othersOpen) if (o.chunk === i && asking(o.peer)) n++
     return n
   }
+  // The asker has found no source for starveMs: whatever the seed counts does not reach it.
+  const starved = (i: number): boolean => {
+    const since = waitingSince?.get(i)
+    return since != null && nowMs - since >= starveMs
+  }
   const untakenElsewhere = othersOpen.filter(o => !o.taken).length
   const room = Math.min(params.perPeer - mine.size, params.maxOpen - state.serving - untakenElsewhere - mine.size)
   const fresh: number[] = []
@@ -143,7 +163,7 @@ export function planOffer (state: SeedOfferState, ask: OfferAsk, params: SeedOff
     const candidates: number[] = []
     for (let i = 0; i < state.offered.length; i++) {
       if (ask.wants[i] !== true || ask.has[i] === true || mine.has(i)) continue
-      if (state.offered[i]! > 0 && elsewhere(i) >= params.replicaTarget) continue
+      if (state.offered[i]! > 0 && !starved(i) && elsewhere(i) >= params.replicaTarget) continue
       candidates.push(i)
     }
     candidates.sort((a, b) =>

@@ -20,7 +20,7 @@
 import { DEFAULT_BUSY_BACKOFF_MS } from '../../node/fetcher/constants.js'
 import { DEFAULT_CHUNK_BYTES } from '../../node/models/constants.js'
 import { DEFAULT_MAX_QUEUED_UPLOADS, DEFAULT_SEED_REPLICA_TARGET, DEFAULT_UPLOAD_SLOTS } from '../../protocols/chunks/constants.js'
-import { DEFAULT_WITHHOLD_MS } from '../../protocols/chunks/offers.js'
+import { DEFAULT_STARVE_MS, DEFAULT_WITHHOLD_MS } from '../../protocols/chunks/offers.js'
 import type { SimNode, World } from './world.js'
 
 /** Chunks a downloader asks for at once. @default 4 */
@@ -40,6 +40,16 @@ export interface VersionFile {
   chunks: number
   /** holders[k]: the nodes that hold chunk k. */
   holders: number[][]
+  /** originServing[k]: copies of chunk k the origin is sending now. */
+  originServing: number[]
+  /**
+   * originServed[k]: the nodes the origin delivered chunk k to, with the boot they had then: a
+   * copy the origin verified, which counts against serving the chunk again while that node is
+   * still downloading (it relays what it holds) in that same boot.
+   */
+  originServed: Array<Array<{ node: number, boot: number }>>
+  /** The nodes fetching this file now (a crash ends a fetch without leaving: see the boot above). */
+  downloading: Set<number>
 }
 
 export interface TransferStats {
@@ -55,7 +65,6 @@ export class ChunkTransfer {
   private readonly have = new Map<string, Array<Uint8Array | undefined>>()
   private readonly upFreeAt: number[] = []
   private readonly downFreeAt: number[] = []
-  private readonly originServing: number[] = []
   /** Chunks booked on each node's upload and not yet delivered. */
   private readonly booked: number[] = []
   readonly stats: TransferStats = { originBytes: 0, peerBytes: 0, uploaded: [] }
@@ -69,7 +78,15 @@ export class ChunkTransfer {
 
   addFile (key: string, sizeBytes: number): VersionFile {
     const chunks = Math.max(1, Math.ceil(sizeBytes / this.chunkBytes))
-    const file: VersionFile = { key, sizeBytes, chunks, holders: Array.from({ length: chunks }, () => []) }
+    const file: VersionFile = {
+      key,
+      sizeBytes,
+      chunks,
+      holders: Array.from({ length: chunks }, () => []),
+      originServing: new Array<number>(chunks).fill(0),
+      originServed: Array.from({ length: chunks }, () => []),
+      downloading: new Set()
+    }
     this.files.set(key, file)
     this.have.set(key, [])
     return file
@@ -119,10 +136,11 @@ export class ChunkTransfer {
     let finished = false
     const world = this.world
     const wantSince = new Float64Array(file.chunks).fill(Number.NaN)
+    file.downloading.add(node.i)
     let retrying = false
     const pump = (): void => {
       if (finished) return
-      if (bits.every(b => b === 1)) { finished = true; done(); return }
+      if (bits.every(b => b === 1)) { finished = true; file.downloading.delete(node.i); done(); return }
       // Rarest first among the chunks neither held nor asked for; ties by the shuffle.
       const order: number[] = []
       for (let t = 0; t < file.chunks; t++) {
@@ -140,9 +158,12 @@ export class ChunkTransfer {
         const source = this.pickSource(node.i, file, chunk, bytes, now - wantSince[chunk]!)
         if (source === BUSY) busy = true
         if (source < 0) { waiting = true; continue }
+        // The asker's wait for a source ends here; a retry after a failed delivery waits anew, as the
+        // origin's withholding clock starts only when it withholds (offers.ts `recordOffer`).
+        wantSince[chunk] = Number.NaN
         asked[chunk] = 1
         inFlight++
-        if (source === this.origin) this.originServing[chunk] = (this.originServing[chunk] ?? 0) + 1
+        if (source === this.origin) file.originServing[chunk]!++
         this.booked[source] = (this.booked[source] ?? 0) + 1
         const rate = Math.min(this.rate(source), this.rate(node.i))
         // The chunk takes `send` of the sender's upload and `send` of the receiver's download,
@@ -158,7 +179,7 @@ export class ChunkTransfer {
         world.after(node, at, () => {
           inFlight--
           asked[chunk] = 0
-          if (source === this.origin) this.originServing[chunk]!--
+          if (source === this.origin) file.originServing[chunk]!--
           this.booked[source]!--
           // The sender must still be there, and the path open, when the last byte arrives.
           if (world.nodes[source]!.boot === sourceBoot && world.canTalk(source, node.i)) {
@@ -166,7 +187,10 @@ export class ChunkTransfer {
               bits[chunk] = 1
               file.holders[chunk]!.push(node.i)
             }
-            if (source === this.origin) this.stats.originBytes += bytes
+            if (source === this.origin) {
+              this.stats.originBytes += bytes
+              file.originServed[chunk]!.push({ node: node.i, boot: node.boot })
+            }
             else this.stats.peerBytes += bytes
             this.stats.uploaded[source] = (this.stats.uploaded[source] ?? 0) + bytes
           }
@@ -184,16 +208,20 @@ export class ChunkTransfer {
 
   /**
    * Of a few holders drawn at random, the reachable one that should deliver the chunk soonest.
-   * The origin super-seeds (protocols/chunks/offers.ts): it offers a chunk only while fewer than
-   * DEFAULT_SEED_REPLICA_TARGET other nodes hold it and it is not sending it already, or once the
-   * asker has wanted it for DEFAULT_WITHHOLD_MS with nobody else to get it from. A holder with
+   * The origin super-seeds as protocols/chunks/offers.ts `planOffer` does, with its replica target
+   * DEFAULT_SEED_REPLICA_TARGET (1): while it is not sending the chunk already, it offers it when
+   * no other node holds it, or once the asker has wanted it for DEFAULT_WITHHOLD_MS and no node the
+   * origin itself delivered it to is still downloading (claims it did not verify stop counting
+   * then, and a holder that finished is a seed running the same rule, or gone), or once the asker
+   * has wanted it for DEFAULT_STARVE_MS whatever it counts. A holder with
    * MAX_BOOKED_UPLOADS chunks booked answers busy. Returns -1 when no holder is reachable, BUSY
    * when every one tried was busy.
    */
   private pickSource (node: number, file: VersionFile, chunk: number, bytes: number, waitedMs: number): number {
     const world = this.world
     const holders = file.holders[chunk]!
-    const originOffers = ((this.originServing[chunk] ?? 0) === 0 && holders.length - 1 < DEFAULT_SEED_REPLICA_TARGET) || waitedMs >= DEFAULT_WITHHOLD_MS
+    const originOffers = file.originServing[chunk]! < DEFAULT_SEED_REPLICA_TARGET &&
+      (holders.length - 1 < DEFAULT_SEED_REPLICA_TARGET || (waitedMs >= DEFAULT_WITHHOLD_MS && (waitedMs >= DEFAULT_STARVE_MS || this.originCopiesRelaying(file, chunk) < DEFAULT_SEED_REPLICA_TARGET)))
     let best = -1
     let bestAt = Number.POSITIVE_INFINITY
     const sample = holders.length <= CANDIDATE_HOLDERS * 2
@@ -214,5 +242,14 @@ export class ChunkTransfer {
       else busy = true
     }
     return best < 0 && busy ? BUSY : best
+  }
+
+  /** Copies of `chunk` the origin delivered to nodes still downloading the file in the same boot. */
+  private originCopiesRelaying (file: VersionFile, chunk: number): number {
+    let n = 0
+    for (const { node, boot } of file.originServed[chunk]!) {
+      if (file.downloading.has(node) && this.world.nodes[node]!.boot === boot && this.world.canTalk(this.origin, node)) n++
+    }
+    return n
   }
 }

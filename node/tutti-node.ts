@@ -38,6 +38,7 @@ import { PolicyError } from './policy/errors.js'
 import { RolloutService } from './rollouts/service.js'
 import { validateRolloutSpec } from './rollouts/spec.js'
 import { NODE_VERSION } from './version.js'
+import type { DevicePace } from '../core/pace.js'
 import type { ApiServer } from './api/http.js'
 import type { Clock, TimerHandle } from '../core/clock.js'
 import type { FleetConfig } from './fleet/fleet.js'
@@ -115,6 +116,8 @@ export interface TuttiNodeComponents {
   connectionGater?: ConnectionGater
   /** libp2p transports instead of `init.transport`'s (the simulator's shaped network). */
   transports?: Array<(components: any) => Transport>
+  /** A device slower than this machine (the simulator's `slow`; core/pace.ts). @default none */
+  pace?: DevicePace
 }
 
 /** What a node is assembled from: its mesh, and the parts the factory built for it. */
@@ -208,7 +211,8 @@ export async function createTuttiNode (init: TuttiNodeInit, components: TuttiNod
         fleet: init.fleet,
         clock: components.clock ?? systemClock,
         logger: nodeLogger(components.logger, libp2p.peerId.toString()),
-        random: components.random
+        random: components.random,
+        pace: components.pace
       }, { ...init.models, root: modelsRoot, retainVersions: config?.keepVersions ?? init.models?.retainVersions })
     return new TuttiNode(init, { ...components, mesh: libp2pMesh(libp2p), models, datastore, privateKey })
   } catch (err) {
@@ -315,7 +319,7 @@ export class TuttiNode<L extends NodeLibp2p = MeshLibp2p> {
         onHeld: async () => { await this.membership.publishNow() }
       }, init.models === false ? {} : init.models)
     }
-    this.inference = new InferenceRuntime({ clock: this.clock, logger: this.log, random }, init.inference)
+    this.inference = new InferenceRuntime({ clock: this.clock, logger: this.log, random, pace: parts.pace }, init.inference)
     this.serving = new Serving({
       runtime: this.inference,
       models: this.models,

@@ -10,6 +10,7 @@ import { readPackageDir } from '../node/models/package-dir.js'
 import { toOrtFeeds } from '../node/models/ort-feeds.js'
 import { ModelStore } from '../node/models/store.js'
 import { packMatMul, SILERO_VAD, TempDirs, testFleet } from './models-helpers.js'
+import type { DevicePace } from '../core/pace.js'
 import type { FleetConfig } from '../node/fleet/fleet.js'
 import type { PackResult } from '../node/models/pack.js'
 import type { PrivateKey } from '@libp2p/interface'
@@ -36,7 +37,7 @@ describe('the model store', () => {
   let adminKey: PrivateKey
   const stores: ModelStore[] = []
 
-  const openStore = async (root: string, extra: { retainVersions?: number } = {}): Promise<ModelStore> => {
+  const openStore = async (root: string, extra: { retainVersions?: number, pace?: DevicePace } = {}): Promise<ModelStore> => {
     const store = await ModelStore.open({ root, fleet, ...extra })
     stores.push(store)
     return store
@@ -113,6 +114,32 @@ describe('the model store', () => {
     const path = await store.assemble(pkg.cid)
     expect(Buffer.compare(await readFile(path), await readFile(pkg.files.model))).toBe(0)
     expect((await readdir(join(dir, 'store', 'models'))).filter(f => f.endsWith('.tmp'))).toEqual([])
+  })
+
+  it('on a slow device, writes a chunk only once its disk would have taken it (core/pace.ts), and a bad chunk costs no disk time', async () => {
+    const dir = await tmp.make()
+    const pkg = await packMatMul(dir, adminKey)
+    const asked: number[] = []
+    let release: (() => void) | undefined
+    const pace: DevicePace = {
+      cpuSlowed: false,
+      cpu: async () => {},
+      disk: async (bytes) => { asked.push(bytes); await new Promise<void>(resolve => { release = resolve }) }
+    }
+    const store = await openStore(join(dir, 'store'), { pace })
+    await store.putManifest(pkg.envelope)
+    const chunk = await (await readPackageDir(pkg.dir)).readChunk(0)
+    const bad = Uint8Array.from(chunk)
+    bad[0] = bad[0]! ^ 1
+    await expectCode(store.putChunk(pkg.manifest.chunks[0]!, bad), 'ERR_CHUNK_MISMATCH')
+    expect(asked).toEqual([])
+    const put = store.putChunk(pkg.manifest.chunks[0]!, chunk)
+    while (release === undefined) await new Promise(resolve => setImmediate(resolve))
+    expect(asked).toEqual([chunk.byteLength])
+    expect(await store.hasChunk(pkg.manifest.chunks[0]!)).toBe(false)
+    release()
+    await put
+    expect(await store.hasChunk(pkg.manifest.chunks[0]!)).toBe(true)
   })
 
   it('refuses a chunk whose bytes do not match its CID, and stores nothing', async () => {

@@ -8,6 +8,7 @@ import { InferenceError, InferenceErrorCode } from './errors.js'
 import { chargedCpuMs, DutyCycle } from './limits.js'
 import { SessionWorker } from './session-worker.js'
 import type { Clock, TimerHandle } from '../../core/clock.js'
+import type { DevicePace } from '../../core/pace.js'
 import type { Logger } from '../../core/logger.js'
 import type { CpuPlan, ResolvedLimits } from './limits.js'
 import type { VersionMetrics } from './metrics.js'
@@ -32,6 +33,8 @@ export interface InstanceInit {
 export interface InstanceComponents {
   clock: Clock
   logger: Logger
+  /** A device slower than this machine: a run answers once its CPU would have finished it (core/pace.ts). */
+  pace?: DevicePace
 }
 
 export interface InstanceRunOptions extends AbortOptions {
@@ -152,7 +155,10 @@ export class ModelInstance {
     const worker = this.worker
     if (worker == null || this.wake != null) return
     if (this.state !== 'ready' && this.state !== 'draining') return
-    while (this.inFlight.size < this.maxInFlight && this.queue.length > 0) {
+    const pace = this.components.pace
+    // On a slowed CPU the worker waits for the device to "finish" each run: no second run queued in it.
+    const maxInFlight = pace?.cpuSlowed === true ? 1 : this.maxInFlight
+    while (this.inFlight.size < maxInFlight && this.queue.length > 0) {
       const delay = this.duty.delayMs(this.components.clock.now())
       if (delay > 0) {
         this.wake = this.components.clock.setTimeout(() => {
@@ -163,7 +169,8 @@ export class ModelInstance {
       }
       const job = this.queue.shift()!
       this.inFlight.add(job)
-      void worker.run(job.inputs, job.fetches).then(out => {
+      void worker.run(job.inputs, job.fetches).then(async out => {
+        if (pace != null) await pace.cpu(out.wallMs).catch(() => undefined)
         const waitMs = this.duty.afterRun(this.components.clock.now(), out)
         this.init.metrics.run(out.wallMs, chargedCpuMs(out, this.init.plan), waitMs)
         this.inFlight.delete(job)

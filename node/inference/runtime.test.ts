@@ -1,16 +1,21 @@
 import { execFile } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { ManualClock } from '../../core/clock.js'
+import { ManualClock, systemClock } from '../../core/clock.js'
+import { silentLogger } from '../../core/logger.js'
 import { InferenceErrorCode } from './errors.js'
 import { SPARE_TTL_MS } from './constants.js'
 import { InferenceRuntime } from './runtime.js'
+import { ModelInstance } from './instance.js'
+import { planCpu } from './limits.js'
+import { VersionMetrics } from './metrics.js'
 import { openDirect, SILERO_VAD_PATH } from './testing/direct.js'
 import { linearClassifier, matMulChain, seededRandom, sqrtModel, writeTestModel } from './testing/models.js'
 import type { InferenceModel } from './runtime.js'
 import type { Tensor, TensorMap } from './tensors.js'
+import type { DevicePace } from '../../core/pace.js'
 
 const MiB = 2 ** 20
 let dir: string
@@ -194,6 +199,73 @@ describe('limits', () => {
     await writeFile(junk, 'not a model')
     await expect(rt.activate({ ...v1, path: junk })).rejects.toMatchObject({ code: InferenceErrorCode.ModelLoad })
     expect(rt.status().models.flatMap(m => m.versions)).toEqual([])
+  })
+})
+
+describe('on a slow device (core/pace.ts)', () => {
+  /**
+   * A pace that records what it is asked and, while `hold` is set, keeps each CPU wait open until
+   * the test releases it. Each CPU wait moves the runtime's latency clock on by 1000 ms.
+   */
+  function heldPace (): { pace: DevicePace, calls: Array<[string, number]>, held: Array<() => void>, hold: (on: boolean) => void, mono: () => number } {
+    const calls: Array<[string, number]> = []
+    const held: Array<() => void> = []
+    let holding = false
+    let mono = 0
+    const pace: DevicePace = {
+      cpuSlowed: true,
+      cpu: async (ms) => {
+        calls.push(['cpu', ms])
+        if (holding) await new Promise<void>(resolve => held.push(resolve))
+        mono += 1000
+      },
+      disk: async (bytes) => { calls.push(['disk', bytes]) }
+    }
+    return { pace, calls, held, hold: on => { holding = on }, mono: () => mono }
+  }
+
+  it('reads the model file at its disk\'s pace, loads at its CPU\'s, and answers a run only once its CPU would have finished it', async () => {
+    const p = heldPace()
+    const rt = start({}, { pace: p.pace, monotonicMs: p.mono })
+    await rt.activate(v1, { cpu: '2' })
+    // Before the load, the whole file at the disk's pace; after it, what the load took, at the CPU's.
+    expect(p.calls).toEqual([['disk', (await stat(v1.path)).size], ['cpu', 0]])
+    p.hold(true)
+    let answered = false
+    const run = rt.infer('clf', undefined, randomInput(seededRandom(5))).then(r => { answered = true; return r })
+    await waitFor('the run to reach the pace', () => p.held.length === 1)
+    const [kind, wallMs] = p.calls[2]!
+    expect(kind).toBe('cpu')
+    expect(wallMs).toBeGreaterThan(0) // the worker's measured run
+    await new Promise(resolve => setImmediate(resolve))
+    expect(answered).toBe(false)
+    p.held[0]!()
+    await run
+    // The caller saw the device's time: the 1000 ms the pace stands for.
+    expect(rt.metrics()[0]!.latencyMs).toMatchObject({ count: 1, max: 1000 })
+  })
+
+  it('runs one inference at a time while the CPU is slowed, even for a model that would queue a second in its worker', async () => {
+    const p = heldPace()
+    const plan = planCpu(2, 2) // unthrottled: two runs in flight at full pace
+    const metrics = new VersionMetrics({ name: 'clf', version: '1.0.0', estimateBytes: 0, intraOpThreads: plan.intraOpThreads, throttled: plan.throttled })
+    const instance = new ModelInstance({ clock: systemClock, logger: silentLogger, pace: p.pace }, { name: 'clf', version: '1.0.0', path: v1.path, limits: {}, plan, maxQueue: 8, loadTimeoutMs: 60_000, metrics })
+    try {
+      await instance.load()
+      p.hold(true)
+      const random = seededRandom(6)
+      const runs = [instance.run(randomInput(random), { timeoutMs: 60_000 }), instance.run(randomInput(random), { timeoutMs: 60_000 })]
+      await waitFor('the first run to reach the pace', () => p.held.length === 1)
+      // The second is still queued here, not waiting in the worker.
+      expect(instance.queued).toBe(1)
+      p.hold(false)
+      p.held[0]!()
+      await Promise.all(runs)
+      expect(p.calls.filter(([k]) => k === 'cpu')).toHaveLength(2)
+      expect(instance.queued).toBe(0)
+    } finally {
+      await instance.close()
+    }
   })
 })
 

@@ -3,6 +3,7 @@
  * each in its own worker thread under its own CPU and memory limits, hot-swapped without dropping a
  * request, with an optional shadow candidate compared against live traffic.
  */
+import { stat } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { isoTime, monotonicMs, systemClock } from '../../core/clock.js'
 import { silentLogger } from '../../core/logger.js'
@@ -19,6 +20,7 @@ import { checkMemory, planCpu, resolveLimits } from './limits.js'
 import { VersionMetrics } from './metrics.js'
 import { hasNonFinite, tensorFromOip, validateInputs } from './tensors.js'
 import type { Clock, TimerHandle } from '../../core/clock.js'
+import type { DevicePace } from '../../core/pace.js'
 import type { Logger } from '../../core/logger.js'
 import type { ModelManifest, TensorSpec } from '../models/types.js'
 import type { InstanceState } from './instance.js'
@@ -72,6 +74,11 @@ export interface InferenceRuntimeComponents {
   freeMemoryBytes?: () => number
   /** A monotonic millisecond clock for latency (sub-millisecond). @default monotonicMs */
   monotonicMs?: () => number
+  /**
+   * A device slower than this machine (core/pace.ts): a load waits its disk for the model file and
+   * its CPU for the load, every run its CPU. @default none
+   */
+  pace?: DevicePace
 }
 
 export interface InferOptions extends AbortOptions {
@@ -154,6 +161,7 @@ export class InferenceRuntime {
   private readonly random: () => number
   private readonly freeMemoryBytes: () => number
   private readonly monotonicMs: () => number
+  private readonly pace?: DevicePace
   private readonly deviceCores: number
   private readonly cfg: Required<Omit<InferenceRuntimeInit, 'deviceCores' | 'defaultLimits'>> & { defaultLimits: ResourceLimits }
   private readonly slots = new Map<string, Slot>()
@@ -170,6 +178,7 @@ export class InferenceRuntime {
     this.random = components.random ?? seededRandom(randomSeed())
     this.freeMemoryBytes = components.freeMemoryBytes ?? (() => process.availableMemory())
     this.monotonicMs = components.monotonicMs ?? monotonicMs
+    this.pace = components.pace
     this.deviceCores = Math.max(1, Math.floor(init.deviceCores ?? availableParallelism()))
     this.cfg = {
       memoryReserveBytes: init.memoryReserveBytes ?? DEFAULT_MEMORY_RESERVE_BYTES,
@@ -285,7 +294,7 @@ export class InferenceRuntime {
       intraOpThreads: plan.intraOpThreads,
       throttled: plan.throttled
     })
-    const instance = new ModelInstance({ clock: this.clock, logger: this.log }, {
+    const instance = new ModelInstance({ clock: this.clock, logger: this.log, pace: this.pace }, {
       name: model.name,
       version: model.version,
       path: model.path,
@@ -297,7 +306,14 @@ export class InferenceRuntime {
     })
     this.pendingLoadBytes += estimate
     try {
-      const load = this.loadLock.then(async () => { await instance.load(options, await this.takeSpare()) })
+      const load = this.loadLock.then(async () => {
+        const pace = this.pace
+        // A slow device reads the model file at its disk's pace and builds the session at its CPU's.
+        if (pace != null) await pace.disk((await stat(model.path)).size, options)
+        const started = this.monotonicMs()
+        await instance.load(options, await this.takeSpare())
+        if (pace != null) await pace.cpu(this.monotonicMs() - started, options)
+      })
       this.loadLock = load.catch(() => undefined)
       await load
     } finally {

@@ -20,6 +20,7 @@ import { ModelStore } from './store.js'
 import { announcedCandidates, announcedConflicts, announcersOf, refParts } from './versions.js'
 import { requestManifest } from '../../protocols/chunks/index.js'
 import { peerIdFromString } from '@libp2p/peer-id'
+import type { DevicePace } from '../../core/pace.js'
 import type { Clock } from '../../core/clock.js'
 import type { FleetConfig } from '../fleet/fleet.js'
 import type { Logger } from '../../core/logger.js'
@@ -78,6 +79,8 @@ export interface ModelPartsComponents {
   clock: Clock
   logger: Logger
   random?: () => number
+  /** A device slower than this machine: chunk writes wait its disk (core/pace.ts). */
+  pace?: DevicePace
 }
 
 /** The parts of the model subsystem, built where the node is assembled. */
@@ -92,8 +95,8 @@ export interface ModelParts {
  * that fills it (wired so peers watching this node hear of each new chunk at once).
  */
 export async function openModelParts (components: ModelPartsComponents, init: ModelServiceInit): Promise<ModelParts> {
-  const { libp2p, clock, logger, fleet, random } = components
-  const store = await ModelStore.open({ root: init.root, fleet, logger, retainVersions: init.retainVersions })
+  const { libp2p, clock, logger, fleet, random, pace } = components
+  const store = await ModelStore.open({ root: init.root, fleet, logger, retainVersions: init.retainVersions, pace })
   const uploadLimiter = init.uploadBytesPerSec != null ? new TokenBucket(clock, init.uploadBytesPerSec) : undefined
   const downloadLimiter = init.downloadBytesPerSec != null ? new TokenBucket(clock, init.downloadBytesPerSec) : undefined
   const server = new ChunkServer({ libp2p, store, clock, logger, uploadLimiter, random }, init.chunkServer)

@@ -33,6 +33,7 @@ import {
 import { openEnvelope } from './manifest.js'
 import { chunkRange, readPackageDir, readRange } from './package-dir.js'
 import { emptyState, parseState, planRetention } from './store-state.js'
+import type { DevicePace } from '../../core/pace.js'
 import type { FleetConfig } from '../fleet/fleet.js'
 import type { Logger } from '../../core/logger.js'
 import type { ChunkSource } from './assemble.js'
@@ -53,6 +54,8 @@ export interface ModelStoreInit {
   keepChunksAfterAssembly?: boolean
   /** Called after each chunk is written during assembly; assembly waits for it. */
   onAssembleProgress?: (progress: { cid: string, chunk: number, chunks: number }) => void | Promise<void>
+  /** A device slower than this machine: each chunk written waits its disk (core/pace.ts). @default none */
+  pace?: DevicePace
 }
 
 export interface ModelEntry {
@@ -94,6 +97,7 @@ export class ModelStore implements ChunkStore {
   readonly keepVersions: number
   private readonly keepChunks: boolean
   private readonly onProgress: ModelStoreInit['onAssembleProgress']
+  private readonly pace?: DevicePace
   private readonly manifests = new Map<string, VerifiedManifest>()
   private readonly byRef = new Map<string, string>()
   private readonly owners = new Map<string, Set<string>>()
@@ -118,6 +122,7 @@ export class ModelStore implements ChunkStore {
     this.keepVersions = Math.max(1, init.retainVersions ?? DEFAULT_RETAIN_VERSIONS)
     this.keepChunks = init.keepChunksAfterAssembly ?? false
     this.onProgress = init.onAssembleProgress
+    this.pace = init.pace
   }
 
   /** Opens (or creates) a store: removes temp files left by a crash, loads and re-verifies what is on disk. */
@@ -166,6 +171,10 @@ export class ModelStore implements ChunkStore {
     if (!this.owners.has(cid)) throw new ChunkUnknownError(cid)
     if (!bytesMatchCid(cid, bytes)) throw new ChunkVerificationError(cid)
     if (this.holdsChunk(cid)) return
+    if (this.pace != null) {
+      await this.pace.disk(bytes.byteLength, options)
+      if (this.holdsChunk(cid)) return
+    }
     await writeFileAtomic(join(this.dirs.chunks, cid), bytes)
     this.chunkFiles.add(cid)
     this.streamChunk(cid, bytes)

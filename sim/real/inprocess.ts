@@ -13,7 +13,11 @@
  * - *crash* stalls the node's links, resets its connections at both ends (the RSTs a dead
  *   process's kernel sends) and then stops the node; the data directory stays. The stop itself is
  *   orderly (files are closed), unlike `kill -9`; the `multihost` mode kills for real.
- * - *slow* (disk, CPU factors) cannot slow one node of a shared process: not supported here.
+ * - *slow* (disk, CPU factors): the node waits where a slow device would take longer
+ *   (sim/real/pace.ts, core/pace.ts): each inference and session load (f - 1) times what it took
+ *   here, chunk writes and model reads behind a disk cap of 100 MiB/s / f. The shared process
+ *   itself is not slowed: libp2p, gossip and the rollout agent run at everyone's pace. Kept
+ *   across the node's restarts, as a device's hardware is.
  * - libp2p's own timers (dial timeout, connection monitor, gossipsub heartbeat) run on the wall
  *   clock, so at a time scale of S they are S times slower in virtual time.
  */
@@ -27,6 +31,8 @@ import { rawCid } from '../../core/cid.js'
 import { TuttiNode } from '../../node/tutti-node.js'
 import { ShapedNetwork } from '../shaped/transport.js'
 import { FreezableClock, ScaledClock } from './clock.js'
+import { SlowDevice } from './pace.js'
+import type { SlowFactors } from './pace.js'
 import type { Clock } from '../../core/clock.js'
 import type { LinkShape } from '../scenario.js'
 import type { OipInput, DigestCheck, FleetCapabilities, FleetLogRecord, FleetNodeSpec, NodeObservation, RealFleet, RealFleetInit } from './fleet.js'
@@ -41,12 +47,16 @@ let fleets = 0
 
 export class InProcessFleet implements RealFleet {
   readonly mode = 'inprocess' as const
-  readonly capabilities: FleetCapabilities = { slow: false, truePause: false }
+  readonly capabilities: FleetCapabilities = { slow: true, truePause: false }
   private base?: ScaledClock
   private originMs = 0
   private init?: RealFleetInit
   private net?: ShapedNetwork
   private readonly slots: Slot[] = []
+  /** Each node's slow-down factors (`slow`), which outlive its restarts. */
+  private readonly slowness: SlowFactors[] = []
+  /** Each running node's pace, to change its factors. */
+  private readonly paces: SlowDevice[] = []
   private readonly listeners = new Set<(r: FleetLogRecord) => void>()
   private readonly tag = `sim-${process.pid}-${fleets++}`
   private stopped = false
@@ -168,8 +178,11 @@ export class InProcessFleet implements RealFleet {
     if (slot.state !== 'down') for (const [k, v] of Object.entries(props)) slot.node.setProperty(k, v)
   }
 
-  async slow (): Promise<void> {
-    throw new TuttiError('ERR_SIM_UNSUPPORTED', 'the in-process fleet cannot slow one node of a shared process (capabilities.slow is false)')
+  async slow (i: number, factors: { disk: number, cpu: number }): Promise<void> {
+    if (this.slots[i] === undefined) throw new TuttiError('ERR_SIM_FLEET', `no node ${i} (the fleet has ${this.slots.length})`)
+    const f = { disk: Math.max(1, factors.disk), cpu: Math.max(1, factors.cpu) }
+    this.slowness[i] = f
+    this.paces[i]?.set(f)
   }
 
   async shapeLinks (nodes: number[], shape: Partial<LinkShape>): Promise<void> {
@@ -253,6 +266,9 @@ export class InProcessFleet implements RealFleet {
     const init = this.init!
     const spec = this.slots[i]!.spec
     const clock = new FreezableClock(this.scaled())
+    const pace = new SlowDevice(clock, () => this.scaled().scale)
+    pace.set(this.slowness[i] ?? { disk: 1, cpu: 1 })
+    this.paces[i] = pace
     const file = process.env.TUTTI_MESH_LOG
     const logger = createLogger({
       level: 'info',
@@ -281,7 +297,8 @@ export class InProcessFleet implements RealFleet {
       logger,
       random: seededRandom((init.seed ?? 1) * 1009 + i * 7919 + this.boots++),
       readProperties: async () => ({ ...spec.props }),
-      transports: [this.network.transport(host(i))]
+      transports: [this.network.transport(host(i))],
+      pace
     })
     await node.start()
     this.slots[i] = { state: 'up', node, clock, spec }

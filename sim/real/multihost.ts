@@ -43,6 +43,7 @@ import { openEnvelope } from '../../node/models/manifest.js'
 import { PackageChunkStore } from '../../node/models/package-store.js'
 import { readPackageDir } from '../../node/models/package-dir.js'
 import { cgroupSupport } from '../netns/cgroup.js'
+import { BASE_DISK_BYTES_PER_SEC } from './fleet.js'
 import { createLab, labUnavailable } from '../netns/lab.js'
 import type { ChildProcess } from 'node:child_process'
 import type { Libp2p, PrivateKey, AbortOptions } from '@libp2p/interface'
@@ -60,8 +61,6 @@ import type { DigestCheck, FleetCapabilities, FleetLogRecord, FleetNodeSpec, Nod
 const BIN = fileURLToPath(new URL('../../bin/tutti.js', import.meta.url))
 const TUTTI_PORT = 7410
 const API_PORT = 7411
-/** The disk rate a `slow: {disk: 1}` node has, bytes/s (what the DES's verify time assumes). */
-const BASE_DISK_BYTES_PER_SEC = 100 * 1024 * 1024
 /** Admin calls the fleet makes to observe and drive nodes. */
 const CALL_TIMEOUT_MS = 5000
 

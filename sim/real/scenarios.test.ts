@@ -113,6 +113,44 @@ describe('scenario library on real nodes (inprocess mode, small fleets)', () => 
     expect(events.filter(e => e.type === 'digestCheck').length).toBeGreaterThan(0)
   }, 600_000)
 
+  it('flaky-links (5 nodes): a lossy, slow link and two slowed nodes (disk x100, CPU x10) still complete', async () => {
+    const file = await variant('flaky-links', doc => {
+      doc.duration = '7m'
+      doc.timeline[0].shapeLinks.target = { nodes: '1' }
+      doc.timeline[1].slow = { target: { nodes: '3-4' }, disk: 100, cpu: 10 }
+      at(doc, 'apply').apply.spec.strategy.steps = [{ setPercent: 20 }, { pause: '30s' }, { setPercent: 100 }]
+    })
+    // The nodes' own log records, with their clock's times (sim/real/inprocess.ts writes them there).
+    const log = join(out, `flaky-links-${Math.random().toString(36).slice(2)}.log`)
+    process.env.TUTTI_MESH_LOG = log
+    let result: Awaited<ReturnType<typeof run>>
+    try {
+      result = await run(file, 5)
+    } finally {
+      delete process.env.TUTTI_MESH_LOG
+    }
+    const { report, events } = result
+    expect(report.violations, `seed ${report.seed}`).toEqual([])
+    expect(report.phase).toBe('Completed')
+    const records = (await readFile(log, 'utf8')).trim().split('\n').map(l => JSON.parse(l) as { ts: string, node: number, msg: string, model?: string, version?: string })
+    const when = (node: number, msg: string, model: string, version?: string): number => {
+      const r = records.find(x => x.node === node && x.msg === msg && x.model === model && (version === undefined || x.version === version))
+      expect(r, `node ${node}: ${msg} ${model}`).toBeDefined()
+      return Date.parse(r!.ts)
+    }
+    // A slowed node reads the 1 MiB model file into its session at 100 MiB/s / 100: 1 s of this
+    // machine's time, 10 s on the fleet's 10x clock, between its assembly and its load at least.
+    for (const node of [3, 4]) {
+      expect(when(node, 'model version loaded', 'detector', '2.0.0') - when(node, 'model assembled', 'detector@2.0.0')).toBeGreaterThanOrEqual(10_000)
+    }
+    const slow = events.find((e): e is Extract<SimEvent, { type: 'fault' }> => e.type === 'fault' && /^slow/.test(e.action))
+    expect(slow?.action).toBe('slow disk x100 cpu x10')
+    // Both slowed nodes run the new version in the end (their pace: sim/real/pace.test.ts, and the
+    // node's side: node/inference/runtime.test.ts, test/models-store.test.ts).
+    const active = events.filter(e => e.type === 'deviceState' && e.state === 'Active').map(e => (e as Extract<SimEvent, { type: 'deviceState' }>).node)
+    expect(active).toEqual(expect.arrayContaining([3, 4]))
+  }, 600_000)
+
   it('coordinator-pause (6 nodes): a frozen coordinator is replaced with a higher epoch; after its resume it steps down and nothing stale is applied', async () => {
     const file = await variant('coordinator-pause', doc => {
       doc.duration = '10m'

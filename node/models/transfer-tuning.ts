@@ -21,7 +21,7 @@ export const FETCHER_TUNING_KEYS = [
 export const CHUNK_SERVER_TUNING_KEYS = [
   'maxStreamsPerPeer', 'maxStreamsTotal', 'maxWatchesPerPeer', 'maxWatches', 'maxChunksPerRequest', 'maxRequestBytes',
   'pieceBytes', 'uploadSlots', 'maxQueuedUploads', 'superSeed', 'superSeedMinBytes', 'seedOfferPerPeer', 'seedMaxOffers',
-  'seedOfferTtlMs', 'seedReplicaTarget', 'unitBytes'
+  'seedOfferTtlMs', 'seedReplicaTarget', 'seedStarveMs', 'unitBytes'
 ] as const satisfies ReadonlyArray<keyof ChunkServerInit>
 
 export interface TransferTuning {

@@ -15,7 +15,7 @@ import {
   REQUEST_READ_TIMEOUT_MS, WATCH_DEBOUNCE_MS, WATCH_RECHECK_MS, WRITE_TIMEOUT_MS
 } from './constants.js'
 import { ChunkErrorCode, ChunkTimeoutError } from './errors.js'
-import { emptyOfferState, forgetPeer, planOffer, recordOffer, serving, takeOffer } from './offers.js'
+import { DEFAULT_STARVE_MS, emptyOfferState, forgetPeer, planOffer, recordOffer, serving, takeOffer } from './offers.js'
 import { ChunkRequest, ChunkResponse } from './pb/chunks.js'
 import { Slots } from './slots.js'
 import { Watchdog } from './watchdog.js'
@@ -82,6 +82,11 @@ export interface ChunkServerInit {
   seedOfferTtlMs?: number
   /** @default DEFAULT_SEED_REPLICA_TARGET */
   seedReplicaTarget?: number
+  /**
+   * How long an asker may want a chunk without an offer before the seed offers it whatever copies
+   * it counts elsewhere, ms (offers.ts `starveMs`). @default DEFAULT_STARVE_MS
+   */
+  seedStarveMs?: number
 }
 
 /** What a server has sent since it started. */
@@ -135,9 +140,10 @@ export function resolveChunkServerInit (init: ChunkServerInit): Required<ChunkSe
     seedMaxOffers: init.seedMaxOffers ?? DEFAULT_SEED_MAX_OFFERS,
     seedOfferTtlMs: init.seedOfferTtlMs ?? DEFAULT_SEED_OFFER_TTL_MS,
     seedReplicaTarget: init.seedReplicaTarget ?? DEFAULT_SEED_REPLICA_TARGET,
+    seedStarveMs: init.seedStarveMs ?? DEFAULT_STARVE_MS,
     unitBytes: init.unitBytes ?? DEFAULT_UNIT_BYTES
   }
-  const positive = ['maxStreamsPerPeer', 'maxStreamsTotal', 'maxWatchesPerPeer', 'maxWatches', 'maxChunksPerRequest', 'maxRequestBytes', 'pieceBytes', 'uploadSlots', 'seedOfferPerPeer', 'seedMaxOffers', 'seedOfferTtlMs', 'seedReplicaTarget'] as const
+  const positive = ['maxStreamsPerPeer', 'maxStreamsTotal', 'maxWatchesPerPeer', 'maxWatches', 'maxChunksPerRequest', 'maxRequestBytes', 'pieceBytes', 'uploadSlots', 'seedOfferPerPeer', 'seedMaxOffers', 'seedOfferTtlMs', 'seedReplicaTarget', 'seedStarveMs'] as const
   for (const k of positive) {
     if (!Number.isSafeInteger(r[k]) || r[k] < 1) throw new ConfigError(`chunk server ${k} must be a positive integer, not ${r[k]}`)
   }
@@ -462,7 +468,8 @@ export class ChunkServer {
       maxOpen: this.init.seedMaxOffers * seed.unit,
       ttlMs: this.init.seedOfferTtlMs,
       replicaTarget: this.init.seedReplicaTarget,
-      seenTtlMs: SEED_SEEN_TTL_MS
+      seenTtlMs: SEED_SEEN_TTL_MS,
+      starveMs: this.init.seedStarveMs
     }
   }
 

@@ -115,7 +115,8 @@ describe('forgetPeer', () => {
 
 describe('seed offers against a member that claims whatever it is offered', () => {
   const withholdMs = 5000
-  const p: SeedOfferParams = { ...params, withholdMs }
+  // Askers' word lasts 120 s, as the server's SEED_SEEN_TTL_MS: longer than starveMs.
+  const p: SeedOfferParams = { ...params, withholdMs, seenTtlMs: 120_000 }
   const answerP = (s: SeedOfferState, a: OfferAsk, now: number): { state: SeedOfferState, offer: number[] } => {
     const plan = planOffer(s, a, p, rank, now)
     return { state: recordOffer(s, a, plan, p, now), offer: plan.offer }

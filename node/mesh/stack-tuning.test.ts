@@ -2,17 +2,18 @@
  * The stack tuning (stack-tuning.ts): the window rule as a table, then on real libp2p nodes (the
  * mesh's own stack on the memory transport: pnet, noise, yamux) that small messages no longer draw
  * a window update each, that a large transfer still arrives whole, and that the length-prefixed
- * decoder yields the same frames for every split of its input without a RangeError per chunk.
+ * decoder yields the same frames for every split of its input without a RangeError per chunk;
+ * and that Ed25519 keys parsed once sign and verify exactly as before.
  */
-import { createHash, randomBytes } from 'node:crypto'
-import { generateKeyPair } from '@libp2p/crypto/keys'
+import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, sign as nodeSign } from 'node:crypto'
+import { generateKeyPair, publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { LengthPrefixedDecoder } from '@libp2p/utils'
 import { StreamState, YamuxStream } from '@libp2p/yamux/stream'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createFleet, swarmKey } from '../fleet/fleet.js'
 import { createMeshLibp2p } from './libp2p.js'
-import { tuneLibp2pStack, windowUpdateMayWait } from './stack-tuning.js'
+import { ED25519_KEY_CACHE_SIZE, ed25519KeyCacheSize, tuneLibp2pStack, windowUpdateMayWait } from './stack-tuning.js'
 import type { MeshLibp2p } from './libp2p.js'
 import type { Stream } from '@libp2p/interface'
 
@@ -175,5 +176,49 @@ describe('LengthPrefixedDecoder without a RangeError per chunk', () => {
   it('passes on an error of the length decoder that is not a short read', () => {
     const decoder = new LengthPrefixedDecoder({ lengthDecoder: () => { throw new TypeError('bad prefix') }, encodingLength: () => 2 })
     expect(() => [...decoder.decode(randomBytes(4))]).toThrow(/bad prefix/)
+  })
+})
+
+describe('Ed25519 keys parsed once (change 3)', () => {
+  beforeAll(() => { tuneLibp2pStack({}) })
+  const message = new TextEncoder().encode('libp2p-pubsub: a heartbeat')
+
+  it('signs exactly as Node\'s crypto does, and verifies good, tampered and foreign signatures as before', async () => {
+    const key = await generateKeyPair('Ed25519')
+    const other = await generateKeyPair('Ed25519')
+    const sig = await key.sign(message)
+    // The reference: the same seed through Node's JWK import, as @libp2p/crypto ships it.
+    const jwk = { kty: 'OKP', crv: 'Ed25519', d: Buffer.from(key.raw.subarray(0, 32)).toString('base64url'), x: Buffer.from(key.publicKey.raw).toString('base64url') }
+    expect(Buffer.from(sig).equals(nodeSign(null, message, createPrivateKey({ key: jwk, format: 'jwk' })))).toBe(true)
+    expect(await key.sign(message)).toEqual(sig) // the cached KeyObject signs the same
+    expect(await key.publicKey.verify(message, sig)).toBe(true)
+    expect(await key.publicKey.verify(new Uint8ArrayList(message.subarray(0, 10), message.subarray(10)), sig)).toBe(true)
+    const tampered = Uint8Array.from(message)
+    tampered[3]! ^= 1
+    expect(await key.publicKey.verify(tampered, sig)).toBe(false)
+    expect(await other.publicKey.verify(message, sig)).toBe(false)
+    // A new object for the same key (gossipsub builds one per message) verifies from the cache.
+    expect(await publicKeyFromRaw(key.publicKey.raw).verify(message, sig)).toBe(true)
+  })
+
+  it('goes the shipped way for a signature of the wrong length (its TypeError included)', async () => {
+    const key = await generateKeyPair('Ed25519')
+    expect(() => key.publicKey.verify(message, new Uint8Array(63))).toThrow(TypeError)
+  })
+
+  it('keeps at most ED25519_KEY_CACHE_SIZE public keys, one entry per key however often it verifies', async () => {
+    const key = await generateKeyPair('Ed25519')
+    const sig = await key.sign(message)
+    await key.publicKey.verify(message, sig)
+    const size = ed25519KeyCacheSize()
+    for (let i = 0; i < 10; i++) expect(await publicKeyFromRaw(key.publicKey.raw).verify(message, sig)).toBe(true)
+    expect(ed25519KeyCacheSize()).toBe(size)
+    for (let i = 0; i <= ED25519_KEY_CACHE_SIZE; i++) {
+      const raw = generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }).x!
+      expect(await publicKeyFromRaw(Buffer.from(raw, 'base64url')).verify(message, sig)).toBe(false)
+    }
+    expect(ed25519KeyCacheSize()).toBe(ED25519_KEY_CACHE_SIZE)
+    // Dropped as the least recently used, the first key still verifies (made again).
+    expect(await key.publicKey.verify(message, sig)).toBe(true)
   })
 })

@@ -1,6 +1,6 @@
 /**
- * Two changes to how the libp2p stack's own code runs, made once per process before any node or
- * dialer is built. Neither changes a byte's meaning on the wire: stock peers (js, go, rust) see
+ * Three changes to how the libp2p stack's own code runs, made once per process before any node or
+ * dialer is built. None changes a byte's meaning on the wire: stock peers (js, go, rust) see
  * valid yamux and noise framing, only fewer frames and the same bytes.
  *
  * 1. **yamux window updates at half a window** (`@libp2p/yamux` 8.x). js-yamux answers every data
@@ -16,6 +16,15 @@
  *    length decoder throwing a new `RangeError`: after every chunk that ended on a frame boundary,
  *    that is after nearly every one, an error with a captured stack (~5 us). Here the length decoder
  *    is asked nothing when no byte is buffered, and the decoder stops there as it would have.
+ * 3. **Ed25519 keys parsed once** (`@libp2p/crypto` 5.x, Node's crypto). Every signature check
+ *    (each gossip message's, under StrictSign, on a public key gossipsub builds afresh from the
+ *    message's `from`) turned the 32 raw bytes into a JWK, base64url and all, and had OpenSSL parse
+ *    it into a new KeyObject; every signature made did the same with the private key. That was
+ *    about 6 % of the main thread of 20 idle in-process nodes, more than the verification itself
+ *    (5 %). Here a public key's KeyObject comes from a bounded cache keyed by its bytes
+ *    ({@link ED25519_KEY_CACHE_SIZE}) and a private key's is kept on the key; the signature
+ *    checks are OpenSSL's own, unchanged. Anything but a 32-byte key and a 64-byte signature goes
+ *    the shipped way (its errors included).
  *
  * Each change checks the methods it wraps when it is applied and throws {@link StackTuningError}
  * if a dependency upgrade moved them, so that upgrade fails at start-up, in tests. A stream or
@@ -23,6 +32,8 @@
  * tests on real nodes count frames and calls and fail then. `TUTTI_STOCK_LIBP2P=1` leaves the stack as shipped (benchmarks compare
  * both; see docs/BENCHMARKS.md).
  */
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as signWith, verify as verifyWith } from 'node:crypto'
+import { privateKeyFromRaw, publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { LengthPrefixedDecoder } from '@libp2p/utils'
 import { StreamState, YamuxStream } from '@libp2p/yamux/stream'
 import { TuttiError } from '../../core/errors.js'
@@ -106,13 +117,104 @@ export function tuneLengthPrefixedDecoder (): void {
   proto[DECODER_TUNED] = true
 }
 
+/** Public keys whose KeyObject is kept (change 3); past that the least recently used goes. */
+export const ED25519_KEY_CACHE_SIZE = 4096
+const ED25519_TUNED = Symbol.for('tutti.ed25519.keyObjectsCached')
+/** Set on each private key once its KeyObject is made. */
+const PRIVATE_KEY_OBJECT = Symbol('tutti.ed25519.privateKeyObject')
+/** DER SubjectPublicKeyInfo of an Ed25519 key: this prefix, then the 32 raw bytes (RFC 8410). */
+const ED25519_SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00])
+/** DER PKCS #8 of an Ed25519 private key: this prefix, then its 32-byte seed (RFC 8410). */
+const ED25519_PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20])
+const publicKeyObjects = new Map<string, ReturnType<typeof createPublicKey>>()
+
+/** The KeyObject of a raw 32-byte Ed25519 public key, from the cache or made and cached. */
+function ed25519PublicKeyObject (raw: Uint8Array): ReturnType<typeof createPublicKey> {
+  const id = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('latin1')
+  let key = publicKeyObjects.get(id)
+  if (key !== undefined) {
+    // Most recently used last: the first entry is the one to drop.
+    publicKeyObjects.delete(id)
+    publicKeyObjects.set(id, key)
+    return key
+  }
+  const der = new Uint8Array(ED25519_SPKI_PREFIX.length + 32)
+  der.set(ED25519_SPKI_PREFIX)
+  der.set(raw, ED25519_SPKI_PREFIX.length)
+  key = createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' })
+  if (publicKeyObjects.size >= ED25519_KEY_CACHE_SIZE) publicKeyObjects.delete(publicKeyObjects.keys().next().value!)
+  publicKeyObjects.set(id, key)
+  return key
+}
+
+/** How many public keys' KeyObjects are cached (for tests). */
+export function ed25519KeyCacheSize (): number {
+  return publicKeyObjects.size
+}
+
+interface Ed25519PublicKeyFields { raw: Uint8Array, verify: (data: Uint8Array | { subarray: () => Uint8Array }, sig: Uint8Array, options?: { signal?: AbortSignal }) => boolean | Promise<boolean> }
+interface Ed25519PrivateKeyFields { raw: Uint8Array, sign: (message: Uint8Array | { subarray: () => Uint8Array }, options?: { signal?: AbortSignal }) => Uint8Array | Promise<Uint8Array>, [PRIVATE_KEY_OBJECT]?: ReturnType<typeof createPrivateKey> }
+
+/** Parses each Ed25519 key into a KeyObject once (change 3). */
+export function tuneEd25519Keys (): void {
+  // A key pair of @libp2p/crypto's classes, made here synchronously: seed and public key, raw.
+  const pair = generateKeyPairSync('ed25519')
+  const d = Buffer.from(pair.privateKey.export({ format: 'jwk' }).d!, 'base64url')
+  const x = Buffer.from(pair.publicKey.export({ format: 'jwk' }).x!, 'base64url')
+  const probe = privateKeyFromRaw(new Uint8Array(Buffer.concat([d, x]))) as unknown as Ed25519PrivateKeyFields & { publicKey: Ed25519PublicKeyFields }
+  const publicProto = Object.getPrototypeOf(probe.publicKey) as Ed25519PublicKeyFields & Record<symbol, boolean>
+  const privateProto = Object.getPrototypeOf(probe) as Ed25519PrivateKeyFields & Record<symbol, boolean>
+  if (publicProto[ED25519_TUNED] === true) return
+  if (Object.getPrototypeOf(publicKeyFromRaw(probe.publicKey.raw)) !== publicProto) throw new StackTuningError('@libp2p/crypto builds Ed25519 public keys of two classes')
+  const originalVerify = publicProto.verify
+  const originalSign = privateProto.sign
+  if (typeof originalVerify !== 'function' || typeof originalSign !== 'function' || !(probe.raw instanceof Uint8Array) || probe.raw.byteLength !== 64 || typeof privateProto.sign !== 'function') {
+    throw new StackTuningError('Ed25519 keys of @libp2p/crypto no longer have raw bytes, sign and verify')
+  }
+  publicProto.verify = function (this: Ed25519PublicKeyFields, data, sig, options) {
+    if (!(this.raw instanceof Uint8Array) || this.raw.byteLength !== 32 || !(sig instanceof Uint8Array) || sig.byteLength !== 64) {
+      return originalVerify.call(this, data, sig, options)
+    }
+    options?.signal?.throwIfAborted()
+    return verifyWith(null, data instanceof Uint8Array ? data : data.subarray(), ed25519PublicKeyObject(this.raw), sig)
+  }
+  privateProto.sign = function (this: Ed25519PrivateKeyFields, message, options) {
+    // raw: the 32-byte seed, then the 32-byte public key.
+    if (!(this.raw instanceof Uint8Array) || this.raw.byteLength !== 64) return originalSign.call(this, message, options)
+    options?.signal?.throwIfAborted()
+    let key = this[PRIVATE_KEY_OBJECT]
+    if (key === undefined) {
+      const der = new Uint8Array(ED25519_PKCS8_PREFIX.length + 32)
+      der.set(ED25519_PKCS8_PREFIX)
+      der.set(this.raw.subarray(0, 32), ED25519_PKCS8_PREFIX.length)
+      key = createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' })
+      Object.defineProperty(this, PRIVATE_KEY_OBJECT, { value: key, enumerable: false })
+    }
+    return new Uint8Array(signWith(null, message instanceof Uint8Array ? message : message.subarray(), key))
+  }
+  // The same bytes as the shipped code, or the change is withdrawn before anything uses it.
+  const message = new TextEncoder().encode('tutti stack tuning')
+  const shipped = originalSign.call(probe, message)
+  const tuned = privateProto.sign.call(probe, message)
+  const forged = Uint8Array.from(tuned as Uint8Array)
+  forged[0]! ^= 1
+  if (!(shipped instanceof Uint8Array) || !(tuned instanceof Uint8Array) || !Buffer.from(shipped).equals(Buffer.from(tuned)) ||
+    publicProto.verify.call(probe.publicKey, message, shipped) !== true || publicProto.verify.call(probe.publicKey, message, forged) !== false) {
+    publicProto.verify = originalVerify
+    privateProto.sign = originalSign
+    throw new StackTuningError('Ed25519 signatures made with a cached KeyObject differ from the shipped ones')
+  }
+  publicProto[ED25519_TUNED] = true
+}
+
 /**
- * Applies both changes, once per process (later calls do nothing), unless the environment has
+ * Applies the three changes, once per process (later calls do nothing), unless the environment has
  * `TUTTI_STOCK_LIBP2P=1`. Returns whether the stack is tuned.
  */
 export function tuneLibp2pStack (env: Record<string, string | undefined> = process.env): boolean {
   if (env.TUTTI_STOCK_LIBP2P === '1') return false
   tuneYamuxWindowUpdates()
   tuneLengthPrefixedDecoder()
+  tuneEd25519Keys()
   return true
 }

@@ -127,6 +127,8 @@ const ED25519_SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
 /** DER PKCS #8 of an Ed25519 private key: this prefix, then its 32-byte seed (RFC 8410). */
 const ED25519_PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20])
 const publicKeyObjects = new Map<string, ReturnType<typeof createPublicKey>>()
+/** This module has applied change 3 (the prototype's symbol says so across copies of it). */
+let ed25519Tuned = false
 
 /** The KeyObject of a raw 32-byte Ed25519 public key, from the cache or made and cached. */
 function ed25519PublicKeyObject (raw: Uint8Array): ReturnType<typeof createPublicKey> {
@@ -157,6 +159,7 @@ interface Ed25519PrivateKeyFields { raw: Uint8Array, sign: (message: Uint8Array 
 
 /** Parses each Ed25519 key into a KeyObject once (change 3). */
 export function tuneEd25519Keys (): void {
+  if (ed25519Tuned) return
   // A key pair of @libp2p/crypto's classes, made here synchronously: seed and public key, raw.
   const pair = generateKeyPairSync('ed25519')
   const d = Buffer.from(pair.privateKey.export({ format: 'jwk' }).d!, 'base64url')
@@ -164,7 +167,10 @@ export function tuneEd25519Keys (): void {
   const probe = privateKeyFromRaw(new Uint8Array(Buffer.concat([d, x]))) as unknown as Ed25519PrivateKeyFields & { publicKey: Ed25519PublicKeyFields }
   const publicProto = Object.getPrototypeOf(probe.publicKey) as Ed25519PublicKeyFields & Record<symbol, boolean>
   const privateProto = Object.getPrototypeOf(probe) as Ed25519PrivateKeyFields & Record<symbol, boolean>
-  if (publicProto[ED25519_TUNED] === true) return
+  if (publicProto[ED25519_TUNED] === true) {
+    ed25519Tuned = true
+    return
+  }
   if (Object.getPrototypeOf(publicKeyFromRaw(probe.publicKey.raw)) !== publicProto) throw new StackTuningError('@libp2p/crypto builds Ed25519 public keys of two classes')
   const originalVerify = publicProto.verify
   const originalSign = privateProto.sign
@@ -205,6 +211,7 @@ export function tuneEd25519Keys (): void {
     throw new StackTuningError('Ed25519 signatures made with a cached KeyObject differ from the shipped ones')
   }
   publicProto[ED25519_TUNED] = true
+  ed25519Tuned = true
 }
 
 /**

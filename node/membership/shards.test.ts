@@ -41,11 +41,19 @@ describe('shardBitsFor: how many shards a fleet is split into', () => {
     expect(shardBitsFor(200, 0, P, 1)).toBe(0)
   })
 
-  it('fleetShardBits: the bits most recent digests use, when more than use ours', () => {
+  it('fleetShardBits: the bits most recent digests use, when more than use ours, the larger on a tie', () => {
     expect(fleetShardBits([], 3)).toBeUndefined()
     expect(fleetShardBits([3, 4, 4], 3)).toBe(4)
-    expect(fleetShardBits([3, 3, 4, 4], 3)).toBeUndefined()
+    expect(fleetShardBits([4, 3, 3], 4)).toBe(3)
     expect(fleetShardBits([2, 2, 2], 0)).toBe(2)
+    // Two groups on 1 and 2 bits, their aggregators at the same pace: digests alternate. Both
+    // groups must end on the same bits, so the tie goes to the larger count on every node.
+    const alternating = Array.from({ length: 32 }, (_, i) => 1 + (i % 2))
+    expect(fleetShardBits(alternating, 1)).toBe(2)
+    expect(fleetShardBits(alternating, 2)).toBeUndefined()
+    expect(fleetShardBits([3, 3, 4, 4], 3)).toBe(4)
+    expect(fleetShardBits([3, 3, 4, 4], 4)).toBeUndefined()
+    expect(fleetShardBits([1, 2, 3], 2)).toBe(3)
   })
 
   it('a small shard size forces sharding in a test mesh', () => {

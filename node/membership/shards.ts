@@ -102,15 +102,19 @@ export function shardBitsFor (fleetSize: number, currentBits: number, params: Ag
 
 /**
  * The shard bits most of the digests heard lately use (`recent`, newest last), if more of them use
- * it than use `currentBits`; otherwise undefined. What {@link shardBitsFor} converges on.
+ * it than use `currentBits`, or as many and it is larger; otherwise undefined. What
+ * {@link shardBitsFor} converges on. The tie goes to the larger count of bits, the same way on
+ * every node: two groups on different bits whose aggregators publish digests at the same pace hear
+ * them in equal numbers, and without it each group would keep its own bits for good.
  */
 export function fleetShardBits (recent: readonly number[], currentBits: number): number | undefined {
   const counts = new Map<number, number>()
   for (const b of recent) counts.set(b, (counts.get(b) ?? 0) + 1)
   let best: number | undefined
+  let bestBits = currentBits
   let bestCount = counts.get(currentBits) ?? 0
   for (const [b, c] of counts) {
-    if (c > bestCount) { best = b; bestCount = c }
+    if (c > bestCount || (c === bestCount && c > 0 && b > bestBits)) { best = b; bestBits = b; bestCount = c }
   }
   return best
 }

@@ -64,6 +64,24 @@ describe('TokenBucket', () => {
     })
   })
 
+  it('setRate: tokens earned so far count at the old rate, later ones at the new; a bad rate changes nothing', async () => {
+    const clock = new ManualClock(0)
+    const bucket = new TokenBucket(clock, 1000, 1000)
+    await bucket.take(1000)
+    clock.advance(500) // 500 tokens earned at 1000 B/s
+    bucket.setRate(2000)
+    let done = false
+    const p = bucket.take(1500).then(() => { done = true })
+    // 1000 more needed at 2000 B/s: 500 ms.
+    clock.advance(499)
+    await flush()
+    expect(done).toBe(false)
+    clock.advance(1)
+    await p
+    expect(() => { bucket.setRate(0) }).toThrow(ConfigError)
+    expect(bucket.params).toEqual({ rateBytesPerSec: 2000, burstBytes: 1000 })
+  })
+
   it('serves waiting callers first come, first served', async () => {
     const clock = new ManualClock(0)
     const bucket = new TokenBucket(clock, 1000, 1000)

@@ -55,19 +55,32 @@ export type { RateLimiter }
 
 /** A byte-rate limiter shared by everything that sends (or receives) on one node. */
 export class TokenBucket implements RateLimiter {
-  readonly params: TokenBucketParams
+  private current: TokenBucketParams
   private state: TokenBucketState
   private readonly clock: Clock
 
   constructor (clock: Clock, rateBytesPerSec: number, burstBytes?: number) {
     this.clock = clock
-    this.params = tokenBucketParams(rateBytesPerSec, burstBytes)
-    this.state = { tokens: this.params.burstBytes, atMs: clock.now() }
+    this.current = tokenBucketParams(rateBytesPerSec, burstBytes)
+    this.state = { tokens: this.current.burstBytes, atMs: clock.now() }
+  }
+
+  get params (): TokenBucketParams { return this.current }
+
+  /**
+   * Changes the rate from now on (and the burst, when given): tokens earned so far count at the old
+   * rate, and what callers already reserved stays reserved. Throws {@link ConfigError} as the
+   * constructor does, and then changes nothing.
+   */
+  setRate (rateBytesPerSec: number, burstBytes?: number): void {
+    const next = tokenBucketParams(rateBytesPerSec, burstBytes ?? this.current.burstBytes)
+    this.state = reserveTokens(this.state, this.current, 0, this.clock.now()).state
+    this.current = next
   }
 
   async take (bytes: number, options: AbortOptions = {}): Promise<void> {
     options.signal?.throwIfAborted()
-    const r = reserveTokens(this.state, this.params, bytes, this.clock.now())
+    const r = reserveTokens(this.state, this.current, bytes, this.clock.now())
     this.state = r.state
     if (r.waitMs === 0) return
     try {

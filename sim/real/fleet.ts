@@ -21,15 +21,11 @@
  * timers go (a fleet of unmodified processes runs at 1). Scenario times are virtual.
  */
 import { AGENT_LOG } from '../../node/rollouts/agent.js'
-import { DISK_BYTES_PER_SEC } from '../des/engine.js'
 import type { Clock } from '../../core/clock.js'
 import type { LogRecord } from '../../core/logger.js'
 import type { FleetConfig } from '../../node/fleet/fleet.js'
 import type { LinkShape } from '../scenario.js'
 import type { AbortOptions } from '@libp2p/interface'
-
-/** The disk rate a `slow: {disk: 1}` node has, bytes/s: the DES's verify rate; a disk factor f divides it. */
-export const BASE_DISK_BYTES_PER_SEC = DISK_BYTES_PER_SEC
 
 /** A node to start: its labels and properties (battery, ...). */
 export interface FleetNodeSpec {

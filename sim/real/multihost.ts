@@ -43,7 +43,7 @@ import { openEnvelope } from '../../node/models/manifest.js'
 import { PackageChunkStore } from '../../node/models/package-store.js'
 import { readPackageDir } from '../../node/models/package-dir.js'
 import { cgroupSupport } from '../netns/cgroup.js'
-import { BASE_DISK_BYTES_PER_SEC } from './fleet.js'
+import { DISK_BYTES_PER_SEC } from '../des/engine.js'
 import { createLab, labUnavailable } from '../netns/lab.js'
 import type { ChildProcess } from 'node:child_process'
 import type { Libp2p, PrivateKey, AbortOptions } from '@libp2p/interface'
@@ -456,7 +456,7 @@ export class MultihostFleet implements RealFleet {
     if (f == null || m.child?.pid == null) return
     this.requireLab().capProcess(m.lab, m.child.pid, {
       ...(f.cpu > 1 ? { cpuCores: 1 / f.cpu } : {}),
-      ...(f.disk > 1 && cgroupSupport()?.disk === true ? { diskBytesPerSec: BASE_DISK_BYTES_PER_SEC / f.disk, diskPath: m.dir } : {})
+      ...(f.disk > 1 && cgroupSupport()?.disk === true ? { diskBytesPerSec: DISK_BYTES_PER_SEC / f.disk, diskPath: m.dir } : {})
     })
     if (f.disk > 1 && cgroupSupport()?.disk !== true) this.say(`slow: no io cgroup controller here; node ${m.index}'s disk is not slowed`)
   }

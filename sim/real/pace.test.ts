@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ManualClock } from '../../core/clock.js'
-import { BASE_DISK_BYTES_PER_SEC } from './fleet.js'
+import { DISK_BYTES_PER_SEC } from '../des/engine.js'
 import { SlowDevice } from './pace.js'
 
 const turn = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
@@ -47,7 +47,7 @@ describe('SlowDevice (the in-process fleet\'s `slow`)', () => {
     const pace = new SlowDevice(clock, () => 1)
     pace.set({ disk: 20, cpu: 1 })
     const chunk = 1 << 20
-    const perChunkMs = chunk * 20 / BASE_DISK_BYTES_PER_SEC * 1000 // 200 ms
+    const perChunkMs = chunk * 20 / DISK_BYTES_PER_SEC * 1000 // 200 ms
     expect(perChunkMs).toBe(200)
     const ends: number[] = []
     const all = Promise.all([0, 1, 2].map(async () => { await pace.disk(chunk); ends.push(clock.now()) }))
@@ -62,6 +62,17 @@ describe('SlowDevice (the in-process fleet\'s `slow`)', () => {
     clock.advance(10_000)
     const from = clock.now()
     expect(await settledAt(clock, pace.disk(chunk))).toBe(from + 200)
+  })
+
+  it('gives back the disk time of an aborted write: the next one does not queue behind it', async () => {
+    const clock = new ManualClock(0)
+    const pace = new SlowDevice(clock, () => 1)
+    pace.set({ disk: 20, cpu: 1 })
+    const controller = new AbortController()
+    const aborted = pace.disk(1 << 20, { signal: controller.signal })
+    controller.abort(new Error('fetch stopped'))
+    await expect(aborted).rejects.toThrow('fetch stopped')
+    expect(await settledAt(clock, pace.disk(1 << 20))).toBe(200)
   })
 
   it('goes back to full pace, and refuses factors below 1', () => {

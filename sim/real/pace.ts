@@ -7,14 +7,15 @@
  *   cgroup cap of 1/f of a core, so the node waits `(f - 1) x ms` more. An inference answers that
  *   much later (its latency, in the node's metrics and gates, is f times this machine's) and its
  *   model runs nothing else meanwhile.
- * - disk `f`: a rate cap of {@link BASE_DISK_BYTES_PER_SEC} / f shared by the node's chunk writes
+ * - disk `f`: a rate cap of {@link DISK_BYTES_PER_SEC} / f shared by the node's chunk writes
  *   and model reads, queued in order (what `io.max` does to the multi-host node's data disk).
  *
  * The waits are in this machine's time. The node's clock runs `scale` times as fast (the fleet's
  * time scale, read at each wait), so a wait of w ms is `w x scale` ms on it: the slow device is
  * slow against everything else the shared machine does, not against the virtual clock alone.
  */
-import { BASE_DISK_BYTES_PER_SEC } from './fleet.js'
+import { TokenBucket } from '../../node/ratelimit/token-bucket.js'
+import { DISK_BYTES_PER_SEC } from '../des/engine.js'
 import type { Clock } from '../../core/clock.js'
 import type { DevicePace } from '../../core/pace.js'
 import type { AbortOptions } from '@libp2p/interface'
@@ -28,14 +29,19 @@ export interface SlowFactors {
 
 export class SlowDevice implements DevicePace {
   private factors: SlowFactors = { disk: 1, cpu: 1 }
-  /** When the disk cap is free again, on the node's clock. */
-  private diskFreeAt = Number.NEGATIVE_INFINITY
+  /**
+   * The disk cap, in bytes per second of the node's clock, with a burst of one byte: an idle cap
+   * earns no credit, so every read or write waits its full time.
+   */
+  private readonly diskCap: TokenBucket
 
   /**
    * @param clock - the node's clock
    * @param scale - its ms per ms of this machine's time now
    */
-  constructor (private readonly clock: Clock, private readonly scale: () => number) {}
+  constructor (private readonly clock: Clock, private readonly scale: () => number) {
+    this.diskCap = new TokenBucket(clock, DISK_BYTES_PER_SEC, 1)
+  }
 
   /** Slows the device from now on (1, 1 puts it back at this machine's pace). */
   set (factors: SlowFactors): void {
@@ -56,8 +62,8 @@ export class SlowDevice implements DevicePace {
   async disk (bytes: number, options: AbortOptions = {}): Promise<void> {
     const f = this.factors.disk
     if (f <= 1 || !(bytes > 0)) return
-    const now = this.clock.now()
-    this.diskFreeAt = Math.max(now, this.diskFreeAt) + (bytes * f / BASE_DISK_BYTES_PER_SEC) * 1000 * this.scale()
-    await this.clock.sleep(this.diskFreeAt - now, options)
+    const rate = DISK_BYTES_PER_SEC / f / this.scale()
+    if (rate !== this.diskCap.params.rateBytesPerSec) this.diskCap.setRate(rate)
+    await this.diskCap.take(bytes, options)
   }
 }

@@ -1,6 +1,10 @@
-/** Durable file writes: temp file, fsync, rename, fsync of the directory. */
+/**
+ * File writes no reader sees half done: temp file, rename. `writeFileAtomic` also fsyncs the file
+ * and its directory (durable once it returns); `writeFileUnsynced` leaves both to the kernel, for
+ * files whose content names itself and is verified again after a restart (chunk files).
+ */
 import { randomBytes } from 'node:crypto'
-import { open, rename, rm, stat } from 'node:fs/promises'
+import { open, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, basename, join } from 'node:path'
 
 export async function writeFileAtomic (file: string, data: string | Uint8Array, options: { mode?: number } = {}): Promise<void> {
@@ -22,6 +26,22 @@ export async function writeFileAtomic (file: string, data: string | Uint8Array, 
     throw err
   }
   await fsyncDir(dirname(file))
+}
+
+/**
+ * Temp file and rename, no fsync: a reader sees the old file or the whole new one while the machine
+ * runs, but after a power loss the file may be missing, empty or short. Only for bytes that are
+ * checked against their own name after a restart (the model store's chunk files).
+ */
+export async function writeFileUnsynced (file: string, data: Uint8Array): Promise<void> {
+  const tmp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`)
+  try {
+    await writeFile(tmp, data, { flag: 'wx', mode: 0o644 })
+    await rename(tmp, file)
+  } catch (err) {
+    await rm(tmp, { force: true })
+    throw err
+  }
 }
 
 export async function fsyncDir (dir: string): Promise<void> {

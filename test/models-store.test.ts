@@ -205,6 +205,30 @@ describe('the model store', () => {
     await expectCode(store.assemble(pkg.cid), 'ERR_CHUNKS_MISSING')
   })
 
+  it('deletes at open the chunk files a power loss left empty or short, so they are fetched again', async () => {
+    const dir = await tmp.make()
+    const pkg = await packMatMul(dir, adminKey)
+    const root = join(dir, 'store')
+    const store = await openStore(root)
+    await fetchInto(store, pkg, i => i < 3)
+    const [c0, c1, c2] = pkg.manifest.chunks as [string, string, string]
+    await store.close()
+    // Written without fsync: after a power loss a new file can be empty (delayed allocation) or short.
+    await writeFile(join(root, 'chunks', c0), new Uint8Array(0))
+    const c1File = join(root, 'chunks', c1)
+    await writeFile(c1File, (await readFile(c1File)).subarray(0, 1000))
+    const again = await openStore(root)
+    expect(await again.hasChunk(c0)).toBe(false)
+    expect(await again.hasChunk(c1)).toBe(false)
+    expect(await again.hasChunk(c2)).toBe(true)
+    expect(await readdir(join(root, 'chunks'))).toEqual([c2])
+    expect(again.missingChunks(pkg.cid)).toEqual(pkg.manifest.chunks.filter(c => c !== c2))
+    await fetchInto(again, pkg)
+    expect(again.missingChunks(pkg.cid)).toEqual([])
+    await again.assemble(pkg.cid)
+    expect(again.list().find(e => e.cid === pkg.cid)?.complete).toBe(true)
+  })
+
   it('resolves models by CID, name@version and name, and reopens with the same state', async () => {
     const dir = await tmp.make()
     const v1 = await packMatMul(dir, adminKey, { version: '1.0.0' })

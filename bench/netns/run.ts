@@ -388,10 +388,17 @@ async function startByPulls (libp2p: Libp2p, procs: Proc[], cfg: RunConfig, t0: 
     const first = jobs[i]!
     let job = first.job
     if (job != null) {
-      try {
-        job = await callAdmin<ModelJob>(libp2p, multiaddr(p.addr!), 'models.job', { id: job.id }, { signal: AbortSignal.timeout(10_000) })
-      } catch {
-        // keep the first answer
+      // The model file appears at the rename; the job is done a moment later (directory fsync,
+      // state). Asked at once it may still say running, without its fetch figures: wait up to 15 s.
+      const until = Date.now() + 15_000
+      for (;;) {
+        try {
+          job = await callAdmin<ModelJob>(libp2p, multiaddr(p.addr!), 'models.job', { id: job.id }, { signal: AbortSignal.timeout(10_000) })
+        } catch {
+          break // keep the last answer
+        }
+        if (job.state !== 'running' || !seenMs.has(p.node.name) || Date.now() >= until) break
+        await sleep(200)
       }
     }
     return {

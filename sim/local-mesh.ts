@@ -1,7 +1,8 @@
 /**
  * An in-process mesh of real Tutti nodes on libp2p's memory transport: the harness for multi-node
- * tests, benchmarks and, later, the simulator's full-node mode. Every node is the production
- * `TuttiNode`; only the transport is in memory.
+ * tests and benchmarks (the simulator's in-process mode, sim/real/inprocess.ts, runs its nodes
+ * over the shaped transport instead). Every node is the production `TuttiNode`; only the
+ * transport is in memory.
  */
 import { randomBytes } from 'node:crypto'
 import { appendFileSync } from 'node:fs'

@@ -402,8 +402,8 @@ export class ModelStore implements ChunkStore {
     return false
   }
 
-  /** A chunk file's bytes if they still match; a file that does not is deleted. */
-  private async readChunkFile (cid: string): Promise<Uint8Array | undefined> {
+  /** A chunk file's bytes if they still match; a file that does not is deleted (and logged, unless `quiet`). */
+  private async readChunkFile (cid: string, quiet = false): Promise<Uint8Array | undefined> {
     let bytes: Uint8Array
     try {
       bytes = new Uint8Array(await readFile(join(this.dirs.chunks, cid)))
@@ -413,7 +413,7 @@ export class ModelStore implements ChunkStore {
       return undefined
     }
     if (bytesMatchCid(cid, bytes)) return bytes
-    this.log.error('stored chunk does not match its CID: dropped', { chunk: cid })
+    if (!quiet) this.log.error('stored chunk does not match its CID: dropped', { chunk: cid })
     this.chunkFiles.delete(cid)
     await rm(join(this.dirs.chunks, cid), { force: true })
     return undefined
@@ -632,14 +632,15 @@ export class ModelStore implements ChunkStore {
         this.log.warn('stored manifest no longer verifies: ignored (gc removes it)', { cid: name, error: (err as Error).message })
       }
     }
-    // Chunk files are written without fsync: a power loss can leave one empty or short.
+    // Chunk files are written without fsync: a power loss can leave any number of them empty or
+    // short, so they are counted in one line rather than logged one by one.
     let dropped = 0
     for (const name of await readdir(this.dirs.chunks)) {
       if (!this.owners.has(name)) continue
       this.chunkFiles.add(name)
-      if (await this.readChunkFile(name) == null) dropped++
+      if (await this.readChunkFile(name, true) == null) dropped++
     }
-    if (dropped > 0) this.log.warn('chunk files that no longer match their CID were deleted: they will be fetched again', { dropped })
+    if (dropped > 0) this.log.warn('chunk files that no longer match their CID were deleted: they will be fetched again', { dropped, kept: this.chunkFiles.size })
     for (const name of await readdir(this.dirs.models)) {
       const cid = name.endsWith(MODEL_EXT) ? name.slice(0, -MODEL_EXT.length) : ''
       const v = this.manifests.get(cid)

@@ -12,7 +12,7 @@
  *   crash are deleted on open;
  * - manifests, model files and state.json are fsynced before the rename and their directory after
  *   it: once written, they survive a power loss;
- * - chunk files are not fsynced (three fsyncs per 64 KiB chunk were about a tenth of a node's CPU
+ * - chunk files are not fsynced (three fsyncs per 64 KiB chunk were about 7 % of a node's CPU
  *   during a download): each is named by the hash of its bytes, and open re-hashes every chunk
  *   file, so one a power loss left empty or short is deleted and fetched again, never served;
  * - `models/<cid>.onnx` exists only if its bytes matched the manifest digest before the rename,

@@ -7,8 +7,13 @@ import { randomBytes } from 'node:crypto'
 import { open, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, basename, join } from 'node:path'
 
+/** The name a temp file of `file` gets, beside it: `.NAME.RANDOM.tmp` (the store deletes these on open). */
+export function tempPathFor (file: string): string {
+  return join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`)
+}
+
 export async function writeFileAtomic (file: string, data: string | Uint8Array, options: { mode?: number } = {}): Promise<void> {
-  const tmp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`)
+  const tmp = tempPathFor(file)
   const handle = await open(tmp, 'wx', options.mode ?? 0o644)
   try {
     await handle.writeFile(data)
@@ -34,7 +39,7 @@ export async function writeFileAtomic (file: string, data: string | Uint8Array, 
  * checked against their own name after a restart (the model store's chunk files).
  */
 export async function writeFileUnsynced (file: string, data: Uint8Array): Promise<void> {
-  const tmp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`)
+  const tmp = tempPathFor(file)
   try {
     await writeFile(tmp, data, { flag: 'wx', mode: 0o644 })
     await rename(tmp, file)

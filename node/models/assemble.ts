@@ -13,10 +13,9 @@
  * to re-read and re-hash every chunk file twice, hash the file again and write and flush all of
  * it, in one burst right when the download ended.
  */
-import { randomBytes } from 'node:crypto'
 import { open, rename, rm } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
-import { fsyncDir } from '../fs.js'
+import { dirname } from 'node:path'
+import { fsyncDir, tempPathFor } from '../fs.js'
 import { bytesMatchCid, fileHasher } from '../../core/cid.js'
 import { chunkOffsets, chunkSizes } from './chunking.js'
 import { ChunksMissingError, ChunkVerificationError, DigestMismatchError } from './errors.js'
@@ -33,11 +32,6 @@ export type ChunkSource = (index: number, options: AbortOptions) => Promise<Uint
 export interface WriteModelOptions extends AbortOptions {
   /** Called for each chunk, in order, as the assembly accounts for it; finishing waits for it. */
   onChunk?: (index: number) => void | Promise<void>
-}
-
-/** The name a temp file of `target` gets: `.NAME.RANDOM.tmp`, as writeFileAtomic names them. */
-export function tempNameFor (target: string): string {
-  return join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`)
 }
 
 /** A model file being written under a temp name, chunk by chunk in any order. */
@@ -73,7 +67,7 @@ export class PartialModel {
   }
 
   static async create (manifest: ModelManifest, target: string): Promise<PartialModel> {
-    const tmp = tempNameFor(target)
+    const tmp = tempPathFor(target)
     // Read back too: the digest covers chunks that arrived before the ones ahead of them.
     return new PartialModel(manifest, target, tmp, await open(tmp, 'wx+', 0o644))
   }
@@ -101,10 +95,10 @@ export class PartialModel {
             done += bytesWritten
           }
           this.written[i] = true
+          this.unflushed += length
         }
         // Flushed every few MiB, so the final fsync has little left to write (a datasync per
         // 64 KiB chunk cost more CPU than the writes; the file is a temp file until finish).
-        this.unflushed += bytes.byteLength * indexes.length
         if (this.unflushed >= FLUSH_EVERY_BYTES) {
           this.unflushed = 0
           await this.handle.datasync()

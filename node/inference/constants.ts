@@ -38,3 +38,9 @@ export const DEFAULT_PARSE_OFF_THREAD_BYTES = 64 * 1024
 
 /** The request parser's worker ends after this long without a body to parse, ms. @default 60000 */
 export const DEFAULT_PARSE_IDLE_MS = 60_000
+
+/**
+ * How long a retired inference thread keeps the process alive while onnxruntime finishes the
+ * native call it is in (a session still being created, a run); see InferenceThreads. @default 30 s
+ */
+export const RETIRE_GRACE_MS = 30_000

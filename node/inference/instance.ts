@@ -12,7 +12,7 @@ import type { DevicePace } from '../../core/pace.js'
 import type { Logger } from '../../core/logger.js'
 import type { CpuPlan, ResolvedLimits } from './limits.js'
 import type { VersionMetrics } from './metrics.js'
-import type { RunOutput, SpareWorker } from './session-worker.js'
+import type { InferenceThreads, RunOutput, SpareWorker } from './session-worker.js'
 import type { TensorMap } from './tensors.js'
 import type { TensorSpec } from '../models/types.js'
 import type { AbortOptions } from '@libp2p/interface'
@@ -33,6 +33,8 @@ export interface InstanceInit {
 export interface InstanceComponents {
   clock: Clock
   logger: Logger
+  /** The runtime's worker threads (the session's thread is started and retired through them). */
+  workers: InferenceThreads
   /** A device slower than this machine: a run answers once its CPU would have finished it (core/pace.ts). */
   pace?: DevicePace
 }
@@ -83,6 +85,7 @@ export class ModelInstance {
   async load (options: AbortOptions = {}, spare?: SpareWorker): Promise<void> {
     const { plan } = this.init
     this.worker = await SessionWorker.start({
+      workers: this.components.workers,
       path: this.init.path,
       clock: this.components.clock,
       loadTimeoutMs: this.init.loadTimeoutMs,

@@ -9,6 +9,7 @@ import { InferenceErrorCode } from './errors.js'
 import { SPARE_TTL_MS } from './constants.js'
 import { InferenceRuntime } from './runtime.js'
 import { ModelInstance } from './instance.js'
+import { InferenceThreads } from './session-worker.js'
 import { planCpu } from './limits.js'
 import { VersionMetrics } from './metrics.js'
 import { openDirect, SILERO_VAD_PATH } from './testing/direct.js'
@@ -249,7 +250,7 @@ describe('on a slow device (core/pace.ts)', () => {
     const p = heldPace()
     const plan = planCpu(2, 2) // unthrottled: two runs in flight at full pace
     const metrics = new VersionMetrics({ name: 'clf', version: '1.0.0', estimateBytes: 0, intraOpThreads: plan.intraOpThreads, throttled: plan.throttled })
-    const instance = new ModelInstance({ clock: systemClock, logger: silentLogger, pace: p.pace }, { name: 'clf', version: '1.0.0', path: v1.path, limits: {}, plan, maxQueue: 8, loadTimeoutMs: 60_000, metrics })
+    const instance = new ModelInstance({ clock: systemClock, logger: silentLogger, pace: p.pace, workers: new InferenceThreads(systemClock) }, { name: 'clf', version: '1.0.0', path: v1.path, limits: {}, plan, maxQueue: 8, loadTimeoutMs: 60_000, metrics })
     try {
       await instance.load()
       p.hold(true)

@@ -11,11 +11,11 @@ import { randomSeed, seededRandom } from '../../core/random.js'
 import { compareOutputs } from './compare.js'
 import {
   DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_LOAD_TIMEOUT_MS, DEFAULT_MAX_QUEUE, DEFAULT_MAX_SHADOW_PENDING,
-  DEFAULT_MEMORY_RESERVE_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, RETIRED_METRICS_PER_MODEL, SPARE_TTL_MS
+  DEFAULT_MEMORY_RESERVE_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, RETIRED_METRICS_PER_MODEL, RETIRE_GRACE_MS, SPARE_TTL_MS
 } from './constants.js'
 import { InferenceError, InferenceErrorCode } from './errors.js'
 import { ModelInstance } from './instance.js'
-import { SpareWorker } from './session-worker.js'
+import { InferenceThreads, SpareWorker } from './session-worker.js'
 import { checkMemory, planCpu, resolveLimits } from './limits.js'
 import { VersionMetrics } from './metrics.js'
 import { hasNonFinite, tensorFromOip, validateInputs } from './tensors.js'
@@ -171,9 +171,12 @@ export class InferenceRuntime {
   private running = false
   /** A started worker waiting for the next load (see prewarm), ended if unused for SPARE_TTL_MS. */
   private spare?: { ready: Promise<SpareWorker | undefined>, expiry: TimerHandle }
+  /** Every worker thread started, until it exits (threads are retired, never terminated). */
+  private readonly workers: InferenceThreads
 
   constructor (components: InferenceRuntimeComponents = {}, init: InferenceRuntimeInit = {}) {
     this.clock = components.clock ?? systemClock
+    this.workers = new InferenceThreads(this.clock)
     this.log = (components.logger ?? silentLogger).child('inference')
     this.random = components.random ?? seededRandom(randomSeed())
     this.freeMemoryBytes = components.freeMemoryBytes ?? (() => process.availableMemory())
@@ -208,7 +211,7 @@ export class InferenceRuntime {
   prewarm (): void {
     if (!this.running || this.spare != null) return
     // Under the load lock: a load tells its session's threads apart by those that appear meanwhile.
-    const ready = this.loadLock.then(async () => await SpareWorker.spawn(this.clock, this.cfg.loadTimeoutMs)).catch(err => {
+    const ready = this.loadLock.then(async () => await SpareWorker.spawn(this.workers, this.clock, this.cfg.loadTimeoutMs)).catch(err => {
       this.log.debug('a spare inference worker did not start', { err })
       return undefined
     })
@@ -233,7 +236,11 @@ export class InferenceRuntime {
     return await spare.ready
   }
 
-  /** Fails queued and running requests with ERR_RUNTIME_STOPPED and ends every worker. */
+  /**
+   * Fails queued and running requests with ERR_RUNTIME_STOPPED and ends every worker. Resolves
+   * once every worker thread has exited (a load or run still inside onnxruntime delays that, by at
+   * most RETIRE_GRACE_MS), so that the process can exit without aborting.
+   */
   async stop (): Promise<void> {
     this.running = false
     const spare = this.spare
@@ -244,6 +251,8 @@ export class InferenceRuntime {
     for (const slot of this.slots.values()) all.push(...slot.instances)
     this.slots.clear()
     await Promise.all(all.map(async i => { await i.close(new InferenceError(InferenceErrorCode.Stopped, 'the inference runtime stopped')) }))
+    const left = await this.workers.settle(RETIRE_GRACE_MS)
+    if (left > 0) this.log.warn('inference threads are still inside onnxruntime after the grace period; the process may abort if it exits now', { threads: left, graceMs: RETIRE_GRACE_MS })
   }
 
   private ensureRunning (): void {
@@ -294,7 +303,7 @@ export class InferenceRuntime {
       intraOpThreads: plan.intraOpThreads,
       throttled: plan.throttled
     })
-    const instance = new ModelInstance({ clock: this.clock, logger: this.log, pace: this.pace }, {
+    const instance = new ModelInstance({ clock: this.clock, logger: this.log, pace: this.pace, workers: this.workers }, {
       name: model.name,
       version: model.version,
       path: model.path,
@@ -311,6 +320,8 @@ export class InferenceRuntime {
         // A slow device reads the model file at its disk's pace and builds the session at its CPU's.
         if (pace != null) await pace.disk((await stat(model.path)).size, options)
         const started = this.monotonicMs()
+        // No thread starts after stop(): it could still be loading when the process exits.
+        this.ensureRunning()
         await instance.load(options, await this.takeSpare())
         if (pace != null) await pace.cpu(this.monotonicMs() - started, options)
       })

@@ -9,6 +9,7 @@
  * `{ op: 'run-error', id, message }`, `{ op: 'closed' }`.
  */
 import { Worker } from 'node:worker_threads'
+import { RETIRE_GRACE_MS } from './constants.js'
 import { InferenceError, InferenceErrorCode } from './errors.js'
 import type { Clock } from '../../core/clock.js'
 import type { TensorSpec } from '../models/types.js'
@@ -19,7 +20,71 @@ import type { InferenceSession } from 'onnxruntime-node'
 /** A worker file that needs no TypeScript loader: it runs the same under tsx, vitest and plain node. */
 const WORKER_URL = new URL('./worker.js', import.meta.url)
 
+/**
+ * The worker threads of one inference runtime, each from its start until it has exited.
+ *
+ * A thread is never terminated while onnxruntime may be inside a native call on it (the import
+ * that initialises it, `InferenceSession.create`, a run): `worker.terminate()` at that moment, or
+ * the process exiting then, aborts the whole process with "terminate called after throwing an
+ * instance of 'Napi::Error'" (reproduced here by aborting loads of a real model at random points,
+ * and by exiting while one loads). A thread nobody wants any more is *retired* instead: asked to
+ * close, it releases its session once the native call returns and exits by itself. Meanwhile it
+ * keeps the process alive (for at most RETIRE_GRACE_MS), and {@link settle} lets the runtime's
+ * stop wait for it.
+ */
+export class InferenceThreads {
+  private readonly live = new Map<Worker, Promise<void>>()
+
+  constructor (private readonly clock: Clock) {}
+
+  /** Starts a thread: with `params` it loads them at once, without it is a spare (see SpareWorker). */
+  spawn (params?: unknown): Worker {
+    const worker = new Worker(WORKER_URL, { workerData: params, stdout: false, stderr: false })
+    this.live.set(worker, new Promise<void>(resolve => {
+      worker.once('exit', () => {
+        this.live.delete(worker)
+        resolve()
+      })
+    }))
+    return worker
+  }
+
+  /** Threads started and not yet exited. */
+  get size (): number {
+    return this.live.size
+  }
+
+  /**
+   * Asks `worker` to release its session and exit once the native call it may be in returns;
+   * resolves when it has exited (at once if it already has). Safe to call more than once.
+   */
+  async retire (worker: Worker): Promise<void> {
+    const exited = this.live.get(worker)
+    if (exited == null) return
+    worker.ref()
+    const grace = this.clock.setTimeout(() => { worker.unref() }, RETIRE_GRACE_MS)
+    worker.postMessage({ op: 'close' })
+    await exited
+    grace.cancel()
+  }
+
+  /** Waits until every thread has exited, or for `timeoutMs`; resolves with how many still run. */
+  async settle (timeoutMs: number): Promise<number> {
+    if (this.live.size === 0) return 0
+    await new Promise<void>(resolve => {
+      const timer = this.clock.setTimeout(resolve, timeoutMs)
+      void Promise.all(this.live.values()).then(() => {
+        timer.cancel()
+        resolve()
+      })
+    })
+    return this.live.size
+  }
+}
+
 export interface SessionWorkerInit {
+  /** The runtime's threads: the session's worker is started and retired through them. */
+  workers: InferenceThreads
   path: string
   sessionOptions: InferenceSession.SessionOptions
   /** Intra-op threads of the session. */
@@ -27,7 +92,7 @@ export interface SessionWorkerInit {
   /** Measure the CPU each run uses (needed by the duty cycle; costs a few /proc reads per run). */
   measureCpu: boolean
   clock: Clock
-  /** How long loading may take before the worker is ended. */
+  /** How long loading may take before the caller gets ERR_MODEL_LOAD (the thread is retired). */
   loadTimeoutMs: number
 }
 
@@ -74,57 +139,55 @@ export class SessionWorker {
       this.worker = spare
       this.worker.postMessage({ op: 'load', params })
     } else {
-      this.worker = new Worker(WORKER_URL, { workerData: params, stdout: false, stderr: false })
+      this.worker = init.workers.spawn(params)
     }
     this.worker.unref()
   }
 
   /**
    * Starts a worker (or takes `spare`, already started) and resolves once its session is loaded;
-   * throws ERR_MODEL_LOAD otherwise.
+   * throws ERR_MODEL_LOAD otherwise. On an abort or a timeout the caller gets the error at once
+   * and the thread is retired: it exits once onnxruntime's create returns (see InferenceThreads).
    */
   static async start (init: SessionWorkerInit, options: AbortOptions = {}, spare?: SpareWorker): Promise<SessionWorker> {
     options.signal?.throwIfAborted()
     const sw = new SessionWorker(init, spare?.take())
-    sw.worker.ref() // loading is work in flight: keep the process alive for it
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const timer = init.clock.setTimeout(() => { fail(new InferenceError(InferenceErrorCode.ModelLoad, `loading ${init.path} took longer than ${init.loadTimeoutMs} ms`)) }, init.loadTimeoutMs)
-        const onAbort = (): void => { fail(new InferenceError(InferenceErrorCode.ModelLoad, `loading ${init.path} was aborted`, { cause: options.signal?.reason })) }
-        const cleanup = (): void => {
-          timer.cancel()
-          options.signal?.removeEventListener('abort', onAbort)
-          sw.worker.off('message', onMessage)
-          sw.worker.off('error', onError)
-          sw.worker.off('exit', onExit)
-        }
-        const fail = (err: Error): void => {
+    sw.worker.ref() // loading is work in flight: keep the process alive for it (a failed load's thread is retired, which keeps it so)
+    await new Promise<void>((resolve, reject) => {
+      const timer = init.clock.setTimeout(() => { fail(new InferenceError(InferenceErrorCode.ModelLoad, `loading ${init.path} took longer than ${init.loadTimeoutMs} ms`)) }, init.loadTimeoutMs)
+      const onAbort = (): void => { fail(new InferenceError(InferenceErrorCode.ModelLoad, `loading ${init.path} was aborted`, { cause: options.signal?.reason })) }
+      const cleanup = (): void => {
+        timer.cancel()
+        options.signal?.removeEventListener('abort', onAbort)
+        sw.worker.off('message', onMessage)
+        sw.worker.off('error', onError)
+        sw.worker.off('exit', onExit)
+      }
+      const fail = (err: Error): void => {
+        cleanup()
+        void init.workers.retire(sw.worker)
+        reject(err)
+      }
+      const onMessage = (msg: WorkerMessage): void => {
+        if (msg.op === 'ready') {
           cleanup()
-          void sw.worker.terminate()
-          reject(err)
+          sw.inputs = msg.inputs ?? []
+          sw.outputs = (msg.outputs as TensorSpec[] | undefined) ?? []
+          sw.rssDeltaBytes = msg.rssDeltaBytes ?? 0
+          sw.loadMs = msg.loadMs ?? 0
+          resolve()
+        } else if (msg.op === 'load-error') {
+          fail(new InferenceError(InferenceErrorCode.ModelLoad, `onnxruntime cannot load ${init.path}: ${msg.message ?? 'unknown error'}`))
         }
-        const onMessage = (msg: WorkerMessage): void => {
-          if (msg.op === 'ready') {
-            cleanup()
-            sw.inputs = msg.inputs ?? []
-            sw.outputs = (msg.outputs as TensorSpec[] | undefined) ?? []
-            sw.rssDeltaBytes = msg.rssDeltaBytes ?? 0
-            sw.loadMs = msg.loadMs ?? 0
-            resolve()
-          } else if (msg.op === 'load-error') {
-            fail(new InferenceError(InferenceErrorCode.ModelLoad, `onnxruntime cannot load ${init.path}: ${msg.message ?? 'unknown error'}`))
-          }
-        }
-        const onError = (err: Error): void => { fail(new InferenceError(InferenceErrorCode.ModelLoad, `the inference worker failed while loading ${init.path}: ${err.message}`, { cause: err })) }
-        const onExit = (code: number): void => { fail(new InferenceError(InferenceErrorCode.ModelLoad, `the inference worker exited (code ${code}) while loading ${init.path}`)) }
-        sw.worker.on('message', onMessage)
-        sw.worker.on('error', onError)
-        sw.worker.on('exit', onExit)
-        options.signal?.addEventListener('abort', onAbort, { once: true })
-      })
-    } finally {
-      sw.worker.unref()
-    }
+      }
+      const onError = (err: Error): void => { fail(new InferenceError(InferenceErrorCode.ModelLoad, `the inference worker failed while loading ${init.path}: ${err.message}`, { cause: err })) }
+      const onExit = (code: number): void => { fail(new InferenceError(InferenceErrorCode.ModelLoad, `the inference worker exited (code ${code}) while loading ${init.path}`)) }
+      sw.worker.on('message', onMessage)
+      sw.worker.on('error', onError)
+      sw.worker.on('exit', onExit)
+      options.signal?.addEventListener('abort', onAbort, { once: true })
+    })
+    sw.worker.unref()
     sw.listen()
     return sw
   }
@@ -183,18 +246,21 @@ export class SessionWorker {
     })
   }
 
-  /** Releases the session and ends the thread; runs still pending fail. Ends the thread hard after `timeoutMs`. */
+  /**
+   * Releases the session and ends the thread; runs still pending fail. Waits at most `timeoutMs`
+   * for the thread to exit: a run still inside onnxruntime delays that, and the thread is never
+   * ended under it (it exits when the run returns; the runtime's stop waits for it).
+   */
   async close (timeoutMs = 5000): Promise<void> {
     this.closing ??= (async () => {
       if (this.dead != null) return
-      this.worker.ref()
+      const exited = this.init.workers.retire(this.worker)
       await new Promise<void>(resolve => {
-        const timer = this.init.clock.setTimeout(() => { void this.worker.terminate().then(() => { resolve() }) }, timeoutMs)
-        this.worker.once('exit', () => {
+        const timer = this.init.clock.setTimeout(resolve, timeoutMs)
+        void exited.then(() => {
           timer.cancel()
           resolve()
         })
-        this.worker.postMessage({ op: 'close' })
       })
       this.die(new InferenceError(InferenceErrorCode.Stopped, 'the session was closed'))
     })()
@@ -213,7 +279,7 @@ export class SpareWorker {
 
   private readonly onGone = (): void => { this.dead = true }
 
-  private constructor (worker: Worker) {
+  private constructor (private readonly workers: InferenceThreads, worker: Worker) {
     this.worker = worker
     worker.unref()
     worker.on('exit', this.onGone)
@@ -221,35 +287,32 @@ export class SpareWorker {
   }
 
   /** Starts a spare; resolves once it is ready, rejects (ERR_MODEL_LOAD) if it fails or takes longer than `timeoutMs`. */
-  static async spawn (clock: Clock, timeoutMs: number): Promise<SpareWorker> {
-    const worker = new Worker(WORKER_URL, { stdout: false, stderr: false })
+  static async spawn (workers: InferenceThreads, clock: Clock, timeoutMs: number): Promise<SpareWorker> {
+    const worker = workers.spawn()
     worker.ref()
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const timer = clock.setTimeout(() => { done(new InferenceError(InferenceErrorCode.ModelLoad, `a spare inference worker took longer than ${timeoutMs} ms to start`)) }, timeoutMs)
-        const onMessage = (msg: WorkerMessage): void => { if (msg.op === 'spare-ready') done() }
-        const onError = (err: Error): void => { done(new InferenceError(InferenceErrorCode.ModelLoad, `a spare inference worker failed: ${err.message}`, { cause: err })) }
-        const onExit = (code: number): void => { done(new InferenceError(InferenceErrorCode.ModelLoad, `a spare inference worker exited (code ${code})`)) }
-        const done = (err?: Error): void => {
-          timer.cancel()
-          worker.off('message', onMessage)
-          worker.off('error', onError)
-          worker.off('exit', onExit)
-          if (err == null) {
-            resolve()
-          } else {
-            void worker.terminate()
-            reject(err)
-          }
+    await new Promise<void>((resolve, reject) => {
+      const timer = clock.setTimeout(() => { done(new InferenceError(InferenceErrorCode.ModelLoad, `a spare inference worker took longer than ${timeoutMs} ms to start`)) }, timeoutMs)
+      const onMessage = (msg: WorkerMessage): void => { if (msg.op === 'spare-ready') done() }
+      const onError = (err: Error): void => { done(new InferenceError(InferenceErrorCode.ModelLoad, `a spare inference worker failed: ${err.message}`, { cause: err })) }
+      const onExit = (code: number): void => { done(new InferenceError(InferenceErrorCode.ModelLoad, `a spare inference worker exited (code ${code})`)) }
+      const done = (err?: Error): void => {
+        timer.cancel()
+        worker.off('message', onMessage)
+        worker.off('error', onError)
+        worker.off('exit', onExit)
+        if (err == null) {
+          resolve()
+        } else {
+          void workers.retire(worker) // it may still be inside onnxruntime's import
+          reject(err)
         }
-        worker.on('message', onMessage)
-        worker.on('error', onError)
-        worker.on('exit', onExit)
-      })
-    } finally {
-      worker.unref()
-    }
-    return new SpareWorker(worker)
+      }
+      worker.on('message', onMessage)
+      worker.on('error', onError)
+      worker.on('exit', onExit)
+    })
+    worker.unref()
+    return new SpareWorker(workers, worker)
   }
 
   get alive (): boolean {
@@ -269,6 +332,6 @@ export class SpareWorker {
   async close (): Promise<void> {
     const w = this.worker
     this.worker = undefined
-    if (w != null) await w.terminate()
+    if (w != null) await this.workers.retire(w)
   }
 }

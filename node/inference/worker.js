@@ -94,6 +94,13 @@ function transferables (outputs) {
 let session
 /** What to load: from workerData at start, or from the 'load' message of a spare worker. */
 let params
+/**
+ * The load in progress. `InferenceSession.create` is a native call, and ending the thread under
+ * it aborts the whole process, so 'close' waits for it (the main thread never terminates us).
+ */
+let loading
+/** Set by 'close': nothing new starts, and the thread exits once what is running has returned. */
+let closing = false
 
 async function load () {
   const rssBefore = process.memoryUsage.rss()
@@ -123,6 +130,10 @@ async function load () {
 }
 
 async function run (msg) {
+  if (closing) {
+    port.postMessage({ op: 'run-error', id: msg.id, message: 'the session is closing' })
+    return
+  }
   const feeds = {}
   try {
     for (const [name, t] of Object.entries(msg.feeds)) feeds[name] = new ort.Tensor(t.type, t.data, t.dims)
@@ -165,15 +176,18 @@ port.on('message', (msg) => {
       queue = queue.then(async () => { await run(msg) })
       break
     case 'load':
+      if (closing) break
       if (params !== undefined) {
         port.postMessage({ op: 'load-error', message: 'this worker already holds a session' })
         break
       }
       params = msg.params
-      void load()
+      loading = load()
       break
     case 'close':
-      void queue.then(async () => await session?.release()).finally(() => {
+      if (closing) break
+      closing = true
+      void Promise.resolve(loading).then(async () => await queue).then(async () => await session?.release()).catch(() => {}).finally(() => {
         session = undefined
         port.postMessage({ op: 'closed' })
         port.close()
@@ -187,7 +201,7 @@ port.on('message', (msg) => {
 // A spare (no path yet) has onnxruntime imported and waits for 'load'; otherwise load at once.
 if (workerData?.path != null) {
   params = workerData
-  void load()
+  loading = load()
 } else {
   port.postMessage({ op: 'spare-ready' })
 }

@@ -309,6 +309,8 @@ async function main (): Promise<void> {
       print('\nbytes received beyond F, per node, as fractions of F: TCP/IP headers, background (idle rate x download time), chunk bytes the fetcher counted beyond F, the rest (no counter sees it):')
       print(table(['node', 'headers', 'background', 'fetcher extra', 'unseen', 'from each sender: kernel MiB / fetcher MiB'], r.tutti.nodes.map(x => [x.name, ...breakdown(x, sizeBytes),
         (x.sources ?? []).filter(y => y.kernelBytes > 64 * 1024).map(y => `${y.from} ${fmt(y.kernelBytes / MIB, 2)}/${fmt(y.fetcherBytes / MIB, 2)}`).join(', ')])))
+      const so = r.tutti.originSeedOffers
+      if (so != null) print(`the origin's fresh offers as a seed, by reason (each past a chunk's first costs a copy): ${Object.entries(so).map(([k, v]) => `${k} ${v}`).join(', ')}`)
       print(`start skew: ${fmt(r.tutti.startSkewAckMs, 0)} ms between the admin answers, ${fmt(r.tutti.startSkewNodeMs, 0)} ms between the jobs' own start times\n`)
     }
 

@@ -23,6 +23,7 @@ import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import type { Counters, Lab, LabNode } from '../../sim/netns/lab.js'
 import type { ModelJob } from '../../node/models/service.js'
 import type { FetchProgress } from '../../node/fetcher/index.js'
+import type { ChunkServerStats } from '../../protocols/chunks/index.js'
 
 const BIN = fileURLToPath(new URL('../../bin/tutti.js', import.meta.url))
 const RAW_STREAM = fileURLToPath(new URL('./raw-stream.ts', import.meta.url))
@@ -125,7 +126,15 @@ export interface SideResult {
 
 export interface RunResult {
   run: number
-  tutti: SideResult & { settleMs: number, aliveAtBarrier: number[], startSkewAckMs: number, startSkewNodeMs: number, rollout?: RolloutOutcome }
+  tutti: SideResult & {
+    settleMs: number
+    aliveAtBarrier: number[]
+    startSkewAckMs: number
+    startSkewNodeMs: number
+    rollout?: RolloutOutcome
+    /** The origin's chunk server at the end: fresh offers it made as a seed, by reason (offers.ts OfferReason). */
+    originSeedOffers?: Record<string, number>
+  }
   http?: SideResult
   /** The libp2p stack alone; each node's cpuS is its CPU over the transfer only. */
   raw?: SideResult
@@ -268,6 +277,8 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
       : await startByPulls(libp2p, procs, cfg, t0, ended)
     ended()
     const { wallMs, after, fromAfter, cpuAfter } = end!
+    const originStats = await callAdmin<{ stats: ChunkServerStats | null }>(libp2p, multiaddr(originProc.addr!), 'models.serverStats', {}, { signal: AbortSignal.timeout(10_000) })
+      .catch((err: Error) => { cfg.log(`  tutti: the origin's chunk server stats: ${err.message}`); return undefined })
     const byIp = new Map([originProc, ...procs].map(p => [p.node.ip, p]))
     const doneCount = started.nodes.filter(x => x.doneMs != null).length
     cfg.log(`  tutti: ${doneCount}/${procs.length} done after ${(wallMs / 1000).toFixed(1)} s${started.nodes.some(x => x.failed) ? `, ${started.nodes.filter(x => x.failed).length} failed` : ''}`)
@@ -321,7 +332,8 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
       aliveAtBarrier: alive,
       startSkewAckMs: acks.length > 0 ? Math.max(...acks) - Math.min(...acks) : Number.NaN,
       startSkewNodeMs: starts.length > 0 ? Math.max(...starts) - Math.min(...starts) : Number.NaN,
-      rollout: started.rollout
+      rollout: started.rollout,
+      originSeedOffers: originStats?.stats?.seedOffers
     }
   } finally {
     await libp2p.stop()

@@ -22,7 +22,7 @@ import { Watchdog } from './watchdog.js'
 import { ConfigError } from '../../core/errors.js'
 import { randomSeed, seededRandom } from '../../core/random.js'
 import { equals } from 'uint8arrays/equals'
-import type { SeedOfferParams, SeedOfferState } from './offers.js'
+import type { OfferReason, SeedOfferParams, SeedOfferState } from './offers.js'
 import type { ChunkStore, RateLimiter, ServedManifest } from './types.js'
 import type { Clock, TimerHandle } from '../../core/clock.js'
 import type { Logger } from '../../core/logger.js'
@@ -103,6 +103,8 @@ export interface ChunkServerStats {
   refused: number
   /** Chunk data bytes sent per peer. */
   bytesByPeer: Record<string, number>
+  /** Fresh offers this server made as a seed, by why it made them (offers.ts OfferReason). */
+  seedOffers: Record<OfferReason, number>
 }
 
 interface SeedState {
@@ -180,6 +182,7 @@ export class ChunkServer {
   /** WATCH streams per manifest, woken when what they might be offered changes. */
   private readonly watchers = new Map<string, Set<() => void>>()
   private readonly counters = { chunksSent: 0, bytesSent: 0, busy: 0, refused: 0 }
+  private readonly seedOffers: Record<OfferReason, number> = { first: 0, replicas: 0, waited: 0, starved: 0 }
   private readonly bytesByPeer = new Map<string, number>()
   private controller = new AbortController()
   private running = false
@@ -234,7 +237,8 @@ export class ChunkServer {
       activeStreams: this.active.size,
       watches: sum(this.watchesByPeer.values()),
       ...this.counters,
-      bytesByPeer: Object.fromEntries(this.bytesByPeer)
+      bytesByPeer: Object.fromEntries(this.bytesByPeer),
+      seedOffers: { ...this.seedOffers }
     }
   }
 
@@ -443,6 +447,7 @@ export class ChunkServer {
       const bitfield = encodeBitfield(count, i => offered.has(i)) as Uint8Array<ArrayBuffer>
       if (unlessEqual != null && equals(bitfield, unlessEqual)) return undefined
       seed.offers = recordOffer(seed.offers, ask, plan, this.offerParams(seed), now)
+      for (const why of plan.reasons) this.seedOffers[why]++
       return { chunkCount: count, bitfield, complete: true }
     }
     const bitfield = encodeBitfield(count, i => held[i] === true) as Uint8Array<ArrayBuffer>

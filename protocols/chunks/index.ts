@@ -26,4 +26,4 @@ export { requestHave, requestManifest, requestChunks, watchHave } from './client
 export type { ChunkClientComponents, QueryOptions, HaveOptions, HaveAnswer, HaveWatch, WatchOptions, WantedChunk, ChunksOptions } from './client.js'
 export { encodeBitfield, decodeBitfield, bitfieldHas, bitfieldBytes } from './bitfield.js'
 export { planOffer, recordOffer, takeOffer, emptyOfferState, forgetPeer } from './offers.js'
-export type { SeedOffer, SeedOfferState, SeedOfferParams, OfferAsk, OfferPlan } from './offers.js'
+export type { SeedOffer, SeedOfferState, SeedOfferParams, OfferAsk, OfferPlan, OfferReason } from './offers.js'

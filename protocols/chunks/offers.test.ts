@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { decodeBitfield, encodeBitfield } from './bitfield.js'
 import { ChunkProtocolError } from './errors.js'
 import { DEFAULT_STARVE_MS, emptyOfferState, forgetPeer, planOffer, recordOffer, takeOffer } from './offers.js'
-import type { OfferAsk, SeedOfferParams, SeedOfferState } from './offers.js'
+import type { OfferAsk, OfferReason, SeedOfferParams, SeedOfferState } from './offers.js'
 
 const params: SeedOfferParams = { perPeer: 2, maxOpen: 4, ttlMs: 1000, replicaTarget: 1, seenTtlMs: 60_000 }
 const rank = [0, 1, 2, 3, 4, 5, 6, 7]
@@ -60,6 +60,8 @@ describe('seed offers', () => {
     expect(peek(s, 59_000)).toEqual([])
     // Past seenTtlMs neither b's copies on their way nor a's word count any more.
     expect(peek(s, 60_001)).toEqual([0, 1])
+    // Fewer copies elsewhere than the target, counted in full (c had not waited): `replicas`.
+    expect(planOffer(s, ask('c', '....', 'xxxx'), params, rank, 60_001).reasons).toEqual(['replicas', 'replicas'])
   })
 
   it('makes room for a new offer once the asker takes one', () => {
@@ -117,9 +119,9 @@ describe('seed offers against a member that claims whatever it is offered', () =
   const withholdMs = 5000
   // Askers' word lasts 120 s, as the server's SEED_SEEN_TTL_MS: longer than starveMs.
   const p: SeedOfferParams = { ...params, withholdMs, seenTtlMs: 120_000 }
-  const answerP = (s: SeedOfferState, a: OfferAsk, now: number): { state: SeedOfferState, offer: number[] } => {
+  const answerP = (s: SeedOfferState, a: OfferAsk, now: number): { state: SeedOfferState, offer: number[], reasons: OfferReason[] } => {
     const plan = planOffer(s, a, p, rank, now)
-    return { state: recordOffer(s, a, plan, p, now), offer: plan.offer }
+    return { state: recordOffer(s, a, plan, p, now), offer: plan.offer, reasons: plan.reasons }
   }
   const bits = (chunks: Iterable<number>, n = 8): string => {
     const set = new Set(chunks)
@@ -143,15 +145,15 @@ describe('seed offers against a member that claims whatever it is offered', () =
     return s
   }
 
-  it.each<[string, boolean, number, number[]]>([
-    ['an unverified claim, first ask', false, 100, []],
-    ['an unverified claim, asked again before withholdMs', false, 100 + withholdMs - 1, []],
-    ['an unverified claim, asked again after withholdMs', false, 100 + withholdMs, [0, 1]],
-    ['copies the seed served the claimant, after withholdMs', true, 100 + withholdMs, []],
-    ['copies the seed served the claimant, just before starveMs', true, 100 + DEFAULT_STARVE_MS - 1, []],
+  it.each<[string, boolean, number, number[], OfferReason[]]>([
+    ['an unverified claim, first ask', false, 100, [], []],
+    ['an unverified claim, asked again before withholdMs', false, 100 + withholdMs - 1, [], []],
+    ['an unverified claim, asked again after withholdMs', false, 100 + withholdMs, [0, 1], ['waited', 'waited']],
+    ['copies the seed served the claimant, after withholdMs', true, 100 + withholdMs, [], []],
+    ['copies the seed served the claimant, just before starveMs', true, 100 + DEFAULT_STARVE_MS - 1, [], []],
     // The claimant keeps asking and serves nobody: past starveMs the honest asker is served anyway.
-    ['copies the seed served the claimant, after starveMs', true, 100 + DEFAULT_STARVE_MS, [0, 1]]
-  ])('an honest downloader behind %s (seed served the liar: %s), asking at %i ms, is offered %j', (_what, takeThem, secondAskMs, expected) => {
+    ['copies the seed served the claimant, after starveMs', true, 100 + DEFAULT_STARVE_MS, [0, 1], ['starved', 'starved']]
+  ])('an honest downloader behind %s (seed served the liar: %s), asking at %i ms, is offered %j', (_what, takeThem, secondAskMs, expected, reasons) => {
     let s = liarClaimsAll(takeThem)
     const honest = ask('honest', '........', 'xxxxxxxx')
     const first = answerP(s, honest, 100)
@@ -159,7 +161,9 @@ describe('seed offers against a member that claims whatever it is offered', () =
     s = first.state
     // The liar keeps its word fresh.
     s = answerP(s, ask('liar', 'xxxxxxxx', '........'), secondAskMs - 1).state
-    expect(answerP(s, honest, secondAskMs).offer).toEqual(expected)
+    const second = answerP(s, honest, secondAskMs)
+    expect(second.offer).toEqual(expected)
+    expect(second.reasons).toEqual(reasons)
   })
 
   it('offers past withholdMs a chunk whose holders, all served by this seed, went quiet (seeds themselves now)', () => {
@@ -178,7 +182,7 @@ describe('seed offers against a member that claims whatever it is offered', () =
     s = first.state
     expect(answerP(s, late, 20 + withholdMs - 1).offer).toEqual([])
     // Both quiet for withholdMs and the late asker waited as long: offered, long before seenTtlMs.
-    expect(answerP(s, late, 20 + withholdMs).offer).toEqual([3])
+    expect(answerP(s, late, 20 + withholdMs)).toMatchObject({ offer: [3], reasons: ['waited'] })
   })
 
   it('two askers that cannot reach each other, each holding what the other wants, are both served by starveMs', () => {
@@ -188,7 +192,7 @@ describe('seed offers against a member that claims whatever it is offered', () =
     let s = emptyOfferState(2)
     const offerAndTake = (peer: string, wants: string, chunk: number): void => {
       const r = answerP(s, ask(peer, '..', wants), 0)
-      expect(r.offer).toEqual([chunk])
+      expect(r).toMatchObject({ offer: [chunk], reasons: ['first'] })
       s = takeOffer(r.state, peer, chunk, 0, p)
     }
     offerAndTake('a', 'x.', 0)

@@ -96,11 +96,21 @@ export interface OfferAsk {
   wants: readonly boolean[]
 }
 
+/**
+ * Why a seed made a fresh offer: the chunk had not been offered before (`first`); fewer than
+ * `replicaTarget` copies elsewhere, the asker's word counted in full (`replicas`); the asker had
+ * waited `withholdMs` and fewer copies that can still reach it are counted (`waited`); or it had
+ * waited `starveMs` (`starved`). Past the first copy of each chunk, each one costs the seed a copy.
+ */
+export type OfferReason = 'first' | 'replicas' | 'waited' | 'starved'
+
 export interface OfferPlan {
   /** Every chunk to advertise to the asker, ascending. */
   offer: number[]
   /** The chunks in `offer` that are new offers. */
   fresh: number[]
+  /** Why each chunk of `fresh` was offered, in the same order. */
+  reasons: OfferReason[]
   /** Chunks the asker wants and lacks that it was not offered, ascending. */
   withheld: number[]
 }
@@ -163,11 +173,21 @@ export function planOffer (state: SeedOfferState, ask: OfferAsk, params: SeedOff
   const untakenElsewhere = othersOpen.filter(o => !o.taken).length
   const room = Math.min(params.perPeer - mine.size, params.maxOpen - state.serving - untakenElsewhere - mine.size)
   const fresh: number[] = []
+  const why = new Map<number, OfferReason>()
   if (room > 0) {
     const candidates: number[] = []
     for (let i = 0; i < state.offered.length; i++) {
       if (ask.wants[i] !== true || ask.has[i] === true || mine.has(i)) continue
-      if (state.offered[i]! > 0 && !starved(i) && elsewhere(i) >= params.replicaTarget) continue
+      if (state.offered[i] === 0) {
+        why.set(i, 'first')
+      } else if (elsewhere(i) < params.replicaTarget) {
+        const since = waitingSince?.get(i)
+        why.set(i, since != null && nowMs - since >= withholdMs ? 'waited' : 'replicas')
+      } else if (starved(i)) {
+        why.set(i, 'starved')
+      } else {
+        continue
+      }
       candidates.push(i)
     }
     candidates.sort((a, b) =>
@@ -182,7 +202,8 @@ export function planOffer (state: SeedOfferState, ask: OfferAsk, params: SeedOff
   for (let i = 0; i < state.offered.length; i++) {
     if (ask.wants[i] === true && ask.has[i] !== true && !given.has(i)) withheld.push(i)
   }
-  return { offer, fresh: fresh.sort((a, b) => a - b), withheld }
+  fresh.sort((a, b) => a - b)
+  return { offer, fresh, reasons: fresh.map(i => why.get(i)!), withheld }
 }
 
 /**

@@ -68,6 +68,8 @@ export class ChunkTransfer {
   /** Chunks booked on each node's upload and not yet delivered. */
   private readonly booked: number[] = []
   readonly stats: TransferStats = { originBytes: 0, peerBytes: 0, uploaded: [] }
+  /** Set by pickSource: it found a reachable holder other than the origin (free or busy). */
+  private sawOtherHolder = false
 
   constructor (
     private readonly world: World<any>,
@@ -157,7 +159,16 @@ export class ChunkTransfer {
         const bytes = Math.min(this.chunkBytes, file.sizeBytes - chunk * this.chunkBytes)
         const source = this.pickSource(node.i, file, chunk, bytes, now - wantSince[chunk]!)
         if (source === BUSY) busy = true
-        if (source < 0) { waiting = true; continue }
+        if (source < 0) {
+          waiting = true
+          // A holder other than the origin is there, only busy. The fetcher wants a chunk from a
+          // seed only while no other usable peer offers it (node/fetcher/schedule.ts wantsFrom): a
+          // busy peer is unusable for its cool-down (0.5-1 s), then offers the chunk again, and the
+          // seed's wait restarts when the want clears (offers.ts recordOffer). So the origin's wait
+          // runs only while the asker finds no other holder: it starts anew at the next attempt.
+          if (this.sawOtherHolder) wantSince[chunk] = Number.NaN
+          continue
+        }
         // The asker's wait for a source ends here; a retry after a failed delivery waits anew, as the
         // origin's withholding clock starts only when it withholds (offers.ts `recordOffer`).
         wantSince[chunk] = Number.NaN
@@ -210,7 +221,8 @@ export class ChunkTransfer {
    * Of a few holders drawn at random, the reachable one that should deliver the chunk soonest.
    * The origin super-seeds as protocols/chunks/offers.ts `planOffer` does, with its replica target
    * DEFAULT_SEED_REPLICA_TARGET (1): while it is not sending the chunk already, it offers it when
-   * no other node holds it, or once the asker has wanted it for DEFAULT_WITHHOLD_MS and no node the
+   * no other node holds it, or once the asker has wanted it for DEFAULT_WITHHOLD_MS (`waitedMs`:
+   * attempts that found no other reachable holder, not even a busy one) and no node the
    * origin itself delivered it to is still downloading (claims it did not verify stop counting
    * then, and a holder that finished is a seed running the same rule, or gone), or once the asker
    * has wanted it for DEFAULT_STARVE_MS whatever it counts. A holder with
@@ -228,9 +240,11 @@ export class ChunkTransfer {
     const tries = sample ? holders.length : CANDIDATE_HOLDERS * 2
     let seen = 0
     let busy = false
+    this.sawOtherHolder = false
     for (let t = 0; t < tries && seen < CANDIDATE_HOLDERS; t++) {
       const h = sample ? holders[t]! : holders[Math.floor(world.random() * holders.length)]!
       if (h === node || !world.canTalk(h, node)) continue
+      if (h !== this.origin) this.sawOtherHolder = true
       if (h === this.origin && !originOffers) continue
       if ((this.booked[h] ?? 0) >= MAX_BOOKED_UPLOADS) { busy = true; continue }
       seen++

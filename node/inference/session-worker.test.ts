@@ -20,7 +20,7 @@ describe('inference threads', () => {
     const { code, signal, stdout, stderr } = await runChild(['40', '7'])
     expect({ code, signal, stderr }).toEqual({ code: 0, signal: null, stderr: '' })
     const summary = JSON.parse(stdout.trim()) as { aborted: number, loaded: number, threadsLeft: number, last: string }
-    expect(summary.aborted).toBeGreaterThan(0) // the aborts did land before loads finished
+    expect(summary.aborted).toBeGreaterThanOrEqual(10) // every fourth abort comes before the thread has started
     expect(summary.aborted + summary.loaded).toBe(40)
     expect(summary.threadsLeft).toBe(0) // every retired thread exited by itself
   }, 120_000)

@@ -68,6 +68,8 @@ export interface EngineResult extends RunResult {
     bytesReceivedPerNodePerSec: number
     /** Of which digests. */
     digestBytesReceivedPerNodePerSec: number
+    /** Digests at the pace the shards set last (HeartbeatTraffic.pacedDigestBytesPerSec), per node. */
+    digestPacedBytesPerNodePerSec: number
     digests: number
     meanIntervalMs: number
   }
@@ -507,6 +509,7 @@ export function runDes (scenario: Scenario, options: EngineOptions = {}): Engine
       beats: world.hbBeats,
       bytesReceivedPerNodePerSec: world.hbBytesReceived / Math.max(1, meanNodes) / (scenario.durationMs / 1000),
       digestBytesReceivedPerNodePerSec: world.traffic.digestBytesReceived / Math.max(1, meanNodes) / (scenario.durationMs / 1000),
+      digestPacedBytesPerNodePerSec: world.traffic.pacedDigestBytesPerSec() / Math.max(1, world.nodes.filter(n => n.liveness !== 'down').length),
       digests: world.traffic.digests,
       meanIntervalMs: world.nodes.reduce((s, n) => s + n.intervalMs, 0) / Math.max(1, world.nodes.length)
     },

@@ -76,6 +76,12 @@ describe('HeartbeatTraffic: what simulated nodes receive', () => {
     // Not due again until its interval has passed.
     t.digestRound()
     expect(t.digests).toBe(2 * 2 ** bits)
+    // At the pace this round set, what every node receives per second (the round's bytes over the
+    // interval after it) is within the digest budget, though the whole round came at once. The node
+    // paces on an estimate of the digest's size, a few per cent off the encoder's.
+    const paced = t.pacedDigestBytesPerSec() / 1_000
+    expect(paced).toBeGreaterThan(DIGEST_BUDGET * 0.5)
+    expect(paced).toBeLessThanOrEqual(DIGEST_BUDGET * 1.1)
   })
 
   it('a shard whose two aggregators stopped still sends two digests, from the standbys', () => {

@@ -139,6 +139,8 @@ interface ShardState {
   nextDueMs: number
   round: number
   sent: Map<string, string>
+  /** Bytes per second all receivers get from this shard's latest digests: their bytes over the interval that follows them. */
+  pacedBytesPerSec: number
 }
 
 /**
@@ -206,7 +208,8 @@ export class HeartbeatTraffic {
         serving: ranked.slice(0, this.params.aggregation.aggregators).map(Number),
         nextDueMs: old?.nextDueMs ?? this.world.now,
         round: old?.round ?? 0,
-        sent: old?.sent ?? new Map()
+        sent: old?.sent ?? new Map(),
+        pacedBytesPerSec: old?.pacedBytesPerSec ?? 0
       })
     }
     this.shards = next
@@ -246,13 +249,27 @@ export class HeartbeatTraffic {
       s.sent = plan.sent
       const bytes = this.sizeOf(plan.entries.length, plan.tagged.length, plan.updated.length)
       // Paced as the node paces it: on its estimate of the digest just sent.
-      s.nextDueMs = now + digestIntervalMs(2 ** s.bits, estimateDigestBytes(plan), this.params.interval, a)
+      const intervalMs = digestIntervalMs(2 ** s.bits, estimateDigestBytes(plan), this.params.interval, a)
+      s.nextDueMs = now + intervalMs
       const receivers = Math.max(0, this.world.segmentPopulation(s.seg) - 1)
       const got = serving.length * bytes * a.digestAmplification * receivers
+      s.pacedBytesPerSec = got / (intervalMs / 1000)
       this.digests += serving.length
       this.bytesReceived += got
       this.digestBytesReceived += got
     }
+  }
+
+  /**
+   * Digest bytes per second all nodes receive at the pace the shards have set now: each shard's
+   * latest digests over the interval after them. Unlike the run's total over its duration, this
+   * leaves out the round every shard sends at once when sharding starts (at 100,000 nodes a
+   * digest interval is about half of a 40-minute run).
+   */
+  pacedDigestBytesPerSec (): number {
+    let sum = 0
+    for (const s of this.shards.values()) if (s.bits > 0) sum += s.pacedBytesPerSec
+    return sum
   }
 
   private readonly details = new Map<string, Heartbeat>()

@@ -43,7 +43,7 @@ export interface RunResult {
   nodes: number
   simulatedMs: number
   /** Measured heartbeats (the DES counts every one). */
-  heartbeat?: { beats: number, bytesReceivedPerNodePerSec: number, digestBytesReceivedPerNodePerSec: number, digests: number, meanIntervalMs: number }
+  heartbeat?: { beats: number, bytesReceivedPerNodePerSec: number, digestBytesReceivedPerNodePerSec: number, digestPacedBytesPerNodePerSec?: number, digests: number, meanIntervalMs: number }
   /** Policy gossip messages (the DES counts every one). */
   gossip?: { messages: number, dropped: number }
   /** Requests coordinators sent to devices, by kind (the DES counts every one). */
@@ -67,6 +67,8 @@ export interface Figures {
   heartbeatBytesPerNodePerSec?: number
   /** Of which shard digests. */
   digestBytesPerNodePerSec?: number
+  /** Shard digests at the pace the shards set last (their latest digests over the interval after them). */
+  digestPacedBytesPerNodePerSec?: number
   nodeSecondsPerWallSecond: number
 }
 
@@ -104,6 +106,7 @@ export function figures (r: RunResult, wallMs: number): Figures {
     originCopies: r.originBytes / r.modelBytes,
     peerCopies: r.peerBytes / r.modelBytes,
     ...(r.heartbeat !== undefined ? { heartbeatBytesPerNodePerSec: r.heartbeat.bytesReceivedPerNodePerSec, digestBytesPerNodePerSec: r.heartbeat.digestBytesReceivedPerNodePerSec } : {}),
+    ...(r.heartbeat?.digestPacedBytesPerNodePerSec !== undefined ? { digestPacedBytesPerNodePerSec: r.heartbeat.digestPacedBytesPerNodePerSec } : {}),
     nodeSecondsPerWallSecond: (r.nodes * r.simulatedMs / 1000) / Math.max(0.001, wallMs / 1000)
   }
 }
@@ -159,7 +162,7 @@ export function summarize (scenario: Scenario, r: RunResult, f: Figures, violati
 
   lines.push('## Heartbeats', '')
   const here = heartbeatCost(r.nodes)
-  if (r.heartbeat !== undefined) lines.push(`Measured in this run, with the node's aggregation (sim/des/heartbeats.ts over node/membership/shards.ts): ${Math.round(r.heartbeat.bytesReceivedPerNodePerSec)} B/s received per node, of which ${Math.round(r.heartbeat.digestBytesReceivedPerNodePerSec)} B/s shard digests (${here.shardBits === 0 ? 'not sharded at this size' : `${2 ** here.shardBits} shards, ${r.heartbeat.digests} digests`}; mean interval ${Math.round(r.heartbeat.meanIntervalMs / 1000)} s, ${r.heartbeat.beats} beats).`)
+  if (r.heartbeat !== undefined) lines.push(`Measured in this run, with the node's aggregation (sim/des/heartbeats.ts over node/membership/shards.ts): ${Math.round(r.heartbeat.bytesReceivedPerNodePerSec)} B/s received per node, of which ${Math.round(r.heartbeat.digestBytesReceivedPerNodePerSec)} B/s shard digests (${here.shardBits === 0 ? 'not sharded at this size' : `${2 ** here.shardBits} shards, ${r.heartbeat.digests} digests${r.heartbeat.digestPacedBytesPerNodePerSec !== undefined ? `, ${Math.round(r.heartbeat.digestPacedBytesPerNodePerSec)} B/s at the pace they set last` : ''}`}; mean interval ${Math.round(r.heartbeat.meanIntervalMs / 1000)} s, ${r.heartbeat.beats} beats).`)
   lines.push('Modelled at steady state (the same functions; 1% of a shard changed per digest):', '')
   lines.push('| fleet size | every heartbeat to every node, B/s per node | with shards and digests, B/s per node | shards | digest interval |', '|---:|---:|---:|---:|---:|')
   for (const n of [...new Set([100, 230, 1_000, 10_000, 100_000, r.nodes])].sort((a, b) => a - b)) {

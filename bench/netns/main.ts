@@ -309,6 +309,12 @@ async function main (): Promise<void> {
       print('\nbytes received beyond F, per node, as fractions of F: TCP/IP headers, background (idle rate x download time), chunk bytes the fetcher counted beyond F, the rest (no counter sees it):')
       print(table(['node', 'headers', 'background', 'fetcher extra', 'unseen', 'from each sender: kernel MiB / fetcher MiB'], r.tutti.nodes.map(x => [x.name, ...breakdown(x, sizeBytes),
         (x.sources ?? []).filter(y => y.kernelBytes > 64 * 1024).map(y => `${y.from} ${fmt(y.kernelBytes / MIB, 2)}/${fmt(y.fetcherBytes / MIB, 2)}`).join(', ')])))
+      const prof = r.tutti.nodes.filter(x => x.rxProfile != null)
+      if (prof.length > 0) {
+        print(`\ndownlinks over time (kernel counters every 250 ms): when 5 % and 95 % of F had arrived, and the downlink's use in between (bits / (time x ${opts.rateMbit} Mbit/s), headers included):`)
+        print(table(['node', '5 % at s', '95 % at s', 'done s', 'use 5-95 %'], prof.map(x => [x.name, fmt(x.rxProfile!.at5Ms / 1000, 1), fmt(x.rxProfile!.at95Ms / 1000, 1), x.doneMs != null ? fmt(x.doneMs / 1000, 1) : '-', fmt(x.rxProfile!.middleLinkUse * 100, 0) + ' %'])))
+        print(`median: 5 % at ${fmt(median(prof.map(x => x.rxProfile!.at5Ms)) / 1000, 1)} s (T_min would take ${fmt(0.05 * tMinMs / 1000, 1)} s), use 5-95 % ${fmt(median(prof.map(x => x.rxProfile!.middleLinkUse)) * 100, 0)} %, 95 % -> done ${fmt(median(prof.filter(x => x.doneMs != null).map(x => x.doneMs! - x.rxProfile!.at95Ms)) / 1000, 1)} s (T_min would take ${fmt(0.05 * tMinMs / 1000, 1)} s)`)
+      }
       const so = r.tutti.originSeedOffers
       if (so != null) print(`the origin's fresh offers as a seed, by reason (each past a chunk's first costs a copy): ${Object.entries(so).map(([k, v]) => `${k} ${v}`).join(', ')}`)
       print(`start skew: ${fmt(r.tutti.startSkewAckMs, 0)} ms between the admin answers, ${fmt(r.tutti.startSkewNodeMs, 0)} ms between the jobs' own start times\n`)

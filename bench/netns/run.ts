@@ -115,6 +115,27 @@ export interface NodeResult {
    * bytes the fetcher counted from it. Absent without nft.
    */
   sources?: Array<{ from: string, kernelBytes: number, fetcherBytes: number }>
+  /**
+   * When the kernel had counted 5 % and 95 % of F received (ms from the barrier, sampled every
+   * RX_SAMPLE_MS), and the downlink's use between them (bits received / (time x the cap)): how
+   * long the start and the end take, and how full the link runs in between.
+   */
+  rxProfile?: { at5Ms: number, at95Ms: number, middleLinkUse: number }
+}
+
+/** How often the harness reads each downloader's kernel counters while the download runs, ms. */
+const RX_SAMPLE_MS = 250
+
+/** The rx profile of one node from its samples (ms since the barrier, bytes received since it). */
+function rxProfile (samples: ReadonlyArray<readonly [number, number]>, sizeBytes: number, rateMbit: number): NodeResult['rxProfile'] {
+  const at = (fraction: number): [number, number] | undefined => {
+    const s = samples.find(([, b]) => b >= fraction * sizeBytes)
+    return s == null ? undefined : [s[0], s[1]]
+  }
+  const a = at(0.05)
+  const b = at(0.95)
+  if (a == null || b == null || b[0] <= a[0]) return undefined
+  return { at5Ms: a[0], at95Ms: b[0], middleLinkUse: ((b[1] - a[1]) * 8) / (((b[0] - a[0]) / 1000) * rateMbit * 1e6) }
 }
 
 export interface SideResult {
@@ -261,6 +282,12 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
     const fromBefore = new Map(downloaders.map(n => [n.name, perSource ? lab.bytesFrom(n) : new Map<string, number>()]))
     const cpuBefore = new Map([...pids].map(([name, pid]) => [name, cpuSeconds(pid)]))
     const t0 = Date.now()
+    const samples = new Map(downloaders.map(n => [n.name, [] as Array<readonly [number, number]>]))
+    const sample = (): void => {
+      const ms = Date.now() - t0
+      for (const n of downloaders) samples.get(n.name)!.push([ms, lab.counters(n).rxBytes - before.get(n.name)!.rxBytes])
+    }
+    const sampler = setInterval(sample, RX_SAMPLE_MS)
     // Counters and CPU are read the moment the last node is done or failed (`ended`), before the
     // answers the report needs are asked for.
     let end: { wallMs: number, after: Map<string, Counters>, fromAfter: Map<string, Map<string, number>>, cpuAfter: Map<string, number> } | undefined
@@ -276,6 +303,8 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
       ? await startByRollout(libp2p, originProc, procs, cfg, cfg.rollout, key, t0, ended)
       : await startByPulls(libp2p, procs, cfg, t0, ended)
     ended()
+    clearInterval(sampler)
+    sample()
     const { wallMs, after, fromAfter, cpuAfter } = end!
     const originStats = await callAdmin<{ stats: ChunkServerStats | null }>(libp2p, multiaddr(originProc.addr!), 'models.serverStats', {}, { signal: AbortSignal.timeout(10_000) })
       .catch((err: Error) => { cfg.log(`  tutti: the origin's chunk server stats: ${err.message}`); return undefined })
@@ -318,7 +347,8 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
                 fetcherBytes: s.fetcherPeers?.find(x => x.peerId === sender?.peerId)?.bytes ?? 0
               }
             })
-          : undefined
+          : undefined,
+        rxProfile: rxProfile(samples.get(p.node.name)!, cfg.sizeBytes, cfg.rateMbit)
       }
     }))
     const acks = nodes.map(n => n.ackMs).filter((x): x is number => x != null)

@@ -311,9 +311,10 @@ async function main (): Promise<void> {
         (x.sources ?? []).filter(y => y.kernelBytes > 64 * 1024).map(y => `${y.from} ${fmt(y.kernelBytes / MIB, 2)}/${fmt(y.fetcherBytes / MIB, 2)}`).join(', ')])))
       const prof = r.tutti.nodes.filter(x => x.rxProfile != null)
       if (prof.length > 0) {
-        print(`\ndownlinks over time (kernel counters every 250 ms): when 5 % and 95 % of F had arrived, and the downlink's use in between (bits / (time x ${opts.rateMbit} Mbit/s), headers included):`)
+        print(`\ndownlinks over time (kernel counters every 250 ms): when 5 % and 95 % of what each node received by the end had arrived (headers included), and the downlink's use in between (bits / (time x ${opts.rateMbit} Mbit/s)):`)
         print(table(['node', '5 % at s', '95 % at s', 'done s', 'use 5-95 %'], prof.map(x => [x.name, fmt(x.rxProfile!.at5Ms / 1000, 1), fmt(x.rxProfile!.at95Ms / 1000, 1), x.doneMs != null ? fmt(x.doneMs / 1000, 1) : '-', fmt(x.rxProfile!.middleLinkUse * 100, 0) + ' %'])))
-        print(`median: 5 % at ${fmt(median(prof.map(x => x.rxProfile!.at5Ms)) / 1000, 1)} s (T_min would take ${fmt(0.05 * tMinMs / 1000, 1)} s), use 5-95 % ${fmt(median(prof.map(x => x.rxProfile!.middleLinkUse)) * 100, 0)} %, 95 % -> done ${fmt(median(prof.filter(x => x.doneMs != null).map(x => x.doneMs! - x.rxProfile!.at95Ms)) / 1000, 1)} s (T_min would take ${fmt(0.05 * tMinMs / 1000, 1)} s)`)
+        const step = median(prof.map(x => x.rxProfile!.stepMs)) / 1000
+        print(`median: 5 % at ${fmt(median(prof.map(x => x.rxProfile!.at5Ms)) / 1000, 1)} s, use 5-95 % ${fmt(median(prof.map(x => x.rxProfile!.middleLinkUse)) * 100, 0)} %, 95 % -> done ${fmt(median(prof.filter(x => x.doneMs != null).map(x => x.doneMs! - x.rxProfile!.at95Ms)) / 1000, 1)} s (each 5 % takes ${fmt(step, 1)} s at the cap)`)
       }
       const so = r.tutti.originSeedOffers
       if (so != null) print(`the origin's fresh offers as a seed, by reason (each past a chunk's first costs a copy): ${Object.entries(so).map(([k, v]) => `${k} ${v}`).join(', ')}`)

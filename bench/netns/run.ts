@@ -116,26 +116,27 @@ export interface NodeResult {
    */
   sources?: Array<{ from: string, kernelBytes: number, fetcherBytes: number }>
   /**
-   * When the kernel had counted 5 % and 95 % of F received (ms from the barrier, sampled every
-   * RX_SAMPLE_MS), and the downlink's use between them (bits received / (time x the cap)): how
-   * long the start and the end take, and how full the link runs in between.
+   * When the kernel had counted 5 % and 95 % of what the node received by the end (ms from the
+   * barrier, sampled every RX_SAMPLE_MS), and the downlink's use between them (bits received /
+   * (time x the cap)): how long the start and the end take, and how full the link runs in between.
+   * At the cap, each 5 % takes `stepMs`.
    */
-  rxProfile?: { at5Ms: number, at95Ms: number, middleLinkUse: number }
+  rxProfile?: { at5Ms: number, at95Ms: number, middleLinkUse: number, stepMs: number }
 }
 
 /** How often the harness reads each downloader's kernel counters while the download runs, ms. */
 const RX_SAMPLE_MS = 250
 
 /** The rx profile of one node from its samples (ms since the barrier, bytes received since it). */
-function rxProfile (samples: ReadonlyArray<readonly [number, number]>, sizeBytes: number, rateMbit: number): NodeResult['rxProfile'] {
+function rxProfile (samples: ReadonlyArray<readonly [number, number]>, totalBytes: number, rateMbit: number): NodeResult['rxProfile'] {
   const at = (fraction: number): [number, number] | undefined => {
-    const s = samples.find(([, b]) => b >= fraction * sizeBytes)
+    const s = samples.find(([, b]) => b >= fraction * totalBytes)
     return s == null ? undefined : [s[0], s[1]]
   }
   const a = at(0.05)
   const b = at(0.95)
   if (a == null || b == null || b[0] <= a[0]) return undefined
-  return { at5Ms: a[0], at95Ms: b[0], middleLinkUse: ((b[1] - a[1]) * 8) / (((b[0] - a[0]) / 1000) * rateMbit * 1e6) }
+  return { at5Ms: a[0], at95Ms: b[0], middleLinkUse: ((b[1] - a[1]) * 8) / (((b[0] - a[0]) / 1000) * rateMbit * 1e6), stepMs: (0.05 * totalBytes * 8) / (rateMbit * 1e6) * 1000 }
 }
 
 export interface SideResult {
@@ -348,7 +349,7 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
               }
             })
           : undefined,
-        rxProfile: rxProfile(samples.get(p.node.name)!, cfg.sizeBytes, cfg.rateMbit)
+        rxProfile: rxProfile(samples.get(p.node.name)!, d.rxBytes, cfg.rateMbit)
       }
     }))
     const acks = nodes.map(n => n.ackMs).filter((x): x is number => x != null)

@@ -17,6 +17,17 @@ import type { TensorMap } from './tensors.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { InferenceSession } from 'onnxruntime-node'
 
+/** Resolves once `done` settles or `ms` have passed on `clock`, whichever comes first. */
+async function waitAtMost (clock: Clock, done: Promise<unknown>, ms: number): Promise<void> {
+  await new Promise<void>(resolve => {
+    const timer = clock.setTimeout(resolve, ms)
+    void done.finally(() => {
+      timer.cancel()
+      resolve()
+    })
+  })
+}
+
 /** A worker file that needs no TypeScript loader: it runs the same under tsx, vitest and plain node. */
 const WORKER_URL = new URL('./worker.js', import.meta.url)
 
@@ -71,13 +82,7 @@ export class InferenceThreads {
   /** Waits until every thread has exited, or for `timeoutMs`; resolves with how many still run. */
   async settle (timeoutMs: number): Promise<number> {
     if (this.live.size === 0) return 0
-    await new Promise<void>(resolve => {
-      const timer = this.clock.setTimeout(resolve, timeoutMs)
-      void Promise.all(this.live.values()).then(() => {
-        timer.cancel()
-        resolve()
-      })
-    })
+    await waitAtMost(this.clock, Promise.all(this.live.values()), timeoutMs)
     return this.live.size
   }
 }
@@ -254,14 +259,7 @@ export class SessionWorker {
   async close (timeoutMs = 5000): Promise<void> {
     this.closing ??= (async () => {
       if (this.dead != null) return
-      const exited = this.init.workers.retire(this.worker)
-      await new Promise<void>(resolve => {
-        const timer = this.init.clock.setTimeout(resolve, timeoutMs)
-        void exited.then(() => {
-          timer.cancel()
-          resolve()
-        })
-      })
+      await waitAtMost(this.init.clock, this.init.workers.retire(this.worker), timeoutMs)
       this.die(new InferenceError(InferenceErrorCode.Stopped, 'the session was closed'))
     })()
     await this.closing

@@ -29,8 +29,10 @@ export const PARALLEL_CHUNKS = 4
 export const CANDIDATE_HOLDERS = 8
 /** Wait before asking again when no holder is reachable, ms. */
 export const RETRY_MS = 2000
-/** pickSource: every holder tried was busy. */
+/** pickSource: a holder other than the origin was reachable, but every holder tried was busy. */
 const BUSY = -2
+/** pickSource: the origin was the only holder it could use, and it was busy. */
+const ORIGIN_BUSY = -3
 /** Chunks a holder has booked (sending or waiting) before it answers busy, as the chunk server does. */
 export const MAX_BOOKED_UPLOADS = DEFAULT_UPLOAD_SLOTS + DEFAULT_MAX_QUEUED_UPLOADS
 
@@ -68,8 +70,6 @@ export class ChunkTransfer {
   /** Chunks booked on each node's upload and not yet delivered. */
   private readonly booked: number[] = []
   readonly stats: TransferStats = { originBytes: 0, peerBytes: 0, uploaded: [] }
-  /** Set by pickSource: it found a reachable holder other than the origin (free or busy). */
-  private sawOtherHolder = false
 
   constructor (
     private readonly world: World<any>,
@@ -158,7 +158,7 @@ export class ChunkTransfer {
         if (Number.isNaN(wantSince[chunk]!)) wantSince[chunk] = now
         const bytes = Math.min(this.chunkBytes, file.sizeBytes - chunk * this.chunkBytes)
         const source = this.pickSource(node.i, file, chunk, bytes, now - wantSince[chunk]!)
-        if (source === BUSY) busy = true
+        if (source === BUSY || source === ORIGIN_BUSY) busy = true
         if (source < 0) {
           waiting = true
           // A holder other than the origin is there, only busy. The fetcher wants a chunk from a
@@ -166,7 +166,7 @@ export class ChunkTransfer {
           // busy peer is unusable for its cool-down (0.5-1 s), then offers the chunk again, and the
           // seed's wait restarts when the want clears (offers.ts recordOffer). So the origin's wait
           // runs only while the asker finds no other holder: it starts anew at the next attempt.
-          if (this.sawOtherHolder) wantSince[chunk] = Number.NaN
+          if (source === BUSY) wantSince[chunk] = Number.NaN
           continue
         }
         // The asker's wait for a source ends here; a retry after a failed delivery waits anew, as the
@@ -227,7 +227,8 @@ export class ChunkTransfer {
    * then, and a holder that finished is a seed running the same rule, or gone), or once the asker
    * has wanted it for DEFAULT_STARVE_MS whatever it counts. A holder with
    * MAX_BOOKED_UPLOADS chunks booked answers busy. Returns -1 when no holder is reachable, BUSY
-   * when every one tried was busy.
+   * when every one tried was busy and one of them was not the origin, ORIGIN_BUSY when only the
+   * origin could serve and it was busy.
    */
   private pickSource (node: number, file: VersionFile, chunk: number, bytes: number, waitedMs: number): number {
     const world = this.world
@@ -239,23 +240,27 @@ export class ChunkTransfer {
     const sample = holders.length <= CANDIDATE_HOLDERS * 2
     const tries = sample ? holders.length : CANDIDATE_HOLDERS * 2
     let seen = 0
-    let busy = false
-    this.sawOtherHolder = false
+    let othersBusy = false
+    let originBusy = false
     for (let t = 0; t < tries && seen < CANDIDATE_HOLDERS; t++) {
       const h = sample ? holders[t]! : holders[Math.floor(world.random() * holders.length)]!
       if (h === node || !world.canTalk(h, node)) continue
-      if (h !== this.origin) this.sawOtherHolder = true
       if (h === this.origin && !originOffers) continue
-      if ((this.booked[h] ?? 0) >= MAX_BOOKED_UPLOADS) { busy = true; continue }
+      if ((this.booked[h] ?? 0) >= MAX_BOOKED_UPLOADS) {
+        if (h === this.origin) originBusy = true
+        else othersBusy = true
+        continue
+      }
       seen++
       const at = Math.max(world.now, this.upFreeAt[h] ?? 0) + (bytes / Math.min(this.rate(h), this.rate(node))) * 1000
       if (at < bestAt) { best = h; bestAt = at }
     }
     if (best < 0 && originOffers && this.origin !== node && world.canTalk(this.origin, node)) {
       if ((this.booked[this.origin] ?? 0) < MAX_BOOKED_UPLOADS) best = this.origin
-      else busy = true
+      else originBusy = true
     }
-    return best < 0 && busy ? BUSY : best
+    if (best >= 0) return best
+    return othersBusy ? BUSY : originBusy ? ORIGIN_BUSY : -1
   }
 
   /** Copies of `chunk` the origin delivered to nodes still downloading the file in the same boot. */

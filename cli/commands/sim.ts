@@ -46,11 +46,12 @@ export const registerSim: CommandModule = (program, { io }) => {
     .description('run a scenario; exits 1 when an invariant is violated (printing the seed and the first violating event)')
     .option('--mode <mode>', `override the scenario's mode: ${MODES.join(', ')}`)
     .option('--time-scale <x>', 'real-node modes: virtual seconds per wall second (default 10)')
+    .option('--end-when-settled', 'real-node modes: end once the timeline has run and the rollout has ended (the duration becomes a deadline)')
     .option('--seed <n>', 'override the scenario seed')
     .option('--nodes <n>', 'override the fleet size')
     .option('--out <dir>', 'where timeline.jsonl, summary.md and the SVG plots go', 'sim-out')
     .option('--no-plots', 'skip the SVG plots')
-    .action(async (file: string, opts: { mode?: string, timeScale?: string, seed?: string, nodes?: string, out: string, plots: boolean }) => {
+    .action(async (file: string, opts: { mode?: string, timeScale?: string, endWhenSettled?: boolean, seed?: string, nodes?: string, out: string, plots: boolean }) => {
       if (opts.mode !== undefined && !(MODES as readonly string[]).includes(opts.mode)) throw new UsageError(`--mode must be one of ${MODES.join(', ')}`)
       const [{ runScenarioFile }, { ScenarioError }, { createUncaughtExceptionHandler }, { createLogger }] = await Promise.all([
         import('../../sim/run.js'), import('../../sim/scenario.js'), import('../../node/mesh/uncaught.js'), import('../../core/logger.js')
@@ -69,7 +70,7 @@ export const registerSim: CommandModule = (program, { io }) => {
           outDir: opts.out,
           plots: opts.plots,
           ...(opts.mode !== undefined ? { mode: opts.mode as typeof MODES[number] } : {}),
-          real: { onProgress: line.update, ...(timeScale !== undefined ? { timeScale } : {}) }
+          real: { onProgress: line.update, ...(timeScale !== undefined ? { timeScale } : {}), ...(opts.endWhenSettled === true ? { endWhenSettled: true } : {}) }
         })
       } catch (err) {
         if (err instanceof ScenarioError) throw new UsageError(`${file}: ${err.message}`)

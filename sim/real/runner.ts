@@ -84,6 +84,12 @@ export interface RealRunOptions {
   workDir?: string
   /** Longest wait for the mesh and the initial versions, wall ms. @default {@link defaultSetupTimeoutMs} */
   setupTimeoutMs?: number
+  /**
+   * End the run as soon as the timeline has run and the rollout has ended (Completed or
+   * RolledBack), so that the scenario's duration is a deadline, not a length: a run can allow for
+   * a long tail (a lossy link's download) without paying for it when there is none. @default false
+   */
+  endWhenSettled?: boolean
   /** Called after every observation round. */
   onProgress?: (p: RealRunProgress) => void
   signal?: AbortSignal
@@ -434,8 +440,10 @@ export async function runReal (scenario: Scenario, fleet: RealFleet, options: Re
       if (wait > 0) await fleet.clock.sleep(wait, { signal: options.signal })
       await step.run()
     }
-    const rest = scenario.durationMs - now()
-    if (rest > 0) await fleet.clock.sleep(rest, { signal: options.signal })
+    const settled = (): boolean => options.endWhenSettled === true && (newest?.phase === 'Completed' || newest?.phase === 'RolledBack')
+    for (let rest = scenario.durationMs - now(); rest > 0 && !settled(); rest = scenario.durationMs - now()) {
+      await fleet.clock.sleep(options.endWhenSettled === true ? Math.min(rest, observeEvery) : rest, { signal: options.signal })
+    }
     done = true
     await Promise.all(background)
     await observeAll()

@@ -32,9 +32,11 @@ async function variant (name: string, edit: (doc: Doc) => void): Promise<string>
   return file
 }
 
-async function run (file: string, nodes: number, unsafe?: NonNullable<NonNullable<Parameters<typeof runScenarioFile>[1]['real']>['unsafe']>): Promise<{ report: RunReport, events: SimEvent[] }> {
+type RealOptions = NonNullable<Parameters<typeof runScenarioFile>[1]['real']>
+
+async function run (file: string, nodes: number, real: Pick<RealOptions, 'unsafe' | 'endWhenSettled'> = {}): Promise<{ report: RunReport, events: SimEvent[] }> {
   const dir = join(out, `run-${Math.random().toString(36).slice(2)}`)
-  const report = await runScenarioFile(file, { outDir: dir, nodes, plots: false, real: { timeScale: 10, ...(unsafe !== undefined ? { unsafe } : {}) } })
+  const report = await runScenarioFile(file, { outDir: dir, nodes, plots: false, real: { timeScale: 10, ...real } })
   const events = (await readFile(join(dir, 'timeline.jsonl'), 'utf8')).trim().split('\n').map(l => JSON.parse(l) as SimEvent)
   return { report, events }
 }
@@ -114,8 +116,12 @@ describe('scenario library on real nodes (inprocess mode, small fleets)', () => 
   }, 600_000)
 
   it('flaky-links (5 nodes): a lossy, slow link and two slowed nodes (disk x100, CPU x10) still complete', async () => {
+    // The lossy node fetches 1 MiB in 75-275 s (each lost segment costs it a 2.4 s retransmission
+    // timeout), and when it is the canary the second wave waits for it: the run completes at
+    // 160-380 s, and its duration is a deadline with room for that tail (the run ends once the
+    // rollout has).
     const file = await variant('flaky-links', doc => {
-      doc.duration = '7m'
+      doc.duration = '15m'
       doc.timeline[0].shapeLinks.target = { nodes: '1' }
       doc.timeline[1].slow = { target: { nodes: '3-4' }, disk: 100, cpu: 10 }
       at(doc, 'apply').apply.spec.strategy.steps = [{ setPercent: 20 }, { pause: '30s' }, { setPercent: 100 }]
@@ -125,13 +131,15 @@ describe('scenario library on real nodes (inprocess mode, small fleets)', () => 
     process.env.TUTTI_MESH_LOG = log
     let result: Awaited<ReturnType<typeof run>>
     try {
-      result = await run(file, 5)
+      result = await run(file, 5, { endWhenSettled: true })
     } finally {
       delete process.env.TUTTI_MESH_LOG
     }
     const { report, events } = result
     expect(report.violations, `seed ${report.seed}`).toEqual([])
     expect(report.phase).toBe('Completed')
+    const end = events.find((e): e is Extract<SimEvent, { type: 'end' }> => e.type === 'end')!
+    expect(end.t).toBeLessThan(15 * 60_000)
     const records = (await readFile(log, 'utf8')).trim().split('\n').map(l => JSON.parse(l) as { ts: string, node: number, msg: string, model?: string, version?: string })
     const when = (node: number, msg: string, model: string, version?: string): number => {
       const r = records.find(x => x.node === node && x.msg === msg && x.model === model && (version === undefined || x.version === version))
@@ -174,7 +182,7 @@ describe('scenario library on real nodes (inprocess mode, small fleets)', () => 
       doc.invariants = ['versions']
       doc.expect = []
     })
-    const { report } = await run(file, 3, { strayActivation: { atMs: 60_000, node: 1, model: 'detector', version: '9.9.9' } })
+    const { report } = await run(file, 3, { unsafe: { strayActivation: { atMs: 60_000, node: 1, model: 'detector', version: '9.9.9' } } })
     const v = report.violations.find(x => x.invariant === 'versions')
     expect(v?.message).toMatch(/node 1 runs detector@9\.9\.9/)
     expect(report.firstViolation).toMatchObject({ type: 'running', node: 1, version: '9.9.9' })

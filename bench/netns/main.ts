@@ -6,7 +6,7 @@
  *
  *   npm run bench -- netns [--nodes 5] [--size-mib 20] [--rate-mbit 10] [--runs 1]
  *                          [--chunk-kib KIB] [--set KEY=VALUE,...] [--heartbeat-ms 5000] [--timeout-s T]
- *                          [--settle-s 60] [--idle-s 10] [--queue-ms 100] [--no-http] [--no-raw] [--keep]
+ *                          [--settle-s 60] [--idle-s 10] [--queue-ms 100] [--tcp-cc NAME] [--no-http] [--no-raw] [--keep]
  *                          [--start pull|rollout] [--steps 100] [--prefetch] [--log-level info]
  *
  * --start rollout: instead of one `models.pull` admin call per node, one signed rollout policy
@@ -19,7 +19,13 @@
  *
  * --chunk-kib: the average content-defined chunk size `pack` cuts (default: pack's own, 64 KiB up
  * to 128 MiB files, what users run); --set: fetcher and chunk server settings every node starts
- * with (`tutti node start --transfer`, node/models/transfer-tuning.ts).
+ * with (`tutti node start --transfer`, node/models/transfer-tuning.ts). --tcp-cc: every
+ * namespace's TCP congestion control (one of net.ipv4.tcp_allowed_congestion_control; default the
+ * host's). --log-level debug: the fetchers log every chunk they store and where it came from, and
+ * the report says when the swarm first held each chunk (bench/netns/swarm.ts).
+ *
+ * Also reported: the TCP segments the origin and the downloaders retransmitted, and the packets
+ * each tbf queue dropped (uplink/downlink), during the download.
  *
  * Reported per run (T_min = F * 8 / RATE, times from the start barrier): origin egress / F,
  * bytes received / (N x F), p50 / T_min, last / T_min, done count, CPU core-seconds per MiB moved
@@ -37,7 +43,7 @@ import { initFleet } from '../../node/fleet/fleet.js'
 import { pack } from '../../node/models/pack.js'
 import { buildMatMulModel } from '../../node/models/testing/onnx-builder.js'
 import { fmt, machine, median, print, ratio, sum, table, writeResults } from '../lib/stats.js'
-import { labUnavailable } from '../../sim/netns/lab.js'
+import { labUnavailable, tcpCongestionControls } from '../../sim/netns/lab.js'
 import { runOnce } from './run.js'
 import { parseTransferTuning } from '../../node/models/transfer-tuning.js'
 import type { Lab } from '../../sim/netns/lab.js'
@@ -62,6 +68,8 @@ interface Options {
   settleS: number
   idleS: number
   queueMs: number
+  /** Every namespace's TCP congestion control: the host's unless `--tcp-cc` names another. */
+  tcpCongestion: string
   http: boolean
   raw: boolean
   keep: boolean
@@ -79,6 +87,16 @@ function transferPairs (text: string): string[] {
     usage(`--set: ${(err as Error).message}`)
   }
   return pairs
+}
+
+/** `--tcp-cc`: one of the kernel's congestion controls; unset, the host's (which namespaces inherit). */
+function tcpCc (value: string | undefined): string {
+  const { allowed, available, current } = tcpCongestionControls()
+  if (value === undefined) return current
+  if (!allowed.includes(value)) {
+    usage(`--tcp-cc must be one a namespace may choose (net.ipv4.tcp_allowed_congestion_control: ${allowed.join(', ')}; the kernel has ${available.join(', ')}), got "${value}"`)
+  }
+  return value
 }
 
 function usage (message: string): never {
@@ -103,6 +121,7 @@ function parseOptions (argv: string[]): Options {
         'settle-s': { type: 'string', default: '60' },
         'idle-s': { type: 'string', default: '10' },
         'queue-ms': { type: 'string', default: '100' },
+        'tcp-cc': { type: 'string' },
         'no-http': { type: 'boolean', default: false },
         'no-raw': { type: 'boolean', default: false },
         keep: { type: 'boolean', default: false },
@@ -149,6 +168,7 @@ function parseOptions (argv: string[]): Options {
     settleS: num('settle-s', values['settle-s'], 0),
     idleS: num('idle-s', values['idle-s'], 0),
     queueMs: num('queue-ms', values['queue-ms'], 1),
+    tcpCongestion: tcpCc(values['tcp-cc']),
     http: !values['no-http'],
     raw: !values['no-raw'],
     keep: values.keep,
@@ -259,7 +279,7 @@ async function main (): Promise<void> {
     const sha256 = createHash('sha256').update(bytes).digest('hex')
     const sizeBytes = bytes.byteLength
     const tMinMs = sizeBytes * 8 / (opts.rateMbit * 1e6) * 1000
-    print(`netns: N = ${opts.nodes}, F = ${(sizeBytes / MIB).toFixed(2)} MiB in ${packed.manifest.chunks.length} chunks, ${opts.rateMbit} Mbit/s each way, T_min = ${fmt(tMinMs / 1000, 1)} s, ${opts.runs} run(s); work dir ${work}`)
+    print(`netns: N = ${opts.nodes}, F = ${(sizeBytes / MIB).toFixed(2)} MiB in ${packed.manifest.chunks.length} chunks, ${opts.rateMbit} Mbit/s each way, TCP ${opts.tcpCongestion}, T_min = ${fmt(tMinMs / 1000, 1)} s, ${opts.runs} run(s); work dir ${work}`)
 
     const runs: RunResult[] = []
     for (let run = 1; run <= opts.runs; run++) {
@@ -268,6 +288,7 @@ async function main (): Promise<void> {
         nodes: opts.nodes,
         rateMbit: opts.rateMbit,
         queueMs: opts.queueMs,
+        tcpCongestion: opts.tcpCongestion,
         heartbeatMs: opts.heartbeatMs,
         transfer: opts.transfer,
         logLevel: opts.logLevel,
@@ -316,8 +337,17 @@ async function main (): Promise<void> {
         const step = median(prof.map(x => x.rxProfile!.stepMs)) / 1000
         print(`median: 5 % at ${fmt(median(prof.map(x => x.rxProfile!.at5Ms)) / 1000, 1)} s, use 5-95 % ${fmt(median(prof.map(x => x.rxProfile!.middleLinkUse)) * 100, 0)} %, 95 % -> done ${fmt(median(prof.filter(x => x.doneMs != null).map(x => x.doneMs! - x.rxProfile!.at95Ms)) / 1000, 1)} s (each 5 % takes ${fmt(step, 1)} s at the cap)`)
       }
+      const fc = r.tutti.firstCopies
+      if (fc != null) {
+        const dones = r.tutti.nodes.map(x => x.doneMs).filter((x): x is number => x != null).sort((a, b) => a - b)
+        print(`the swarm's first copies (nodes' debug logs): ${fc.fromOrigin} of ${fc.chunks} chunks first came from the origin, half of them by ${fmt(fc.originHalfAtMs / 1000, 1)} s, 90 % by ${fmt(fc.originNinetyAtMs / 1000, 1)} s; every chunk was in the swarm by ${fmt(fc.everyChunkAtMs / 1000, 1)} s (${fmt(fc.everyChunkAtMs / tMinMs, 2)} x T_min), the devices done ${dones.length > 0 ? `${fmt((dones[0]! - fc.everyChunkAtMs) / 1000, 1)}-${fmt((dones[dones.length - 1]! - fc.everyChunkAtMs) / 1000, 1)} s` : '-'} after it`)
+      }
       const so = r.tutti.originSeedOffers
       if (so != null) print(`the origin's fresh offers as a seed, by reason (each past a chunk's first costs a copy): ${Object.entries(so).map(([k, v]) => `${k} ${v}`).join(', ')}`)
+      const tcp = (c: { outSegs: number, retransSegs: number }): string => `${c.retransSegs} of ${c.outSegs} (${fmt(c.retransSegs / Math.max(1, c.outSegs) * 100, 2)} %)`
+      print(`TCP segments retransmitted during the download (a capped link's queue overflowed): origin, Tutti ${tcp(r.tutti.originTcp)}${r.http != null ? `, HTTP ${tcp(r.http.originTcp)}` : ''}${r.raw != null ? `, raw libp2p ${tcp(r.raw.originTcp)}` : ''}; the downloaders together, Tutti ${tcp(r.tutti.downloadersTcp)}`)
+      const drops = (d: Record<string, { up: number, down: number }>): string => Object.entries(d).map(([name, x]) => `${name} ${x.up}/${x.down}`).join(', ')
+      print(`packets the tbf queues dropped (uplink/downlink): Tutti ${drops(r.tutti.tbfDrops)}${r.http != null ? `; HTTP ${drops(r.http.tbfDrops)}` : ''}`)
       print(`start skew: ${fmt(r.tutti.startSkewAckMs, 0)} ms between the admin answers, ${fmt(r.tutti.startSkewNodeMs, 0)} ms between the jobs' own start times\n`)
     }
 
@@ -327,7 +357,7 @@ async function main (): Promise<void> {
       const w = r.raw != null ? summarize(r.raw, opts.nodes, sizeBytes, tMinMs) : undefined
       return [{ r, t, h, w }]
     })
-    print(`N = ${opts.nodes}, F = ${(sizeBytes / MIB).toFixed(2)} MiB, ${opts.rateMbit} Mbit/s both ways, T_min = ${fmt(tMinMs / 1000, 1)} s`)
+    print(`N = ${opts.nodes}, F = ${(sizeBytes / MIB).toFixed(2)} MiB, ${opts.rateMbit} Mbit/s both ways, TCP ${opts.tcpCongestion}, T_min = ${fmt(tMinMs / 1000, 1)} s`)
     print(table(
       ['run', 'origin egress / F', 'bytes received / (N x F)', 'p50 / T_min', 'last / T_min', 'done', 'CPU s / MiB moved (median, max; median beyond idle)', 'start skew ms', 'HTTP last / T_min', 'HTTP done', 'HTTP origin egress / F'],
       rows.map(({ r, t, h }) => [

@@ -18,12 +18,14 @@ import { createDialerLibp2p } from '../../node/mesh/dialer.js'
 import { ModelStore } from '../../node/models/store.js'
 import { createLab, cpuSeconds, nftAvailable } from '../../sim/netns/lab.js'
 import { signedRollout } from '../../test/rollout-helpers.js'
+import { firstCopies, parseChunkRecord } from './swarm.js'
 import type { ChildProcess } from 'node:child_process'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
-import type { Counters, Lab, LabNode } from '../../sim/netns/lab.js'
+import type { Counters, Lab, LabNode, TcpCounters } from '../../sim/netns/lab.js'
 import type { ModelJob } from '../../node/models/service.js'
 import type { FetchProgress } from '../../node/fetcher/index.js'
 import type { ChunkServerStats } from '../../protocols/chunks/index.js'
+import type { ChunkRecord, FirstCopies } from './swarm.js'
 
 const BIN = fileURLToPath(new URL('../../bin/tutti.js', import.meta.url))
 const RAW_STREAM = fileURLToPath(new URL('./raw-stream.ts', import.meta.url))
@@ -36,6 +38,8 @@ export interface RunConfig {
   nodes: number
   rateMbit: number
   queueMs: number
+  /** Every namespace's TCP congestion control (`--tcp-cc`); unset: the host's. */
+  tcpCongestion?: string
   heartbeatMs: number
   /** `tutti node start --transfer` pairs for every node. */
   transfer: string[]
@@ -142,6 +146,12 @@ function rxProfile (samples: ReadonlyArray<readonly [number, number]>, totalByte
 export interface SideResult {
   nodes: NodeResult[]
   originTxBytes: number
+  /** The origin's TCP segments sent and retransmitted during the download (its namespace's counters). */
+  originTcp: TcpCounters
+  /** The downloaders' TCP counters summed (Tutti's peers upload too; HTTP's and raw's only acknowledge). */
+  downloadersTcp: TcpCounters
+  /** Packets each node's tbf queues dropped during the download (origin included), by node name. */
+  tbfDrops: Record<string, { up: number, down: number }>
   originCpuS: number
   wallMs: number
 }
@@ -156,6 +166,8 @@ export interface RunResult {
     rollout?: RolloutOutcome
     /** The origin's chunk server at the end: fresh offers it made as a seed, by reason (offers.ts OfferReason). */
     originSeedOffers?: Record<string, number>
+    /** When the swarm first held each chunk (from the nodes' debug logs: only with `--log-level debug`). */
+    firstCopies?: FirstCopies
   }
   http?: SideResult
   /** The libp2p stack alone; each node's cpuS is its CPU over the transfer only. */
@@ -196,6 +208,31 @@ async function exists (file: string): Promise<boolean> {
   } catch {
     return false
   }
+}
+
+function dropsDelta (a: Map<string, { up: number, down: number }>, b: Map<string, { up: number, down: number }>): Record<string, { up: number, down: number }> {
+  return Object.fromEntries([...b].map(([name, x]) => [name, { up: x.up - (a.get(name)?.up ?? 0), down: x.down - (a.get(name)?.down ?? 0) }]))
+}
+
+/** The downloaders' `chunk stored` records (debug level) read back from their node.log files. */
+async function readFirstCopies (procs: Proc[], originPeerId: string, t0: number): Promise<FirstCopies | undefined> {
+  const records: ChunkRecord[] = []
+  for (const p of procs) {
+    const text = await readFile(join(p.dir, 'node.log'), 'utf8').catch(() => '')
+    for (const line of text.split('\n')) {
+      const r = parseChunkRecord(p.node.name, line)
+      if (r !== undefined) records.push(r)
+    }
+  }
+  return firstCopies(records, originPeerId, t0)
+}
+
+function sumTcp (xs: TcpCounters[]): TcpCounters {
+  return { outSegs: xs.reduce((a, x) => a + x.outSegs, 0), retransSegs: xs.reduce((a, x) => a + x.retransSegs, 0) }
+}
+
+function tcpDelta (a: TcpCounters, b: TcpCounters): TcpCounters {
+  return { outSegs: b.outSegs - a.outSegs, retransSegs: b.retransSegs - a.retransSegs }
 }
 
 function delta (a: Counters, b: Counters): Counters {
@@ -280,6 +317,9 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
     const idleRate = new Map(all.map(n => [n.name, (lab.counters(n).rxBytes - idleStart.get(n.name)!.rxBytes) / idleS]))
     const idleCpu = new Map([...pids].map(([name, pid]) => [name, (cpuSeconds(pid) - idleCpuStart.get(name)!) / idleS]))
     const before = new Map(all.map(n => [n.name, lab.counters(n)]))
+    const tcpBefore = lab.tcpCounters(origin)
+    const peersTcpBefore = sumTcp(downloaders.map(n => lab.tcpCounters(n)))
+    const dropsBefore = new Map(all.map(n => [n.name, lab.tbfDrops(n)]))
     const fromBefore = new Map(downloaders.map(n => [n.name, perSource ? lab.bytesFrom(n) : new Map<string, number>()]))
     const cpuBefore = new Map([...pids].map(([name, pid]) => [name, cpuSeconds(pid)]))
     const t0 = Date.now()
@@ -291,11 +331,14 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
     const sampler = setInterval(sample, RX_SAMPLE_MS)
     // Counters and CPU are read the moment the last node is done or failed (`ended`), before the
     // answers the report needs are asked for.
-    let end: { wallMs: number, after: Map<string, Counters>, fromAfter: Map<string, Map<string, number>>, cpuAfter: Map<string, number> } | undefined
+    let end: { wallMs: number, after: Map<string, Counters>, tcpAfter: TcpCounters, peersTcpAfter: TcpCounters, dropsAfter: Map<string, { up: number, down: number }>, fromAfter: Map<string, Map<string, number>>, cpuAfter: Map<string, number> } | undefined
     const ended = (): void => {
       end ??= {
         wallMs: Date.now() - t0,
         after: new Map(all.map(n => [n.name, lab.counters(n)])),
+        tcpAfter: lab.tcpCounters(origin),
+        peersTcpAfter: sumTcp(downloaders.map(n => lab.tcpCounters(n))),
+        dropsAfter: new Map(all.map(n => [n.name, lab.tbfDrops(n)])),
         fromAfter: new Map(downloaders.map(n => [n.name, perSource ? lab.bytesFrom(n) : new Map<string, number>()])),
         cpuAfter: new Map([...pids].map(([name, pid]) => [name, cpuSeconds(pid)]))
       }
@@ -306,7 +349,7 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
     ended()
     clearInterval(sampler)
     sample()
-    const { wallMs, after, fromAfter, cpuAfter } = end!
+    const { wallMs, after, tcpAfter, peersTcpAfter, dropsAfter, fromAfter, cpuAfter } = end!
     const originStats = await callAdmin<{ stats: ChunkServerStats | null }>(libp2p, multiaddr(originProc.addr!), 'models.serverStats', {}, { signal: AbortSignal.timeout(10_000) })
       .catch((err: Error) => { cfg.log(`  tutti: the origin's chunk server stats: ${err.message}`); return undefined })
     const byIp = new Map([originProc, ...procs].map(p => [p.node.ip, p]))
@@ -357,6 +400,9 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
     return {
       nodes,
       originTxBytes: delta(before.get(origin.name)!, after.get(origin.name)!).txBytes,
+      originTcp: tcpDelta(tcpBefore, tcpAfter),
+      downloadersTcp: tcpDelta(peersTcpBefore, peersTcpAfter),
+      tbfDrops: dropsDelta(dropsBefore, dropsAfter),
       originCpuS: cpuAfter.get(origin.name)! - cpuBefore.get(origin.name)!,
       wallMs,
       settleMs,
@@ -364,7 +410,8 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
       startSkewAckMs: acks.length > 0 ? Math.max(...acks) - Math.min(...acks) : Number.NaN,
       startSkewNodeMs: starts.length > 0 ? Math.max(...starts) - Math.min(...starts) : Number.NaN,
       rollout: started.rollout,
-      originSeedOffers: originStats?.stats?.seedOffers
+      originSeedOffers: originStats?.stats?.seedOffers,
+      ...(cfg.logLevel === 'debug' ? { firstCopies: await readFirstCopies(procs, originProc.peerId!, t0) } : {})
     }
   } finally {
     await libp2p.stop()
@@ -590,6 +637,9 @@ async function httpSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg:
   await listening(origin.ip, HTTP_PORT, 30_000)
   const all = [origin, ...downloaders]
   const before = new Map(all.map(n => [n.name, lab.counters(n)]))
+  const tcpBefore = lab.tcpCounters(origin)
+  const peersTcpBefore = sumTcp(downloaders.map(n => lab.tcpCounters(n)))
+  const dropsBefore = new Map(all.map(n => [n.name, lab.tbfDrops(n)]))
   const cpuBefore = cpuSeconds(server.pid!)
   const url = `http://${origin.ip}:${HTTP_PORT}/model.onnx`
   const t0 = Date.now()
@@ -605,6 +655,9 @@ async function httpSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg:
   }))
   const wallMs = Date.now() - t0
   const after = new Map(all.map(n => [n.name, lab.counters(n)]))
+  const tcpAfter = lab.tcpCounters(origin)
+  const peersTcpAfter = sumTcp(downloaders.map(n => lab.tcpCounters(n)))
+  const dropsAfter = new Map(all.map(n => [n.name, lab.tbfDrops(n)]))
   const originCpuS = cpuSeconds(server.pid!) - cpuBefore
   server.kill('SIGTERM')
   const nodes = await Promise.all(results.map(async r => {
@@ -625,7 +678,7 @@ async function httpSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg:
     }
   }))
   cfg.log(`  http: ${nodes.filter(n => n.doneMs != null).length}/${nodes.length} done after ${(wallMs / 1000).toFixed(1)} s`)
-  return { nodes, originTxBytes: delta(before.get(origin.name)!, after.get(origin.name)!).txBytes, originCpuS, wallMs }
+  return { nodes, originTxBytes: delta(before.get(origin.name)!, after.get(origin.name)!).txBytes, originTcp: tcpDelta(tcpBefore, tcpAfter), downloadersTcp: tcpDelta(peersTcpBefore, peersTcpAfter), tbfDrops: dropsDelta(dropsBefore, dropsAfter), originCpuS, wallMs }
 }
 
 /** Resolves with the first line `child` prints that `accept` takes, rejects if it exits first. */
@@ -675,6 +728,9 @@ async function rawSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg: 
   await Promise.all(clients.map(async c => await lineFrom(c.child, l => l.trim() === 'ready', 120_000, `raw-stream fetch on ${c.node.name}`)))
   const all = [origin, ...downloaders]
   const before = new Map(all.map(n => [n.name, lab.counters(n)]))
+  const tcpBefore = lab.tcpCounters(origin)
+  const peersTcpBefore = sumTcp(downloaders.map(n => lab.tcpCounters(n)))
+  const dropsBefore = new Map(all.map(n => [n.name, lab.tbfDrops(n)]))
   const cpuBefore = cpuSeconds(server.pid!)
   const t0 = Date.now()
   const results = await Promise.all(clients.map(async c => {
@@ -690,6 +746,9 @@ async function rawSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg: 
   }))
   const wallMs = Date.now() - t0
   const after = new Map(all.map(n => [n.name, lab.counters(n)]))
+  const tcpAfter = lab.tcpCounters(origin)
+  const peersTcpAfter = sumTcp(downloaders.map(n => lab.tcpCounters(n)))
+  const dropsAfter = new Map(all.map(n => [n.name, lab.tbfDrops(n)]))
   const originCpuS = cpuSeconds(server.pid!) - cpuBefore
   const nodes = await Promise.all(results.map(async x => {
     const d = delta(before.get(x.node.name)!, after.get(x.node.name)!)
@@ -709,7 +768,7 @@ async function rawSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg: 
     }
   }))
   cfg.log(`  raw libp2p: ${nodes.filter(n => n.sha256ok).length}/${nodes.length} done after ${(wallMs / 1000).toFixed(1)} s, origin ${originCpuS.toFixed(2)} CPU s`)
-  return { nodes, originTxBytes: delta(before.get(origin.name)!, after.get(origin.name)!).txBytes, originCpuS, wallMs }
+  return { nodes, originTxBytes: delta(before.get(origin.name)!, after.get(origin.name)!).txBytes, originTcp: tcpDelta(tcpBefore, tcpAfter), downloadersTcp: tcpDelta(peersTcpBefore, peersTcpAfter), tbfDrops: dropsDelta(dropsBefore, dropsAfter), originCpuS, wallMs }
 }
 
 /** One run on a fresh lab, destroyed before it returns (or throws). */
@@ -718,8 +777,9 @@ export async function runOnce (cfg: RunConfig): Promise<RunResult> {
   cfg.onLab(lab)
   try {
     const cap = { mbit: cfg.rateMbit, queueMs: cfg.queueMs }
-    const origin = lab.addNode('origin', { up: cap, down: cap })
-    const downloaders = Array.from({ length: cfg.nodes }, (_, i) => lab.addNode(`n${i + 1}`, { up: cap, down: cap }))
+    const links = { up: cap, down: cap, ...(cfg.tcpCongestion !== undefined ? { tcpCongestion: cfg.tcpCongestion } : {}) }
+    const origin = lab.addNode('origin', links)
+    const downloaders = Array.from({ length: cfg.nodes }, (_, i) => lab.addNode(`n${i + 1}`, links))
     cfg.log(`run ${cfg.run}: lab ${lab.id}, ${cfg.nodes} downloaders + origin on ${lab.bridge}, ${cfg.rateMbit} Mbit/s each way`)
     const tutti = await tuttiSide(lab, origin, downloaders, cfg)
     await lab.stopProcesses()

@@ -117,6 +117,20 @@ export interface LinkCaps {
 export interface AddNodeOptions extends LinkCaps {
   /** Both directions at this many Mbit/s (overridden by `up` / `down`). */
   mbit?: number
+  /**
+   * The namespace's TCP congestion control (`net.ipv4.tcp_congestion_control`: one of the host's
+   * `tcp_allowed_congestion_control`). @default the host's, which a new namespace inherits
+   */
+  tcpCongestion?: string
+}
+
+/**
+ * The congestion controls a namespace may choose (`tcp_allowed_congestion_control`; root may add
+ * any of `tcp_available_congestion_control` to it), and the host's default.
+ */
+export function tcpCongestionControls (): { allowed: string[], available: string[], current: string } {
+  const read = (f: string): string => readFileSync(`/proc/sys/net/ipv4/${f}`, 'utf8').trim()
+  return { allowed: read('tcp_allowed_congestion_control').split(/\s+/), available: read('tcp_available_congestion_control').split(/\s+/), current: read('tcp_congestion_control') }
 }
 
 export interface LabNode {
@@ -135,6 +149,12 @@ export interface Counters {
   txBytes: number
   rxPackets: number
   txPackets: number
+}
+
+/** A namespace's TCP segment counters (all its connections), from /proc/net/snmp. */
+export interface TcpCounters {
+  outSegs: number
+  retransSegs: number
 }
 
 interface NodeRules {
@@ -318,6 +338,10 @@ export class Lab {
     run('ip', ['-n', node.namespace, 'addr', 'add', `${node.ip}/24`, 'dev', 'eth0'])
     run('ip', ['-n', node.namespace, 'link', 'set', 'eth0', 'up'])
     run('ip', ['-n', node.namespace, 'link', 'set', 'lo', 'up'])
+    if (options.tcpCongestion !== undefined) {
+      if (!/^[a-z0-9_]{1,16}$/.test(options.tcpCongestion)) throw new LabError('ERR_LAB_INPUT', `a TCP congestion control is a kernel module name, got "${options.tcpCongestion}"`)
+      run('ip', ['netns', 'exec', node.namespace, 'sysctl', '-qw', `net.ipv4.tcp_congestion_control=${options.tcpCongestion}`])
+    }
     const both = options.mbit != null ? { mbit: options.mbit } : undefined
     this.setLink(node, { up: options.up ?? both, down: options.down ?? both })
     this.rules.set(node.name, { lossIn: 0, lossOut: 0, blocked: new Set(), counted: [] })
@@ -399,6 +423,32 @@ export class Lab {
   counters (node: LabNode): Counters {
     const read = (stat: string): number => Number(readFileSync(`/sys/class/net/${node.hostIf}/statistics/${stat}`, 'utf8'))
     return { rxBytes: read('tx_bytes'), txBytes: read('rx_bytes'), rxPackets: read('tx_packets'), txPackets: read('rx_packets') }
+  }
+
+  /**
+   * The node's TCP segment counters (its namespace's /proc/net/snmp): segments sent, and of them
+   * retransmitted. A capped link's queue that overflows drops segments, and each one costs its
+   * sender a retransmission and a cut of its congestion window.
+   */
+  tcpCounters (node: LabNode): TcpCounters {
+    const lines = run('ip', ['netns', 'exec', node.namespace, 'cat', '/proc/net/snmp']).split('\n').filter(l => l.startsWith('Tcp:'))
+    const names = lines[0]?.split(/\s+/) ?? []
+    const values = lines[1]?.split(/\s+/) ?? []
+    const get = (name: string): number => {
+      const v = Number(values[names.indexOf(name)])
+      if (names.indexOf(name) < 0 || !Number.isFinite(v)) throw new LabError('ERR_LAB_COMMAND', `no Tcp ${name} in /proc/net/snmp of ${node.namespace}`)
+      return v
+    }
+    return { outSegs: get('OutSegs'), retransSegs: get('RetransSegs') }
+  }
+
+  /** Packets the node's tbf queues dropped so far, uplink (its eth0) and downlink (the host side of its veth). */
+  tbfDrops (node: LabNode): { up: number, down: number } {
+    const drops = (json: string): number => (JSON.parse(json) as Array<{ kind?: string, drops?: number }>).filter(q => q.kind === 'tbf').reduce((a, q) => a + (q.drops ?? 0), 0)
+    return {
+      up: drops(run('ip', ['netns', 'exec', node.namespace, 'tc', '-s', '-j', 'qdisc', 'show', 'dev', 'eth0'])),
+      down: drops(run('tc', ['-s', '-j', 'qdisc', 'show', 'dev', node.hostIf]))
+    }
   }
 
   /** Runs `cmd` inside the node's namespace (`ip netns exec` execs, so the child's pid is cmd's). */

@@ -310,6 +310,7 @@ export class Download {
     if (peer == null) return
     const req: ActiveRequest = { peer, chunks, pending: new Set(chunks), controller: new AbortController(), cancelled: false, sinceMs: this.c.clock.now(), received: 0 }
     this.active.add(req)
+    this.log.debug('chunks requested', { peer: peer.id, chunks })
     peer.inFlight += chunks.length
     peer.requests++
     for (const i of chunks) {
@@ -367,6 +368,7 @@ export class Download {
         this.c.scores.record(req.peer.id, 'chunk', this.c.clock.now())
         this.lastProgressMs = this.c.clock.now()
         this.c.onChunkStored?.(this.cid, cid)
+        this.log.debug('chunk stored', { peer: req.peer.id, index, bytes: bytes.byteLength })
       }
     }
     this.release(req, index)

@@ -339,6 +339,33 @@ describe('model distribution over /tutti/chunks/1.0.0', () => {
     await waitFor('the holder to drop the watch', () => holder.server.stats().watches === 0, 10_000, 10)
   })
 
+  it('asks a connected peer that does not speak the chunk protocol (an admin client) once, not again and again', async () => {
+    const { fleet, adminKey } = await createTestFleet()
+    const model = await makeTestModel(seededBytes(8 * 16 * 1024, 11), adminKey, { chunkBytes: 16 * 1024 })
+    const holderStore = fleetMemoryStore(fleet)
+    await seedStore(holderStore, model)
+    // 128 KiB at 32 KiB/s: the download lasts seconds, dozens of rescans and failure backoffs.
+    const holder = await startNode(fleet, holderStore, { uploadLimiter: new TokenBucket(systemClock, 32 * 1024, 16 * 1024) })
+    const bare = await startNode(fleet, fleetMemoryStore(fleet))
+    await bare.server.stop() // a mesh peer with no chunk handler, as `tutti` attached to a node is
+    const store = fleetMemoryStore(fleet)
+    const me = await startNode(fleet, store)
+    await connect(me, holder)
+    await me.libp2p.dial(multiaddr(`${bare.address}/p2p/${bare.libp2p.peerId.toString()}`))
+    let asked = 0
+    const dialProtocol = me.libp2p.dialProtocol.bind(me.libp2p)
+    me.libp2p.dialProtocol = (async (peer: Parameters<typeof dialProtocol>[0], ...rest: any[]) => {
+      if (peer.toString() === bare.libp2p.peerId.toString()) asked++
+      return await (dialProtocol as any)(peer, ...rest)
+    }) as typeof dialProtocol
+    const result = await fetcherFor(me, { rescanMs: 20, failureBackoffMs: 20, maxPeerFailures: 2, tickMs: 20 }).fetch(model.sealed.cid)
+
+    await expectAllFrom(store, model, result, holder, 8)
+    // Its first exchanges (the manifest, a watch) may overlap; after they fail it is left out.
+    expect(asked).toBeGreaterThan(0)
+    expect(asked).toBeLessThanOrEqual(2)
+  })
+
   it('reaches the only holder past a peer cap filled with peers that lack the model', async () => {
     // At N = 20 a fetcher with 16 peer places could fill them all with peers that had no manifest
     // and turn the holder away for good: "none of 16 peer(s) gave it" (docs/BENCHMARKS.md).

@@ -81,3 +81,9 @@ export const DEFAULT_RATE_WINDOW_MS = 5000
  * not all walk the DHT at once. 0 announces at once. @default 30 s
  */
 export const DEFAULT_ANNOUNCE_DELAY_MS = 30_000
+
+/**
+ * How long a download leaves out a peer that does not speak the chunk protocol (an admin client
+ * attached to the node, a tool on the mesh) before it asks it again, ms.
+ */
+export const UNSUPPORTED_PEER_BACKOFF_MS = 60_000

@@ -12,6 +12,7 @@ describe('classifyFailure: the kind of failure from class and code', () => {
     ['a not-found answer', new ChunkRemoteError(ChunkErrorCode.NotFound, 'no such manifest'), 'not-found'],
     ['a timeout', new ChunkTimeoutError('quiet'), 'timeout'],
     ['a transport failure', new ChunkTransportError('reset'), 'transport'],
+    ['a peer without the chunk protocol', new ChunkTransportError('peer does not speak it', { unsupported: true }), 'unsupported'],
     ['another remote error', new ChunkRemoteError(ChunkErrorCode.Internal, 'disk'), 'transport'],
     ['a remote error with a code this node does not know', new ChunkRemoteError('ERR_FROM_THE_FUTURE', 'x'), 'transport'],
     ['a store failure', Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' }), 'fatal'],
@@ -34,6 +35,7 @@ describe('failureDecision: what a failed exchange does to the peer', () => {
     { name: 'the failure before the limit keeps the peer', failure: 'transport', failures: 1, want: { action: 'failure', failures: 2, untilMs: 13_000, drop: false, scoreTimeout: false } },
     { name: 'reaching the limit drops the peer', failure: 'timeout', failures: 2, want: { action: 'failure', failures: 3, untilMs: 13_000, drop: true, scoreTimeout: true } },
     { name: 'past the limit stays dropped', failure: 'transport', failures: 5, want: { action: 'failure', failures: 6, untilMs: 13_000, drop: true, scoreTimeout: false } },
+    { name: 'a peer without the protocol is left out at once, for the unsupported backoff', failure: 'unsupported', failures: 0, want: { action: 'failure', failures: 1, untilMs: 70_000, drop: true, scoreTimeout: false } },
     { name: 'a fatal error stops the download', failure: 'fatal', failures: 0, want: { action: 'fatal' } }
   ]
   for (const c of cases) {

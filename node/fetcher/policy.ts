@@ -4,6 +4,7 @@
  * download (download.ts) applies them.
  */
 import { ChunkErrorCode, ChunkProtocolError, ChunkRemoteError, ChunkTimeoutError, ChunkTransportError } from '../../protocols/chunks/index.js'
+import { UNSUPPORTED_PEER_BACKOFF_MS } from './constants.js'
 
 /** What kind of failure an exchange with a peer ended in. */
 export type ExchangeFailure =
@@ -17,6 +18,8 @@ export type ExchangeFailure =
   | 'timeout'
   /** The exchange broke (a reset, an unreachable peer) or the peer answered another error. */
   | 'transport'
+  /** The peer does not speak the chunk protocol (an admin client attached to this node, a tool). */
+  | 'unsupported'
   /** Not the peer's doing (the store failed, a bug): the download cannot go on. */
   | 'fatal'
 
@@ -26,6 +29,7 @@ export function classifyFailure (err: unknown): ExchangeFailure {
   if (err instanceof ChunkRemoteError && err.code === ChunkErrorCode.Busy) return 'busy'
   if (err instanceof ChunkRemoteError && err.code === ChunkErrorCode.NotFound) return 'not-found'
   if (err instanceof ChunkTimeoutError) return 'timeout'
+  if (err instanceof ChunkTransportError && err.unsupported) return 'unsupported'
   if (err instanceof ChunkRemoteError || err instanceof ChunkTransportError) return 'transport'
   return 'fatal'
 }
@@ -37,6 +41,8 @@ export interface FailureParams {
   failureBackoffMs: number
   /** Failures in a row after which the peer is left out of the download. */
   maxPeerFailures: number
+  /** A peer that does not speak the chunk protocol is left out this long, in ms. @default UNSUPPORTED_PEER_BACKOFF_MS */
+  unsupportedBackoffMs?: number
 }
 
 /** What to do with a peer after a failed exchange. */
@@ -66,6 +72,9 @@ export function failureDecision (failure: ExchangeFailure, failures: number, now
       const next = failures + 1
       return { action: 'failure', failures: next, untilMs: nowMs + params.failureBackoffMs, drop: next >= params.maxPeerFailures, scoreTimeout: failure === 'timeout' }
     }
+    // Asking again will not help: left out at once, and for the whole rediscovery interval (a
+    // restarted peer comes back on a new connection; an admin client never serves chunks).
+    case 'unsupported': return { action: 'failure', failures: failures + 1, untilMs: nowMs + (params.unsupportedBackoffMs ?? UNSUPPORTED_PEER_BACKOFF_MS), drop: true, scoreTimeout: false }
     case 'fatal': return { action: 'fatal' }
     default: {
       const unreachable: never = failure

@@ -266,7 +266,7 @@ async function open (components: ChunkClientComponents, peer: PeerId, maxFrameBy
     watchdog.stop()
     if (watchdog.signal.aborted) throw translate(err, watchdog, undefined)
     const e = err as { name?: string, message?: string }
-    if (e?.name === 'UnsupportedProtocolError') throw new ChunkTransportError(`peer does not speak ${CHUNKS_PROTOCOL}`, { cause: err })
+    if (e?.name === 'UnsupportedProtocolError') throw new ChunkTransportError(`peer does not speak ${CHUNKS_PROTOCOL}`, { cause: err, unsupported: true })
     throw new ChunkTransportError(`cannot open a chunk stream: ${e?.message ?? String(err)}`, { cause: err })
   }
   return { stream, pb: pbStream(stream, { maxDataLength: maxFrameBytes, maxBufferSize: Math.max(4 * 1024 * 1024, 2 * maxFrameBytes) }) }

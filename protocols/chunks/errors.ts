@@ -26,9 +26,13 @@ export class ChunkRemoteError extends TuttiError {
 
 /** The exchange failed: the peer could not be reached, reset the stream, or went quiet. */
 export class ChunkTransportError extends TuttiError {
-  constructor (message: string, options: { cause?: unknown } = {}) {
-    super('ERR_CHUNKS_TRANSPORT', message, { ...options, retryable: true })
+  /** The peer does not speak the chunk protocol at all (an admin client, a tool on the mesh). */
+  readonly unsupported: boolean
+
+  constructor (message: string, options: { cause?: unknown, unsupported?: boolean } = {}) {
+    super('ERR_CHUNKS_TRANSPORT', message, { ...(options.cause !== undefined ? { cause: options.cause } : {}), retryable: true })
     this.name = 'ChunkTransportError'
+    this.unsupported = options.unsupported ?? false
   }
 }
 

@@ -210,8 +210,25 @@ async function exists (file: string): Promise<boolean> {
   }
 }
 
-function dropsDelta (a: Map<string, { up: number, down: number }>, b: Map<string, { up: number, down: number }>): Record<string, { up: number, down: number }> {
-  return Object.fromEntries([...b].map(([name, x]) => [name, { up: x.up - (a.get(name)?.up ?? 0), down: x.down - (a.get(name)?.down ?? 0) }]))
+/** What the kernel counted of losses on the links at one moment: TCP retransmissions and tbf drops. */
+interface LossSnapshot {
+  originTcp: TcpCounters
+  downloadersTcp: TcpCounters
+  drops: Map<string, { up: number, down: number }>
+}
+
+function lossSnapshot (lab: Lab, origin: LabNode, downloaders: LabNode[]): LossSnapshot {
+  const tcp = (nodes: LabNode[]): TcpCounters => nodes.map(n => lab.tcpCounters(n)).reduce((a, x) => ({ outSegs: a.outSegs + x.outSegs, retransSegs: a.retransSegs + x.retransSegs }), { outSegs: 0, retransSegs: 0 })
+  return { originTcp: tcp([origin]), downloadersTcp: tcp(downloaders), drops: new Map([origin, ...downloaders].map(n => [n.name, lab.tbfDrops(n)])) }
+}
+
+function lossesBetween (a: LossSnapshot, b: LossSnapshot): Pick<SideResult, 'originTcp' | 'downloadersTcp' | 'tbfDrops'> {
+  const tcp = (x: TcpCounters, y: TcpCounters): TcpCounters => ({ outSegs: y.outSegs - x.outSegs, retransSegs: y.retransSegs - x.retransSegs })
+  return {
+    originTcp: tcp(a.originTcp, b.originTcp),
+    downloadersTcp: tcp(a.downloadersTcp, b.downloadersTcp),
+    tbfDrops: Object.fromEntries([...b.drops].map(([name, x]) => [name, { up: x.up - (a.drops.get(name)?.up ?? 0), down: x.down - (a.drops.get(name)?.down ?? 0) }]))
+  }
 }
 
 /** The downloaders' `chunk stored` records (debug level) read back from their node.log files. */
@@ -225,14 +242,6 @@ async function readFirstCopies (procs: Proc[], originPeerId: string, t0: number)
     }
   }
   return firstCopies(records, originPeerId, t0)
-}
-
-function sumTcp (xs: TcpCounters[]): TcpCounters {
-  return { outSegs: xs.reduce((a, x) => a + x.outSegs, 0), retransSegs: xs.reduce((a, x) => a + x.retransSegs, 0) }
-}
-
-function tcpDelta (a: TcpCounters, b: TcpCounters): TcpCounters {
-  return { outSegs: b.outSegs - a.outSegs, retransSegs: b.retransSegs - a.retransSegs }
 }
 
 function delta (a: Counters, b: Counters): Counters {
@@ -317,9 +326,7 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
     const idleRate = new Map(all.map(n => [n.name, (lab.counters(n).rxBytes - idleStart.get(n.name)!.rxBytes) / idleS]))
     const idleCpu = new Map([...pids].map(([name, pid]) => [name, (cpuSeconds(pid) - idleCpuStart.get(name)!) / idleS]))
     const before = new Map(all.map(n => [n.name, lab.counters(n)]))
-    const tcpBefore = lab.tcpCounters(origin)
-    const peersTcpBefore = sumTcp(downloaders.map(n => lab.tcpCounters(n)))
-    const dropsBefore = new Map(all.map(n => [n.name, lab.tbfDrops(n)]))
+    const lossBefore = lossSnapshot(lab, origin, downloaders)
     const fromBefore = new Map(downloaders.map(n => [n.name, perSource ? lab.bytesFrom(n) : new Map<string, number>()]))
     const cpuBefore = new Map([...pids].map(([name, pid]) => [name, cpuSeconds(pid)]))
     const t0 = Date.now()
@@ -331,14 +338,12 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
     const sampler = setInterval(sample, RX_SAMPLE_MS)
     // Counters and CPU are read the moment the last node is done or failed (`ended`), before the
     // answers the report needs are asked for.
-    let end: { wallMs: number, after: Map<string, Counters>, tcpAfter: TcpCounters, peersTcpAfter: TcpCounters, dropsAfter: Map<string, { up: number, down: number }>, fromAfter: Map<string, Map<string, number>>, cpuAfter: Map<string, number> } | undefined
+    let end: { wallMs: number, after: Map<string, Counters>, lossAfter: LossSnapshot, fromAfter: Map<string, Map<string, number>>, cpuAfter: Map<string, number> } | undefined
     const ended = (): void => {
       end ??= {
         wallMs: Date.now() - t0,
         after: new Map(all.map(n => [n.name, lab.counters(n)])),
-        tcpAfter: lab.tcpCounters(origin),
-        peersTcpAfter: sumTcp(downloaders.map(n => lab.tcpCounters(n))),
-        dropsAfter: new Map(all.map(n => [n.name, lab.tbfDrops(n)])),
+        lossAfter: lossSnapshot(lab, origin, downloaders),
         fromAfter: new Map(downloaders.map(n => [n.name, perSource ? lab.bytesFrom(n) : new Map<string, number>()])),
         cpuAfter: new Map([...pids].map(([name, pid]) => [name, cpuSeconds(pid)]))
       }
@@ -349,7 +354,7 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
     ended()
     clearInterval(sampler)
     sample()
-    const { wallMs, after, tcpAfter, peersTcpAfter, dropsAfter, fromAfter, cpuAfter } = end!
+    const { wallMs, after, lossAfter, fromAfter, cpuAfter } = end!
     const originStats = await callAdmin<{ stats: ChunkServerStats | null }>(libp2p, multiaddr(originProc.addr!), 'models.serverStats', {}, { signal: AbortSignal.timeout(10_000) })
       .catch((err: Error) => { cfg.log(`  tutti: the origin's chunk server stats: ${err.message}`); return undefined })
     const byIp = new Map([originProc, ...procs].map(p => [p.node.ip, p]))
@@ -400,9 +405,7 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
     return {
       nodes,
       originTxBytes: delta(before.get(origin.name)!, after.get(origin.name)!).txBytes,
-      originTcp: tcpDelta(tcpBefore, tcpAfter),
-      downloadersTcp: tcpDelta(peersTcpBefore, peersTcpAfter),
-      tbfDrops: dropsDelta(dropsBefore, dropsAfter),
+      ...lossesBetween(lossBefore, lossAfter),
       originCpuS: cpuAfter.get(origin.name)! - cpuBefore.get(origin.name)!,
       wallMs,
       settleMs,
@@ -637,9 +640,7 @@ async function httpSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg:
   await listening(origin.ip, HTTP_PORT, 30_000)
   const all = [origin, ...downloaders]
   const before = new Map(all.map(n => [n.name, lab.counters(n)]))
-  const tcpBefore = lab.tcpCounters(origin)
-  const peersTcpBefore = sumTcp(downloaders.map(n => lab.tcpCounters(n)))
-  const dropsBefore = new Map(all.map(n => [n.name, lab.tbfDrops(n)]))
+  const lossBefore = lossSnapshot(lab, origin, downloaders)
   const cpuBefore = cpuSeconds(server.pid!)
   const url = `http://${origin.ip}:${HTTP_PORT}/model.onnx`
   const t0 = Date.now()
@@ -655,9 +656,7 @@ async function httpSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg:
   }))
   const wallMs = Date.now() - t0
   const after = new Map(all.map(n => [n.name, lab.counters(n)]))
-  const tcpAfter = lab.tcpCounters(origin)
-  const peersTcpAfter = sumTcp(downloaders.map(n => lab.tcpCounters(n)))
-  const dropsAfter = new Map(all.map(n => [n.name, lab.tbfDrops(n)]))
+  const lossAfter = lossSnapshot(lab, origin, downloaders)
   const originCpuS = cpuSeconds(server.pid!) - cpuBefore
   server.kill('SIGTERM')
   const nodes = await Promise.all(results.map(async r => {
@@ -678,7 +677,7 @@ async function httpSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg:
     }
   }))
   cfg.log(`  http: ${nodes.filter(n => n.doneMs != null).length}/${nodes.length} done after ${(wallMs / 1000).toFixed(1)} s`)
-  return { nodes, originTxBytes: delta(before.get(origin.name)!, after.get(origin.name)!).txBytes, originTcp: tcpDelta(tcpBefore, tcpAfter), downloadersTcp: tcpDelta(peersTcpBefore, peersTcpAfter), tbfDrops: dropsDelta(dropsBefore, dropsAfter), originCpuS, wallMs }
+  return { nodes, originTxBytes: delta(before.get(origin.name)!, after.get(origin.name)!).txBytes, ...lossesBetween(lossBefore, lossAfter), originCpuS, wallMs }
 }
 
 /** Resolves with the first line `child` prints that `accept` takes, rejects if it exits first. */
@@ -728,9 +727,7 @@ async function rawSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg: 
   await Promise.all(clients.map(async c => await lineFrom(c.child, l => l.trim() === 'ready', 120_000, `raw-stream fetch on ${c.node.name}`)))
   const all = [origin, ...downloaders]
   const before = new Map(all.map(n => [n.name, lab.counters(n)]))
-  const tcpBefore = lab.tcpCounters(origin)
-  const peersTcpBefore = sumTcp(downloaders.map(n => lab.tcpCounters(n)))
-  const dropsBefore = new Map(all.map(n => [n.name, lab.tbfDrops(n)]))
+  const lossBefore = lossSnapshot(lab, origin, downloaders)
   const cpuBefore = cpuSeconds(server.pid!)
   const t0 = Date.now()
   const results = await Promise.all(clients.map(async c => {
@@ -746,9 +743,7 @@ async function rawSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg: 
   }))
   const wallMs = Date.now() - t0
   const after = new Map(all.map(n => [n.name, lab.counters(n)]))
-  const tcpAfter = lab.tcpCounters(origin)
-  const peersTcpAfter = sumTcp(downloaders.map(n => lab.tcpCounters(n)))
-  const dropsAfter = new Map(all.map(n => [n.name, lab.tbfDrops(n)]))
+  const lossAfter = lossSnapshot(lab, origin, downloaders)
   const originCpuS = cpuSeconds(server.pid!) - cpuBefore
   const nodes = await Promise.all(results.map(async x => {
     const d = delta(before.get(x.node.name)!, after.get(x.node.name)!)
@@ -768,7 +763,7 @@ async function rawSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg: 
     }
   }))
   cfg.log(`  raw libp2p: ${nodes.filter(n => n.sha256ok).length}/${nodes.length} done after ${(wallMs / 1000).toFixed(1)} s, origin ${originCpuS.toFixed(2)} CPU s`)
-  return { nodes, originTxBytes: delta(before.get(origin.name)!, after.get(origin.name)!).txBytes, originTcp: tcpDelta(tcpBefore, tcpAfter), downloadersTcp: tcpDelta(peersTcpBefore, peersTcpAfter), tbfDrops: dropsDelta(dropsBefore, dropsAfter), originCpuS, wallMs }
+  return { nodes, originTxBytes: delta(before.get(origin.name)!, after.get(origin.name)!).txBytes, ...lossesBetween(lossBefore, lossAfter), originCpuS, wallMs }
 }
 
 /** One run on a fresh lab, destroyed before it returns (or throws). */

@@ -72,8 +72,8 @@ export function failureDecision (failure: ExchangeFailure, failures: number, now
       const next = failures + 1
       return { action: 'failure', failures: next, untilMs: nowMs + params.failureBackoffMs, drop: next >= params.maxPeerFailures, scoreTimeout: failure === 'timeout' }
     }
-    // Asking again will not help: left out at once, and for the whole rediscovery interval (a
-    // restarted peer comes back on a new connection; an admin client never serves chunks).
+    // Asking again soon will not help (an admin client never serves chunks): left out at once,
+    // and asked again only after UNSUPPORTED_PEER_BACKOFF_MS (a peer that was still starting).
     case 'unsupported': return { action: 'failure', failures: failures + 1, untilMs: nowMs + (params.unsupportedBackoffMs ?? UNSUPPORTED_PEER_BACKOFF_MS), drop: true, scoreTimeout: false }
     case 'fatal': return { action: 'fatal' }
     default: {

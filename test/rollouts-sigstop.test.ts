@@ -41,6 +41,11 @@ describe('a paused coordinator', () => {
     await writeFile(file, linearClassifier({ seed: 1 }).bytes)
     expect((await tutti(['model', 'pack', file, '--name', 'det', '--version', '1.0.0', '--key', fleet.adminKeyFile, '--out', join(root, 'pkg')], nodes[0]!)).code).toBe(0)
     expect((await tutti(['model', 'push', join(root, 'pkg')], nodes[0]!)).code).toBe(0)
+    // A second holder: the node the test pauses may be n0 (where the model was pushed) and the
+    // canary both, and then, with n0 the only holder, no other device could fetch the model until
+    // SIGCONT, which comes only after the rollout completed (it failed so once in CI, 3 devices
+    // Downloading for 4 minutes).
+    expect((await tutti(['model', 'pull', 'det@1.0.0'], nodes[1]!)).code).toBe(0)
   }, 180_000)
 
   afterAll(async () => {

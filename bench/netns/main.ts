@@ -68,8 +68,8 @@ interface Options {
   settleS: number
   idleS: number
   queueMs: number
-  /** Every namespace's TCP congestion control: the host's unless `--tcp-cc` names another. */
-  tcpCongestion: string
+  /** `--tcp-cc`, checked against the host's list once the lab can run (see tcpCc). */
+  tcpCc?: string
   http: boolean
   raw: boolean
   keep: boolean
@@ -168,7 +168,7 @@ function parseOptions (argv: string[]): Options {
     settleS: num('settle-s', values['settle-s'], 0),
     idleS: num('idle-s', values['idle-s'], 0),
     queueMs: num('queue-ms', values['queue-ms'], 1),
-    tcpCongestion: tcpCc(values['tcp-cc']),
+    ...(values['tcp-cc'] != null ? { tcpCc: values['tcp-cc'] } : {}),
     http: !values['no-http'],
     raw: !values['no-raw'],
     keep: values.keep,
@@ -252,6 +252,8 @@ async function main (): Promise<void> {
     process.stderr.write(`netns: cannot run here: ${why}\n`)
     process.exit(2)
   }
+  // Every namespace's TCP congestion control: the host's unless --tcp-cc names another.
+  const tcpCongestion = tcpCc(opts.tcpCc)
 
   let lab: Lab | undefined
   let work: string | undefined
@@ -279,7 +281,7 @@ async function main (): Promise<void> {
     const sha256 = createHash('sha256').update(bytes).digest('hex')
     const sizeBytes = bytes.byteLength
     const tMinMs = sizeBytes * 8 / (opts.rateMbit * 1e6) * 1000
-    print(`netns: N = ${opts.nodes}, F = ${(sizeBytes / MIB).toFixed(2)} MiB in ${packed.manifest.chunks.length} chunks, ${opts.rateMbit} Mbit/s each way, TCP ${opts.tcpCongestion}, T_min = ${fmt(tMinMs / 1000, 1)} s, ${opts.runs} run(s); work dir ${work}`)
+    print(`netns: N = ${opts.nodes}, F = ${(sizeBytes / MIB).toFixed(2)} MiB in ${packed.manifest.chunks.length} chunks, ${opts.rateMbit} Mbit/s each way, TCP ${tcpCongestion}, T_min = ${fmt(tMinMs / 1000, 1)} s, ${opts.runs} run(s); work dir ${work}`)
 
     const runs: RunResult[] = []
     for (let run = 1; run <= opts.runs; run++) {
@@ -288,7 +290,7 @@ async function main (): Promise<void> {
         nodes: opts.nodes,
         rateMbit: opts.rateMbit,
         queueMs: opts.queueMs,
-        tcpCongestion: opts.tcpCongestion,
+        tcpCongestion,
         heartbeatMs: opts.heartbeatMs,
         transfer: opts.transfer,
         logLevel: opts.logLevel,
@@ -357,7 +359,7 @@ async function main (): Promise<void> {
       const w = r.raw != null ? summarize(r.raw, opts.nodes, sizeBytes, tMinMs) : undefined
       return [{ r, t, h, w }]
     })
-    print(`N = ${opts.nodes}, F = ${(sizeBytes / MIB).toFixed(2)} MiB, ${opts.rateMbit} Mbit/s both ways, TCP ${opts.tcpCongestion}, T_min = ${fmt(tMinMs / 1000, 1)} s`)
+    print(`N = ${opts.nodes}, F = ${(sizeBytes / MIB).toFixed(2)} MiB, ${opts.rateMbit} Mbit/s both ways, TCP ${tcpCongestion}, T_min = ${fmt(tMinMs / 1000, 1)} s`)
     print(table(
       ['run', 'origin egress / F', 'bytes received / (N x F)', 'p50 / T_min', 'last / T_min', 'done', 'CPU s / MiB moved (median, max; median beyond idle)', 'start skew ms', 'HTTP last / T_min', 'HTTP done', 'HTTP origin egress / F'],
       rows.map(({ r, t, h }) => [

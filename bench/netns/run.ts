@@ -343,9 +343,10 @@ async function tuttiSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg
       end ??= {
         wallMs: Date.now() - t0,
         after: new Map(all.map(n => [n.name, lab.counters(n)])),
-        lossAfter: lossSnapshot(lab, origin, downloaders),
         fromAfter: new Map(downloaders.map(n => [n.name, perSource ? lab.bytesFrom(n) : new Map<string, number>()])),
-        cpuAfter: new Map([...pids].map(([name, pid]) => [name, cpuSeconds(pid)]))
+        cpuAfter: new Map([...pids].map(([name, pid]) => [name, cpuSeconds(pid)])),
+        // Last: three commands per node, which at N = 50 take a second the CPU figures must not count.
+        lossAfter: lossSnapshot(lab, origin, downloaders)
       }
     }
     const started = cfg.rollout != null
@@ -656,8 +657,8 @@ async function httpSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg:
   }))
   const wallMs = Date.now() - t0
   const after = new Map(all.map(n => [n.name, lab.counters(n)]))
-  const lossAfter = lossSnapshot(lab, origin, downloaders)
   const originCpuS = cpuSeconds(server.pid!) - cpuBefore
+  const lossAfter = lossSnapshot(lab, origin, downloaders)
   server.kill('SIGTERM')
   const nodes = await Promise.all(results.map(async r => {
     const d = delta(before.get(r.node.name)!, after.get(r.node.name)!)
@@ -743,8 +744,8 @@ async function rawSide (lab: Lab, origin: LabNode, downloaders: LabNode[], cfg: 
   }))
   const wallMs = Date.now() - t0
   const after = new Map(all.map(n => [n.name, lab.counters(n)]))
-  const lossAfter = lossSnapshot(lab, origin, downloaders)
   const originCpuS = cpuSeconds(server.pid!) - cpuBefore
+  const lossAfter = lossSnapshot(lab, origin, downloaders)
   const nodes = await Promise.all(results.map(async x => {
     const d = delta(before.get(x.node.name)!, after.get(x.node.name)!)
     const ok = x.r != null && x.r.bytes === cfg.sizeBytes && await sha256File(x.out) === cfg.sha256

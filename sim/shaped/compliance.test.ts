@@ -8,6 +8,7 @@ import { Memory } from '@multiformats/multiaddr-matcher'
 import * as vitest from 'vitest'
 import suite from '@libp2p/interface-compliance-tests/transport'
 import { ShapedNetwork } from './transport.js'
+import type { ShapedNetworkInit } from './transport.js'
 import type { LinkShape } from '../scenario.js'
 
 type MochaFn = (this: { skip: () => never, timeout: (ms: number) => void }, done?: (err?: unknown) => void) => unknown
@@ -27,12 +28,18 @@ g.after = (fn: MochaFn) => vitest.afterAll(adapt(fn) as () => Promise<unknown>)
 g.beforeEach = (fn: MochaFn) => vitest.beforeEach(adapt(fn) as () => Promise<unknown>)
 g.afterEach = (fn: MochaFn) => vitest.afterEach(adapt(fn) as () => Promise<unknown>)
 
-function compliance (label: string, links: LinkShape): void {
+function compliance (label: string, links: LinkShape, init: Omit<ShapedNetworkInit, 'links'> = {}, caps?: number): void {
   vitest.describe(label, () => {
     let n = 0
     suite({
       async setup () {
-        const net = new ShapedNetwork({ links })
+        const net = new ShapedNetwork({ ...init, links })
+        if (caps !== undefined) {
+          for (const host of ['dialer', 'listener']) {
+            net.setEgress(host, caps)
+            net.setIngress(host, caps)
+          }
+        }
         const tag = `compliance-${n++}`
         return {
           dialer: { transports: [net.transport('dialer')] },
@@ -48,3 +55,4 @@ function compliance (label: string, links: LinkShape): void {
 
 compliance('shaped transport, ideal links', { latencyMs: 0, jitterMs: 0, bytesPerSec: Number.POSITIVE_INFINITY, loss: 0 })
 compliance('shaped transport, 1 ms +- 0.5 ms, 200 Mbit/s, 0.1% loss', { latencyMs: 1, jitterMs: 0.5, bytesPerSec: 25_000_000, loss: 0.001 })
+compliance('shaped transport, 1 ms, hosts capped at 200 Mbit/s each way with 20 ms queues', { latencyMs: 1, jitterMs: 0, bytesPerSec: Number.POSITIVE_INFINITY, loss: 0 }, { queueMs: 20 }, 25_000_000)

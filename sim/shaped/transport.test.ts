@@ -95,6 +95,101 @@ describe('the shaped transport', () => {
     expect(Math.max(...last) - 1).toBe(2000)
   })
 
+  it('shares a host\'s ingress cap across its links, in arrival order after the latency', async () => {
+    const clock = new ManualClock(0)
+    const net = new ShapedNetwork({ clock, burstBytes: 0, links: { latencyMs: 50, jitterMs: 0, bytesPerSec: Number.POSITIVE_INFINITY, loss: 0 } })
+    net.setIngress('device', 10_000)
+    const components = { peerId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')), logger: defaultLogger() }
+    const [c1, c2] = [net.connect('x', 'device', components, multiaddr('/memory/device'), new AbortController().signal), net.connect('y', 'device', components, multiaddr('/memory/device'), new AbortController().signal)]
+    await clock.runUntil(100)
+    const [[ax, bx], [ay, by]] = await Promise.all([c1, c2])
+    const arrivals: Array<{ from: string, t: number, bytes: number }> = []
+    bx.addEventListener('message', evt => { arrivals.push({ from: 'x', t: clock.now(), bytes: evt.data.byteLength }) })
+    by.addEventListener('message', evt => { arrivals.push({ from: 'y', t: clock.now(), bytes: evt.data.byteLength }) })
+    const start = clock.now()
+    ax.send(new Uint8Array(10_000))
+    await clock.runUntil(start + 10)
+    ay.send(new Uint8Array(5_000))
+    ax.send(new Uint8Array(5_000))
+    await clock.runUntil(start + 10_000)
+    // 20 KB into one 10 KB/s downlink: x's first message reaches it at 50 ms and takes 1 s; y's
+    // arrived at 60 ms, so it goes next (0.5 s), then x's second: done 2 s after the first arrival.
+    expect(arrivals.map(a => [a.from, a.t - start])).toEqual([['x', 1050], ['y', 1550], ['x', 2050]])
+    expect(net.stats('device').receivedBytes).toBe(20_000)
+  })
+
+  it('takes a message into a downlink as fast as it leaves the uplink (cut through, not stored and forwarded)', async () => {
+    const clock = new ManualClock(0)
+    const net = new ShapedNetwork({ clock, burstBytes: 0, links: { latencyMs: 50, jitterMs: 0, bytesPerSec: Number.POSITIVE_INFINITY, loss: 0 } })
+    net.setEgress('x', 10_000)
+    net.setIngress('device', 10_000)
+    const components = { peerId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')), logger: defaultLogger() }
+    const connecting = net.connect('x', 'device', components, multiaddr('/memory/device'), new AbortController().signal)
+    await clock.runUntil(100)
+    const [a, b] = await connecting
+    const arrivals: number[] = []
+    b.addEventListener('message', () => { arrivals.push(clock.now()) })
+    const start = clock.now()
+    a.send(new Uint8Array(10_000))
+    a.send(new Uint8Array(10_000))
+    await clock.runUntil(start + 10_000)
+    // 1 s each through the 10 KB/s uplink, one latency, and no second second in the downlink.
+    expect(arrivals.map(t => t - start)).toEqual([1050, 2050])
+  })
+
+  it.each([
+    ['without a bound on the queue: behind all 100 KB queued on the other', undefined, 10_010, 10_000],
+    ['with a 2 s queue: behind what the other has in it, then in turn', 2000, 3_010, 10_010]
+  ])('a small message on one connection waits in a shared uplink %s', async (_what, queueMs, pingAt, bulkDoneAt) => {
+    const clock = new ManualClock(0)
+    // 10 KB/s x 2 s: room for two of the other connection's 10 KB messages.
+    const net = new ShapedNetwork({ clock, burstBytes: 0, queueMs, maxMessageSize: 10_000 })
+    net.setEgress('origin', 10_000)
+    const components = { peerId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')), logger: defaultLogger() }
+    const [c1, c2] = [net.connect('origin', 'x', components, multiaddr('/memory/x'), new AbortController().signal), net.connect('origin', 'y', components, multiaddr('/memory/y'), new AbortController().signal)]
+    await clock.runUntil(1)
+    const [[ax, bx], [ay, by]] = await Promise.all([c1, c2])
+    let bulk = 0
+    let lastBulk = 0
+    let ping = 0
+    bx.addEventListener('message', evt => { bulk += evt.data.byteLength; lastBulk = clock.now() })
+    by.addEventListener('message', () => { ping = clock.now() })
+    for (let k = 0; k < 10; k++) ax.send(new Uint8Array(10_000))
+    ay.send(new Uint8Array(100))
+    await clock.runUntil(30_000)
+    expect(ping - 1).toBe(pingAt)
+    // The queue changes who waits, not the uplink's rate: 100.1 KB at 10 KB/s either way.
+    expect(bulk).toBe(100_000)
+    expect(lastBulk - 1).toBe(bulkDoneAt)
+  })
+
+  it('gives back the room of data held on a cut link, and of a closed connection', async () => {
+    const clock = new ManualClock(0)
+    const net = new ShapedNetwork({ clock, burstBytes: 0, queueMs: 1000, maxMessageSize: 10_000, userTimeoutMs: 60_000 })
+    net.setEgress('origin', 10_000)
+    const components = { peerId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')), logger: defaultLogger() }
+    const [c1, c2] = [net.connect('origin', 'x', components, multiaddr('/memory/x'), new AbortController().signal), net.connect('origin', 'y', components, multiaddr('/memory/y'), new AbortController().signal)]
+    await clock.runUntil(1)
+    const [[ax], [ay, by]] = await Promise.all([c1, c2])
+    const atY: number[] = []
+    by.addEventListener('message', () => { atY.push(clock.now()) })
+    net.partition([['origin', 'y'], ['x']])
+    for (let k = 0; k < 5; k++) ax.send(new Uint8Array(10_000))
+    ay.send(new Uint8Array(10_000))
+    await clock.runUntil(20_000)
+    // x's first two messages wait on the cut link, but hold no room: y's goes in turn, behind what
+    // the uplink's bucket already took for x (the bucket is the link's rate, spent either way).
+    expect(atY.length).toBe(1)
+    expect(atY[0]! - 1).toBeLessThanOrEqual(6_000)
+    ay.send(new Uint8Array(10_000))
+    await clock.runUntil(40_000)
+    expect(atY.length).toBe(2)
+    await ax.close()
+    ay.send(new Uint8Array(10_000))
+    await clock.runUntil(60_000)
+    expect(atY.length).toBe(3)
+  })
+
   it('feels loss as TCP does: each lost segment costs one retransmission timeout', async () => {
     const clock = new ManualClock(0)
     const { a, arrivals } = await pair({ clock, links: { latencyMs: 10, jitterMs: 0, bytesPerSec: Number.POSITIVE_INFINITY, loss: 1 }, minRtoMs: 200, segmentBytes: 1000 })

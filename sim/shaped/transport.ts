@@ -12,7 +12,10 @@
  *   jitter and loss, smaller bandwidth).
  * - *Bandwidth*: each direction of each link is a token bucket (`bytesPerSec`, a burst of
  *   `burstBytes`), behind the sending host's egress bucket when it has one (`setEgress`, the
- *   origin's upload). A message leaves when both buckets hold its bytes.
+ *   origin's upload). A message leaves when both buckets hold its bytes. A receiving host with an
+ *   ingress bucket (`setIngress`, a device's downlink) then takes it in arrival order, as a
+ *   downlink's queue does (its links share that one rate), and cut through: its bytes enter the
+ *   downlink as they leave the sender, one latency later, so a message is not stored and forwarded.
  * - *Latency and jitter*: a message arrives `latency + U(-jitter, +jitter)` after it left, never
  *   before the message sent ahead of it on the same connection (a stream is ordered).
  * - *Loss*: a stream transport is reliable, so a loss is felt as TCP feels it: each segment
@@ -21,6 +24,15 @@
  *   `max(minRtoMs, 3 x RTT)`.
  * - *Backpressure*: a connection holds at most `sendBufferBytes` undelivered per direction; past it
  *   the sender is told to wait for `drain` (a full socket buffer).
+ * - *Bottleneck queues* (`queueMs`, off unless set): what is in the network (past the sender's
+ *   buckets, not yet delivered) through a host's capped uplink or downlink is at most its rate x
+ *   `queueMs` (and at least two of the largest messages); the rest waits at its sender, in the
+ *   connection's socket buffer, and the connections waiting for room take it in turn. So a link's
+ *   queue stays short and its connections share it, as TCP's congestion control keeps a flow's share
+ *   of a bottleneck's short queue. Without it, a host's buckets are one queue in the order data was
+ *   written, across its connections: a ping on one connection waits behind every megabyte queued on
+ *   the others, which a real link does not do. Data held on a cut or stalled link gives its room
+ *   back (it is dropped and retransmitted, as far as the queue is concerned).
  * - *Partitions*: a blocked link carries nothing. A dial across it hangs until its signal aborts
  *   (SYNs are dropped); data on an open connection waits (TCP retransmits), and a connection whose
  *   data has waited `userTimeoutMs` is reset at both ends (TCP's user timeout). After a heal,
@@ -64,6 +76,11 @@ export interface ShapedNetworkInit {
   userTimeoutMs?: number
   /** Largest message handed to the connection at once, bytes. @default 65_536 */
   maxMessageSize?: number
+  /**
+   * The queue of each capped uplink and downlink (`setEgress`, `setIngress`), in ms of its rate (see
+   * the module doc). @default Infinity (no bound: one queue in write order)
+   */
+  queueMs?: number
 }
 
 export interface ShapedTransportComponents {
@@ -99,6 +116,10 @@ export class TokenBucket {
     this.tokens = burst
   }
 
+  get bytesPerSec (): number {
+    return this.rate
+  }
+
   setRate (bytesPerSec: number): void {
     this.rate = bytesPerSec
   }
@@ -118,7 +139,58 @@ export class TokenBucket {
   }
 }
 
-interface Segment { data?: Uint8ArrayList, close?: true, at: number }
+/**
+ * A capped uplink's or downlink's queue: bytes in the network through it, and the connections with
+ * data waiting for room, served in turn (one message each, then to the back).
+ */
+class HostQueue {
+  inUse = 0
+  readonly waiting = new Set<Pipe>()
+
+  constructor (readonly capacity: number) {}
+
+  fits (bytes: number): boolean {
+    return this.inUse === 0 || this.inUse + bytes <= this.capacity
+  }
+
+  release (bytes: number): void {
+    this.inUse -= bytes
+    this.serve()
+  }
+
+  /** Admits waiting connections' next messages in turn while they fit. */
+  serve (): void {
+    let progress = true
+    while (progress && this.waiting.size > 0) {
+      progress = false
+      for (const p of [...this.waiting]) {
+        const bytes = p.nextBytes()
+        if (bytes === undefined) {
+          this.waiting.delete(p)
+          continue
+        }
+        if (!this.fits(bytes)) return
+        // Its other queue may be full: then it waits there too, and goes when that one serves it.
+        if (!p.admitOne()) continue
+        progress = true
+      }
+    }
+  }
+}
+
+interface Segment {
+  data?: Uint8ArrayList
+  close?: true
+  /** When it arrives; set when it enters the network (see `admit`). */
+  at: number
+  admitted?: true
+  /** The bottleneck queues its bytes hold room in, until delivered (or held on a cut link). */
+  holds?: HostQueue[]
+  /** How long its bytes took to leave the sender (its buckets' rate): the downlink takes them as they come. */
+  txMs?: number
+  /** Passed the receiver's ingress bucket (charged once, when it reached the head of the pipe, due). */
+  ingressed?: true
+}
 
 /** One direction of one connection: ordered, shaped delivery from `from` to `to`. */
 class Pipe {
@@ -129,6 +201,8 @@ class Pipe {
   /** Since when the head has waited on a link that is not open, and whether it is cut (vs stalled). */
   private waiting?: { since: number, blocked: boolean }
   private readonly bucket: TokenBucket
+  /** Segments at the queue's head that are in the network. */
+  private admitted = 0
   needsDrain = false
   closed = false
 
@@ -146,23 +220,86 @@ class Pipe {
   /** Queues data; false when the sender should wait for `drain`. */
   send (data: Uint8ArrayList | undefined): boolean {
     if (this.closed) return true
+    this.queue.push(data === undefined ? { close: true, at: Number.NaN } : { data, at: Number.NaN })
+    this.queuedBytes += data?.byteLength ?? 0
+    this.admit()
+    this.arm()
+    if (this.queuedBytes > this.net.sendBufferBytes) this.needsDrain = true
+    return !this.needsDrain
+  }
+
+  /**
+   * Puts waiting segments into the network: through the sender's buckets, then the link's delay.
+   * Where a capped host's queue bounds what is in the network, the connection waits its turn there.
+   */
+  private admit (): void {
+    const queues = this.net.queuesOf(this.from, this.to)
+    if (queues.length === 0) {
+      while (this.admitted < this.queue.length) this.enter(this.queue[this.admitted]!, undefined)
+      return
+    }
+    // Segments without bytes (a close) keep their place in order but need no room.
+    while (this.admitted < this.queue.length && (this.queue[this.admitted]!.data?.byteLength ?? 0) === 0) this.enter(this.queue[this.admitted]!, undefined)
+    if (this.admitted === this.queue.length) return
+    for (const q of queues) q.waiting.add(this)
+    for (const q of queues) q.serve()
+  }
+
+  /** Bytes of the next segment not yet in the network; undefined when there is none (or the link is cut: nothing goes in). */
+  nextBytes (): number | undefined {
+    if (this.closed || this.waiting !== undefined || this.admitted >= this.queue.length) return undefined
+    return this.queue[this.admitted]!.data?.byteLength ?? 0
+  }
+
+  /**
+   * Called by a queue serving its turn: admits the next segment if every queue it passes has room,
+   * then this connection goes to the back of each (or leaves them, with nothing more to send).
+   */
+  admitOne (): boolean {
+    const bytes = this.nextBytes()
+    if (bytes === undefined) return false
+    const queues = this.net.queuesOf(this.from, this.to)
+    if (!queues.every(q => q.fits(bytes))) return false
+    for (const q of queues) q.inUse += bytes
+    this.enter(this.queue[this.admitted]!, queues.length > 0 ? queues : undefined)
+    while (this.admitted < this.queue.length && (this.queue[this.admitted]!.data?.byteLength ?? 0) === 0) this.enter(this.queue[this.admitted]!, undefined)
+    const more = this.admitted < this.queue.length
+    for (const q of queues) {
+      q.waiting.delete(this)
+      if (more) q.waiting.add(this)
+    }
+    this.arm()
+    return true
+  }
+
+  private enter (s: Segment, holds: HostQueue[] | undefined): void {
     const now = this.net.clock.now()
+    const bytes = s.data?.byteLength ?? 0
     const shape = this.net.shapeOf(this.from, this.to)
-    const bytes = data?.byteLength ?? 0
     let at = now
     if (bytes > 0) {
       this.bucket.setRate(shape.bytesPerSec)
       at = Math.max(this.net.egressAt(this.from, bytes, now), this.bucket.take(bytes, now))
       this.net.stats(this.from).sentBytes += bytes
+      s.txMs = bytes / Math.min(shape.bytesPerSec, this.net.egressRate(this.from)) * 1000
     }
     at += this.net.delayOf(shape, bytes)
     at = Math.max(at, this.lastAt)
     this.lastAt = at
-    this.queue.push(data === undefined ? { close: true, at } : { data, at })
-    this.queuedBytes += bytes
-    this.arm()
-    if (this.queuedBytes > this.net.sendBufferBytes) this.needsDrain = true
-    return !this.needsDrain
+    s.at = at
+    s.admitted = true
+    s.holds = holds
+    this.admitted++
+  }
+
+  /** Gives back the queue room its segments hold (delivered, dropped on a cut link, or closed). */
+  private release (segments: Segment[]): void {
+    for (const s of segments) {
+      const holds = s.holds
+      if (holds === undefined) continue
+      s.holds = undefined
+      for (const q of holds) q.release(s.data?.byteLength ?? 0)
+    }
   }
 
   /** The link changed: waiting data arrives one latency after it opens; a cut arms the user timeout. */
@@ -178,10 +315,11 @@ class Pipe {
     }
     this.waiting = undefined
     const base = this.net.clock.now() + this.net.shapeOf(this.from, this.to).latencyMs
-    for (const s of this.queue) s.at = Math.max(s.at, base)
+    for (const s of this.queue) if (s.admitted === true) s.at = Math.max(s.at, base)
     this.lastAt = Math.max(this.lastAt, base)
     this.timer?.cancel()
     this.timer = undefined
+    this.admit()
     this.arm()
   }
 
@@ -190,14 +328,19 @@ class Pipe {
     this.closed = true
     this.timer?.cancel()
     this.timer = undefined
+    const held = this.queue.slice(0, this.admitted)
     this.queue.length = 0
     this.queuedBytes = 0
+    this.admitted = 0
+    this.net.unwait(this)
+    this.release(held)
   }
 
   private arm (): void {
     if (this.timer !== undefined || this.closed) return
     const head = this.queue[0]
-    if (head === undefined) return
+    // A head not yet in the network waits for its turn in a queue (`admitOne` arms then).
+    if (head === undefined || head.admitted !== true) return
     const now = this.net.clock.now()
     let wait: number
     if (this.waiting !== undefined) {
@@ -231,16 +374,33 @@ class Pipe {
     if (!this.closed && this.queue.length > 0 && this.queue[0]!.at <= now) {
       const state = this.net.linkState(this.from, this.to)
       if (state !== 'open') {
+        if (this.waiting === undefined) this.release(this.queue.slice(0, this.admitted))
         this.waiting ??= { since: now, blocked: false }
         this.waiting.blocked = state === 'blocked'
         this.arm()
         return
       }
+      const head = this.queue[0]!
+      if (head.ingressed !== true && head.data !== undefined) {
+        // It reached the receiver's downlink: queue there behind what arrived before it, from any
+        // link. Cut through, as packets are: its first byte arrived txMs ago, so an idle downlink
+        // as fast as the sender's uplink adds nothing (a 64 KiB message is not stored and forwarded).
+        head.ingressed = true
+        const at = this.net.ingressAt(this.to, head.data.byteLength, now - (head.txMs ?? 0))
+        if (at > now) {
+          head.at = at
+          this.arm()
+          return
+        }
+      }
       const s = this.queue.shift()!
       this.queuedBytes -= s.data?.byteLength ?? 0
+      this.admitted--
+      this.release([s])
       if (s.data !== undefined) this.net.stats(this.to).receivedBytes += s.data.byteLength
       this.deliver(s)
       if (s.close === true) { this.stop(); return }
+      this.admit()
       if (this.needsDrain && this.queuedBytes <= this.net.sendBufferBytes / 2) {
         this.needsDrain = false
         this.drained()
@@ -391,10 +551,14 @@ export class ShapedNetwork {
   readonly minRtoMs: number
   readonly userTimeoutMs: number
   readonly maxMessageSize: number
+  readonly queueMs: number
   private defaultShape: LinkShape
   private readonly hostShapes = new Map<string, Partial<LinkShape>>()
   private readonly linkShapes = new Map<string, Partial<LinkShape>>()
   private readonly egress = new Map<string, TokenBucket>()
+  private readonly ingress = new Map<string, TokenBucket>()
+  private readonly uplinks = new Map<string, HostQueue>()
+  private readonly downlinks = new Map<string, HostQueue>()
   private readonly listeners = new Map<string, ShapedListener>()
   private readonly pipes = new Set<Pipe>()
   private readonly hostStats = new Map<string, HostStats>()
@@ -415,6 +579,7 @@ export class ShapedNetwork {
     this.minRtoMs = init.minRtoMs ?? 200
     this.userTimeoutMs = init.userTimeoutMs ?? 30_000
     this.maxMessageSize = init.maxMessageSize ?? 65_536
+    this.queueMs = init.queueMs ?? Number.POSITIVE_INFINITY
   }
 
   /** The transport factory for `host` (give it to libp2p's `transports`). */
@@ -441,6 +606,35 @@ export class ShapedNetwork {
   /** The host's upload over all its links, bytes per second (the origin's uplink). */
   setEgress (host: string, bytesPerSec: number): void {
     this.egress.set(host, new TokenBucket(bytesPerSec, this.burstBytes))
+    this.setQueue(this.uplinks, host, bytesPerSec)
+  }
+
+  /** The host's download over all its links, bytes per second (a device's downlink). */
+  setIngress (host: string, bytesPerSec: number): void {
+    this.ingress.set(host, new TokenBucket(bytesPerSec, this.burstBytes))
+    this.setQueue(this.downlinks, host, bytesPerSec)
+  }
+
+  private setQueue (queues: Map<string, HostQueue>, host: string, bytesPerSec: number): void {
+    if (!Number.isFinite(this.queueMs) || !Number.isFinite(bytesPerSec)) {
+      queues.delete(host)
+      return
+    }
+    // Data already in the network keeps the room it holds in the queue it was admitted to.
+    queues.set(host, new HostQueue(Math.max(2 * this.maxMessageSize, bytesPerSec * this.queueMs / 1000)))
+  }
+
+  /** The bottleneck queues data from `from` to `to` takes room in: the sender's uplink's and the receiver's downlink's. */
+  queuesOf (from: string, to: string): HostQueue[] {
+    const up = this.uplinks.get(from)
+    const down = this.downlinks.get(to)
+    return up === undefined ? (down === undefined ? [] : [down]) : down === undefined ? [up] : [up, down]
+  }
+
+  /** A closed pipe waits for room nowhere. */
+  unwait (pipe: Pipe): void {
+    for (const q of this.uplinks.values()) q.waiting.delete(pipe)
+    for (const q of this.downlinks.values()) q.waiting.delete(pipe)
   }
 
   shapeOf (from: string, to: string): LinkShape {
@@ -523,6 +717,15 @@ export class ShapedNetwork {
 
   egressAt (host: string, bytes: number, now: number): number {
     return this.egress.get(host)?.take(bytes, now) ?? now
+  }
+
+  /** The host's upload rate over all its links, bytes per second (Infinity when it has no egress cap). */
+  egressRate (host: string): number {
+    return this.egress.get(host)?.bytesPerSec ?? Number.POSITIVE_INFINITY
+  }
+
+  ingressAt (host: string, bytes: number, now: number): number {
+    return this.ingress.get(host)?.take(bytes, now) ?? now
   }
 
   register (address: string, listener: ShapedListener): void {

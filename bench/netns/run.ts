@@ -77,6 +77,8 @@ export interface RolloutPlan {
   prefetch: boolean
   /** The timed pauses' sum, ms (the lower bound's share that is not transfer). */
   pausesMs: number
+  /** The plan's setPercent steps: waves that download one after another (see rolloutBoundMs). */
+  waves: number
 }
 
 /** Requests a device answered from rollout coordinators (`describe node` on itself). */

@@ -4,6 +4,7 @@
  *
  *   npm run bench -- rollouts [--only propagation|failover|apply] [--nodes N] [--trials K]
  *                             [--heartbeat-ms MS] [--pause-ms 2000] [--seed 1] [--prefetch]
+ *                             [--link-mbit R --model-kib K]
  *
  * 1. propagation: `policies.apply` on node 0 to the policy held by all N (each node's
  *    'policy:changed'), vs a same-size message published on a separate topic of the same libp2p
@@ -20,6 +21,16 @@
  *    activated directly, without the rollout (first wave at once, the rest a pause later, a fresh
  *    model of the same size): all N devices' transfers and activations share this process's one
  *    event loop, which the first bound ignores; this second ratio is what the orchestration adds.
+ *    --link-mbit R: every node's uplink and downlink capped at R Mbit/s (the simulator's shaped
+ *    in-memory transport, sim/shaped/transport.ts: one egress and one ingress bucket per node,
+ *    shared by its links), with a model of --model-kib KiB (default 1024, cut as `pack` cuts by
+ *    default). The lower bound is then the physical one: each wave's devices must take the model
+ *    in through their downlinks, T_min = model bytes x 8 / R, and a wave starts only after the one
+ *    before it is Active and the pause has run: pause + 2 x T_min (with --prefetch the second
+ *    wave downloads during the pause: T_min + max(pause, T_min); bench/netns/plan.ts
+ *    `rolloutBoundMs`, the netns benchmark's bound too). At a rate low enough that the
+ *    transfers, not the one process's CPU, set the pace, this is the issue's ratio on the
+ *    in-process mesh (docs/BENCHMARKS.md).
  *
  * --nodes replaces every section's size(s). For propagation and failover the heartbeat interval
  * is pinned (no adaptive stretch): 1 s up to 20 nodes, 15 s above (all nodes share one event
@@ -33,6 +44,8 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { linearClassifier } from '../node/inference/testing/models.js'
+import { ShapedNetwork } from '../sim/shaped/transport.js'
+import { rolloutBoundMs } from './netns/plan.js'
 import { pack } from '../node/models/pack.js'
 import { DEFAULT_INTERVAL } from '../node/membership/interval.js'
 import { fullyConverged, startLocalMesh, waitFor, createTestFleet } from '../sim/local-mesh.js'
@@ -59,6 +72,9 @@ const PLAIN_TOPIC = 'bench/rollouts-plain/1'
 const MODEL_FEATURES = 256
 const CHUNK_BYTES = 1024
 
+/** With --link-mbit: each capped link's queue, ms of its rate (sim/shaped/transport.ts `queueMs`; bench/netns's tbf queue is 100 ms). */
+const LINK_QUEUE_MS = 100
+
 /** How often completion is checked where no event marks it, in ms (the resolution of those times). */
 const POLL_MS = 5
 
@@ -72,6 +88,10 @@ interface Options {
   timeoutMs: number
   /** apply: the manifest sets strategy.prefetch (later waves download during the pause). */
   prefetch: boolean
+  /** apply: every node's uplink and downlink, Mbit/s (shaped transport); unset: the memory transport, uncapped. */
+  linkMbit?: number
+  /** apply with --link-mbit: the model's size, KiB. */
+  modelKib: number
 }
 
 function parseOptions (argv: string[]): Options {
@@ -85,7 +105,9 @@ function parseOptions (argv: string[]): Options {
       'pause-ms': { type: 'string', default: '2000' },
       seed: { type: 'string', default: '1' },
       'timeout-ms': { type: 'string', default: '180000' },
-      prefetch: { type: 'boolean', default: false }
+      prefetch: { type: 'boolean', default: false },
+      'link-mbit': { type: 'string' },
+      'model-kib': { type: 'string' }
     },
     strict: true
   })
@@ -96,6 +118,12 @@ function parseOptions (argv: string[]): Options {
     return n
   }
   if (values.only != null && !SECTIONS.includes(values.only as Section)) throw new RangeError(`--only takes ${SECTIONS.join(', ')}, got "${values.only}"`)
+  let linkMbit: number | undefined
+  if (values['link-mbit'] != null) {
+    linkMbit = Number(values['link-mbit'].trim())
+    if (!Number.isFinite(linkMbit) || linkMbit <= 0) throw new RangeError(`--link-mbit must be a positive number, got "${values['link-mbit']}"`)
+  }
+  if (values['model-kib'] != null && linkMbit == null) throw new RangeError('--model-kib needs --link-mbit (without a rate cap the benchmark uses its 4 KiB classifier)')
   return {
     only: values.only as Section | undefined,
     nodes: int('nodes', values.nodes, 3),
@@ -104,7 +132,9 @@ function parseOptions (argv: string[]): Options {
     pauseMs: int('pause-ms', values['pause-ms'], 0)!,
     seed: int('seed', values.seed, 0)!,
     timeoutMs: int('timeout-ms', values['timeout-ms'], 1000)!,
-    prefetch: values.prefetch === true
+    prefetch: values.prefetch === true,
+    linkMbit,
+    modelKib: int('model-kib', values['model-kib'], 1) ?? 1024
   }
 }
 
@@ -119,7 +149,7 @@ const applyHeartbeat = (o: Options): number | 'adaptive' => o.heartbeatMs ?? 'ad
 const log = (line: string): void => { process.stderr.write(`  ${line}\n`) }
 
 /** A mesh of N nodes with data dirs (stores, policies, rollout state on disk), fully converged. */
-async function startMesh (dirs: TempDirs, fleet: FleetConfig, size: number, heartbeatMs: number | 'adaptive', timeoutMs: number): Promise<LocalMesh> {
+async function startMesh (dirs: TempDirs, fleet: FleetConfig, size: number, heartbeatMs: number | 'adaptive', timeoutMs: number, net?: ShapedNetwork): Promise<LocalMesh> {
   const dir = await dirs.make('tutti-bench-rollouts-')
   const t = performance.now()
   const base = heartbeatMs === 'adaptive' ? DEFAULT_INTERVAL.baseIntervalMs : heartbeatMs
@@ -132,7 +162,8 @@ async function startMesh (dirs: TempDirs, fleet: FleetConfig, size: number, hear
       labels: { class: 'camera' },
       // Pinned unless 'adaptive': the adaptive interval would stretch with N (node/membership/interval.ts).
       heartbeat: heartbeatMs === 'adaptive' ? { baseIntervalMs: base } : { baseIntervalMs: heartbeatMs, budgetBytesPerSec: Number.MAX_SAFE_INTEGER }
-    })
+    }),
+    ...(net != null ? { components: i => ({ transports: [net.transport(`n${i}`)] }) } : {})
   })
   try {
     await waitFor(`${size} nodes to see each other alive`, () => fullyConverged(mesh.nodes), timeoutMs, 20)
@@ -144,12 +175,18 @@ async function startMesh (dirs: TempDirs, fleet: FleetConfig, size: number, hear
   return mesh
 }
 
-/** Packs a classifier of MODEL_FEATURES inputs as `name@version`; returns its package dir and ONNX size. */
-async function packModel (dir: string, adminKey: PrivateKey, name: string, version: string, seed: number): Promise<{ pkg: string, bytes: number }> {
-  const model = linearClassifier({ features: MODEL_FEATURES, seed })
+/** The model apply rolls out: the 4 KiB classifier in 1 KiB chunks, or (with --link-mbit) one of --model-kib cut as `pack` cuts. */
+interface ModelSpec { features: number, chunkBytes?: number }
+const modelSpec = (o: Options): ModelSpec => o.linkMbit == null
+  ? { features: MODEL_FEATURES, chunkBytes: CHUNK_BYTES }
+  : { features: Math.max(1, Math.round(o.modelKib * 1024 / 16)) }
+
+/** Packs a classifier (4 classes) as `name@version`; returns its package dir and ONNX size. */
+async function packModel (dir: string, adminKey: PrivateKey, name: string, version: string, seed: number, spec: ModelSpec = { features: MODEL_FEATURES, chunkBytes: CHUNK_BYTES }): Promise<{ pkg: string, bytes: number }> {
+  const model = linearClassifier({ features: spec.features, seed })
   const file = join(dir, `${name}-${version}.onnx`)
   await writeFile(file, model.bytes)
-  const result = await pack(file, { name, version, adminKey, outDir: join(dir, `pkg-${name}-${version}`), chunkBytes: CHUNK_BYTES })
+  const result = await pack(file, { name, version, adminKey, outDir: join(dir, `pkg-${name}-${version}`), ...(spec.chunkBytes != null ? { chunkBytes: spec.chunkBytes } : {}) })
   return { pkg: result.dir, bytes: model.bytes.byteLength }
 }
 
@@ -447,6 +484,8 @@ interface ApplyTrial {
   firstWaveMs: number
   completedMs: number
   baselineFetchActivateMs: number
+  /** With --link-mbit: the model's bytes x 8 / the link rate. */
+  tMinMs?: number
   lowerBoundMs: number
   ratio: number
   /** The same waves activated directly (no rollout): the first wave, then, the pause later, the rest. */
@@ -462,15 +501,28 @@ interface ApplyTrial {
 async function applyRun (o: Options, dirs: TempDirs, size: number): Promise<ApplyTrial[]> {
   const trials = o.trials ?? (size <= SMALL_MESH ? 3 : 2)
   const { fleet, adminKey } = await createTestFleet('bench-rollouts')
-  const mesh = await startMesh(dirs, fleet, size, applyHeartbeat(o), o.timeoutMs)
+  let net: ShapedNetwork | undefined
+  if (o.linkMbit != null) {
+    // Every node's own uplink and downlink, as tc tbf caps a device's (bench/netns); the links between them add nothing.
+    // Short queues shared in turn, as TCP keeps them: without that a host's connections share its
+    // buckets in write order, and a ping waits behind every megabyte queued on the others (in a
+    // first run at 2 Mbit/s: connections dropped, peers suspect, manifests 5 s late).
+    net = new ShapedNetwork({ random: seededRandom(o.seed), queueMs: LINK_QUEUE_MS })
+    for (let i = 0; i < size; i++) {
+      net.setEgress(`n${i}`, o.linkMbit * 1e6 / 8)
+      net.setIngress(`n${i}`, o.linkMbit * 1e6 / 8)
+    }
+  }
+  const spec = modelSpec(o)
+  const mesh = await startMesh(dirs, fleet, size, applyHeartbeat(o), o.timeoutMs, net)
   const nodes = mesh.nodes
   const dir = await dirs.make('tutti-bench-models-')
   const results: ApplyTrial[] = []
   try {
     for (let t = 0; t < trials; t++) {
       const version = `2.${t}.0`
-      const model = await packModel(dir, adminKey, 'clf', version, 200 + t)
-      const base = await packModel(dir, adminKey, 'clf-baseline', version, 300 + t)
+      const model = await packModel(dir, adminKey, 'clf', version, 200 + t, spec)
+      const base = await packModel(dir, adminKey, 'clf-baseline', version, 300 + t, spec)
       const cid = await importOn(nodes[0]!, model.pkg)
       const baseCid = await importOn(nodes[0]!, base.pkg)
       // Baseline: one node alone fetches (peer to peer from node 0) and activates a model of the same size.
@@ -484,7 +536,7 @@ async function applyRun (o: Options, dirs: TempDirs, size: number): Promise<Appl
       // a fresh model of the same size: the first wave's nodes activate it at once, then, the
       // pause later, all the others. What this costs is the transfer and activation of N devices
       // on one event loop; the rollout's time over it is what the orchestration adds.
-      const direct = await packModel(dir, adminKey, 'clf-direct', version, 400 + t)
+      const direct = await packModel(dir, adminKey, 'clf-direct', version, 400 + t, spec)
       const directCid = await importOn(nodes[0]!, direct.pkg)
       const firstWave = Math.ceil(size * 0.1)
       const order = [...nodes.keys()].slice(1)
@@ -531,7 +583,9 @@ async function applyRun (o: Options, dirs: TempDirs, size: number): Promise<Appl
       const reports = reportsServed() - reports0
       const times = activeAt.map(x => x! - t0).sort((x, y) => x - y)
       const totalMs = times[times.length - 1]!
-      const lowerBoundMs = o.pauseMs + baselineMs
+      // Uncapped: the pause + one node alone. Capped: the physical bound of two waves (see the module doc).
+      const tMinMs = o.linkMbit != null ? model.bytes * 8 / (o.linkMbit * 1e6) * 1000 : undefined
+      const lowerBoundMs = tMinMs == null ? o.pauseMs + baselineMs : rolloutBoundMs({ waves: 2, pausesMs: o.pauseMs, prefetch: o.prefetch }, tMinMs)
       const directWavesMs = waveAMs + o.pauseMs + waveBMs
       const trial: ApplyTrial = {
         size,
@@ -539,6 +593,7 @@ async function applyRun (o: Options, dirs: TempDirs, size: number): Promise<Appl
         firstWaveMs: times[Math.max(0, Math.ceil(size * 0.1) - 1)]!,
         completedMs: completedAt! - t0,
         baselineFetchActivateMs: baselineMs,
+        ...(tMinMs != null ? { tMinMs } : {}),
         lowerBoundMs,
         ratio: ratio(totalMs, lowerBoundMs),
         directWaveAMs: waveAMs,
@@ -548,7 +603,7 @@ async function applyRun (o: Options, dirs: TempDirs, size: number): Promise<Appl
         reports
       }
       results.push(trial)
-      log(`apply N=${size} trial ${t + 1}/${trials}: 100% Active at ${fmt(totalMs, 0)} ms, lower bound ${fmt(lowerBoundMs, 0)} ms (one node alone: ${fmt(baselineMs, 0)} ms), ratio ${fmt(trial.ratio, 2)}; the same waves directly ${fmt(waveAMs, 0)} + ${o.pauseMs} + ${fmt(waveBMs, 0)} ms, ratio ${fmt(trial.ratioDirect, 2)}; ${reports} REPORT requests answered`)
+      log(`apply N=${size} trial ${t + 1}/${trials}: 100% Active at ${fmt(totalMs, 0)} ms, lower bound ${fmt(lowerBoundMs, 0)} ms (${tMinMs != null ? `T_min ${fmt(tMinMs, 0)} ms, ` : ''}one node alone: ${fmt(baselineMs, 0)} ms), ratio ${fmt(trial.ratio, 2)}; the same waves directly ${fmt(waveAMs, 0)} + ${o.pauseMs} + ${fmt(waveBMs, 0)} ms, ratio ${fmt(trial.ratioDirect, 2)}; ${reports} REPORT requests answered`)
       await deleteRollout(nodes[0]!, adminKey, name, yaml, cid)
       await sleep(1000)
     }
@@ -572,9 +627,13 @@ async function apply (o: Options, dirs: TempDirs): Promise<Record<string, unknow
     bySize[String(size)] = { heartbeatMs: applyHeartbeat(o), ratioMedian: med(r => r.ratio), ratioDirectMedian: med(r => r.ratioDirect), runs: results }
   }
   print()
-  print(`3. apply -> 100% Active, steps [10%, pause ${o.pauseMs} ms, 100%]${o.prefetch ? ', prefetch' : ''}, heartbeat ${o.heartbeatMs != null ? `${o.heartbeatMs} ms` : 'adaptive (the node default)'}, a ${MODEL_FEATURES}x4 classifier in ${CHUNK_BYTES}-byte chunks on node 0 only; lower bound = pause + one node alone fetching and activating a model of the same size (memory transport, no rate cap), medians`)
+  const spec = modelSpec(o)
+  const what = o.linkMbit == null
+    ? `a ${spec.features}x4 classifier in ${spec.chunkBytes}-byte chunks on node 0 only; lower bound = pause + one node alone fetching and activating a model of the same size (memory transport, no rate cap)`
+    : `every node's uplink and downlink at ${o.linkMbit} Mbit/s (shaped transport), a ${o.modelKib} KiB classifier (pack's default chunks) on node 0 only; lower bound = ${o.prefetch ? 'T_min + max(pause, T_min)' : 'pause + 2 x T_min'}, T_min = model bytes x 8 / rate`
+  print(`3. apply -> 100% Active, steps [10%, pause ${o.pauseMs} ms, 100%]${o.prefetch ? ', prefetch' : ''}, heartbeat ${o.heartbeatMs != null ? `${o.heartbeatMs} ms` : 'adaptive (the node default)'}, ${what}, medians`)
   print(table(['N', 'trials', '10% wave Active (ms)', '100% Active (ms)', 'Completed at node 0 (ms)', 'one node alone (ms)', 'lower bound (ms)', 'ratio (goal <= 1.2)', 'ratio spread', 'same waves directly (ms)', 'over direct waves', 'spread', 'REPORT requests'], rows))
-  return { pauseMs: o.pauseMs, prefetch: o.prefetch, modelFeatures: MODEL_FEATURES, chunkBytes: CHUNK_BYTES, bySize }
+  return { pauseMs: o.pauseMs, prefetch: o.prefetch, linkMbit: o.linkMbit, modelFeatures: spec.features, chunkBytes: spec.chunkBytes ?? 'pack default', bySize }
 }
 
 // ---------------------------------------------------------------------------------------------

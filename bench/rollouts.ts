@@ -28,9 +28,9 @@
  *    in through their downlinks, T_min = model bytes x 8 / R, and a wave starts only after the one
  *    before it is Active and the pause has run: pause + 2 x T_min (with --prefetch the second
  *    wave downloads during the pause: T_min + max(pause, T_min); bench/netns/plan.ts
- *    `rolloutBoundMs`, the netns benchmark's bound too). At a rate low enough that the
- *    transfers, not the one process's CPU, set the pace, this is the issue's ratio on the
- *    in-process mesh (docs/BENCHMARKS.md).
+ *    `rolloutBoundMs`, the netns benchmark's bound too). Where the transfers, not the one
+ *    process's CPU, set the pace, this is the issue's ratio on the in-process mesh; on 2 cores
+ *    the CPU still weighs at N = 20 and sets the pace at N = 50 (docs/BENCHMARKS.md).
  *
  * --nodes replaces every section's size(s). For propagation and failover the heartbeat interval
  * is pinned (no adaptive stretch): 1 s up to 20 nodes, 15 s above (all nodes share one event

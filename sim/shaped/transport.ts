@@ -238,8 +238,7 @@ class Pipe {
       while (this.admitted < this.queue.length) this.enter(this.queue[this.admitted]!, undefined)
       return
     }
-    // Segments without bytes (a close) keep their place in order but need no room.
-    while (this.admitted < this.queue.length && (this.queue[this.admitted]!.data?.byteLength ?? 0) === 0) this.enter(this.queue[this.admitted]!, undefined)
+    this.enterEmpty()
     if (this.admitted === this.queue.length) return
     for (const q of queues) q.waiting.add(this)
     for (const q of queues) q.serve()
@@ -262,7 +261,7 @@ class Pipe {
     if (!queues.every(q => q.fits(bytes))) return false
     for (const q of queues) q.inUse += bytes
     this.enter(this.queue[this.admitted]!, queues.length > 0 ? queues : undefined)
-    while (this.admitted < this.queue.length && (this.queue[this.admitted]!.data?.byteLength ?? 0) === 0) this.enter(this.queue[this.admitted]!, undefined)
+    this.enterEmpty()
     const more = this.admitted < this.queue.length
     for (const q of queues) {
       q.waiting.delete(this)
@@ -270,6 +269,11 @@ class Pipe {
     }
     this.arm()
     return true
+  }
+
+  /** Segments without bytes (a close) next in line keep their place in order but need no room. */
+  private enterEmpty (): void {
+    while (this.admitted < this.queue.length && (this.queue[this.admitted]!.data?.byteLength ?? 0) === 0) this.enter(this.queue[this.admitted]!, undefined)
   }
 
   private enter (s: Segment, holds: HostQueue[] | undefined): void {
@@ -332,7 +336,7 @@ class Pipe {
     this.queue.length = 0
     this.queuedBytes = 0
     this.admitted = 0
-    this.net.unwait(this)
+    for (const q of this.net.queuesOf(this.from, this.to)) q.waiting.delete(this)
     this.release(held)
   }
 
@@ -626,15 +630,12 @@ export class ShapedNetwork {
 
   /** The bottleneck queues data from `from` to `to` takes room in: the sender's uplink's and the receiver's downlink's. */
   queuesOf (from: string, to: string): HostQueue[] {
+    const queues: HostQueue[] = []
     const up = this.uplinks.get(from)
     const down = this.downlinks.get(to)
-    return up === undefined ? (down === undefined ? [] : [down]) : down === undefined ? [up] : [up, down]
-  }
-
-  /** A closed pipe waits for room nowhere. */
-  unwait (pipe: Pipe): void {
-    for (const q of this.uplinks.values()) q.waiting.delete(pipe)
-    for (const q of this.downlinks.values()) q.waiting.delete(pipe)
+    if (up !== undefined) queues.push(up)
+    if (down !== undefined) queues.push(down)
+    return queues
   }
 
   shapeOf (from: string, to: string): LinkShape {
